@@ -1,0 +1,114 @@
+// Per-process CPU and memory readings from /proc, so the bench can charge each process of a path
+// (container, nginx, proxy, worker, nats-server) for its own share of a measured window.
+
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+let ticksPerSecond: number | undefined;
+
+/** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`, normally 100). */
+export function clockTicksPerSecond(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/**
+ * CPU time (user + system) a process has used so far, in microseconds; 0 once it is gone.
+ * Covers every thread of the process, not its children.
+ */
+export function cpuMicros(pid: number): number {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0;
+  }
+  // The command name (field 2) may contain spaces; fields after the closing paren are fixed.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return ((utime + stime) * 1e6) / clockTicksPerSecond();
+}
+
+/** Resident set size of a process, in bytes (VmRSS); 0 once it is gone. */
+export function rssBytes(pid: number): number {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Direct children of a process (e.g. nginx's worker under its master). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter((s) => s !== '')
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A named set of processes whose CPU is read together; `pids` is called at each reading. */
+export interface CpuSubject {
+  name: string;
+  pids: () => number[];
+}
+
+/** CPU microseconds per subject, taken at one instant. */
+export type CpuReading = Map<string, number>;
+
+/** Reads the current CPU time of every subject (sum over its pids), in microseconds. */
+export function readCpu(subjects: readonly CpuSubject[]): CpuReading {
+  const reading: CpuReading = new Map();
+  for (const subject of subjects) {
+    let sum = 0;
+    for (const pid of subject.pids()) sum += cpuMicros(pid);
+    reading.set(subject.name, sum);
+  }
+  return reading;
+}
+
+/** CPU microseconds each subject used between two readings. */
+export function cpuDelta(before: CpuReading, after: CpuReading): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, end] of after) out[name] = end - (before.get(name) ?? 0);
+  return out;
+}
+
+/** Busy CPU time of the whole machine so far (all cores; idle and iowait excluded), in microseconds. */
+export function machineBusyMicros(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
+  return ((total - idle) * 1e6) / clockTicksPerSecond();
+}
+
+/**
+ * Pids of processes whose command line (arguments joined with spaces) satisfies `match`; for
+ * children whose handle does not expose a pid (testkit's redis-server).
+ */
+export function pidsByCommandLine(match: (commandLine: string) => boolean): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const commandLine = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      if (match(commandLine)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}

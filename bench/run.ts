@@ -1,0 +1,35 @@
+// Entry of `npm run bench -- <mode> [options]` (scripts/bootstrap.mjs runs it on Node 24). Each mode
+// lives in its own module, loaded only when chosen.
+
+const MODES = {
+  grpc: {
+    about: 'unary and bidi gRPC load: direct vs nginx grpc_pass vs Switchyard',
+    load: () => import('./grpc.ts').then((m) => m.runGrpcBench),
+  },
+  http: {
+    about: 'HTTP/1.1 echo load and SSE per-event latency: direct vs nginx proxy_pass vs Switchyard',
+    load: () => import('./http.ts').then((m) => m.runHttpBench),
+  },
+  regions: {
+    about: 'cross-region vs local session resume latency (G15) with a delayed gateway link',
+    load: () => import('./regions.ts').then((m) => m.runRegionsBench),
+  },
+  memory: {
+    about: 'memory per idle connection and per idle session; tunnels per worker',
+    load: () => import('./memory.ts').then((m) => m.runMemoryBench),
+  },
+} as const;
+
+function usage(): string {
+  const lines = Object.entries(MODES).map(([name, mode]) => `  ${name.padEnd(8)} ${mode.about}`);
+  return `usage: npm run bench -- <mode> [options]   (<mode> --help for its options)\nmodes:\n${lines.join('\n')}`;
+}
+
+const [mode, ...rest] = process.argv.slice(2);
+const chosen = mode === undefined ? undefined : MODES[mode as keyof typeof MODES];
+if (chosen === undefined) {
+  process.stderr.write(`${mode === undefined ? '' : `unknown mode: ${mode}\n`}${usage()}\n`);
+  process.exit(2);
+}
+const run = await chosen.load();
+process.exit(await run(rest));

@@ -1,0 +1,9 @@
+// @switchyard/config: typed configuration for every service, loaded from a zod schema, SWITCHYARD_*
+// environment variables and CLI overrides into one frozen object, with all problems reported at once.
+
+export { CONFIG_INVALID, ConfigError } from './config-error.ts';
+export { formatConfigTable } from './format-config-table.ts';
+export type { LoadConfigOptions } from './load-config.ts';
+export { loadConfig } from './load-config.ts';
+export type { FieldInfo, FieldKind } from './schema-fields.ts';
+export { describeFields, ENV_PREFIX, envVarName } from './schema-fields.ts';

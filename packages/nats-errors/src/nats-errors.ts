@@ -1,0 +1,76 @@
+// Sorting nats.js failures into "NATS could not answer" versus everything else, by error class and
+// JetStream API code (never by message). An unreachable dependency must never look like a miss: the
+// proxy would answer NOT_FOUND and clear a live session's cookie (G8), or reject a valid key.
+
+import { JetStreamApiCodes, JetStreamApiError, JetStreamError } from '@nats-io/jetstream';
+import { errors } from '@nats-io/nats-core';
+import { type ErrorCode, SwitchyardError } from '@switchyard/protocol';
+
+/** Raised by {@link withDeadline} when an operation outlives its budget. */
+export class DeadlineExceededError extends Error {
+  /** Budget that was exceeded, in ms. */
+  readonly timeoutMs: number;
+
+  constructor(operation: string, timeoutMs: number) {
+    super(`${operation} did not complete within ${timeoutMs} ms`);
+    this.name = 'DeadlineExceededError';
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * Resolves or rejects like `promise`, or rejects with {@link DeadlineExceededError} after
+ * `timeoutMs`. The underlying operation is not cancelled (nats.js offers no cancellation); its
+ * late result is ignored.
+ */
+export function withDeadline<T>(operation: string, timeoutMs: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineExceededError(operation, timeoutMs)), timeoutMs);
+  });
+  // A late rejection of the abandoned operation must not become an unhandled rejection.
+  promise.catch(() => {});
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** True when `err` is JetStream saying the expected last revision of a key did not match. */
+export function isWrongLastSequence(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+/**
+ * True when `err` means NATS or JetStream could not answer (connection down, closed or draining,
+ * timeout, no responders, bucket stream missing or without quorum), as opposed to a request the
+ * server understood and refused.
+ */
+export function isUnavailable(err: unknown): boolean {
+  if (
+    err instanceof DeadlineExceededError ||
+    err instanceof errors.TimeoutError ||
+    err instanceof errors.NoRespondersError ||
+    err instanceof errors.RequestError ||
+    err instanceof errors.ClosedConnectionError ||
+    err instanceof errors.DrainingConnectionError ||
+    err instanceof errors.ConnectionError
+  )
+    return true;
+  if (err instanceof JetStreamApiError)
+    // A missing bucket stream is a deployment fault or a region still starting, not a miss.
+    return err.code === JetStreamApiCodes.StreamNotFound || err.status >= 500 || err.status === 408;
+  // Plain JetStreamError: "JetStream not enabled" and other client-side JetStream failures.
+  return err instanceof JetStreamError;
+}
+
+/**
+ * Maps a failure of a NATS-backed operation to a SwitchyardError: connection-level failures become
+ * `unavailableCode` (e.g. SY_DIRECTORY_UNAVAILABLE), anything else `SY_INTERNAL`; a SwitchyardError
+ * passes through.
+ */
+export function toSwitchyardError(err: unknown, unavailableCode: ErrorCode, detail: string): SwitchyardError {
+  if (err instanceof SwitchyardError) return err;
+  return new SwitchyardError(isUnavailable(err) ? unavailableCode : 'SY_INTERNAL', { detail, cause: err });
+}

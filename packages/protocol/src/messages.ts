@@ -1,0 +1,126 @@
+// Messages that cross a process boundary (NATS payloads, JSON). Validated with zod at the receiver,
+// so a malformed message is a clear error rather than a crash.
+
+import { z } from 'zod';
+
+const uuid = z.string().uuid();
+
+/** Kind of function a version belongs to. */
+export const FunctionKind = { grpc: 'grpc', http: 'http' } as const;
+export type FunctionKind = (typeof FunctionKind)[keyof typeof FunctionKind];
+
+/**
+ * A ticket (flow 1, W2): asks some worker of `versionId` to take request `reqId`. Published by a
+ * proxy or invocation instance on `rq.<region>.<versionId>.<reqId>`.
+ */
+export const TicketSchema = z.object({
+  reqId: uuid,
+  accountId: z.string().min(1),
+  functionId: uuid,
+  versionId: uuid,
+  kind: z.enum(['grpc', 'http']),
+  /** Instance that waits for the worker; workers answer on `proxy.<proxyId>.attach`. */
+  proxyId: z.string().min(1),
+  /** `http://host:port` of that instance's callback listener (W1, W4 allow-list). */
+  callbackUri: z.string().url(),
+  /** Single-use token, valid 30 s (W1). */
+  token: z.string().min(16),
+  /** Epoch ms after which the ticket is dropped unanswered (W2). */
+  deadlineMs: z.number().int().positive(),
+  /** Region whose ticket stream holds the ticket. */
+  region: z.string().min(1),
+});
+export type Ticket = z.infer<typeof TicketSchema>;
+
+/**
+ * A worker's answer over NATS to `proxy.<proxyId>.attach` when it already has a tunnel to that
+ * instance (W1), or to a reconnect/evict request.
+ */
+export const AttachRequestSchema = z.object({
+  token: z.string().min(16),
+  workerId: z.string().min(1),
+  reqId: uuid,
+});
+export type AttachRequest = z.infer<typeof AttachRequestSchema>;
+
+/** Reply to an attach, reconnect or evict request. `ok: false` carries a catalogue code. */
+export const ControlReplySchema = z.object({
+  ok: z.boolean(),
+  code: z.string().optional(),
+  detail: z.string().optional(),
+});
+export type ControlReply = z.infer<typeof ControlReplySchema>;
+
+/**
+ * Request on `session.reconnect.<reqId>` (flow 3): the worker holding the session dials (or, with
+ * a live tunnel, attaches over NATS to) the named instance with the token.
+ */
+export const ReconnectRequestSchema = z.object({
+  reqId: uuid,
+  proxyId: z.string().min(1),
+  callbackUri: z.string().url(),
+  token: z.string().min(16),
+});
+export type ReconnectRequest = z.infer<typeof ReconnectRequestSchema>;
+
+/** Published on `session.ended.<reqId>` when a session ends for any reason (S1, S3). */
+export const SessionEndedSchema = z.object({
+  reqId: uuid,
+  reason: z.enum(['evicted', 'reconnect-window-expired', 'worker-exit', 'released']),
+});
+export type SessionEnded = z.infer<typeof SessionEndedSchema>;
+
+/** One session directory record (value of key `<reqId>` in `sessions_<region>`). */
+export const SessionRecordSchema = z.object({
+  reqId: uuid,
+  accountId: z.string().min(1),
+  functionId: uuid,
+  versionId: uuid,
+  workerId: z.string().min(1),
+  region: z.string().min(1),
+  /** Epoch ms. */
+  createdAtMs: z.number().int(),
+});
+export type SessionRecord = z.infer<typeof SessionRecordSchema>;
+
+/** Kinds of instance that publish heartbeats (D2). */
+export const InstanceKind = { grpcProxy: 'grpc-proxy', invocation: 'invocation', worker: 'worker' } as const;
+export type InstanceKind = (typeof InstanceKind)[keyof typeof InstanceKind];
+
+const addressList = z.array(z.string().min(1)).max(64);
+
+/**
+ * One instance's heartbeat on `health.<region>.<kind>.<instanceId>` (core NATS, D2). An instance is
+ * live for `staleAfterIntervals * intervalMs` after its last beat; `intervalMs: 0` says it is leaving.
+ */
+export const HeartbeatSchema = z.object({
+  region: z.string().min(1),
+  kind: z.enum(['grpc-proxy', 'invocation', 'worker']),
+  instanceId: z.string().min(1),
+  /** Sender's clock, epoch ms (informational; receivers age beats by their own clock). */
+  atMs: z.number().int().nonnegative(),
+  /** Time to the sender's next beat, ms; 0 = leaving now. */
+  intervalMs: z.number().int().nonnegative(),
+  /** Public IPs (or hostnames) clients reach this instance at, per client-facing service. */
+  addresses: z
+    .object({ grpc: addressList.optional(), http: addressList.optional(), api: addressList.optional() })
+    .optional(),
+  /** Function version a worker serves. */
+  versionId: z.string().min(1).optional(),
+  /** Sessions or requests a worker can take now. */
+  freeCapacity: z.number().int().nonnegative().optional(),
+});
+export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+
+/** Encodes a message as JSON bytes. */
+export function encodeMessage(value: unknown): Uint8Array {
+  return Buffer.from(JSON.stringify(value));
+}
+
+/**
+ * Decodes and validates JSON bytes with `schema`.
+ * @throws z.ZodError when the bytes are not JSON of that shape (SyntaxError for bad JSON).
+ */
+export function decodeMessage<T>(schema: z.ZodType<T>, bytes: Uint8Array): T {
+  return schema.parse(JSON.parse(Buffer.from(bytes).toString('utf8')));
+}

@@ -1,0 +1,3 @@
+// @switchyard/rate-limit: token buckets in Redis shared by every replica of a region (G2, H10).
+export type { BucketSpec } from './token-bucket.ts';
+export { bucketKey, TokenBuckets } from './token-bucket.ts';

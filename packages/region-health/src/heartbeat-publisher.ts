@@ -1,0 +1,113 @@
+// Publishes one instance's heartbeat on core NATS every interval (D2). Heartbeats are fire-and-forget:
+// a beat lost while NATS reconnects only shortens the instance's margin before views call it stale.
+
+import type { NatsConnection } from '@nats-io/nats-core';
+import { encodeMessage, type Heartbeat, type InstanceKind, NatsNames } from '@switchyard/protocol';
+
+/** Default time between two heartbeats of one instance, in milliseconds. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
+
+/** Options for {@link HeartbeatPublisher}. */
+export interface HeartbeatPublisherOptions {
+  /** Region of the instance (a NATS subject token). */
+  region: string;
+  /** What the instance is. */
+  kind: InstanceKind;
+  /** Identity of the instance (a NATS subject token), e.g. the proxy ID or worker ID. */
+  instanceId: string;
+  /**
+   * Time between two beats, in milliseconds.
+   * @default 5000
+   */
+  intervalMs?: number;
+  /**
+   * Called before each beat for the fields that change (addresses, versionId, freeCapacity). Region,
+   * kind, instanceId, atMs and intervalMs are always the publisher's own.
+   * @default () => ({})
+   */
+  collect?: () => Partial<Heartbeat>;
+}
+
+/**
+ * Publishes `health.<region>.<kind>.<instanceId>` every `intervalMs` from {@link start} until
+ * {@link stop}. Contract (D2): views consider the instance live for `staleAfterIntervals * intervalMs`
+ * after each beat; {@link stop} sends a last beat with `intervalMs: 0` so views drop it at once.
+ */
+export class HeartbeatPublisher {
+  readonly #nc: NatsConnection;
+  readonly #subject: string;
+  readonly #region: string;
+  readonly #kind: InstanceKind;
+  readonly #instanceId: string;
+  readonly #intervalMs: number;
+  readonly #collect: () => Partial<Heartbeat>;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  /**
+   * @param nc a connected NATS connection (not closed by the publisher).
+   * @param options region, kind, instance ID, interval, collect.
+   * @throws TypeError when region or instanceId is not a NATS subject token, or intervalMs is not a positive integer.
+   */
+  constructor(nc: NatsConnection, options: HeartbeatPublisherOptions) {
+    const intervalMs = options.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    if (!Number.isInteger(intervalMs) || intervalMs <= 0)
+      throw new TypeError(`intervalMs must be a positive integer, got ${intervalMs}`);
+    this.#nc = nc;
+    this.#subject = NatsNames.healthSubject(options.region, options.kind, options.instanceId);
+    this.#region = options.region;
+    this.#kind = options.kind;
+    this.#instanceId = options.instanceId;
+    this.#intervalMs = intervalMs;
+    this.#collect = options.collect ?? (() => ({}));
+  }
+
+  /** Subject this publisher beats on. */
+  get subject(): string {
+    return this.#subject;
+  }
+
+  /** Publishes a beat now, then every `intervalMs`. Calling it again, or after {@link stop}, does nothing. */
+  start(): void {
+    if (this.#timer !== undefined || this.#stopped) return;
+    this.#beat(this.#intervalMs);
+    this.#timer = setInterval(() => this.#beat(this.#intervalMs), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  /**
+   * Stops beating and publishes a final `leaving` beat (`intervalMs: 0`), flushed when the connection
+   * is up, so every view drops this instance at once. Idempotent; never throws.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#nc.isClosed()) return;
+    this.#beat(0);
+    await this.#nc.flush().catch(() => undefined);
+  }
+
+  #beat(intervalMs: number): void {
+    let extra: Partial<Heartbeat> = {};
+    try {
+      extra = this.#collect();
+    } catch {
+      // A failing collector must not silence the heartbeat: the instance is alive, say so.
+    }
+    const beat: Heartbeat = {
+      ...extra,
+      region: this.#region,
+      kind: this.#kind,
+      instanceId: this.#instanceId,
+      atMs: Date.now(),
+      intervalMs,
+    };
+    try {
+      this.#nc.publish(this.#subject, encodeMessage(beat));
+    } catch {
+      // Closed or draining connection: nothing to tell, the views will age this instance out.
+    }
+  }
+}

@@ -1,0 +1,9 @@
+// @switchyard/telemetry: OpenTelemetry bootstrap (Prometheus metrics, NodeSDK tracing), the pino
+// logger every service uses, and the one spelling of metric and attribute names.
+
+export type { LoggerOptions } from './logger.ts';
+export { createLogger, DEFAULT_REDACT_PATHS, REDACTED } from './logger.ts';
+export type { AttrKey, MetricName } from './names.ts';
+export { Attr, MetricNames, Outcome } from './names.ts';
+export type { Telemetry, TelemetryOptions } from './telemetry.ts';
+export { startTelemetry, TelemetryError, TelemetryErrorCode } from './telemetry.ts';

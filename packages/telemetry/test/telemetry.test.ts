@@ -1,0 +1,170 @@
+// Tests of the telemetry bootstrap (a real Prometheus endpoint over HTTP) and of the logger's redaction.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { freePort } from '@switchyard/testkit';
+import { Attr, createLogger, MetricNames, startTelemetry, TelemetryError } from '../src/index.ts';
+
+async function scrape(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  assert.equal(res.status, 200);
+  return res.text();
+}
+
+function collect(): { stream: Writable; lines: () => Record<string, unknown>[] } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+describe('startTelemetry', () => {
+  test('should expose a counter created from meter on GET /metrics', async () => {
+    const port = await freePort();
+    const telemetry = await startTelemetry({
+      service: 'grpc-proxy',
+      region: 'eu',
+      instanceId: 'proxy-1',
+      metricsPort: port,
+      metricsHost: '127.0.0.1',
+    });
+    try {
+      assert.equal(telemetry.metricsPort, port);
+      const calls = telemetry.meter.createCounter(MetricNames.calls, { description: 'calls' });
+      calls.add(3, { [Attr.outcome]: 'ok' });
+      const duration = telemetry.meter.createHistogram(MetricNames.callDuration, { unit: 'ms' });
+      duration.record(12.5);
+      const text = await scrape(port);
+      assert.match(text, /^switchyard_calls_total\{.*switchyard_outcome="ok".*\} 3/m);
+      assert.match(text, /switchyard_region="eu"/);
+      assert.match(text, /service_instance_id="proxy-1"/);
+      assert.match(text, /switchyard_call_duration_count\{.*\} 1/);
+      telemetry.tracer.startActiveSpan('span', (span) => {
+        assert.notEqual(span.spanContext().traceId, '00000000000000000000000000000000');
+        span.end();
+      });
+    } finally {
+      await telemetry.shutdown();
+    }
+    await assert.rejects(fetch(`http://127.0.0.1:${port}/metrics`));
+  });
+
+  test('should serve nothing when metricsPort is 0 and still accept measurements', async () => {
+    const telemetry = await startTelemetry({ service: 'worker', region: 'us', instanceId: 'w-1' });
+    assert.equal(telemetry.metricsPort, undefined);
+    telemetry.meter.createCounter(MetricNames.ticketsPublished).add(1);
+    await telemetry.shutdown();
+    await telemetry.shutdown();
+  });
+
+  test('should keep two instances in one process apart', async () => {
+    const [portA, portB] = [await freePort(), await freePort()];
+    const a = await startTelemetry({
+      service: 'a',
+      region: 'eu',
+      instanceId: 'a',
+      metricsPort: portA,
+      metricsHost: '127.0.0.1',
+    });
+    const b = await startTelemetry({
+      service: 'b',
+      region: 'us',
+      instanceId: 'b',
+      metricsPort: portB,
+      metricsHost: '127.0.0.1',
+    });
+    try {
+      a.meter.createCounter(MetricNames.sessionsAllocated).add(1);
+      b.meter.createCounter(MetricNames.tunnelsActive).add(1);
+      const textA = await scrape(portA);
+      const textB = await scrape(portB);
+      assert.match(textA, /switchyard_sessions_allocated_total/);
+      assert.doesNotMatch(textA, /switchyard_tunnels_active/);
+      assert.match(textB, /switchyard_tunnels_active/);
+    } finally {
+      await a.shutdown();
+      await b.shutdown();
+    }
+  });
+
+  test('should fail with TELEMETRY_METRICS_LISTEN when the port is taken', async () => {
+    const port = await freePort();
+    const first = await startTelemetry({
+      service: 's',
+      region: 'r',
+      instanceId: '1',
+      metricsPort: port,
+      metricsHost: '127.0.0.1',
+    });
+    try {
+      await assert.rejects(
+        startTelemetry({ service: 's', region: 'r', instanceId: '2', metricsPort: port, metricsHost: '127.0.0.1' }),
+        (err: unknown) => err instanceof TelemetryError && err.code === 'TELEMETRY_METRICS_LISTEN',
+      );
+    } finally {
+      await first.shutdown();
+    }
+  });
+});
+
+describe('createLogger', () => {
+  test('should redact authorization, apiKey and token at any depth', () => {
+    const out = collect();
+    const logger = createLogger({ service: 'api', region: 'eu', destination: out.stream });
+    logger.info(
+      {
+        authorization: 'Bearer top-secret',
+        req: { headers: { authorization: 'Bearer nested-secret', host: 'x' } },
+        apiKey: 'nvapi-123',
+        account: { token: 'tok' },
+      },
+      'hello',
+    );
+    const [line] = out.lines();
+    assert.equal(line.msg, 'hello');
+    assert.equal(line.service, 'api');
+    assert.equal(line.region, 'eu');
+    assert.equal(line.level, 'info');
+    assert.equal(line.authorization, '[REDACTED]');
+    assert.deepEqual(line.req, { headers: { authorization: '[REDACTED]', host: 'x' } });
+    assert.equal(line.apiKey, '[REDACTED]');
+    assert.deepEqual(line.account, { token: '[REDACTED]' });
+    assert.doesNotMatch(JSON.stringify(out.lines()), /secret|nvapi-123|tok"/);
+  });
+
+  test('should honour SWITCHYARD_LOG_LEVEL and write JSON to stderr', () => {
+    const script = [
+      `import { createLogger } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};`,
+      "const logger = createLogger({ service: 'cli' });",
+      "logger.info('hidden');",
+      "logger.warn({ authorization: 'Bearer x' }, 'shown');",
+    ].join('\n');
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, '');
+    const lines = result.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0].msg, 'shown');
+    assert.equal(lines[0].authorization, '[REDACTED]');
+  });
+});

@@ -1,0 +1,27 @@
+// @switchyard/testkit: starts real nats-server (single, cluster, supercluster) and redis-server on
+// free loopback ports for tests, and guarantees they do not outlive the test process.
+
+export { natsServerBinary, redisServerBinary } from './binaries.ts';
+export type {
+  NatsClusterHandle,
+  NatsGatewayRemote,
+  NatsSuperclusterHandle,
+  StartNatsClusterOptions,
+  StartNatsSuperclusterOptions,
+} from './nats-cluster.ts';
+export {
+  DEFAULT_CLUSTER_READY_TIMEOUT_MS,
+  startNatsCluster,
+  startNatsSupercluster,
+} from './nats-cluster.ts';
+export type { NatsServerHandle, StartNatsOptions } from './nats-server.ts';
+export { DEFAULT_NATS_READY_TIMEOUT_MS, startNats } from './nats-server.ts';
+export { freePort } from './ports.ts';
+export { liveChildCount, livePids, stopAll } from './process-registry.ts';
+export type { RedisHandle } from './redis-server.ts';
+export { DEFAULT_REDIS_READY_TIMEOUT_MS, ping as redisPing, startRedis } from './redis-server.ts';
+export type { StartTcpRelayOptions, TcpRelayHandle } from './tcp-relay.ts';
+export { startTcpRelay } from './tcp-relay.ts';
+export { TestkitError, TestkitErrorCode } from './testkit-error.ts';
+export type { WaitForOptions } from './wait-for.ts';
+export { DEFAULT_WAIT_INTERVAL_MS, DEFAULT_WAIT_TIMEOUT_MS, waitFor } from './wait-for.ts';

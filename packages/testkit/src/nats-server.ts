@@ -1,0 +1,231 @@
+// One nats-server process on free loopback ports, with its own temp dir (config file and JetStream
+// store), readiness checks on the monitoring endpoint, and stop / kill / restart for failure tests.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { natsServerBinary } from './binaries.ts';
+import { getMonitor } from './monitor.ts';
+import { type NatsServerPlan, renderNatsConfig } from './nats-config.ts';
+import { canConnect, freePort } from './ports.ts';
+import { type ManagedProcess, makeTempDir, registerResource, removeTempDir, spawnManaged } from './process-registry.ts';
+import { TestkitError, TestkitErrorCode } from './testkit-error.ts';
+import { waitFor } from './wait-for.ts';
+
+/** Default time a single server gets to become ready, in milliseconds. */
+export const DEFAULT_NATS_READY_TIMEOUT_MS = 20_000;
+
+/** A running (or stopped, restartable) nats-server started by the kit. */
+export interface NatsServerHandle {
+  /** `server_name`, unique among servers of a cluster/supercluster. */
+  name: string;
+  /** Client port on 127.0.0.1. */
+  port: number;
+  /** `nats://127.0.0.1:<port>`. */
+  url: string;
+  /** Route (cluster) port, when the server is part of a cluster. */
+  clusterPort?: number;
+  /** Gateway port, when the server's cluster is part of a supercluster. */
+  gatewayPort?: number;
+  /** HTTP monitoring port (`/healthz`, `/jsz`, `/varz`, ...). */
+  monitorPort: number;
+  /** JetStream store directory (inside the server's temp dir). */
+  storeDir: string;
+  /** Pid of the current process; undefined while stopped. */
+  pid: number | undefined;
+  /**
+   * SIGTERM, wait for exit (SIGKILL after 5 s). The temp dir is kept so `restart()` finds its data;
+   * it is removed by the owning cluster's `stop()`, by `stopAll()` or at process exit.
+   */
+  stop(): Promise<void>;
+  /** SIGKILL now (a crash), wait for exit. */
+  kill(): Promise<void>;
+  /**
+   * Start again with the same ports, config and store dir (JetStream data survives); a running server
+   * is stopped first. Resolves when /healthz says ok.
+   * @throws {TestkitError} `TESTKIT_NOT_READY` / `TESTKIT_PROCESS_EXITED` when it does not come back.
+   */
+  restart(): Promise<void>;
+}
+
+/** Options for {@link startNats}. */
+export interface StartNatsOptions {
+  /**
+   * Enable JetStream (store in the server's temp dir).
+   * @default true
+   */
+  jetstream?: boolean;
+  /**
+   * `server_name`.
+   * @default 'nats-<port>'
+   */
+  serverName?: string;
+  /**
+   * `server_tags`, e.g. `['region:a']`.
+   * @default []
+   */
+  tags?: string[];
+  /**
+   * Time allowed to become ready, in milliseconds.
+   * @default 20000
+   */
+  readyTimeoutMs?: number;
+}
+
+/** Internal server object: the public handle plus what clusters need. */
+export interface NatsServerInternal extends NatsServerHandle {
+  /** Spawn the process (no readiness wait). */
+  launch(): void;
+  /** Wait for TCP + /healthz ok, and a JetStream meta leader when `metaLeader`. */
+  waitReady(options: { timeoutMs: number; metaLeader: boolean }): Promise<void>;
+  /** Last log lines. */
+  logTail(): string;
+  /** Stop and remove the temp dir; the handle cannot be restarted afterwards. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Creates (without starting) a server from a plan whose `storeDir` is filled in here.
+ * @param plan ports, cluster/gateway blocks and tags (storeDir is ignored and replaced).
+ */
+export function createNatsServer(plan: Omit<NatsServerPlan, 'storeDir'>): NatsServerInternal {
+  const dir = makeTempDir(`nats-${plan.name}`);
+  const storeDir = join(dir, 'jetstream');
+  const configPath = join(dir, 'nats-server.conf');
+  writeFileSync(configPath, renderNatsConfig({ ...plan, storeDir }));
+  let proc: ManagedProcess | undefined;
+  let disposed = false;
+
+  const running = () => proc !== undefined && !proc.hasExited();
+  const describe = () => `nats-server ${plan.name} (127.0.0.1:${plan.port})`;
+
+  const handle: NatsServerInternal = {
+    name: plan.name,
+    port: plan.port,
+    url: `nats://127.0.0.1:${plan.port}`,
+    clusterPort: plan.cluster?.port,
+    gatewayPort: plan.gateway?.port,
+    monitorPort: plan.monitorPort,
+    storeDir,
+    pid: undefined,
+    launch() {
+      if (disposed) throw new TestkitError(TestkitErrorCode.invalidState, `${describe()} was disposed`);
+      if (running()) return;
+      proc = spawnManaged(plan.name, natsServerBinary(), ['-c', configPath], dir);
+      handle.pid = proc.child.pid;
+      void proc.exited.then(() => {
+        if (handle.pid === proc?.child.pid) handle.pid = undefined;
+      });
+    },
+    async waitReady({ timeoutMs, metaLeader }) {
+      const current = proc;
+      if (current === undefined) throw new TestkitError(TestkitErrorCode.invalidState, `${describe()} not started`);
+      const abort = new AbortController();
+      const exitedEarly = current.exited.then((info) => {
+        if (abort.signal.aborted) return;
+        throw new TestkitError(
+          TestkitErrorCode.exited,
+          `${describe()} exited while starting (code ${info.code}, signal ${info.signal})\n--- last log lines ---\n${current.logTail()}`,
+        );
+      });
+      let stage = 'client port to accept TCP';
+      const ready = (async () => {
+        const deadline = Date.now() + timeoutMs;
+        const left = () => Math.max(1, deadline - Date.now());
+        const common = { signal: abort.signal, intervalMs: 100 };
+        await waitFor(() => canConnect(plan.port), { ...common, timeoutMs: left(), what: stage });
+        stage = '/healthz to report ok';
+        await waitFor(
+          async () => {
+            const res = await getMonitor(plan.monitorPort, '/healthz');
+            if (res.status !== 200) throw new Error(`/healthz ${res.status} ${JSON.stringify(res.body)}`);
+            return true;
+          },
+          { ...common, timeoutMs: left(), what: stage },
+        );
+        if (metaLeader) {
+          stage = 'a JetStream meta leader (/jsz)';
+          await waitFor(
+            async () => {
+              const res = await getMonitor(plan.monitorPort, '/jsz');
+              const meta = (res.body as { meta_cluster?: { leader?: string } } | undefined)?.meta_cluster;
+              if (!meta?.leader) throw new Error(`/jsz meta_cluster ${JSON.stringify(meta)}`);
+              return true;
+            },
+            { ...common, timeoutMs: left(), what: stage },
+          );
+        }
+      })();
+      try {
+        await Promise.race([ready, exitedEarly]);
+      } catch (err) {
+        if (err instanceof TestkitError && err.code === TestkitErrorCode.exited) throw err;
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new TestkitError(
+          TestkitErrorCode.notReady,
+          `${describe()} not ready after ${timeoutMs} ms (waiting for ${stage}): ${reason}\n--- last log lines ---\n${current.logTail()}`,
+          { cause: err },
+        );
+      } finally {
+        abort.abort();
+        ready.catch(() => {});
+        exitedEarly.catch(() => {});
+      }
+    },
+    logTail: () => proc?.logTail() ?? '',
+    async stop() {
+      await proc?.terminate();
+    },
+    async kill() {
+      await proc?.killNow();
+    },
+    async restart() {
+      await proc?.terminate();
+      handle.launch();
+      await handle.waitReady({ timeoutMs: DEFAULT_NATS_READY_TIMEOUT_MS, metaLeader: plan.cluster !== undefined });
+    },
+    async dispose() {
+      disposed = true;
+      try {
+        await proc?.terminate();
+      } finally {
+        removeTempDir(dir);
+      }
+    },
+  };
+  return handle;
+}
+
+/**
+ * Starts one nats-server on free loopback ports (client and monitoring), JetStream on by default,
+ * and resolves when it accepts TCP and /healthz reports ok.
+ *
+ * @param options JetStream, server name, tags, readiness timeout.
+ * @returns the running server; `stopAll()` also stops it.
+ * @throws {TestkitError} `TESTKIT_BINARY_MISSING`, `TESTKIT_NOT_READY` or `TESTKIT_PROCESS_EXITED`
+ *   (the message ends with the server's last log lines).
+ */
+export async function startNats(options: StartNatsOptions = {}): Promise<NatsServerHandle> {
+  const [port, monitorPort] = await Promise.all([freePort(), freePort()]);
+  const server = createNatsServer({
+    name: options.serverName ?? `nats-${port}`,
+    port,
+    monitorPort,
+    jetstream: options.jetstream ?? true,
+    tags: options.tags ?? [],
+  });
+  const unregister = registerResource({ stop: () => server.dispose() });
+  try {
+    server.launch();
+    await server.waitReady({ timeoutMs: options.readyTimeoutMs ?? DEFAULT_NATS_READY_TIMEOUT_MS, metaLeader: false });
+  } catch (err) {
+    unregister();
+    await server.dispose();
+    throw err;
+  }
+  return toPublic(server);
+}
+
+/** Views an internal server as its public handle (same object, so `pid` stays current). */
+export function toPublic(server: NatsServerInternal): NatsServerHandle {
+  return server;
+}

@@ -1,0 +1,20 @@
+// @switchyard/tunnel: both ends of worker tunnels (W1) and the HTTP/2 stream relay they carry.
+export {
+  DEFAULT_CONNECTION_WINDOW_BYTES,
+  DEFAULT_MAX_SESSION_MEMORY_MB,
+  DEFAULT_STREAM_WINDOW_BYTES,
+  H2_SETTINGS,
+  widenConnectionWindow,
+} from './h2-settings.ts';
+export type { BodySource } from './read-body.ts';
+export { readDeclaredBody } from './read-body.ts';
+export type { RelayOptions, RelayResult } from './stream-relay.ts';
+export { forwardHeaders, isGrpcContentType, relayStream, respondWithError } from './stream-relay.ts';
+export type { DialTunnelOptions, TunnelStreamHandler } from './tunnel-dial.ts';
+export { dialTunnel, WorkerTunnel } from './tunnel-dial.ts';
+export { TunnelEnd } from './tunnel-end.ts';
+export type { TunnelListenerOptions } from './tunnel-listener.ts';
+export { ProxyTunnel, TunnelListener } from './tunnel-listener.ts';
+export { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './tunnel-ping.ts';
+export type { PendingAttach } from './tunnel-token.ts';
+export { DEFAULT_TOKEN_TTL_MS, TokenTable } from './tunnel-token.ts';

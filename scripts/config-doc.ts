@@ -1,0 +1,43 @@
+// Writes docs/configuration.md from the services' config schemas (run: node scripts/config-doc.ts).
+// test/config-doc.test.ts fails when the document and the schemas disagree.
+import { writeFileSync } from 'node:fs';
+import { formatConfigTable } from '@switchyard/config';
+import { GeoDnsConfigSchema } from '@switchyard/geodns';
+import { ProxyConfigSchema } from '@switchyard/grpc-proxy';
+import { InvocationConfigSchema } from '@switchyard/invocation';
+import { WorkerConfigSchema } from '@switchyard/worker';
+import type { z } from 'zod';
+
+const SERVICES: [string, string, z.ZodObject][] = [
+  ['grpc-proxy', 'The regional gRPC proxy: client listener and worker callback listener.', ProxyConfigSchema],
+  [
+    'invocation',
+    'The HTTP invocation service: client listener (HTTP/1.1, h2c, TLS) and worker callback listener.',
+    InvocationConfigSchema,
+  ],
+  ['worker', 'The worker sidecar beside each function container.', WorkerConfigSchema],
+  ['geodns', 'The authoritative geo DNS server (one for all regions).', GeoDnsConfigSchema],
+];
+
+/** The document's text; generated defaults (random IDs) are shown as `<uuid>`. */
+export async function renderConfigDoc(): Promise<string> {
+  const api = await import('@switchyard/api').catch(() => undefined);
+  const services = [...SERVICES];
+  const apiSchema = (api as { ApiConfigSchema?: z.ZodObject } | undefined)?.ApiConfigSchema;
+  if (apiSchema) services.push(['api', 'The operator control API.', apiSchema]);
+  const sections = services.map(([name, role, schema]) => `## ${name}\n\n${role}\n\n${formatConfigTable(schema)}`);
+  const text = `# Configuration
+
+Every service reads \`SWITCHYARD_*\` environment variables; command-line flags of \`switchyard\`
+override them. Values are validated at start: a bad configuration stops the service with every
+problem listed. Durations end in \`_MS\` (milliseconds); lists are comma-separated. Generated from the
+schemas by \`node scripts/config-doc.ts\`.
+
+${sections.join('\n')}`;
+  return text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>');
+}
+
+if (import.meta.main) {
+  writeFileSync(new URL('../docs/configuration.md', import.meta.url), await renderConfigDoc());
+  console.log('wrote docs/configuration.md');
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Makes sure the servers the tests and the dev stack start are present:
+# - nats-server 2.10 or newer: the system one when new enough, else one fetched from Debian's
+#   newer suite into ~/.cache/switchyard (private apt lists; the system's apt sources are untouched);
+# - redis-server: installed with apt-get when missing and we are root, else a message saying what to install.
+# Prints nothing when all is present. Exit status 1 with a message when something cannot be provided.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+
+if ! "$here/fetch-nats-server.sh" >/dev/null; then
+  echo "switchyard: could not provide nats-server 2.10+ (see above). Install it and set SWITCHYARD_NATS_SERVER=/path/to/nats-server." >&2
+  exit 1
+fi
+
+if ! command -v redis-server >/dev/null 2>&1 && [ -z "${SWITCHYARD_REDIS_SERVER:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "switchyard: installing redis-server with apt-get..." >&2
+    (apt-get install -y --no-install-recommends redis-server >/dev/null 2>&1 ||
+      { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends redis-server >/dev/null; }) || {
+      echo "switchyard: apt-get could not install redis-server; install it (Debian: apt-get install redis-server) or set SWITCHYARD_REDIS_SERVER." >&2
+      exit 1
+    }
+  else
+    echo "switchyard: redis-server not found. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set SWITCHYARD_REDIS_SERVER=/path/to/redis-server." >&2
+    exit 1
+  fi
+fi

@@ -1,0 +1,81 @@
+// Builds the operator API (fastify) without listening: admin auth, problem+json errors, strict
+// JSON schemas, and the function, key and session routes. main.ts wires config and listens; tests
+// call app.inject().
+
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { ControlStore } from '@switchyard/control-store';
+import type { SwitchyardError } from '@switchyard/protocol';
+import type { SessionDirectory } from '@switchyard/session-directory';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { adminTokenCheck } from './admin-auth.ts';
+import { errorHandler, notFoundHandler, problemOf, sendProblem } from './errors.ts';
+import { type NatsHealth, watchNatsHealth } from './nats-health.ts';
+import { registerFunctionRoutes } from './routes-functions.ts';
+import { registerKeyRoutes } from './routes-keys.ts';
+import { DEFAULT_EVICT_TIMEOUT_MS, registerSessionRoutes } from './routes-sessions.ts';
+
+/** Path of the unauthenticated health route. */
+export const HEALTHZ_PATH = '/healthz';
+/** Largest request body accepted, bytes. */
+export const API_BODY_LIMIT_BYTES = 64 * 1024;
+
+/** What {@link buildApp} needs; the caller owns (and closes) the connection and the stores. */
+export interface ApiDeps {
+  /** Bearer token of every route except GET /healthz. */
+  adminToken: string;
+  /** Region this API serves (shown by /healthz). */
+  region: string;
+  /** Connection used for evict requests and followed by /healthz. */
+  nc: NatsConnection;
+  /** Functions, versions and API keys. */
+  controlStore: ControlStore;
+  /** One session directory per configured region, own region first. */
+  directories: readonly SessionDirectory[];
+  /** Time a worker gets to answer an evict request, ms. @default 5_000 */
+  evictTimeoutMs?: number;
+  /** Logger (pino); @default none (silent). */
+  logger?: FastifyBaseLogger;
+}
+
+/**
+ * Builds the API. Routes: GET /healthz; POST/GET /v1/functions, GET/DELETE /v1/functions/:functionId,
+ * POST /v1/functions/:functionId/versions, DELETE /v1/functions/:functionId/versions/:versionId;
+ * POST/GET /v1/keys, DELETE /v1/keys/:keyId; GET /v1/sessions, GET/DELETE /v1/sessions/:reqId.
+ * Every error is application/problem+json with a catalogue `code`.
+ * @returns a fastify instance, ready to `inject()` or `listen()`; `close()` stops its NATS health watch.
+ */
+export function buildApp(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({
+    ...(deps.logger !== undefined ? { loggerInstance: deps.logger } : { logger: false }),
+    bodyLimit: API_BODY_LIMIT_BYTES,
+    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false, useDefaults: false } },
+  }) as unknown as FastifyInstance;
+  const natsHealth: NatsHealth = watchNatsHealth(deps.nc);
+  const checkAdmin = adminTokenCheck(deps.adminToken);
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method === 'GET' && req.routeOptions.url === HEALTHZ_PATH) return;
+    try {
+      checkAdmin(req.headers.authorization);
+    } catch (err) {
+      return sendProblem(reply.header('www-authenticate', 'Bearer'), problemOf(err as SwitchyardError));
+    }
+  });
+  app.addHook('onClose', async () => natsHealth.stop());
+
+  app.get(HEALTHZ_PATH, async (_req, reply) => {
+    const nats = natsHealth.connected;
+    return reply.code(nats ? 200 : 503).send({ ok: nats, nats, region: deps.region });
+  });
+  registerFunctionRoutes(app, deps.controlStore);
+  registerKeyRoutes(app, deps.controlStore);
+  registerSessionRoutes(app, {
+    nc: deps.nc,
+    directories: deps.directories,
+    natsHealth,
+    evictTimeoutMs: deps.evictTimeoutMs ?? DEFAULT_EVICT_TIMEOUT_MS,
+  });
+  return app;
+}

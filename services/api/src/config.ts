@@ -1,0 +1,82 @@
+// Configuration of the operator API: a zod schema read from SWITCHYARD_* variables by
+// @switchyard/config, then resolved (REGIONS defaults to [REGION]) into one frozen ApiConfig.
+
+import { loadConfig } from '@switchyard/config';
+import { DefaultPorts } from '@switchyard/protocol';
+import { z } from 'zod';
+
+/** Shortest admin token accepted: a guessable token would open every route. */
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
+/** Default session bucket TTL (session idle TTL) when this API creates its region's bucket, ms. */
+export const DEFAULT_API_SESSION_TTL_MS = 60_000;
+
+const token = /^[A-Za-z0-9_-]+$/;
+
+/** Schema of the API's environment (`SWITCHYARD_<FIELD>`); see docs via formatConfigTable. */
+export const ApiConfigSchema = z.object({
+  region: z
+    .string()
+    .regex(token, 'must be a NATS token (letters, digits, _ or -)')
+    .default('local')
+    .describe('Region this API serves; its session bucket is created when missing'),
+  host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP listener binds'),
+  port: z.number().int().min(0).max(65535).default(DefaultPorts.api).describe('HTTP listener port (0 = any free port)'),
+  natsServers: z.array(z.string().min(1)).min(1).describe('NATS server URLs, comma-separated (required)'),
+  adminToken: z
+    .string()
+    .min(MIN_ADMIN_TOKEN_LENGTH, `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`)
+    .describe('Bearer token every route except GET /healthz requires (required)'),
+  regions: z
+    .array(z.string().regex(token, 'must be a NATS token (letters, digits, _ or -)'))
+    .min(1)
+    .optional()
+    .describe('Regions whose session buckets GET/DELETE /v1/sessions can read, comma-separated (default: [region])'),
+  sessionTtlMs: z
+    .number()
+    .int()
+    .min(100)
+    .default(DEFAULT_API_SESSION_TTL_MS)
+    .describe('TTL of the session bucket when this API creates it, ms'),
+  metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port (0 = no endpoint)'),
+});
+
+/** Resolved, frozen configuration of the API. */
+export interface ApiConfig {
+  /** Region this API serves. */
+  readonly region: string;
+  /** Address the HTTP listener binds. */
+  readonly host: string;
+  /** HTTP listener port (0 = any free port). */
+  readonly port: number;
+  /** NATS server URLs. */
+  readonly natsServers: readonly string[];
+  /** Bearer token of every route except GET /healthz (at least 16 characters). */
+  readonly adminToken: string;
+  /** Regions whose session buckets can be read; always contains `region`. */
+  readonly regions: readonly string[];
+  /** TTL of the session bucket when this API creates it, ms. */
+  readonly sessionTtlMs: number;
+  /** Prometheus port (0 = none). */
+  readonly metricsPort: number;
+}
+
+/**
+ * Loads the API configuration from `env` (default process.env) and `overrides` (field names).
+ * @throws ConfigError (from @switchyard/config) listing every problem.
+ */
+export function loadApiConfig(
+  options: { env?: Record<string, string | undefined>; overrides?: Record<string, unknown> } = {},
+): ApiConfig {
+  const raw = loadConfig(ApiConfigSchema, { service: 'api', env: options.env, overrides: options.overrides });
+  const regions = [...new Set([raw.region, ...(raw.regions ?? [])])];
+  return Object.freeze({
+    region: raw.region,
+    host: raw.host,
+    port: raw.port,
+    natsServers: Object.freeze([...raw.natsServers]),
+    adminToken: raw.adminToken,
+    regions: Object.freeze(regions),
+    sessionTtlMs: raw.sessionTtlMs,
+    metricsPort: raw.metricsPort,
+  });
+}

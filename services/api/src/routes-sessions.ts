@@ -1,0 +1,166 @@
+// Sessions (S3): list and inspect records of the configured regions' session directories, and
+// evict a session by asking its worker over core NATS (`worker.<workerId>.evict`). A directory that
+// cannot answer is 503, never 404: "not found" is only said when every region said so.
+
+import type { NatsConnection } from '@nats-io/nats-core';
+import {
+  ControlReplySchema,
+  decodeMessage,
+  ErrorCatalogue,
+  type ErrorCode,
+  encodeMessage,
+  NatsNames,
+  type SessionRecord,
+  SwitchyardError,
+} from '@switchyard/protocol';
+import { findSession, type SessionDirectory } from '@switchyard/session-directory';
+import type { FastifyInstance } from 'fastify';
+import type { NatsHealth } from './nats-health.ts';
+import { sessionParams, sessionsQuery } from './route-schemas.ts';
+
+/** Default time a worker gets to answer an evict request, ms. */
+export const DEFAULT_EVICT_TIMEOUT_MS = 5_000;
+
+/** Answer of DELETE /v1/sessions/:reqId. */
+export type EvictResult =
+  | { evicted: true; reqId: string; workerId: string; region: string }
+  | { evicted: false; reason: 'worker-gone'; reqId: string; workerId: string; region: string };
+
+/** What the session routes need. */
+export interface SessionRouteDeps {
+  nc: NatsConnection;
+  /** One directory per configured region; the first is this API's own region. */
+  directories: readonly SessionDirectory[];
+  natsHealth: NatsHealth;
+  /** Time a worker gets to answer an evict request, ms. */
+  evictTimeoutMs: number;
+}
+
+interface SessionsQuery {
+  region?: string;
+  workerId?: string;
+  functionId?: string;
+}
+
+function causes(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e = err; e !== undefined && e !== null && chain.length < 8; e = (e as { cause?: unknown }).cause)
+    chain.push(e);
+  return chain;
+}
+
+function isNoResponders(err: unknown): boolean {
+  return causes(err).some(
+    (e) =>
+      (e as { name?: string }).name === 'NoRespondersError' ||
+      (typeof (e as { isNoResponders?: unknown }).isNoResponders === 'function' &&
+        (e as { isNoResponders: () => boolean }).isNoResponders()),
+  );
+}
+
+function isTimeout(err: unknown): boolean {
+  return causes(err).some((e) => (e as { name?: string }).name === 'TimeoutError');
+}
+
+function requireNats(health: NatsHealth): void {
+  if (!health.connected)
+    throw new SwitchyardError('SY_DIRECTORY_UNAVAILABLE', { detail: 'NATS is unreachable from the API' });
+}
+
+/**
+ * Asks the worker that holds `record` to end the session (S3).
+ * @returns evicted: true on `{ok:true}`; evicted: false, reason 'worker-gone' when nothing listens on
+ *   the worker's subject (its record is stale and the bucket TTL will remove it).
+ * @throws SwitchyardError: the worker's own code when it answers `{ok:false}` with a catalogue code
+ *   (e.g. SY_SESSION_NOT_FOUND), else SY_WORKER_UNAVAILABLE (no answer in time, bad reply, NATS down).
+ */
+export async function evictSession(
+  nc: NatsConnection,
+  record: SessionRecord,
+  timeoutMs: number = DEFAULT_EVICT_TIMEOUT_MS,
+): Promise<EvictResult> {
+  const where = { reqId: record.reqId, workerId: record.workerId, region: record.region };
+  let subject: string;
+  try {
+    subject = NatsNames.workerEvict(record.workerId);
+  } catch (err) {
+    throw new SwitchyardError('SY_INTERNAL', { detail: `session ${record.reqId} names an invalid worker`, cause: err });
+  }
+  let replyBytes: Uint8Array;
+  try {
+    const msg = await nc.request(subject, encodeMessage({ reqId: record.reqId }), { timeout: timeoutMs });
+    replyBytes = msg.data;
+  } catch (err) {
+    if (isNoResponders(err)) return { evicted: false, reason: 'worker-gone', ...where };
+    const detail = isTimeout(err)
+      ? `worker ${record.workerId} did not answer the evict request within ${timeoutMs} ms`
+      : `evict request to worker ${record.workerId} failed: ${(err as Error).message}`;
+    throw new SwitchyardError('SY_WORKER_UNAVAILABLE', { detail, cause: err });
+  }
+  let reply: ReturnType<typeof ControlReplySchema.parse>;
+  try {
+    reply = decodeMessage(ControlReplySchema, replyBytes);
+  } catch (err) {
+    throw new SwitchyardError('SY_WORKER_UNAVAILABLE', {
+      detail: `worker ${record.workerId} sent a malformed evict reply`,
+      cause: err,
+    });
+  }
+  if (reply.ok) return { evicted: true, ...where };
+  const code: ErrorCode =
+    reply.code !== undefined && Object.hasOwn(ErrorCatalogue, reply.code)
+      ? (reply.code as ErrorCode)
+      : 'SY_WORKER_UNAVAILABLE';
+  throw new SwitchyardError(code, {
+    detail: `worker ${record.workerId} refused the eviction${reply.detail ? `: ${reply.detail}` : ''}`,
+  });
+}
+
+/** Registers the session routes on `app`. */
+export function registerSessionRoutes(app: FastifyInstance, deps: SessionRouteDeps): void {
+  const byRegion = new Map(deps.directories.map((d) => [d.region, d]));
+
+  app.get<{ Querystring: SessionsQuery }>('/v1/sessions', { schema: { querystring: sessionsQuery } }, async (req) => {
+    const { region, workerId, functionId } = req.query;
+    let directories = [...deps.directories];
+    if (region !== undefined) {
+      const directory = byRegion.get(region);
+      if (directory === undefined)
+        throw new SwitchyardError('SY_REQUEST_INVALID', {
+          detail: `region ${region} is not configured here (SWITCHYARD_REGIONS: ${[...byRegion.keys()].join(',')})`,
+        });
+      directories = [directory];
+    }
+    requireNats(deps.natsHealth);
+    const lists = await Promise.all(directories.map((d) => d.list()));
+    const sessions = lists
+      .flat()
+      .filter(
+        (s) =>
+          (workerId === undefined || s.workerId === workerId) &&
+          (functionId === undefined || s.functionId === functionId),
+      )
+      .sort((a, b) => a.createdAtMs - b.createdAtMs);
+    return { sessions };
+  });
+
+  app.get<{ Params: { reqId: string } }>('/v1/sessions/:reqId', { schema: { params: sessionParams } }, async (req) => {
+    requireNats(deps.natsHealth);
+    const entry = await findSession([...deps.directories], req.params.reqId);
+    if (entry === null) throw new SwitchyardError('SY_SESSION_NOT_FOUND', { detail: `session ${req.params.reqId}` });
+    return entry.record;
+  });
+
+  app.delete<{ Params: { reqId: string } }>(
+    '/v1/sessions/:reqId',
+    { schema: { params: sessionParams } },
+    async (req, reply) => {
+      requireNats(deps.natsHealth);
+      const entry = await findSession([...deps.directories], req.params.reqId);
+      if (entry === null) throw new SwitchyardError('SY_SESSION_NOT_FOUND', { detail: `session ${req.params.reqId}` });
+      const result = await evictSession(deps.nc, entry.record, deps.evictTimeoutMs);
+      req.log.info({ reqId: result.reqId, workerId: result.workerId, evicted: result.evicted }, 'session evict');
+      return reply.code(result.evicted ? 200 : 202).send(result);
+    },
+  );
+}

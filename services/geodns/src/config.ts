@@ -1,0 +1,109 @@
+// geodns configuration (SWITCHYARD_* environment, CLI overrides), validated at start. Regions carry
+// their location and static addresses; addresses from heartbeats override the static ones when present.
+import { isIP } from 'node:net';
+import { DefaultPorts } from '@switchyard/protocol';
+import { z } from 'zod';
+
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+const ipList = z
+  .array(z.string().refine((s) => isIP(s) !== 0, { message: 'must be an IPv4 or IPv6 address' }))
+  .default([]);
+
+/** One region as DNS sees it: where it is and which addresses answer for it when heartbeats name none. */
+export const RegionSpecSchema = z.object({
+  lat: z.number().min(-90).max(90).describe('Latitude of the region, degrees.'),
+  lon: z.number().min(-180).max(180).describe('Longitude of the region, degrees.'),
+  addresses: z
+    .object({
+      grpc: ipList.describe('A/AAAA answers for grpc.<domain> (the region grpc-proxy front).'),
+      http: ipList.describe('A/AAAA answers for *.invocation.<domain> (the region invocation front).'),
+      api: ipList.describe('A/AAAA answers for api.<domain>.'),
+    })
+    .default({ grpc: [], http: [], api: [] })
+    .describe('Static addresses per service; live heartbeat addresses win when any are advertised.'),
+});
+/** One configured region. */
+export type RegionSpec = z.infer<typeof RegionSpecSchema>;
+
+/** Schema of the geodns configuration; `loadConfig(GeoDnsConfigSchema, ...)` resolves it. */
+export const GeoDnsConfigSchema = z
+  .object({
+    domain: z
+      .string()
+      .transform((s) => s.toLowerCase().replace(/\.$/, ''))
+      .pipe(z.string().regex(HOSTNAME, 'must be a DNS name such as switchyard.example.com'))
+      .default('switchyard.local')
+      .describe('Zone this server is authoritative for; it answers grpc., *.invocation. and api.<domain>.'),
+    host: z.string().default('0.0.0.0').describe('Interface of the UDP and TCP listeners (:: for IPv6 and IPv4).'),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(DefaultPorts.geodns)
+      .describe('UDP and TCP port (53 in production; 0 = any free port).'),
+    natsServers: z
+      .array(z.string().min(1))
+      .min(1)
+      .describe('NATS servers (comma-separated URLs); heartbeats of every region arrive over the gateways.'),
+    geoRegions: z
+      .record(z.string().regex(TOKEN, 'region names must be NATS subject tokens'), RegionSpecSchema)
+      .refine((r) => Object.keys(r).length > 0, { message: 'at least one region is required' })
+      .describe(
+        'Regions as JSON: {"<name>": {"lat": 39.0, "lon": -77.5, "addresses": {"grpc": ["203.0.113.10"], "http": [...], "api": [...]}}}.',
+      ),
+    defaultRegion: z
+      .string()
+      .optional()
+      .describe(
+        'Region for clients whose location is unknown (private or unlisted addresses), and the answer when no region is healthy. Default: the first region.',
+      ),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(86_400)
+      .default(30)
+      .describe('TTL of A/AAAA answers, and of negative answers (SOA minimum), in seconds.'),
+    staleAfterIntervals: z
+      .number()
+      .positive()
+      .default(2)
+      .describe('A region leaves answers when none of its proxies beat for this many of their intervals (D2).'),
+    nameservers: z
+      .array(z.string().regex(HOSTNAME))
+      .default([])
+      .describe('NS names of the zone (glue lives at the parent zone). Default: ns.<domain>.'),
+    hostmaster: z
+      .string()
+      .regex(HOSTNAME)
+      .optional()
+      .describe('SOA RNAME (mailbox as a DNS name). Default: hostmaster.<domain>.'),
+    tcpIdleTimeoutMs: z.number().int().min(100).default(10_000).describe('TCP connections idle this long are closed.'),
+    metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port; 0 = off.'),
+  })
+  .superRefine(
+    (c, ctx) => {
+      const regions = (c.geoRegions ?? {}) as Record<string, unknown>;
+      if (c.defaultRegion !== undefined && !Object.hasOwn(regions, c.defaultRegion))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['defaultRegion'],
+          message: `must be one of the configured regions (${Object.keys(regions).join(', ')})`,
+        });
+    },
+    {
+      // Also when other fields failed, so every problem is reported at once; needs the region names only.
+      when: (payload) => {
+        const value = payload.value as { geoRegions?: unknown; defaultRegion?: unknown };
+        return (
+          typeof value?.defaultRegion === 'string' && typeof value.geoRegions === 'object' && value.geoRegions !== null
+        );
+      },
+    },
+  );
+
+/** Resolved, frozen geodns configuration. */
+export type GeoDnsConfig = z.infer<typeof GeoDnsConfigSchema>;

@@ -1,0 +1,91 @@
+// services/geodns/src/main.ts as a process: bad config exits 1 listing every problem; good config
+// prints one ready line, answers over UDP and TCP, and exits 0 on SIGTERM.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { connect } from '@nats-io/transport-node';
+import { HeartbeatPublisher } from '@switchyard/region-health';
+import { startNats, stopAll, waitFor } from '@switchyard/testkit';
+import { addressesOf, query, subnetOf } from './dns-client.ts';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+after(() => stopAll());
+
+function run(env: Record<string, string>) {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '', SWITCHYARD_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  return { child, out: () => stdout, err: () => stderr };
+}
+
+test('should exit 1 listing every configuration problem at once', async () => {
+  const { child, err } = run({
+    SWITCHYARD_PORT: 'dns',
+    SWITCHYARD_GEO_REGIONS: '{"us-east":{"lat":99,"lon":0}}',
+    SWITCHYARD_DEFAULT_REGION: 'mars',
+  });
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 1);
+  for (const name of [
+    'SWITCHYARD_PORT',
+    'SWITCHYARD_NATS_SERVERS',
+    'SWITCHYARD_GEO_REGIONS',
+    'SWITCHYARD_DEFAULT_REGION',
+  ])
+    assert.match(err(), new RegExp(name));
+});
+
+test('D1: should print one ready line, answer over UDP and TCP, and exit 0 on SIGTERM', async () => {
+  const nats = await startNats({});
+  const nc = await connect({ servers: nats.url });
+  const beats = ['us-east', 'eu-west'].map(
+    (region) => new HeartbeatPublisher(nc, { region, kind: 'grpc-proxy', instanceId: 'p', intervalMs: 300 }),
+  );
+  for (const b of beats) b.start();
+  const { child, out, err } = run({
+    SWITCHYARD_NATS_SERVERS: nats.url,
+    SWITCHYARD_HOST: '127.0.0.1',
+    SWITCHYARD_PORT: '0',
+    SWITCHYARD_DOMAIN: 'switchyard.local',
+    SWITCHYARD_GEO_REGIONS: JSON.stringify({
+      'us-east': { lat: 39, lon: -77.5, addresses: { grpc: ['127.0.0.11'] } },
+      'eu-west': { lat: 53.3, lon: -6.3, addresses: { grpc: ['127.0.0.12'] } },
+    }),
+  });
+  try {
+    await waitFor(() => out().includes('\n') || child.exitCode !== null, { timeoutMs: 20_000 });
+    const line = JSON.parse(out().split('\n')[0]);
+    assert.deepEqual(line, { ready: true, service: 'geodns', port: line.port }, err());
+    assert.ok(line.port > 0);
+    await waitFor(async () => {
+      const r = await query(line.port, 'grpc.switchyard.local', { subnet: '8.8.8.0/24' });
+      return addressesOf(r)[0] === '127.0.0.11' && subnetOf(r)?.scopePrefixLength === 24;
+    });
+    const eu = await query(line.port, 'grpc.switchyard.local', { subnet: '81.2.69.0/24', transport: 'tcp' });
+    assert.deepEqual(addressesOf(eu), ['127.0.0.12']);
+    const local = await query(line.port, 'grpc.switchyard.local');
+    assert.deepEqual(addressesOf(local), ['127.0.0.11'], 'unknown location: the default (first) region');
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 0, err());
+    assert.equal(out().trim().split('\n').length, 1);
+  } finally {
+    child.kill('SIGKILL');
+    await Promise.all(beats.map((b) => b.stop()));
+    await nc.close();
+    await nats.stop();
+  }
+});

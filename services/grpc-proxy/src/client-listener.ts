@@ -1,0 +1,137 @@
+// The client listener (default 10081): one TCP port for gRPC over h2c and for HTTP/1.1 requests
+// (non-gRPC clients, CORS preflights). The first bytes decide: the HTTP/2 preface goes to the HTTP/2
+// server, anything else to the HTTP/1.1 server. Idle HTTP/2 connections get GOAWAY (G11).
+
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { DEFAULT_MAX_SESSION_MEMORY_MB, H2_SETTINGS, widenConnectionWindow } from '@switchyard/tunnel';
+
+/** Options of {@link ClientListener}. */
+export interface ClientListenerOptions {
+  host: string;
+  port: number;
+  /** Close an HTTP/2 connection with no open stream after this long (ms, G11); 0 = never. */
+  idleTimeoutMs: number;
+  /** Every HTTP/2 stream. */
+  onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+  /** Every HTTP/1.1 request. */
+  onHttp1Request: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /** Every HTTP/1.1 request with `Upgrade` (WebSocket, G12): the socket is the handler's from now on. */
+  onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** A client HTTP/2 connection closed (its sessions are released). */
+  onSessionClose: (session: http2.ServerHttp2Session) => void;
+}
+
+/** Number of open streams and the idle timer of a client connection. */
+interface ConnectionState {
+  open: number;
+  idle: NodeJS.Timeout | undefined;
+}
+
+/** Listener of client connections (gRPC h2c and HTTP/1.1 on one port). */
+export class ClientListener {
+  readonly #server: net.Server;
+  readonly #h2: http2.Http2Server;
+  readonly #h1: http.Server;
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  readonly #options: ClientListenerOptions;
+
+  constructor(options: ClientListenerOptions) {
+    this.#options = options;
+    this.#h2 = http2.createServer({
+      settings: H2_SETTINGS,
+      maxSessionMemory: DEFAULT_MAX_SESSION_MEMORY_MB,
+      // Header lists of any size a gRPC client may send (custom metadata).
+      maxHeaderListPairs: 4096,
+    });
+    this.#h2.on('session', (session) => this.#onSession(session));
+    this.#h2.on('stream', options.onStream);
+    this.#h1 = http.createServer(options.onHttp1Request);
+    if (options.onUpgrade) this.#h1.on('upgrade', options.onUpgrade);
+    this.#h1.keepAliveTimeout = options.idleTimeoutMs || 5_000;
+    this.#server = net.createServer({ noDelay: true }, (socket) => this.#sniff(socket));
+  }
+
+  /** Starts listening; resolves with the bound port. @throws the listen error. */
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#options.port, this.#options.host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.#server.address() as net.AddressInfo).port;
+  }
+
+  /** Open HTTP/2 client connections. */
+  get connectionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** Sends GOAWAY on every connection and stops accepting; resolves when the listener is closed. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const s of this.#sessions) s.close();
+    this.#h1.closeAllConnections();
+    setTimeout(() => {
+      for (const s of this.#sessions) s.destroy();
+    }, 5_000).unref();
+    await closed;
+  }
+
+  #sniff(socket: net.Socket): void {
+    socket.on('error', () => socket.destroy());
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      // HTTP/2 prior knowledge starts with "PRI * HTTP/2.0"; no HTTP/1.1 method starts with "PRI".
+      if (chunk.subarray(0, 3).toString('latin1') === 'PRI'.slice(0, Math.min(3, chunk.length))) {
+        // The HTTP/2 session reads the bytes already buffered on the socket itself.
+        this.#h2.emit('connection', socket);
+      } else {
+        this.#h1.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  }
+
+  #onSession(session: http2.ServerHttp2Session): void {
+    this.#sessions.add(session);
+    widenConnectionWindow(session);
+    const state: ConnectionState = { open: 0, idle: undefined };
+    const idleMs = this.#options.idleTimeoutMs;
+    const arm = () => {
+      if (idleMs <= 0) return;
+      if (state.idle) state.idle.refresh();
+      else {
+        state.idle = setTimeout(() => {
+          if (state.open === 0 && !session.closed) session.close();
+        }, idleMs);
+        state.idle.unref();
+      }
+    };
+    arm();
+    session.on('stream', (stream) => {
+      state.open++;
+      if (state.idle) {
+        clearTimeout(state.idle);
+        state.idle = undefined;
+      }
+      stream.once('close', () => {
+        state.open--;
+        if (state.open === 0) arm();
+      });
+    });
+    session.on('error', () => {
+      // 'close' follows.
+    });
+    session.once('close', () => {
+      if (state.idle) clearTimeout(state.idle);
+      this.#sessions.delete(session);
+      this.#options.onSessionClose(session);
+    });
+  }
+}

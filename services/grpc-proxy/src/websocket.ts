@@ -1,0 +1,430 @@
+// WebSocket clients on the client listener (G12): an HTTP/1.1 Upgrade is authenticated (credentials
+// may ride in Sec-WebSocket-Protocol), bound to a session like a gRPC call (resumed or allocated),
+// and carried over the worker's tunnel as one HTTP/2 stream marked `x-switchyard-upgrade: websocket`.
+// The container answers the upgrade; from then on raw bytes are piped both ways, frames never decoded.
+
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { Authorization, ControlStore } from '@switchyard/control-store';
+import {
+  ErrorCatalogue,
+  type ErrorCode,
+  httpStatusForGrpc,
+  isSwitchyardError,
+  Metadata,
+  TunnelHeaders,
+} from '@switchyard/protocol';
+import { forwardHeaders, type ProxyTunnel } from '@switchyard/tunnel';
+import type { Logger } from 'pino';
+import type { LocalSession, SessionHolder } from './app.ts';
+import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } from './request-id.ts';
+
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+
+/** The marker value of {@link TunnelHeaders.upgrade}, and the only `Upgrade` accepted. */
+const WEBSOCKET = 'websocket';
+
+/** Subprotocol entry keys that carry credentials (G12), each `key.value`. */
+const CREDENTIAL_KEYS = [Metadata.authorization, Metadata.functionId, Metadata.functionVersionId, Metadata.requestId];
+
+/** Client headers never forwarded to a worker: the API key, ours, and those set again below. */
+const DROP_TO_WORKER: ReadonlySet<string> = new Set([
+  Metadata.authorization,
+  Metadata.requestId,
+  Metadata.secWebSocketProtocol,
+  ...Object.values(TunnelHeaders),
+]);
+
+/** Response fields of the worker's answer that are not passed to the client as they are. */
+const DROP_FROM_WORKER: ReadonlySet<string> = new Set([
+  'connection',
+  'upgrade',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  Metadata.requestId,
+  TunnelHeaders.upgrade,
+]);
+
+/** Credentials of a WebSocket upgrade (G12): header values, else `Sec-WebSocket-Protocol` entries. */
+export interface WebSocketCredentials {
+  /** `Bearer <key>`. */
+  authorization: string | undefined;
+  functionId: string | undefined;
+  versionId: string | undefined;
+}
+
+/**
+ * Reads `Sec-WebSocket-Protocol` entries (separated by `,`, each `key.value` split at the first `.`):
+ * `authorization.<key>` (no `Bearer `), `function-id.<uuid>`, `function-version-id.<uuid>`. A real
+ * header of the same name wins (G12). The request ID is read by `requestedSessionId` (G7).
+ */
+export function webSocketCredentials(headers: http.IncomingHttpHeaders): WebSocketCredentials {
+  const entries = subprotocolEntries(headers[Metadata.secWebSocketProtocol]);
+  const header = (name: string): string | undefined => {
+    const value = headers[name];
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  };
+  const key = entries.get(Metadata.authorization);
+  return {
+    authorization: header(Metadata.authorization) ?? (key ? `Bearer ${key}` : undefined),
+    functionId: header(Metadata.functionId) ?? entries.get(Metadata.functionId),
+    versionId: header(Metadata.functionVersionId) ?? entries.get(Metadata.functionVersionId),
+  };
+}
+
+/** `key -> value` of the credential entries in a `Sec-WebSocket-Protocol` value (first one wins). */
+function subprotocolEntries(value: string | string[] | undefined): Map<string, string> {
+  const entries = new Map<string, string>();
+  const list = Array.isArray(value) ? value.join(',') : value;
+  if (!list) return entries;
+  for (const raw of list.split(',')) {
+    const item = raw.trim();
+    const dot = item.indexOf('.');
+    if (dot <= 0) continue;
+    const key = item.slice(0, dot);
+    if ((CREDENTIAL_KEYS as readonly string[]).includes(key) && !entries.has(key))
+      entries.set(key, item.slice(dot + 1));
+  }
+  return entries;
+}
+
+/**
+ * The subprotocols offered to the container: the client's list without `authorization.<key>`
+ * entries (the API key never reaches a container). The others stay, so that a container may pick
+ * one that the client offered (browsers fail a handshake that picks none when some were offered).
+ */
+export function containerSubprotocols(value: string | string[] | undefined): string | undefined {
+  const list = Array.isArray(value) ? value.join(',') : value;
+  if (!list) return undefined;
+  const kept = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && !s.startsWith(`${Metadata.authorization}.`));
+  return kept.length > 0 ? kept.join(', ') : undefined;
+}
+
+/** A session bound for a WebSocket, with the tunnel to its worker. */
+export interface BoundSession {
+  session: LocalSession;
+  tunnel: ProxyTunnel;
+  /** True when allocated for this WebSocket (the answer sets the cookie, G5). */
+  isNew: boolean;
+}
+
+/** What {@link WebSocketGateway} needs from the proxy. */
+export interface WebSocketGatewayDeps {
+  control: ControlStore;
+  logger: Logger;
+  /** True once the proxy is shutting down (new upgrades get 503). */
+  isClosing(): boolean;
+  /**
+   * Binds a session exactly like a gRPC call without a pin: resumes `requested` (G7-G9, G15) or
+   * allocates (flow 1, G10, S4), and finds the tunnel to its worker.
+   * @throws SwitchyardError with the code the client gets.
+   */
+  bind(auth: Authorization, requested: string | undefined, versionGiven: boolean): Promise<BoundSession>;
+  /** `holder` uses `session` from now on (the worker stays attached while it is held, S1). */
+  hold(session: LocalSession, holder: SessionHolder): void;
+  /** `holder` stopped using `session` (the last one detaches: the reconnect window starts, S1). */
+  release(session: LocalSession, holder: SessionHolder): void;
+}
+
+/** Handles `upgrade` events of the client listener's HTTP/1.1 server (G12). */
+export class WebSocketGateway {
+  readonly #deps: WebSocketGatewayDeps;
+  readonly #open = new Set<Duplex>();
+
+  constructor(deps: WebSocketGatewayDeps) {
+    this.#deps = deps;
+  }
+
+  /** Open client WebSockets (and upgrades being bound). */
+  get openCount(): number {
+    return this.#open.size;
+  }
+
+  /** Destroys every client WebSocket (proxy shutdown). */
+  close(): void {
+    for (const socket of this.#open) socket.destroy();
+  }
+
+  /**
+   * One HTTP/1.1 Upgrade request. Errors before the upgrade get an HTTP answer with the G3 status
+   * and CORS headers (G14), and NOT_FOUND clears the cookie (G8). After the upgrade, the socket is
+   * the session's holder until it closes; an ended session (S3) closes it.
+   */
+  handle(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    this.#open.add(socket);
+    socket.once('close', () => this.#open.delete(socket));
+    void this.#upgrade(req, socket, head).catch((err: unknown) => {
+      this.#deps.logger.error({ err }, 'unexpected error handling a WebSocket upgrade');
+      socket.destroy();
+    });
+  }
+
+  async #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const cors = corsHeaders(req.headers.origin) as http.OutgoingHttpHeaders;
+    if (String(req.headers.upgrade).toLowerCase() !== WEBSOCKET) {
+      writeError(socket, 'SY_REQUEST_INVALID', cors, 'only Upgrade: websocket is supported');
+      return;
+    }
+    if (this.#deps.isClosing()) {
+      writeError(socket, 'SY_SHUTTING_DOWN', cors);
+      return;
+    }
+    let bound: BoundSession;
+    try {
+      const credentials = webSocketCredentials(req.headers);
+      const auth = await this.#deps.control.authorizeFresh(credentials);
+      bound = await this.#deps.bind(auth, requestedSessionId(req.headers), Boolean(credentials.versionId));
+    } catch (err) {
+      const code: ErrorCode = isSwitchyardError(err) ? err.code : 'SY_INTERNAL';
+      if (!isSwitchyardError(err)) this.#deps.logger.error({ err }, 'unexpected error binding a WebSocket');
+      writeError(
+        socket,
+        code,
+        code === 'SY_SESSION_NOT_FOUND' ? { ...cors, 'set-cookie': CLEAR_SESSION_COOKIE } : cors,
+      );
+      return;
+    }
+    const { session, tunnel, isNew } = bound;
+    const holder = new WebSocketHolder(socket);
+    this.#deps.hold(session, holder);
+    socket.once('close', () => this.#deps.release(session, holder));
+    if (holder.closed) {
+      this.#deps.release(session, holder);
+      return;
+    }
+    this.#relay(req, socket, head, session, tunnel, isNew, cors, holder);
+  }
+
+  /** Opens the tunnel stream and answers the client with the container's answer to the upgrade. */
+  #relay(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    session: LocalSession,
+    tunnel: ProxyTunnel,
+    isNew: boolean,
+    cors: http.OutgoingHttpHeaders,
+    holder: WebSocketHolder,
+  ): void {
+    const protocols = containerSubprotocols(req.headers[Metadata.secWebSocketProtocol]);
+    const requestHeaders = forwardHeaders(req.headers as http2.IncomingHttpHeaders, DROP_TO_WORKER, {
+      ':method': 'GET',
+      ':path': req.url ?? '/',
+      ':scheme': 'http',
+      ':authority': req.headers.host ?? 'localhost',
+      [Metadata.requestId]: session.reqId,
+      [TunnelHeaders.upgrade]: WEBSOCKET,
+      ...(protocols ? { [Metadata.secWebSocketProtocol]: protocols } : {}),
+    });
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = tunnel.session.request(requestHeaders, { endStream: false });
+    } catch {
+      writeError(socket, 'SY_TUNNEL_LOST', cors);
+      return;
+    }
+    stream.on('error', () => undefined);
+    // Bytes a client sent right behind its request wait in the stream until the container switched.
+    if (head.length > 0) stream.write(head);
+    const ours: http.OutgoingHttpHeaders = isNew
+      ? { [Metadata.requestId]: session.reqId, 'set-cookie': sessionCookie(session.reqId) }
+      : { [Metadata.requestId]: session.reqId };
+    let answered = false;
+    stream.once('response', (headers) => {
+      answered = true;
+      if (socket.destroyed) {
+        stream.close(NGHTTP2_CANCEL);
+        return;
+      }
+      if (headers[TunnelHeaders.upgrade] === WEBSOCKET) {
+        socket.write(responseHead(101, { upgrade: WEBSOCKET, connection: 'Upgrade' }, headers, ours));
+        holder.ending = splice(socket, stream);
+        return;
+      }
+      // The container (or the worker) refused the upgrade: its answer, then the connection ends.
+      const status = Number(headers[':status']) || 502;
+      socket.write(responseHead(status, { ...cors, connection: 'close' }, headers, ours));
+      stream.pipe(socket);
+    });
+    stream.once('close', () => {
+      if (answered || socket.destroyed) return;
+      writeError(socket, 'SY_TUNNEL_LOST', cors);
+    });
+    socket.once('close', () => {
+      if (!answered && !stream.closed) stream.close(NGHTTP2_CANCEL);
+    });
+  }
+}
+
+/**
+ * A client WebSocket as a session holder. Closing it (S3) after the upgrade ends the WebSocket with a
+ * close frame when the relay is between frames; before, or mid-frame, the TCP connection is closed.
+ */
+class WebSocketHolder implements SessionHolder {
+  readonly #socket: Duplex;
+  /** Set once spliced: ends the relay and the WebSocket (see {@link splice}). */
+  ending: (() => void) | undefined;
+
+  constructor(socket: Duplex) {
+    this.#socket = socket;
+  }
+
+  get closed(): boolean {
+    return this.#socket.destroyed;
+  }
+
+  get destroyed(): boolean {
+    return this.#socket.destroyed;
+  }
+
+  close(): void {
+    if (this.ending) this.ending();
+    else this.#socket.destroy();
+  }
+}
+
+/**
+ * Pipes the upgraded client socket and the tunnel stream into each other. A clean end of either side
+ * (FIN, END_STREAM) is passed on as a clean end; a client error resets the stream; a reset stream
+ * (session ended, tunnel lost) ends the client's WebSocket with a close frame (1001) when the bytes
+ * relayed so far end on a frame boundary, else closes the connection.
+ * @returns a function that ends the relay that way (S3).
+ */
+function splice(socket: Duplex, stream: http2.ClientHttp2Stream): () => void {
+  (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+  const frames = new FrameBoundary();
+  stream.on('data', (chunk: Buffer) => frames.push(chunk));
+  socket.pipe(stream);
+  // A reset stream also ends its readable side, and its reset code is known only a moment later:
+  // only a clean END_STREAM becomes the client's FIN; a reset is handled on 'close' below.
+  stream.pipe(socket, { end: false });
+  stream.once('end', () =>
+    setImmediate(() => {
+      if (!socket.destroyed && !(stream.closed && stream.rstCode !== NGHTTP2_NO_ERROR)) socket.end();
+    }),
+  );
+  let gone = false;
+  const goAway = () => {
+    if (gone) return;
+    gone = true;
+    stream.unpipe(socket);
+    socket.unpipe(stream);
+    if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+    if (socket.destroyed || socket.writableEnded) return; // already ended cleanly (FIN sent)
+    if (!frames.atBoundary) {
+      socket.destroy();
+      return;
+    }
+    socket.end(closeFrame(1001, 'session ended'));
+    setTimeout(() => socket.destroy(), 5_000).unref();
+  };
+  socket.once('close', () => {
+    if (stream.closed || stream.destroyed) return;
+    if (socket.errored) {
+      stream.close(NGHTTP2_CANCEL);
+      return;
+    }
+    // The client is gone: nothing more can reach it. Close once what it sent is relayed.
+    if (!stream.writableEnded) stream.end();
+    stream.close(NGHTTP2_NO_ERROR);
+  });
+  stream.once('close', () => {
+    if (socket.destroyed) return;
+    if (stream.rstCode !== NGHTTP2_NO_ERROR) {
+      goAway();
+      return;
+    }
+    socket.end(() => socket.destroy());
+    setTimeout(() => socket.destroy(), 5_000).unref();
+  });
+  return goAway;
+}
+
+/** An unmasked close frame (RFC 6455 5.5.1) with `code` and a short UTF-8 `reason` (< 124 bytes). */
+function closeFrame(code: number, reason: string): Buffer {
+  const payload = Buffer.concat([Buffer.from([code >> 8, code & 0xff]), Buffer.from(reason)]);
+  return Buffer.concat([Buffer.from([0x88, payload.length]), payload]);
+}
+
+/**
+ * Follows frame boundaries of the container-to-client bytes (headers only, payloads skipped), so
+ * that the proxy may add a close frame without decoding or buffering anything.
+ */
+class FrameBoundary {
+  readonly #header = Buffer.alloc(14);
+  #have = 0;
+  #need = 2;
+  #payloadLeft = 0;
+
+  /** True when the bytes seen so far end exactly at the end of a frame. */
+  get atBoundary(): boolean {
+    return this.#have === 0 && this.#payloadLeft === 0;
+  }
+
+  push(chunk: Buffer): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.#payloadLeft > 0) {
+        const n = Math.min(this.#payloadLeft, chunk.length - i);
+        this.#payloadLeft -= n;
+        i += n;
+        continue;
+      }
+      this.#header[this.#have++] = chunk[i++];
+      if (this.#have === 2) {
+        const len7 = this.#header[1] & 0x7f;
+        this.#need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (this.#header[1] & 0x80 ? 4 : 0);
+      }
+      if (this.#have >= 2 && this.#have === this.#need) {
+        const len7 = this.#header[1] & 0x7f;
+        this.#payloadLeft =
+          len7 === 126 ? this.#header.readUInt16BE(2) : len7 === 127 ? Number(this.#header.readBigUInt64BE(2)) : len7;
+        this.#have = 0;
+        this.#need = 2;
+      }
+    }
+  }
+}
+
+/** An HTTP/1.1 response head: status line, `first` fields, the worker's fields, then `ours`. */
+function responseHead(
+  status: number,
+  first: http.OutgoingHttpHeaders,
+  fromWorker: http2.IncomingHttpHeaders,
+  ours: http.OutgoingHttpHeaders,
+): string {
+  const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Unknown'}`];
+  const add = (name: string, value: http.OutgoingHttpHeader | undefined) => {
+    if (value === undefined) return;
+    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(v).replace(/[\r\n]/g, '')}`);
+  };
+  for (const [name, value] of Object.entries(first)) add(name, value);
+  for (const [name, value] of Object.entries(fromWorker)) {
+    if (name.startsWith(':') || DROP_FROM_WORKER.has(name) || name in first || name in ours) continue;
+    add(name, value);
+  }
+  for (const [name, value] of Object.entries(ours)) add(name, value);
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** A proxy-made answer to an upgrade request (G3 text, HTTP status from the code), then the end. */
+function writeError(socket: Duplex, code: ErrorCode, extra: http.OutgoingHttpHeaders, detail?: string): void {
+  if (socket.destroyed) return;
+  const entry = ErrorCatalogue[code] as { grpcStatus: number; message: string; httpStatus?: number };
+  const status = entry.httpStatus ?? httpStatusForGrpc(entry.grpcStatus);
+  const body = `${detail ?? entry.message}\n`;
+  const headers: http.OutgoingHttpHeaders = {
+    ...extra,
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  };
+  socket.end(responseHead(status, headers, {}, {}) + body);
+  setTimeout(() => socket.destroy(), 5_000).unref();
+}

@@ -1,0 +1,70 @@
+// G8 and DESIGN flow 5: a worker process that dies (SIGKILL: no cleanup, no GOAWAY) is noticed by the
+// proxy through its tunnel socket; calls pinned to its sessions answer NOT_FOUND promptly, not hang.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { type SampleServerHandle, startEchoServer } from '@switchyard/sample-functions';
+import { waitFor } from '@switchyard/testkit';
+import { newChannel, unary } from './echo-calls.ts';
+import { type HarnessProxy, RegionHarness } from './region-harness.ts';
+
+const WORKER_MAIN = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
+
+describe('a killed worker process (G8)', () => {
+  const h = new RegionHarness();
+  let proxy: HarnessProxy;
+  let echo: SampleServerHandle;
+  let child: ChildProcess;
+  before(async () => {
+    await h.start();
+    proxy = await h.addProxy();
+    echo = await startEchoServer({ port: 0 });
+    h.containers.push(echo);
+    child = spawn(process.execPath, [WORKER_MAIN], {
+      env: {
+        PATH: process.env.PATH,
+        SWITCHYARD_REGION: h.region,
+        SWITCHYARD_WORKER_ID: 'worker-killed',
+        SWITCHYARD_FUNCTION_ID: h.functionId,
+        SWITCHYARD_VERSION_ID: h.versionId,
+        SWITCHYARD_UPSTREAM: `grpc://127.0.0.1:${echo.port}`,
+        SWITCHYARD_NATS_SERVERS: h.nats.url,
+        SWITCHYARD_TICKET_PULL_EXPIRES_MS: '1000',
+        SWITCHYARD_LOG_LEVEL: 'silent',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout?.on('data', (d) => {
+      output += d;
+    });
+    await waitFor(() => output.includes('"ready":true'), { timeoutMs: 15_000, what: 'the worker process to be ready' });
+  });
+  after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await h.stop();
+  });
+
+  test('G8: should answer a call pinned to a killed worker with NOT_FOUND within 2 s, and drop its tunnel', async () => {
+    const pinned = newChannel(proxy.address);
+    try {
+      const first = await unary(pinned, {}, h.metadata());
+      assert.equal(first.error, undefined);
+      assert.equal(proxy.proxy.tunnels.size, 1);
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      await waitFor(() => proxy.proxy.tunnels.size === 0, { timeoutMs: 1_000, what: 'the tunnel to be dropped' });
+      const started = Date.now();
+      const after = await unary(pinned, {}, h.metadata(), { deadline: Date.now() + 4_000 });
+      assert.equal(after.status.code, grpc.status.NOT_FOUND, `${after.status.code} ${after.status.details}`);
+      assert.match(after.status.details, /no existing session found/);
+      assert.ok(Date.now() - started < 2_000);
+    } finally {
+      pinned.close();
+    }
+  });
+});

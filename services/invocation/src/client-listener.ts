@@ -1,0 +1,175 @@
+// The client listener (default 8080): HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one TCP
+// port, or TLS with ALPN h2 and http/1.1 when a certificate is configured. It is fastify's server
+// (serverFactory): every request, whichever protocol, reaches the same fastify handler.
+// Cleartext: the first bytes decide (the HTTP/2 preface starts with "PRI"); node's allowHTTP1 works
+// only with TLS. Idle connections (no request in flight) are closed after idleTimeoutMs; a request in
+// flight is never cut by it (H7): HTTP/2 PINGs are answered by node and keep the socket busy.
+
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { DEFAULT_MAX_SESSION_MEMORY_MB, H2_SETTINGS, widenConnectionWindow } from '@switchyard/tunnel';
+
+/** A request handler that takes both protocols (fastify's, via serverFactory). */
+export type ClientHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/** Options of {@link ClientListener}. */
+export interface ClientListenerOptions {
+  /** Close a connection with no request in flight after this (ms); 0 = never. */
+  idleTimeoutMs: number;
+  /** PEM files: TLS with ALPN h2 + http/1.1 when both are set. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+}
+
+/** Listener of client connections; `server` is what fastify listens on. */
+export class ClientListener {
+  /** The listening server: a sniffing net.Server (cleartext) or an Http2SecureServer (TLS). */
+  readonly server: net.Server;
+  readonly #h1: http.Server | undefined;
+  readonly #h2: http2.Http2Server | http2.Http2SecureServer;
+  readonly #sessions = new Set<http2.ServerHttp2Session>();
+  /**
+   * HTTP/1.1 sockets and their requests in flight. Tracked here: node's http.Server tracks only the
+   * connections it accepted itself, not those handed over by the sniffer.
+   */
+  readonly #h1Sockets = new Map<net.Socket, number>();
+  readonly #options: ClientListenerOptions;
+  #draining = false;
+
+  constructor(handler: ClientHandler, options: ClientListenerOptions) {
+    this.#options = options;
+    const h2Options = {
+      settings: H2_SETTINGS,
+      maxSessionMemory: DEFAULT_MAX_SESSION_MEMORY_MB,
+      maxHeaderListPairs: 4096,
+    };
+    if (options.tlsCertFile && options.tlsKeyFile) {
+      this.#h2 = http2.createSecureServer(
+        {
+          ...h2Options,
+          cert: readFileSync(options.tlsCertFile),
+          key: readFileSync(options.tlsKeyFile),
+          allowHTTP1: true,
+          ALPNProtocols: ['h2', 'http/1.1'],
+        },
+        handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+      );
+      this.server = this.#h2;
+      this.#h1 = undefined;
+    } else {
+      this.#h2 = http2.createServer(
+        h2Options,
+        handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+      );
+      this.#h1 = http.createServer(
+        {
+          // Large uploads and long calls: no whole-request deadline (requestTimeoutMs is ours).
+          requestTimeout: 0,
+          headersTimeout: 60_000,
+          keepAliveTimeout: options.idleTimeoutMs,
+          noDelay: true,
+        },
+        (req, res) => this.#onHttp1Request(req, res, handler),
+      );
+      this.#h1.timeout = 0;
+      this.server = net.createServer({ noDelay: true }, (socket) => this.#sniff(socket));
+    }
+    this.#h2.on('session', (session) => this.#onSession(session));
+  }
+
+  /** Open HTTP/2 client connections. */
+  get connectionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Drains: GOAWAY on HTTP/2 connections, idle HTTP/1.1 connections closed; after `graceMs` every
+   * connection is destroyed. Does not close the listening socket (fastify does).
+   */
+  drain(graceMs: number): void {
+    this.#draining = true;
+    for (const s of this.#sessions) if (!s.closed) s.close();
+    for (const [socket, inFlight] of this.#h1Sockets) if (inFlight === 0) socket.destroy();
+    const force = setTimeout(() => this.destroyAll(), graceMs);
+    force.unref();
+  }
+
+  /** Destroys every connection now. */
+  destroyAll(): void {
+    for (const s of this.#sessions) s.destroy();
+    for (const socket of this.#h1Sockets.keys()) socket.destroy();
+  }
+
+  #onHttp1Request(req: http.IncomingMessage, res: http.ServerResponse, handler: ClientHandler): void {
+    const socket = req.socket;
+    this.#h1Sockets.set(socket, (this.#h1Sockets.get(socket) ?? 0) + 1);
+    if (this.#draining) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      const left = (this.#h1Sockets.get(socket) ?? 1) - 1;
+      if (!this.#h1Sockets.has(socket)) return;
+      this.#h1Sockets.set(socket, left);
+      if (this.#draining && left === 0) socket.destroy();
+    });
+    handler(req, res);
+  }
+
+  #sniff(socket: net.Socket): void {
+    socket.on('error', () => socket.destroy());
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      // HTTP/2 prior knowledge starts with "PRI * HTTP/2.0"; no HTTP/1.1 method starts with "PRI".
+      if (chunk.subarray(0, 3).toString('latin1') === 'PRI'.slice(0, Math.min(3, chunk.length))) {
+        // The HTTP/2 session reads the bytes already buffered on the socket itself: no resume here.
+        this.#h2.emit('connection', socket);
+      } else {
+        this.#h1Sockets.set(socket, 0);
+        socket.once('close', () => this.#h1Sockets.delete(socket));
+        this.#h1?.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  }
+
+  #onSession(session: http2.ServerHttp2Session): void {
+    this.#sessions.add(session);
+    widenConnectionWindow(session);
+    let open = 0;
+    let idle: NodeJS.Timeout | undefined;
+    const idleMs = this.#options.idleTimeoutMs;
+    const arm = () => {
+      if (idleMs <= 0) return;
+      if (idle) idle.refresh();
+      else {
+        idle = setTimeout(() => {
+          if (open === 0 && !session.closed) session.close();
+        }, idleMs);
+        idle.unref();
+      }
+    };
+    arm();
+    session.on('stream', (stream) => {
+      open++;
+      if (idle) {
+        clearTimeout(idle);
+        idle = undefined;
+      }
+      stream.once('close', () => {
+        open--;
+        if (open === 0) arm();
+      });
+    });
+    session.on('error', () => {
+      // 'close' follows.
+    });
+    session.once('close', () => {
+      if (idle) clearTimeout(idle);
+      this.#sessions.delete(session);
+    });
+  }
+}

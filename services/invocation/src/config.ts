@@ -1,0 +1,164 @@
+// Invocation service configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
+import { randomUUID } from 'node:crypto';
+import { DefaultPorts } from '@switchyard/protocol';
+import { z } from 'zod';
+
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+const port = () => z.number().int().min(0).max(65535);
+
+/** Schema of the invocation service's configuration; `loadConfig(InvocationConfigSchema, ...)` resolves it. */
+export const InvocationConfigSchema = z
+  .object({
+    region: z
+      .string()
+      .regex(TOKEN)
+      .default('local')
+      .describe('Region of this instance (ticket stream, nvcf-invocation-region).'),
+    instanceId: z
+      .string()
+      .regex(TOKEN)
+      .max(128)
+      .default(() => `invocation-${randomUUID()}`)
+      .describe('Identity of this instance in tickets and its attach subject. Default: invocation-<uuid>.'),
+    host: z.string().default('0.0.0.0').describe('Interface of the client listener.'),
+    port: port()
+      .default(DefaultPorts.invocation)
+      .describe('Client listener port: HTTP/1.1 and h2c on one port (TLS with both when configured).'),
+    callbackHost: z.string().default('0.0.0.0').describe('Interface of the worker callback listener (W1).'),
+    callbackPort: port()
+      .default(DefaultPorts.invocationCallback)
+      .describe('Worker callback listener port (CONNECT /v1/proxy).'),
+    callbackUri: z
+      .string()
+      .url()
+      .optional()
+      .describe('Callback URI advertised to workers in tickets. Default: http://127.0.0.1:<callbackPort>.'),
+    tlsCertFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('PEM certificate chain; with tlsKeyFile the client listener speaks TLS (ALPN h2 and http/1.1).'),
+    tlsKeyFile: z.string().min(1).optional().describe('PEM private key of tlsCertFile.'),
+    natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
+    redisUrl: z
+      .string()
+      .url()
+      .describe('Redis of the region (redis://host:port): 202 results (H9) and rate limits (H10).'),
+    rateLimitPerKeyPerMinute: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Requests per API key per minute (token bucket in Redis, burst = rate); 0 = unlimited.'),
+    rateLimitPerFunctionPerMinute: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Requests per function per minute, all keys together (token bucket in Redis); 0 = unlimited.'),
+    warmPath: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Offer a request straight to a worker of its version that already has a tunnel here (admitted with ' +
+          'a 100 when it has a free unit, else refused and sent as a ticket): no NATS message per request. ' +
+          'false = every request takes a ticket.',
+      ),
+    maxQueuePerVersion: z
+      .number()
+      .int()
+      .min(1)
+      .default(1_000)
+      .describe('Requests of one function version this instance may have waiting for a worker; beyond it 429.'),
+    defaultPollSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3_600)
+      .default(60)
+      .describe('Poll window (s) when the request sends no NVCF-POLL-SECONDS (H8).'),
+    ssePollSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3_600)
+      .default(1_200)
+      .describe('Poll window (s) for Accept: text/event-stream requests without NVCF-POLL-SECONDS (H8).'),
+    maxPollSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3_600)
+      .default(3_600)
+      .describe('Largest NVCF-POLL-SECONDS accepted (s); a larger value is a 400 (H8).'),
+    idleTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(30_000)
+      .describe(
+        'A client connection with no request in flight is closed after this (ms; HTTP/2 GOAWAY, HTTP/1.1 keep-alive). Never cuts a request in flight (H7); 0 = never.',
+      ),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        'Longest a request may take from arrival to the end of its response (ms), SSE included (H6); then 504 or a reset. 0 = no limit: a call ends when the container ends it or the client goes away.',
+      ),
+    resultTtlMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .default(3_600_000)
+      .describe('How long a 202 result waits in Redis to be fetched (ms, H9).'),
+    maxResultBytes: z
+      .number()
+      .int()
+      .min(1_024)
+      .default(64 * 1024 * 1024)
+      .describe(
+        'Largest response body kept for a 202 poll (bytes, H9); a larger one is cancelled at the container and its poll answers 500 SY_RESULT_TOO_LARGE.',
+      ),
+    resultChunkBytes: z
+      .number()
+      .int()
+      .min(1_024)
+      .default(256 * 1024)
+      .describe('Size of the Redis list entries a 202 result body is stored in (bytes).'),
+    remoteRegions: z
+      .array(z.string().regex(TOKEN))
+      .default([])
+      .describe(
+        "Other regions of the supercluster asked, in parallel over core NATS, for a 202 result a status poll misses locally (H9: polls work from any region). Empty: this region's results only.",
+      ),
+    remoteLookupTimeoutMs: z
+      .number()
+      .int()
+      .min(10)
+      .default(1_000)
+      .describe(
+        'Budget of each request to a remote region for a 202 result (ms: the lookup, and each body slice); a region that does not answer in time makes a miss 503, not 404.',
+      ),
+    tokenTtlMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .default(30_000)
+      .describe('Shortest lifetime of a single-use tunnel token (ms, W1); a longer poll window extends it.'),
+    drainTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(10_000)
+      .describe('On SIGTERM, how long requests in flight may finish before connections are destroyed (ms).'),
+    metricsPort: port().default(0).describe('Prometheus /metrics port; 0 = off.'),
+  })
+  .refine((c) => (c.tlsCertFile === undefined) === (c.tlsKeyFile === undefined), {
+    message: 'tlsCertFile and tlsKeyFile must be set together',
+    path: ['tlsKeyFile'],
+  });
+
+/** Resolved, frozen invocation service configuration. */
+export type InvocationConfig = z.infer<typeof InvocationConfigSchema>;

@@ -1,0 +1,16 @@
+// @switchyard/invocation: the HTTP invocation service, buildable without a process (tests, bench).
+
+export type { InvocationDeps } from './app.ts';
+export { clientResponseHeaders, InvocationService, NvcfStatus, nvcfStatusFor, tunnelRequestHeaders } from './app.ts';
+export type { ClientHandler, ClientListenerOptions } from './client-listener.ts';
+export { ClientListener } from './client-listener.ts';
+export type { InvocationConfig } from './config.ts';
+export { InvocationConfigSchema } from './config.ts';
+export type { FunctionTarget, InvocationTarget, NoTarget, StatusTarget } from './invocation-route.ts';
+export { PEXEC_PREFIX, parseInvocationHost, resolveTarget, upstreamPath } from './invocation-route.ts';
+export type { PollSettings } from './poll-seconds.ts';
+export { acceptsEventStream, pollSeconds } from './poll-seconds.ts';
+export type { RemoteOutcome, RemoteResultsOptions } from './remote-results.ts';
+export { RemoteResults } from './remote-results.ts';
+export type { ClaimedResult, ClaimOutcome, PollOutcome, ResultStoreOptions } from './result-store.ts';
+export { ResultStore } from './result-store.ts';
