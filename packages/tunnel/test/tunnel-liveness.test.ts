@@ -50,7 +50,8 @@ describe('W3 dead peers: PINGs find a tunnel whose peer stopped answering', () =
     assert.equal(status.code, grpc.status.UNAVAILABLE);
     assert.equal(status.details, 'tunnel to worker lost');
     await closed;
-    assert.ok(Date.now() - frozenAt < 700, `dropped after ${Date.now() - frozenAt} ms`);
+    // Four PING intervals are 400 ms; the slack is for a loaded machine, the close reason is the proof.
+    assert.ok(Date.now() - frozenAt < 2_000, `dropped after ${Date.now() - frozenAt} ms`);
     assert.equal(chain.listener.get('worker-1'), undefined);
     assert.equal(chain.proxyTunnel.closeReason, 'ping timeout');
     assert.equal(chain.workerTunnel.closed, false, 'the worker has not noticed yet (its PING interval is long)');
@@ -66,7 +67,8 @@ describe('W3 dead peers: PINGs find a tunnel whose peer stopped answering', () =
     relay!.freeze();
     const frozenAt = Date.now();
     await closed;
-    assert.ok(Date.now() - frozenAt < 700, `dropped after ${Date.now() - frozenAt} ms`);
+    // Four PING intervals are 400 ms; the slack is for a loaded machine, the close reason is the proof.
+    assert.ok(Date.now() - frozenAt < 2_000, `dropped after ${Date.now() - frozenAt} ms`);
     await until(() => chain!.workerTunnel.session.destroyed, 2000, 'worker session destroyed');
     assert.equal(chain.workerTunnel.closeReason, 'ping timeout');
     assert.equal(chain.proxyTunnel.closed, false, 'the proxy has not noticed yet (its PING interval is long)');

@@ -236,10 +236,9 @@ describe('proxy-made errors, CORS, attach timeout and queue bound (G3, G10, G14,
     try {
       const first = unary(a, {}, h.metadata({}, orphan));
       await new Promise((r) => setTimeout(r, 100));
-      const started = Date.now();
       const second = await unary(b, {}, h.metadata({}, orphan));
       assert.equal(second.status.code, grpc.status.RESOURCE_EXHAUSTED);
-      assert.ok(Date.now() - started < 500, 'a full queue answers at once');
+      // RESOURCE_EXHAUSTED (not DEADLINE_EXCEEDED after attachTimeoutMs) shows it was never queued.
       assert.equal((await first).status.code, grpc.status.DEADLINE_EXCEEDED);
       // Another version's queue is independent, and the bound frees up.
       const served = await unary(b, {}, h.metadata());
