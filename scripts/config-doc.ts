@@ -1,7 +1,7 @@
 // Writes docs/configuration.md from the services' config schemas (run: node scripts/config-doc.ts).
 // test/config-doc.test.ts fails when the document and the schemas disagree.
 import { writeFileSync } from 'node:fs';
-import { formatConfigTable } from '@switchyard/config';
+import { formatConfigTable, SERVICE_NODE_OPTIONS } from '@switchyard/config';
 import { GeoDnsConfigSchema } from '@switchyard/geodns';
 import { ProxyConfigSchema } from '@switchyard/grpc-proxy';
 import { InvocationConfigSchema } from '@switchyard/invocation';
@@ -32,6 +32,26 @@ Every service reads \`SWITCHYARD_*\` environment variables; command-line flags o
 override them. Values are validated at start: a bad configuration stops the service with every
 problem listed. Durations end in \`_MS\` (milliseconds); lists are comma-separated. Generated from the
 schemas by \`node scripts/config-doc.ts\`.
+
+## Node options
+
+Each service runs as \`node <options> services/<name>/src/main.ts\`. \`switchyard dev\`, \`switchyard
+worker\` and the benches pass these options (\`SERVICE_NODE_OPTIONS\` in @switchyard/config); when you
+start a service yourself, pass them too (or put them in \`NODE_OPTIONS\`). A service started without
+them logs a warning naming what is missing.
+
+| service | options |
+| --- | --- |
+${Object.entries(SERVICE_NODE_OPTIONS)
+  .map(([name, options]) => `| ${name} | ${options.length > 0 ? options.map((o) => `\`${o}\``).join(' ') : '(none)'} |`)
+  .join('\n')}
+
+\`--max-semi-space-size=1\` keeps V8's young generation at 1 MiB. A streamed body arrives as one new
+Buffer per socket read or HTTP/2 DATA frame, held outside the JS heap until the young generation is
+collected; with V8's default (growing to 16 MiB) those collections are rare during an upload and
+spent chunks pile up to V8's external-memory trigger (about 64 MiB). With the option a 2 GiB upload
+grows the invocation service by about 30 MiB instead of 75 MiB (\`scripts/http-large.ts\`, with
+\`--without-node-options\` to compare), for a few percent more CPU per small request.
 
 ${sections.join('\n')}`;
   return text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>');

@@ -1,8 +1,10 @@
 // Large-body check of issue 3 (not in the default test run): a 2 GiB upload and a 2 GiB download
 // through the HTTP invocation service and a worker, each a separate process, with their RSS sampled
 // from /proc every 100 ms. Passes when neither process grows by 64 MiB or more.
-//   ./node_modules/.bin/node scripts/http-large.ts [--mib 2048] [--h2]
-// --h2 sends the requests over cleartext HTTP/2 instead of HTTP/1.1.
+//   ./node_modules/.bin/node scripts/http-large.ts [--mib 2048] [--h2] [--without-node-options]
+// --h2 sends the requests over cleartext HTTP/2 instead of HTTP/1.1. The services run with their
+// SERVICE_NODE_OPTIONS (@switchyard/config), as `switchyard dev` starts them; --without-node-options
+// runs them without, for comparison.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,12 +13,22 @@ import http2 from 'node:http2';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
+import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
 import { startHttpSampleServer } from '@switchyard/sample-functions';
 import { freePort, startNats, startRedis, stopAll } from '@switchyard/testkit';
 import { request } from 'undici';
 
-const { values } = parseArgs({ options: { mib: { type: 'string', default: '2048' }, h2: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: {
+    mib: { type: 'string', default: '2048' },
+    h2: { type: 'boolean' },
+    'without-node-options': { type: 'boolean' },
+  },
+});
+/** The services' Node options (SERVICE_NODE_OPTIONS), or none with --without-node-options. */
+const optionsOf = (service: 'invocation' | 'worker'): readonly string[] =>
+  values['without-node-options'] ? [] : SERVICE_NODE_OPTIONS[service];
 const MiB = 1024 * 1024;
 const total = Number(values.mib) * MiB;
 const node = process.execPath;
@@ -27,8 +39,8 @@ function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : 0;
 }
 
-function startChild(entry: string, env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(node, [entry], {
+function startChild(entry: string, nodeOptions: readonly string[], env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(node, [...nodeOptions, entry], {
     env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -70,7 +82,7 @@ const { key } = await control.createApiKey({ accountId: 'large' });
 const container = await startHttpSampleServer({ port: 0, host: '127.0.0.1' });
 const [port, callbackPort] = [await freePort(), await freePort()];
 const common = { SWITCHYARD_REGION: 'large', SWITCHYARD_NATS_SERVERS: nats.url };
-const invocation = await startChild(`${root}services/invocation/src/main.ts`, {
+const invocation = await startChild(`${root}services/invocation/src/main.ts`, optionsOf('invocation'), {
   ...common,
   SWITCHYARD_HOST: '127.0.0.1',
   SWITCHYARD_PORT: String(port),
@@ -78,7 +90,7 @@ const invocation = await startChild(`${root}services/invocation/src/main.ts`, {
   SWITCHYARD_CALLBACK_PORT: String(callbackPort),
   SWITCHYARD_REDIS_URL: redis.url,
 });
-const worker = await startChild(`${root}services/worker/src/main.ts`, {
+const worker = await startChild(`${root}services/worker/src/main.ts`, optionsOf('worker'), {
   ...common,
   SWITCHYARD_FUNCTION_ID: fn.functionId,
   SWITCHYARD_VERSION_ID: version.versionId,

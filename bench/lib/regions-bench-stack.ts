@@ -7,6 +7,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
+import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
 import {
   freePort,
@@ -236,23 +237,28 @@ async function startProcesses(options: RegionsBenchStackOptions): Promise<Region
     await spawnAll(
       [
         () =>
-          spawnChild(`worker-${home}`, node, [...(options.workerNodeFlags ?? []), REGIONS_ENTRIES.worker], {
-            env: {
-              SWITCHYARD_REGION: home,
-              SWITCHYARD_NATS_SERVERS: urls(home).join(','),
-              SWITCHYARD_LOG_LEVEL: logLevel,
-              SWITCHYARD_METRICS_PORT: '0',
-              SWITCHYARD_FUNCTION_ID: functionId,
-              SWITCHYARD_VERSION_ID: versionId,
-              SWITCHYARD_UPSTREAM: `grpc://127.0.0.1:${container.ready.port}`,
-              SWITCHYARD_CONCURRENCY: String(options.concurrency),
-              // Every region's proxies are on loopback: a resume through another region is dialled back (G15).
-              SWITCHYARD_CALLBACK_ALLOW_LIST: 'http://127.0.0.1:',
-              SWITCHYARD_RECONNECT_WINDOW_MS: String(REGIONS_RECONNECT_WINDOW_MS),
-              SWITCHYARD_TICKET_PULL_EXPIRES_MS: '1000',
-              SWITCHYARD_HEARTBEAT_INTERVAL_MS: heartbeat,
+          spawnChild(
+            `worker-${home}`,
+            node,
+            [...SERVICE_NODE_OPTIONS.worker, ...(options.workerNodeFlags ?? []), REGIONS_ENTRIES.worker],
+            {
+              env: {
+                SWITCHYARD_REGION: home,
+                SWITCHYARD_NATS_SERVERS: urls(home).join(','),
+                SWITCHYARD_LOG_LEVEL: logLevel,
+                SWITCHYARD_METRICS_PORT: '0',
+                SWITCHYARD_FUNCTION_ID: functionId,
+                SWITCHYARD_VERSION_ID: versionId,
+                SWITCHYARD_UPSTREAM: `grpc://127.0.0.1:${container.ready.port}`,
+                SWITCHYARD_CONCURRENCY: String(options.concurrency),
+                // Every region's proxies are on loopback: a resume through another region is dialled back (G15).
+                SWITCHYARD_CALLBACK_ALLOW_LIST: 'http://127.0.0.1:',
+                SWITCHYARD_RECONNECT_WINDOW_MS: String(REGIONS_RECONNECT_WINDOW_MS),
+                SWITCHYARD_TICKET_PULL_EXPIRES_MS: '1000',
+                SWITCHYARD_HEARTBEAT_INTERVAL_MS: heartbeat,
+              },
             },
-          }),
+          ),
       ],
       children,
     );

@@ -4,6 +4,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
+import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
 import { freePort, type NatsServerHandle, type RedisHandle, startNats, startRedis } from '@switchyard/testkit';
 import { type BenchChild, spawnChild } from './child.ts';
@@ -95,29 +96,37 @@ export async function startSwitchyardHttp(options: SwitchyardHttpStackOptions): 
   };
   let invocation: BenchChild | undefined;
   try {
-    invocation = await spawnChild('invocation', ...nodeCommand([...profileFlags, HTTP_SERVICE_ENTRIES.invocation]), {
-      env: {
-        ...common,
-        SWITCHYARD_HOST: '127.0.0.1',
-        SWITCHYARD_PORT: String(port),
-        SWITCHYARD_CALLBACK_HOST: '127.0.0.1',
-        SWITCHYARD_CALLBACK_PORT: String(callbackPort),
-        SWITCHYARD_CALLBACK_URI: `http://127.0.0.1:${callbackPort}`,
-        SWITCHYARD_REDIS_URL: redis.url,
-        ...options.invocationEnv,
+    invocation = await spawnChild(
+      'invocation',
+      ...nodeCommand([...SERVICE_NODE_OPTIONS.invocation, ...profileFlags, HTTP_SERVICE_ENTRIES.invocation]),
+      {
+        env: {
+          ...common,
+          SWITCHYARD_HOST: '127.0.0.1',
+          SWITCHYARD_PORT: String(port),
+          SWITCHYARD_CALLBACK_HOST: '127.0.0.1',
+          SWITCHYARD_CALLBACK_PORT: String(callbackPort),
+          SWITCHYARD_CALLBACK_URI: `http://127.0.0.1:${callbackPort}`,
+          SWITCHYARD_REDIS_URL: redis.url,
+          ...options.invocationEnv,
+        },
       },
-    });
-    const worker = await spawnChild('worker', ...nodeCommand([...profileFlags, HTTP_SERVICE_ENTRIES.worker]), {
-      env: {
-        ...common,
-        SWITCHYARD_FUNCTION_ID: functionId,
-        SWITCHYARD_VERSION_ID: versionId,
-        SWITCHYARD_UPSTREAM: `http://127.0.0.1:${options.containerPort}`,
-        SWITCHYARD_CONCURRENCY: String(options.concurrency),
-        SWITCHYARD_CALLBACK_ALLOW_LIST: 'http://127.0.0.1:',
-        ...options.workerEnv,
+    );
+    const worker = await spawnChild(
+      'worker',
+      ...nodeCommand([...SERVICE_NODE_OPTIONS.worker, ...profileFlags, HTTP_SERVICE_ENTRIES.worker]),
+      {
+        env: {
+          ...common,
+          SWITCHYARD_FUNCTION_ID: functionId,
+          SWITCHYARD_VERSION_ID: versionId,
+          SWITCHYARD_UPSTREAM: `http://127.0.0.1:${options.containerPort}`,
+          SWITCHYARD_CONCURRENCY: String(options.concurrency),
+          SWITCHYARD_CALLBACK_ALLOW_LIST: 'http://127.0.0.1:',
+          ...options.workerEnv,
+        },
       },
-    });
+    );
     const started = invocation;
     return {
       nats,

@@ -3,6 +3,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
+import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
 import { freePort, type NatsServerHandle, startNats } from '@switchyard/testkit';
 import { type BenchChild, nodeBinary, spawnChild } from './child.ts';
@@ -111,7 +112,7 @@ export async function startSwitchyard(options: SwitchyardStackOptions): Promise<
     const worker = await spawnChild(
       'worker',
       ...nodeCommand(
-        [...profileFlags, ...(options.workerNodeFlags ?? []), SERVICE_ENTRIES.worker],
+        [...SERVICE_NODE_OPTIONS.worker, ...profileFlags, ...(options.workerNodeFlags ?? []), SERVICE_ENTRIES.worker],
         options.noFileLimit,
       ),
       {

@@ -2,6 +2,7 @@
 // dev stack of .switchyard/dev.json, or against the NATS servers and region given as flags.
 
 import { spawn } from 'node:child_process';
+import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
 import { CliError, CliErrorCode } from './cli-error.ts';
 import type { CliIo } from './cli-io.ts';
 import { readDevState, resolveStateDir } from './dev-state.ts';
@@ -79,7 +80,10 @@ export function workerEnv(options: WorkerCommandOptions, io: CliIo): Record<stri
 export async function runWorker(options: WorkerCommandOptions, io: CliIo): Promise<number> {
   const env = workerEnv(options, io);
   const entry = requireEntrypoint(Entrypoints.worker, 'services/worker');
-  const child = spawn(node24Binary(), [entry], { env: { ...process.env, ...env }, stdio: 'inherit' });
+  const child = spawn(node24Binary(), [...SERVICE_NODE_OPTIONS.worker, entry], {
+    env: { ...process.env, ...env },
+    stdio: 'inherit',
+  });
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   const onSigint = () => forward('SIGINT');
   const onSigterm = () => forward('SIGTERM');

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
 import { natsServerBinary, redisPing, redisServerBinary } from '@switchyard/testkit';
 import { request } from 'undici';
 import { CliError, CliErrorCode } from './cli-error.ts';
@@ -375,7 +376,7 @@ export async function runDevRegions(options: DevRegionsOptions, io: CliIo): Prom
         stack.start(TIER_SERVICES, {
           name: `invocation-${region}`,
           command: node,
-          args: [entry.invocation],
+          args: [...SERVICE_NODE_OPTIONS.invocation, entry.invocation],
           env: childEnv({
             ...common,
             SWITCHYARD_HOST: '127.0.0.1',
@@ -429,7 +430,7 @@ export async function runDevRegions(options: DevRegionsOptions, io: CliIo): Prom
           stack.start(TIER_WORKERS, {
             name: `worker-${name}-${region}`,
             command: node,
-            args: [entry.worker],
+            args: [...SERVICE_NODE_OPTIONS.worker, entry.worker],
             env: childEnv({
               SWITCHYARD_REGION: region,
               SWITCHYARD_NATS_SERVERS: endpoints[region].nats.join(','),

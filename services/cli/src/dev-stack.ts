@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
 import { DefaultPorts } from '@switchyard/protocol';
 import { natsServerBinary, redisPing, redisServerBinary } from '@switchyard/testkit';
 import { request } from 'undici';
@@ -404,7 +405,7 @@ export async function runDev(options: DevOptions, io: CliIo): Promise<number> {
     const invocation = stack.start(TIER_SERVICES, {
       name: 'invocation',
       command: node,
-      args: [entry.invocation],
+      args: [...SERVICE_NODE_OPTIONS.invocation, entry.invocation],
       env: childEnv({
         ...common,
         SWITCHYARD_HOST: '127.0.0.1',
@@ -449,7 +450,7 @@ export async function runDev(options: DevOptions, io: CliIo): Promise<number> {
       stack.start(TIER_WORKERS, {
         name: `worker-${name}`,
         command: node,
-        args: [entry.worker],
+        args: [...SERVICE_NODE_OPTIONS.worker, entry.worker],
         env: childEnv({
           ...common,
           SWITCHYARD_WORKER_ID: `dev-${name}-${randomBytes(3).toString('hex')}`,

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
 import { loadEchoClient } from '@switchyard/sample-functions';
 import { request } from 'undici';
 import { type DevState, runCli } from '../src/index.ts';
@@ -138,6 +139,15 @@ test('should start a local region, serve echo through the proxy, and stop every 
   ];
   for (const name of names) assert.ok(isAlive(state.pids[name]), `${name} is not running`);
   assert.equal(state.pids.dev, dev.child.pid);
+  // The invocation service and the workers run with their Node options (docs/configuration.md).
+  const argvOf = (name: string) => readFileSync(`/proc/${state.pids[name]}/cmdline`, 'utf8').split('\0');
+  for (const [name, service] of [
+    ['invocation', 'invocation'],
+    ['worker-http-echo', 'worker'],
+    ['worker-echo', 'worker'],
+  ] as const)
+    for (const option of SERVICE_NODE_OPTIONS[service])
+      assert.ok(argvOf(name).includes(option), `${name}: ${argvOf(name).join(' ')}`);
   assert.match(dev.out(), /grpcurl -plaintext/);
 
   // H1: the product page's HTTP call, Host form, through the dev stack's invocation service.

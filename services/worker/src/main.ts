@@ -1,7 +1,7 @@
 // Worker entry: load config (exit 1 listing every problem), connect NATS, open the session directory,
 // ticket queue and control store, start taking tickets; SIGTERM/SIGINT end every session and exit 0.
 import { connect } from '@nats-io/transport-node';
-import { ConfigError, loadConfig } from '@switchyard/config';
+import { ConfigError, loadConfig, missingNodeOptions } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
 import { HeartbeatPublisher } from '@switchyard/region-health';
 import { SessionDirectory } from '@switchyard/session-directory';
@@ -22,6 +22,12 @@ try {
 }
 
 const logger = createLogger({ service: 'worker', region: config.region }).child({ workerId: config.workerId });
+const missingOptions = missingNodeOptions('worker');
+if (missingOptions.length > 0)
+  logger.warn(
+    { missingOptions },
+    'started without its Node options: a large streamed body can grow RSS by about 75 MiB (docs/configuration.md, "Node options")',
+  );
 const telemetry = await startTelemetry({
   service: 'worker',
   region: config.region,
