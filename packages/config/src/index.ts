@@ -1,6 +1,8 @@
 // @switchyard/config: typed configuration for every service, loaded from a zod schema, SWITCHYARD_*
 // environment variables and CLI overrides into one frozen object, with all problems reported at once.
 
+export type { BufferReclaimer, BufferReclaimerOptions } from './buffer-reclaimer.ts';
+export { startBufferReclaimer } from './buffer-reclaimer.ts';
 export { CONFIG_INVALID, ConfigError } from './config-error.ts';
 export { formatConfigTable } from './format-config-table.ts';
 export type { LoadConfigOptions } from './load-config.ts';

@@ -8,20 +8,21 @@ export type ServiceName = 'api' | 'geodns' | 'grpc-proxy' | 'invocation' | 'work
 /**
  * Node options per service, given before the entry file (`node <options> services/<name>/src/main.ts`).
  *
- * `--max-semi-space-size=1` (MiB) keeps V8's young generation at 1 MiB instead of letting it grow to
- * 16 MiB. A streamed body arrives as one fresh Buffer per socket read or HTTP/2 DATA frame, backed
- * outside the JS heap and freed only when the young generation is collected. A large young
- * generation with little JS garbage per chunk means such collections are rare, so up to V8's
- * external-memory trigger (about 64 MiB) of spent chunks piles up before a full GC. With 1 MiB, a
- * 2 GiB upload grows the invocation service's RSS by about 30 MiB rather than 75 MiB (issue 3's
- * bound is 64 MiB), for about 5% more CPU per small request (bench/RESULTS.md).
+ * `--expose-gc` lets the invocation service and the worker run `startBufferReclaimer`: a streamed
+ * body arrives as one fresh Buffer per socket read or HTTP/2 DATA frame, backed outside the JS heap
+ * and freed only when V8 collects the young generation, which little JS garbage per chunk makes rare.
+ * Without the reclaimer, spent chunks pile up to V8's external-memory trigger (about 64 MiB) during
+ * an upload; with it a 2 GiB upload grows RSS by about 25 MiB rather than 75 MiB (issue 3's bound is
+ * 64 MiB), and small requests pay nothing (bench/RESULTS.md). Bounding the young generation instead
+ * (`--max-semi-space-size=1`) gave the same RSS for about 10% more CPU per small request and a
+ * worse SSE tail, so it is not used.
  */
 export const SERVICE_NODE_OPTIONS: Readonly<Record<ServiceName, readonly string[]>> = Object.freeze({
   api: [],
   geodns: [],
   'grpc-proxy': [],
-  invocation: ['--max-semi-space-size=1'],
-  worker: ['--max-semi-space-size=1'],
+  invocation: ['--expose-gc'],
+  worker: ['--expose-gc'],
 });
 
 /**

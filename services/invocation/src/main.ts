@@ -2,7 +2,7 @@
 // the control store and ticket queue, listen; SIGTERM/SIGINT drain (requests in flight finish up to
 // drainTimeoutMs) and exit 0.
 import { connect } from '@nats-io/transport-node';
-import { ConfigError, loadConfig, missingNodeOptions } from '@switchyard/config';
+import { ConfigError, loadConfig, missingNodeOptions, startBufferReclaimer } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
 import { createLogger, startTelemetry } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
@@ -28,6 +28,7 @@ if (missingOptions.length > 0)
     { missingOptions },
     'started without its Node options: a large streamed body can grow RSS by about 75 MiB (docs/configuration.md, "Node options")',
   );
+startBufferReclaimer();
 const telemetry = await startTelemetry({
   service: 'invocation',
   region: config.region,

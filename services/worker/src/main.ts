@@ -1,7 +1,7 @@
 // Worker entry: load config (exit 1 listing every problem), connect NATS, open the session directory,
 // ticket queue and control store, start taking tickets; SIGTERM/SIGINT end every session and exit 0.
 import { connect } from '@nats-io/transport-node';
-import { ConfigError, loadConfig, missingNodeOptions } from '@switchyard/config';
+import { ConfigError, loadConfig, missingNodeOptions, startBufferReclaimer } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
 import { HeartbeatPublisher } from '@switchyard/region-health';
 import { SessionDirectory } from '@switchyard/session-directory';
@@ -28,6 +28,7 @@ if (missingOptions.length > 0)
     { missingOptions },
     'started without its Node options: a large streamed body can grow RSS by about 75 MiB (docs/configuration.md, "Node options")',
   );
+startBufferReclaimer();
 const telemetry = await startTelemetry({
   service: 'worker',
   region: config.region,
