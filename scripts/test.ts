@@ -42,6 +42,8 @@ const testArgs = [
   '--test',
   `--test-concurrency=${process.env.SWITCHYARD_TEST_CONCURRENCY ?? '2'}`,
   '--test-timeout=180000',
+  // A file whose tests are done exits even if a handle leaked (a leak must not hang CI).
+  '--test-force-exit',
   `--test-rerun-failures=${statePath}`,
   ...files,
 ];

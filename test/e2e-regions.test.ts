@@ -60,6 +60,10 @@ describe('two regions: cross-region resume (G15), region loss and spill-over', (
   let observer: { nc: NatsConnection; view: RegionHealthView };
   // eu-west reaches us-east's gateway through this relay, so the link can be cut and healed.
   const relays = new Map<string, TcpRelayHandle>();
+  // Every relay started, stopped at the end: a supercluster that was not ready in time is started
+  // again on fresh ports, which calls the hook again (an earlier attempt's relays would keep the
+  // test process alive).
+  const started: TcpRelayHandle[] = [];
 
   before(async () => {
     stack = await RegionsStack.start({
@@ -69,6 +73,7 @@ describe('two regions: cross-region resume (G15), region loss and spill-over', (
         for (const port of ports) {
           const relay = await startTcpRelay({ targetPort: port });
           relays.set(region, relay);
+          started.push(relay);
           addresses.push(`127.0.0.1:${relay.port}`);
         }
         return addresses;
@@ -93,7 +98,7 @@ describe('two regions: cross-region resume (G15), region loss and spill-over', (
     observer?.view.stop();
     await observer?.nc.close().catch(() => undefined);
     await stack?.stop();
-    for (const relay of relays.values()) await relay.stop();
+    for (const relay of started) await relay.stop();
   });
 
   test('G15: a session started through us-east is resumed through eu-west and reaches the same worker', async () => {
