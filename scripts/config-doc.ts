@@ -46,13 +46,15 @@ ${Object.entries(SERVICE_NODE_OPTIONS)
   .map(([name, options]) => `| ${name} | ${options.length > 0 ? options.map((o) => `\`${o}\``).join(' ') : '(none)'} |`)
   .join('\n')}
 
-\`--expose-gc\` lets the invocation service and the worker ask V8 for a young-generation collection
-(about a millisecond) each time the memory held by Buffers has grown by 8 MiB. A streamed body
-arrives as one new Buffer per socket read or HTTP/2 DATA frame, held outside the JS heap until the
-young generation is collected; without this, those collections are rare during an upload and spent
-chunks pile up to V8's external-memory trigger (about 64 MiB). With it a 2 GiB upload grows the
-invocation service by about 25 MiB instead of 75 MiB (\`scripts/http-large.ts\`, with
-\`--without-node-options\` to compare); small requests never reach the threshold.
+\`--expose-gc\` lets the invocation service and the worker of an HTTP function ask V8 for a
+young-generation collection (a few milliseconds) each time the memory held by Buffers has grown by
+8 MiB. A streamed body arrives as one new Buffer per socket read or HTTP/2 DATA frame, held outside
+the JS heap until the young generation is collected; without this, those collections are rare during
+an upload and spent chunks pile up to V8's external-memory trigger (about 64 MiB). With it a 2 GiB
+upload grows the invocation service by about 25 MiB instead of 75 MiB (\`scripts/http-large.ts\`, with
+\`--without-node-options\` to compare); small requests never reach the threshold. A gRPC function's
+worker does not do this: with many concurrent streams the forced collections move in-flight objects
+to the old generation early, and bidi streaming cost 1.6x the worker CPU per MB.
 
 ${sections.join('\n')}`;
   return text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>');

@@ -8,7 +8,8 @@ export type ServiceName = 'api' | 'geodns' | 'grpc-proxy' | 'invocation' | 'work
 /**
  * Node options per service, given before the entry file (`node <options> services/<name>/src/main.ts`).
  *
- * `--expose-gc` lets the invocation service and the worker run `startBufferReclaimer`: a streamed
+ * `--expose-gc` lets the invocation service and an HTTP function's worker run `startBufferReclaimer`
+ * (a gRPC function's worker does not: there it cost more CPU than it saved memory): a streamed
  * body arrives as one fresh Buffer per socket read or HTTP/2 DATA frame, backed outside the JS heap
  * and freed only when V8 collects the young generation, which little JS garbage per chunk makes rare.
  * Without the reclaimer, spent chunks pile up to V8's external-memory trigger (about 64 MiB) during

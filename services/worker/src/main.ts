@@ -22,13 +22,19 @@ try {
 }
 
 const logger = createLogger({ service: 'worker', region: config.region }).child({ workerId: config.workerId });
-const missingOptions = missingNodeOptions('worker');
-if (missingOptions.length > 0)
-  logger.warn(
-    { missingOptions },
-    'started without its Node options: a large streamed body can grow RSS by about 75 MiB (docs/configuration.md, "Node options")',
-  );
-startBufferReclaimer();
+// Spent body Buffers of an HTTP function's uploads and downloads are reclaimed between V8's own
+// collections (docs/configuration.md, "Node options"). A gRPC function's worker does not run it: with
+// many concurrent streams the forced collections promote in-flight objects early and cost more CPU
+// per MB than the memory they save (bench/RESULTS.md).
+if (config.upstream.startsWith('http:')) {
+  const missingOptions = missingNodeOptions('worker');
+  if (missingOptions.length > 0)
+    logger.warn(
+      { missingOptions },
+      'started without its Node options: a large streamed body can grow RSS by about 75 MiB (docs/configuration.md, "Node options")',
+    );
+  startBufferReclaimer();
+}
 const telemetry = await startTelemetry({
   service: 'worker',
   region: config.region,
