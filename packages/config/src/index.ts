@@ -8,6 +8,6 @@ export { formatConfigTable } from './format-config-table.ts';
 export type { LoadConfigOptions } from './load-config.ts';
 export { loadConfig } from './load-config.ts';
 export type { ServiceName } from './node-options.ts';
-export { missingNodeOptions, SERVICE_NODE_OPTIONS } from './node-options.ts';
+export { missingNodeOptions, SERVICE_NODE_OPTIONS, startServiceRuntime } from './node-options.ts';
 export type { FieldInfo, FieldKind } from './schema-fields.ts';
 export { describeFields, ENV_PREFIX, envVarName } from './schema-fields.ts';

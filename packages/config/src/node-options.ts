@@ -1,6 +1,7 @@
 // Node/V8 options each service is started with, in one place: the CLI (`switchyard dev`,
 // `switchyard worker`), the benches and the scripts read them from here, and a service started
 // without them says so at start (docs/configuration.md, "Node options").
+import { type BufferReclaimer, startBufferReclaimer } from './buffer-reclaimer.ts';
 
 /** Services whose entry file is `services/<name>/src/main.ts`. */
 export type ServiceName = 'api' | 'geodns' | 'grpc-proxy' | 'invocation' | 'worker';
@@ -41,4 +42,24 @@ export function missingNodeOptions(
 ): string[] {
   const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].map((o) => o.split('=')[0]?.replaceAll('_', '-'));
   return SERVICE_NODE_OPTIONS[service].filter((o) => !given.includes(o.split('=')[0]));
+}
+
+/**
+ * What a service's entry does with its Node options at start: warns through `log` when any of
+ * `SERVICE_NODE_OPTIONS[service]` is missing (naming them and what that costs), then starts the
+ * buffer reclaimer (a no-op without `--expose-gc`).
+ * @param log any logger with pino's `warn(object, message)` shape.
+ * @returns the reclaimer, or undefined when `gc` is not exposed.
+ */
+export function startServiceRuntime(
+  service: ServiceName,
+  log: { warn(details: object, message: string): void },
+): BufferReclaimer | undefined {
+  const missingOptions = missingNodeOptions(service);
+  if (missingOptions.length > 0)
+    log.warn(
+      { missingOptions },
+      'started without its Node options: a large streamed body can grow RSS by about 75 MiB (docs/configuration.md, "Node options")',
+    );
+  return startBufferReclaimer();
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { missingNodeOptions, SERVICE_NODE_OPTIONS } from '../src/index.ts';
+import { missingNodeOptions, SERVICE_NODE_OPTIONS, startServiceRuntime } from '../src/index.ts';
 
 describe('SERVICE_NODE_OPTIONS', () => {
   test('the invocation service and the worker expose gc; the others add nothing', () => {
@@ -52,5 +52,22 @@ describe('SERVICE_NODE_OPTIONS', () => {
 
   test('startBufferReclaimer starts nothing without --expose-gc', () => {
     assert.equal(stream([], true).collections, -1);
+  });
+
+  test('startServiceRuntime warns about missing options and starts no reclaimer without gc', () => {
+    const warnings: { details: object; message: string }[] = [];
+    const log = { warn: (details: object, message: string) => warnings.push({ details, message }) };
+    const withGc = typeof (globalThis as { gc?: unknown }).gc === 'function';
+    const reclaimer = startServiceRuntime('invocation', log);
+    reclaimer?.stop();
+    assert.equal(reclaimer === undefined, !withGc);
+    if (!withGc) {
+      assert.equal(warnings.length, 1);
+      assert.deepEqual(warnings[0]?.details, { missingOptions: ['--expose-gc'] });
+      assert.match(warnings[0]?.message ?? '', /Node options/);
+    }
+    warnings.length = 0;
+    assert.equal(startServiceRuntime('grpc-proxy', log) === undefined, !withGc);
+    assert.equal(warnings.length, 0, 'the gRPC proxy needs no options');
   });
 });

@@ -2,7 +2,7 @@
 // the control store and ticket queue, listen; SIGTERM/SIGINT drain (requests in flight finish up to
 // drainTimeoutMs) and exit 0.
 import { connect } from '@nats-io/transport-node';
-import { ConfigError, loadConfig, missingNodeOptions, startBufferReclaimer } from '@switchyard/config';
+import { ConfigError, loadConfig, startServiceRuntime } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
 import { createLogger, startTelemetry } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
@@ -22,13 +22,8 @@ try {
 }
 
 const logger = createLogger({ service: 'invocation', region: config.region }).child({ instanceId: config.instanceId });
-const missingOptions = missingNodeOptions('invocation');
-if (missingOptions.length > 0)
-  logger.warn(
-    { missingOptions },
-    'started without its Node options: a large streamed body can grow RSS by about 75 MiB (docs/configuration.md, "Node options")',
-  );
-startBufferReclaimer();
+// Node options checked, spent body Buffers reclaimed (docs/configuration.md, "Node options").
+startServiceRuntime('invocation', logger);
 const telemetry = await startTelemetry({
   service: 'invocation',
   region: config.region,

@@ -1,7 +1,7 @@
 // Worker entry: load config (exit 1 listing every problem), connect NATS, open the session directory,
 // ticket queue and control store, start taking tickets; SIGTERM/SIGINT end every session and exit 0.
 import { connect } from '@nats-io/transport-node';
-import { ConfigError, loadConfig, missingNodeOptions, startBufferReclaimer } from '@switchyard/config';
+import { ConfigError, loadConfig, startServiceRuntime } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
 import { HeartbeatPublisher } from '@switchyard/region-health';
 import { SessionDirectory } from '@switchyard/session-directory';
@@ -26,15 +26,7 @@ const logger = createLogger({ service: 'worker', region: config.region }).child(
 // collections (docs/configuration.md, "Node options"). A gRPC function's worker does not run it: with
 // many concurrent streams the forced collections promote in-flight objects early and cost more CPU
 // per MB than the memory they save (bench/RESULTS.md).
-if (config.upstream.startsWith('http:')) {
-  const missingOptions = missingNodeOptions('worker');
-  if (missingOptions.length > 0)
-    logger.warn(
-      { missingOptions },
-      'started without its Node options: a large streamed body can grow RSS by about 75 MiB (docs/configuration.md, "Node options")',
-    );
-  startBufferReclaimer();
-}
+if (config.upstream.startsWith('http:')) startServiceRuntime('worker', logger);
 const telemetry = await startTelemetry({
   service: 'worker',
   region: config.region,
