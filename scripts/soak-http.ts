@@ -2,7 +2,8 @@
 // (default 10) it keeps mixed traffic going through the invocation service to the `http-echo` sample
 // (small POSTs to /echo, 100 MiB uploads to /upload, SSE chat streams, clients that disconnect
 // mid-request), checks every answer, and samples the RSS of the invocation service and the worker
-// every 10 s to say whether memory stays flat (last minute vs first minute).
+// every 10 s to say whether memory stays flat (the last minute against the first minute after a
+// warm-up, 2 minutes by default: the services' RSS climbs while their pools, heaps and caches fill).
 //
 //   ./node_modules/.bin/node scripts/soak-http.ts [--minutes 10] [--url http://127.0.0.1:8080
 //     --function-id ID --api-key KEY] [--pids invocation=PID,worker=PID] [--dev-json FILE]
@@ -31,7 +32,8 @@ const USAGE = `usage: node scripts/soak-http.ts [options]
   --sse-lanes N          concurrent SSE loops (default 2)
   --disconnect-lanes N   concurrent loops of clients that go away mid-request (default 2)
   --sample-s N           RSS sampling interval, seconds (default 10)
-  --rss-tolerance-pct N  last-minute RSS may exceed the first minute's by this much (default 20) ...
+  --warmup-minutes N     minutes of warm-up before the RSS baseline minute (default 2)
+  --rss-tolerance-pct N  last-minute RSS may exceed the baseline minute's by this much (default 20) ...
   --rss-slack-mib N      ... or by this many MiB, whichever is larger (default 16)
   -h, --help`;
 
@@ -49,6 +51,8 @@ interface SoakConfig {
   lanes: { echo: number; upload: number; sse: number; disconnect: number };
   sampleMs: number;
   rssTolerancePct: number;
+  /** Minutes of warm-up; the RSS baseline is the minute after them. */
+  warmupMinutes: number;
   rssSlackBytes: number;
   target: HttpTarget;
 }
@@ -91,6 +95,7 @@ function parse(argv: string[]): SoakConfig | undefined {
       'disconnect-lanes': { type: 'string' },
       'sample-s': { type: 'string' },
       'rss-tolerance-pct': { type: 'string' },
+      'warmup-minutes': { type: 'string' },
       'rss-slack-mib': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -109,6 +114,7 @@ function parse(argv: string[]): SoakConfig | undefined {
     },
     sampleMs: int('--sample-s', values['sample-s'], 10, 1) * 1000,
     rssTolerancePct: int('--rss-tolerance-pct', values['rss-tolerance-pct'], 20),
+    warmupMinutes: int('--warmup-minutes', values['warmup-minutes'], 2),
     rssSlackBytes: int('--rss-slack-mib', values['rss-slack-mib'], 16) * MIB,
     target: resolveHttpTarget({
       devJson: values['dev-json'],
@@ -404,11 +410,13 @@ interface RssSeries {
   samples: { tS: number; bytes: number }[];
 }
 
-/** Flatness of one process: mean RSS of the first vs the last minute. */
+/** Flatness of one process: mean RSS of the first minute after the warm-up vs the last minute. */
 interface RssVerdict {
   name: string;
   pid: number;
-  firstMinuteMiB: number;
+  baselineMinuteMiB: number;
+  /** Mean RSS of each whole minute, in MiB. */
+  perMinuteMiB: number[];
   lastMinuteMiB: number;
   maxMiB: number;
   growthMiB: number;
@@ -420,21 +428,31 @@ interface RssVerdict {
 function rssVerdict(series: RssSeries, config: SoakConfig, elapsedS: number): RssVerdict {
   const mean = (xs: number[]) => (xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
   const live = series.samples.filter((s) => s.bytes > 0);
-  const first = mean(live.filter((s) => s.tS <= 60).map((s) => s.bytes));
+  const from = config.warmupMinutes * 60;
+  const first = mean(live.filter((s) => s.tS >= from && s.tS < from + 60).map((s) => s.bytes));
+  const perMinuteMiB = Array.from({ length: Math.floor(elapsedS / 60) }, (_, m) =>
+    mean(live.filter((s) => s.tS >= m * 60 && s.tS < (m + 1) * 60).map((s) => s.bytes / MIB)),
+  );
   const last = mean(live.filter((s) => s.tS >= elapsedS - 60).map((s) => s.bytes));
   const max = Math.max(...live.map((s) => s.bytes), 0);
   const allowed = Math.max((first * config.rssTolerancePct) / 100, config.rssSlackBytes);
   const base = {
     name: series.name,
     pid: series.pid,
-    firstMinuteMiB: first / MIB,
+    baselineMinuteMiB: first / MIB,
+    perMinuteMiB,
     lastMinuteMiB: last / MIB,
     maxMiB: max / MIB,
     growthMiB: (last - first) / MIB,
     allowedMiB: allowed / MIB,
   };
   if (live.length < series.samples.length) return { ...base, verdict: 'GROWING', note: 'process went away' };
-  if (elapsedS < 120) return { ...base, verdict: 'n/a', note: 'needs >= 2 minutes (first and last minute overlap)' };
+  if (elapsedS < from + 120)
+    return {
+      ...base,
+      verdict: 'n/a',
+      note: `needs >= ${config.warmupMinutes + 2} minutes (warm-up, baseline and last minute)`,
+    };
   return { ...base, verdict: last - first <= allowed ? 'flat' : 'GROWING' };
 }
 
@@ -552,11 +570,11 @@ async function main(): Promise<number> {
     verdicts.length === 0
       ? 'RSS: no pids to watch (pass --pids or run the dev stack that writes them to dev.json)'
       : markdownTable(
-          ['process', 'pid', 'first minute MiB', 'last minute MiB', 'max MiB', 'growth MiB', 'allowed MiB', 'RSS'],
+          ['process', 'pid', 'baseline minute MiB', 'last minute MiB', 'max MiB', 'growth MiB', 'allowed MiB', 'RSS'],
           verdicts.map((v) => [
             v.name,
             String(v.pid),
-            fmt(v.firstMinuteMiB, 1),
+            fmt(v.baselineMinuteMiB, 1),
             fmt(v.lastMinuteMiB, 1),
             fmt(v.maxMiB, 1),
             fmt(v.growthMiB, 1),
@@ -564,6 +582,9 @@ async function main(): Promise<number> {
             v.note ? `${v.verdict} (${v.note})` : v.verdict,
           ]),
         ),
+    '',
+    ...verdicts.map((v) => `RSS per minute, ${v.name}: ${v.perMinuteMiB.map((m) => fmt(m, 0)).join(', ')} MiB`),
+    `(baseline: minute ${config.warmupMinutes + 1}, after ${config.warmupMinutes} minutes of warm-up)`,
     '',
     `verdict: ${lost === 0 && wrong === 0 ? 'no request lost or answered wrongly' : `${lost} lost, ${wrong} answered wrongly`}; RSS ${rssOk ? 'flat' : 'GROWING'}`,
   ];
