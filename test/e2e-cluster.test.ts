@@ -18,7 +18,18 @@ import { Worker, WorkerConfigSchema } from '@switchyard/worker';
 import { echoClient, sleep, type UnaryResult, unary } from '../services/worker/test/helpers.ts';
 
 const REGION = 'cl';
-const logger = createLogger({ service: 'test', level: process.env.SWITCHYARD_LOG_LEVEL ?? 'silent' });
+// Debug lines are kept in memory and shown when a resume gets NOT_FOUND (the proxy logs the reason).
+const logLines: string[] = [];
+const logger = createLogger({
+  service: 'test',
+  level: process.env.SWITCHYARD_LOG_LEVEL ?? 'debug',
+  destination: {
+    write: (line: string) => {
+      logLines.push(line);
+      if (logLines.length > 200) logLines.shift();
+    },
+  },
+});
 
 interface Parts {
   nc: NatsConnection;
@@ -54,6 +65,9 @@ async function startProxy(servers: string[]): Promise<{ proxy: GrpcProxy; parts:
       callbackPort: 0,
       attachTimeoutMs: 5_000,
       sessionReplicas: 3,
+      // The worker may have been on the killed node: on a loaded machine its reconnect to another
+      // node (and so its subscriptions) can take seconds.
+      noRespondersGraceMs: 10_000,
     },
   });
   const proxy = new GrpcProxy(config, { ...parts, logger });
@@ -70,7 +84,11 @@ async function eventually(call: () => Promise<UnaryResult>, what: string, budget
       return await call();
     } catch (err) {
       last = err as grpc.ServiceError;
-      assert.notEqual(last.code, grpc.status.NOT_FOUND, `${what}: NOT_FOUND during failover (${last.details})`);
+      assert.notEqual(
+        last.code,
+        grpc.status.NOT_FOUND,
+        `${what}: NOT_FOUND during failover (${last.details}); last log lines:\n${logLines.slice(-20).join('')}`,
+      );
       await sleep(250);
     }
   }

@@ -1,8 +1,11 @@
 // @switchyard/nats-errors: classify nats.js failures (unavailable vs refused) and bound operations in time.
+export type { RequestWithGraceOptions } from './nats-errors.ts';
 export {
   DeadlineExceededError,
+  isNoResponders,
   isUnavailable,
   isWrongLastSequence,
+  requestWithGrace,
   toSwitchyardError,
   withDeadline,
 } from './nats-errors.ts';

@@ -3,7 +3,7 @@
 // proxy would answer NOT_FOUND and clear a live session's cookie (G8), or reject a valid key.
 
 import { JetStreamApiCodes, JetStreamApiError, JetStreamError } from '@nats-io/jetstream';
-import { errors } from '@nats-io/nats-core';
+import { errors, type Msg, type NatsConnection } from '@nats-io/nats-core';
 import { type ErrorCode, SwitchyardError } from '@switchyard/protocol';
 
 /** Raised by {@link withDeadline} when an operation outlives its budget. */
@@ -73,4 +73,49 @@ export function isUnavailable(err: unknown): boolean {
 export function toSwitchyardError(err: unknown, unavailableCode: ErrorCode, detail: string): SwitchyardError {
   if (err instanceof SwitchyardError) return err;
   return new SwitchyardError(isUnavailable(err) ? unavailableCode : 'SY_INTERNAL', { detail, cause: err });
+}
+
+/** True when `err` is nats.js saying that nobody subscribes to a request's subject ("no responders"). */
+export function isNoResponders(err: unknown): boolean {
+  return err instanceof errors.NoRespondersError || (err instanceof errors.RequestError && err.isNoResponders());
+}
+
+/** Options of {@link requestWithGrace}. */
+export interface RequestWithGraceOptions {
+  /** Budget of each attempt, in ms (nats.js request timeout). */
+  timeoutMs: number;
+  /** How long "no responders" is retried before it is believed, in ms (0: at once). */
+  noRespondersGraceMs: number;
+  /** Pause between attempts while nobody listens, in ms. @default 100 */
+  retryIntervalMs?: number;
+}
+
+/**
+ * A core NATS request to a subject that one process subscribes to (a worker's `worker.<id>.*`
+ * control subjects), asked again while nobody listens, for up to `noRespondersGraceMs`. A process
+ * whose NATS server has just died has no subscription until it has reconnected to another server
+ * of the cluster (milliseconds, seconds on a loaded machine); only "no responders" that outlasts
+ * the grace means the process is gone. Callers turn that into NOT_FOUND (G8) and everything else
+ * into UNAVAILABLE, so a NATS failover never looks like a lost session.
+ * @returns the reply message.
+ * @throws the last "no responders" error (see {@link isNoResponders}) when the grace ran out; any
+ *   other nats.js error (timeout, closed connection) at once.
+ */
+export async function requestWithGrace(
+  nc: NatsConnection,
+  subject: string,
+  data: Uint8Array,
+  options: RequestWithGraceOptions,
+): Promise<Msg> {
+  const giveUpAt = Date.now() + options.noRespondersGraceMs;
+  const interval = options.retryIntervalMs ?? 100;
+  for (;;) {
+    try {
+      return await nc.request(subject, data, { timeout: options.timeoutMs });
+    } catch (err) {
+      const leftMs = giveUpAt - Date.now();
+      if (!isNoResponders(err) || leftMs <= 0) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(interval, leftMs)));
+    }
+  }
 }

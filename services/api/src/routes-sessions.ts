@@ -3,6 +3,7 @@
 // cannot answer is 503, never 404: "not found" is only said when every region said so.
 
 import type { NatsConnection } from '@nats-io/nats-core';
+import { requestWithGrace } from '@switchyard/nats-errors';
 import {
   ControlReplySchema,
   decodeMessage,
@@ -42,6 +43,9 @@ interface SessionsQuery {
   functionId?: string;
 }
 
+/** How long the evict request is retried while nobody subscribes to the worker's subject, in ms. */
+const EVICT_NO_RESPONDERS_GRACE_MS = 2_000;
+
 function causes(err: unknown): unknown[] {
   const chain: unknown[] = [];
   for (let e = err; e !== undefined && e !== null && chain.length < 8; e = (e as { cause?: unknown }).cause)
@@ -69,8 +73,8 @@ function requireNats(health: NatsHealth): void {
 
 /**
  * Asks the worker that holds `record` to end the session (S3).
- * @returns evicted: true on `{ok:true}`; evicted: false, reason 'worker-gone' when nothing listens on
- *   the worker's subject (its record is stale and the bucket TTL will remove it).
+ * @returns evicted: true on `{ok:true}`; evicted: false, reason 'worker-gone' when nothing has listened
+ *   on the worker's subject for 2 s (its record is stale and the bucket TTL will remove it).
  * @throws SwitchyardError: the worker's own code when it answers `{ok:false}` with a catalogue code
  *   (e.g. SY_SESSION_NOT_FOUND), else SY_WORKER_UNAVAILABLE (no answer in time, bad reply, NATS down).
  */
@@ -88,7 +92,12 @@ export async function evictSession(
   }
   let replyBytes: Uint8Array;
   try {
-    const msg = await nc.request(subject, encodeMessage({ reqId: record.reqId }), { timeout: timeoutMs });
+    // A worker whose NATS server just died has no subscription until it has reconnected elsewhere:
+    // "no responders" is believed only after the grace (the session is not lost in a failover).
+    const msg = await requestWithGrace(nc, subject, encodeMessage({ reqId: record.reqId }), {
+      timeoutMs,
+      noRespondersGraceMs: EVICT_NO_RESPONDERS_GRACE_MS,
+    });
     replyBytes = msg.data;
   } catch (err) {
     if (isNoResponders(err)) return { evicted: false, reason: 'worker-gone', ...where };

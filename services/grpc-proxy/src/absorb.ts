@@ -6,8 +6,8 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { errors as natsErrors } from '@nats-io/nats-core';
 import type { Authorization, ControlStore } from '@switchyard/control-store';
+import { isNoResponders, type RequestWithGraceOptions, requestWithGrace } from '@switchyard/nats-errors';
 import {
   ControlReplySchema,
   decodeMessage,
@@ -150,7 +150,8 @@ export class AbsorbHandler {
 
 /**
  * Asks worker `workerId` to end session `reqId` (core NATS request on `worker.<id>.evict`, as the
- * API's evict does), waiting at most `timeoutMs`.
+ * API's evict does), each attempt bounded by `options.timeoutMs`, "no responders" retried for
+ * `options.noRespondersGraceMs`.
  * @throws SwitchyardError SY_SESSION_NOT_FOUND (the worker does not hold it, or is gone),
  *   SY_WORKER_UNAVAILABLE (no answer in time, or another failure).
  */
@@ -158,15 +159,13 @@ export async function requestEviction(
   nc: NatsConnection,
   workerId: string,
   reqId: string,
-  timeoutMs: number,
+  options: RequestWithGraceOptions,
 ): Promise<void> {
   let data: Uint8Array;
   try {
-    data = (await nc.request(NatsNames.workerEvict(workerId), encodeMessage({ reqId }), { timeout: timeoutMs })).data;
+    data = (await requestWithGrace(nc, NatsNames.workerEvict(workerId), encodeMessage({ reqId }), options)).data;
   } catch (err) {
-    const gone =
-      err instanceof natsErrors.NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders());
-    if (gone) throw new SwitchyardError('SY_SESSION_NOT_FOUND', { detail: 'worker is gone' });
+    if (isNoResponders(err)) throw new SwitchyardError('SY_SESSION_NOT_FOUND', { detail: 'worker is gone' });
     throw new SwitchyardError('SY_WORKER_UNAVAILABLE', { cause: err });
   }
   let reply: ReturnType<typeof ControlReplySchema.parse>;

@@ -5,8 +5,8 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
-import { errors as natsErrors } from '@nats-io/nats-core';
 import type { Authorization, ControlStore } from '@switchyard/control-store';
+import { isNoResponders, requestWithGrace } from '@switchyard/nats-errors';
 import {
   ControlReplySchema,
   decodeMessage,
@@ -348,6 +348,8 @@ export class GrpcProxy {
   ): void {
     const code: ErrorCode = isSwitchyardError(err) ? err.code : 'SY_INTERNAL';
     if (!isSwitchyardError(err)) this.#log.error({ err }, 'unexpected error handling a call');
+    // The detail (e.g. "worker is gone") never reaches the client; at debug level it is in the log.
+    else this.#log.debug({ code, detail: err.detail, path: headers[':path'] }, 'call answered with an error');
     const cors = corsHeaders(headers.origin);
     respondWithError(stream, grpc, code, extra ? { ...cors, ...extra } : cors);
   }
@@ -487,7 +489,10 @@ export class GrpcProxy {
     const record = local && !local.ended ? local : (await this.#lookup.find(reqId))?.record;
     if (!record) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
     checkOwner(record, auth, versionGiven);
-    await requestEviction(this.#deps.nc, record.workerId, reqId, this.config.reconnectTimeoutMs);
+    await requestEviction(this.#deps.nc, record.workerId, reqId, {
+      timeoutMs: this.config.reconnectTimeoutMs,
+      noRespondersGraceMs: this.config.noRespondersGraceMs,
+    });
   }
 
   // --- allocation (flow 1, G10, S4) ---
@@ -610,8 +615,9 @@ export class GrpcProxy {
 
   /**
    * Asks the worker holding `session` (core NATS, `worker.<id>.reconnect`) to attach to this instance
-   * and waits for the tunnel. No responders (worker gone) or "not found" -> NOT_FOUND; a timeout ->
-   * UNAVAILABLE (never a wrong NOT_FOUND).
+   * and waits for the tunnel. No responders for `noRespondersGraceMs` (worker gone) or "not found"
+   * -> NOT_FOUND; a timeout -> UNAVAILABLE (never a wrong NOT_FOUND, also while the worker moves to
+   * another NATS server).
    */
   async #reconnect(session: LocalSession): Promise<void> {
     const { token, attached, cancel } = this.tunnels.expectAttach(
@@ -626,16 +632,18 @@ export class GrpcProxy {
     };
     let reply: Msg;
     try {
-      reply = await this.#deps.nc.request(NatsNames.workerReconnect(session.workerId), encodeMessage(request), {
-        timeout: this.config.reconnectTimeoutMs,
-      });
+      reply = await requestWithGrace(
+        this.#deps.nc,
+        NatsNames.workerReconnect(session.workerId),
+        encodeMessage(request),
+        {
+          timeoutMs: this.config.reconnectTimeoutMs,
+          noRespondersGraceMs: this.config.noRespondersGraceMs,
+        },
+      );
     } catch (err) {
       cancel();
-      if (err instanceof natsErrors.NoRespondersError)
-        throw new SwitchyardError('SY_SESSION_NOT_FOUND', { detail: 'worker is gone' });
-      if (err instanceof natsErrors.RequestError && err.isNoResponders()) {
-        throw new SwitchyardError('SY_SESSION_NOT_FOUND', { detail: 'worker is gone' });
-      }
+      if (isNoResponders(err)) throw new SwitchyardError('SY_SESSION_NOT_FOUND', { detail: 'worker is gone' });
       throw new SwitchyardError('SY_WORKER_UNAVAILABLE', { cause: err });
     }
     const answer = decodeMessage(ControlReplySchema, reply.data);

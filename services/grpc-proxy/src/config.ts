@@ -55,6 +55,14 @@ export const ProxyConfigSchema = z.object({
     .min(100)
     .default(5_000)
     .describe('Wait for a worker to answer a resume (flow 3).'),
+  noRespondersGraceMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(2_000)
+    .describe(
+      'How long a resume keeps asking a worker nobody subscribes for (NATS "no responders") before the worker counts as gone (G8 NOT_FOUND): a worker whose NATS server just died has no subscription until it has reconnected to another one.',
+    ),
   idleTimeoutMs: z
     .number()
     .int()

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { EchoClient } from '@switchyard/sample-functions';
-import { type CallResult, eventually, newChannel, rawH2, reqIdOf, unary } from './echo-calls.ts';
+import { startTcpRelay, type TcpRelayHandle } from '@switchyard/testkit';
+import { type CallResult, eventually, newChannel, rawH2, reqIdOf, unary, withChannel } from './echo-calls.ts';
 import { type HarnessProxy, RegionHarness } from './region-harness.ts';
 
 describe('NATS outage (dependencies)', () => {
@@ -101,5 +102,48 @@ describe('NATS outage (dependencies)', () => {
     ).catch((err: Error) => {
       throw new Error(`${err.message}; last answer ${last?.status.code} ${last?.status.details}`);
     });
+  });
+});
+
+describe('a worker moving between NATS servers (G8)', () => {
+  const h = new RegionHarness();
+  let relay: TcpRelayHandle;
+  let holder: HarnessProxy;
+  let other: HarnessProxy;
+  before(async () => {
+    await h.start();
+    // The worker reaches NATS through a relay: cutting it is what a worker sees when its NATS server
+    // dies (it reconnects, here through the healed relay, after nats.js's 2 s reconnect wait).
+    relay = await startTcpRelay({ targetPort: h.nats.port });
+    holder = await h.addProxy();
+    other = await h.addProxy({ noRespondersGraceMs: 4_000 });
+    await h.addWorker({ natsServers: [`nats://127.0.0.1:${relay.port}`], concurrency: 10 });
+  });
+  after(async () => {
+    await h.stop();
+    await relay.stop();
+  });
+
+  test('G8: a resume while the worker has no NATS subscription waits for it (no-responders grace), never NOT_FOUND', async () => {
+    const first = await withChannel(holder.address, (c) => unary(c, {}, h.metadata()));
+    assert.equal(first.error, undefined, first.error?.message);
+    relay.cut();
+    const healed = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        relay.heal();
+        resolve();
+      }, 600),
+    );
+    try {
+      // Through the replica that holds no tunnel to the worker: it must ask the worker over NATS.
+      const resumed = await withChannel(other.address, (c) =>
+        unary(c, {}, h.metadata({ 'nvcf-reqid': reqIdOf(first) }), { deadline: Date.now() + 15_000 }),
+      );
+      assert.equal(resumed.status.code, grpc.status.OK, `${resumed.status.code} ${resumed.status.details}`);
+      assert.equal(reqIdOf(resumed), reqIdOf(first));
+      assert.equal(Number(resumed.response?.session_calls), 2, 'the same session continues');
+    } finally {
+      await healed;
+    }
   });
 });

@@ -28,6 +28,16 @@ export function newChannel(address: string, options: grpc.ChannelOptions = {}): 
 }
 
 /** grpc.Metadata from a plain object. */
+/** Runs `fn` with a new channel to `address`, closed afterwards. */
+export async function withChannel<T>(address: string, fn: (c: EchoClient) => Promise<T>): Promise<T> {
+  const c = newChannel(address);
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}
+
 export function toMetadata(values: Record<string, string>): grpc.Metadata {
   const md = new grpc.Metadata();
   for (const [k, v] of Object.entries(values)) md.set(k, v);

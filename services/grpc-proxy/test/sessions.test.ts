@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import type { EchoClient } from '@switchyard/sample-functions';
 import {
   type CallResult,
   eventually,
@@ -18,6 +17,7 @@ import {
   serverStream,
   setCookiesOf,
   unary,
+  withChannel,
 } from './echo-calls.ts';
 import { type HarnessFunction, type HarnessProxy, type HarnessWorker, RegionHarness } from './region-harness.ts';
 import { startSlowRelay } from './slow-relay.ts';
@@ -35,15 +35,6 @@ function assertSameSession(a: CallResult, b: CallResult): void {
 }
 
 /** Opens a channel, runs `fn` with it, closes it. */
-async function withChannel<T>(address: string, fn: (c: EchoClient) => Promise<T>): Promise<T> {
-  const c = newChannel(address);
-  try {
-    return await fn(c);
-  } finally {
-    c.close();
-  }
-}
-
 /**
  * One call on a new channel that stays open 100 ms before closing. Tests that wait for a session to
  * end use it: a close right after the call races the worker's attach bookkeeping (see the S1 todo).
