@@ -15,7 +15,7 @@ export {
   startNatsSupercluster,
 } from './nats-cluster.ts';
 export type { NatsServerHandle, StartNatsOptions } from './nats-server.ts';
-export { DEFAULT_NATS_READY_TIMEOUT_MS, startNats } from './nats-server.ts';
+export { DEFAULT_NATS_READY_TIMEOUT_MS, NATS_RESTART_READY_TIMEOUT_MS, startNats } from './nats-server.ts';
 export { freePort } from './ports.ts';
 export { liveChildCount, livePids, stopAll } from './process-registry.ts';
 export type { RedisHandle } from './redis-server.ts';

@@ -13,6 +13,12 @@ import { waitFor } from './wait-for.ts';
 
 /** Default time a single server gets to become ready, in milliseconds. */
 export const DEFAULT_NATS_READY_TIMEOUT_MS = 20_000;
+/**
+ * How long `restart()` waits for a server to be ready, in milliseconds. Longer than a first start: a
+ * restarted member of a cluster or supercluster must also reach a JetStream meta leader again, which
+ * took over 20 s on a loaded 2-core machine.
+ */
+export const NATS_RESTART_READY_TIMEOUT_MS = 60_000;
 
 /** A running (or stopped, restartable) nats-server started by the kit. */
 export interface NatsServerHandle {
@@ -41,7 +47,8 @@ export interface NatsServerHandle {
   kill(): Promise<void>;
   /**
    * Start again with the same ports, config and store dir (JetStream data survives); a running server
-   * is stopped first. Resolves when /healthz says ok.
+   * is stopped first. Resolves when /healthz says ok (and, in a cluster, a meta leader is known),
+   * within NATS_RESTART_READY_TIMEOUT_MS (60 s).
    * @throws {TestkitError} `TESTKIT_NOT_READY` / `TESTKIT_PROCESS_EXITED` when it does not come back.
    */
   restart(): Promise<void>;
@@ -181,7 +188,7 @@ export function createNatsServer(plan: Omit<NatsServerPlan, 'storeDir'>): NatsSe
     async restart() {
       await proc?.terminate();
       handle.launch();
-      await handle.waitReady({ timeoutMs: DEFAULT_NATS_READY_TIMEOUT_MS, metaLeader: plan.cluster !== undefined });
+      await handle.waitReady({ timeoutMs: NATS_RESTART_READY_TIMEOUT_MS, metaLeader: plan.cluster !== undefined });
     },
     async dispose() {
       disposed = true;
