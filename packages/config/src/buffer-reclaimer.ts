@@ -18,7 +18,7 @@ export interface BufferReclaimer {
 type GcFunction = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 
 /**
- * Starts a timer that asks V8 for a young-generation collection (a scavenge, about a millisecond)
+ * Starts a timer that asks V8 for a young-generation collection (a scavenge, a few milliseconds)
  * whenever the memory held by ArrayBuffers (`process.memoryUsage().arrayBuffers`: every Buffer a
  * socket read or HTTP/2 DATA frame allocates) has grown by `thresholdBytes` since the last one.
  * A streamed body leaves one spent Buffer per chunk; V8 frees them only when it collects the young

@@ -33,7 +33,7 @@ export const SERVICE_NODE_OPTIONS: Readonly<Record<ServiceName, readonly string[
  * on purpose counts as given.
  * @param execArgv the process's Node options (default `process.execArgv`).
  * @param nodeOptions the NODE_OPTIONS environment variable (default `process.env.NODE_OPTIONS`).
- * @returns the missing options, e.g. `['--max-semi-space-size=1']`; empty when none are missing.
+ * @returns the missing options, e.g. `['--expose-gc']`; empty when none are missing.
  */
 export function missingNodeOptions(
   service: ServiceName,

@@ -19,6 +19,19 @@ import { multipartBody, request, splitInto } from './http-calls.ts';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
+/** Posts `body` as JSON to `path` and resolves with the request and its response, body unread. */
+async function postJson(
+  port: number,
+  path: string,
+  body: unknown,
+  headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json' },
+): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
+  const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', headers });
+  req.end(JSON.stringify(body));
+  const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+  return { req, res };
+}
+
 /** Posts a chat request and collects the SSE events with their arrival times. */
 async function streamChat(
   port: number,
@@ -26,15 +39,7 @@ async function streamChat(
   body: unknown,
   headers: http.OutgoingHttpHeaders = {},
 ): Promise<{ res: http.IncomingMessage; events: SseEvent[] }> {
-  const req = http.request({
-    host: '127.0.0.1',
-    port,
-    path,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-  });
-  req.end(JSON.stringify(body));
-  const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+  const { res } = await postJson(port, path, body, { 'content-type': 'application/json', ...headers });
   const events: SseEvent[] = [];
   for await (const event of readSseEvents(res)) events.push(event);
   return { res, events };
@@ -299,15 +304,10 @@ describe('HTTP sample server', () => {
     it('should send the first token at once and each later one as it is made (streamed, not buffered)', async () => {
       // With delay_ms=60000 the second token is a minute away: getting the first event, within the
       // test's timeout, shows it went out before any delay and that the response is not buffered.
-      const req = http.request({
-        host: '127.0.0.1',
-        port: server.port,
-        path: '/v1/chat/completions?delay_ms=60000',
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
+      const { req, res } = await postJson(server.port, '/v1/chat/completions?delay_ms=60000', {
+        ...chat,
+        stream: true,
       });
-      req.end(JSON.stringify({ ...chat, stream: true }));
-      const [res] = (await once(req, 'response')) as [http.IncomingMessage];
       try {
         const first = await readSseEvents(res).next();
         assert.equal(first.done, false);
@@ -364,14 +364,12 @@ describe('HTTP sample server', () => {
     });
 
     it('should stop writing events when the client goes away', async () => {
-      const req = http.request({
-        host: '127.0.0.1',
-        port: server.port,
-        path: '/v1/chat/completions?delay_ms=20',
-        method: 'POST',
-      });
-      req.end(JSON.stringify({ stream: true, max_tokens: 1000 }));
-      const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+      const { res } = await postJson(
+        server.port,
+        '/v1/chat/completions?delay_ms=20',
+        { stream: true, max_tokens: 1000 },
+        {},
+      );
       await once(res, 'data');
       res.destroy();
       await new Promise((r) => setTimeout(r, 100));

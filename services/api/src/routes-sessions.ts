@@ -3,7 +3,7 @@
 // cannot answer is 503, never 404: "not found" is only said when every region said so.
 
 import type { NatsConnection } from '@nats-io/nats-core';
-import { requestWithGrace } from '@switchyard/nats-errors';
+import { isNoResponders, requestWithGrace } from '@switchyard/nats-errors';
 import {
   ControlReplySchema,
   decodeMessage,
@@ -51,15 +51,6 @@ function causes(err: unknown): unknown[] {
   for (let e = err; e !== undefined && e !== null && chain.length < 8; e = (e as { cause?: unknown }).cause)
     chain.push(e);
   return chain;
-}
-
-function isNoResponders(err: unknown): boolean {
-  return causes(err).some(
-    (e) =>
-      (e as { name?: string }).name === 'NoRespondersError' ||
-      (typeof (e as { isNoResponders?: unknown }).isNoResponders === 'function' &&
-        (e as { isNoResponders: () => boolean }).isNoResponders()),
-  );
 }
 
 function isTimeout(err: unknown): boolean {
