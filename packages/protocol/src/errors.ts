@@ -110,6 +110,15 @@ export const ErrorCatalogue = {
 export type ErrorCode = keyof typeof ErrorCatalogue;
 
 /**
+ * The HTTP status of catalogue entry `code`: its own `httpStatus` when it has one, else the status
+ * the contract pairs with its gRPC status (G3, H10). The one place a code becomes an HTTP status.
+ */
+export function httpStatusOf(code: ErrorCode): number {
+  const entry: CatalogueEntry = ErrorCatalogue[code];
+  return entry.httpStatus ?? httpStatusForGrpc(entry.grpcStatus);
+}
+
+/**
  * An error with a catalogue code. `grpcStatus` and `httpStatus` come from the catalogue;
  * `detail` adds context for logs and problem+json `detail` (never secrets).
  */
@@ -125,7 +134,7 @@ export class SwitchyardError extends Error {
     this.name = 'SwitchyardError';
     this.code = code;
     this.grpcStatus = entry.grpcStatus;
-    this.httpStatus = entry.httpStatus ?? httpStatusForGrpc(entry.grpcStatus);
+    this.httpStatus = httpStatusOf(code);
     this.detail = options.detail;
   }
 }

@@ -3,7 +3,7 @@
 // client -> tunnel, the worker relays tunnel -> container, with the same code (G4, DESIGN flow 4).
 
 import http2 from 'node:http2';
-import { ErrorCatalogue, type ErrorCode, encodeGrpcMessage, httpStatusForGrpc } from '@switchyard/protocol';
+import { ErrorCatalogue, type ErrorCode, encodeGrpcMessage, httpStatusOf } from '@switchyard/protocol';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -81,7 +81,7 @@ export function respondWithError(
   } else {
     const body = `${text}\n`;
     stream.respond({
-      ':status': 'httpStatus' in entry ? entry.httpStatus : httpStatusForGrpc(entry.grpcStatus),
+      ':status': httpStatusOf(code),
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       ...extra,

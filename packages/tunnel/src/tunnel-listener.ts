@@ -13,6 +13,7 @@ import {
   ErrorCatalogue,
   type ErrorCode,
   encodeMessage,
+  httpStatusOf,
   TUNNEL_CONNECT_PATH,
   TunnelHeaders,
 } from '@switchyard/protocol';
@@ -192,9 +193,8 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   }
 
   #reject(socket: Socket, code: ErrorCode): void {
-    const entry = ErrorCatalogue[code] as { httpStatus?: number; message: string };
-    const status = entry.httpStatus ?? 500;
-    const body = `${entry.message}\n`;
+    const status = httpStatusOf(code);
+    const body = `${ErrorCatalogue[code].message}\n`;
     socket.end(
       `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
