@@ -3,6 +3,7 @@ export type { RequestWithGraceOptions } from './nats-errors.ts';
 export {
   DeadlineExceededError,
   isNoResponders,
+  isTimeout,
   isUnavailable,
   isWrongLastSequence,
   requestWithGrace,

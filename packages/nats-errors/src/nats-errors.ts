@@ -119,3 +119,15 @@ export async function requestWithGrace(
     }
   }
 }
+
+/**
+ * True when `err`, or an error in its `cause` chain, is a request or operation that ran out of time
+ * (nats.js `TimeoutError`, or {@link DeadlineExceededError}): the other side may be alive but slow.
+ */
+export function isTimeout(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
+    if (e instanceof errors.TimeoutError || e instanceof DeadlineExceededError) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

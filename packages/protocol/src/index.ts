@@ -7,6 +7,7 @@ export { encodeGrpcMessage, GrpcStatus, grpcStatusName, httpStatusForGrpc } from
 export type {
   AttachRequest,
   ControlReply,
+  EvictRequest,
   Heartbeat,
   ReconnectRequest,
   SessionEnded,
@@ -17,6 +18,7 @@ export {
   AttachRequestSchema,
   ControlReplySchema,
   decodeMessage,
+  EvictRequestSchema,
   encodeMessage,
   FunctionKind,
   HeartbeatSchema,

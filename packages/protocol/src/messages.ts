@@ -33,8 +33,9 @@ export const TicketSchema = z.object({
 export type Ticket = z.infer<typeof TicketSchema>;
 
 /**
- * A worker's answer over NATS to `proxy.<proxyId>.attach` when it already has a tunnel to that
- * instance (W1), or to a reconnect/evict request.
+ * Request on `proxy.<proxyId>.attach` (W1): a worker that took a ticket or a reconnect request for a
+ * front-end instance it already has a tunnel to redeems the single-use token over NATS instead of
+ * dialling. Answered with a {@link ControlReplySchema} (`SY_TUNNEL_LOST`: dial a new tunnel).
  */
 export const AttachRequestSchema = z.object({
   token: z.string().min(16),
@@ -52,8 +53,9 @@ export const ControlReplySchema = z.object({
 export type ControlReply = z.infer<typeof ControlReplySchema>;
 
 /**
- * Request on `session.reconnect.<reqId>` (flow 3): the worker holding the session dials (or, with
- * a live tunnel, attaches over NATS to) the named instance with the token.
+ * Request on `worker.<workerId>.reconnect` (flow 3): the worker holding session `reqId` dials (or, with
+ * a live tunnel, attaches over NATS to) the named instance with the token. Answered with a
+ * {@link ControlReplySchema}.
  */
 export const ReconnectRequestSchema = z.object({
   reqId: uuid,
@@ -63,10 +65,21 @@ export const ReconnectRequestSchema = z.object({
 });
 export type ReconnectRequest = z.infer<typeof ReconnectRequestSchema>;
 
-/** Published on `session.ended.<reqId>` when a session ends for any reason (S1, S3). */
+/**
+ * Request on `worker.<workerId>.evict` (S3): end session `reqId` now. Sent by the operator API and by a
+ * client's `DELETE` (G13). Answered with a {@link ControlReplySchema} (`SY_SESSION_NOT_FOUND` when the
+ * worker does not hold the session).
+ */
+export const EvictRequestSchema = z.object({ reqId: uuid });
+export type EvictRequest = z.infer<typeof EvictRequestSchema>;
+
+/**
+ * Published on `proxy.<proxyId>.session-ended` to every front-end instance that held session `reqId`
+ * when it ends (S1, S3): evicted, its reconnect window over, or its worker leaving.
+ */
 export const SessionEndedSchema = z.object({
   reqId: uuid,
-  reason: z.enum(['evicted', 'reconnect-window-expired', 'worker-exit', 'released']),
+  reason: z.enum(['evicted', 'reconnect-window-expired', 'worker-exit']),
 });
 export type SessionEnded = z.infer<typeof SessionEndedSchema>;
 

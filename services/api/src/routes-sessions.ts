@@ -1,20 +1,11 @@
 // Sessions (S3): list and inspect records of the configured regions' session directories, and
-// evict a session by asking its worker over core NATS (`worker.<workerId>.evict`). A directory that
+// evict a session by asking its worker (@switchyard/worker-link's requestEvict). A directory that
 // cannot answer is 503, never 404: "not found" is only said when every region said so.
 
 import type { NatsConnection } from '@nats-io/nats-core';
-import { isNoResponders, requestWithGrace } from '@switchyard/nats-errors';
-import {
-  ControlReplySchema,
-  decodeMessage,
-  ErrorCatalogue,
-  type ErrorCode,
-  encodeMessage,
-  NatsNames,
-  type SessionRecord,
-  SwitchyardError,
-} from '@switchyard/protocol';
+import { type SessionRecord, SwitchyardError } from '@switchyard/protocol';
 import { findSession, type SessionDirectory } from '@switchyard/session-directory';
+import { requestEvict } from '@switchyard/worker-link';
 import type { FastifyInstance } from 'fastify';
 import type { NatsHealth } from './nats-health.ts';
 import { sessionParams, sessionsQuery } from './route-schemas.ts';
@@ -46,17 +37,6 @@ interface SessionsQuery {
 /** How long the evict request is retried while nobody subscribes to the worker's subject, in ms. */
 const EVICT_NO_RESPONDERS_GRACE_MS = 2_000;
 
-function causes(err: unknown): unknown[] {
-  const chain: unknown[] = [];
-  for (let e = err; e !== undefined && e !== null && chain.length < 8; e = (e as { cause?: unknown }).cause)
-    chain.push(e);
-  return chain;
-}
-
-function isTimeout(err: unknown): boolean {
-  return causes(err).some((e) => (e as { name?: string }).name === 'TimeoutError');
-}
-
 function requireNats(health: NatsHealth): void {
   if (!health.connected)
     throw new SwitchyardError('SY_DIRECTORY_UNAVAILABLE', { detail: 'NATS is unreachable from the API' });
@@ -75,45 +55,13 @@ export async function evictSession(
   timeoutMs: number = DEFAULT_EVICT_TIMEOUT_MS,
 ): Promise<EvictResult> {
   const where = { reqId: record.reqId, workerId: record.workerId, region: record.region };
-  let subject: string;
-  try {
-    subject = NatsNames.workerEvict(record.workerId);
-  } catch (err) {
-    throw new SwitchyardError('SY_INTERNAL', { detail: `session ${record.reqId} names an invalid worker`, cause: err });
-  }
-  let replyBytes: Uint8Array;
-  try {
-    // A worker whose NATS server just died has no subscription until it has reconnected elsewhere:
-    // "no responders" is believed only after the grace (the session is not lost in a failover).
-    const msg = await requestWithGrace(nc, subject, encodeMessage({ reqId: record.reqId }), {
-      timeoutMs,
-      noRespondersGraceMs: EVICT_NO_RESPONDERS_GRACE_MS,
-    });
-    replyBytes = msg.data;
-  } catch (err) {
-    if (isNoResponders(err)) return { evicted: false, reason: 'worker-gone', ...where };
-    const detail = isTimeout(err)
-      ? `worker ${record.workerId} did not answer the evict request within ${timeoutMs} ms`
-      : `evict request to worker ${record.workerId} failed: ${(err as Error).message}`;
-    throw new SwitchyardError('SY_WORKER_UNAVAILABLE', { detail, cause: err });
-  }
-  let reply: ReturnType<typeof ControlReplySchema.parse>;
-  try {
-    reply = decodeMessage(ControlReplySchema, replyBytes);
-  } catch (err) {
-    throw new SwitchyardError('SY_WORKER_UNAVAILABLE', {
-      detail: `worker ${record.workerId} sent a malformed evict reply`,
-      cause: err,
-    });
-  }
-  if (reply.ok) return { evicted: true, ...where };
-  const code: ErrorCode =
-    reply.code !== undefined && Object.hasOwn(ErrorCatalogue, reply.code)
-      ? (reply.code as ErrorCode)
-      : 'SY_WORKER_UNAVAILABLE';
-  throw new SwitchyardError(code, {
-    detail: `worker ${record.workerId} refused the eviction${reply.detail ? `: ${reply.detail}` : ''}`,
+  // A worker whose NATS server just died has no subscription until it has reconnected elsewhere:
+  // "no responders" is believed only after the grace (the session is not lost in a failover).
+  const outcome = await requestEvict(nc, record.workerId, record.reqId, {
+    timeoutMs,
+    noRespondersGraceMs: EVICT_NO_RESPONDERS_GRACE_MS,
   });
+  return outcome === 'evicted' ? { evicted: true, ...where } : { evicted: false, reason: 'worker-gone', ...where };
 }
 
 /** Registers the session routes on `app`. */

@@ -5,19 +5,13 @@
 
 import type http from 'node:http';
 import type http2 from 'node:http2';
-import type { NatsConnection } from '@nats-io/nats-core';
 import type { Authorization, ControlStore } from '@switchyard/control-store';
-import { isNoResponders, type RequestWithGraceOptions, requestWithGrace } from '@switchyard/nats-errors';
 import {
-  ControlReplySchema,
-  decodeMessage,
   ErrorCatalogue,
   type ErrorCode,
-  encodeMessage,
-  httpStatusForGrpc,
+  httpStatusOf,
   isSwitchyardError,
   Metadata,
-  NatsNames,
   SwitchyardError,
 } from '@switchyard/protocol';
 import { isGrpcContentType, respondWithError } from '@switchyard/tunnel';
@@ -106,13 +100,12 @@ export class AbsorbHandler {
       res.end();
     } catch (err) {
       const code = this.#codeOf(err);
-      const entry = ErrorCatalogue[code] as { grpcStatus: number; message: string; httpStatus?: number };
-      res.writeHead(entry.httpStatus ?? httpStatusForGrpc(entry.grpcStatus), {
+      res.writeHead(httpStatusOf(code), {
         ...cors,
         'content-type': 'text/plain; charset=utf-8',
         ...(code === 'SY_SESSION_NOT_FOUND' ? { 'set-cookie': CLEAR_SESSION_COOKIE } : {}),
       });
-      res.end(`${entry.message}\n`);
+      res.end(`${ErrorCatalogue[code].message}\n`);
     }
   }
 
@@ -146,35 +139,4 @@ export class AbsorbHandler {
     this.#deps.logger.error({ err }, 'unexpected error answering X-NVCF-ABSORB');
     return 'SY_INTERNAL';
   }
-}
-
-/**
- * Asks worker `workerId` to end session `reqId` (core NATS request on `worker.<id>.evict`, as the
- * API's evict does), each attempt bounded by `options.timeoutMs`, "no responders" retried for
- * `options.noRespondersGraceMs`.
- * @throws SwitchyardError SY_SESSION_NOT_FOUND (the worker does not hold it, or is gone),
- *   SY_WORKER_UNAVAILABLE (no answer in time, or another failure).
- */
-export async function requestEviction(
-  nc: NatsConnection,
-  workerId: string,
-  reqId: string,
-  options: RequestWithGraceOptions,
-): Promise<void> {
-  let data: Uint8Array;
-  try {
-    data = (await requestWithGrace(nc, NatsNames.workerEvict(workerId), encodeMessage({ reqId }), options)).data;
-  } catch (err) {
-    if (isNoResponders(err)) throw new SwitchyardError('SY_SESSION_NOT_FOUND', { detail: 'worker is gone' });
-    throw new SwitchyardError('SY_WORKER_UNAVAILABLE', { cause: err });
-  }
-  let reply: ReturnType<typeof ControlReplySchema.parse>;
-  try {
-    reply = decodeMessage(ControlReplySchema, data);
-  } catch (err) {
-    throw new SwitchyardError('SY_WORKER_UNAVAILABLE', { detail: 'malformed evict reply', cause: err });
-  }
-  if (reply.ok) return;
-  if (reply.code === 'SY_SESSION_NOT_FOUND') throw new SwitchyardError('SY_SESSION_NOT_FOUND');
-  throw new SwitchyardError('SY_WORKER_UNAVAILABLE', { detail: `${reply.code}: ${reply.detail ?? ''}` });
 }

@@ -4,26 +4,17 @@
 
 import type http from 'node:http';
 import type http2 from 'node:http2';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { Authorization, ControlStore } from '@switchyard/control-store';
-import { isNoResponders, requestWithGrace } from '@switchyard/nats-errors';
 import {
-  ControlReplySchema,
-  decodeMessage,
   ErrorCatalogue,
   type ErrorCode,
-  encodeMessage,
-  httpStatusForGrpc,
+  httpStatusOf,
   isSwitchyardError,
   Metadata,
-  NatsNames,
   newRequestId,
-  type ReconnectRequest,
-  SessionEndedSchema,
   type SessionRecord,
   SwitchyardError,
-  type Ticket,
-  TunnelControlPaths,
   TunnelHeaders,
 } from '@switchyard/protocol';
 import type { RegionHealthView } from '@switchyard/region-health';
@@ -37,8 +28,9 @@ import {
   respondWithError,
   TunnelListener,
 } from '@switchyard/tunnel';
+import { FrontEndLink } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
-import { AbsorbHandler, absorbAction, requestEviction } from './absorb.ts';
+import { AbsorbHandler, absorbAction } from './absorb.ts';
 import { ClientListener } from './client-listener.ts';
 import type { ProxyConfig } from './config.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -118,9 +110,8 @@ export class GrpcProxy {
   readonly #sessions = new Map<string, LocalSession>();
   readonly #resuming = new Map<string, Promise<LocalSession>>();
   readonly #conns = new WeakMap<http2.ServerHttp2Session, ConnState>();
-  readonly #queued = new Map<string, number>();
-  readonly #subs: Subscription[] = [];
-  #callbackUri = '';
+  /** Everything asked of workers and heard from them (tickets, resume, detach, evict, session-ended). */
+  readonly #link: FrontEndLink;
   #closing = false;
 
   constructor(config: ProxyConfig, deps: GrpcProxyDeps) {
@@ -143,6 +134,15 @@ export class GrpcProxy {
     this.tunnels.on('tunnel-closed', (t) =>
       this.#log.info({ workerId: t.workerId, reason: t.closeReason }, 'tunnel closed'),
     );
+    this.#link = new FrontEndLink({
+      nc: deps.nc,
+      instanceId: config.proxyId,
+      tunnels: this.tunnels,
+      queue: deps.queue,
+      maxQueuePerVersion: config.maxQueuePerVersion,
+      reconnectTimeoutMs: config.reconnectTimeoutMs,
+      noRespondersGraceMs: config.noRespondersGraceMs,
+    });
     this.#clients = new ClientListener({
       host: config.host,
       port: config.port,
@@ -184,21 +184,10 @@ export class GrpcProxy {
    */
   async listen(): Promise<{ port: number; callbackPort: number }> {
     const callbackPort = await this.tunnels.listen();
-    this.#callbackUri = this.config.callbackUri ?? `http://127.0.0.1:${callbackPort}`;
-    const { nc } = this.#deps;
-    this.#subs.push(
-      nc.subscribe(NatsNames.proxyAttach(this.config.proxyId), {
-        callback: (err, msg) => {
-          if (!err) this.#onAttach(msg);
-        },
-      }),
-      nc.subscribe(NatsNames.proxySessionEnded(this.config.proxyId), {
-        callback: (err, msg) => {
-          if (!err) this.#onSessionEnded(msg);
-        },
-      }),
-    );
-    await nc.flush();
+    await this.#link.serve({
+      callbackUri: this.config.callbackUri ?? `http://127.0.0.1:${callbackPort}`,
+      onSessionEnded: (reqId) => this.#onSessionEnded(reqId),
+    });
     const port = await this.#clients.listen();
     return { port, callbackPort };
   }
@@ -206,7 +195,7 @@ export class GrpcProxy {
   /** GOAWAY to clients, tunnels closed, subscriptions dropped. Does not close the NATS connection. */
   async close(): Promise<void> {
     this.#closing = true;
-    for (const sub of this.#subs) sub.unsubscribe();
+    this.#link.close();
     this.#webSockets.close();
     await this.#clients.close();
     await this.tunnels.close();
@@ -308,7 +297,7 @@ export class GrpcProxy {
         isNew = true;
       }
       this.#bind(conn, pinKey, session);
-      const tunnel = this.tunnels.get(session.workerId) ?? (await this.#reattach(session));
+      const tunnel = await this.#link.tunnelFor(session.reqId, session.workerId);
       if (stream.closed || stream.destroyed) return;
       this.#forward(stream, headers, session, tunnel, isNew);
     } catch (err) {
@@ -393,9 +382,8 @@ export class GrpcProxy {
       code = isSwitchyardError(err) ? err.code : 'SY_INTERNAL';
       if (!isSwitchyardError(err)) this.#log.error({ err }, 'unexpected error answering an HTTP/1.1 request');
     }
-    const entry = ErrorCatalogue[code] as { grpcStatus: number; message: string; httpStatus?: number };
-    const body = `${entry.message}\n`;
-    res.writeHead(entry.httpStatus ?? httpStatusForGrpc(entry.grpcStatus), {
+    const body = `${ErrorCatalogue[code].message}\n`;
+    res.writeHead(httpStatusOf(code), {
       ...cors,
       'content-type': 'text/plain; charset=utf-8',
       ...(code === 'SY_SESSION_NOT_FOUND' ? { 'set-cookie': CLEAR_SESSION_COOKIE } : {}),
@@ -439,9 +427,7 @@ export class GrpcProxy {
     if (!session.connections.delete(conn) || session.connections.size > 0) return;
     if (this.#sessions.get(session.reqId) === session) this.#sessions.delete(session.reqId);
     if (session.ended) return;
-    const tunnel = this.tunnels.get(session.workerId);
-    if (!tunnel) return; // the worker already counts a lost tunnel as a detach
-    this.#control(tunnel, TunnelControlPaths.detach(session.reqId)).catch(() => undefined);
+    this.#link.detach(session.reqId, session.workerId);
   }
 
   // --- WebSocket clients (G12) and pre-allocation (G13): sessions bound without a pin ---
@@ -455,7 +441,7 @@ export class GrpcProxy {
     const session = requested
       ? await this.#resume(requested, auth, versionGiven)
       : await this.#allocate(auth, undefined);
-    const tunnel = this.tunnels.get(session.workerId) ?? (await this.#reattach(session));
+    const tunnel = await this.#link.tunnelFor(session.reqId, session.workerId);
     return { session, tunnel, isNew: !requested };
   }
 
@@ -477,8 +463,7 @@ export class GrpcProxy {
     const session = await this.#allocate(auth, undefined);
     if (session.connections.size === 0) {
       if (this.#sessions.get(session.reqId) === session) this.#sessions.delete(session.reqId);
-      const tunnel = this.tunnels.get(session.workerId);
-      if (tunnel) this.#control(tunnel, TunnelControlPaths.detach(session.reqId)).catch(() => undefined);
+      this.#link.detach(session.reqId, session.workerId);
     }
     return session;
   }
@@ -489,80 +474,46 @@ export class GrpcProxy {
     const record = local && !local.ended ? local : (await this.#lookup.find(reqId))?.record;
     if (!record) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
     checkOwner(record, auth, versionGiven);
-    await requestEviction(this.#deps.nc, record.workerId, reqId, {
-      timeoutMs: this.config.reconnectTimeoutMs,
-      noRespondersGraceMs: this.config.noRespondersGraceMs,
-    });
+    await this.#link.evict(reqId, record.workerId);
   }
 
   // --- allocation (flow 1, G10, S4) ---
 
+  /**
+   * A new session on a free worker (flow 1): the version's bound here (S4), the key's rate limit (G2),
+   * then a ticket (in another region's stream when the function spills over) and the worker's attach
+   * within the attach timeout or the call's deadline (G10).
+   * @throws SwitchyardError SY_QUEUE_FULL, SY_RATE_LIMITED, SY_ATTACH_TIMEOUT, SY_QUEUE_UNAVAILABLE.
+   */
   async #allocate(auth: Authorization, deadlineMs: number | undefined): Promise<LocalSession> {
-    const versionId = auth.version.versionId;
-    const queued = this.#queued.get(versionId) ?? 0;
-    if (queued >= this.config.maxQueuePerVersion) throw new SwitchyardError('SY_QUEUE_FULL');
-    // Counted before any await, so concurrent allocations cannot all pass the bound (S4).
-    this.#queued.set(versionId, queued + 1);
-    try {
-      if (this.#deps.rateLimiter) await this.#deps.rateLimiter.take(auth.key.keyId);
-      return await this.#queueTicket(auth, deadlineMs);
-    } finally {
-      const n = (this.#queued.get(versionId) ?? 1) - 1;
-      if (n > 0) this.#queued.set(versionId, n);
-      else this.#queued.delete(versionId);
-    }
-  }
-
-  /** Publishes a ticket and waits for a worker to attach (G10); the ticket is withdrawn on timeout. */
-  async #queueTicket(auth: Authorization, deadlineMs: number | undefined): Promise<LocalSession> {
     const versionId = auth.version.versionId;
     const reqId = newRequestId();
     const waitMs = Math.min(this.config.attachTimeoutMs, deadlineMs ?? Number.POSITIVE_INFINITY);
-    const { token, attached, cancel } = this.tunnels.expectAttach(reqId, Math.max(30_000, waitMs));
-    let timer: NodeJS.Timeout | undefined;
-    // Spill-over (issue 4): another region's stream when this one has no capacity; the ticket still
-    // names this proxy's callback, so the remote worker dials back here.
-    const queue = await this.#spill.queueFor(auth.fn, versionId);
-    try {
-      const ticket: Ticket = {
-        reqId,
-        accountId: auth.key.accountId,
-        functionId: auth.fn.functionId,
-        versionId,
-        kind: auth.fn.kind,
-        proxyId: this.config.proxyId,
-        callbackUri: this.#callbackUri,
-        token,
-        deadlineMs: Date.now() + waitMs,
-        region: queue.region,
-      };
-      const seq = await queue.publish(ticket);
-      const timeout = new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), waitMs);
-      });
-      const tunnel = await Promise.race([attached, timeout]);
-      if (!tunnel) {
-        cancel();
-        void queue.withdraw(seq);
-        throw new SwitchyardError('SY_ATTACH_TIMEOUT', { detail: `no worker took the session within ${waitMs} ms` });
-      }
-      const session: LocalSession = {
-        reqId,
-        accountId: auth.key.accountId,
-        functionId: auth.fn.functionId,
-        versionId,
-        workerId: tunnel.workerId,
-        connections: new Set(),
-        ended: false,
-      };
-      this.#sessions.set(reqId, session);
-      return session;
-    } catch (err) {
-      cancel();
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
+    const { rateLimiter } = this.#deps;
+    const tunnel = await this.#link.allocate({
+      reqId,
+      accountId: auth.key.accountId,
+      functionId: auth.fn.functionId,
+      versionId,
+      kind: auth.fn.kind,
+      deadlineMs: Date.now() + waitMs,
+      admit: rateLimiter ? () => rateLimiter.take(auth.key.keyId) : undefined,
+      // Spill-over (issue 4): another region's stream when this one has no capacity; the ticket still
+      // names this proxy's callback, so the remote worker dials back here.
+      queue: () => this.#spill.queueFor(auth.fn, versionId),
+    });
+    if (!tunnel) throw new SwitchyardError('SY_INTERNAL', { detail: 'allocation given up without a signal' });
+    const session: LocalSession = {
+      reqId,
+      accountId: auth.key.accountId,
+      functionId: auth.fn.functionId,
+      versionId,
+      workerId: tunnel.workerId,
+      connections: new Set(),
+      ended: false,
+    };
+    this.#sessions.set(reqId, session);
+    return session;
   }
 
   // --- resume (flow 3, G7-G9, G15) ---
@@ -589,128 +540,21 @@ export class GrpcProxy {
 
   /** Attaches this proxy to the worker holding the session of `record` (flow 3). */
   async #attachExisting(record: SessionRecord): Promise<LocalSession> {
-    const { reqId } = record;
-    const session = localFromRecord(record);
-    const tunnel = this.tunnels.get(session.workerId);
-    if (tunnel) {
-      const status = await this.#control(tunnel, TunnelControlPaths.attach(reqId)).catch(() => undefined);
-      if (status === 404) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
-      if (status !== 200) await this.#reconnect(session);
-    } else {
-      await this.#reconnect(session);
-    }
-    const current = this.#sessions.get(reqId);
+    await this.#link.resume(record.reqId, record.workerId);
+    const current = this.#sessions.get(record.reqId);
     if (current && !current.ended) return current;
-    this.#sessions.set(reqId, session);
+    const session = localFromRecord(record);
+    this.#sessions.set(record.reqId, session);
     return session;
   }
 
-  /** A held session whose tunnel is gone: ask the worker to dial again. */
-  async #reattach(session: LocalSession): Promise<ProxyTunnel> {
-    await this.#reconnect(session);
-    const tunnel = this.tunnels.get(session.workerId);
-    if (!tunnel) throw new SwitchyardError('SY_TUNNEL_LOST');
-    return tunnel;
-  }
-
-  /**
-   * Asks the worker holding `session` (core NATS, `worker.<id>.reconnect`) to attach to this instance
-   * and waits for the tunnel. No responders for `noRespondersGraceMs` (worker gone) or "not found"
-   * -> NOT_FOUND; a timeout -> UNAVAILABLE (never a wrong NOT_FOUND, also while the worker moves to
-   * another NATS server).
-   */
-  async #reconnect(session: LocalSession): Promise<void> {
-    const { token, attached, cancel } = this.tunnels.expectAttach(
-      session.reqId,
-      this.config.reconnectTimeoutMs + 1_000,
-    );
-    const request: ReconnectRequest = {
-      reqId: session.reqId,
-      proxyId: this.config.proxyId,
-      callbackUri: this.#callbackUri,
-      token,
-    };
-    let reply: Msg;
-    try {
-      reply = await requestWithGrace(
-        this.#deps.nc,
-        NatsNames.workerReconnect(session.workerId),
-        encodeMessage(request),
-        {
-          timeoutMs: this.config.reconnectTimeoutMs,
-          noRespondersGraceMs: this.config.noRespondersGraceMs,
-        },
-      );
-    } catch (err) {
-      cancel();
-      if (isNoResponders(err)) throw new SwitchyardError('SY_SESSION_NOT_FOUND', { detail: 'worker is gone' });
-      throw new SwitchyardError('SY_WORKER_UNAVAILABLE', { cause: err });
-    }
-    const answer = decodeMessage(ControlReplySchema, reply.data);
-    if (!answer.ok) {
-      cancel();
-      if (answer.code === 'SY_SESSION_NOT_FOUND') throw new SwitchyardError('SY_SESSION_NOT_FOUND');
-      throw new SwitchyardError('SY_WORKER_UNAVAILABLE', { detail: `${answer.code}: ${answer.detail ?? ''}` });
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const tunnel = await Promise.race([
-      attached,
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), this.config.reconnectTimeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (!tunnel) {
-      cancel();
-      throw new SwitchyardError('SY_WORKER_UNAVAILABLE', { detail: 'worker accepted but did not attach' });
-    }
-  }
-
-  /** Sends a control request over a tunnel; resolves with the HTTP status. */
-  #control(tunnel: ProxyTunnel, path: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      let req: http2.ClientHttp2Stream;
-      try {
-        req = tunnel.session.request(
-          { ':method': 'POST', ':path': path, [TunnelHeaders.control]: '1' },
-          { endStream: true },
-        );
-      } catch (err) {
-        reject(err);
-        return;
-      }
-      let answered = false;
-      req.on('response', (h) => {
-        answered = true;
-        resolve(Number(h[':status']));
-      });
-      req.on('error', reject);
-      // Only a stream that closed unanswered is a lost tunnel (no error built per control request).
-      req.on('close', () => {
-        if (!answered) reject(new SwitchyardError('SY_TUNNEL_LOST'));
-      });
-      req.resume();
-    });
-  }
-
-  // --- messages from workers ---
-
-  #onAttach(msg: Msg): void {
-    msg.respond(this.tunnels.answerAttach(msg.data));
-  }
-
-  #onSessionEnded(msg: Msg): void {
-    let reqId: string;
-    try {
-      reqId = decodeMessage(SessionEndedSchema, msg.data).reqId;
-    } catch {
-      return;
-    }
+  /** A worker ended session `reqId` (S3): connections bound to it get a clean end (GOAWAY). */
+  #onSessionEnded(reqId: string): void {
     const session = this.#sessions.get(reqId);
     if (!session) return;
     session.ended = true;
     this.#sessions.delete(reqId);
-    // S3: connections bound to an ended session get a clean end (GOAWAY); in-flight calls were reset.
+    // In-flight calls were reset by the worker.
     for (const conn of session.connections) if (!conn.closed) conn.close();
   }
 }

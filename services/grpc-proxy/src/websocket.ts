@@ -10,7 +10,7 @@ import type { Authorization, ControlStore } from '@switchyard/control-store';
 import {
   ErrorCatalogue,
   type ErrorCode,
-  httpStatusForGrpc,
+  httpStatusOf,
   isSwitchyardError,
   Metadata,
   TunnelHeaders,
@@ -416,9 +416,8 @@ function responseHead(
 /** A proxy-made answer to an upgrade request (G3 text, HTTP status from the code), then the end. */
 function writeError(socket: Duplex, code: ErrorCode, extra: http.OutgoingHttpHeaders, detail?: string): void {
   if (socket.destroyed) return;
-  const entry = ErrorCatalogue[code] as { grpcStatus: number; message: string; httpStatus?: number };
-  const status = entry.httpStatus ?? httpStatusForGrpc(entry.grpcStatus);
-  const body = `${detail ?? entry.message}\n`;
+  const status = httpStatusOf(code);
+  const body = `${detail ?? ErrorCatalogue[code].message}\n`;
   const headers: http.OutgoingHttpHeaders = {
     ...extra,
     'content-type': 'text/plain; charset=utf-8',

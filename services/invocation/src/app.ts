@@ -10,7 +10,7 @@
 
 import type http from 'node:http';
 import http2 from 'node:http2';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { ApiKeyRecord, Authorization, ControlStore } from '@switchyard/control-store';
 import {
   ContainerHeaders,
@@ -18,17 +18,16 @@ import {
   isSwitchyardError,
   isUuid,
   Metadata,
-  NatsNames,
   newRequestId,
   PROBLEM_CONTENT_TYPE,
   problemDocument,
   SwitchyardError,
-  type Ticket,
   TunnelHeaders,
 } from '@switchyard/protocol';
 import { bucketKey, TokenBuckets } from '@switchyard/rate-limit';
 import type { TicketQueue } from '@switchyard/ticket-queue';
 import { type ProxyTunnel, readDeclaredBody, TunnelListener } from '@switchyard/tunnel';
+import { FrontEndLink } from '@switchyard/worker-link';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -189,12 +188,12 @@ export class InvocationService {
   readonly #deps: InvocationDeps;
   readonly #log: Logger;
   readonly #buckets: TokenBuckets;
-  readonly #queued = new Map<string, number>();
+  /** Tickets and workers' NATS attaches (see @switchyard/worker-link). */
+  readonly #link: FrontEndLink;
   /** Workers' tunnels by version, for the warm path (see warm-tunnels.ts). */
   readonly #warm = new WarmTunnels();
   readonly #subs: Subscription[] = [];
   #listener!: ClientListener;
-  #callbackUri = '';
   #closing = false;
   #inFlight = 0;
 
@@ -210,6 +209,13 @@ export class InvocationService {
     this.tunnels.on('tunnel-closed', (t) =>
       this.#log.info({ workerId: t.workerId, reason: t.closeReason }, 'tunnel closed'),
     );
+    this.#link = new FrontEndLink({
+      nc: deps.nc,
+      instanceId: config.instanceId,
+      tunnels: this.tunnels,
+      queue: deps.queue,
+      maxQueuePerVersion: config.maxQueuePerVersion,
+    });
     this.results = new ResultStore(deps.redis, {
       ttlMs: config.resultTtlMs,
       maxBytes: config.maxResultBytes,
@@ -255,17 +261,9 @@ export class InvocationService {
    */
   async listen(): Promise<{ port: number; callbackPort: number }> {
     const callbackPort = await this.tunnels.listen();
-    this.#callbackUri = this.config.callbackUri ?? `http://127.0.0.1:${callbackPort}`;
-    const { nc } = this.#deps;
-    this.#subs.push(
-      nc.subscribe(NatsNames.proxyAttach(this.config.instanceId), {
-        callback: (err, msg) => {
-          if (!err) this.#onAttach(msg);
-        },
-      }),
-    );
+    await this.#link.serve({ callbackUri: this.config.callbackUri ?? `http://127.0.0.1:${callbackPort}` });
     this.#subs.push(this.remoteResults.serve());
-    await nc.flush();
+    await this.#deps.nc.flush();
     await this.app.listen({ host: this.config.host, port: this.config.port });
     const address = this.app.server.address() as { port: number };
     return { port: address.port, callbackPort };
@@ -277,6 +275,7 @@ export class InvocationService {
    */
   async close(): Promise<void> {
     this.#closing = true;
+    this.#link.close();
     for (const sub of this.#subs) sub.unsubscribe();
     this.#listener.drain(this.config.drainTimeoutMs);
     const until = Date.now() + this.config.drainTimeoutMs;
@@ -412,7 +411,7 @@ export class InvocationService {
     });
   }
 
-  /** The ticket path: {@link #allocate}, then {@link #forward} over the tunnel of the worker that took it. */
+  /** The ticket path: a ticket (FrontEndLink.allocate), then {@link #forward} over the tunnel of the worker that took it. */
   async #allocateAndForward(
     req: RawRequest,
     res: RawResponse,
@@ -422,13 +421,23 @@ export class InvocationService {
   ): Promise<void> {
     let gone = false;
     let tunnel: ProxyTunnel | undefined;
+    const abort = new AbortController();
+    onCancel(() => {
+      gone = true;
+      abort.abort();
+    });
     try {
-      tunnel = await this.#allocate(auth, call.reqId, call.deadlineMs, (cancel) =>
-        onCancel(() => {
-          gone = true;
-          cancel();
-        }),
-      );
+      tunnel = await this.#link.allocate({
+        reqId: call.reqId,
+        accountId: auth.key.accountId,
+        functionId: auth.fn.functionId,
+        versionId: auth.version.versionId,
+        kind: 'http',
+        deadlineMs: call.deadlineMs,
+        tokenTtlMs: this.config.tokenTtlMs,
+        signal: abort.signal,
+        timeoutHint: ' (NVCF-POLL-SECONDS)',
+      });
     } catch (err) {
       this.#problem(req, res, err, call.reqId);
       return;
@@ -451,72 +460,6 @@ export class InvocationService {
       // H4: the time left of the poll window, for the container.
       [ContainerHeaders.pollSeconds]: String(Math.max(1, Math.ceil((call.deadlineMs - Date.now()) / 1000))),
     });
-  }
-
-  // --- allocation (flow 1 for one request: H8, H10, S4) ---
-
-  /**
-   * Publishes a ticket and waits until `deadlineMs` for a worker to attach (H8). The ticket is
-   * withdrawn when nobody took it in time (504) or the client went away (`onCancel` receives the
-   * function that gives up). @returns the tunnel, or undefined when the client went away.
-   * @throws SwitchyardError SY_QUEUE_FULL (429), SY_ATTACH_TIMEOUT (504), SY_QUEUE_UNAVAILABLE (503).
-   */
-  async #allocate(
-    auth: Authorization,
-    reqId: string,
-    deadlineMs: number,
-    onCancel: (cancel: () => void) => void,
-  ): Promise<ProxyTunnel | undefined> {
-    const versionId = auth.version.versionId;
-    const queued = this.#queued.get(versionId) ?? 0;
-    if (queued >= this.config.maxQueuePerVersion)
-      throw new SwitchyardError('SY_QUEUE_FULL', { detail: `${queued} requests of this version are queued here` });
-    this.#queued.set(versionId, queued + 1);
-    const waitMs = Math.max(1, deadlineMs - Date.now());
-    const { token, attached, cancel } = this.tunnels.expectAttach(reqId, Math.max(this.config.tokenTtlMs, waitMs));
-    let timer: NodeJS.Timeout | undefined;
-    let seq: number | undefined;
-    try {
-      const ticket: Ticket = {
-        reqId,
-        accountId: auth.key.accountId,
-        functionId: auth.fn.functionId,
-        versionId,
-        kind: 'http',
-        proxyId: this.config.instanceId,
-        callbackUri: this.#callbackUri,
-        token,
-        deadlineMs,
-        region: this.config.region,
-      };
-      let giveUp!: (value: 'gone') => void;
-      const given = new Promise<'gone'>((resolve) => {
-        giveUp = resolve;
-      });
-      onCancel(() => giveUp('gone'));
-      seq = await this.#deps.queue.publish(ticket);
-      const timeout = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), Math.max(1, deadlineMs - Date.now()));
-      });
-      const outcome = await Promise.race([attached, timeout, given]);
-      if (outcome === 'timeout' || outcome === 'gone') {
-        cancel();
-        void this.#deps.queue.withdraw(seq);
-        if (outcome === 'gone') return undefined;
-        throw new SwitchyardError('SY_ATTACH_TIMEOUT', {
-          detail: `no worker took the request within ${Math.round((deadlineMs - Date.now() + waitMs) / 1000)} s (NVCF-POLL-SECONDS)`,
-        });
-      }
-      return outcome;
-    } catch (err) {
-      cancel();
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      const n = (this.#queued.get(versionId) ?? 1) - 1;
-      if (n > 0) this.#queued.set(versionId, n);
-      else this.#queued.delete(versionId);
-    }
   }
 
   // --- the relay (H3-H7, H9) ---
@@ -826,11 +769,5 @@ export class InvocationService {
     const key = await this.#deps.control.authenticateFresh(match[1]);
     if (key === undefined) throw new SwitchyardError('SY_AUTH_INVALID');
     return key;
-  }
-
-  // --- attach from workers that already have a tunnel here (W1) ---
-
-  #onAttach(msg: Msg): void {
-    msg.respond(this.tunnels.answerAttach(msg.data));
   }
 }

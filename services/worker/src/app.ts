@@ -3,37 +3,38 @@
 // and relays every stream of a tunnel to the function container.
 
 import type http2 from 'node:http2';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
 import {
-  type AttachRequest,
-  ControlReplySchema,
   DirectBody,
-  decodeMessage,
   ErrorCatalogue,
   type ErrorCode,
   encodeGrpcMessage,
-  encodeMessage,
   isSwitchyardError,
   Metadata,
-  NatsNames,
-  ReconnectRequestSchema,
+  type ReconnectRequest,
   type SessionEnded,
   type SessionRecord,
   SwitchyardError,
-  TunnelControlPaths,
-  TunnelFeatures,
   TunnelHeaders,
 } from '@switchyard/protocol';
 import type { SessionDirectory } from '@switchyard/session-directory';
 import type { PulledTicket, TicketQueue } from '@switchyard/ticket-queue';
 import {
-  dialTunnel,
   forwardHeaders,
   isGrpcContentType,
   relayStream,
   respondWithError,
   type WorkerTunnel,
 } from '@switchyard/tunnel';
+import {
+  answerControl,
+  isControlPath,
+  parseControlPath,
+  publishSessionEnded,
+  serveWorkerLink,
+  type WorkerLinkServer,
+  WorkerTunnels,
+} from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config.ts';
 import { ContainerClient } from './container-client.ts';
@@ -113,9 +114,8 @@ export class Worker {
   readonly #deps: WorkerDeps;
   readonly #log: Logger;
   readonly #sessions = new Map<string, WorkerSession>();
-  readonly #tunnels = new Map<string, WorkerTunnel>();
-  readonly #tunnelProxy = new WeakMap<WorkerTunnel, string>();
-  readonly #dialing = new Map<string, Promise<WorkerTunnel>>();
+  /** One tunnel per front-end instance (W1). */
+  readonly #tunnels: WorkerTunnels;
   readonly #container: ContainerClient;
   /** Set when the upstream is `http://` (HTTP functions): requests go through undici. */
   readonly #httpUpstream: HttpUpstream | undefined;
@@ -123,7 +123,7 @@ export class Worker {
   readonly #webSocket: WebSocketUpstream;
   /** HTTP requests holding a capacity unit, by request ID (no session record: they are one-shot). */
   readonly #httpHeld = new Map<string, HttpHold>();
-  readonly #subs: Subscription[] = [];
+  #link: WorkerLinkServer | undefined;
   #reserved = 0;
   /** Pull requests outstanding (each may bring one ticket). */
   #pulling = 0;
@@ -145,6 +145,12 @@ export class Worker {
     this.#container = new ContainerClient(config.upstream.replace(/^grpc:/, 'http:'));
     this.#httpUpstream = config.upstream.startsWith('http:') ? new HttpUpstream(config.upstream) : undefined;
     this.#webSocket = new WebSocketUpstream(webSocketTarget(config.upstream, config.websocketUpstream));
+    this.#tunnels = new WorkerTunnels({
+      nc: deps.nc,
+      workerId: config.workerId,
+      onStream: (stream, headers, proxyId) => this.#onStream(stream, headers, proxyId),
+      onClosed: (proxyId, tunnel) => this.#onTunnelClosed(proxyId, tunnel),
+    });
   }
 
   /** Sessions held now. */
@@ -169,20 +175,10 @@ export class Worker {
 
   /** Subscribes to reconnect/evict requests, starts pulling tickets and refreshing records. */
   async start(): Promise<void> {
-    const { nc } = this.#deps;
-    this.#subs.push(
-      nc.subscribe(NatsNames.workerReconnect(this.config.workerId), {
-        callback: (err, msg) => {
-          if (!err) void this.#onReconnect(msg);
-        },
-      }),
-      nc.subscribe(NatsNames.workerEvict(this.config.workerId), {
-        callback: (err, msg) => {
-          if (!err) void this.#onEvict(msg);
-        },
-      }),
-    );
-    await nc.flush();
+    this.#link = await serveWorkerLink(this.#deps.nc, this.config.workerId, {
+      reconnect: (request) => this.#onReconnect(request),
+      evict: (reqId) => this.#onEvict(reqId),
+    });
     this.#pullLoop = this.#pull();
     // S2: refresh against the bucket's real TTL; a bucket created earlier by someone else keeps its own.
     const ttlMs = Math.min(this.config.sessionTtlMs, this.#deps.directory.ttlMs);
@@ -200,9 +196,9 @@ export class Worker {
     this.#stopping = true;
     this.#capacityWaiter?.();
     clearInterval(this.#refreshTimer);
-    for (const sub of this.#subs) sub.unsubscribe();
+    this.#link?.close();
     await Promise.allSettled([...this.#sessions.values()].map((s) => this.#endSession(s, 'worker-exit')));
-    for (const t of this.#tunnels.values()) t.close();
+    this.#tunnels.closeAll();
     this.#container.close();
     await this.#closeHttp();
     await this.#pullLoop?.catch(() => undefined);
@@ -357,55 +353,13 @@ export class Worker {
 
   // --- tunnels (W1) ---
 
-  /**
-   * Attaches session `reqId` to proxy instance `proxyId` with `token`: over NATS when a tunnel to it
-   * is up, else by dialling `callbackUri` (the CONNECT redeems the token).
-   * @throws SwitchyardError with the proxy's or the dial's code.
-   */
-  async #attach(proxyId: string, callbackUri: string, token: string, reqId: string): Promise<void> {
-    // One tunnel per proxy instance: a second ticket while the first dials waits and then uses NATS.
-    // No await between the check and the dial below when nobody dials: two tickets taken in the same
-    // tick would otherwise both dial, and the second tunnel would close the first under its streams.
-    for (let dialing = this.#dialing.get(proxyId); dialing; dialing = this.#dialing.get(proxyId))
-      await dialing.catch(() => undefined);
-    const existing = this.#tunnels.get(proxyId);
-    if (existing && !existing.closed) {
-      const request: AttachRequest = { token, workerId: this.config.workerId, reqId };
-      const reply = await this.#deps.nc.request(NatsNames.proxyAttach(proxyId), encodeMessage(request), {
-        timeout: 5_000,
-      });
-      const answer = decodeMessage(ControlReplySchema, reply.data);
-      if (answer.ok) return;
-      if (answer.code !== 'SY_TUNNEL_LOST') {
-        throw new SwitchyardError((answer.code as ErrorCode) ?? 'SY_INTERNAL', { detail: answer.detail });
-      }
-      // The proxy no longer sees our tunnel: dial a new one with the same (still unused) token.
-    }
-    const dialing = dialTunnel({
-      callbackUri,
-      token,
-      workerId: this.config.workerId,
-      features: [TunnelFeatures.warmPath],
-      onStream: (stream, headers, tun) => this.#onStream(stream, headers, tun),
-    });
-    this.#dialing.set(proxyId, dialing);
-    let tunnel: WorkerTunnel;
-    try {
-      tunnel = await dialing;
-    } finally {
-      if (this.#dialing.get(proxyId) === dialing) this.#dialing.delete(proxyId);
-    }
-    this.#tunnelProxy.set(tunnel, proxyId);
-    const previous = this.#tunnels.get(proxyId);
-    this.#tunnels.set(proxyId, tunnel);
-    if (previous && previous !== tunnel) previous.close();
-    tunnel.once('close', () => this.#onTunnelClosed(proxyId, tunnel));
+  /** Attaches `reqId` to front-end instance `proxyId` (see WorkerTunnels.attach). */
+  #attach(proxyId: string, callbackUri: string, token: string, reqId: string): Promise<void> {
+    return this.#tunnels.attach(proxyId, callbackUri, token, reqId);
   }
 
   #onTunnelClosed(proxyId: string, tunnel: WorkerTunnel): void {
     this.#log.info({ proxyId, reason: tunnel.closeReason }, 'tunnel closed');
-    if (this.#tunnels.get(proxyId) !== tunnel) return;
-    this.#tunnels.delete(proxyId);
     // W3: an unclean loss keeps the sessions for the reconnect window; a resume re-dials.
     for (const session of this.#sessions.values()) {
       if (!session.proxies.delete(proxyId)) continue;
@@ -414,10 +368,10 @@ export class Worker {
     }
   }
 
-  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, tunnel: WorkerTunnel): void {
+  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined): void {
     const path = headers[':path'] ?? '';
-    if (path.startsWith(TunnelControlPaths.prefix)) {
-      this.#onControl(stream, path, tunnel);
+    if (isControlPath(path)) {
+      this.#onControl(stream, path, proxyId);
       return;
     }
     if (this.#onHttpStream(stream, headers)) return;
@@ -430,7 +384,6 @@ export class Worker {
     }
     // A proxy forwards a call only for a client connection bound to the session: after a lost tunnel
     // was re-dialled for another session, this is how a still-pinned connection re-attaches (W3, S1).
-    const proxyId = this.#tunnelProxy.get(tunnel);
     if (proxyId && !session.proxies.has(proxyId)) this.#attachProxy(session, proxyId);
     const call: InFlightCall = { grpc, out: undefined };
     session.streams.set(stream, call);
@@ -451,8 +404,7 @@ export class Worker {
    * and a proxy without a tunnel must not hold the session past its window (W3).
    */
   #attachProxy(session: WorkerSession, proxyId: string): void {
-    const tunnel = this.#tunnels.get(proxyId);
-    if (!tunnel || tunnel.closed) {
+    if (!this.#tunnels.open(proxyId)) {
       session.lostProxies.add(proxyId);
       if (session.proxies.size === 0) this.#startWindow(session);
       return;
@@ -484,26 +436,20 @@ export class Worker {
   }
 
   /** `POST /_switchyard/v1/sessions/<reqId>/attach|detach` from a proxy over its tunnel. */
-  #onControl(stream: http2.ServerHttp2Stream, path: string, tunnel: WorkerTunnel): void {
-    const match = /^\/_switchyard\/v1\/sessions\/([0-9a-f-]{36})\/(attach|detach)$/.exec(path);
-    const proxyId = this.#tunnelProxy.get(tunnel);
-    stream.on('error', () => undefined);
-    if (!match || !proxyId) {
-      stream.respond({ ':status': 404 }, { endStream: true });
+  #onControl(stream: http2.ServerHttp2Stream, path: string, proxyId: string | undefined): void {
+    const control = parseControlPath(path);
+    const session = control && proxyId ? this.#sessions.get(control.reqId) : undefined;
+    if (!control || !proxyId || !session || session.ending) {
+      answerControl(stream, 404);
       return;
     }
-    const session = this.#sessions.get(match[1]);
-    if (!session || session.ending) {
-      stream.respond({ ':status': 404 }, { endStream: true });
-      return;
-    }
-    if (match[2] === 'attach') {
+    if (control.action === 'attach') {
       this.#attachProxy(session, proxyId);
     } else {
       if (session.attaching?.has(proxyId)) session.attaching.set(proxyId, true);
       if (session.proxies.delete(proxyId) && session.proxies.size === 0) this.#startWindow(session);
     }
-    stream.respond({ ':status': 200 }, { endStream: true });
+    answerControl(stream, 200);
   }
 
   // --- HTTP requests (H2-H4, H10: one-shot, no session record) ---
@@ -623,46 +569,33 @@ export class Worker {
 
   // --- reconnect and evict (flow 3, S3) ---
 
-  async #onReconnect(msg: Msg): Promise<void> {
-    const reply = (code?: ErrorCode, detail?: string): void => {
-      msg.respond(encodeMessage(code ? { ok: false, code, detail } : { ok: true }));
-    };
-    let request: ReturnType<typeof ReconnectRequestSchema.parse>;
-    try {
-      request = decodeMessage(ReconnectRequestSchema, msg.data);
-    } catch {
-      reply('SY_INTERNAL', 'malformed reconnect request');
-      return;
-    }
+  /**
+   * A front end asks to attach a session held here (flow 3).
+   * @throws SwitchyardError SY_SESSION_NOT_FOUND, SY_CALLBACK_NOT_ALLOWED (W4), or the attach's code.
+   */
+  async #onReconnect(request: ReconnectRequest): Promise<void> {
     const session = this.#sessions.get(request.reqId);
-    if (!session || session.ending) return reply('SY_SESSION_NOT_FOUND');
-    if (!this.#allowed(request.callbackUri)) return reply('SY_CALLBACK_NOT_ALLOWED');
+    if (!session || session.ending) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
+    if (!this.#allowed(request.callbackUri)) throw new SwitchyardError('SY_CALLBACK_NOT_ALLOWED');
     this.#attachStarted(session, request.proxyId);
     try {
       await this.#attach(request.proxyId, request.callbackUri, request.token, request.reqId);
     } catch (err) {
       this.#attachSettled(session, request.proxyId);
-      return reply(isSwitchyardError(err) ? err.code : 'SY_TUNNEL_DIAL_FAILED', (err as Error).message);
+      throw isSwitchyardError(err)
+        ? err
+        : new SwitchyardError('SY_TUNNEL_DIAL_FAILED', { detail: (err as Error).message, cause: err });
     }
-    if (session.ending) return reply('SY_SESSION_NOT_FOUND');
+    if (session.ending) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
     this.#attachFinished(session, request.proxyId);
-    reply();
   }
 
-  async #onEvict(msg: Msg): Promise<void> {
-    let reqId: unknown;
-    try {
-      reqId = JSON.parse(Buffer.from(msg.data).toString()).reqId;
-    } catch {
-      // falls through to not found
-    }
-    const session = typeof reqId === 'string' ? this.#sessions.get(reqId) : undefined;
-    if (!session || session.ending) {
-      msg.respond(encodeMessage({ ok: false, code: 'SY_SESSION_NOT_FOUND' }));
-      return;
-    }
+  /** Ends session `reqId` now (S3). @returns false when it is not held here. */
+  async #onEvict(reqId: string): Promise<boolean> {
+    const session = this.#sessions.get(reqId);
+    if (!session || session.ending) return false;
     await this.#endSession(session, 'evicted');
-    msg.respond(encodeMessage({ ok: true }));
+    return true;
   }
 
   // --- session lifecycle (S1, S2, W3) ---
@@ -694,8 +627,7 @@ export class Worker {
     const code: ErrorCode = reason === 'worker-exit' ? 'SY_SHUTTING_DOWN' : 'SY_SESSION_EVICTED';
     for (const [stream, call] of session.streams) endCall(stream, call, code);
     const ended: SessionEnded = { reqId, reason };
-    for (const proxyId of new Set([...session.proxies, ...session.lostProxies]))
-      this.#deps.nc.publish(NatsNames.proxySessionEnded(proxyId), encodeMessage(ended));
+    publishSessionEnded(this.#deps.nc, new Set([...session.proxies, ...session.lostProxies]), ended);
     try {
       await this.#deps.directory.delete(reqId);
     } catch (err) {

@@ -1,0 +1,149 @@
+// Allocation (flow 1, G10, H8, S4): one algorithm for the gRPC proxy's new sessions and the invocation
+// service's requests. Count the request against its version's bound on this instance (before any
+// await, so concurrent requests cannot all pass it), issue a single-use token and expect the worker's
+// attach, publish a ticket naming this instance, then race the attach against the deadline (and the
+// caller giving up); a ticket nobody took is withdrawn from the stream.
+
+import { type FunctionKind, SwitchyardError, type Ticket } from '@switchyard/protocol';
+import type { TicketQueue } from '@switchyard/ticket-queue';
+import type { ProxyTunnel, TunnelListener } from '@switchyard/tunnel';
+
+/** One request for a worker. */
+export interface AllocationRequest {
+  /** Request ID of the new session or HTTP request (UUIDv4); the worker's attach names it. */
+  reqId: string;
+  accountId: string;
+  functionId: string;
+  versionId: string;
+  /** `grpc`: a session (the worker writes its record); `http`: one request (no record). */
+  kind: FunctionKind;
+  /** Epoch ms: the ticket's deadline; the wait ends then with SY_ATTACH_TIMEOUT (G10, H8). */
+  deadlineMs: number;
+  /** Lifetime of the attach token, ms; the token lives at least until the deadline (W1). */
+  tokenTtlMs: number;
+  /**
+   * Stream for the ticket, asked after the token is issued (the proxy's spill-over may pick another
+   * region's). @default the allocator's own region's queue
+   */
+  queue?: () => TicketQueue | Promise<TicketQueue>;
+  /**
+   * Runs once the request counts against the bound and before the ticket is published: the proxy's
+   * rate limit (G2). Its rejection is the allocation's.
+   */
+  admit?: () => Promise<void>;
+  /** Aborted: the caller gave up (its client went away); the ticket is withdrawn, allocate resolves undefined. */
+  signal?: AbortSignal;
+  /** Appended to the SY_ATTACH_TIMEOUT detail, e.g. ` (NVCF-POLL-SECONDS)`. @default '' */
+  timeoutHint?: string;
+}
+
+/** What {@link TicketAllocator} needs. */
+export interface TicketAllocatorOptions {
+  /** This instance's tunnels: tokens are issued and attaches arrive here. */
+  tunnels: TunnelListener;
+  /** This instance's ID (`proxyId` of its tickets; workers answer on `proxy.<id>.attach`). */
+  instanceId: string;
+  /** This region's ticket stream. */
+  queue: TicketQueue;
+  /** Allocations of one version waiting here at most; one more is SY_QUEUE_FULL (S4). */
+  maxQueuePerVersion: number;
+}
+
+/** Allocates workers for one front-end instance; see the file comment. */
+export class TicketAllocator {
+  readonly #options: TicketAllocatorOptions;
+  readonly #queued = new Map<string, number>();
+  #callbackUri = '';
+
+  constructor(options: TicketAllocatorOptions) {
+    this.#options = options;
+  }
+
+  /** `http://host:port` of this instance's callback listener, named in tickets (set once it listens). */
+  set callbackUri(uri: string) {
+    this.#callbackUri = uri;
+  }
+
+  get callbackUri(): string {
+    return this.#callbackUri;
+  }
+
+  /** Allocations of `versionId` waiting here now. */
+  queued(versionId: string): number {
+    return this.#queued.get(versionId) ?? 0;
+  }
+
+  /**
+   * Finds a worker for `request` (see the file comment).
+   * @returns the tunnel of the worker that attached, or undefined when `request.signal` aborted first.
+   * @throws SwitchyardError SY_QUEUE_FULL (the version's bound here is reached), SY_ATTACH_TIMEOUT (no
+   *   worker took it by the deadline), SY_QUEUE_UNAVAILABLE (the ticket could not be published), or
+   *   whatever `admit` throws.
+   */
+  async allocate(request: AllocationRequest): Promise<ProxyTunnel | undefined> {
+    const { versionId } = request;
+    const queued = this.queued(versionId);
+    if (queued >= this.#options.maxQueuePerVersion)
+      throw new SwitchyardError('SY_QUEUE_FULL', { detail: `${queued} requests of this version are queued here` });
+    // Counted before any await, so concurrent allocations cannot all pass the bound (S4).
+    this.#queued.set(versionId, queued + 1);
+    try {
+      if (request.admit) await request.admit();
+      return await this.#ticket(request);
+    } finally {
+      const n = this.queued(versionId) - 1;
+      if (n > 0) this.#queued.set(versionId, n);
+      else this.#queued.delete(versionId);
+    }
+  }
+
+  async #ticket(request: AllocationRequest): Promise<ProxyTunnel | undefined> {
+    const waitMs = Math.max(1, request.deadlineMs - Date.now());
+    const { token, attached, cancel } = this.#options.tunnels.expectAttach(
+      request.reqId,
+      Math.max(request.tokenTtlMs, waitMs),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      const queue = request.queue ? await request.queue() : this.#options.queue;
+      const ticket: Ticket = {
+        reqId: request.reqId,
+        accountId: request.accountId,
+        functionId: request.functionId,
+        versionId: request.versionId,
+        kind: request.kind,
+        proxyId: this.#options.instanceId,
+        callbackUri: this.#callbackUri,
+        token,
+        deadlineMs: request.deadlineMs,
+        region: queue.region,
+      };
+      const given = new Promise<'gone'>((resolve) => {
+        onAbort = () => resolve('gone');
+        if (request.signal?.aborted) resolve('gone');
+        else request.signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      const seq = await queue.publish(ticket);
+      const timeout = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.max(1, request.deadlineMs - Date.now()));
+      });
+      const outcome = await Promise.race([attached, timeout, given]);
+      if (outcome === 'timeout' || outcome === 'gone') {
+        cancel();
+        void queue.withdraw(seq);
+        if (outcome === 'gone') return undefined;
+        throw new SwitchyardError('SY_ATTACH_TIMEOUT', {
+          detail: `no worker took ${request.kind === 'http' ? 'the request' : 'the session'} within ${waitMs} ms${request.timeoutHint ?? ''}`,
+        });
+      }
+      return outcome;
+    } catch (err) {
+      cancel();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) request.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+// A worker's tunnels (W1): one per front-end instance, shared by every session and request between
+// the two. Attaching a session or request redeems its single-use token either over NATS (a tunnel to
+// that instance is up) or by dialling `CONNECT /v1/proxy` with it (none is, or the instance no longer
+// sees ours).
+
+import type http2 from 'node:http2';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { TunnelFeatures } from '@switchyard/protocol';
+import { dialTunnel, type WorkerTunnel } from '@switchyard/tunnel';
+import { attachOverNats, DEFAULT_ATTACH_TIMEOUT_MS } from './worker-end.ts';
+
+/** What {@link WorkerTunnels} needs. */
+export interface WorkerTunnelsOptions {
+  nc: NatsConnection;
+  /** This worker's ID (X-Worker-ID of its CONNECTs, `workerId` of its NATS attaches). */
+  workerId: string;
+  /** Every stream a front end opens over any of these tunnels, with the instance it came from. */
+  onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined) => void;
+  /** The current tunnel to `proxyId` closed (W3: its sessions' reconnect windows may start). */
+  onClosed: (proxyId: string, tunnel: WorkerTunnel) => void;
+  /** Budget of an attach over NATS, ms. @default 5_000 */
+  attachTimeoutMs?: number;
+}
+
+/** The tunnels of one worker, by front-end instance; see the file comment. */
+export class WorkerTunnels {
+  readonly #options: WorkerTunnelsOptions;
+  readonly #tunnels = new Map<string, WorkerTunnel>();
+  readonly #proxyOf = new WeakMap<WorkerTunnel, string>();
+  readonly #dialing = new Map<string, Promise<WorkerTunnel>>();
+
+  constructor(options: WorkerTunnelsOptions) {
+    this.#options = options;
+  }
+
+  /** Open tunnels (one per front-end instance). */
+  get size(): number {
+    return this.#tunnels.size;
+  }
+
+  /** The current tunnel to `proxyId` when it is open. */
+  open(proxyId: string): WorkerTunnel | undefined {
+    const tunnel = this.#tunnels.get(proxyId);
+    return tunnel && !tunnel.closed ? tunnel : undefined;
+  }
+
+  /**
+   * Attaches session or request `reqId` to front-end instance `proxyId` with `token`: over NATS when
+   * a tunnel to it is up, else by dialling `callbackUri` (the CONNECT redeems the token).
+   * @throws SwitchyardError with the instance's or the dial's code; a nats.js error when the NATS
+   *   attach got no answer.
+   */
+  async attach(proxyId: string, callbackUri: string, token: string, reqId: string): Promise<void> {
+    // One tunnel per instance: a second attach while the first dials waits and then uses NATS.
+    // No await between the check and the dial below when nobody dials: two tickets taken in the same
+    // tick would otherwise both dial, and the second tunnel would close the first under its streams.
+    for (let dialing = this.#dialing.get(proxyId); dialing; dialing = this.#dialing.get(proxyId))
+      await dialing.catch(() => undefined);
+    if (this.open(proxyId)) {
+      const request = { token, workerId: this.#options.workerId, reqId };
+      const timeoutMs = this.#options.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS;
+      if (await attachOverNats(this.#options.nc, proxyId, request, timeoutMs)) return;
+      // The instance no longer sees our tunnel: dial a new one with the same (still unused) token.
+    }
+    const dialing = dialTunnel({
+      callbackUri,
+      token,
+      workerId: this.#options.workerId,
+      features: [TunnelFeatures.warmPath],
+      onStream: (stream, headers, tunnel) => this.#options.onStream(stream, headers, this.#proxyOf.get(tunnel)),
+    });
+    this.#dialing.set(proxyId, dialing);
+    let tunnel: WorkerTunnel;
+    try {
+      tunnel = await dialing;
+    } finally {
+      if (this.#dialing.get(proxyId) === dialing) this.#dialing.delete(proxyId);
+    }
+    this.#proxyOf.set(tunnel, proxyId);
+    const previous = this.#tunnels.get(proxyId);
+    this.#tunnels.set(proxyId, tunnel);
+    if (previous && previous !== tunnel) previous.close();
+    tunnel.once('close', () => {
+      if (this.#tunnels.get(proxyId) !== tunnel) return;
+      this.#tunnels.delete(proxyId);
+      this.#options.onClosed(proxyId, tunnel);
+    });
+  }
+
+  /** Closes every tunnel (GOAWAY; streams in flight finish). */
+  closeAll(): void {
+    for (const tunnel of this.#tunnels.values()) tunnel.close();
+  }
+}

@@ -1,0 +1,267 @@
+// Both ends of the link against a real nats-server (JetStream) and real tunnels on loopback: a front
+// end (FrontEndLink + TunnelListener) and a worker end (serveWorkerLink + WorkerTunnels) that takes
+// tickets from the real ticket stream.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type http2 from 'node:http2';
+import { after, before, describe, test } from 'node:test';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  ControlReplySchema,
+  decodeMessage,
+  encodeMessage,
+  isSwitchyardError,
+  NatsNames,
+  type SessionEnded,
+} from '@switchyard/protocol';
+import { type NatsServerHandle, startNats, waitFor } from '@switchyard/testkit';
+import { TicketQueue } from '@switchyard/ticket-queue';
+import { TunnelListener } from '@switchyard/tunnel';
+import {
+  answerControl,
+  FrontEndLink,
+  parseControlPath,
+  publishSessionEnded,
+  requestEvict,
+  serveWorkerLink,
+  type WorkerLinkServer,
+  WorkerTunnels,
+} from '@switchyard/worker-link';
+
+/** A worker end: takes tickets of `versionId`, attaches, answers control streams from `held`. */
+class TestWorker {
+  readonly workerId = `w-${randomUUID().slice(0, 8)}`;
+  readonly held = new Set<string>();
+  readonly tunnels: WorkerTunnels;
+  readonly controls: { reqId: string; action: string; proxyId: string | undefined }[] = [];
+  server: WorkerLinkServer | undefined;
+
+  constructor(nc: NatsConnection) {
+    this.tunnels = new WorkerTunnels({
+      nc,
+      workerId: this.workerId,
+      onStream: (stream, headers, proxyId) => this.#onStream(stream, headers, proxyId),
+      onClosed: () => undefined,
+    });
+  }
+
+  /** Pulls one ticket of `versionId` and attaches it. @returns the ticket's request ID. */
+  async takeOne(queue: TicketQueue, versionId: string): Promise<string> {
+    const pulled = await (await queue.consumer(versionId)).next(5_000);
+    assert.ok(pulled, 'a ticket was queued');
+    const t = pulled.ticket;
+    await this.tunnels.attach(t.proxyId, t.callbackUri, t.token, t.reqId);
+    pulled.ack();
+    this.held.add(t.reqId);
+    return t.reqId;
+  }
+
+  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined): void {
+    const control = parseControlPath(headers[':path'] ?? '');
+    if (!control) {
+      stream.respond({ ':status': 418 }, { endStream: true });
+      return;
+    }
+    this.controls.push({ ...control, proxyId });
+    answerControl(stream, this.held.has(control.reqId) ? 200 : 404);
+  }
+}
+
+describe('worker-link: front end and worker end over real NATS and tunnels', () => {
+  let nats: NatsServerHandle;
+  let nc: NatsConnection;
+  let queue: TicketQueue;
+  let listener: TunnelListener;
+  let link: FrontEndLink;
+  const ended: string[] = [];
+  const instanceId = 'proxy-wl';
+
+  before(async () => {
+    nats = await startNats();
+    nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    queue = await TicketQueue.open(nc, { region: 'wl' });
+    listener = new TunnelListener({ host: '127.0.0.1', port: 0 });
+    const port = await listener.listen();
+    link = new FrontEndLink({
+      nc,
+      instanceId,
+      tunnels: listener,
+      queue,
+      maxQueuePerVersion: 2,
+      reconnectTimeoutMs: 1_000,
+      noRespondersGraceMs: 300,
+    });
+    await link.serve({ callbackUri: `http://127.0.0.1:${port}`, onSessionEnded: (reqId) => ended.push(reqId) });
+  });
+  after(async () => {
+    link.close();
+    await listener.close();
+    await nc.close();
+    await nats.stop();
+  });
+
+  function request(versionId: string, waitMs: number, extra: { signal?: AbortSignal } = {}) {
+    return {
+      reqId: randomUUID(),
+      accountId: 'acct',
+      functionId: randomUUID(),
+      versionId,
+      kind: 'grpc' as const,
+      deadlineMs: Date.now() + waitMs,
+      ...extra,
+    };
+  }
+
+  test('W1: the first ticket dials a tunnel, the next one attaches over NATS on the same tunnel', async () => {
+    const worker = new TestWorker(nc);
+    const versionId = randomUUID();
+    const first = link.allocate(request(versionId, 5_000));
+    const firstReqId = await worker.takeOne(queue, versionId);
+    const tunnel = await first;
+    assert.equal(tunnel?.workerId, worker.workerId);
+    const second = link.allocate(request(versionId, 5_000));
+    const secondReqId = await worker.takeOne(queue, versionId);
+    assert.equal(await second, tunnel, 'the second session rides the same tunnel');
+    assert.notEqual(firstReqId, secondReqId);
+    assert.equal(worker.tunnels.size, 1);
+    assert.equal(listener.size, 1);
+    worker.tunnels.closeAll();
+  });
+
+  test('S4, G10: a full version is SY_QUEUE_FULL at once; an untaken ticket is SY_ATTACH_TIMEOUT and withdrawn', async () => {
+    const versionId = randomUUID();
+    const waiting = [link.allocate(request(versionId, 400)), link.allocate(request(versionId, 400))];
+    assert.equal(link.queued(versionId), 2);
+    await assert.rejects(link.allocate(request(versionId, 400)), (err) => isSwitchyardError(err, 'SY_QUEUE_FULL'));
+    for (const w of waiting)
+      await assert.rejects(w, (err) => isSwitchyardError(err, 'SY_ATTACH_TIMEOUT') && /within/.test(err.detail ?? ''));
+    assert.equal(link.queued(versionId), 0);
+    await waitFor(async () => (await (await queue.consumer(versionId)).next(1_000)) === null, { timeoutMs: 5_000 });
+    assert.equal(listener.pendingTokens, 0, 'the tokens were withdrawn');
+  });
+
+  test('H8: a caller that gives up resolves undefined and its ticket is withdrawn', async () => {
+    const versionId = randomUUID();
+    const abort = new AbortController();
+    const pending = link.allocate(request(versionId, 10_000, { signal: abort.signal }));
+    await waitFor(() => link.queued(versionId) === 1 && listener.pendingTokens > 0, { timeoutMs: 2_000 });
+    await new Promise((r) => setTimeout(r, 100)); // the ticket is published
+    abort.abort();
+    assert.equal(await pending, undefined);
+    assert.equal(await (await queue.consumer(versionId)).next(1_000), null, 'nothing left to take');
+  });
+
+  test('admit runs inside the bound and its rejection is the allocation’s', async () => {
+    const versionId = randomUUID();
+    const refusal = new Error('rate limited');
+    await assert.rejects(
+      link.allocate({ ...request(versionId, 1_000), admit: async () => Promise.reject(refusal) }),
+      (err) => err === refusal,
+    );
+    assert.equal(link.queued(versionId), 0);
+  });
+
+  test('flow 3, S1: resume and detach go over the tunnel’s control streams; a session the worker lacks is NOT_FOUND', async () => {
+    const worker = new TestWorker(nc);
+    const versionId = randomUUID();
+    const allocation = link.allocate(request(versionId, 5_000));
+    const reqId = await worker.takeOne(queue, versionId);
+    await allocation;
+    await link.resume(reqId, worker.workerId);
+    link.detach(reqId, worker.workerId);
+    await waitFor(() => worker.controls.length === 2, { timeoutMs: 2_000 });
+    assert.deepEqual(
+      worker.controls.map((c) => [c.reqId, c.action, c.proxyId]),
+      [
+        [reqId, 'attach', instanceId],
+        [reqId, 'detach', instanceId],
+      ],
+    );
+    await assert.rejects(link.resume(randomUUID(), worker.workerId), (err) =>
+      isSwitchyardError(err, 'SY_SESSION_NOT_FOUND'),
+    );
+    worker.tunnels.closeAll();
+  });
+
+  test('flow 3, G8: a reconnect dials again; a gone worker is NOT_FOUND after the grace; a silent one UNAVAILABLE', async () => {
+    const worker = new TestWorker(nc);
+    worker.server = await serveWorkerLink(nc, worker.workerId, {
+      reconnect: async (r) => {
+        if (!worker.held.has(r.reqId)) throw new Error('unexpected');
+        await worker.tunnels.attach(r.proxyId, r.callbackUri, r.token, r.reqId);
+      },
+      evict: async () => false,
+    });
+    const reqId = randomUUID();
+    worker.held.add(reqId);
+    const tunnel = await link.tunnelFor(reqId, worker.workerId);
+    assert.equal(tunnel.workerId, worker.workerId, 'no tunnel was up: the worker dialled one');
+    assert.equal(await link.tunnelFor(reqId, worker.workerId), tunnel, 'an open tunnel is used as it is');
+
+    const started = Date.now();
+    await assert.rejects(link.resume(randomUUID(), `gone-${randomUUID().slice(0, 8)}`), (err) =>
+      isSwitchyardError(err, 'SY_SESSION_NOT_FOUND'),
+    );
+    assert.ok(Date.now() - started >= 250, 'no responders is asked again for the grace');
+
+    const silentId = `silent-${randomUUID().slice(0, 8)}`;
+    const silent = nc.subscribe(NatsNames.workerReconnect(silentId)); // never answers
+    await nc.flush();
+    await assert.rejects(link.resume(randomUUID(), silentId), (err) => isSwitchyardError(err, 'SY_WORKER_UNAVAILABLE'));
+    silent.unsubscribe();
+    worker.server.close();
+    worker.tunnels.closeAll();
+  });
+
+  test('S3: evict reaches the worker’s handler; a refusal, a gone worker and a malformed request read clearly', async () => {
+    const workerId = `ev-${randomUUID().slice(0, 8)}`;
+    const held = new Set<string>([randomUUID()]);
+    const server = await serveWorkerLink(nc, workerId, {
+      reconnect: async () => undefined,
+      evict: async (reqId) => held.delete(reqId),
+    });
+    const [reqId] = held;
+    assert.equal(await requestEvict(nc, workerId, reqId, { timeoutMs: 1_000, noRespondersGraceMs: 0 }), 'evicted');
+    await assert.rejects(link.evict(reqId, workerId), (err) => isSwitchyardError(err, 'SY_SESSION_NOT_FOUND'));
+    await assert.rejects(
+      requestEvict(nc, workerId, reqId, { timeoutMs: 1_000, noRespondersGraceMs: 0 }),
+      (err) => isSwitchyardError(err, 'SY_SESSION_NOT_FOUND') && /refused/.test(err.detail ?? ''),
+    );
+    const malformed = await nc.request(NatsNames.workerEvict(workerId), encodeMessage({ reqId: 'not-a-uuid' }));
+    assert.deepEqual(decodeMessage(ControlReplySchema, malformed.data), {
+      ok: false,
+      code: 'SY_SESSION_NOT_FOUND',
+      detail: 'malformed evict request',
+    });
+    server.close();
+    assert.equal(
+      await requestEvict(nc, workerId, reqId, { timeoutMs: 1_000, noRespondersGraceMs: 200 }),
+      'worker-gone',
+    );
+    await assert.rejects(link.evict(reqId, workerId), (err) => isSwitchyardError(err, 'SY_SESSION_NOT_FOUND'));
+    await assert.rejects(requestEvict(nc, 'not a token', reqId, { timeoutMs: 1_000, noRespondersGraceMs: 0 }), (err) =>
+      isSwitchyardError(err, 'SY_INTERNAL'),
+    );
+  });
+
+  test('S3: session-ended reaches the front end that held the session; a malformed one is ignored', async () => {
+    const reqId = randomUUID();
+    nc.publish(NatsNames.proxySessionEnded(instanceId), encodeMessage({ reqId: 'x', reason: 'nope' }));
+    const message: SessionEnded = { reqId, reason: 'evicted' };
+    publishSessionEnded(nc, [instanceId, 'proxy-elsewhere'], message);
+    await waitFor(() => ended.includes(reqId), { timeoutMs: 2_000 });
+    assert.deepEqual(ended, [reqId]);
+  });
+
+  test('control paths: only well-formed attach and detach paths parse', () => {
+    const reqId = randomUUID();
+    assert.deepEqual(parseControlPath(`/_switchyard/v1/sessions/${reqId}/detach`), { reqId, action: 'detach' });
+    for (const path of [
+      `/_switchyard/v1/sessions/${reqId}/evict`,
+      `/_switchyard/v1/sessions/${reqId}/attach?x=1`,
+      '/_switchyard/v1/sessions/../attach',
+      `/other/v1/sessions/${reqId}/attach`,
+    ])
+      assert.equal(parseControlPath(path), undefined, path);
+  });
+});
