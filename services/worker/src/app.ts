@@ -6,9 +6,7 @@ import type http2 from 'node:http2';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
   DirectBody,
-  ErrorCatalogue,
   type ErrorCode,
-  encodeGrpcMessage,
   isSwitchyardError,
   Metadata,
   type ReconnectRequest,
@@ -19,13 +17,7 @@ import {
 } from '@switchyard/protocol';
 import type { SessionDirectory } from '@switchyard/session-directory';
 import type { PulledTicket, TicketQueue } from '@switchyard/ticket-queue';
-import {
-  forwardHeaders,
-  isGrpcContentType,
-  relayStream,
-  respondWithError,
-  type WorkerTunnel,
-} from '@switchyard/tunnel';
+import { isGrpcContentType, respondWithError, type WorkerTunnel } from '@switchyard/tunnel';
 import {
   answerControl,
   isControlPath,
@@ -36,12 +28,14 @@ import {
   WorkerTunnels,
 } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
+import { endCall, type InFlightCall } from './call-end.ts';
+import { isCallbackAllowed } from './callback-allow-list.ts';
 import type { WorkerConfig } from './config.ts';
 import { ContainerClient } from './container-client.ts';
 import { HttpUpstream } from './http-upstream.ts';
 import { isWebSocketStream, WebSocketUpstream, webSocketTarget } from './websocket-upstream.ts';
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = (await import('node:http2')).constants;
+const { NGHTTP2_REFUSED_STREAM } = (await import('node:http2')).constants;
 
 /**
  * How long an HTTP request ticket holds its capacity unit waiting for the invocation instance to open
@@ -55,21 +49,6 @@ const HTTP_DRAIN_MS = 5_000;
 interface HttpHold {
   timer: NodeJS.Timeout | undefined;
   started: boolean;
-}
-
-/** Request headers never forwarded to the container. */
-const DROP_TO_CONTAINER: ReadonlySet<string> = new Set([
-  TunnelHeaders.requestId,
-  TunnelHeaders.functionId,
-  TunnelHeaders.functionVersionId,
-  TunnelHeaders.control,
-  TunnelHeaders.direct,
-]);
-
-/** An in-flight call: whether it is gRPC, and the container stream the relay opened for it. */
-interface InFlightCall {
-  readonly grpc: boolean;
-  out: http2.ClientHttp2Stream | undefined;
 }
 
 /** Pull requests a worker keeps outstanding at most (each asks for one ticket). */
@@ -275,24 +254,6 @@ export class Worker {
     this.#capacityWaiter?.();
   }
 
-  /**
-   * W4: the prefix test runs on the URI rebuilt from what will be dialled (scheme, host, port), so
-   * `http://127.0.0.1:1@evil:80` (userinfo), paths, queries and odd spellings cannot pass as allowed.
-   */
-  #allowed(callbackUri: string): boolean {
-    let url: URL;
-    try {
-      url = new URL(callbackUri);
-    } catch {
-      return false;
-    }
-    if (url.protocol !== 'http:' || url.username || url.password || url.search || url.hash) return false;
-    if (url.pathname !== '/') return false;
-    const canonical = `${url.protocol}//${url.host}`;
-    if (callbackUri !== canonical && callbackUri !== `${canonical}/`) return false;
-    return this.config.callbackAllowList.some((prefix) => canonical.startsWith(prefix));
-  }
-
   async #take(pulled: PulledTicket): Promise<void> {
     const t = pulled.ticket;
     const log = this.#log.child({ reqId: t.reqId, proxyId: t.proxyId });
@@ -300,7 +261,7 @@ export class Worker {
       pulled.term();
       return;
     }
-    if (!this.#allowed(t.callbackUri)) {
+    if (!isCallbackAllowed(t.callbackUri, this.config.callbackAllowList)) {
       log.warn({ callbackUri: t.callbackUri }, 'ticket names a callback URI outside the allow-list; dropped (W4)');
       pulled.term();
       return;
@@ -393,9 +354,7 @@ export class Worker {
       this.#webSocket.relay(stream, headers);
       return;
     }
-    call.out = relayStream(stream, this.#container.session(), forwardHeaders(headers, DROP_TO_CONTAINER), {
-      upstreamErrorCode: 'SY_UPSTREAM_UNAVAILABLE',
-    });
+    call.out = this.#container.relay(stream, headers);
   }
 
   /**
@@ -545,9 +504,7 @@ export class Worker {
         if (result.error) this.#log.debug({ reqId, ...result }, 'HTTP request ended early');
       });
     } else {
-      relayStream(stream, this.#container.session(), forwardHeaders(headers, DROP_TO_CONTAINER), {
-        upstreamErrorCode: 'SY_UPSTREAM_UNAVAILABLE',
-      });
+      this.#container.relay(stream, headers);
     }
   }
 
@@ -576,7 +533,8 @@ export class Worker {
   async #onReconnect(request: ReconnectRequest): Promise<void> {
     const session = this.#sessions.get(request.reqId);
     if (!session || session.ending) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
-    if (!this.#allowed(request.callbackUri)) throw new SwitchyardError('SY_CALLBACK_NOT_ALLOWED');
+    if (!isCallbackAllowed(request.callbackUri, this.config.callbackAllowList))
+      throw new SwitchyardError('SY_CALLBACK_NOT_ALLOWED');
     this.#attachStarted(session, request.proxyId);
     try {
       await this.#attach(request.proxyId, request.callbackUri, request.token, request.reqId);
@@ -659,36 +617,4 @@ export class Worker {
       );
     }
   }
-}
-
-/**
- * Ends an in-flight call of an ended session with `code` (UNAVAILABLE) as a gRPC status the client
- * sees (S3), not a bare stream reset: the proxy's relay turns a reset after response headers into a
- * reset of the client's stream, which grpc-js reports as CANCELLED. Trailers when the response has
- * started, trailers-only when not. relayStream offers no way to end a call with a chosen status, so
- * its listeners on these two streams are replaced; it still cancels the container stream when the
- * tunnel stream closes. Non-gRPC calls are reset, as a truncated HTTP body must not look complete.
- */
-function endCall(stream: http2.ServerHttp2Stream, call: InFlightCall, code: ErrorCode): void {
-  if (stream.closed || stream.destroyed) return;
-  const { out } = call;
-  if (!call.grpc) {
-    stream.close(NGHTTP2_CANCEL);
-    return;
-  }
-  if (stream.headersSent) {
-    if (stream.writableEnded) return; // the container's answer is complete and finishes on its own
-    const entry = ErrorCatalogue[code];
-    const trailers = { 'grpc-status': String(entry.grpcStatus), 'grpc-message': encodeGrpcMessage(entry.message) };
-    out?.unpipe(stream);
-    stream.removeAllListeners('wantTrailers');
-    stream.once('wantTrailers', () => stream.sendTrailers(trailers));
-    stream.end();
-    return;
-  }
-  // No answer yet: silence the relay's response/close handling of the container stream, then answer.
-  out?.removeAllListeners('response');
-  out?.removeAllListeners('close');
-  out?.close(NGHTTP2_CANCEL);
-  respondWithError(stream, true, code);
 }

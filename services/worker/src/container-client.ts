@@ -1,8 +1,29 @@
 // The worker's HTTP/2 connection to its function container (gRPC over h2c). One session, opened on
 // first use and re-opened after it closes, so a restarted container is picked up by the next call.
+// Tunnel streams are relayed over it without Switchyard's own request headers.
 import http2 from 'node:http2';
 import net from 'node:net';
-import { DEFAULT_MAX_SESSION_MEMORY_MB, H2_SETTINGS, widenConnectionWindow } from '@switchyard/tunnel';
+import { TunnelHeaders } from '@switchyard/protocol';
+import {
+  DEFAULT_MAX_SESSION_MEMORY_MB,
+  forwardHeaders,
+  H2_SETTINGS,
+  type RelayOptions,
+  relayStream,
+  widenConnectionWindow,
+} from '@switchyard/tunnel';
+
+/** Request headers never forwarded to the container. */
+const DROP_TO_CONTAINER: ReadonlySet<string> = new Set([
+  TunnelHeaders.requestId,
+  TunnelHeaders.functionId,
+  TunnelHeaders.functionVersionId,
+  TunnelHeaders.control,
+  TunnelHeaders.direct,
+]);
+
+/** Options of every relay to the container: a failed container stream is the upstream's fault. */
+const RELAY_OPTIONS: RelayOptions = { upstreamErrorCode: 'SY_UPSTREAM_UNAVAILABLE' };
 
 /** Lazily connected HTTP/2 client session to `authority` (`http://host:port`). */
 export class ContainerClient {
@@ -36,6 +57,16 @@ export class ContainerClient {
     session.on('goaway', drop);
     this.#session = session;
     return session;
+  }
+
+  /**
+   * Relays tunnel stream `stream` (request `headers`, minus Switchyard's own) to a new stream to the
+   * container, and the answer back (relayStream); a container that fails before answering gives the
+   * client SY_UPSTREAM_UNAVAILABLE.
+   * @returns the container stream, or undefined when none could be opened (the client was answered).
+   */
+  relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): http2.ClientHttp2Stream | undefined {
+    return relayStream(stream, this.session(), forwardHeaders(headers, DROP_TO_CONTAINER), RELAY_OPTIONS);
   }
 
   /** Closes the session. */
