@@ -1,0 +1,87 @@
+// Streams a front end opens over a tunnel (W1, S1, S3, G12, H2): a control request (attach or detach
+// of a session), an HTTP request holding a unit (or a warm offer), or a call of a session (gRPC or
+// HTTP relayed to the container, or a client WebSocket). This is the hot path (benchmarked): no awaits,
+// and nothing allocated per call beyond its InFlightCall, its close listener and the relay's own.
+
+import type http2 from 'node:http2';
+import { Metadata } from '@switchyard/protocol';
+import { isGrpcContentType, respondWithError } from '@switchyard/tunnel';
+import { answerControl, isControlPath, parseControlPath } from '@switchyard/worker-link';
+import type { InFlightCall } from './call-end.ts';
+import type { ContainerClient } from './container-client.ts';
+import type { HttpHolds } from './http-holds.ts';
+import { isWebSocketStream, type WebSocketUpstream } from './websocket-upstream.ts';
+import type { WorkerSessions } from './worker-sessions.ts';
+
+/** What {@link TunnelStreams} dispatches to. */
+export interface TunnelStreamsOptions {
+  /** Session calls and control requests go here. */
+  sessions: WorkerSessions;
+  /** HTTP requests holding a unit, and warm offers, go here first. */
+  holds: HttpHolds;
+  /** Session calls that are not WebSockets are relayed over it. */
+  container: ContainerClient;
+  /** Client WebSockets of the gRPC proxy (G12): HTTP/1.1 Upgrade to the container. */
+  webSocket: WebSocketUpstream;
+}
+
+/** Dispatches every stream of a worker's tunnels; see the file comment. */
+export class TunnelStreams {
+  readonly #sessions: WorkerSessions;
+  readonly #holds: HttpHolds;
+  readonly #container: ContainerClient;
+  readonly #webSocket: WebSocketUpstream;
+
+  constructor(options: TunnelStreamsOptions) {
+    this.#sessions = options.sessions;
+    this.#holds = options.holds;
+    this.#container = options.container;
+    this.#webSocket = options.webSocket;
+  }
+
+  /**
+   * Handles `stream` (request `headers`) opened by front-end instance `proxyId` (undefined when the
+   * tunnel's instance is not known yet). A call for no session held here, or one ending, is answered
+   * SY_SESSION_NOT_FOUND.
+   */
+  dispatch(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined): void {
+    const path = headers[':path'] ?? '';
+    if (isControlPath(path)) {
+      this.#onControl(stream, path, proxyId);
+      return;
+    }
+    if (this.#holds.onStream(stream, headers)) return;
+    const grpc = isGrpcContentType(headers['content-type']);
+    const reqId = headers[Metadata.requestId];
+    const session = typeof reqId === 'string' ? this.#sessions.get(reqId) : undefined;
+    if (!session || session.ending) {
+      respondWithError(stream, grpc, 'SY_SESSION_NOT_FOUND');
+      return;
+    }
+    // A proxy forwards a call only for a client connection bound to the session: after a lost tunnel
+    // was re-dialled for another session, this is how a still-pinned connection re-attaches (W3, S1).
+    if (proxyId && !session.proxies.has(proxyId)) this.#sessions.attachProxy(session, proxyId);
+    const call: InFlightCall = { grpc, out: undefined };
+    session.streams.set(stream, call);
+    stream.once('close', () => session.streams.delete(stream));
+    if (isWebSocketStream(headers)) {
+      // G12: held like a call, so an ended session resets it (S3).
+      this.#webSocket.relay(stream, headers);
+      return;
+    }
+    call.out = this.#container.relay(stream, headers);
+  }
+
+  /** `POST /_switchyard/v1/sessions/<reqId>/attach|detach` from a proxy over its tunnel. */
+  #onControl(stream: http2.ServerHttp2Stream, path: string, proxyId: string | undefined): void {
+    const control = parseControlPath(path);
+    const session = control && proxyId ? this.#sessions.get(control.reqId) : undefined;
+    if (!control || !proxyId || !session || session.ending) {
+      answerControl(stream, 404);
+      return;
+    }
+    if (control.action === 'attach') this.#sessions.attachProxy(session, proxyId);
+    else this.#sessions.detachProxy(session, proxyId);
+    answerControl(stream, 200);
+  }
+}
