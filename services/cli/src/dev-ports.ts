@@ -1,8 +1,7 @@
 // Listener ports of the dev stack: the documented defaults unless a flag or variable says
 // otherwise; 0 picks a free port; a taken port fails fast naming how to change it.
 
-import { createServer } from 'node:net';
-import { freePort } from '@switchyard/testkit';
+import { freePort, isPortFree } from '@switchyard/local-tools';
 import { CliError, CliErrorCode } from './cli-error.ts';
 
 /** One configurable listener of the dev stack. */
@@ -15,15 +14,6 @@ export interface DevPortSpec {
   envVar: string;
   /** Requested port; 0 = any free port. */
   port: number;
-}
-
-/** True when 127.0.0.1:`port` can be bound right now. */
-export async function isPortFree(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
 }
 
 /**

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
-import { natsServerBinary, redisPing, redisServerBinary } from '@switchyard/testkit';
+import { natsServerBinary, redisPing, redisServerBinary } from '@switchyard/local-tools';
 import { request } from 'undici';
 import { CliError, CliErrorCode } from './cli-error.ts';
 import type { CliIo } from './cli-io.ts';
