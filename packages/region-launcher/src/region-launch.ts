@@ -68,6 +68,11 @@ export interface LaunchRegionsOptions {
   natsServersPerRegion?: number;
   /** See {@link StartNatsServersOptions.gatewayAddresses} (relays on the gateway links). */
   gatewayAddresses?: StartNatsServersOptions['gatewayAddresses'];
+  /**
+   * Runs once NATS (and Redis) are ready, before any service starts, e.g. to write control data in
+   * the home region so that no service creates the buckets elsewhere first. Its rejection stops the launch.
+   */
+  prepare?: (nats: NatsServers) => Promise<void>;
   /** Start a redis-server per region (front ends get `SWITCHYARD_REDIS_URL`). */
   redis: boolean;
   /** Front ends every region runs. */
@@ -277,6 +282,7 @@ export async function launchRegions(options: LaunchRegionsOptions): Promise<Regi
     }
     await waitReady(infra);
     await waitNatsFormed(nats, timeoutMs, options.signal);
+    await options.prepare?.(nats);
 
     // 2. Per region: api, grpc-proxy, invocation, sample containers. With several regions the first
     // region's API starts alone: it creates the control buckets, so they live in the first (home)
