@@ -189,7 +189,7 @@ async function collectStages(stack: RegionsBenchStack, region: string): Promise<
   const child = stack.children.find((c) => c.name === `grpc-proxy-${region}`);
   if (!child) return [];
   const line = child.nextJson((v) => Array.isArray(v.resumeStages), 10_000);
-  child.child.kill('SIGUSR2');
+  child.kill('SIGUSR2');
   return (await line).resumeStages as ResumeTimes[];
 }
 
@@ -285,8 +285,7 @@ export async function runRegionsBench(argv: string[]): Promise<number> {
       },
       {
         name: 'nats-server x2',
-        pids: () =>
-          Object.values(started.nats.clusters).flatMap((c) => c.servers.flatMap((s) => (s.pid ? [s.pid] : []))),
+        pids: () => started.natsPids(),
       },
       ...stack.children.map((c) => ({ name: c.name, pids: () => [c.pid] })),
     ];

@@ -1,24 +1,19 @@
 // The stack of `npm run bench -- regions`: a NATS supercluster (testkit, in the bench process) whose
 // gateway links run through delaying TCP relays, a gRPC proxy per region, one worker and one echo
-// container in the first region. By default every service is its own OS process, started from its
-// `main.ts` with SWITCHYARD_* environment as `switchyard dev --regions` does, so the tails measured
+// container in the first region. By default every service is its own OS process, started by
+// @switchyard/region-launcher as `switchyard dev --regions` is, so the tails measured
 // are Switchyard's and not those of one shared event loop; `inProcess` runs them in the bench's own
 // process (test/regions-stack.ts), the way the bench did first, for comparison.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
-import {
-  freePort,
-  type NatsSuperclusterHandle,
-  type StartNatsSuperclusterOptions,
-  startNatsSupercluster,
-  startTcpRelay,
-  type TcpRelayHandle,
-} from '@switchyard/testkit';
+import { type LaunchedChild, launchRegions, type RegionsLaunch } from '@switchyard/region-launcher';
+import { type StartNatsSuperclusterOptions, startTcpRelay, type TcpRelayHandle } from '@switchyard/testkit';
 import { RegionsStack, STACK_HEARTBEAT_MS } from '../../test/regions-stack.ts';
-import { type BenchChild, nodeBinary, spawnChild } from './child.ts';
+import { REPO_ROOT } from './child.ts';
 
 /** Entry points the multi-process stack runs (relative to the repository root). */
 export const REGIONS_ENTRIES = {
@@ -60,7 +55,8 @@ export interface RegionsBenchStackOptions {
 /** The running stack, whichever mode. */
 export interface RegionsBenchStack {
   mode: 'processes' | 'in-process';
-  nats: NatsSuperclusterHandle;
+  /** Pids of every nats-server. */
+  natsPids(): number[];
   /** Client URLs of a region's NATS cluster. */
   urls(region: string): string[];
   /** `127.0.0.1:<port>` of a region's proxy client listener. */
@@ -70,7 +66,7 @@ export interface RegionsBenchStack {
   /** gRPC metadata of every call (`authorization`, `function-id`). */
   metadata: Record<string, string>;
   /** Child processes by name (empty in process). */
-  children: BenchChild[];
+  children: LaunchedChild[];
   /** Stops everything started, children first, then relays and the supercluster. Idempotent. */
   stop(): Promise<void>;
 }
@@ -122,7 +118,8 @@ async function startInProcess(options: RegionsBenchStackOptions): Promise<Region
     const started = stack;
     return {
       mode: 'in-process',
-      nats: started.nats,
+      natsPids: () =>
+        Object.values(started.nats.clusters).flatMap((c) => c.servers.flatMap((s) => (s.pid ? [s.pid] : []))),
       urls: (region) => started.urls(region),
       proxyAddress: (region) => addresses.get(region) as string,
       containerAddress: `127.0.0.1:${worker.container.port}`,
@@ -136,140 +133,92 @@ async function startInProcess(options: RegionsBenchStackOptions): Promise<Region
   }
 }
 
-/** Starts `start()` for each item at once; if any fails, stops those that started and rethrows. */
-async function spawnAll(starts: (() => Promise<BenchChild>)[], into: BenchChild[]): Promise<BenchChild[]> {
-  const results = await Promise.allSettled(starts.map((s) => s()));
-  const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  into.push(...ok);
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  return ok;
-}
-
 async function startProcesses(options: RegionsBenchStackOptions): Promise<RegionsBenchStack> {
   const relays: TcpRelayHandle[] = [];
-  const children: BenchChild[] = [];
   const [home] = options.regions;
-  let nats: NatsSuperclusterHandle | undefined;
+  const stateDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-regions-'));
+  let launch: RegionsLaunch | undefined;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    // Worker first (it deletes its sessions and closes its tunnels), then proxies and container.
-    const order = [...children].sort(
-      (a, b) => Number(b.name.startsWith('worker')) - Number(a.name.startsWith('worker')),
-    );
-    for (const child of order) await child.stop().catch(() => undefined);
-    await nats?.stop().catch(() => undefined);
+    // Worker first (it deletes its sessions and closes its tunnels), then proxies and container, NATS last.
+    await launch?.stop().catch(() => undefined);
     for (const relay of relays.splice(0)) await relay.stop();
+    rmSync(stateDir, { recursive: true, force: true });
   };
   try {
-    nats = await startNatsSupercluster({
-      regions: options.regions,
-      size: 1,
-      gatewayAddresses: relayedGateways(relays, options.delayMs),
-    });
-    const cluster = nats;
-    const urls = (region: string) => cluster.clusters[region].urls;
-
-    // Control data from here, in the home region (its buckets are created there, as the first
-    // region's API does in the dev stack); every proxy reads it through its own region.
-    const nc = await connect({ servers: urls(home) });
-    let functionId: string;
-    let versionId: string;
-    let apiKey: string;
-    try {
-      const control = await ControlStore.open(nc);
-      const { fn, version } = await control.createFunction({ accountId: REGIONS_ACCOUNT, name: 'echo', kind: 'grpc' });
-      ({ key: apiKey } = await control.createApiKey({ accountId: REGIONS_ACCOUNT }));
-      await control.close();
-      functionId = fn.functionId;
-      versionId = version.versionId;
-    } finally {
-      await nc.close();
-    }
-
-    const node = nodeBinary();
-    const logLevel = options.logLevel ?? 'warn';
-    const heartbeat = String(STACK_HEARTBEAT_MS);
-    const proxyPorts = new Map<string, { port: number; callbackPort: number }>();
-    for (const region of options.regions)
-      proxyPorts.set(region, { port: await freePort(), callbackPort: await freePort() });
     for (const flag of [...(options.proxyNodeFlags ?? []), ...(options.workerNodeFlags ?? [])]) {
       const dir = /^--cpu-prof-dir=(.+)$/.exec(flag)?.[1];
       if (dir) mkdirSync(dir, { recursive: true });
     }
-    const [container] = await spawnAll(
-      [
-        () =>
-          spawnChild('echo-container', node, [
-            REGIONS_ENTRIES.samples,
-            'echo',
-            '--port',
-            '0',
-            '--host',
-            '127.0.0.1',
-            '--instance-id',
-            'bench-regions-echo',
-          ]),
-        ...options.regions.map((region) => () => {
-          const { port, callbackPort } = proxyPorts.get(region) as { port: number; callbackPort: number };
-          return spawnChild(`grpc-proxy-${region}`, node, [...(options.proxyNodeFlags ?? []), REGIONS_ENTRIES.proxy], {
-            env: {
-              SWITCHYARD_REGION: region,
-              SWITCHYARD_NATS_SERVERS: urls(region).join(','),
-              SWITCHYARD_LOG_LEVEL: logLevel,
-              SWITCHYARD_METRICS_PORT: '0',
-              SWITCHYARD_HOST: '127.0.0.1',
-              SWITCHYARD_PORT: String(port),
-              SWITCHYARD_CALLBACK_HOST: '127.0.0.1',
-              SWITCHYARD_CALLBACK_PORT: String(callbackPort),
-              SWITCHYARD_CALLBACK_URI: `http://127.0.0.1:${callbackPort}`,
-              SWITCHYARD_REMOTE_REGIONS: options.regions.filter((r) => r !== region).join(','),
-              SWITCHYARD_REMOTE_LOOKUP_TIMEOUT_MS: String(options.remoteLookupTimeoutMs),
-              SWITCHYARD_HEARTBEAT_INTERVAL_MS: heartbeat,
-            },
+    const heartbeat = String(STACK_HEARTBEAT_MS);
+    let created: { functionId: string; versionId: string; apiKey: string } | undefined;
+    launch = await launchRegions({
+      regions: options.regions.map((name) => ({ name })),
+      stateDir,
+      cwd: REPO_ROOT,
+      env: { ...process.env },
+      natsServersPerRegion: 1,
+      gatewayAddresses: relayedGateways(relays, options.delayMs),
+      // Control data from here, in the home region, before any proxy starts (its buckets are created
+      // there, as the first region's API does in the dev stack); every proxy reads it through its own region.
+      prepare: async (nats) => {
+        const nc = await connect({ servers: nats.urls(home) });
+        try {
+          const control = await ControlStore.open(nc);
+          const { fn, version } = await control.createFunction({
+            accountId: REGIONS_ACCOUNT,
+            name: 'echo',
+            kind: 'grpc',
           });
-        }),
-      ],
-      children,
-    );
-    await spawnAll(
-      [
-        () =>
-          spawnChild(
-            `worker-${home}`,
-            node,
-            [...SERVICE_NODE_OPTIONS.worker, ...(options.workerNodeFlags ?? []), REGIONS_ENTRIES.worker],
-            {
-              env: {
-                SWITCHYARD_REGION: home,
-                SWITCHYARD_NATS_SERVERS: urls(home).join(','),
-                SWITCHYARD_LOG_LEVEL: logLevel,
-                SWITCHYARD_METRICS_PORT: '0',
-                SWITCHYARD_FUNCTION_ID: functionId,
-                SWITCHYARD_VERSION_ID: versionId,
-                SWITCHYARD_UPSTREAM: `grpc://127.0.0.1:${container.ready.port}`,
-                SWITCHYARD_CONCURRENCY: String(options.concurrency),
-                // Every region's proxies are on loopback: a resume through another region is dialled back (G15).
-                SWITCHYARD_CALLBACK_ALLOW_LIST: 'http://127.0.0.1:',
-                SWITCHYARD_RECONNECT_WINDOW_MS: String(REGIONS_RECONNECT_WINDOW_MS),
-                SWITCHYARD_TICKET_PULL_EXPIRES_MS: '1000',
-                SWITCHYARD_HEARTBEAT_INTERVAL_MS: heartbeat,
-              },
-            },
-          ),
-      ],
-      children,
-    );
+          const { key } = await control.createApiKey({ accountId: REGIONS_ACCOUNT });
+          await control.close();
+          created = { functionId: fn.functionId, versionId: version.versionId, apiKey: key };
+        } finally {
+          await nc.close();
+        }
+      },
+      redis: false,
+      services: ['grpc-proxy'],
+      samples: (region) =>
+        region === home ? [{ name: 'echo-container', sample: 'echo', instanceId: 'bench-regions-echo' }] : [],
+      logLevel: options.logLevel ?? 'warn',
+      nodeFlags: { 'grpc-proxy': options.proxyNodeFlags ?? [], worker: options.workerNodeFlags ?? [] },
+      serviceEnv: {
+        'grpc-proxy': {
+          SWITCHYARD_REMOTE_LOOKUP_TIMEOUT_MS: String(options.remoteLookupTimeoutMs),
+          SWITCHYARD_HEARTBEAT_INTERVAL_MS: heartbeat,
+        },
+        worker: {
+          SWITCHYARD_RECONNECT_WINDOW_MS: String(REGIONS_RECONNECT_WINDOW_MS),
+          SWITCHYARD_TICKET_PULL_EXPIRES_MS: '1000',
+          SWITCHYARD_HEARTBEAT_INTERVAL_MS: heartbeat,
+        },
+      },
+    });
+    const started = launch;
+    const { functionId, versionId, apiKey } = created as NonNullable<typeof created>;
+    const container = started.regions[home].samples['echo-container'];
+    const worker = started.startWorker({
+      region: home,
+      name: 'worker',
+      functionId,
+      versionId,
+      upstream: `grpc://127.0.0.1:${container.port}`,
+      concurrency: options.concurrency,
+      // Every region's proxies are on loopback: a resume through another region is dialled back (G15).
+      callbackAllowList: ['http://127.0.0.1:'],
+    });
+    await started.waitReady([worker]);
     return {
       mode: 'processes',
-      nats: cluster,
-      urls,
-      proxyAddress: (region) => `127.0.0.1:${proxyPorts.get(region)?.port}`,
-      containerAddress: `127.0.0.1:${container.ready.port}`,
+      natsPids: () => started.nats.children.map((c) => c.pid),
+      urls: (region) => started.nats.urls(region),
+      proxyAddress: (region) => started.regions[region].endpoints.grpc,
+      containerAddress: `127.0.0.1:${container.port}`,
       metadata: { authorization: `Bearer ${apiKey}`, 'function-id': functionId },
-      children,
+      children: started.group.children.filter((c) => !started.nats.children.includes(c)),
       stop,
     };
   } catch (err) {

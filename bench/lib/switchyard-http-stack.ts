@@ -1,15 +1,13 @@
-// The Switchyard path of the HTTP bench: nats-server and redis-server (testkit), an HTTP function and
-// an API key in the control store, then the invocation service and one worker as child processes in
-// front of a running HTTP sample container.
+// The Switchyard path of the HTTP bench: a region from @switchyard/region-launcher (nats-server,
+// redis-server and the invocation service as child processes), an HTTP function and an API key in
+// the control store, then one worker in front of a running HTTP sample container.
 
-import { mkdirSync } from 'node:fs';
-import { connect } from '@nats-io/transport-node';
-import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
-import { ControlStore } from '@switchyard/control-store';
-import { freePort, type NatsServerHandle, type RedisHandle, startNats, startRedis } from '@switchyard/testkit';
-import { type BenchChild, spawnChild } from './child.ts';
-import { pidsByCommandLine } from './proc-stat.ts';
-import { BENCH_ACCOUNT, BENCH_REGION, nodeCommand } from './switchyard-stack.ts';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type LaunchedChild, launchRegions } from '@switchyard/region-launcher';
+import { REPO_ROOT } from './child.ts';
+import { BENCH_REGION, createBenchFunction } from './switchyard-stack.ts';
 
 /** Relative paths of the entry points the HTTP path needs, checked before it runs. */
 export const HTTP_SERVICE_ENTRIES = {
@@ -37,12 +35,14 @@ export interface SwitchyardHttpStackOptions {
 
 /** A running Switchyard HTTP path. */
 export interface SwitchyardHttpStack {
-  nats: NatsServerHandle;
-  redis: RedisHandle;
-  /** Pid of redis-server (the testkit handle has none), or undefined if it cannot be found. */
+  /** The nats-server child. */
+  nats: LaunchedChild;
+  /** The redis-server child. */
+  redis: LaunchedChild;
+  /** Pid of redis-server. */
   redisPid: number | undefined;
-  invocation: BenchChild;
-  worker: BenchChild;
+  invocation: LaunchedChild;
+  worker: LaunchedChild;
   /** Client listener port of the invocation service (HTTP/1.1 and h2c). */
   port: number;
   callbackPort: number;
@@ -60,96 +60,66 @@ export interface SwitchyardHttpStack {
  * `SWITCHYARD_UPSTREAM=http://127.0.0.1:<containerPort>`; resolves when both printed their ready line.
  */
 export async function startSwitchyardHttp(options: SwitchyardHttpStackOptions): Promise<SwitchyardHttpStack> {
-  const [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  // redis-server renames itself `redis-server 127.0.0.1:<port>` once running.
-  const redisPid = pidsByCommandLine(
-    (c) => c.includes('redis-server') && (c.includes(`:${redis.port}`) || c.includes(`--port ${redis.port} `)),
-  )[0];
-  let functionId: string;
-  let versionId: string;
-  let apiKey: string;
-  const nc = await connect({ servers: nats.url });
-  try {
-    const store = await ControlStore.open(nc);
-    const { fn, version } = await store.createFunction({
-      accountId: BENCH_ACCOUNT,
-      name: 'echo',
-      kind: 'http',
-      inferenceUrl: options.inferenceUrl ?? '/echo',
-    });
-    const { key } = await store.createApiKey({ accountId: BENCH_ACCOUNT });
-    await store.close();
-    functionId = fn.functionId;
-    versionId = version.versionId;
-    apiKey = key;
-  } finally {
-    await nc.close();
-  }
-
-  const [port, callbackPort] = await Promise.all([freePort(), freePort()]);
+  const stateDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-http-'));
   const profileFlags = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
-  const common = {
-    SWITCHYARD_REGION: BENCH_REGION,
-    SWITCHYARD_NATS_SERVERS: nats.url,
-    SWITCHYARD_LOG_LEVEL: options.logLevel ?? 'warn',
+  let created: { functionId: string; versionId: string; apiKey: string } | undefined;
+  const launch = await launchRegions({
+    regions: [{ name: BENCH_REGION }],
+    stateDir,
+    cwd: REPO_ROOT,
+    env: { ...process.env },
+    redis: true,
+    services: ['invocation'],
+    prepare: async (nats) => {
+      created = await createBenchFunction(nats.urls(BENCH_REGION), {
+        name: 'echo',
+        kind: 'http',
+        inferenceUrl: options.inferenceUrl ?? '/echo',
+      });
+    },
+    logLevel: options.logLevel ?? 'warn',
+    nodeFlags: { invocation: profileFlags, worker: profileFlags },
+    serviceEnv: { invocation: options.invocationEnv ?? {}, worker: options.workerEnv ?? {} },
+  }).catch((err) => {
+    rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  });
+  const stop = async () => {
+    // Worker first (tiers), so the invocation service sees its tunnel close cleanly.
+    await launch.stop();
+    rmSync(stateDir, { recursive: true, force: true });
   };
-  let invocation: BenchChild | undefined;
   try {
-    invocation = await spawnChild(
-      'invocation',
-      ...nodeCommand([...SERVICE_NODE_OPTIONS.invocation, ...profileFlags, HTTP_SERVICE_ENTRIES.invocation]),
-      {
-        env: {
-          ...common,
-          SWITCHYARD_HOST: '127.0.0.1',
-          SWITCHYARD_PORT: String(port),
-          SWITCHYARD_CALLBACK_HOST: '127.0.0.1',
-          SWITCHYARD_CALLBACK_PORT: String(callbackPort),
-          SWITCHYARD_CALLBACK_URI: `http://127.0.0.1:${callbackPort}`,
-          SWITCHYARD_REDIS_URL: redis.url,
-          ...options.invocationEnv,
-        },
-      },
-    );
-    const worker = await spawnChild(
-      'worker',
-      ...nodeCommand([...SERVICE_NODE_OPTIONS.worker, ...profileFlags, HTTP_SERVICE_ENTRIES.worker]),
-      {
-        env: {
-          ...common,
-          SWITCHYARD_FUNCTION_ID: functionId,
-          SWITCHYARD_VERSION_ID: versionId,
-          SWITCHYARD_UPSTREAM: `http://127.0.0.1:${options.containerPort}`,
-          SWITCHYARD_CONCURRENCY: String(options.concurrency),
-          SWITCHYARD_CALLBACK_ALLOW_LIST: 'http://127.0.0.1:',
-          ...options.workerEnv,
-        },
-      },
-    );
-    const started = invocation;
+    const { functionId, versionId, apiKey } = created as NonNullable<typeof created>;
+    const region = launch.regions[BENCH_REGION];
+    const worker = launch.startWorker({
+      region: BENCH_REGION,
+      name: 'worker',
+      functionId,
+      versionId,
+      upstream: `http://127.0.0.1:${options.containerPort}`,
+      concurrency: options.concurrency,
+      callbackAllowList: ['http://127.0.0.1:'],
+    });
+    await launch.waitReady([worker]);
+    const redis = region.redis as LaunchedChild;
     return {
-      nats,
+      nats: launch.nats.children[0],
       redis,
-      redisPid,
-      invocation: started,
+      redisPid: redis.pid,
+      invocation: region.services.invocation as LaunchedChild,
       worker,
-      port,
-      callbackPort,
+      port: region.ports.http,
+      callbackPort: region.ports.httpCallback,
       functionId,
       versionId,
       apiKey,
       headers: { Authorization: `Bearer ${apiKey}`, Host: `${functionId}.invocation.localhost` },
-      async stop() {
-        // Worker first, so the invocation service sees its tunnel close cleanly.
-        await worker.stop();
-        await started.stop();
-        await Promise.all([nats.stop(), redis.stop()]);
-      },
+      stop,
     };
   } catch (err) {
-    await invocation?.stop();
-    await Promise.all([nats.stop(), redis.stop()]);
+    await stop();
     throw err;
   }
 }

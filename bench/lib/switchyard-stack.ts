@@ -1,12 +1,14 @@
-// The Switchyard path of a bench: nats-server (testkit), a function and an API key in the control
-// store, and the grpc-proxy and one worker as child processes in front of a running echo container.
+// The Switchyard path of a bench: a region from @switchyard/region-launcher (nats-server and the
+// grpc-proxy as child processes), a function and an API key in the control store, and one worker in
+// front of a running echo container.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
-import { freePort, type NatsServerHandle, startNats } from '@switchyard/testkit';
-import { type BenchChild, nodeBinary, spawnChild } from './child.ts';
+import { type LaunchedChild, nodeCommand as launcherNodeCommand, launchRegions } from '@switchyard/region-launcher';
+import { nodeBinary, REPO_ROOT } from './child.ts';
 
 /** Region name the bench stack runs as. */
 export const BENCH_REGION = 'bench';
@@ -38,16 +40,15 @@ export interface SwitchyardStackOptions {
  * (or to the hard limit when that is lower). The shell execs node, so the pid is node's.
  */
 export function nodeCommand(args: string[], limit?: number): [string, string[]] {
-  if (limit === undefined) return [nodeBinary(), args];
-  const script = `ulimit -n ${limit} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;
-  return ['sh', ['-c', script, nodeBinary(), ...args]];
+  return launcherNodeCommand(nodeBinary(), args, limit);
 }
 
 /** A running Switchyard path. */
 export interface SwitchyardStack {
-  nats: NatsServerHandle;
-  proxy: BenchChild;
-  worker: BenchChild;
+  /** The nats-server child. */
+  nats: LaunchedChild;
+  proxy: LaunchedChild;
+  worker: LaunchedChild;
   /** Client listener port of the proxy. */
   port: number;
   callbackPort: number;
@@ -65,89 +66,85 @@ export const SERVICE_ENTRIES = {
   worker: 'services/worker/src/main.ts',
 } as const;
 
+/** Writes function `name` (kind `kind`) and an API key for account `bench` into the control store at `natsUrls`. */
+export async function createBenchFunction(
+  natsUrls: string[],
+  fn: { name: string; kind: 'grpc' | 'http'; inferenceUrl?: string },
+): Promise<{ functionId: string; versionId: string; apiKey: string }> {
+  const nc = await connect({ servers: natsUrls });
+  try {
+    const store = await ControlStore.open(nc);
+    const { fn: created, version } = await store.createFunction({ accountId: BENCH_ACCOUNT, ...fn });
+    const { key } = await store.createApiKey({ accountId: BENCH_ACCOUNT });
+    await store.close();
+    return { functionId: created.functionId, versionId: version.versionId, apiKey: key };
+  } finally {
+    await nc.close();
+  }
+}
+
 /**
  * Starts nats-server, creates function `echo` (kind grpc) and an API key for account `bench`, then
  * the proxy and one worker pointed at the container; resolves when both printed their ready line.
  */
 export async function startSwitchyard(options: SwitchyardStackOptions): Promise<SwitchyardStack> {
-  const nats = await startNats();
-  const nc = await connect({ servers: nats.url });
-  let functionId: string;
-  let versionId: string;
-  let apiKey: string;
-  try {
-    const store = await ControlStore.open(nc);
-    const { fn, version } = await store.createFunction({ accountId: BENCH_ACCOUNT, name: 'echo', kind: 'grpc' });
-    const { key } = await store.createApiKey({ accountId: BENCH_ACCOUNT });
-    await store.close();
-    functionId = fn.functionId;
-    versionId = version.versionId;
-    apiKey = key;
-  } finally {
-    await nc.close();
-  }
-
-  const [port, callbackPort] = await Promise.all([freePort(), freePort()]);
-  const logLevel = options.logLevel ?? 'warn';
+  const stateDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
   const profileFlags = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
-  const common = { SWITCHYARD_REGION: BENCH_REGION, SWITCHYARD_NATS_SERVERS: nats.url, SWITCHYARD_LOG_LEVEL: logLevel };
-  let proxy: BenchChild | undefined;
+  let created: { functionId: string; versionId: string; apiKey: string } | undefined;
+  const launch = await launchRegions({
+    regions: [{ name: BENCH_REGION }],
+    stateDir,
+    cwd: REPO_ROOT,
+    env: { ...process.env },
+    redis: false,
+    services: ['grpc-proxy'],
+    prepare: async (nats) => {
+      created = await createBenchFunction(nats.urls(BENCH_REGION), { name: 'echo', kind: 'grpc' });
+    },
+    logLevel: options.logLevel ?? 'warn',
+    nodeFlags: {
+      'grpc-proxy': [...profileFlags, ...(options.proxyNodeFlags ?? [])],
+      worker: [...profileFlags, ...(options.workerNodeFlags ?? [])],
+    },
+    serviceEnv: { 'grpc-proxy': options.proxyEnv ?? {}, worker: options.workerEnv ?? {} },
+    noFileLimit: options.noFileLimit,
+  }).catch((err) => {
+    rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  });
+  const stop = async () => {
+    // Worker first (tiers), so it deletes its sessions and the proxy sees tunnels close cleanly.
+    await launch.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  };
   try {
-    proxy = await spawnChild(
-      'grpc-proxy',
-      ...nodeCommand([...profileFlags, ...(options.proxyNodeFlags ?? []), SERVICE_ENTRIES.proxy], options.noFileLimit),
-      {
-        env: {
-          ...common,
-          SWITCHYARD_HOST: '127.0.0.1',
-          SWITCHYARD_PORT: String(port),
-          SWITCHYARD_CALLBACK_HOST: '127.0.0.1',
-          SWITCHYARD_CALLBACK_PORT: String(callbackPort),
-          SWITCHYARD_CALLBACK_URI: `http://127.0.0.1:${callbackPort}`,
-          ...options.proxyEnv,
-        },
-      },
-    );
-    const worker = await spawnChild(
-      'worker',
-      ...nodeCommand(
-        [...SERVICE_NODE_OPTIONS.worker, ...profileFlags, ...(options.workerNodeFlags ?? []), SERVICE_ENTRIES.worker],
-        options.noFileLimit,
-      ),
-      {
-        env: {
-          ...common,
-          SWITCHYARD_FUNCTION_ID: functionId,
-          SWITCHYARD_VERSION_ID: versionId,
-          SWITCHYARD_UPSTREAM: `grpc://127.0.0.1:${options.containerPort}`,
-          SWITCHYARD_CONCURRENCY: String(options.concurrency),
-          SWITCHYARD_CALLBACK_ALLOW_LIST: 'http://127.0.0.1:',
-          ...options.workerEnv,
-        },
-      },
-    );
-    const started = proxy;
+    const { functionId, versionId, apiKey } = created as NonNullable<typeof created>;
+    const region = launch.regions[BENCH_REGION];
+    const worker = launch.startWorker({
+      region: BENCH_REGION,
+      name: 'worker',
+      functionId,
+      versionId,
+      upstream: `grpc://127.0.0.1:${options.containerPort}`,
+      concurrency: options.concurrency,
+      callbackAllowList: ['http://127.0.0.1:'],
+    });
+    await launch.waitReady([worker]);
     return {
-      nats,
-      proxy: started,
+      nats: launch.nats.children[0],
+      proxy: region.services['grpc-proxy'] as LaunchedChild,
       worker,
-      port,
-      callbackPort,
+      port: region.ports.grpc,
+      callbackPort: region.ports.callback,
       functionId,
       versionId,
       apiKey,
       headers: { authorization: `Bearer ${apiKey}`, 'function-id': functionId },
-      async stop() {
-        // Worker first, so it deletes its sessions and the proxy sees tunnels close cleanly.
-        await worker.stop();
-        await started.stop();
-        await nats.stop();
-      },
+      stop,
     };
   } catch (err) {
-    await proxy?.stop();
-    await nats.stop();
+    await stop();
     throw err;
   }
 }

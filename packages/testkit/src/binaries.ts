@@ -1,44 +1,33 @@
-// Locates the nats-server and redis-server binaries the kit runs. nats-server comes from the
-// repository's fetch script (system copy when new enough, else a cached Debian build).
+// Locates the nats-server and redis-server binaries the kit runs. The lookup lives in
+// @switchyard/local-tools (the CLI and the benches use it too); here its error becomes a
+// TestkitError, so a test can tell a broken environment from a failure of the code under test.
 
-import { execFileSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import {
+  LocalToolsError,
+  natsServerBinary as localNatsServerBinary,
+  redisServerBinary as localRedisServerBinary,
+} from '@switchyard/local-tools';
 import { TestkitError, TestkitErrorCode } from './testkit-error.ts';
 
-const FETCH_SCRIPT = fileURLToPath(new URL('../../../scripts/fetch-nats-server.sh', import.meta.url));
-let cachedNats: { env: string | undefined; path: string } | undefined;
+function asTestkitError<T>(find: () => T): T {
+  try {
+    return find();
+  } catch (err) {
+    if (err instanceof LocalToolsError)
+      throw new TestkitError(TestkitErrorCode.binaryMissing, err.message, { cause: err.cause ?? err });
+    throw err;
+  }
+}
 
 /**
- * Path of a nats-server 2.10+ binary. Runs `scripts/fetch-nats-server.sh` once per process (it honours
- * `SWITCHYARD_NATS_SERVER`, then the system binary, then a cached or freshly fetched Debian build) and
- * caches the answer; a later change of `SWITCHYARD_NATS_SERVER` re-runs it.
+ * Path of a nats-server 2.10+ binary (see `natsServerBinary` of @switchyard/local-tools: the fetch
+ * script, honouring `SWITCHYARD_NATS_SERVER`, run once per process and cached).
  *
  * @returns absolute path of the binary.
- * @throws {TestkitError} code `TESTKIT_BINARY_MISSING` when the script fails; the message carries its stderr.
+ * @throws {TestkitError} code `TESTKIT_BINARY_MISSING` when none can be found or fetched; the message says how to install one.
  */
 export function natsServerBinary(): string {
-  const env = process.env.SWITCHYARD_NATS_SERVER;
-  if (cachedNats !== undefined && cachedNats.env === env) return cachedNats.path;
-  let out: string;
-  try {
-    out = execFileSync('bash', [FETCH_SCRIPT], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr ?? '';
-    throw new TestkitError(
-      TestkitErrorCode.binaryMissing,
-      `could not find or fetch nats-server 2.10+ (${FETCH_SCRIPT}): ${stderr.trim() || String(err)}. ` +
-        'Install nats-server 2.10+ from https://github.com/nats-io/nats-server/releases and set SWITCHYARD_NATS_SERVER=/path/to/nats-server',
-      { cause: err },
-    );
-  }
-  const path = out.trim().split('\n').pop() ?? '';
-  if (path === '') {
-    throw new TestkitError(TestkitErrorCode.binaryMissing, `${FETCH_SCRIPT} printed no nats-server path`);
-  }
-  cachedNats = { env, path };
-  return path;
+  return asTestkitError(localNatsServerBinary);
 }
 
 /**
@@ -49,31 +38,5 @@ export function natsServerBinary(): string {
  *   `SWITCHYARD_REDIS_SERVER` is not executable.
  */
 export function redisServerBinary(): string {
-  const configured = process.env.SWITCHYARD_REDIS_SERVER;
-  if (configured !== undefined && configured !== '') {
-    if (isExecutable(configured)) return configured;
-    throw new TestkitError(
-      TestkitErrorCode.binaryMissing,
-      `SWITCHYARD_REDIS_SERVER=${configured} is not an executable file`,
-    );
-  }
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, 'redis-server');
-    if (isExecutable(candidate)) return candidate;
-  }
-  throw new TestkitError(
-    TestkitErrorCode.binaryMissing,
-    'redis-server not found on PATH: install it (Debian/Ubuntu: `apt-get install redis-server`, macOS: `brew install redis`) ' +
-      'or set SWITCHYARD_REDIS_SERVER=/path/to/redis-server',
-  );
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
+  return asTestkitError(localRedisServerBinary);
 }

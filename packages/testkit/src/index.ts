@@ -1,6 +1,7 @@
 // @switchyard/testkit: starts real nats-server (single, cluster, supercluster) and redis-server on
 // free loopback ports for tests, and guarantees they do not outlive the test process.
 
+export { redisPing } from '@switchyard/local-tools';
 export { natsServerBinary, redisServerBinary } from './binaries.ts';
 export type {
   NatsClusterHandle,
@@ -16,10 +17,10 @@ export {
 } from './nats-cluster.ts';
 export type { NatsServerHandle, StartNatsOptions } from './nats-server.ts';
 export { DEFAULT_NATS_READY_TIMEOUT_MS, NATS_RESTART_READY_TIMEOUT_MS, startNats } from './nats-server.ts';
-export { freePort } from './ports.ts';
+export { canConnect, freePort } from './ports.ts';
 export { liveChildCount, livePids, stopAll } from './process-registry.ts';
 export type { RedisHandle } from './redis-server.ts';
-export { DEFAULT_REDIS_READY_TIMEOUT_MS, ping as redisPing, startRedis } from './redis-server.ts';
+export { DEFAULT_REDIS_READY_TIMEOUT_MS, startRedis } from './redis-server.ts';
 export type { StartTcpRelayOptions, TcpRelayHandle } from './tcp-relay.ts';
 export { startTcpRelay } from './tcp-relay.ts';
 export { TestkitError, TestkitErrorCode } from './testkit-error.ts';

@@ -1,43 +1,5 @@
 // Free loopback ports for servers started by tests; never a fixed port, so suites can run
-// beside the machine's own NATS and Redis and beside each other.
+// beside the machine's own NATS and Redis and beside each other. The helpers live in
+// @switchyard/local-tools (the CLI uses them too); the kit re-exports them.
 
-import { connect, createServer } from 'node:net';
-
-/**
- * Binds 127.0.0.1 on port 0, reads the port the kernel chose, and releases it.
- * Another process may take the port before the caller binds it; the window is short.
- *
- * @returns a TCP port number in the ephemeral range.
- * @throws the underlying `listen` error (e.g. EADDRNOTAVAIL when loopback is missing).
- */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.unref();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/**
- * Resolves true when a TCP connection to 127.0.0.1:`port` succeeds within `timeoutMs`.
- *
- * @param port TCP port on 127.0.0.1.
- * @param timeoutMs give up after this many milliseconds.
- */
-export async function canConnect(port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
+export { canConnect, freePort } from '@switchyard/local-tools';

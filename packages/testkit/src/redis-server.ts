@@ -1,7 +1,7 @@
 // A throwaway redis-server on a free loopback port: no persistence, own temp dir, ready when it
 // answers PING with PONG.
 
-import { connect } from 'node:net';
+import { redisPing } from '@switchyard/local-tools';
 import { redisServerBinary } from './binaries.ts';
 import { freePort } from './ports.ts';
 import { makeTempDir, registerResource, removeTempDir, spawnManaged } from './process-registry.ts';
@@ -70,7 +70,7 @@ export async function startRedis(): Promise<RedisHandle> {
       `redis-server on 127.0.0.1:${port} exited while starting (code ${info.code}, signal ${info.signal})\n--- last log lines ---\n${proc.logTail()}`,
     );
   });
-  const ready = waitFor(() => ping(port), {
+  const ready = waitFor(() => redisPing(port), {
     timeoutMs: DEFAULT_REDIS_READY_TIMEOUT_MS,
     intervalMs: 50,
     what: 'PONG',
@@ -92,28 +92,4 @@ export async function startRedis(): Promise<RedisHandle> {
     exitedEarly.catch(() => {});
   }
   return handle;
-}
-
-/**
- * Sends an inline `PING` to redis on 127.0.0.1:`port`; true when the reply is `+PONG`.
- * @param port redis port.
- * @param timeoutMs give up (false) after this many milliseconds.
- */
-export function ping(port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    let reply = '';
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk: Buffer) => {
-      reply += chunk.toString('utf8');
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
-    });
-    socket.once('error', () => done(false));
-    socket.once('close', () => done(false));
-  });
 }

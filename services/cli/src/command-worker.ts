@@ -6,7 +6,7 @@ import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
 import { CliError, CliErrorCode } from './cli-error.ts';
 import type { CliIo } from './cli-io.ts';
 import { readDevState, resolveStateDir } from './dev-state.ts';
-import { Entrypoints, node24Binary, requireEntrypoint } from './node-binary.ts';
+import { node24Binary, requireEntrypoint } from './node-binary.ts';
 
 /** Flags of `switchyard worker`. */
 export interface WorkerCommandOptions {
@@ -79,7 +79,7 @@ export function workerEnv(options: WorkerCommandOptions, io: CliIo): Record<stri
  */
 export async function runWorker(options: WorkerCommandOptions, io: CliIo): Promise<number> {
   const env = workerEnv(options, io);
-  const entry = requireEntrypoint(Entrypoints.worker, 'services/worker');
+  const entry = requireEntrypoint('worker');
   const child = spawn(node24Binary(), [...SERVICE_NODE_OPTIONS.worker, entry], {
     env: { ...process.env, ...env },
     stdio: 'inherit',

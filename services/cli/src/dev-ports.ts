@@ -1,9 +1,9 @@
 // Listener ports of the dev stack: the documented defaults unless a flag or variable says
 // otherwise; 0 picks a free port; a taken port fails fast naming how to change it.
 
-import { createServer } from 'node:net';
-import { freePort } from '@switchyard/testkit';
+import { resolvePorts } from '@switchyard/region-launcher';
 import { CliError, CliErrorCode } from './cli-error.ts';
+import { cliErrorOf } from './node-binary.ts';
 
 /** One configurable listener of the dev stack. */
 export interface DevPortSpec {
@@ -17,36 +17,23 @@ export interface DevPortSpec {
   port: number;
 }
 
-/** True when 127.0.0.1:`port` can be bound right now. */
-export async function isPortFree(port: number): Promise<boolean> {
-  const server = createServer();
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
 /**
  * Resolves every requested port: 0 becomes a free port; others must be free.
  * @returns the ports, in the order given.
  * @throws CliError CLI_PORT_IN_USE naming the first taken port with its flag and variable.
  */
 export async function resolveDevPorts(specs: readonly DevPortSpec[]): Promise<number[]> {
-  const ports: number[] = [];
-  for (const spec of specs) {
-    if (spec.port === 0) {
-      let port = await freePort();
-      while (ports.includes(port)) port = await freePort();
-      ports.push(port);
-      continue;
-    }
-    if (!(await isPortFree(spec.port)))
-      throw new CliError(CliErrorCode.portInUse, `port ${spec.port} (${spec.what}) is already in use`, {
+  try {
+    return await resolvePorts(
+      specs.map((spec) => ({
+        what: spec.what,
+        port: spec.port,
         hint: `stop what listens there, or pass ${spec.flag} N or set ${spec.envVar}=N (0 = any free port)`,
-      });
-    ports.push(spec.port);
+      })),
+    );
+  } catch (err) {
+    throw cliErrorOf(err);
   }
-  return ports;
 }
 
 /**

@@ -1,6 +1,7 @@
-// One child process of the dev stack: spawned with its output copied to `.switchyard/logs/<name>.log`,
-// ready when it prints its `{"ready":true,...}` line (or when a probe says so), stopped with SIGTERM
-// and, after a grace period, SIGKILL.
+// One child process of a launched region: spawned with its output kept as a tail (and copied to a
+// log file when one is given), ready when it prints its `{"ready":true,...}` line (or when a probe
+// says so), stopped with SIGTERM and, after a grace period, SIGKILL. Children still running when
+// this process exits are SIGKILLed.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -10,16 +11,22 @@ import { createInterface } from 'node:readline';
 const TAIL_LINES = 30;
 /** Default time between SIGTERM and SIGKILL, ms. */
 export const DEFAULT_STOP_GRACE_MS = 5_000;
+/** Default time {@link LaunchedChild.nextJson} waits for a matching line, ms. */
+export const DEFAULT_NEXT_JSON_TIMEOUT_MS = 30_000;
 
 /** What to run and how to tell it is ready. */
-export interface DevChildSpec {
+export interface ChildSpec {
   /** Short name: log file `<name>.log`, shown in messages. */
   name: string;
+  /** Executable (absolute path, or a name found on PATH). */
   command: string;
   args: string[];
+  /** The child's whole environment (nothing is inherited beyond it). */
   env: Record<string, string | undefined>;
-  /** Log file (absolute). */
-  logFile: string;
+  /** Working directory. @default this process's */
+  cwd?: string;
+  /** Log file (absolute) the child's stdout and stderr are copied to. @default none (tail only) */
+  logFile?: string;
   /**
    * How readiness is seen: `ready-line` waits for a stdout JSON line with `ready: true`; a function
    * is polled every 100 ms until it resolves true.
@@ -33,32 +40,46 @@ export interface ChildExit {
   signal: NodeJS.Signals | null;
 }
 
-/** A running child of the dev stack. */
-export class DevChild {
+const live = new Set<ChildProcess>();
+let exitHooked = false;
+
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', () => {
+    for (const proc of live) proc.kill('SIGKILL');
+  });
+}
+
+/** A running child of a launched region. */
+export class LaunchedChild {
   /** The spec it was started with. */
-  readonly spec: DevChildSpec;
-  /** Process ID. */
+  readonly spec: ChildSpec;
+  /** Process ID (-1 when it could not be spawned). */
   readonly pid: number;
   /** Resolves when the process has exited (never rejects). */
   readonly exited: Promise<ChildExit>;
   /** The parsed ready line, once seen (`ready-line` children). */
   readyLine: Record<string, unknown> | undefined;
   #proc: ChildProcess;
-  #log: WriteStream;
+  #log: WriteStream | undefined;
   #tail: string[] = [];
   #exit: ChildExit | undefined;
-  #readyWaiters: ((line: Record<string, unknown>) => void)[] = [];
+  #jsonWaiters = new Set<(line: Record<string, unknown>) => boolean>();
 
   /**
-   * Spawns the child (not detached, stdin closed, stdout/stderr piped to its log file).
-   * @throws Error from spawn when the command cannot be started (e.g. ENOENT).
+   * Spawns the child (not detached, stdin closed, stdout/stderr piped to its tail and log file).
+   * A spawn failure (e.g. ENOENT) does not throw: the child is reported as exited and its tail says why.
    */
-  constructor(spec: DevChildSpec) {
+  constructor(spec: ChildSpec) {
+    hookExit();
     this.spec = spec;
-    this.#log = createWriteStream(spec.logFile, { flags: 'w' });
-    this.#proc = spawn(spec.command, spec.args, { env: spec.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#log = spec.logFile === undefined ? undefined : createWriteStream(spec.logFile, { flags: 'w' });
+    this.#proc = spawn(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (this.#proc.pid !== undefined) live.add(this.#proc);
     this.exited = new Promise((resolve) => {
       this.#proc.once('exit', (code, signal) => {
+        live.delete(this.#proc);
         this.#exit = { code, signal };
         resolve(this.#exit);
       });
@@ -74,11 +95,16 @@ export class DevChild {
       if (stream === null) continue;
       const isStdout = stream === this.#proc.stdout;
       createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
-        this.#log.write(`${line}\n`);
+        this.#log?.write(`${line}\n`);
         this.#remember(line);
-        if (isStdout && this.readyLine === undefined) this.#checkReady(line);
+        if (isStdout) this.#checkJson(line);
       });
     }
+  }
+
+  /** Its name (the spec's). */
+  get name(): string {
+    return this.spec.name;
   }
 
   /** True while the process has not exited. */
@@ -89,6 +115,37 @@ export class DevChild {
   /** The last lines the child wrote (stdout and stderr), oldest first. */
   tail(lines = TAIL_LINES): string[] {
     return this.#tail.slice(-lines);
+  }
+
+  /** Sends `signal` to the child when it is still running (e.g. SIGUSR2 to ask for a report). */
+  kill(signal: NodeJS.Signals): void {
+    if (this.running) this.#proc.kill(signal);
+  }
+
+  /**
+   * Resolves with the next stdout JSON line for which `match` is true.
+   * @throws Error naming the child when it exits first or `timeoutMs` passes.
+   */
+  nextJson(
+    match: (line: Record<string, unknown>) => boolean,
+    timeoutMs = DEFAULT_NEXT_JSON_TIMEOUT_MS,
+  ): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const waiter = (line: Record<string, unknown>) => {
+        if (!match(line)) return false;
+        clearTimeout(timer);
+        resolve(line);
+        return true;
+      };
+      const fail = (why: string) => {
+        if (!this.#jsonWaiters.delete(waiter)) return;
+        clearTimeout(timer);
+        reject(new Error(`${this.spec.name}: ${why}\n--- last lines ---\n${this.tail().join('\n')}`));
+      };
+      const timer = setTimeout(() => fail(`no expected output within ${timeoutMs} ms`), timeoutMs);
+      this.#jsonWaiters.add(waiter);
+      void this.exited.then((exit) => fail(`exited (${describeExit(exit)})`));
+    });
   }
 
   /**
@@ -124,7 +181,12 @@ export class DevChild {
       this.spec.ready === 'ready-line'
         ? new Promise<void>((resolve) => {
             if (this.readyLine !== undefined) resolve();
-            else this.#readyWaiters.push(() => resolve());
+            else
+              this.#jsonWaiters.add(() => {
+                if (this.readyLine === undefined) return false;
+                resolve();
+                return true;
+              });
           })
         : (async (probe) => {
             while (this.running && Date.now() - started < timeoutMs && !signal?.aborted) {
@@ -145,7 +207,8 @@ export class DevChild {
       clearTimeout(timer);
     }
     const exit = await this.exited;
-    await new Promise<void>((resolve) => this.#log.end(() => resolve()));
+    const log = this.#log;
+    if (log !== undefined && !log.closed) await new Promise<void>((resolve) => log.end(() => resolve()));
     return exit;
   }
 
@@ -154,20 +217,20 @@ export class DevChild {
     if (this.#tail.length > TAIL_LINES * 2) this.#tail.splice(0, this.#tail.length - TAIL_LINES);
   }
 
-  #checkReady(line: string): void {
+  #checkJson(line: string): void {
     if (!line.startsWith('{')) return;
+    let parsed: Record<string, unknown>;
     try {
-      const parsed = JSON.parse(line) as Record<string, unknown>;
-      if (parsed.ready !== true) return;
-      this.readyLine = parsed;
-      for (const waiter of this.#readyWaiters.splice(0)) waiter(parsed);
+      parsed = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      // A log line that happens to start with '{' but is not JSON.
+      return; // a log line that happens to start with '{' but is not JSON
     }
+    if (this.readyLine === undefined && parsed.ready === true) this.readyLine = parsed;
+    for (const waiter of [...this.#jsonWaiters]) if (waiter(parsed)) this.#jsonWaiters.delete(waiter);
   }
 }
 
-/** `exit code 1`, `signal SIGKILL`, ... */
+/** `exit code 1`, `signal SIGKILL`, `could not be started`. */
 export function describeExit(exit: ChildExit): string {
   if (exit.signal !== null) return `signal ${exit.signal}`;
   return exit.code === null ? 'could not be started' : `exit code ${exit.code}`;

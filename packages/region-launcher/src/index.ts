@@ -1,0 +1,44 @@
+// @switchyard/region-launcher: starts local regions as child processes (nats-server standalone or as
+// a supercluster, redis-server, and each service from its `src/main.ts` with SWITCHYARD_* config),
+// for `switchyard dev` and the benches. Packages never import services: it runs them by path.
+
+export type { ChildGroupOptions } from './child-group.ts';
+export { ChildGroup, StopTier, shownPath } from './child-group.ts';
+export {
+  Entrypoints,
+  infraBinaries,
+  node24Binary,
+  REPO_ROOT,
+  REQUIRED_NODE_MAJOR,
+  requireEntrypoint,
+} from './entrypoints.ts';
+export type { ChildExit, ChildSpec } from './launched-child.ts';
+export { DEFAULT_STOP_GRACE_MS, describeExit, LaunchedChild } from './launched-child.ts';
+export { LauncherError, LauncherErrorCode } from './launcher-error.ts';
+export type { NatsServerPlan, NatsServers, StartNatsServersOptions } from './nats-launch.ts';
+export { natsHealthy, renderNatsConfig, startNatsServers, waitNatsFormed } from './nats-launch.ts';
+export type { PortRequest } from './port-requests.ts';
+export { freePorts, resolvePorts } from './port-requests.ts';
+export type { StartRedisServerOptions } from './redis-launch.ts';
+export { startRedisServer } from './redis-launch.ts';
+export type {
+  LaunchedRegion,
+  LaunchRegionsOptions,
+  RegionEndpoints,
+  RegionPorts,
+  RegionSpec,
+  RegionsLaunch,
+  SampleSpec,
+  WorkerSpec,
+} from './region-launch.ts';
+export { DEFAULT_LAUNCH_READY_TIMEOUT_MS, launchRegions } from './region-launch.ts';
+export type { CommonEnvInput, FrontEndEnvInput, WorkerEnvInput } from './service-env.ts';
+export {
+  commonEnv,
+  frontEndEnv,
+  inheritedEnv,
+  nodeCommand,
+  ServiceKind,
+  serviceNodeOptions,
+  workerEnv,
+} from './service-env.ts';
