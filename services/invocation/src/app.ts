@@ -25,6 +25,7 @@ import {
   TunnelHeaders,
 } from '@switchyard/protocol';
 import { bucketKey, TokenBuckets } from '@switchyard/rate-limit';
+import { RemoteResults } from '@switchyard/result-exchange';
 import type { TicketQueue } from '@switchyard/ticket-queue';
 import { type ProxyTunnel, readDeclaredBody, TunnelListener } from '@switchyard/tunnel';
 import { FrontEndLink } from '@switchyard/worker-link';
@@ -35,7 +36,6 @@ import { ClientListener } from './client-listener.ts';
 import type { InvocationConfig } from './config.ts';
 import { type FunctionTarget, resolveTarget, type StatusTarget, upstreamPath } from './invocation-route.ts';
 import { pollSeconds } from './poll-seconds.ts';
-import { RemoteResults } from './remote-results.ts';
 import { type PollOutcome, ResultStore } from './result-store.ts';
 import { isRefused, offerDirect, WarmTunnels } from './warm-tunnels.ts';
 
