@@ -4,11 +4,12 @@
 export type { RemoteOutcome, RemoteResultsOptions } from '@switchyard/result-exchange';
 export { RemoteResults } from '@switchyard/result-exchange';
 export type { InvocationDeps } from './app.ts';
-export { clientResponseHeaders, InvocationService, NvcfStatus, nvcfStatusFor, tunnelRequestHeaders } from './app.ts';
+export { InvocationService } from './app.ts';
 export type { ClientHandler, ClientListenerOptions } from './client-listener.ts';
 export { ClientListener } from './client-listener.ts';
 export type { InvocationConfig } from './config.ts';
 export { InvocationConfigSchema } from './config.ts';
+export { clientResponseHeaders, NvcfStatus, nvcfStatusFor, tunnelRequestHeaders } from './http-headers.ts';
 export type { FunctionTarget, InvocationTarget, NoTarget, StatusTarget } from './invocation-route.ts';
 export { PEXEC_PREFIX, parseInvocationHost, resolveTarget, upstreamPath } from './invocation-route.ts';
 export type { PollSettings } from './poll-seconds.ts';
