@@ -2,6 +2,7 @@
 // so a malformed message is a clear error rather than a crash.
 
 import { z } from 'zod';
+import { isUuid } from './request-id.ts';
 
 const uuid = z.string().uuid();
 
@@ -124,6 +125,59 @@ export const HeartbeatSchema = z.object({
   freeCapacity: z.number().int().nonnegative().optional(),
 });
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+
+/** A claim token of a 202 result (H9): the owning region's handle on a claimed body. */
+const resultClaim = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+/** A request ID as the result exchange takes it: a UUID of any version (G7). */
+const resultReqId = z.string().refine(isUuid);
+
+/**
+ * Request on `invocation.result.<region>` (H9, core NATS, queue group `invocation-<region>`): a status
+ * poll that missed in another region asks the region that may hold the 202 result.
+ * - `lookup`: claim the result of `reqId` for `accountId`; answered with a {@link ResultLookupReplySchema}.
+ * - `chunk`: the slice of claimed body chunk `index` from byte `offset`; answered with one frame whose
+ *   byte 0 is a {@link ResultChunkFrame} and the rest the slice's bytes (not JSON).
+ * - `release`: published, no reply: the poller gave up on the claimed body (the owner deletes it).
+ */
+export const ResultRequestSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('lookup'), reqId: resultReqId, accountId: z.string().min(1) }),
+  z.object({
+    op: z.literal('chunk'),
+    reqId: resultReqId,
+    claim: resultClaim,
+    index: z.number().int().min(0),
+    offset: z.number().int().min(0),
+  }),
+  z.object({ op: z.literal('release'), reqId: resultReqId, claim: resultClaim }),
+]);
+export type ResultRequest = z.infer<typeof ResultRequestSchema>;
+
+/**
+ * Reply to a `lookup` on `invocation.result.<region>` (H9): `pending`, `unknown` (not there, expired,
+ * fetched, or another account's), `error` (that region's Redis failed), or `ready`: claimed there (handed
+ * out once), with the answer's status, headers and the claim token its body is pulled with.
+ */
+export const ResultLookupReplySchema = z.union([
+  z.object({ state: z.enum(['pending', 'unknown', 'error']) }),
+  z.object({
+    state: z.literal('ready'),
+    result: z.object({
+      status: z.number().int(),
+      headers: z.record(z.string(), z.union([z.string(), z.array(z.string())])),
+      claim: resultClaim,
+    }),
+  }),
+]);
+export type ResultLookupReply = z.infer<typeof ResultLookupReplySchema>;
+
+/**
+ * Byte 0 of a reply to a `chunk` request on `invocation.result.<region>` (H9); the slice's bytes follow.
+ * `end`: the body ended (nothing follows; the claim is released). `more`: a slice of chunk `index`, which
+ * continues at `offset + slice length`. `last`: the last slice of chunk `index`; the next request asks for
+ * `index + 1`, offset 0. `error`: the owning region's Redis failed.
+ */
+export const ResultChunkFrame = { end: 0, more: 1, last: 2, error: 3 } as const;
+export type ResultChunkFrame = (typeof ResultChunkFrame)[keyof typeof ResultChunkFrame];
 
 /** Encodes a message as JSON bytes. */
 export function encodeMessage(value: unknown): Uint8Array {

@@ -8,7 +8,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { type ErrorCode, PROBLEM_CONTENT_TYPE, problemDocument, SwitchyardError } from '@switchyard/protocol';
+import type { ClaimableResults, ClaimedResult, ClaimOutcome } from '@switchyard/result-exchange';
 import type { Redis } from 'ioredis';
+
+/** A stored result as a status poll hands it out, and what a claim finds (defined by the exchange that reads them). */
+export type { ClaimedResult, ClaimOutcome };
 
 /** Options of {@link ResultStore}. */
 export interface ResultStoreOptions {
@@ -20,22 +24,8 @@ export interface ResultStoreOptions {
   chunkBytes: number;
 }
 
-/** A stored result, as a status poll hands it out. */
-export interface ClaimedResult {
-  status: number;
-  headers: Record<string, string | string[]>;
-  /** Body chunks in order, read from Redis one at a time (the consumer's pace). */
-  body: AsyncIterable<Buffer>;
-}
-
 /** What a status poll finds. */
 export type PollOutcome = { state: 'pending' } | { state: 'ready'; result: ClaimedResult } | { state: 'missing' };
-
-/** What {@link ResultStore.claim} finds: like {@link PollOutcome}, with the claim token instead of a body. */
-export type ClaimOutcome =
-  | { state: 'pending' }
-  | { state: 'missing' }
-  | { state: 'ready'; status: number; headers: Record<string, string | string[]>; claim: string };
 
 // KEYS: meta, body, claimed-body. ARGV: account, claimed TTL ms.
 const CLAIM = `
@@ -56,7 +46,7 @@ const CLAIMED_TTL_MS = 10 * 60_000;
 type ClaimCommand = (meta: string, body: string, claimed: string, account: string, ttl: number) => Promise<unknown>;
 
 /** Pending and ready 202 results in Redis. */
-export class ResultStore {
+export class ResultStore implements ClaimableResults {
   readonly #redis: Redis & { switchyardClaimResult?: ClaimCommand };
   readonly #options: ResultStoreOptions;
 

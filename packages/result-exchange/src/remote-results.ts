@@ -1,64 +1,78 @@
 // Status polls from any region (H9 [ours]): a 202 result lives in the Redis of the region whose
 // invocation service answered the request. A poll that misses locally asks every other region over core
 // NATS (`invocation.result.<region>`, queue group `invocation-<region>`, so one instance per region
-// answers), all at once, each within `remoteLookupTimeoutMs`. The first 'ready' or 'pending' wins;
-// 'unknown' everywhere is a 404; a region that did not answer (and no hit) is a 503, never a wrong 404.
+// answers), all at once, each within `timeoutMs`. The first 'ready' or 'pending' wins; 'unknown'
+// everywhere is a 404; a region that did not answer (and no hit) is a 503, never a wrong 404.
 //
-// Wire (JSON requests):
+// Wire (schemas and frame bytes in @switchyard/protocol: ResultRequestSchema, ResultLookupReplySchema,
+// ResultChunkFrame):
 //   {op: 'lookup', reqId, accountId}         -> JSON {state: 'pending'|'unknown'|'error'}
 //                                               or {state: 'ready', result: {status, headers, claim}}
-//   {op: 'chunk', reqId, claim, index, offset} -> one frame: byte 0 = FRAME_*, then the slice's bytes
+//   {op: 'chunk', reqId, claim, index, offset} -> one frame: byte 0 = ResultChunkFrame, then the slice's bytes
 //   {op: 'release', reqId, claim}             (published, no reply) the poller gave up on the body
-// A 'ready' lookup claims the result atomically in the owning region (the same Lua claim as a local
-// poll: handed out once). The body stays there under the claim and is pulled slice by slice at the
-// poller's pace: each reply is at most the NATS max payload minus 1 KiB, so results of any size (up
-// to maxResultBytes) cross the gateway without raising max_payload and without unbounded buffering.
+// A 'ready' lookup claims the result atomically in the owning region (the same claim as a local poll:
+// handed out once). The body stays there under the claim and is pulled slice by slice at the poller's
+// pace: each reply is at most the NATS max payload minus 1 KiB, so results of any size cross the
+// gateway without raising max_payload and without unbounded buffering.
 
 import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
-import { decodeMessage, encodeMessage, isUuid, NatsNames, SwitchyardError } from '@switchyard/protocol';
-import type { Logger } from 'pino';
-import { z } from 'zod';
-import type { ClaimedResult, ResultStore } from './result-store.ts';
-
-/** Frame byte of a chunk reply: the body ended (nothing follows; the claim is released). */
-const FRAME_END = 0;
-/** Frame byte: a slice of chunk `index`; the chunk continues at `offset + slice length`. */
-const FRAME_MORE = 1;
-/** Frame byte: the last slice of chunk `index`; the next request asks for `index + 1`, offset 0. */
-const FRAME_LAST = 2;
-/** Frame byte: the owning region's Redis failed. */
-const FRAME_ERROR = 3;
+import {
+  decodeMessage,
+  encodeMessage,
+  NatsNames,
+  ResultChunkFrame,
+  ResultLookupReplySchema,
+  type ResultRequest,
+  ResultRequestSchema,
+  SwitchyardError,
+} from '@switchyard/protocol';
 
 /** Room left in a reply for NATS protocol overhead (bytes). */
-const PAYLOAD_HEADROOM = 1024;
+const PAYLOAD_HEADROOM_BYTES = 1024;
 /** NATS server default max_payload (bytes), used when the connection has no INFO yet. */
-const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
-const CLAIM = /^[A-Za-z0-9_-]{1,64}$/;
+/** A 202 result as a status poll hands it out. */
+export interface ClaimedResult {
+  /** HTTP status of the container's answer. */
+  status: number;
+  /** Its response headers (as stored: hop-by-hop removed, `nvcf-reqid` and `nvcf-status` set). */
+  headers: Record<string, string | string[]>;
+  /** Body chunks in order, fetched one at a time (the consumer's pace). */
+  body: AsyncIterable<Buffer>;
+}
 
-const RemoteRequestSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('lookup'), reqId: z.string().refine(isUuid), accountId: z.string().min(1) }),
-  z.object({
-    op: z.literal('chunk'),
-    reqId: z.string().refine(isUuid),
-    claim: z.string().regex(CLAIM),
-    index: z.number().int().min(0),
-    offset: z.number().int().min(0),
-  }),
-  z.object({ op: z.literal('release'), reqId: z.string().refine(isUuid), claim: z.string().regex(CLAIM) }),
-]);
+/** What a claim of a result finds: pending, missing, or ready with the claim token instead of a body. */
+export type ClaimOutcome =
+  | { state: 'pending' }
+  | { state: 'missing' }
+  | { state: 'ready'; status: number; headers: Record<string, string | string[]>; claim: string };
 
-const LookupReplySchema = z.union([
-  z.object({ state: z.enum(['pending', 'unknown', 'error']) }),
-  z.object({
-    state: z.literal('ready'),
-    result: z.object({
-      status: z.number().int(),
-      headers: z.record(z.string(), z.union([z.string(), z.array(z.string())])),
-      claim: z.string().regex(CLAIM),
-    }),
-  }),
-]);
+/**
+ * What the exchange needs of this region's result store (the invocation service's ResultStore): the
+ * lookups of other regions are answered from it.
+ */
+export interface ClaimableResults {
+  /**
+   * Claims the result of `reqId` for `accountId` atomically: a ready result is handed out once.
+   * @returns pending; missing (unknown, expired, already fetched, or another account's); or ready with
+   *   the claim token (`[A-Za-z0-9_-]{1,64}`).
+   * @throws when the store is unavailable.
+   */
+  claim(reqId: string, accountId: string): Promise<ClaimOutcome>;
+  /**
+   * Body chunk `index` (0-based) of a claimed result, or undefined past the last one (or when the claim
+   * expired). @throws when the store is unavailable.
+   */
+  readClaimed(reqId: string, claim: string, index: number): Promise<Buffer | undefined>;
+  /** Deletes a claimed body (read to its end, or abandoned). Never throws. */
+  release(reqId: string, claim: string): Promise<void>;
+}
+
+/** A logger with pino's `warn(object, message)` shape. */
+export interface ResultExchangeLogger {
+  warn(details: object, message: string): void;
+}
 
 /** What a remote lookup finds. */
 export type RemoteOutcome =
@@ -76,17 +90,26 @@ export interface RemoteResultsOptions {
   timeoutMs: number;
 }
 
-/** Answers other regions' lookups from this region's Redis, and asks the other regions on a local miss. */
+/** Answers other regions' lookups from this region's store, and asks the other regions on a local miss. */
 export class RemoteResults {
   readonly #nc: NatsConnection;
-  readonly #store: ResultStore;
-  readonly #log: Logger;
+  readonly #store: ClaimableResults;
+  readonly #log: ResultExchangeLogger;
   readonly #region: string;
   readonly #timeoutMs: number;
-  /** Regions asked on a local miss. */
+  /** Regions asked on a local miss (deduplicated, without this one). */
   readonly remoteRegions: readonly string[];
 
-  constructor(nc: NatsConnection, store: ResultStore, options: RemoteResultsOptions, logger: Logger) {
+  /**
+   * @param store this region's results, read when another region asks.
+   * @throws Error when a region is not a valid NATS subject token.
+   */
+  constructor(
+    nc: NatsConnection,
+    store: ClaimableResults,
+    options: RemoteResultsOptions,
+    logger: ResultExchangeLogger,
+  ) {
     this.#nc = nc;
     this.#store = store;
     this.#log = logger;
@@ -96,7 +119,7 @@ export class RemoteResults {
     for (const r of this.remoteRegions) NatsNames.invocationResult(r); // validates the tokens now
   }
 
-  /** Subscribes this instance to its region's lookup subject (queue group per region). */
+  /** Subscribes this instance to its region's lookup subject (queue group per region); unsubscribe to stop. */
   serve(): Subscription {
     return this.#nc.subscribe(NatsNames.invocationResult(this.#region), {
       queue: NatsNames.invocationQueue(this.#region),
@@ -107,9 +130,9 @@ export class RemoteResults {
   }
 
   async #answer(msg: Msg): Promise<void> {
-    let request: z.infer<typeof RemoteRequestSchema>;
+    let request: ResultRequest;
     try {
-      request = decodeMessage(RemoteRequestSchema, msg.data);
+      request = decodeMessage(ResultRequestSchema, msg.data);
     } catch {
       if (msg.reply) msg.respond(encodeMessage({ state: 'error' }));
       return;
@@ -136,26 +159,27 @@ export class RemoteResults {
       const chunk = await this.#store.readClaimed(reqId, claim, index);
       if (chunk === undefined || offset >= chunk.length) {
         await this.#store.release(reqId, claim);
-        msg.respond(Buffer.from([FRAME_END]));
+        msg.respond(Buffer.from([ResultChunkFrame.end]));
         return;
       }
-      const max = Math.max(1, (this.#nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - PAYLOAD_HEADROOM);
+      const max = Math.max(1, (this.#nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD_BYTES) - PAYLOAD_HEADROOM_BYTES);
       const slice = chunk.subarray(offset, offset + max);
-      const frame = offset + slice.length >= chunk.length ? FRAME_LAST : FRAME_MORE;
+      const frame = offset + slice.length >= chunk.length ? ResultChunkFrame.last : ResultChunkFrame.more;
       msg.respond(Buffer.concat([Buffer.from([frame]), slice]));
     } catch (err) {
       this.#log.warn({ err, reqId }, 'remote result chunk: result store unavailable');
-      msg.respond(Buffer.from([FRAME_ERROR]));
+      msg.respond(Buffer.from([ResultChunkFrame.error]));
     }
   }
 
   /**
    * Asks `regions` (default: every remote region) for the result of `reqId`, all at once, each within
    * the timeout. A 'ready' answer has claimed the result there (handed out once); its body is pulled
-   * from that region as the returned iterable is read.
+   * from that region as the returned iterable is read (the iterable throws SwitchyardError
+   * SY_RESULT_STORE_UNAVAILABLE when that region stops answering or its store fails).
    * @returns the first 'ready' or 'pending' answer, or missing when every region answered 'unknown'.
    * @throws SwitchyardError SY_RESULT_STORE_UNAVAILABLE (503) when no region had it and at least one
-   *   did not answer in time (or its Redis failed).
+   *   did not answer in time (or its store failed).
    */
   lookup(reqId: string, accountId: string, regions: readonly string[] = this.remoteRegions): Promise<RemoteOutcome> {
     const request = encodeMessage({ op: 'lookup', reqId, accountId });
@@ -182,7 +206,7 @@ export class RemoteResults {
         this.#nc
           .request(NatsNames.invocationResult(region), request, { timeout: this.#timeoutMs })
           .then((msg) => {
-            const reply = decodeMessage(LookupReplySchema, msg.data);
+            const reply = decodeMessage(ResultLookupReplySchema, msg.data);
             if (reply.state === 'ready') {
               if (settled) {
                 // Cannot happen (a result lives in one region); do not leak the claim.
@@ -231,14 +255,14 @@ export class RemoteResults {
           });
         }
         const frame = msg.data[0];
-        if (frame === FRAME_END) {
+        if (frame === ResultChunkFrame.end) {
           ended = true;
           return;
         }
-        if (frame !== FRAME_MORE && frame !== FRAME_LAST)
+        if (frame !== ResultChunkFrame.more && frame !== ResultChunkFrame.last)
           throw new SwitchyardError('SY_RESULT_STORE_UNAVAILABLE', { detail: `region ${region}: result store failed` });
         const slice = Buffer.from(msg.data.subarray(1));
-        if (frame === FRAME_LAST) {
+        if (frame === ResultChunkFrame.last) {
           index++;
           offset = 0;
         } else offset += slice.length;

@@ -1,0 +1,265 @@
+// The relay of one request over a worker's tunnel (H3-H7, H9): opens an HTTP/2 stream on the tunnel (or
+// takes a warm-path stream), pipes the body up (backpressure end to end, nothing buffered whole) and the
+// answer down (SSE chunk by chunk), and at the end of the poll window answers 202 and keeps the answer
+// in the result store for a status poll (H9). A request is in one phase: 'waiting' for the answer's
+// headers, 'streaming' it to the client, 'background' after a 202, then 'done'.
+
+import http2 from 'node:http2';
+import { ContainerHeaders, Metadata, SwitchyardError } from '@switchyard/protocol';
+import type { ProxyTunnel } from '@switchyard/tunnel';
+import {
+  clientResponseHeaders,
+  hasBody,
+  hostOf,
+  type RawRequest,
+  type RawResponse,
+  tunnelRequestHeaders,
+} from './http-headers.ts';
+import { abortResponse, responseFinished, sendInProgress, sendProblem } from './http-response.ts';
+import type { RequestContext } from './request-context.ts';
+import { isRefused } from './warm-tunnels.ts';
+
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+
+/** One request on its way to a worker. */
+export interface ForwardedCall {
+  /** Request ID (UUIDv4), `nvcf-reqid`. */
+  reqId: string;
+  accountId: string;
+  versionId: string;
+  method: string;
+  /** Path and query for the container (H2, H3). */
+  path: string;
+  /** End of the poll window (epoch ms): a 202 then (H9). */
+  deadlineMs: number;
+  /** When the request arrived (epoch ms); `requestTimeoutMs` counts from it. */
+  startedMs: number;
+  /** The whole body, when it was small enough to be read before a warm offer; else it is streamed. */
+  inlineBody?: Buffer;
+}
+
+/** Tunnel request headers of `call` (H3, H4): the client's, cleaned, plus path, request ID and poll seconds left. */
+export function tunnelHeadersFor(req: RawRequest, call: ForwardedCall): http2.OutgoingHttpHeaders {
+  return tunnelRequestHeaders(req.headers, {
+    ':method': call.method,
+    ':path': call.path,
+    ':scheme': 'http',
+    ':authority': hostOf(req) ?? 'invocation',
+    [Metadata.requestId]: call.reqId,
+    // H4: the time left of the poll window, for the container.
+    [ContainerHeaders.pollSeconds]: String(Math.max(1, Math.ceil((call.deadlineMs - Date.now()) / 1000))),
+  });
+}
+
+/**
+ * Relays `call` over `tunnel`: opens its stream (or takes `opened`, a warm-path stream), pipes the
+ * body, streams the answer back, or goes to the background at the end of the poll window (H9).
+ * `onRefused` takes over when the worker resets `opened` with REFUSED_STREAM before any answer (a
+ * warm offer with its whole body, not processed). Answers every failure itself (problem+json, or an
+ * aborted response once headers went out); never throws.
+ */
+export function forward(
+  ctx: RequestContext,
+  req: RawRequest,
+  res: RawResponse,
+  tunnel: ProxyTunnel,
+  call: ForwardedCall,
+  opened?: http2.ClientHttp2Stream,
+  onRefused?: () => void,
+): void {
+  const { reqId } = call;
+  const inline = call.inlineBody;
+  // A body still to stream from the client (an inline body was read already).
+  const body = inline === undefined && hasBody(req);
+  let out: http2.ClientHttp2Stream;
+  try {
+    if (opened) out = opened;
+    else {
+      out = tunnel.session.request(tunnelHeadersFor(req, call), { endStream: !body && !inline });
+      if (inline) out.end(inline);
+    }
+  } catch {
+    sendProblem(req, res, ctx.log, new SwitchyardError('SY_TUNNEL_LOST'), reqId);
+    return;
+  }
+  out.on('error', () => {
+    // Handled on 'close'.
+  });
+  // The worker's unit is free again once the stream ends: it may take the next warm offer.
+  out.once('close', () => ctx.warm.released(call.versionId, tunnel));
+  // 'waiting' for the answer's headers; 'streaming' it to the client; 'background' after a 202 (H9).
+  let phase: 'waiting' | 'streaming' | 'background' | 'done' = 'waiting';
+  let responded = false;
+  let begun: Promise<boolean> | undefined;
+  let requestTimer: NodeJS.Timeout | undefined;
+  let pollTimer: NodeJS.Timeout | undefined;
+  const cancelOut = () => {
+    if (!out.closed && !out.destroyed) out.close(NGHTTP2_CANCEL);
+  };
+
+  if (body) {
+    // A client that goes away mid-upload resets the worker stream: the HTTP/2 compat request ends
+    // its body cleanly on a reset, and a truncated upload must never reach the container as complete.
+    req.once('aborted', () => {
+      req.unpipe(out);
+      cancelOut();
+    });
+    req.pipe(out);
+    out.once('close', () => {
+      req.unpipe(out);
+      // A body the worker no longer wants is drained, not left to stall the connection.
+      if (!req.readableEnded) req.resume();
+    });
+  }
+
+  const store = (status: number, responseHeaders: Record<string, string | string[]>) => {
+    void (async () => {
+      const ok = await begun;
+      if (!ok) {
+        cancelOut();
+        return;
+      }
+      try {
+        await ctx.results.complete(reqId, status, responseHeaders, out, cancelOut);
+      } catch (err) {
+        ctx.log.warn({ err, reqId }, 'could not store the result of a 202 request');
+        cancelOut();
+      }
+    })().finally(() => {
+      phase = 'done';
+      clearTimeout(requestTimer);
+      ctx.inFlight--;
+    });
+  };
+
+  out.on('response', (rh) => {
+    responded = true;
+    const status = Number(rh[':status']);
+    if (phase === 'background') {
+      store(status, clientResponseHeaders(rh, reqId, status));
+      return;
+    }
+    if (phase !== 'waiting') return;
+    phase = 'streaming';
+    clearTimeout(pollTimer);
+    try {
+      res.writeHead(status, clientResponseHeaders(rh, reqId, status));
+      // A streamed answer (SSE, chunked: no content-length) gets its headers at once: SSE clients wait
+      // for them before the first event (H6). A sized answer's headers leave with its first bytes,
+      // in one write. (HTTP/2 compat sends them in writeHead already.)
+      if (rh['content-length'] === undefined) (res as { flushHeaders?: () => void }).flushHeaders?.();
+    } catch {
+      cancelOut();
+      return;
+    }
+    out.pipe(res as NodeJS.WritableStream);
+  });
+
+  // Lost: reset, or the tunnel's session destroyed under the stream (no trailers, dead session).
+  let lost = false;
+  out.on('end', () => {
+    if (tunnel.session.destroyed) lost = true;
+  });
+  out.on('close', () => {
+    clearTimeout(pollTimer);
+    const clean = !lost && out.readableEnded && (out.rstCode === undefined || out.rstCode === NGHTTP2_NO_ERROR);
+    if (phase === 'waiting') {
+      phase = 'done';
+      clearTimeout(requestTimer);
+      if (onRefused && !responded && isRefused(out) && !res.writableEnded && !res.destroyed) {
+        onRefused();
+        return;
+      }
+      if (!res.writableEnded && !res.destroyed)
+        sendProblem(req, res, ctx.log, new SwitchyardError(clean ? 'SY_UPSTREAM_FAILED' : 'SY_TUNNEL_LOST'), reqId);
+      return;
+    }
+    if (phase === 'streaming') {
+      phase = 'done';
+      clearTimeout(requestTimer);
+      if (!clean) {
+        out.unpipe(res as NodeJS.WritableStream);
+        abortResponse(req, res);
+      }
+      return;
+    }
+    if (phase === 'background' && !responded) {
+      // The 202 went out and the worker never answered: the poll gets the failure.
+      void begun
+        ?.then((ok) => (ok ? ctx.results.fail(reqId, 'SY_TUNNEL_LOST') : undefined))
+        .catch(() => undefined)
+        .finally(() => {
+          phase = 'done';
+          clearTimeout(requestTimer);
+          ctx.inFlight--;
+        });
+    }
+  });
+
+  // The client went away: cancel at the worker (RST_STREAM CANCEL -> the worker aborts the container request).
+  res.once('close', () => {
+    if ((phase === 'waiting' || phase === 'streaming') && !responseFinished(req, res)) {
+      phase = 'done';
+      clearTimeout(pollTimer);
+      clearTimeout(requestTimer);
+      cancelOut();
+    }
+  });
+
+  // H9: no answer within the poll window -> 202, and the answer is kept for a status poll.
+  const goBackground = () => {
+    if (phase !== 'waiting' || res.writableEnded || res.destroyed) return;
+    // A request still uploading cannot be answered yet: the 202 waits for the end of its body.
+    if (body && !req.readableEnded) {
+      req.once('end', () => setImmediate(goBackground));
+      return;
+    }
+    phase = 'background';
+    ctx.inFlight++; // held until the result is stored (drain waits for it)
+    begun = ctx.results.begin(reqId, call.accountId).then(
+      () => true,
+      (err) => {
+        ctx.log.warn({ err, reqId }, 'result store unavailable; the request is cancelled');
+        return false;
+      },
+    );
+    void begun.then((ok) => {
+      if (res.writableEnded || res.destroyed) return;
+      if (!ok) {
+        sendProblem(req, res, ctx.log, new SwitchyardError('SY_RESULT_STORE_UNAVAILABLE'), reqId);
+        return;
+      }
+      try {
+        sendInProgress(res, reqId);
+      } catch {
+        // Client gone: the result is still stored for a later poll.
+      }
+    });
+  };
+  pollTimer = setTimeout(goBackground, Math.max(0, call.deadlineMs - Date.now()));
+
+  if (ctx.config.requestTimeoutMs > 0) {
+    requestTimer = setTimeout(
+      () => {
+        if (phase === 'done') return;
+        const wasBackground = phase === 'background';
+        const hadResponse = phase === 'streaming';
+        phase = wasBackground ? 'background' : 'done';
+        clearTimeout(pollTimer);
+        if (wasBackground) {
+          if (!responded)
+            void begun
+              ?.then((ok) => (ok ? ctx.results.fail(reqId, 'SY_REQUEST_TIMEOUT') : undefined))
+              .catch(() => undefined);
+          cancelOut();
+          return;
+        }
+        cancelOut();
+        if (hadResponse) abortResponse(req, res);
+        else sendProblem(req, res, ctx.log, new SwitchyardError('SY_REQUEST_TIMEOUT'), reqId);
+      },
+      Math.max(0, call.startedMs + ctx.config.requestTimeoutMs - Date.now()),
+    );
+    requestTimer.unref();
+  }
+}

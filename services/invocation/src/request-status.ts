@@ -1,0 +1,111 @@
+// Status polls, `GET /v2/nvcf/pexec/status/{reqId}` (H9): the API key's account may fetch the result of
+// a request answered 202, once. This region's result store first, then, on a miss, the other regions
+// (@switchyard/result-exchange); with NVCF-POLL-SECONDS the poll waits for a pending result. Answers
+// 202 in-progress while pending, 404 SY_RESULT_NOT_FOUND when no region has it, 503
+// SY_RESULT_STORE_UNAVAILABLE when a store or region failed to answer (never a wrong 404).
+
+import type { ApiKeyRecord } from '@switchyard/control-store';
+import { isUuid, Metadata, SwitchyardError } from '@switchyard/protocol';
+import { clientResponseHeaders, type RawRequest, type RawResponse } from './http-headers.ts';
+import { abortResponse, sendInProgress, sendProblem } from './http-response.ts';
+import type { StatusTarget } from './invocation-route.ts';
+import { pollSeconds } from './poll-seconds.ts';
+import type { RequestContext } from './request-context.ts';
+import type { PollOutcome } from './result-store.ts';
+
+/**
+ * Answers a status poll for `target.requestId`: the stored result (status, headers, body streamed), a
+ * 202, or a problem+json (auth: 401/503, 404 SY_RESULT_NOT_FOUND, 503 SY_RESULT_STORE_UNAVAILABLE); a body
+ * that fails midway aborts the response.
+ */
+export async function pollStatus(
+  ctx: RequestContext,
+  req: RawRequest,
+  res: RawResponse,
+  target: StatusTarget,
+): Promise<void> {
+  const reqId = target.requestId;
+  let key: ApiKeyRecord;
+  let waitMs = 0;
+  try {
+    key = await authenticate(ctx, req.headers.authorization);
+    if (req.headers[Metadata.pollSeconds] !== undefined)
+      waitMs = pollSeconds(req.headers[Metadata.pollSeconds], undefined, ctx.config) * 1000;
+    if (!isUuid(reqId)) throw new SwitchyardError('SY_RESULT_NOT_FOUND', { detail: 'not a request ID' });
+  } catch (err) {
+    sendProblem(req, res, ctx.log, err, isUuid(reqId) ? reqId : undefined);
+    return;
+  }
+  // With NVCF-POLL-SECONDS the poll waits (checking Redis every 250 ms) up to that long for the result.
+  const until = Date.now() + waitMs;
+  let outcome: PollOutcome;
+  // The region that last answered 'pending' for this result: later checks ask it alone.
+  const where: { region?: string } = {};
+  try {
+    for (;;) {
+      outcome = await pollAnywhere(ctx, reqId, key.accountId, where);
+      if (outcome.state !== 'pending' || Date.now() >= until || res.destroyed) break;
+      await new Promise((r) => setTimeout(r, Math.min(250, until - Date.now())));
+    }
+  } catch (err) {
+    sendProblem(req, res, ctx.log, err, reqId);
+    return;
+  }
+  if (outcome.state === 'missing') {
+    sendProblem(req, res, ctx.log, new SwitchyardError('SY_RESULT_NOT_FOUND'), reqId);
+    return;
+  }
+  if (outcome.state === 'pending') {
+    sendInProgress(res, reqId);
+    return;
+  }
+  const { result } = outcome;
+  try {
+    res.writeHead(result.status, clientResponseHeaders(result.headers, reqId, result.status));
+    for await (const chunk of result.body) {
+      if (res.destroyed) break;
+      if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+    }
+    res.end();
+  } catch (err) {
+    ctx.log.warn({ err, reqId }, 'could not send a stored result');
+    abortResponse(req, res);
+  }
+}
+
+/**
+ * One check of a status poll (H9): this region's Redis, then, on a miss, the other regions
+ * (`remoteRegions`, in parallel; only `where.region` once a region answered 'pending').
+ * @throws SwitchyardError SY_RESULT_STORE_UNAVAILABLE (503): local Redis failed, or a remote region
+ *   did not answer in time and none had the result.
+ */
+async function pollAnywhere(
+  ctx: RequestContext,
+  reqId: string,
+  accountId: string,
+  where: { region?: string },
+): Promise<PollOutcome> {
+  const local = await ctx.results.poll(reqId, accountId);
+  if (local.state !== 'missing' || ctx.remoteResults.remoteRegions.length === 0) return local;
+  const remote = await ctx.remoteResults.lookup(
+    reqId,
+    accountId,
+    where.region === undefined ? undefined : [where.region],
+  );
+  if (remote.state === 'pending') where.region = remote.region;
+  if (remote.state === 'ready') return { state: 'ready', result: remote.result };
+  return remote.state === 'pending' ? { state: 'pending' } : { state: 'missing' };
+}
+
+/**
+ * The API key of a status poll (`Authorization: Bearer <key>`).
+ * @throws SwitchyardError SY_AUTH_MISSING, SY_CONTROL_UNAVAILABLE, SY_AUTH_INVALID.
+ */
+async function authenticate(ctx: RequestContext, authorization: string | undefined): Promise<ApiKeyRecord> {
+  const match = authorization === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  if (match === null) throw new SwitchyardError('SY_AUTH_MISSING');
+  if (!ctx.control.available) throw new SwitchyardError('SY_CONTROL_UNAVAILABLE');
+  const key = await ctx.control.authenticateFresh(match[1]);
+  if (key === undefined) throw new SwitchyardError('SY_AUTH_INVALID');
+  return key;
+}
