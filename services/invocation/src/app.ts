@@ -58,7 +58,6 @@ export class InvocationService {
   readonly results: ResultStore;
   /** Status polls from any region (H9): lookups in the other regions, and answers to theirs. */
   readonly remoteResults: RemoteResults;
-  readonly #deps: InvocationDeps;
   /** Tickets and workers' NATS attaches (see @switchyard/worker-link). */
   readonly #link: FrontEndLink;
   /** What the request handlers share (one object for the service's life). */
@@ -68,7 +67,6 @@ export class InvocationService {
 
   constructor(config: InvocationConfig, deps: InvocationDeps) {
     this.config = config;
-    this.#deps = deps;
     const log = deps.logger;
     this.tunnels = new TunnelListener({
       host: config.callbackHost,
@@ -134,14 +132,15 @@ export class InvocationService {
   }
 
   /**
-   * Opens the callback listener, subscribes to the attach subject, then opens the client listener.
+   * Opens the callback listener, subscribes to the attach and result-lookup subjects, then opens the
+   * client listener.
    * Resolves with the bound ports. @throws listen errors (EADDRINUSE...).
    */
   async listen(): Promise<{ port: number; callbackPort: number }> {
     const callbackPort = await this.tunnels.listen();
-    await this.#link.serve({ callbackUri: this.config.callbackUri ?? `http://127.0.0.1:${callbackPort}` });
     this.#subs.push(this.remoteResults.serve());
-    await this.#deps.nc.flush();
+    // Resolves once the server has every subscription of this connection, the one above included.
+    await this.#link.serve({ callbackUri: this.config.callbackUri ?? `http://127.0.0.1:${callbackPort}` });
     await this.app.listen({ host: this.config.host, port: this.config.port });
     const address = this.app.server.address() as { port: number };
     return { port: address.port, callbackPort };
