@@ -26,11 +26,17 @@ import { SpillRouter } from './spill-over.ts';
 
 /** What {@link GrpcProxy} needs from outside; tests pass real instances. */
 export interface GrpcProxyDeps {
+  /** The NATS connection of the worker link and spill-over; `close()` leaves it open. */
   nc: NatsConnection;
+  /** Keys, functions and versions: authenticates callers (G1, G2). */
   control: ControlStore;
+  /** This region's session bucket, read on resume (G7). */
   directory: SessionDirectory;
+  /** This region's ticket stream (flow 1). */
   queue: TicketQueue;
+  /** Structured log; carries no API key. */
   logger: Logger;
+  /** The key's rate limit (G2). @default none (unlimited) */
   rateLimiter?: RateLimiter;
   /**
    * The other regions' session buckets (`openRemoteDirectories`), looked up in parallel when a resume

@@ -41,7 +41,9 @@ export function absorbAction(
 
 /** What {@link AbsorbHandler} needs. */
 export interface AbsorbDeps {
+  /** Keys, functions and versions: authenticates callers (G1, G2). */
   control: ControlStore;
+  /** Structured log; carries no API key. */
   logger: Logger;
   /**
    * `preallocate` makes a session (flow 1, G10, S4) that no connection pins or holds: the worker's

@@ -35,13 +35,19 @@ const DROP_TO_WORKER: ReadonlySet<string> = new Set([
 
 /** What {@link ClientCalls} needs. */
 export interface ClientCallsDeps {
+  /** Keys, functions and versions: authenticates callers (G1, G2). */
   control: ControlStore;
+  /** Structured log; carries no API key. */
   logger: Logger;
   /** The tunnel registry: a pinned call takes its worker's tunnel from it. */
   tunnels: TunnelListener;
+  /** The worker link: tickets, attach, resume, detach, evict, tunnels. */
   link: FrontEndLink;
+  /** The sessions this instance holds and the connections bound to them. */
   sessions: SessionTable;
+  /** New sessions (flow 1, G10, S4). */
   allocator: SessionAllocator;
+  /** Sessions named by request ID (flow 3, G7-G9, G15). */
   resumer: SessionResumer;
   /** Answers G13 requests (`X-NVCF-ABSORB`, `DELETE`). */
   absorb: AbsorbHandler;

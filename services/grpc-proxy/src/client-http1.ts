@@ -13,7 +13,9 @@ import type { SessionResumer } from './session-resume.ts';
 
 /** What {@link Http1Responder} needs. */
 export interface Http1ResponderDeps {
+  /** Keys, functions and versions: authenticates callers (G1, G2). */
   control: ControlStore;
+  /** Structured log; carries no API key. */
   logger: Logger;
   /** Tells whether a named session exists for the caller (nothing is attached). */
   resumer: SessionResumer;

@@ -58,12 +58,17 @@ export interface BoundSession {
 
 /** What {@link WebSocketGateway} needs. */
 export interface WebSocketGatewayDeps {
+  /** Keys, functions and versions: authenticates callers (G1, G2). */
   control: ControlStore;
+  /** Structured log; carries no API key. */
   logger: Logger;
+  /** The worker link: tickets, attach, resume, detach, evict, tunnels. */
   link: FrontEndLink;
   /** A WebSocket holds its session while open (the worker stays attached, S1); an ended one closes it (S3). */
   sessions: SessionTable;
+  /** New sessions (flow 1, G10, S4). */
   allocator: SessionAllocator;
+  /** Sessions named by request ID (flow 3, G7-G9, G15). */
   resumer: SessionResumer;
 }
 

@@ -14,7 +14,9 @@ import type { SpillRouter } from './spill-over.ts';
 export interface SessionAllocatorDeps {
   /** Read at each allocation: `attachTimeoutMs` bounds the wait for a worker (G10). */
   config: Pick<ProxyConfig, 'attachTimeoutMs'>;
+  /** The worker link: tickets, attach, resume, detach, evict, tunnels. */
   link: FrontEndLink;
+  /** The sessions this instance holds and the connections bound to them. */
   sessions: SessionTable;
   /** Where the ticket of a version goes (this region's stream, or a spill-over region's). */
   spill: SpillRouter;

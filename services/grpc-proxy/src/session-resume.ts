@@ -10,7 +10,9 @@ import type { LocalSession, SessionFields, SessionTable } from './session-table.
 
 /** What a {@link SessionResumer} needs. */
 export interface SessionResumerDeps {
+  /** The worker link: tickets, attach, resume, detach, evict, tunnels. */
   link: FrontEndLink;
+  /** The sessions this instance holds and the connections bound to them. */
   sessions: SessionTable;
   /** The session directories: this region's, then the others' (G15). */
   lookup: SessionLookup;

@@ -12,20 +12,27 @@ import type { FrontEndLink } from '@switchyard/worker-link';
  * the clean end an ended session gives it (S3).
  */
 export interface SessionHolder {
+  /** True once it is closing or closed. */
   readonly closed: boolean;
+  /** True once it is gone. */
   readonly destroyed: boolean;
+  /** Ends it cleanly (GOAWAY, WebSocket close frame). */
   close(): void;
 }
 
 /** A session as this proxy instance holds it: the worker it lives on and the client connections using it. */
 export interface LocalSession {
+  /** The request ID (`nvcf-reqid`, G5). */
   readonly reqId: string;
+  /** The account of the key that started it (G9). */
   readonly accountId: string;
   readonly functionId: string;
   readonly versionId: string;
+  /** The worker it lives on; its tunnel is `tunnels.get(workerId)`. */
   readonly workerId: string;
   /** Client connections bound to it (pinned, resumed, WebSockets); the worker is attached while non-empty. */
   readonly connections: Set<SessionHolder>;
+  /** Set when the worker ended it (S3): never bound again. */
   ended: boolean;
 }
 
