@@ -16,17 +16,18 @@ import {
   TunnelHeaders,
 } from '@switchyard/protocol';
 import { forwardHeaders, type ProxyTunnel } from '@switchyard/tunnel';
+import type { FrontEndLink } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
-import type { LocalSession, SessionHolder } from './app.ts';
+import { containerSubprotocols, webSocketCredentials } from './client-websocket-credentials.ts';
 import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } from './request-id.ts';
+import type { SessionAllocator } from './session-allocate.ts';
+import type { SessionResumer } from './session-resume.ts';
+import type { LocalSession, SessionHolder, SessionTable } from './session-table.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** The marker value of {@link TunnelHeaders.upgrade}, and the only `Upgrade` accepted. */
 const WEBSOCKET = 'websocket';
-
-/** Subprotocol entry keys that carry credentials (G12), each `key.value`. */
-const CREDENTIAL_KEYS = [Metadata.authorization, Metadata.functionId, Metadata.functionVersionId, Metadata.requestId];
 
 /** Client headers never forwarded to a worker: the API key, ours, and those set again below. */
 const DROP_TO_WORKER: ReadonlySet<string> = new Set([
@@ -47,64 +48,6 @@ const DROP_FROM_WORKER: ReadonlySet<string> = new Set([
   TunnelHeaders.upgrade,
 ]);
 
-/** Credentials of a WebSocket upgrade (G12): header values, else `Sec-WebSocket-Protocol` entries. */
-export interface WebSocketCredentials {
-  /** `Bearer <key>`. */
-  authorization: string | undefined;
-  functionId: string | undefined;
-  versionId: string | undefined;
-}
-
-/**
- * Reads `Sec-WebSocket-Protocol` entries (separated by `,`, each `key.value` split at the first `.`):
- * `authorization.<key>` (no `Bearer `), `function-id.<uuid>`, `function-version-id.<uuid>`. A real
- * header of the same name wins (G12). The request ID is read by `requestedSessionId` (G7).
- */
-export function webSocketCredentials(headers: http.IncomingHttpHeaders): WebSocketCredentials {
-  const entries = subprotocolEntries(headers[Metadata.secWebSocketProtocol]);
-  const header = (name: string): string | undefined => {
-    const value = headers[name];
-    return typeof value === 'string' && value !== '' ? value : undefined;
-  };
-  const key = entries.get(Metadata.authorization);
-  return {
-    authorization: header(Metadata.authorization) ?? (key ? `Bearer ${key}` : undefined),
-    functionId: header(Metadata.functionId) ?? entries.get(Metadata.functionId),
-    versionId: header(Metadata.functionVersionId) ?? entries.get(Metadata.functionVersionId),
-  };
-}
-
-/** `key -> value` of the credential entries in a `Sec-WebSocket-Protocol` value (first one wins). */
-function subprotocolEntries(value: string | string[] | undefined): Map<string, string> {
-  const entries = new Map<string, string>();
-  const list = Array.isArray(value) ? value.join(',') : value;
-  if (!list) return entries;
-  for (const raw of list.split(',')) {
-    const item = raw.trim();
-    const dot = item.indexOf('.');
-    if (dot <= 0) continue;
-    const key = item.slice(0, dot);
-    if ((CREDENTIAL_KEYS as readonly string[]).includes(key) && !entries.has(key))
-      entries.set(key, item.slice(dot + 1));
-  }
-  return entries;
-}
-
-/**
- * The subprotocols offered to the container: the client's list without `authorization.<key>`
- * entries (the API key never reaches a container). The others stay, so that a container may pick
- * one that the client offered (browsers fail a handshake that picks none when some were offered).
- */
-export function containerSubprotocols(value: string | string[] | undefined): string | undefined {
-  const list = Array.isArray(value) ? value.join(',') : value;
-  if (!list) return undefined;
-  const kept = list
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '' && !s.startsWith(`${Metadata.authorization}.`));
-  return kept.length > 0 ? kept.join(', ') : undefined;
-}
-
 /** A session bound for a WebSocket, with the tunnel to its worker. */
 export interface BoundSession {
   session: LocalSession;
@@ -113,28 +56,27 @@ export interface BoundSession {
   isNew: boolean;
 }
 
-/** What {@link WebSocketGateway} needs from the proxy. */
+/** What {@link WebSocketGateway} needs. */
 export interface WebSocketGatewayDeps {
+  /** Keys, functions and versions: authenticates callers (G1, G2). */
   control: ControlStore;
+  /** Structured log; carries no API key. */
   logger: Logger;
-  /** True once the proxy is shutting down (new upgrades get 503). */
-  isClosing(): boolean;
-  /**
-   * Binds a session exactly like a gRPC call without a pin: resumes `requested` (G7-G9, G15) or
-   * allocates (flow 1, G10, S4), and finds the tunnel to its worker.
-   * @throws SwitchyardError with the code the client gets.
-   */
-  bind(auth: Authorization, requested: string | undefined, versionGiven: boolean): Promise<BoundSession>;
-  /** `holder` uses `session` from now on (the worker stays attached while it is held, S1). */
-  hold(session: LocalSession, holder: SessionHolder): void;
-  /** `holder` stopped using `session` (the last one detaches: the reconnect window starts, S1). */
-  release(session: LocalSession, holder: SessionHolder): void;
+  /** The worker link: tickets, attach, resume, detach, evict, tunnels. */
+  link: FrontEndLink;
+  /** A WebSocket holds its session while open (the worker stays attached, S1); an ended one closes it (S3). */
+  sessions: SessionTable;
+  /** New sessions (flow 1, G10, S4). */
+  allocator: SessionAllocator;
+  /** Sessions named by request ID (flow 3, G7-G9, G15). */
+  resumer: SessionResumer;
 }
 
 /** Handles `upgrade` events of the client listener's HTTP/1.1 server (G12). */
 export class WebSocketGateway {
   readonly #deps: WebSocketGatewayDeps;
   readonly #open = new Set<Duplex>();
+  #closing = false;
 
   constructor(deps: WebSocketGatewayDeps) {
     this.#deps = deps;
@@ -145,8 +87,9 @@ export class WebSocketGateway {
     return this.#open.size;
   }
 
-  /** Destroys every client WebSocket (proxy shutdown). */
+  /** Destroys every client WebSocket; upgrades from now on get 503 (proxy shutdown). */
   close(): void {
+    this.#closing = true;
     for (const socket of this.#open) socket.destroy();
   }
 
@@ -171,7 +114,7 @@ export class WebSocketGateway {
       writeError(socket, 'SY_REQUEST_INVALID', cors, 'only Upgrade: websocket is supported');
       return;
     }
-    if (this.#deps.isClosing()) {
+    if (this.#closing) {
       writeError(socket, 'SY_SHUTTING_DOWN', cors);
       return;
     }
@@ -179,7 +122,7 @@ export class WebSocketGateway {
     try {
       const credentials = webSocketCredentials(req.headers);
       const auth = await this.#deps.control.authorizeFresh(credentials);
-      bound = await this.#deps.bind(auth, requestedSessionId(req.headers), Boolean(credentials.versionId));
+      bound = await this.#bind(auth, requestedSessionId(req.headers), Boolean(credentials.versionId));
     } catch (err) {
       const code: ErrorCode = isSwitchyardError(err) ? err.code : 'SY_INTERNAL';
       if (!isSwitchyardError(err)) this.#deps.logger.error({ err }, 'unexpected error binding a WebSocket');
@@ -192,13 +135,27 @@ export class WebSocketGateway {
     }
     const { session, tunnel, isNew } = bound;
     const holder = new WebSocketHolder(socket);
-    this.#deps.hold(session, holder);
-    socket.once('close', () => this.#deps.release(session, holder));
+    const { sessions } = this.#deps;
+    sessions.hold(session, holder);
+    socket.once('close', () => sessions.release(session, holder));
     if (holder.closed) {
-      this.#deps.release(session, holder);
+      sessions.release(session, holder);
       return;
     }
     this.#relay(req, socket, head, session, tunnel, isNew, cors, holder);
+  }
+
+  /**
+   * Binds a session exactly like a gRPC call without a pin: resumes `requested` (G7-G9, G15) or
+   * allocates (flow 1, G10, S4), and finds the tunnel to its worker. Nothing is pinned (G12).
+   * @throws SwitchyardError with the code the client gets.
+   */
+  async #bind(auth: Authorization, requested: string | undefined, versionGiven: boolean): Promise<BoundSession> {
+    const session = requested
+      ? await this.#deps.resumer.resume(requested, auth, versionGiven)
+      : await this.#deps.allocator.allocate(auth, undefined);
+    const tunnel = await this.#deps.link.tunnelFor(session.reqId, session.workerId);
+    return { session, tunnel, isNew: !requested };
   }
 
   /** Opens the tunnel stream and answers the client with the container's answer to the upgrade. */

@@ -5,7 +5,7 @@
 
 import type http from 'node:http';
 import type http2 from 'node:http2';
-import type { Authorization, ControlStore } from '@switchyard/control-store';
+import type { ControlStore } from '@switchyard/control-store';
 import {
   ErrorCatalogue,
   type ErrorCode,
@@ -16,8 +16,9 @@ import {
 } from '@switchyard/protocol';
 import { isGrpcContentType, respondWithError } from '@switchyard/tunnel';
 import type { Logger } from 'pino';
-import type { LocalSession } from './app.ts';
 import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } from './request-id.ts';
+import type { SessionAllocator } from './session-allocate.ts';
+import type { SessionResumer } from './session-resume.ts';
 
 /** What a request asks of G13: pre-allocate a session, or end one. */
 export type AbsorbAction = 'allocate' | 'end';
@@ -38,22 +39,23 @@ export function absorbAction(
   return absorb || requestedSessionId(headers as http2.IncomingHttpHeaders) !== undefined ? 'end' : undefined;
 }
 
-/** What {@link AbsorbHandler} needs from the proxy. */
+/** What {@link AbsorbHandler} needs. */
 export interface AbsorbDeps {
+  /** Keys, functions and versions: authenticates callers (G1, G2). */
   control: ControlStore;
+  /** Structured log; carries no API key. */
   logger: Logger;
   /**
-   * Allocates a session (flow 1, G10, S4) that no connection pins or holds: the worker's reconnect
-   * window starts at once, so an unused pre-allocation ends by itself (S1).
-   * @throws SwitchyardError with the code the client gets.
+   * `preallocate` makes a session (flow 1, G10, S4) that no connection pins or holds: the worker's
+   * reconnect window starts at once, so an unused pre-allocation ends by itself (S1).
    */
-  preallocate(auth: Authorization): Promise<LocalSession>;
+  allocator: SessionAllocator;
   /**
-   * Ends session `reqId` of the caller's account (G9: another account's is not found) at its worker.
-   * @throws SwitchyardError SY_SESSION_NOT_FOUND (unknown, ended, worker gone), SY_SESSION_MISMATCH,
-   *   SY_WORKER_UNAVAILABLE, SY_DIRECTORY_UNAVAILABLE.
+   * `end` ends a session of the caller's account (G9: another account's is not found) at its worker:
+   * SY_SESSION_NOT_FOUND (unknown, ended, worker gone), SY_SESSION_MISMATCH, SY_WORKER_UNAVAILABLE,
+   * SY_DIRECTORY_UNAVAILABLE.
    */
-  end(reqId: string, auth: Authorization, versionGiven: boolean): Promise<void>;
+  resumer: SessionResumer;
 }
 
 /** A successful G13 answer. */
@@ -122,7 +124,7 @@ export class AbsorbHandler {
     if (action === 'allocate') {
       // Always a new session, whatever request ID the request names: a pre-allocation never
       // hands out a session that another caller holds.
-      const session = await this.#deps.preallocate(auth);
+      const session = await this.#deps.allocator.preallocate(auth);
       return {
         status: 200,
         headers: { [Metadata.requestId]: session.reqId, 'set-cookie': sessionCookie(session.reqId) },
@@ -130,7 +132,7 @@ export class AbsorbHandler {
     }
     const reqId = requestedSessionId(headers as http2.IncomingHttpHeaders);
     if (!reqId) throw new SwitchyardError('SY_REQUEST_INVALID', { detail: 'DELETE names no request ID' });
-    await this.#deps.end(reqId, auth, Boolean(versionId));
+    await this.#deps.resumer.end(reqId, auth, Boolean(versionId));
     return { status: 204, headers: { [Metadata.requestId]: reqId, 'set-cookie': CLEAR_SESSION_COOKIE } };
   }
 

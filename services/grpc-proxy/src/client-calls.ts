@@ -1,0 +1,235 @@
+// Client calls over HTTP/2 (G1-G11, G14): each stream is answered (CORS preflight, G13 absorb, a
+// proxy-made error) or authenticated and bound to a worker session, pinned to the connection (G6),
+// resumed by request ID (G7) or newly allocated, then relayed over the worker's tunnel. A pinned call
+// whose tunnel is up touches neither NATS nor KV, and awaits nothing.
+
+import type http2 from 'node:http2';
+import type { Authorization, ControlStore } from '@switchyard/control-store';
+import { type ErrorCode, isSwitchyardError, Metadata, TunnelHeaders } from '@switchyard/protocol';
+import {
+  forwardHeaders,
+  isGrpcContentType,
+  type ProxyTunnel,
+  relayStream,
+  respondWithError,
+  type TunnelListener,
+} from '@switchyard/tunnel';
+import type { FrontEndLink } from '@switchyard/worker-link';
+import type { Logger } from 'pino';
+import { type AbsorbHandler, absorbAction } from './client-absorb.ts';
+import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } from './request-id.ts';
+import type { SessionAllocator } from './session-allocate.ts';
+import type { SessionResumer } from './session-resume.ts';
+import type { LocalSession, SessionTable } from './session-table.ts';
+
+/** Client headers never forwarded to a worker: the API key, and our own tunnel headers. */
+const DROP_TO_WORKER: ReadonlySet<string> = new Set([
+  Metadata.authorization,
+  TunnelHeaders.requestId,
+  TunnelHeaders.functionId,
+  TunnelHeaders.functionVersionId,
+  TunnelHeaders.control,
+  TunnelHeaders.workerId,
+  TunnelHeaders.upgrade,
+]);
+
+/** What {@link ClientCalls} needs. */
+export interface ClientCallsDeps {
+  /** Keys, functions and versions: authenticates callers (G1, G2). */
+  control: ControlStore;
+  /** Structured log; carries no API key. */
+  logger: Logger;
+  /** The tunnel registry: a pinned call takes its worker's tunnel from it. */
+  tunnels: TunnelListener;
+  /** The worker link: tickets, attach, resume, detach, evict, tunnels. */
+  link: FrontEndLink;
+  /** The sessions this instance holds and the connections bound to them. */
+  sessions: SessionTable;
+  /** New sessions (flow 1, G10, S4). */
+  allocator: SessionAllocator;
+  /** Sessions named by request ID (flow 3, G7-G9, G15). */
+  resumer: SessionResumer;
+  /** Answers G13 requests (`X-NVCF-ABSORB`, `DELETE`). */
+  absorb: AbsorbHandler;
+}
+
+/** Handles the client listener's HTTP/2 streams; see the file comment. */
+export class ClientCalls {
+  readonly #control: ControlStore;
+  readonly #log: Logger;
+  readonly #tunnels: TunnelListener;
+  readonly #link: FrontEndLink;
+  readonly #sessions: SessionTable;
+  readonly #allocator: SessionAllocator;
+  readonly #resumer: SessionResumer;
+  readonly #absorb: AbsorbHandler;
+  #closing = false;
+
+  constructor(deps: ClientCallsDeps) {
+    this.#control = deps.control;
+    this.#log = deps.logger;
+    this.#tunnels = deps.tunnels;
+    this.#link = deps.link;
+    this.#sessions = deps.sessions;
+    this.#allocator = deps.allocator;
+    this.#resumer = deps.resumer;
+    this.#absorb = deps.absorb;
+  }
+
+  /** From now on, calls are answered SY_SHUTTING_DOWN (proxy shutdown; CORS preflights still 204). */
+  close(): void {
+    this.#closing = true;
+  }
+
+  /** One client stream: answered here, or relayed to its session's worker. Never throws. */
+  onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    stream.on('error', () => undefined);
+    const grpc = isGrpcContentType(headers['content-type']);
+    if (headers[':method'] === 'OPTIONS') {
+      const cors = corsHeaders(headers.origin, headers['access-control-request-headers']);
+      stream.respond({ ':status': 204, ...cors }, { endStream: true });
+      return;
+    }
+    if (this.#closing) {
+      respondWithError(stream, grpc, 'SY_SHUTTING_DOWN', corsHeaders(headers.origin));
+      return;
+    }
+    const absorb = absorbAction(headers[':method'], headers);
+    if (absorb) {
+      void this.#absorb.onHttp2(stream, headers, absorb);
+      return;
+    }
+    const input = {
+      authorization: headers[Metadata.authorization] as string | undefined,
+      functionId: headers[Metadata.functionId] as string | undefined,
+      versionId: headers[Metadata.functionVersionId] as string | undefined,
+    };
+    let auth: Authorization;
+    try {
+      auth = this.#control.authorize(input);
+    } catch {
+      // A miss may be a write this copy has not seen yet: answer after catching up (off the hot path).
+      this.#control.authorizeFresh(input).then(
+        (fresh) => this.#onAuthorized(stream, headers, grpc, fresh),
+        (err: unknown) => this.#fail(stream, headers, grpc, err),
+      );
+      return;
+    }
+    this.#onAuthorized(stream, headers, grpc, auth);
+  }
+
+  #onAuthorized(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    grpc: boolean,
+    auth: Authorization,
+  ): void {
+    if (stream.closed || stream.destroyed) return;
+    const versionHeader = (headers[Metadata.functionVersionId] as string | undefined) || '';
+    const requested = requestedSessionId(headers);
+    const pinKey = `${auth.key.keyId}/${auth.fn.functionId}/${versionHeader}`;
+    const conn = stream.session as http2.ServerHttp2Session;
+    const pins = this.#sessions.pinsOf(conn);
+    const pinned = pins.get(pinKey);
+
+    // G6 fast path: the connection already knows its session and its tunnel.
+    if (pinned && !(pinned instanceof Promise) && !pinned.ended && (!requested || requested === pinned.reqId)) {
+      const tunnel = this.#tunnels.get(pinned.workerId);
+      if (tunnel) {
+        this.#forward(stream, headers, pinned, tunnel, false);
+        return;
+      }
+    }
+    void this.#bindAndForward(stream, headers, grpc, auth, versionHeader !== '', requested, conn, pinKey);
+  }
+
+  async #bindAndForward(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    grpc: boolean,
+    auth: Authorization,
+    versionGiven: boolean,
+    requested: string | undefined,
+    conn: http2.ServerHttp2Session,
+    pinKey: string,
+  ): Promise<void> {
+    const pins = this.#sessions.pinsOf(conn);
+    let isNew = false;
+    try {
+      let session: LocalSession;
+      const pinned = pins.get(pinKey);
+      if (requested && !(pinned && !(pinned instanceof Promise) && pinned.reqId === requested)) {
+        session = await this.#resumer.resume(requested, auth, versionGiven);
+      } else if (pinned instanceof Promise) {
+        session = await pinned;
+      } else if (pinned && !pinned.ended) {
+        session = pinned;
+      } else {
+        const allocation = this.#allocator.allocate(auth, grpcTimeoutMs(headers));
+        pins.set(pinKey, allocation);
+        try {
+          session = await allocation;
+        } catch (err) {
+          if (pins.get(pinKey) === allocation) pins.delete(pinKey);
+          throw err;
+        }
+        isNew = true;
+      }
+      this.#sessions.bind(conn, pinKey, session);
+      const tunnel = await this.#link.tunnelFor(session.reqId, session.workerId);
+      if (stream.closed || stream.destroyed) return;
+      this.#forward(stream, headers, session, tunnel, isNew);
+    } catch (err) {
+      const clear = isSwitchyardError(err, 'SY_SESSION_NOT_FOUND');
+      this.#fail(stream, headers, grpc, err, clear ? { 'set-cookie': CLEAR_SESSION_COOKIE } : undefined);
+    }
+  }
+
+  #forward(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    session: LocalSession,
+    tunnel: ProxyTunnel,
+    isNew: boolean,
+  ): void {
+    const responseHeaders: http2.OutgoingHttpHeaders = isNew
+      ? { [Metadata.requestId]: session.reqId, 'set-cookie': sessionCookie(session.reqId) }
+      : { [Metadata.requestId]: session.reqId };
+    // A browser reads the answer (and a relay failure, G14) only with CORS headers; gRPC clients send no Origin.
+    if (headers.origin) Object.assign(responseHeaders, corsHeaders(headers.origin));
+    relayStream(
+      stream,
+      tunnel.session,
+      forwardHeaders(headers, DROP_TO_WORKER, { [Metadata.requestId]: session.reqId }),
+      {
+        responseHeaders,
+      },
+    );
+  }
+
+  #fail(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    grpc: boolean,
+    err: unknown,
+    extra?: http2.OutgoingHttpHeaders,
+  ): void {
+    const code: ErrorCode = isSwitchyardError(err) ? err.code : 'SY_INTERNAL';
+    if (!isSwitchyardError(err)) this.#log.error({ err }, 'unexpected error handling a call');
+    // The detail (e.g. "worker is gone") never reaches the client; at debug level it is in the log.
+    else this.#log.debug({ code, detail: err.detail, path: headers[':path'] }, 'call answered with an error');
+    const cors = corsHeaders(headers.origin);
+    respondWithError(stream, grpc, code, extra ? { ...cors, ...extra } : cors);
+  }
+}
+
+/** The call's deadline from `grpc-timeout` (G4), in ms, or undefined (absent or malformed). */
+export function grpcTimeoutMs(headers: http2.IncomingHttpHeaders): number | undefined {
+  const value = headers['grpc-timeout'];
+  if (typeof value !== 'string') return undefined;
+  const match = /^(\d{1,8})([HMSmun])$/.exec(value);
+  if (!match) return undefined;
+  const n = Number(match[1]);
+  const factor = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000001 }[match[2] as 'H'];
+  return n * factor;
+}

@@ -1,0 +1,100 @@
+// Sessions named by request ID (flow 3, G7-G9, G15): found here or in the session directories
+// (this region's bucket, then the other regions' in parallel), checked against the caller (G9), and
+// attached once however many calls resume them at the same time; and ending an owned session (G13).
+
+import type { Authorization } from '@switchyard/control-store';
+import { type SessionRecord, SwitchyardError } from '@switchyard/protocol';
+import type { FrontEndLink } from '@switchyard/worker-link';
+import type { SessionLookup } from './session-lookup.ts';
+import type { LocalSession, SessionFields, SessionTable } from './session-table.ts';
+
+/** What a {@link SessionResumer} needs. */
+export interface SessionResumerDeps {
+  /** The worker link: tickets, attach, resume, detach, evict, tunnels. */
+  link: FrontEndLink;
+  /** The sessions this instance holds and the connections bound to them. */
+  sessions: SessionTable;
+  /** The session directories: this region's, then the others' (G15). */
+  lookup: SessionLookup;
+}
+
+/** Resumes and ends sessions by request ID; see the file comment. */
+export class SessionResumer {
+  readonly #deps: SessionResumerDeps;
+  /** Attaches under way by request ID: concurrent resumes of one session share one. */
+  readonly #resuming = new Map<string, Promise<LocalSession>>();
+
+  constructor(deps: SessionResumerDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Session `reqId` of the caller (flow 3): held here, or found in a directory and attached. The
+   * session is in the table; binding it to a connection is the caller's.
+   * @param versionGiven the call named a function version (G9 then compares it).
+   * @throws SwitchyardError SY_SESSION_NOT_FOUND (unknown, ended, another account's, worker gone),
+   *   SY_SESSION_MISMATCH, SY_DIRECTORY_UNAVAILABLE, SY_WORKER_UNAVAILABLE.
+   */
+  async resume(reqId: string, auth: Authorization, versionGiven: boolean): Promise<LocalSession> {
+    let session = this.#deps.sessions.live(reqId);
+    if (!session) {
+      // Local bucket, then the other regions' in parallel (G15); an unanswered region is UNAVAILABLE.
+      const entry = await this.#deps.lookup.find(reqId);
+      if (!entry) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
+      // Checked before the worker is asked to attach: a refused resume must not hold the session (S1).
+      checkOwner(entry.record, auth, versionGiven);
+      let pending = this.#resuming.get(reqId);
+      if (!pending) {
+        pending = this.#attachExisting(entry.record);
+        this.#resuming.set(reqId, pending);
+        pending.finally(() => this.#resuming.delete(reqId)).catch(() => undefined);
+      }
+      session = await pending;
+    }
+    checkOwner(session, auth, versionGiven);
+    return session;
+  }
+
+  /**
+   * Session `reqId` of the caller as held here or recorded in a directory, without attaching to it.
+   * @throws SwitchyardError SY_SESSION_NOT_FOUND, SY_SESSION_MISMATCH, SY_DIRECTORY_UNAVAILABLE.
+   */
+  async findOwned(reqId: string, auth: Authorization, versionGiven: boolean): Promise<SessionFields> {
+    const record = this.#deps.sessions.live(reqId) ?? (await this.#deps.lookup.find(reqId))?.record;
+    if (!record) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
+    checkOwner(record, auth, versionGiven);
+    return record;
+  }
+
+  /**
+   * G13 `DELETE`: ends session `reqId` of the caller's account at its worker (G8/G9 when not).
+   * @throws SwitchyardError as {@link SessionResumer.findOwned}, SY_SESSION_NOT_FOUND (worker gone),
+   *   SY_WORKER_UNAVAILABLE.
+   */
+  async end(reqId: string, auth: Authorization, versionGiven: boolean): Promise<void> {
+    const record = await this.findOwned(reqId, auth, versionGiven);
+    await this.#deps.link.evict(reqId, record.workerId);
+  }
+
+  /** Attaches this proxy to the worker holding the session of `record` (flow 3). */
+  async #attachExisting(record: SessionRecord): Promise<LocalSession> {
+    await this.#deps.link.resume(record.reqId, record.workerId);
+    return this.#deps.sessions.live(record.reqId) ?? this.#deps.sessions.add(record);
+  }
+}
+
+/**
+ * G9: a session of another account is not found (a request ID is not a bearer token); one of another
+ * function, or of another version when a version was named, is a mismatch.
+ * @throws SwitchyardError SY_SESSION_NOT_FOUND, SY_SESSION_MISMATCH.
+ */
+export function checkOwner(
+  session: Pick<SessionRecord, 'accountId' | 'functionId' | 'versionId'>,
+  auth: Authorization,
+  versionGiven: boolean,
+): void {
+  if (session.accountId !== auth.key.accountId) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
+  if (session.functionId !== auth.fn.functionId || (versionGiven && session.versionId !== auth.version.versionId)) {
+    throw new SwitchyardError('SY_SESSION_MISMATCH');
+  }
+}
