@@ -7,10 +7,10 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection, Status } from '@nats-io/nats-core';
+import { isWrongLastSequence, toSwitchyardError, withDeadline } from '@switchyard/nats-errors';
 import { isUuid, NatsNames, SwitchyardError } from '@switchyard/protocol';
 import type { z } from 'zod';
 import { BucketCache } from './bucket-cache.ts';
-import { isWrongLastSequence, toControlError, withDeadline } from './nats-errors.ts';
 import {
   type ApiKeyRecord,
   ApiKeyRecordSchema,
@@ -220,7 +220,7 @@ export class ControlStore {
       store = new ControlStore(nc, config, { functions, versions, apiKeys });
       await Promise.all([store.#functions.load(), store.#versions.load(), store.#apiKeys.load()]);
     } catch (err) {
-      throw toControlError(err, 'opening the control buckets');
+      throw toSwitchyardError(err, 'SY_CONTROL_UNAVAILABLE', 'opening the control buckets');
     }
     store.#watchConnection();
     return store;
@@ -602,7 +602,7 @@ export class ControlStore {
     try {
       return await withDeadline(what, this.config.timeoutMs, operation());
     } catch (err) {
-      throw toControlError(err, what);
+      throw toSwitchyardError(err, 'SY_CONTROL_UNAVAILABLE', what);
     }
   }
 
