@@ -5,6 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { loadConfig } from '@switchyard/config';
 import { RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
+import { Attr, MetricNames } from '@switchyard/telemetry';
 import { GeoDns } from './app.ts';
 import { GeoDnsConfigSchema } from './config.ts';
 
@@ -23,15 +24,15 @@ await runService({
       if (now !== healthy) logger.info({ healthyRegions: view.healthyRegions() }, 'healthy regions changed');
       healthy = now;
     });
-    const queries = telemetry.meter.createCounter('switchyard.dns.queries', { description: 'DNS queries answered' });
+    const queries = telemetry.meter.createCounter(MetricNames.dnsQueries, { description: 'DNS queries answered' });
     const dns = new GeoDns(config, {
       health: view,
       logger,
       onAnswer: (result, transport) =>
         queries.add(1, {
-          'dns.rcode': result.rcode,
-          'dns.transport': transport,
-          'switchyard.region': result.region ?? '',
+          [Attr.dnsRcode]: result.rcode,
+          [Attr.dnsTransport]: transport,
+          [Attr.region]: result.region ?? '',
         }),
     });
     const { port } = await listen(dns.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_HOST');

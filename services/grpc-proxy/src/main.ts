@@ -7,6 +7,7 @@ import { ControlStore } from '@switchyard/control-store';
 import { HeartbeatPublisher, RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
+import { MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { Redis } from 'ioredis';
 import { GrpcProxy } from './app.ts';
@@ -67,10 +68,10 @@ await runService({
     const ports = await listen(proxy.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_CALLBACK_PORT');
     const meter = telemetry.meter;
     meter
-      .createObservableGauge('switchyard.tunnels.active', { description: 'Open worker tunnels' })
+      .createObservableGauge(MetricNames.tunnelsActive, { description: 'Open worker tunnels' })
       .addCallback((r) => r.observe(proxy.tunnels.size));
     meter
-      .createObservableGauge('switchyard.sessions.active', { description: 'Sessions with client connections here' })
+      .createObservableGauge(MetricNames.sessionsActive, { description: 'Sessions with client connections here' })
       .addCallback((r) => r.observe(proxy.sessionCount));
     // Region health (D2): geodns sends clients to this region while some proxy of it beats.
     const heartbeat = new HeartbeatPublisher(nc, {

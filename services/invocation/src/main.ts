@@ -5,6 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { loadConfig } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
 import { runService } from '@switchyard/service-main';
+import { MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { Redis } from 'ioredis';
 import { InvocationService } from './app.ts';
@@ -35,10 +36,10 @@ await runService({
     const service = new InvocationService(config, { nc, control, queue, redis, logger });
     const ports = await listen(service.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_CALLBACK_PORT');
     telemetry.meter
-      .createObservableGauge('switchyard.tunnels.active', { description: 'Open worker tunnels' })
+      .createObservableGauge(MetricNames.tunnelsActive, { description: 'Open worker tunnels' })
       .addCallback((r) => r.observe(service.tunnels.size));
     telemetry.meter
-      .createObservableGauge('switchyard.http.requests.active', { description: 'HTTP requests in flight here' })
+      .createObservableGauge(MetricNames.httpRequestsActive, { description: 'HTTP requests in flight here' })
       .addCallback((r) => r.observe(service.inFlight));
     return {
       readyLog: ports,

@@ -7,6 +7,7 @@ import { ControlStore } from '@switchyard/control-store';
 import { HeartbeatPublisher } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
+import { MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { Worker } from './app.ts';
 import { WorkerConfigSchema } from './config.ts';
@@ -59,10 +60,10 @@ await runService({
     heartbeat.start();
     const meter = telemetry.meter;
     meter
-      .createObservableGauge('switchyard.worker.capacity.free', { description: 'Free session slots of this worker' })
+      .createObservableGauge(MetricNames.workerCapacityFree, { description: 'Free session slots of this worker' })
       .addCallback((r) => r.observe(worker.freeCapacity));
     meter
-      .createObservableGauge('switchyard.sessions.active', { description: 'Sessions held by this worker' })
+      .createObservableGauge(MetricNames.sessionsActive, { description: 'Sessions held by this worker' })
       .addCallback((r) => r.observe(worker.sessionCount));
     const { functionId, versionId, upstream } = config;
     return {
