@@ -58,17 +58,12 @@ export function isLagExplainable(err: unknown): boolean {
 }
 
 /**
- * The contract's checks, in order (G1, G2, H10, H11):
- * 1. `authorization` absent or not `Bearer <key>` -> SY_AUTH_MISSING;
- * 2. the cache cannot be trusted (closed, watch broken longer than `maxStalenessMs`) -> SY_CONTROL_UNAVAILABLE;
- * 3. key unknown or revoked -> SY_AUTH_INVALID;
- * 4. functionId absent -> SY_FUNCTION_ID_MISSING; not a UUID -> SY_FUNCTION_ID_INVALID;
- * 5. versionId given but not a UUID -> SY_VERSION_ID_INVALID;
- * 6. function unknown or of another account than the key's -> SY_FUNCTION_NOT_FOUND;
- * 7. key not scoped to the function -> SY_AUTH_FORBIDDEN;
- * 8. versionId given: unknown, of another function, or not deployed -> SY_VERSION_NOT_FOUND;
- *    none given: a deployed version picked at random (spreads load, H11); none -> SY_NO_DEPLOYED_VERSION.
- * @throws SwitchyardError with the codes above.
+ * `ControlStore.authorize`: the contract's checks against `reads`, in the order its docstring lists
+ * (bearer, cache trusted, key, function ID, version ID, function of the key's account, key scope,
+ * version named or a deployed one at random).
+ * @throws SwitchyardError SY_AUTH_MISSING, SY_CONTROL_UNAVAILABLE, SY_AUTH_INVALID, SY_FUNCTION_ID_MISSING,
+ *   SY_FUNCTION_ID_INVALID, SY_VERSION_ID_INVALID, SY_FUNCTION_NOT_FOUND, SY_AUTH_FORBIDDEN,
+ *   SY_VERSION_NOT_FOUND or SY_NO_DEPLOYED_VERSION.
  */
 export function authorizeWith(reads: AuthorizationReads, input: AuthorizeInput): Authorization {
   const match = input.authorization === undefined ? null : BEARER.exec(input.authorization);
