@@ -4,8 +4,8 @@
 
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { KvWatchInclude } from '@nats-io/kv';
+import { withDeadline } from '@switchyard/nats-errors';
 import type { z } from 'zod';
-import { withDeadline } from './nats-errors.ts';
 
 /** Options of a {@link BucketCache}. */
 export interface BucketCacheOptions<T> {

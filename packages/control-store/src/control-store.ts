@@ -1,141 +1,47 @@
 // Functions, versions and API keys (KV buckets ctl_functions, ctl_versions, ctl_api_keys) with an
 // in-process copy of each bucket kept fresh by a KV watch, so authorization on the hot path (G1, G2,
 // H10, H11) is synchronous and touches no network. Writes go through KV and come back via the watch,
-// which is how every process, in every region, sees a revocation within about a second.
+// which is how every process, in every region, sees a revocation within about a second. Options are in
+// control-store-config.ts, the checks in control-store-authorize.ts, the watched copies in
+// control-store-watch.ts and the records a write builds in control-store-inputs.ts.
 
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
-import type { NatsConnection, Status } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { isWrongLastSequence, toSwitchyardError, withDeadline } from '@switchyard/nats-errors';
 import { isUuid, NatsNames, SwitchyardError } from '@switchyard/protocol';
 import type { z } from 'zod';
-import { BucketCache } from './bucket-cache.ts';
-import { isWrongLastSequence, toControlError, withDeadline } from './nats-errors.ts';
+import type { BucketCache } from './bucket-cache.ts';
+import {
+  type Authorization,
+  type AuthorizationReads,
+  type AuthorizeInput,
+  authorizeWith,
+  isLagExplainable,
+} from './control-store-authorize.ts';
+import {
+  type ControlStoreConfig,
+  type ControlStoreOptions,
+  resolveControlStoreConfig,
+} from './control-store-config.ts';
+import {
+  type CreateApiKeyInput,
+  type CreateFunctionInput,
+  hashApiKey,
+  newApiKey,
+  newFunctionRecord,
+  newVersionRecord,
+} from './control-store-inputs.ts';
+import { type ControlBuckets, ControlCopies } from './control-store-watch.ts';
 import {
   type ApiKeyRecord,
   ApiKeyRecordSchema,
   type FunctionRecord,
-  FunctionRecordSchema,
   type VersionRecord,
   VersionRecordSchema,
 } from './records.ts';
 
-/** Default budget of one KV operation, ms. */
-export const DEFAULT_CONTROL_TIMEOUT_MS = 2_000;
-/** Default budget of the initial load of the three buckets, ms. */
-export const DEFAULT_CONTROL_LOAD_TIMEOUT_MS = 10_000;
-/** Default time the cache keeps serving after its watch broke, ms. */
-export const DEFAULT_CONTROL_MAX_STALENESS_MS = 10_000;
-/** Default replica count of the control buckets. */
-export const DEFAULT_CONTROL_REPLICAS = 1;
-/** Prefix of every API key string. */
-export const API_KEY_PREFIX = 'sy_';
-
-const BEARER = /^bearer +(\S+) *$/i;
-/**
- * Codes `authorize` may answer from a copy that has not yet seen a write made moments ago elsewhere
- * (a key created through the API of another region, say): worth one catch-up before answering.
- */
-const MISS_CODES: ReadonlySet<string> = new Set([
-  'SY_AUTH_INVALID',
-  'SY_AUTH_FORBIDDEN',
-  'SY_FUNCTION_NOT_FOUND',
-  'SY_VERSION_NOT_FOUND',
-  'SY_NO_DEPLOYED_VERSION',
-]);
-const RESYNC_BACKOFF_MS = [100, 250, 500, 1_000, 2_000] as const;
 const CAS_ATTEMPTS = 5;
-
-/** Options of {@link ControlStore.open}. */
-export interface ControlStoreOptions {
-  /** Replicas of the buckets when this call creates them (1, 3 or 5). @default 1 */
-  replicas?: number;
-  /** Budget of each KV operation (and of each write's wait for the cache to catch up), ms. @default 2_000 */
-  timeoutMs?: number;
-  /** Create the buckets when missing; `false` binds to existing ones. @default true */
-  create?: boolean;
-  /** Budget of the initial load of the three buckets, ms. @default 10_000 */
-  loadTimeoutMs?: number;
-  /**
-   * How long after its watch broke (NATS unreachable) the cache keeps serving `authorize`; after
-   * that `authorize` throws SY_CONTROL_UNAVAILABLE until the watch is back. A short outage should
-   * not stop every invocation; a long one should not keep honouring keys revoked meanwhile.
-   * @default 10_000
-   */
-  maxStalenessMs?: number;
-}
-
-/** Resolved, frozen {@link ControlStoreOptions}. */
-export interface ControlStoreConfig {
-  readonly replicas: number;
-  readonly timeoutMs: number;
-  readonly create: boolean;
-  readonly loadTimeoutMs: number;
-  readonly maxStalenessMs: number;
-}
-
-/** Input of {@link ControlStore.createFunction}. */
-export interface CreateFunctionInput {
-  accountId: string;
-  name: string;
-  kind: 'grpc' | 'http';
-  /** Path of the container's inference endpoint. @default '/' */
-  inferenceUrl?: string;
-  /** Per-function reconnect window (S1), ms. @default undefined (service default) */
-  reconnectWindowMs?: number;
-  /** @default undefined (service default) */
-  spillPolicy?: 'local-only' | 'spill-over';
-}
-
-/** Input of {@link ControlStore.createApiKey}. */
-export interface CreateApiKeyInput {
-  accountId: string;
-  /** Function IDs the key may invoke, or '*' for every function of the account. @default '*' */
-  functions?: string[] | '*';
-  description?: string;
-}
-
-/** Input of {@link ControlStore.authorize}: raw values from metadata or headers. */
-export interface AuthorizeInput {
-  /** `authorization` value: `Bearer <key>` (scheme case-insensitive). */
-  authorization: string | undefined;
-  /** `function-id`; empty counts as absent. */
-  functionId: string | undefined;
-  /** `function-version-id`; empty counts as absent. */
-  versionId: string | undefined;
-}
-
-/** What {@link ControlStore.authorize} resolved. */
-export interface Authorization {
-  key: ApiKeyRecord;
-  fn: FunctionRecord;
-  version: VersionRecord;
-}
-
-/** Resolves options into a frozen config; throws TypeError listing every bad value. */
-export function resolveControlStoreConfig(options: ControlStoreOptions = {}): ControlStoreConfig {
-  const config = {
-    replicas: options.replicas ?? DEFAULT_CONTROL_REPLICAS,
-    timeoutMs: options.timeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS,
-    create: options.create ?? true,
-    loadTimeoutMs: options.loadTimeoutMs ?? DEFAULT_CONTROL_LOAD_TIMEOUT_MS,
-    maxStalenessMs: options.maxStalenessMs ?? DEFAULT_CONTROL_MAX_STALENESS_MS,
-  };
-  const problems: string[] = [];
-  if (![1, 3, 5].includes(config.replicas)) problems.push(`replicas must be 1, 3 or 5, got ${config.replicas}`);
-  for (const field of ['timeoutMs', 'loadTimeoutMs'] as const)
-    if (!Number.isInteger(config[field]) || config[field] <= 0)
-      problems.push(`${field} must be a positive integer, got ${config[field]}`);
-  if (!Number.isInteger(config.maxStalenessMs) || config.maxStalenessMs < 0)
-    problems.push(`maxStalenessMs must be an integer >= 0, got ${config.maxStalenessMs}`);
-  if (problems.length > 0) throw new TypeError(`invalid ControlStoreOptions: ${problems.join('; ')}`);
-  return Object.freeze(config);
-}
-
-/** Lowercase hex sha256 of an API key string, as stored in ApiKeyRecord.hash. */
-export function hashApiKey(apiKey: string): string {
-  return createHash('sha256').update(apiKey, 'utf8').digest('hex');
-}
 
 /**
  * The control data of the whole deployment, read from a watched in-process copy. Reads are
@@ -145,52 +51,25 @@ export function hashApiKey(apiKey: string): string {
 export class ControlStore {
   /** Resolved options. */
   readonly config: ControlStoreConfig;
-  readonly #nc: NatsConnection;
-  readonly #kv: { functions: KV; versions: KV; apiKeys: KV };
-  readonly #functions: BucketCache<FunctionRecord>;
-  readonly #versions: BucketCache<VersionRecord>;
-  readonly #apiKeys: BucketCache<ApiKeyRecord>;
-  /** Epoch ms since which the watches are broken; undefined while they are live. */
-  #staleSinceMs: number | undefined;
-  #status: (AsyncIterable<Status> & { stop?: () => void }) | undefined;
-  #resyncing: Promise<void> | undefined;
-  #resyncWanted = false;
-  /** The catch-up reading the buckets now, if any. */
-  #catchUpRunning: Promise<boolean> | undefined;
-  /** The running catch-up while misses may still join it: until the end of the turn that started it. */
-  #catchUpJoinable: Promise<boolean> | undefined;
-  /** The one catch-up queued behind the running one, shared by every miss that came meanwhile. */
-  #catchUpNext: Promise<boolean> | undefined;
-  #connected = true;
-  #closed = false;
+  readonly #kv: ControlBuckets;
+  readonly #copies: ControlCopies;
+  /** What `authorize` checks against: this store's cached reads. */
+  readonly #reads: AuthorizationReads;
 
-  private constructor(
-    nc: NatsConnection,
-    config: ControlStoreConfig,
-    kv: { functions: KV; versions: KV; apiKeys: KV },
-  ) {
-    this.#nc = nc;
+  private constructor(nc: NatsConnection, config: ControlStoreConfig, kv: ControlBuckets) {
     this.config = config;
     this.#kv = kv;
-    const timeoutMs = config.loadTimeoutMs;
-    this.#functions = new BucketCache(kv.functions, {
-      name: NatsNames.functionsBucket,
-      schema: FunctionRecordSchema,
-      groupBy: (fn) => fn.accountId,
-      timeoutMs,
-    });
-    this.#versions = new BucketCache(kv.versions, {
-      name: NatsNames.versionsBucket,
-      schema: VersionRecordSchema,
-      groupBy: (version) => version.functionId,
-      timeoutMs,
-    });
-    this.#apiKeys = new BucketCache(kv.apiKeys, {
-      name: NatsNames.apiKeysBucket,
-      schema: ApiKeyRecordSchema,
-      groupBy: (key) => key.hash,
-      timeoutMs,
-    });
+    this.#copies = new ControlCopies(nc, kv, config);
+    const copies = this.#copies;
+    this.#reads = {
+      get available() {
+        return copies.available;
+      },
+      authenticate: (apiKey) => this.authenticate(apiKey),
+      getFunction: (functionId) => this.getFunction(functionId),
+      getVersion: (versionId) => this.getVersion(versionId),
+      versionsOf: (functionId) => copies.versions.group(functionId),
+    };
   }
 
   /**
@@ -218,11 +97,11 @@ export class ControlStore {
         openBucket(NatsNames.apiKeysBucket),
       ]);
       store = new ControlStore(nc, config, { functions, versions, apiKeys });
-      await Promise.all([store.#functions.load(), store.#versions.load(), store.#apiKeys.load()]);
+      await store.#copies.load();
     } catch (err) {
-      throw toControlError(err, 'opening the control buckets');
+      throw toSwitchyardError(err, 'SY_CONTROL_UNAVAILABLE', 'opening the control buckets');
     }
-    store.#watchConnection();
+    store.#copies.watchConnection();
     return store;
   }
 
@@ -230,35 +109,36 @@ export class ControlStore {
 
   /** The function, or undefined when unknown. */
   getFunction(functionId: string): FunctionRecord | undefined {
-    return this.#functions.get(functionId);
+    return this.#copies.functions.get(functionId);
   }
 
   /** The version, or undefined when unknown. */
   getVersion(versionId: string): VersionRecord | undefined {
-    return this.#versions.get(versionId);
+    return this.#copies.versions.get(versionId);
   }
 
   /** Every version of a function (any status), oldest first. */
   versionsOf(functionId: string): VersionRecord[] {
-    return [...this.#versions.group(functionId)].sort(byCreatedAt);
+    return [...this.#copies.versions.group(functionId)].sort(byCreatedAt);
   }
 
   /** The record of a valid key; undefined for an unknown or revoked key. */
   authenticate(apiKey: string): ApiKeyRecord | undefined {
-    for (const record of this.#apiKeys.group(hashApiKey(apiKey))) if (record.revokedAtMs === undefined) return record;
+    for (const record of this.#copies.apiKeys.group(hashApiKey(apiKey)))
+      if (record.revokedAtMs === undefined) return record;
     return undefined;
   }
 
   /** Functions, oldest first, optionally of one account only. */
   listFunctions(accountId?: string): FunctionRecord[] {
-    return [...(accountId === undefined ? this.#functions.values() : this.#functions.group(accountId))].sort(
-      byCreatedAt,
-    );
+    return [
+      ...(accountId === undefined ? this.#copies.functions.values() : this.#copies.functions.group(accountId)),
+    ].sort(byCreatedAt);
   }
 
   /** API key records (revoked ones included), oldest first, optionally of one account only. */
   listApiKeys(accountId?: string): ApiKeyRecord[] {
-    return [...this.#apiKeys.values()]
+    return [...this.#copies.apiKeys.values()]
       .filter((k) => accountId === undefined || k.accountId === accountId)
       .sort(byCreatedAt);
   }
@@ -268,9 +148,7 @@ export class ControlStore {
    * `maxStalenessMs`.
    */
   get available(): boolean {
-    if (this.#closed) return false;
-    if (this.#staleSinceMs === undefined) return true;
-    return Date.now() - this.#staleSinceMs <= this.config.maxStalenessMs;
+    return this.#copies.available;
   }
 
   /**
@@ -287,33 +165,7 @@ export class ControlStore {
    * @throws SwitchyardError with the codes above.
    */
   authorize(input: AuthorizeInput): Authorization {
-    const match = input.authorization === undefined ? null : BEARER.exec(input.authorization);
-    if (match === null) throw new SwitchyardError('SY_AUTH_MISSING');
-    if (!this.available)
-      throw new SwitchyardError('SY_CONTROL_UNAVAILABLE', { detail: 'control data watch is not live' });
-    const key = this.authenticate(match[1]);
-    if (key === undefined) throw new SwitchyardError('SY_AUTH_INVALID');
-
-    const functionId = input.functionId || undefined;
-    if (functionId === undefined) throw new SwitchyardError('SY_FUNCTION_ID_MISSING');
-    if (!isUuid(functionId)) throw new SwitchyardError('SY_FUNCTION_ID_INVALID');
-    const versionId = input.versionId || undefined;
-    if (versionId !== undefined && !isUuid(versionId)) throw new SwitchyardError('SY_VERSION_ID_INVALID');
-
-    const fn = this.getFunction(functionId);
-    // Another account's function is "not found": its existence is not the caller's business.
-    if (fn === undefined || fn.accountId !== key.accountId) throw new SwitchyardError('SY_FUNCTION_NOT_FOUND');
-    if (key.functions !== '*' && !key.functions.includes(functionId)) throw new SwitchyardError('SY_AUTH_FORBIDDEN');
-
-    if (versionId !== undefined) {
-      const version = this.getVersion(versionId);
-      if (version === undefined || version.functionId !== functionId || version.status !== 'deployed')
-        throw new SwitchyardError('SY_VERSION_NOT_FOUND');
-      return { key, fn, version };
-    }
-    const deployed = [...this.#versions.group(functionId)].filter((v) => v.status === 'deployed');
-    if (deployed.length === 0) throw new SwitchyardError('SY_NO_DEPLOYED_VERSION');
-    return { key, fn, version: deployed[Math.floor(Math.random() * deployed.length)] };
+    return authorizeWith(this.#reads, input);
   }
 
   /**
@@ -328,7 +180,7 @@ export class ControlStore {
     try {
       return this.authorize(input);
     } catch (err) {
-      if (!(err instanceof SwitchyardError) || !MISS_CODES.has(err.code)) throw err;
+      if (!isLagExplainable(err)) throw err;
       if (!(await this.catchUp())) throw err;
       return this.authorize(input);
     }
@@ -354,38 +206,7 @@ export class ControlStore {
    * @returns true when caught up; false after the budget or when NATS does not answer (never throws).
    */
   catchUp(timeoutMs: number = this.config.timeoutMs): Promise<boolean> {
-    if (this.#catchUpJoinable !== undefined) return this.#catchUpJoinable;
-    if (this.#catchUpRunning === undefined) return this.#startCatchUp(timeoutMs);
-    this.#catchUpNext ??= this.#catchUpRunning.then(() => {
-      this.#catchUpNext = undefined;
-      return this.#startCatchUp(timeoutMs);
-    });
-    return this.#catchUpNext;
-  }
-
-  #startCatchUp(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    const one = async (kv: KV, cache: BucketCache<unknown>) => {
-      const status = await withDeadline('catch up', timeoutMs, kv.status());
-      return cache.waitForRevision(status.streamInfo.state.last_seq, Math.max(1, deadline - Date.now()));
-    };
-    const done = Promise.all([
-      one(this.#kv.functions, this.#functions as BucketCache<unknown>),
-      one(this.#kv.versions, this.#versions as BucketCache<unknown>),
-      one(this.#kv.apiKeys, this.#apiKeys as BucketCache<unknown>),
-    ]).then(
-      (reached) => reached.every(Boolean),
-      () => false,
-    );
-    this.#catchUpRunning = done;
-    this.#catchUpJoinable = done;
-    setImmediate(() => {
-      if (this.#catchUpJoinable === done) this.#catchUpJoinable = undefined;
-    });
-    void done.then(() => {
-      if (this.#catchUpRunning === done) this.#catchUpRunning = undefined;
-    });
-    return done;
+    return this.#copies.catchUp(timeoutMs);
   }
 
   // ---- writes (through KV) ----
@@ -396,18 +217,9 @@ export class ControlStore {
    *   answer in time.
    */
   async createFunction(input: CreateFunctionInput): Promise<{ fn: FunctionRecord; version: VersionRecord }> {
-    const fn = parseInput(FunctionRecordSchema, {
-      functionId: randomUUID(),
-      accountId: input.accountId,
-      name: input.name,
-      kind: input.kind,
-      inferenceUrl: input.inferenceUrl ?? '/',
-      ...(input.reconnectWindowMs !== undefined ? { reconnectWindowMs: input.reconnectWindowMs } : {}),
-      ...(input.spillPolicy !== undefined ? { spillPolicy: input.spillPolicy } : {}),
-      createdAtMs: Date.now(),
-    });
+    const fn = newFunctionRecord(input);
     await this.#write(
-      this.#functions,
+      this.#copies.functions,
       () => this.#kv.functions.create(fn.functionId, JSON.stringify(fn)),
       'create function',
     );
@@ -434,7 +246,7 @@ export class ControlStore {
       throw new SwitchyardError('SY_FUNCTION_NOT_FOUND', { detail: functionId });
     for (const version of this.versionsOf(functionId)) await this.deleteVersion(version.versionId);
     await this.#write(
-      this.#functions,
+      this.#copies.functions,
       async () => {
         await this.#kv.functions.delete(functionId);
         return (await this.#kv.functions.status()).streamInfo.state.last_seq;
@@ -451,7 +263,7 @@ export class ControlStore {
     if (this.getVersion(versionId) === undefined)
       throw new SwitchyardError('SY_VERSION_NOT_FOUND', { detail: versionId });
     await this.#write(
-      this.#versions,
+      this.#copies.versions,
       async () => {
         await this.#kv.versions.delete(versionId);
         return (await this.#kv.versions.status()).streamInfo.state.last_seq;
@@ -467,17 +279,9 @@ export class ControlStore {
    *   SwitchyardError SY_CONTROL_UNAVAILABLE.
    */
   async createApiKey(input: CreateApiKeyInput): Promise<{ key: string; record: ApiKeyRecord }> {
-    const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
-    const record = parseInput(ApiKeyRecordSchema, {
-      keyId: randomUUID(),
-      accountId: input.accountId,
-      hash: hashApiKey(key),
-      functions: input.functions === undefined || input.functions === '*' ? '*' : [...input.functions],
-      ...(input.description !== undefined ? { description: input.description } : {}),
-      createdAtMs: Date.now(),
-    });
+    const { key, record } = newApiKey(input);
     await this.#write(
-      this.#apiKeys,
+      this.#copies.apiKeys,
       () => this.#kv.apiKeys.create(record.keyId, JSON.stringify(record)),
       'create API key',
     );
@@ -490,8 +294,13 @@ export class ControlStore {
    * @throws SwitchyardError SY_API_KEY_NOT_FOUND for an unknown keyId; SY_CONTROL_UNAVAILABLE.
    */
   async revokeApiKey(keyId: string): Promise<void> {
-    await this.#modify(this.#kv.apiKeys, this.#apiKeys, ApiKeyRecordSchema, keyId, 'SY_API_KEY_NOT_FOUND', (record) =>
-      record.revokedAtMs === undefined ? { ...record, revokedAtMs: Date.now() } : undefined,
+    await this.#modify(
+      this.#kv.apiKeys,
+      this.#copies.apiKeys,
+      ApiKeyRecordSchema,
+      keyId,
+      'SY_API_KEY_NOT_FOUND',
+      (record) => (record.revokedAtMs === undefined ? { ...record, revokedAtMs: Date.now() } : undefined),
     );
   }
 
@@ -503,7 +312,7 @@ export class ControlStore {
   async setVersionStatus(versionId: string, status: VersionRecord['status']): Promise<VersionRecord> {
     return this.#modify(
       this.#kv.versions,
-      this.#versions,
+      this.#copies.versions,
       VersionRecordSchema,
       versionId,
       'SY_VERSION_NOT_FOUND',
@@ -519,9 +328,9 @@ export class ControlStore {
    */
   async sync(timeoutMs = this.config.timeoutMs): Promise<boolean> {
     const caches = [
-      [this.#functions, this.#kv.functions],
-      [this.#versions, this.#kv.versions],
-      [this.#apiKeys, this.#kv.apiKeys],
+      [this.#copies.functions, this.#kv.functions],
+      [this.#copies.versions, this.#kv.versions],
+      [this.#copies.apiKeys, this.#kv.apiKeys],
     ] as const;
     const results = await Promise.all(
       caches.map(async ([cache, kv]) => {
@@ -534,23 +343,13 @@ export class ControlStore {
 
   /** Stops the watches. Does not close the NATS connection. Idempotent. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#status?.stop?.();
-    for (const cache of [this.#functions, this.#versions, this.#apiKeys]) cache.stop();
-    await this.#resyncing?.catch(() => {});
+    await this.#copies.close();
   }
 
   async #putVersion(fn: FunctionRecord): Promise<VersionRecord> {
-    const version: VersionRecord = {
-      versionId: randomUUID(),
-      functionId: fn.functionId,
-      accountId: fn.accountId,
-      status: 'deployed',
-      createdAtMs: Date.now(),
-    };
+    const version = newVersionRecord(fn);
     await this.#write(
-      this.#versions,
+      this.#copies.versions,
       () => this.#kv.versions.create(version.versionId, JSON.stringify(version)),
       'create version',
     );
@@ -598,73 +397,16 @@ export class ControlStore {
   }
 
   async #call<R>(what: string, operation: () => Promise<R>): Promise<R> {
-    if (this.#closed) throw new SwitchyardError('SY_CONTROL_UNAVAILABLE', { detail: `${what}: store is closed` });
+    if (this.#copies.closed)
+      throw new SwitchyardError('SY_CONTROL_UNAVAILABLE', { detail: `${what}: store is closed` });
     try {
       return await withDeadline(what, this.config.timeoutMs, operation());
     } catch (err) {
-      throw toControlError(err, what);
+      throw toSwitchyardError(err, 'SY_CONTROL_UNAVAILABLE', what);
     }
-  }
-
-  /** Follows the connection: stale on disconnect, rebuild the copies on reconnect. */
-  #watchConnection(): void {
-    const status = this.#nc.status() as AsyncIterable<Status> & { stop?: () => void };
-    this.#status = status;
-    void (async () => {
-      for await (const event of status) {
-        if (this.#closed) break;
-        if (event.type === 'disconnect') {
-          this.#connected = false;
-          this.#markStale();
-        } else if (event.type === 'reconnect') {
-          this.#connected = true;
-          this.#resync();
-        } else if (event.type === 'close') this.#markStale();
-      }
-    })();
-    // A closed connection ends the status iterator without a 'close' event on some paths.
-    void this.#nc.closed().then(() => this.#markStale());
-  }
-
-  #markStale(): void {
-    this.#staleSinceMs ??= Date.now();
-    for (const cache of [this.#functions, this.#versions, this.#apiKeys]) cache.markStale();
-  }
-
-  /** Rebuilds the three copies from fresh watches; a reconnect during a rebuild runs another. */
-  #resync(): void {
-    this.#markStale();
-    this.#resyncWanted = true;
-    if (this.#resyncing) return;
-    this.#resyncing = (async () => {
-      let attempt = 0;
-      while (this.#resyncWanted && !this.#closed && !this.#nc.isClosed()) {
-        this.#resyncWanted = false;
-        try {
-          await Promise.all([this.#functions.load(), this.#versions.load(), this.#apiKeys.load()]);
-          attempt = 0;
-          if (!this.#resyncWanted && this.#connected) this.#staleSinceMs = undefined;
-        } catch {
-          this.#resyncWanted = true;
-          await sleep(RESYNC_BACKOFF_MS[Math.min(attempt++, RESYNC_BACKOFF_MS.length - 1)]);
-        }
-      }
-    })().finally(() => {
-      this.#resyncing = undefined;
-    });
   }
 }
 
 function byCreatedAt(a: { createdAtMs: number }, b: { createdAtMs: number }): number {
   return a.createdAtMs - b.createdAtMs;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function parseInput<T>(schema: z.ZodType<T>, value: unknown): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new TypeError(`invalid input: ${parsed.error.message}`, { cause: parsed.error });
-  return parsed.data;
 }

@@ -43,6 +43,40 @@ export function isWrongLastSequence(err: unknown): boolean {
 }
 
 /**
+ * JetStream API error code of a write the stream refused to store (nats-server's
+ * `JSStreamStoreFailedF`, answered with status 503). `JetStreamApiCodes` of @nats-io/jetstream has
+ * no constant for it. With `DiscardPolicy.New` it is how a stream at its `max_msgs` (or `max_bytes`)
+ * refuses one more message.
+ */
+export const JS_STREAM_STORE_FAILED = 10077;
+
+/**
+ * True when `err` is JetStream refusing to store a published message because the stream is at its
+ * bound (status 503, code {@link JS_STREAM_STORE_FAILED}; a stream with `DiscardPolicy.New`). Check
+ * it before {@link isUnavailable}, which counts every 5xx JetStream answer as "could not answer".
+ */
+export function isStreamFull(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.status === 503 && err.code === JS_STREAM_STORE_FAILED;
+}
+
+/** How many `cause` links {@link isTimeout} follows. */
+const MAX_CAUSE_DEPTH = 8;
+
+/**
+ * True when `err`, or an error in its `cause` chain (up to 8 links), is nats.js's
+ * `errors.TimeoutError`: a request or JetStream API call got no answer within its timeout (the
+ * subject has a subscriber that did not reply). Classified by class, never by name or message.
+ * A "no responders" answer is not a timeout ({@link isNoResponders}), nor is the
+ * {@link DeadlineExceededError} of {@link withDeadline}.
+ */
+export function isTimeout(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; depth <= MAX_CAUSE_DEPTH && e instanceof Error; depth++, e = e.cause)
+    if (e instanceof errors.TimeoutError) return true;
+  return false;
+}
+
+/**
  * True when `err` means NATS or JetStream could not answer (connection down, closed or draining,
  * timeout, no responders, bucket stream missing or without quorum), as opposed to a request the
  * server understood and refused.
@@ -118,16 +152,4 @@ export async function requestWithGrace(
       await new Promise((resolve) => setTimeout(resolve, Math.min(interval, leftMs)));
     }
   }
-}
-
-/**
- * True when `err`, or an error in its `cause` chain, is a request or operation that ran out of time
- * (nats.js `TimeoutError`, or {@link DeadlineExceededError}): the other side may be alive but slow.
- */
-export function isTimeout(err: unknown): boolean {
-  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
-    if (e instanceof errors.TimeoutError || e instanceof DeadlineExceededError) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
 }

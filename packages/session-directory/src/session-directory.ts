@@ -6,6 +6,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { type KV, type KvEntry, Kvm, KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { isWrongLastSequence, toSwitchyardError, withDeadline } from '@switchyard/nats-errors';
 import {
   encodeMessage,
   isUuid,
@@ -14,7 +15,6 @@ import {
   SessionRecordSchema,
   SwitchyardError,
 } from '@switchyard/protocol';
-import { isWrongLastSequence, toDirectoryError, withDeadline } from './nats-errors.ts';
 
 /** Default bucket TTL (session idle TTL), ms. */
 export const DEFAULT_SESSION_TTL_MS = 60_000;
@@ -165,7 +165,7 @@ export class SessionDirectory {
         const status = await withDeadline(`status of ${config.bucket}`, config.timeoutMs, created.status());
         ttlMs = status.ttl;
       } catch (err) {
-        throw toDirectoryError(err, `opening ${config.bucket}`);
+        throw toSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE', `opening ${config.bucket}`);
       }
     }
     // Reads go to the stream leader (no direct get): a replica that lags behind a just-acknowledged
@@ -187,7 +187,7 @@ export class SessionDirectory {
       return await this.#op(`create ${record.reqId}`, this.#kv.create(record.reqId, encodeMessage(value)));
     } catch (err) {
       if (isWrongLastSequence(err)) throw new SwitchyardError('SY_SESSION_EXISTS', { detail: `reqId ${record.reqId}` });
-      throw toDirectoryError(err, `create ${record.reqId} in ${this.config.bucket}`);
+      throw toSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE', `create ${record.reqId} in ${this.config.bucket}`);
     }
   }
 
@@ -204,7 +204,7 @@ export class SessionDirectory {
     try {
       entry = await this.#op(`get ${reqId}`, this.#kv.get(reqId), options.timeoutMs);
     } catch (err) {
-      throw toDirectoryError(err, `get ${reqId} from ${this.config.bucket}`);
+      throw toSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE', `get ${reqId} from ${this.config.bucket}`);
     }
     if (entry === null || entry.operation !== 'PUT') return null;
     return { record: this.#decode(entry), revision: entry.revision };
@@ -236,7 +236,7 @@ export class SessionDirectory {
     } catch (err) {
       if (isWrongLastSequence(err))
         throw new SwitchyardError('SY_SESSION_CONFLICT', { detail: `refresh ${reqId} at revision ${revision}` });
-      throw toDirectoryError(err, `refresh ${reqId} in ${this.config.bucket}`);
+      throw toSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE', `refresh ${reqId} in ${this.config.bucket}`);
     }
   }
 
@@ -257,7 +257,7 @@ export class SessionDirectory {
     } catch (err) {
       if (isWrongLastSequence(err))
         throw new SwitchyardError('SY_SESSION_CONFLICT', { detail: `delete ${reqId} at revision ${revision}` });
-      throw toDirectoryError(err, `delete ${reqId} in ${this.config.bucket}`);
+      throw toSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE', `delete ${reqId} in ${this.config.bucket}`);
     }
   }
 
@@ -277,7 +277,7 @@ export class SessionDirectory {
         })(),
       );
     } catch (err) {
-      throw toDirectoryError(err, `list keys of ${this.config.bucket}`);
+      throw toSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE', `list keys of ${this.config.bucket}`);
     }
     const records: SessionRecord[] = [];
     let next = 0;
@@ -316,7 +316,7 @@ export class SessionDirectory {
         this.#kv.watch({ include: options.initial ? KvWatchInclude.LastValue : KvWatchInclude.UpdatesOnly }),
       );
     } catch (err) {
-      throw toDirectoryError(err, `watch ${this.config.bucket}`);
+      throw toSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE', `watch ${this.config.bucket}`);
     }
     const handle = {
       stop: () => {
@@ -355,7 +355,11 @@ export class SessionDirectory {
     try {
       entry = await this.#op(`get ${reqId}@${revision}`, this.#kv.get(reqId, { revision }));
     } catch (err) {
-      throw toDirectoryError(err, `get ${reqId} at ${revision} from ${this.config.bucket}`);
+      throw toSwitchyardError(
+        err,
+        'SY_DIRECTORY_UNAVAILABLE',
+        `get ${reqId} at ${revision} from ${this.config.bucket}`,
+      );
     }
     if (entry === null || entry.operation !== 'PUT' || entry.key !== reqId) return null;
     return this.#decode(entry);

@@ -4,6 +4,6 @@
 export type { LoggerOptions } from './logger.ts';
 export { createLogger, DEFAULT_REDACT_PATHS, REDACTED } from './logger.ts';
 export type { AttrKey, MetricName } from './names.ts';
-export { Attr, MetricNames, Outcome } from './names.ts';
+export { Attr, MetricNames } from './names.ts';
 export type { Telemetry, TelemetryOptions } from './telemetry.ts';
 export { startTelemetry, TelemetryError, TelemetryErrorCode } from './telemetry.ts';

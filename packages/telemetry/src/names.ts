@@ -1,51 +1,29 @@
 // Span/metric attribute keys and metric names shared by every service, so dashboards and alerts
-// (infra/grafana, infra/prometheus) can rely on one spelling.
+// (infra/grafana, infra/prometheus) can rely on one spelling. Only names some service records are
+// here; a metric is added together with the code that records it.
 
 /** Attribute keys for spans, metrics and structured logs. */
 export const Attr = {
-  sessionId: 'switchyard.session.id',
+  /** Region of an instance (a constant label on every series) or of a DNS answer. */
   region: 'switchyard.region',
-  functionId: 'switchyard.function.id',
-  versionId: 'switchyard.function.version.id',
-  workerId: 'switchyard.worker.id',
-  proxyId: 'switchyard.proxy.id',
-  grpcStatus: 'rpc.grpc.status_code',
-  outcome: 'switchyard.outcome',
+  /** DNS response code of a geodns answer (e.g. `NOERROR`, `NXDOMAIN`). */
+  dnsRcode: 'dns.rcode',
+  /** Transport a geodns query came over: `udp` or `tcp`. */
+  dnsTransport: 'dns.transport',
 } as const;
 export type AttrKey = (typeof Attr)[keyof typeof Attr];
 
 /** Metric names (OpenTelemetry spelling; Prometheus shows dots as underscores). */
 export const MetricNames = {
-  /** UpDownCounter: sessions currently bound to a worker. */
+  /** Observable gauge: sessions with client connections at a proxy, or held by a worker. */
   sessionsActive: 'switchyard.sessions.active',
-  /** Counter: new sessions allocated (a ticket was taken). */
-  sessionsAllocated: 'switchyard.sessions.allocated',
-  /** Counter: sessions resumed by request ID (same or other region). */
-  sessionsResumed: 'switchyard.sessions.resumed',
-  /** Counter: calls (gRPC streams, HTTP invocations), by outcome. */
-  calls: 'switchyard.calls',
-  /** Histogram, milliseconds: call duration from first header to end of stream. */
-  callDuration: 'switchyard.call.duration',
-  /** UpDownCounter: open worker tunnels. */
+  /** Observable gauge: open worker tunnels at a proxy or invocation service. */
   tunnelsActive: 'switchyard.tunnels.active',
-  /** Counter: tickets published to JetStream. */
-  ticketsPublished: 'switchyard.tickets.published',
-  /** Counter: tickets taken by a worker. */
-  ticketsTaken: 'switchyard.tickets.taken',
-  /** Histogram, milliseconds: from ticket publish to a worker attached. */
-  attachDuration: 'switchyard.attach.duration',
-  /** Gauge: free concurrency slots of a worker. */
+  /** Observable gauge: HTTP requests in flight at an invocation service. */
+  httpRequestsActive: 'switchyard.http.requests.active',
+  /** Observable gauge: free session slots of a worker. */
   workerCapacityFree: 'switchyard.worker.capacity.free',
+  /** Counter: DNS queries answered by geodns, by `dns.rcode`, `dns.transport` and `switchyard.region`. */
+  dnsQueries: 'switchyard.dns.queries',
 } as const;
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames];
-
-/** Values of the {@link Attr.outcome} attribute. */
-export const Outcome = {
-  ok: 'ok',
-  error: 'error',
-  cancelled: 'cancelled',
-  notFound: 'not_found',
-  unavailable: 'unavailable',
-  timeout: 'timeout',
-} as const;
-export type Outcome = (typeof Outcome)[keyof typeof Outcome];

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { freePort } from '@switchyard/testkit';
-import { Attr, createLogger, MetricNames, startTelemetry, TelemetryError } from '../src/index.ts';
+import { createLogger, MetricNames, startTelemetry, TelemetryError } from '../src/index.ts';
 
 async function scrape(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
@@ -44,9 +44,9 @@ describe('startTelemetry', () => {
     });
     try {
       assert.equal(telemetry.metricsPort, port);
-      const calls = telemetry.meter.createCounter(MetricNames.calls, { description: 'calls' });
-      calls.add(3, { [Attr.outcome]: 'ok' });
-      const duration = telemetry.meter.createHistogram(MetricNames.callDuration, { unit: 'ms' });
+      const calls = telemetry.meter.createCounter('switchyard.calls', { description: 'calls' });
+      calls.add(3, { 'switchyard.outcome': 'ok' });
+      const duration = telemetry.meter.createHistogram('switchyard.call.duration', { unit: 'ms' });
       duration.record(12.5);
       const text = await scrape(port);
       assert.match(text, /^switchyard_calls_total\{.*switchyard_outcome="ok".*\} 3/m);
@@ -66,7 +66,7 @@ describe('startTelemetry', () => {
   test('should serve nothing when metricsPort is 0 and still accept measurements', async () => {
     const telemetry = await startTelemetry({ service: 'worker', region: 'us', instanceId: 'w-1' });
     assert.equal(telemetry.metricsPort, undefined);
-    telemetry.meter.createCounter(MetricNames.ticketsPublished).add(1);
+    telemetry.meter.createCounter('switchyard.tickets.published').add(1);
     await telemetry.shutdown();
     await telemetry.shutdown();
   });
@@ -88,7 +88,7 @@ describe('startTelemetry', () => {
       metricsHost: '127.0.0.1',
     });
     try {
-      a.meter.createCounter(MetricNames.sessionsAllocated).add(1);
+      a.meter.createCounter('switchyard.sessions.allocated').add(1);
       b.meter.createCounter(MetricNames.tunnelsActive).add(1);
       const textA = await scrape(portA);
       const textB = await scrape(portB);

@@ -16,6 +16,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/nats-core';
+import { isStreamFull } from '@switchyard/nats-errors';
 import {
   decodeMessage,
   encodeMessage,
@@ -58,9 +59,6 @@ export interface PulledTicket {
   /** Give the ticket back for another worker now. */
   nak(): void;
 }
-
-/** nats-server JSStreamStoreFailedF: with DiscardPolicy.New this is the stream at max_msgs. */
-const JS_STORE_FAILED = 10077;
 
 function unavailable(err: unknown, what: string): SwitchyardError {
   if (err instanceof SwitchyardError) return err;
@@ -138,7 +136,8 @@ export class TicketQueue {
         const ack = await this.#js.publish(subject, data, { msgID: ticket.reqId });
         return ack.seq;
       } catch (err) {
-        if (err instanceof JetStreamApiError && err.status === 503 && err.code === JS_STORE_FAILED) {
+        // DiscardPolicy.New: the stream at max_msgs refuses the ticket (a 503 that is not an outage).
+        if (isStreamFull(err)) {
           throw new SwitchyardError('SY_QUEUE_FULL', { cause: err });
         }
         if (attempt > 0) throw unavailable(err, 'publishing ticket');

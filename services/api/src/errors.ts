@@ -2,39 +2,23 @@
 // from the catalogue in @switchyard/protocol. Fastify's own errors (validation, bad JSON, unknown
 // route) are translated here so a client never sees another shape.
 
-import { ErrorCatalogue, type ErrorCode, SwitchyardError } from '@switchyard/protocol';
+import { PROBLEM_CONTENT_TYPE, type ProblemDocument, problemDocument, SwitchyardError } from '@switchyard/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
-/** Media type of every error body. */
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-/** Prefix of a problem's `type`: the code follows, e.g. `urn:switchyard:error:SY_FUNCTION_NOT_FOUND`. */
-export const PROBLEM_TYPE_PREFIX = 'urn:switchyard:error:';
-
-/** An RFC 9457 problem document with the catalogue code. */
-export interface Problem {
-  /** `urn:switchyard:error:<code>`. */
-  type: string;
-  /** Catalogue message of the code. */
-  title: string;
-  /** HTTP status. */
-  status: number;
-  /** What went wrong in this request (never a secret). */
-  detail: string;
-  /** Catalogue code (SY_...); compare this, never the title. */
-  code: ErrorCode;
-  /** Every validation problem, for SY_REQUEST_INVALID. */
+/** The protocol's RFC 9457 problem document, plus every validation problem for SY_REQUEST_INVALID. */
+export interface Problem extends ProblemDocument {
+  /** Every validation problem, for SY_REQUEST_INVALID; absent otherwise. */
   problems?: string[];
 }
 
-/** The problem document of a SwitchyardError; `status` overrides the catalogue's HTTP status. */
+/**
+ * The problem document of a SwitchyardError (`problemDocument` of @switchyard/protocol), with
+ * `extra.status` in place of the catalogue's HTTP status when given (fastify's 413 or 415 for a
+ * SY_REQUEST_INVALID) and `extra.problems` appended.
+ */
 export function problemOf(err: SwitchyardError, extra: { status?: number; problems?: string[] } = {}): Problem {
-  const problem: Problem = {
-    type: `${PROBLEM_TYPE_PREFIX}${err.code}`,
-    title: ErrorCatalogue[err.code].message,
-    status: extra.status ?? err.httpStatus,
-    detail: err.detail ?? err.message,
-    code: err.code,
-  };
+  const problem: Problem = problemDocument(err);
+  if (extra.status !== undefined) problem.status = extra.status;
   if (extra.problems !== undefined) problem.problems = extra.problems;
   return problem;
 }

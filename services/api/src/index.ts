@@ -5,7 +5,7 @@ export { API_BODY_LIMIT_BYTES, buildApp, HEALTHZ_PATH } from './app.ts';
 export type { ApiConfig } from './config.ts';
 export { ApiConfigSchema, DEFAULT_API_SESSION_TTL_MS, loadApiConfig, MIN_ADMIN_TOKEN_LENGTH } from './config.ts';
 export type { Problem } from './errors.ts';
-export { PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX, problemOf } from './errors.ts';
+export { problemOf } from './errors.ts';
 export type { FunctionView } from './routes-functions.ts';
 export { DEFAULT_ACCOUNT_ID } from './routes-functions.ts';
 export type { ApiKeyView } from './routes-keys.ts';

@@ -1,0 +1,193 @@
+// The start-up and drain sequence every service's main.ts runs, in one place: load config (every
+// problem printed, exit 1), logger, Node options, telemetry, the service's own start, one ready line
+// on stdout, and on SIGTERM/SIGINT an ordered drain, telemetry last, exit 0.
+import { ConfigError, type ServiceName, startServiceRuntime } from '@switchyard/config';
+import { createLogger, startTelemetry, type Telemetry } from '@switchyard/telemetry';
+
+/** The pino logger every service writes with (as made by `createLogger`). */
+export type ServiceLogger = ReturnType<typeof createLogger>;
+
+/** Who this process is, derived from its config before anything starts. */
+export interface ServiceIdentity {
+  /**
+   * Region this instance serves: `region` on every log line and `switchyard.region` on every metric.
+   * Undefined for a global service (geodns): its log lines carry no region and its metrics say `global`.
+   */
+  region: string | undefined;
+  /** Unique ID of this instance: telemetry's `service.instance.id`. */
+  instanceId: string;
+  /** Fields on every log line besides `service` and `region`, e.g. `{ proxyId }`. @default {} */
+  logFields?: Record<string, unknown>;
+  /** Port of the Prometheus endpoint; 0 serves none. */
+  metricsPort: number;
+  /**
+   * Run `startServiceRuntime` (warn when the service's Node options are missing, start the buffer
+   * reclaimer). @default false
+   */
+  nodeRuntime?: boolean;
+}
+
+/** What a service's `start` gets: its config and the logger and telemetry made for it. */
+export interface ServiceContext<C> {
+  /** The loaded, frozen config. */
+  config: C;
+  /** Logger with `service`, `region` and the identity's `logFields`. */
+  logger: ServiceLogger;
+  /** Started telemetry; its `meter` is where the service registers gauges. Shut down by the drain. */
+  telemetry: Telemetry;
+  /**
+   * Awaits `listening` (a server's `listen()`); when it rejects, start-up stops with the
+   * `could not listen` failure: a fatal log line, `<service>: could not listen: <message> (<hint>)`
+   * on stderr, exit 1.
+   * @param hint what to change, e.g. `set SWITCHYARD_PORT / SWITCHYARD_CALLBACK_PORT`.
+   * @returns what `listening` resolved with (bound ports).
+   */
+  listen<T>(listening: Promise<T>, hint: string): Promise<T>;
+}
+
+/** One step of the drain, run in order after a signal. */
+export interface DrainStep {
+  /** Short name for the log line of a failed step, e.g. `heartbeat`, `nats`. */
+  name: string;
+  /** The work; awaited. A rejection (or throw) is logged at warn and the drain goes on. */
+  run(): unknown;
+}
+
+/** A service that started: what the ready line says and how it drains. */
+export interface RunningService {
+  /** Fields of the `<service> ready` log line. */
+  readyLog: Record<string, unknown>;
+  /** Fields of the stdout ready line after `ready: true, service` (e.g. `{ port }`). */
+  readyLine: Record<string, unknown>;
+  /** What the drain does, for the `stopping: <drainMessage>` log line; `stopping` alone when undefined. */
+  drainMessage?: string;
+  /** After a signal, the process exits 1 when the drain has not ended within this many ms; undefined: never. */
+  forceExitAfterMs?: number;
+  /** Run in order on SIGTERM/SIGINT; telemetry is shut down after the last, then the process exits 0. */
+  drain: readonly DrainStep[];
+}
+
+/** Options of {@link runService}. */
+export interface RunServiceOptions<C> {
+  /** Service name: the logs' `service`, telemetry's `service.name`, the ready line's `service`. */
+  service: ServiceName;
+  /** Reads and validates config; a `ConfigError` is printed (every problem) and the process exits 1. */
+  loadConfig(): C;
+  /** The instance's identity, from its config. */
+  identify(config: C): ServiceIdentity;
+  /**
+   * Connects, builds and listens. main.ts does this part itself (it is the one place of a service
+   * that calls NATS `connect()`). Any rejection ends start-up with exit 1.
+   */
+  start(context: ServiceContext<C>): Promise<RunningService>;
+}
+
+/** What {@link runService} uses of `process`; tests pass their own. */
+export interface ServiceProcess {
+  /** Ends the process with `code` (never returns in a real process). */
+  exit(code: number): void;
+  /** Writes to stdout. */
+  stdout(text: string): void;
+  /** Writes to stderr. */
+  stderr(text: string): void;
+  /** Calls `handler` on `signal`. */
+  onSignal(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void;
+}
+
+/** The real process. */
+const realProcess: ServiceProcess = {
+  exit: (code) => process.exit(code),
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+  onSignal: (signal, handler) => void process.on(signal, handler),
+};
+
+/** Raised through `context.listen` so the start-up failure says `could not listen` with its hint. */
+class ListenFailed extends Error {
+  readonly hint: string;
+  constructor(hint: string, cause: unknown) {
+    super((cause as Error)?.message ?? String(cause), { cause });
+    this.name = 'ListenFailed';
+    this.hint = hint;
+  }
+}
+
+/**
+ * Runs a service's main: loads config (a `ConfigError` prints its message on stderr, exit 1), makes
+ * the logger, runs the Node-options check when asked, starts telemetry, calls `start`, logs
+ * `<service> ready` and prints `{"ready":true,"service":...,...readyLine}` as the one line on stdout.
+ * On the first SIGTERM or SIGINT: logs `stopping`, runs the drain steps in order, shuts telemetry
+ * down and exits 0 (exit 1 when `forceExitAfterMs` passes first). A failure to listen prints
+ * `<service>: could not listen: ...`, any other start-up failure `<service> failed to start: <stack>`;
+ * both exit 1.
+ * @param proc the process to exit and write to. @default the real one
+ * @returns once the service is ready (or the process was told to exit).
+ */
+export async function runService<C>(options: RunServiceOptions<C>, proc: ServiceProcess = realProcess): Promise<void> {
+  const { service } = options;
+  let config: C;
+  try {
+    config = options.loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    proc.stderr(`${err.message}\n`);
+    return proc.exit(1);
+  }
+  const identity = options.identify(config);
+  let logger = createLogger({ service, ...(identity.region !== undefined ? { region: identity.region } : {}) });
+  if (identity.logFields !== undefined) logger = logger.child(identity.logFields);
+  let running: RunningService;
+  let telemetry: Telemetry | undefined;
+  try {
+    // Node options checked, spent body Buffers reclaimed (docs/configuration.md, "Node options").
+    if (identity.nodeRuntime === true) startServiceRuntime(service, logger);
+    telemetry = await startTelemetry({
+      service,
+      region: identity.region ?? 'global',
+      instanceId: identity.instanceId,
+      metricsPort: identity.metricsPort,
+    });
+    running = await options.start({
+      config,
+      logger,
+      telemetry,
+      listen: (listening, hint) =>
+        listening.catch((err: unknown) => {
+          throw new ListenFailed(hint, err);
+        }),
+    });
+  } catch (err) {
+    if (err instanceof ListenFailed) {
+      logger.fatal({ err: err.cause }, 'could not listen');
+      proc.stderr(`${service}: could not listen: ${err.message} (${err.hint})\n`);
+    } else {
+      logger.fatal({ err }, 'failed to start');
+      proc.stderr(`${service} failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
+    }
+    return proc.exit(1);
+  }
+  logger.info(running.readyLog, `${service} ready`);
+  proc.stdout(`${JSON.stringify({ ready: true, service, ...running.readyLine })}\n`);
+
+  const started = telemetry;
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, running.drainMessage === undefined ? 'stopping' : `stopping: ${running.drainMessage}`);
+    if (running.forceExitAfterMs !== undefined) {
+      const force = setTimeout(() => proc.exit(1), running.forceExitAfterMs);
+      force.unref();
+    }
+    for (const step of [...running.drain, { name: 'telemetry', run: () => started.shutdown() }]) {
+      try {
+        await step.run();
+      } catch (err) {
+        logger.warn({ err, step: step.name }, 'drain step failed');
+      }
+    }
+    proc.exit(0);
+  };
+  proc.onSignal('SIGTERM', () => void shutdown('SIGTERM'));
+  proc.onSignal('SIGINT', () => void shutdown('SIGINT'));
+}
