@@ -5,9 +5,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '@switchyard/testkit';
+import { canConnect, freePort } from '@switchyard/local-tools';
 import { type BenchChild, spawnChild } from './child.ts';
-import { canConnect } from './ports.ts';
 import { childPids } from './proc-stat.ts';
 
 /** Where Debian installs nginx. */

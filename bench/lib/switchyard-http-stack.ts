@@ -2,12 +2,9 @@
 // redis-server and the invocation service as child processes), an HTTP function and an API key in
 // the control store, then one worker in front of a running HTTP sample container.
 
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type LaunchedChild, launchRegions } from '@switchyard/region-launcher';
-import { REPO_ROOT } from './child.ts';
-import { BENCH_REGION, createBenchFunction } from './switchyard-stack.ts';
+import { mkdirSync } from 'node:fs';
+import type { LaunchedChild } from '@switchyard/region-launcher';
+import { launchBenchRegion } from './bench-region.ts';
 
 /** Relative paths of the entry points the HTTP path needs, checked before it runs. */
 export const HTTP_SERVICE_ENTRIES = {
@@ -60,66 +57,33 @@ export interface SwitchyardHttpStack {
  * `SWITCHYARD_UPSTREAM=http://127.0.0.1:<containerPort>`; resolves when both printed their ready line.
  */
 export async function startSwitchyardHttp(options: SwitchyardHttpStackOptions): Promise<SwitchyardHttpStack> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-http-'));
   const profileFlags = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
-  let created: { functionId: string; versionId: string; apiKey: string } | undefined;
-  const launch = await launchRegions({
-    regions: [{ name: BENCH_REGION }],
-    stateDir,
-    cwd: REPO_ROOT,
-    env: { ...process.env },
+  const bench = await launchBenchRegion({
+    stateDirPrefix: 'switchyard-bench-http-',
     redis: true,
     services: ['invocation'],
-    prepare: async (nats) => {
-      created = await createBenchFunction(nats.urls(BENCH_REGION), {
-        name: 'echo',
-        kind: 'http',
-        inferenceUrl: options.inferenceUrl ?? '/echo',
-      });
-    },
-    logLevel: options.logLevel ?? 'warn',
+    fn: { name: 'echo', kind: 'http', inferenceUrl: options.inferenceUrl ?? '/echo' },
+    logLevel: options.logLevel,
     nodeFlags: { invocation: profileFlags, worker: profileFlags },
     serviceEnv: { invocation: options.invocationEnv ?? {}, worker: options.workerEnv ?? {} },
-  }).catch((err) => {
-    rmSync(stateDir, { recursive: true, force: true });
-    throw err;
+    upstream: `http://127.0.0.1:${options.containerPort}`,
+    concurrency: options.concurrency,
   });
-  const stop = async () => {
-    // Worker first (tiers), so the invocation service sees its tunnel close cleanly.
-    await launch.stop();
-    rmSync(stateDir, { recursive: true, force: true });
+  const { launch, region, functionId, versionId, apiKey } = bench;
+  const redis = region.redis as LaunchedChild;
+  return {
+    nats: launch.nats.children[0],
+    redis,
+    redisPid: redis.pid,
+    invocation: region.services.invocation as LaunchedChild,
+    worker: bench.worker,
+    port: region.ports.http,
+    callbackPort: region.ports.httpCallback,
+    functionId,
+    versionId,
+    apiKey,
+    headers: { Authorization: `Bearer ${apiKey}`, Host: `${functionId}.invocation.localhost` },
+    stop: bench.stop,
   };
-  try {
-    const { functionId, versionId, apiKey } = created as NonNullable<typeof created>;
-    const region = launch.regions[BENCH_REGION];
-    const worker = launch.startWorker({
-      region: BENCH_REGION,
-      name: 'worker',
-      functionId,
-      versionId,
-      upstream: `http://127.0.0.1:${options.containerPort}`,
-      concurrency: options.concurrency,
-      callbackAllowList: ['http://127.0.0.1:'],
-    });
-    await launch.waitReady([worker]);
-    const redis = region.redis as LaunchedChild;
-    return {
-      nats: launch.nats.children[0],
-      redis,
-      redisPid: redis.pid,
-      invocation: region.services.invocation as LaunchedChild,
-      worker,
-      port: region.ports.http,
-      callbackPort: region.ports.httpCallback,
-      functionId,
-      versionId,
-      apiKey,
-      headers: { Authorization: `Bearer ${apiKey}`, Host: `${functionId}.invocation.localhost` },
-      stop,
-    };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
 }

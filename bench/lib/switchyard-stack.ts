@@ -2,18 +2,10 @@
 // grpc-proxy as child processes), a function and an API key in the control store, and one worker in
 // front of a running echo container.
 
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { ControlStore } from '@switchyard/control-store';
-import { type LaunchedChild, nodeCommand as launcherNodeCommand, launchRegions } from '@switchyard/region-launcher';
-import { nodeBinary, REPO_ROOT } from './child.ts';
-
-/** Region name the bench stack runs as. */
-export const BENCH_REGION = 'bench';
-/** Account that owns the bench function and key. */
-export const BENCH_ACCOUNT = 'bench';
+import { mkdirSync } from 'node:fs';
+import { type LaunchedChild, nodeCommand as launcherNodeCommand } from '@switchyard/region-launcher';
+import { launchBenchRegion } from './bench-region.ts';
+import { nodeBinary } from './child.ts';
 
 /** Options of {@link startSwitchyard}. */
 export interface SwitchyardStackOptions {
@@ -66,85 +58,39 @@ export const SERVICE_ENTRIES = {
   worker: 'services/worker/src/main.ts',
 } as const;
 
-/** Writes function `name` (kind `kind`) and an API key for account `bench` into the control store at `natsUrls`. */
-export async function createBenchFunction(
-  natsUrls: string[],
-  fn: { name: string; kind: 'grpc' | 'http'; inferenceUrl?: string },
-): Promise<{ functionId: string; versionId: string; apiKey: string }> {
-  const nc = await connect({ servers: natsUrls });
-  try {
-    const store = await ControlStore.open(nc);
-    const { fn: created, version } = await store.createFunction({ accountId: BENCH_ACCOUNT, ...fn });
-    const { key } = await store.createApiKey({ accountId: BENCH_ACCOUNT });
-    await store.close();
-    return { functionId: created.functionId, versionId: version.versionId, apiKey: key };
-  } finally {
-    await nc.close();
-  }
-}
-
 /**
  * Starts nats-server, creates function `echo` (kind grpc) and an API key for account `bench`, then
  * the proxy and one worker pointed at the container; resolves when both printed their ready line.
  */
 export async function startSwitchyard(options: SwitchyardStackOptions): Promise<SwitchyardStack> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
   const profileFlags = options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir] : [];
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
-  let created: { functionId: string; versionId: string; apiKey: string } | undefined;
-  const launch = await launchRegions({
-    regions: [{ name: BENCH_REGION }],
-    stateDir,
-    cwd: REPO_ROOT,
-    env: { ...process.env },
+  const bench = await launchBenchRegion({
+    stateDirPrefix: 'switchyard-bench-',
     redis: false,
     services: ['grpc-proxy'],
-    prepare: async (nats) => {
-      created = await createBenchFunction(nats.urls(BENCH_REGION), { name: 'echo', kind: 'grpc' });
-    },
-    logLevel: options.logLevel ?? 'warn',
+    fn: { name: 'echo', kind: 'grpc' },
+    logLevel: options.logLevel,
     nodeFlags: {
       'grpc-proxy': [...profileFlags, ...(options.proxyNodeFlags ?? [])],
       worker: [...profileFlags, ...(options.workerNodeFlags ?? [])],
     },
     serviceEnv: { 'grpc-proxy': options.proxyEnv ?? {}, worker: options.workerEnv ?? {} },
     noFileLimit: options.noFileLimit,
-  }).catch((err) => {
-    rmSync(stateDir, { recursive: true, force: true });
-    throw err;
+    upstream: `grpc://127.0.0.1:${options.containerPort}`,
+    concurrency: options.concurrency,
   });
-  const stop = async () => {
-    // Worker first (tiers), so it deletes its sessions and the proxy sees tunnels close cleanly.
-    await launch.stop();
-    rmSync(stateDir, { recursive: true, force: true });
+  const { launch, region, functionId, versionId, apiKey } = bench;
+  return {
+    nats: launch.nats.children[0],
+    proxy: region.services['grpc-proxy'] as LaunchedChild,
+    worker: bench.worker,
+    port: region.ports.grpc,
+    callbackPort: region.ports.callback,
+    functionId,
+    versionId,
+    apiKey,
+    headers: { authorization: `Bearer ${apiKey}`, 'function-id': functionId },
+    stop: bench.stop,
   };
-  try {
-    const { functionId, versionId, apiKey } = created as NonNullable<typeof created>;
-    const region = launch.regions[BENCH_REGION];
-    const worker = launch.startWorker({
-      region: BENCH_REGION,
-      name: 'worker',
-      functionId,
-      versionId,
-      upstream: `grpc://127.0.0.1:${options.containerPort}`,
-      concurrency: options.concurrency,
-      callbackAllowList: ['http://127.0.0.1:'],
-    });
-    await launch.waitReady([worker]);
-    return {
-      nats: launch.nats.children[0],
-      proxy: region.services['grpc-proxy'] as LaunchedChild,
-      worker,
-      port: region.ports.grpc,
-      callbackPort: region.ports.callback,
-      functionId,
-      versionId,
-      apiKey,
-      headers: { authorization: `Bearer ${apiKey}`, 'function-id': functionId },
-      stop,
-    };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
 }

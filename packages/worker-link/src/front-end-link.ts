@@ -13,16 +13,20 @@
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import {
   decodeMessage,
+  isSwitchyardError,
   NatsNames,
   type ReconnectRequest,
   SessionEndedSchema,
   SwitchyardError,
 } from '@switchyard/protocol';
 import type { TicketQueue } from '@switchyard/ticket-queue';
-import type { ProxyTunnel, TunnelListener } from '@switchyard/tunnel';
+import { DEFAULT_TOKEN_TTL_MS, type ProxyTunnel, type TunnelListener } from '@switchyard/tunnel';
 import { sendControl } from './control-streams.ts';
 import { type AllocationRequest, TicketAllocator } from './ticket-allocation.ts';
 import { type EvictOutcome, requestEvict, requestReconnect } from './worker-requests.ts';
+
+/** An allocation as a front end asks for it: the token lifetime is optional. */
+export type LinkAllocation = Omit<AllocationRequest, 'tokenTtlMs'> & { tokenTtlMs?: number };
 
 /** What a {@link FrontEndLink} needs. */
 export interface FrontEndLinkOptions {
@@ -128,12 +132,15 @@ export class FrontEndLink {
   }
 
   /**
-   * A worker for a new session or HTTP request (flow 1): see {@link TicketAllocator.allocate}.
-   * @returns the tunnel of the worker that took it, or undefined when `request.signal` aborted.
+   * A worker for a new session or HTTP request (flow 1): see {@link TicketAllocator.allocate}. The token
+   * lives at least `tokenTtlMs` (default W1's 30 s).
+   * @returns the tunnel of the worker that took it; undefined only when `request.signal` aborted.
    * @throws SwitchyardError SY_QUEUE_FULL, SY_ATTACH_TIMEOUT, SY_QUEUE_UNAVAILABLE, or what `admit` throws.
    */
-  allocate(request: Omit<AllocationRequest, 'tokenTtlMs'> & { tokenTtlMs?: number }): Promise<ProxyTunnel | undefined> {
-    return this.#allocator.allocate({ tokenTtlMs: 30_000, ...request });
+  allocate(request: LinkAllocation & { signal?: undefined }): Promise<ProxyTunnel>;
+  allocate(request: LinkAllocation): Promise<ProxyTunnel | undefined>;
+  allocate(request: LinkAllocation): Promise<ProxyTunnel | undefined> {
+    return this.#allocator.allocate({ tokenTtlMs: DEFAULT_TOKEN_TTL_MS, ...request });
   }
 
   /** The open tunnel to `workerId`, if any. */
@@ -192,10 +199,9 @@ export class FrontEndLink {
     try {
       outcome = await requestEvict(this.#nc, workerId, reqId, { timeoutMs, noRespondersGraceMs: this.#graceMs });
     } catch (err) {
-      if (err instanceof SwitchyardError && err.code === 'SY_SESSION_NOT_FOUND') throw err;
-      throw err instanceof SwitchyardError && err.code === 'SY_WORKER_UNAVAILABLE'
-        ? err
-        : new SwitchyardError('SY_WORKER_UNAVAILABLE', { detail: (err as Error).message, cause: err });
+      // The client hears NOT_FOUND or UNAVAILABLE only; the worker's own refusal code stays in the detail.
+      if (isSwitchyardError(err, 'SY_SESSION_NOT_FOUND') || isSwitchyardError(err, 'SY_WORKER_UNAVAILABLE')) throw err;
+      throw new SwitchyardError('SY_WORKER_UNAVAILABLE', { detail: (err as Error).message, cause: err });
     }
     if (outcome === 'worker-gone') throw new SwitchyardError('SY_SESSION_NOT_FOUND', { detail: 'worker is gone' });
   }

@@ -3,7 +3,7 @@
 // the control-stream helpers; the operator API uses requestEvict.
 export type { ControlAction, ControlRequest } from './control-streams.ts';
 export { answerControl, isControlPath, parseControlPath, sendControl } from './control-streams.ts';
-export type { FrontEndHandlers, FrontEndLinkOptions } from './front-end-link.ts';
+export type { FrontEndHandlers, FrontEndLinkOptions, LinkAllocation } from './front-end-link.ts';
 export { DEFAULT_NO_RESPONDERS_GRACE_MS, DEFAULT_RECONNECT_TIMEOUT_MS, FrontEndLink } from './front-end-link.ts';
 export type { AllocationRequest, TicketAllocatorOptions } from './ticket-allocation.ts';
 export { TicketAllocator } from './ticket-allocation.ts';

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchRegions, type RegionsLaunch, shownPath } from '@switchyard/region-launcher';
+import { launchRegions, type RegionEndpoints, type RegionsLaunch, shownPath } from '@switchyard/region-launcher';
 import { CliError, CliErrorCode } from './cli-error.ts';
 import type { CliIo } from './cli-io.ts';
 import { resolveDevPorts } from './dev-ports.ts';
@@ -47,18 +47,12 @@ export const DEV_REGION_LOCATIONS: Readonly<Record<string, { lat: number; lon: n
   'ap-northeast': { lat: 35.7, lon: 139.7 },
 };
 
-/** Endpoints of one region, as dev.json lists them under `regions`. */
-export interface DevRegionEndpoints {
-  grpc: string;
-  callback: string;
-  api: string;
-  http: string;
-  httpCallback: string;
-  nats: string[];
+/** Endpoints of one region, as dev.json lists them under `regions` (Redis and the DNS address always set). */
+export type DevRegionEndpoints = Omit<RegionEndpoints, 'redis' | 'dnsAddress'> & {
   redis: string;
   /** Address geodns answers for this region (127.0.0.<i+1>). */
   dnsAddress: string;
-}
+};
 
 /** Options of {@link runDevRegions}: those of `switchyard dev`, with several regions. */
 export interface DevRegionsOptions extends Omit<DevOptions, 'region'> {

@@ -255,25 +255,17 @@ export async function runDev(options: DevOptions, io: CliIo): Promise<number> {
     );
     await launch.waitReady(workers);
 
-    const {
-      grpc: grpcEndpoint,
-      callback: callbackUri,
-      api: apiUrl,
-      http: httpUrl,
-      httpCallback: httpCallbackUri,
-      nats,
-      redis,
-    } = region.endpoints;
+    const e = region.endpoints;
     state = {
       region: options.region,
       endpoints: {
-        grpc: grpcEndpoint,
-        callback: callbackUri,
-        api: apiUrl,
-        http: httpUrl,
-        httpCallback: httpCallbackUri,
-        nats,
-        redis: redis ?? '',
+        grpc: e.grpc,
+        callback: e.callback,
+        api: e.api,
+        http: e.http,
+        httpCallback: e.httpCallback,
+        nats: e.nats,
+        redis: e.redis ?? '',
       },
       adminToken,
       apiKey: ensured.apiKey,

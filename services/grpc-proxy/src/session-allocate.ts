@@ -57,7 +57,6 @@ export class SessionAllocator {
       // names this proxy's callback, so the remote worker dials back here.
       queue: () => spill.queueFor(auth.fn, versionId),
     });
-    if (!tunnel) throw new SwitchyardError('SY_INTERNAL', { detail: 'allocation given up without a signal' });
     return this.#deps.sessions.add({
       reqId,
       accountId: auth.key.accountId,
