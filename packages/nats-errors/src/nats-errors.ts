@@ -125,7 +125,7 @@ export interface RequestWithGraceOptions {
 }
 
 /**
- * A core NATS request to a subject that one process subscribes to (a worker's `worker.<id>.*`
+ * A core NATS request to a subject that one process subscribes to (a worker's `worker.<versionId>.<workerId>.*`
  * control subjects), asked again while nobody listens, for up to `noRespondersGraceMs`. A process
  * whose NATS server has just died has no subscription until it has reconnected to another server
  * of the cluster (milliseconds, seconds on a loaded machine); only "no responders" that outlasts

@@ -54,7 +54,7 @@ export const ControlReplySchema = z.object({
 export type ControlReply = z.infer<typeof ControlReplySchema>;
 
 /**
- * Request on `worker.<workerId>.reconnect` (flow 3): the worker holding session `reqId` dials (or, with
+ * Request on `worker.<versionId>.<workerId>.reconnect` (flow 3): the worker holding session `reqId` dials (or, with
  * a live tunnel, attaches over NATS to) the named instance with the token. Answered with a
  * {@link ControlReplySchema}.
  */
@@ -67,7 +67,7 @@ export const ReconnectRequestSchema = z.object({
 export type ReconnectRequest = z.infer<typeof ReconnectRequestSchema>;
 
 /**
- * Request on `worker.<workerId>.evict` (S3): end session `reqId` now. Sent by the operator API and by a
+ * Request on `worker.<versionId>.<workerId>.evict` (S3): end session `reqId` now. Sent by the operator API and by a
  * client's `DELETE` (G13). Answered with a {@link ControlReplySchema} (`SY_SESSION_NOT_FOUND` when the
  * worker does not hold the session).
  */

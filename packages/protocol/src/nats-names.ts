@@ -28,12 +28,18 @@ export const NatsNames = {
   sessionBucket: (region: string) => `sessions_${assertToken('region', region)}`,
   /**
    * Core NATS request to the worker that holds a session (flow 3): dial this proxy instance, or attach
-   * over NATS when a tunnel to it is already up. One subscription per worker (the session record names
-   * the worker), rather than one per session: a worker holding 10,000 sessions keeps one subscription.
+   * over NATS when a tunnel to it is already up: `worker.<versionId>.<workerId>.reconnect`. One
+   * subscription per worker (the session record names the worker), rather than one per session: a
+   * worker holding 10,000 sessions keeps one subscription. The version comes first so that a worker's
+   * NATS user can be allowed `worker.<its versionId>.>` and nothing of another version's workers.
    */
-  workerReconnect: (workerId: string) => `worker.${assertToken('workerId', workerId)}.reconnect`,
-  /** Core NATS request to the worker that holds a session: end it now (S3). Payload `{reqId}`. */
-  workerEvict: (workerId: string) => `worker.${assertToken('workerId', workerId)}.evict`,
+  workerReconnect: (versionId: string, workerId: string) =>
+    `worker.${assertToken('versionId', versionId)}.${assertToken('workerId', workerId)}.reconnect`,
+  /** Core NATS request to the worker that holds a session: end it now (S3). `worker.<versionId>.<workerId>.evict`, payload `{reqId}`. */
+  workerEvict: (versionId: string, workerId: string) =>
+    `worker.${assertToken('versionId', versionId)}.${assertToken('workerId', workerId)}.evict`,
+  /** Every subject of one version's workers (a worker NATS user's subscribe permission). */
+  workerVersionWildcard: (versionId: string) => `worker.${assertToken('versionId', versionId)}.>`,
   /** A worker accepts a ticket or reconnect over an existing tunnel (W1): request to the proxy instance. */
   proxyAttach: (proxyId: string) => `proxy.${assertToken('proxyId', proxyId)}.attach`,
   /** A worker says a session ended (evicted, reconnect window over, exit): published to each proxy that held it. */

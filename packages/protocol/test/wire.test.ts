@@ -27,7 +27,9 @@ describe('wire helpers', () => {
     assert.equal(NatsNames.ticketSubject('us-east', 'v1', 'r1'), 'rq.us-east.v1.r1');
     assert.equal(NatsNames.sessionBucket('eu-west'), 'sessions_eu-west');
     assert.throws(() => NatsNames.ticketSubject('a.b', 'v', 'r'), TypeError);
-    assert.throws(() => NatsNames.workerReconnect('w>'), TypeError);
+    assert.throws(() => NatsNames.workerReconnect('v1', 'w>'), TypeError);
+    assert.equal(NatsNames.workerEvict('v1', 'w1'), 'worker.v1.w1.evict');
+    assert.equal(NatsNames.workerVersionWildcard('v1'), 'worker.v1.>');
   });
 
   test('should reject a malformed ticket with a clear validation error', () => {

@@ -23,7 +23,7 @@ import type { TicketQueue } from '@switchyard/ticket-queue';
 import { DEFAULT_TOKEN_TTL_MS, type ProxyTunnel, type TunnelListener } from '@switchyard/tunnel';
 import { sendControl } from './control-streams.ts';
 import { type AllocationRequest, TicketAllocator } from './ticket-allocation.ts';
-import { type EvictOutcome, requestEvict, requestReconnect } from './worker-requests.ts';
+import { type EvictOutcome, requestEvict, requestReconnect, type WorkerAddress } from './worker-requests.ts';
 
 /** An allocation as a front end asks for it: the token lifetime is optional. */
 export type LinkAllocation = Omit<AllocationRequest, 'tokenTtlMs'> & { tokenTtlMs?: number };
@@ -149,31 +149,32 @@ export class FrontEndLink {
   }
 
   /**
-   * Attaches this instance to worker `workerId`, which holds session `reqId` (flow 3): a control
+   * Attaches this instance to worker `worker` (its version and ID, from the session record), which holds session `reqId` (flow 3): a control
    * request over the tunnel when one is up (no NATS round trip), else a reconnect over NATS; a
    * tunnel that cannot carry the control request falls back to a reconnect.
    * @throws SwitchyardError SY_SESSION_NOT_FOUND (the worker does not hold it, or is gone),
    *   SY_WORKER_UNAVAILABLE (no answer in time; never NOT_FOUND then).
    */
-  async resume(reqId: string, workerId: string): Promise<void> {
-    const tunnel = this.#tunnels.get(workerId);
+  async resume(reqId: string, worker: WorkerAddress): Promise<void> {
+    const tunnel = this.#tunnels.get(worker.workerId);
     if (tunnel) {
       const status = await sendControl(tunnel, 'attach', reqId).catch(() => undefined);
       if (status === 404) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
       if (status === 200) return;
     }
-    await this.#reconnect(reqId, workerId);
+    await this.#reconnect(reqId, worker);
   }
 
   /**
-   * The tunnel to worker `workerId` for session `reqId`: the open one, else the worker is asked to
+   * The tunnel to worker `worker` for session `reqId`: the open one, else the worker is asked to
    * dial again (W3).
    * @throws as {@link resume}, and SY_TUNNEL_LOST when the new tunnel closed at once.
    */
-  async tunnelFor(reqId: string, workerId: string): Promise<ProxyTunnel> {
+  async tunnelFor(reqId: string, worker: WorkerAddress): Promise<ProxyTunnel> {
+    const { workerId } = worker;
     const open = this.#tunnels.get(workerId);
     if (open) return open;
-    await this.#reconnect(reqId, workerId);
+    await this.#reconnect(reqId, worker);
     const tunnel = this.#tunnels.get(workerId);
     if (!tunnel) throw new SwitchyardError('SY_TUNNEL_LOST');
     return tunnel;
@@ -190,14 +191,14 @@ export class FrontEndLink {
   }
 
   /**
-   * Ends session `reqId` at worker `workerId` now (G13 `DELETE`, S3).
+   * Ends session `reqId` at worker `worker` now (G13 `DELETE`, S3).
    * @throws SwitchyardError SY_SESSION_NOT_FOUND (the worker does not hold it, or is gone),
    *   SY_WORKER_UNAVAILABLE (no answer in time, or any other refusal).
    */
-  async evict(reqId: string, workerId: string, timeoutMs = this.#reconnectTimeoutMs): Promise<void> {
+  async evict(reqId: string, worker: WorkerAddress, timeoutMs = this.#reconnectTimeoutMs): Promise<void> {
     let outcome: EvictOutcome;
     try {
-      outcome = await requestEvict(this.#nc, workerId, reqId, { timeoutMs, noRespondersGraceMs: this.#graceMs });
+      outcome = await requestEvict(this.#nc, worker, reqId, { timeoutMs, noRespondersGraceMs: this.#graceMs });
     } catch (err) {
       // The client hears NOT_FOUND or UNAVAILABLE only; the worker's own refusal code stays in the detail.
       if (isSwitchyardError(err, 'SY_SESSION_NOT_FOUND') || isSwitchyardError(err, 'SY_WORKER_UNAVAILABLE')) throw err;
@@ -207,15 +208,15 @@ export class FrontEndLink {
   }
 
   /**
-   * Asks worker `workerId` (core NATS) to attach session `reqId` here, and waits for its tunnel.
+   * Asks worker `worker` (core NATS) to attach session `reqId` here, and waits for its tunnel.
    * @throws SwitchyardError SY_SESSION_NOT_FOUND, SY_WORKER_UNAVAILABLE (see {@link requestReconnect};
    *   also when the worker accepted but no tunnel came in time).
    */
-  async #reconnect(reqId: string, workerId: string): Promise<void> {
+  async #reconnect(reqId: string, worker: WorkerAddress): Promise<void> {
     const { token, attached, cancel } = this.#tunnels.expectAttach(reqId, this.#reconnectTimeoutMs + 1_000);
     const request: ReconnectRequest = { reqId, proxyId: this.#instanceId, callbackUri: this.callbackUri, token };
     try {
-      await requestReconnect(this.#nc, workerId, request, {
+      await requestReconnect(this.#nc, worker, request, {
         timeoutMs: this.#reconnectTimeoutMs,
         noRespondersGraceMs: this.#graceMs,
       });

@@ -9,7 +9,7 @@ export type { AllocationRequest, TicketAllocatorOptions } from './ticket-allocat
 export { TicketAllocator } from './ticket-allocation.ts';
 export type { WorkerLinkHandlers, WorkerLinkServer } from './worker-end.ts';
 export { attachOverNats, DEFAULT_ATTACH_TIMEOUT_MS, publishSessionEnded, serveWorkerLink } from './worker-end.ts';
-export type { EvictOutcome, WorkerRequestOptions } from './worker-requests.ts';
+export type { EvictOutcome, WorkerAddress, WorkerRequestOptions } from './worker-requests.ts';
 export { requestEvict, requestReconnect } from './worker-requests.ts';
 export type { WorkerTunnelsOptions } from './worker-tunnels.ts';
 export { WorkerTunnels } from './worker-tunnels.ts';

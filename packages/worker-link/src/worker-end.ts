@@ -1,5 +1,5 @@
 // The worker end of the exchange: the requests front ends send a worker over NATS (reconnect, evict on
-// `worker.<workerId>.*`), validated here so the worker's handlers get typed requests; the worker's
+// `worker.<versionId>.<workerId>.*`), validated here so the worker's handlers get typed requests; the worker's
 // own messages to front ends (attach over NATS, session-ended); and its tunnels, one per front-end
 // instance (see worker-tunnels.ts).
 
@@ -19,6 +19,7 @@ import {
   type SessionEnded,
   SwitchyardError,
 } from '@switchyard/protocol';
+import type { WorkerAddress } from './worker-requests.ts';
 
 /** What a worker does when a front end asks (see {@link serveWorkerLink}). */
 export interface WorkerLinkHandlers {
@@ -53,23 +54,23 @@ function failure(err: unknown, fallback: ErrorCode): ControlReply {
 }
 
 /**
- * Subscribes worker `workerId` to `worker.<workerId>.reconnect` and `.evict`, answering each with a
+ * Subscribes worker `worker` to `worker.<versionId>.<workerId>.reconnect` and `.evict`, answering each with a
  * {@link ControlReply}: a malformed request gets `SY_INTERNAL` ("malformed ... request") without
  * reaching the handlers; a handler's SwitchyardError becomes `{ok:false, code}`. Resolves once the
  * server has the subscriptions. @throws the NATS error when the connection is closed.
  */
 export async function serveWorkerLink(
   nc: NatsConnection,
-  workerId: string,
+  worker: WorkerAddress,
   handlers: WorkerLinkHandlers,
 ): Promise<WorkerLinkServer> {
   const subs: Subscription[] = [
-    nc.subscribe(NatsNames.workerReconnect(workerId), {
+    nc.subscribe(NatsNames.workerReconnect(worker.versionId, worker.workerId), {
       callback: (err, msg) => {
         if (!err) void onReconnect(msg, handlers);
       },
     }),
-    nc.subscribe(NatsNames.workerEvict(workerId), {
+    nc.subscribe(NatsNames.workerEvict(worker.versionId, worker.workerId), {
       callback: (err, msg) => {
         if (!err) void onEvict(msg, handlers);
       },

@@ -1,5 +1,5 @@
 // Requests from a front end (or the operator API) to one worker over core NATS: `reconnect` (flow 3)
-// and `evict` (S3), on the worker's own subjects `worker.<workerId>.*`. How their failures read is
+// and `evict` (S3), on the worker's own subjects `worker.<versionId>.<workerId>.*`. How their failures read is
 // decided here, once: "no responders" is believed only after a grace (a worker moving to another NATS
 // server after a node died has no subscription for a moment) and then means the worker is gone; a
 // timeout or any other failure is UNAVAILABLE, never NOT_FOUND (G8: a live session must not look lost).
@@ -18,6 +18,14 @@ import {
   type ReconnectRequest,
   SwitchyardError,
 } from '@switchyard/protocol';
+
+/** Where a worker listens: its version and its ID (both NATS tokens), as a session record names them. */
+export interface WorkerAddress {
+  /** Function version the worker serves (UUID). */
+  readonly versionId: string;
+  /** The worker's ID. */
+  readonly workerId: string;
+}
 
 /** Budgets of one request to a worker. */
 export interface WorkerRequestOptions {
@@ -63,9 +71,13 @@ async function ask(
 }
 
 /** The subject of `workerId`, or SY_INTERNAL when a record names a worker ID that is not a NATS token. */
-function subjectOf(make: (workerId: string) => string, workerId: string, reqId: string): string {
+function subjectOf(
+  make: (versionId: string, workerId: string) => string,
+  worker: WorkerAddress,
+  reqId: string,
+): string {
   try {
-    return make(workerId);
+    return make(worker.versionId, worker.workerId);
   } catch (err) {
     throw new SwitchyardError('SY_INTERNAL', { detail: `session ${reqId} names an invalid worker`, cause: err });
   }
@@ -75,7 +87,7 @@ function subjectOf(make: (workerId: string) => string, workerId: string, reqId: 
 export type EvictOutcome = 'evicted' | 'worker-gone';
 
 /**
- * Asks worker `workerId` to end session `reqId` now (S3; `worker.<workerId>.evict`, {@link EvictRequest}).
+ * Asks worker `worker` to end session `reqId` now (S3; `worker.<versionId>.<workerId>.evict`, {@link EvictRequest}).
  * The operator API's `DELETE /v1/sessions/:reqId` and a client's G13 `DELETE` both use this.
  * @returns 'evicted' when the worker ended it; 'worker-gone' when nobody listened on the worker's
  *   subject for the whole grace (its record is stale; the bucket TTL removes it).
@@ -85,11 +97,12 @@ export type EvictOutcome = 'evicted' | 'worker-gone';
  */
 export async function requestEvict(
   nc: NatsConnection,
-  workerId: string,
+  worker: WorkerAddress,
   reqId: string,
   options: WorkerRequestOptions,
 ): Promise<EvictOutcome> {
-  const subject = subjectOf(NatsNames.workerEvict, workerId, reqId);
+  const { workerId } = worker;
+  const subject = subjectOf(NatsNames.workerEvict, worker, reqId);
   const request: EvictRequest = { reqId };
   const answer = await ask(nc, workerId, 'evict', subject, encodeMessage(request), options);
   if (answer.kind === 'worker-gone') return 'worker-gone';
@@ -98,19 +111,20 @@ export async function requestEvict(
 }
 
 /**
- * Asks worker `workerId` to attach session `reqId` to the front-end instance named in `request`
- * (flow 3; `worker.<workerId>.reconnect`): it dials `request.callbackUri` with the token, or redeems
+ * Asks worker `worker` to attach session `reqId` to the front-end instance named in `request`
+ * (flow 3; `worker.<versionId>.<workerId>.reconnect`): it dials `request.callbackUri` with the token, or redeems
  * it over NATS when it has a tunnel there already. Resolves once the worker says it attached.
  * @throws SwitchyardError SY_SESSION_NOT_FOUND (the worker does not hold the session, or is gone),
  *   SY_WORKER_UNAVAILABLE (no answer in time, NATS down, or the worker could not attach).
  */
 export async function requestReconnect(
   nc: NatsConnection,
-  workerId: string,
+  worker: WorkerAddress,
   request: ReconnectRequest,
   options: WorkerRequestOptions,
 ): Promise<void> {
-  const subject = subjectOf(NatsNames.workerReconnect, workerId, request.reqId);
+  const { workerId } = worker;
+  const subject = subjectOf(NatsNames.workerReconnect, worker, request.reqId);
   const answer = await ask(nc, workerId, 'reconnect', subject, encodeMessage(request), options);
   if (answer.kind === 'worker-gone') throw new SwitchyardError('SY_SESSION_NOT_FOUND', { detail: 'worker is gone' });
   if (answer.reply.ok) return;

@@ -167,7 +167,7 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
     const allocation = link.allocate(request(versionId, 5_000));
     const reqId = await worker.takeOne(queue, versionId);
     await allocation;
-    await link.resume(reqId, worker.workerId);
+    await link.resume(reqId, { versionId, workerId: worker.workerId });
     link.detach(reqId, worker.workerId);
     await waitFor(() => worker.controls.length === 2, { timeoutMs: 2_000 });
     assert.deepEqual(
@@ -177,7 +177,7 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
         [reqId, 'detach', instanceId],
       ],
     );
-    await assert.rejects(link.resume(randomUUID(), worker.workerId), (err) =>
+    await assert.rejects(link.resume(randomUUID(), { versionId, workerId: worker.workerId }), (err) =>
       isSwitchyardError(err, 'SY_SESSION_NOT_FOUND'),
     );
     worker.tunnels.closeAll();
@@ -185,7 +185,9 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
 
   test('flow 3, G8: a reconnect dials again; a gone worker is NOT_FOUND after the grace; a silent one UNAVAILABLE', async () => {
     const worker = new TestWorker(nc);
-    worker.server = await serveWorkerLink(nc, worker.workerId, {
+    const versionId = randomUUID();
+    const address = { versionId, workerId: worker.workerId };
+    worker.server = await serveWorkerLink(nc, address, {
       reconnect: async (r) => {
         if (!worker.held.has(r.reqId)) throw new Error('unexpected');
         await worker.tunnels.attach(r.proxyId, r.callbackUri, r.token, r.reqId);
@@ -194,20 +196,23 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
     });
     const reqId = randomUUID();
     worker.held.add(reqId);
-    const tunnel = await link.tunnelFor(reqId, worker.workerId);
+    const tunnel = await link.tunnelFor(reqId, address);
     assert.equal(tunnel.workerId, worker.workerId, 'no tunnel was up: the worker dialled one');
-    assert.equal(await link.tunnelFor(reqId, worker.workerId), tunnel, 'an open tunnel is used as it is');
+    assert.equal(await link.tunnelFor(reqId, address), tunnel, 'an open tunnel is used as it is');
 
     const started = Date.now();
-    await assert.rejects(link.resume(randomUUID(), `gone-${randomUUID().slice(0, 8)}`), (err) =>
-      isSwitchyardError(err, 'SY_SESSION_NOT_FOUND'),
+    await assert.rejects(
+      link.resume(randomUUID(), { versionId, workerId: `gone-${randomUUID().slice(0, 8)}` }),
+      (err) => isSwitchyardError(err, 'SY_SESSION_NOT_FOUND'),
     );
     assert.ok(Date.now() - started >= 250, 'no responders is asked again for the grace');
 
     const silentId = `silent-${randomUUID().slice(0, 8)}`;
-    const silent = nc.subscribe(NatsNames.workerReconnect(silentId)); // never answers
+    const silent = nc.subscribe(NatsNames.workerReconnect(versionId, silentId)); // never answers
     await nc.flush();
-    await assert.rejects(link.resume(randomUUID(), silentId), (err) => isSwitchyardError(err, 'SY_WORKER_UNAVAILABLE'));
+    await assert.rejects(link.resume(randomUUID(), { versionId, workerId: silentId }), (err) =>
+      isSwitchyardError(err, 'SY_WORKER_UNAVAILABLE'),
+    );
     silent.unsubscribe();
     worker.server.close();
     worker.tunnels.closeAll();
@@ -215,32 +220,37 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
 
   test('S3: evict reaches the worker’s handler; a refusal, a gone worker and a malformed request read clearly', async () => {
     const workerId = `ev-${randomUUID().slice(0, 8)}`;
+    const address = { versionId: randomUUID(), workerId };
     const held = new Set<string>([randomUUID()]);
-    const server = await serveWorkerLink(nc, workerId, {
+    const server = await serveWorkerLink(nc, address, {
       reconnect: async () => undefined,
       evict: async (reqId) => held.delete(reqId),
     });
     const [reqId] = held;
-    assert.equal(await requestEvict(nc, workerId, reqId, { timeoutMs: 1_000, noRespondersGraceMs: 0 }), 'evicted');
-    await assert.rejects(link.evict(reqId, workerId), (err) => isSwitchyardError(err, 'SY_SESSION_NOT_FOUND'));
+    assert.equal(await requestEvict(nc, address, reqId, { timeoutMs: 1_000, noRespondersGraceMs: 0 }), 'evicted');
+    await assert.rejects(link.evict(reqId, address), (err) => isSwitchyardError(err, 'SY_SESSION_NOT_FOUND'));
     await assert.rejects(
-      requestEvict(nc, workerId, reqId, { timeoutMs: 1_000, noRespondersGraceMs: 0 }),
+      requestEvict(nc, address, reqId, { timeoutMs: 1_000, noRespondersGraceMs: 0 }),
       (err) => isSwitchyardError(err, 'SY_SESSION_NOT_FOUND') && /refused/.test(err.detail ?? ''),
     );
-    const malformed = await nc.request(NatsNames.workerEvict(workerId), encodeMessage({ reqId: 'not-a-uuid' }));
+    const malformed = await nc.request(
+      NatsNames.workerEvict(address.versionId, workerId),
+      encodeMessage({ reqId: 'not-a-uuid' }),
+    );
     assert.deepEqual(decodeMessage(ControlReplySchema, malformed.data), {
       ok: false,
       code: 'SY_SESSION_NOT_FOUND',
       detail: 'malformed evict request',
     });
     server.close();
-    assert.equal(
-      await requestEvict(nc, workerId, reqId, { timeoutMs: 1_000, noRespondersGraceMs: 200 }),
-      'worker-gone',
-    );
-    await assert.rejects(link.evict(reqId, workerId), (err) => isSwitchyardError(err, 'SY_SESSION_NOT_FOUND'));
-    await assert.rejects(requestEvict(nc, 'not a token', reqId, { timeoutMs: 1_000, noRespondersGraceMs: 0 }), (err) =>
-      isSwitchyardError(err, 'SY_INTERNAL'),
+    assert.equal(await requestEvict(nc, address, reqId, { timeoutMs: 1_000, noRespondersGraceMs: 200 }), 'worker-gone');
+    await assert.rejects(link.evict(reqId, address), (err) => isSwitchyardError(err, 'SY_SESSION_NOT_FOUND'));
+    await assert.rejects(
+      requestEvict(nc, { versionId: address.versionId, workerId: 'not a token' }, reqId, {
+        timeoutMs: 1_000,
+        noRespondersGraceMs: 0,
+      }),
+      (err) => isSwitchyardError(err, 'SY_INTERNAL'),
     );
   });
 

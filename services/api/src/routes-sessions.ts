@@ -57,7 +57,7 @@ export async function evictSession(
   const where = { reqId: record.reqId, workerId: record.workerId, region: record.region };
   // A worker whose NATS server just died has no subscription until it has reconnected elsewhere:
   // "no responders" is believed only after the grace (the session is not lost in a failover).
-  const outcome = await requestEvict(nc, record.workerId, record.reqId, {
+  const outcome = await requestEvict(nc, record, record.reqId, {
     timeoutMs,
     noRespondersGraceMs: EVICT_NO_RESPONDERS_GRACE_MS,
   });

@@ -418,7 +418,7 @@ describe('sessions', () => {
     await local.create(r);
     const worker = await connect({ servers: nats.url });
     const received: unknown[] = [];
-    worker.subscribe(NatsNames.workerEvict(r.workerId), {
+    worker.subscribe(NatsNames.workerEvict(r.versionId, r.workerId), {
       callback: (_err, msg) => {
         received.push(msg.json());
         void local.delete(r.reqId).then(() => msg.respond(encodeMessage({ ok: true })));
@@ -461,12 +461,12 @@ describe('sessions', () => {
     await local.create(refused);
     await local.create(silent);
     const worker = await connect({ servers: nats.url });
-    worker.subscribe(NatsNames.workerEvict(refused.workerId), {
+    worker.subscribe(NatsNames.workerEvict(refused.versionId, refused.workerId), {
       callback: (_err, msg) => {
         msg.respond(encodeMessage({ ok: false, code: 'SY_SESSION_NOT_FOUND', detail: 'already ended' }));
       },
     });
-    worker.subscribe(NatsNames.workerEvict(silent.workerId), { callback: () => {} });
+    worker.subscribe(NatsNames.workerEvict(silent.versionId, silent.workerId), { callback: () => {} });
     await worker.flush();
     try {
       const body = assertProblem(

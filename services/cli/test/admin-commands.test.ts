@@ -179,7 +179,7 @@ describe('sessions commands', () => {
     await directory.create(live);
     await directory.create(stale);
     const worker = await connect({ servers: nats.url });
-    worker.subscribe(NatsNames.workerEvict(live.workerId), {
+    worker.subscribe(NatsNames.workerEvict(live.versionId, live.workerId), {
       callback: (_err, msg) => {
         msg.respond(encodeMessage({ ok: true }));
       },

@@ -176,7 +176,7 @@ export class ClientCalls {
         isNew = true;
       }
       this.#sessions.bind(conn, pinKey, session);
-      const tunnel = await this.#link.tunnelFor(session.reqId, session.workerId);
+      const tunnel = await this.#link.tunnelFor(session.reqId, session);
       if (stream.closed || stream.destroyed) return;
       this.#forward(stream, headers, session, tunnel, isNew);
     } catch (err) {

@@ -154,7 +154,7 @@ export class WebSocketGateway {
     const session = requested
       ? await this.#deps.resumer.resume(requested, auth, versionGiven)
       : await this.#deps.allocator.allocate(auth, undefined);
-    const tunnel = await this.#deps.link.tunnelFor(session.reqId, session.workerId);
+    const tunnel = await this.#deps.link.tunnelFor(session.reqId, session);
     return { session, tunnel, isNew: !requested };
   }
 

@@ -73,12 +73,12 @@ export class SessionResumer {
    */
   async end(reqId: string, auth: Authorization, versionGiven: boolean): Promise<void> {
     const record = await this.findOwned(reqId, auth, versionGiven);
-    await this.#deps.link.evict(reqId, record.workerId);
+    await this.#deps.link.evict(reqId, record);
   }
 
   /** Attaches this proxy to the worker holding the session of `record` (flow 3). */
   async #attachExisting(record: SessionRecord): Promise<LocalSession> {
-    await this.#deps.link.resume(record.reqId, record.workerId);
+    await this.#deps.link.resume(record.reqId, record);
     return this.#deps.sessions.live(record.reqId) ?? this.#deps.sessions.add(record);
   }
 }

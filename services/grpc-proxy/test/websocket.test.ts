@@ -254,9 +254,13 @@ describe('WebSocket clients (G12)', () => {
   test('G12: should close the WebSocket of an evicted session (S3)', async () => {
     const c = await openWs(proxy.address, { protocols: [...creds, APP_SUBPROTOCOL] });
     const reqId = c.headers['nvcf-reqid'];
-    const reply = await h.nc.request(NatsNames.workerEvict(worker.worker.config.workerId), JSON.stringify({ reqId }), {
-      timeout: 2_000,
-    });
+    const reply = await h.nc.request(
+      NatsNames.workerEvict(worker.worker.config.versionId, worker.worker.config.workerId),
+      JSON.stringify({ reqId }),
+      {
+        timeout: 2_000,
+      },
+    );
     assert.deepEqual(JSON.parse(reply.string()), { ok: true });
     const event = await c.closed;
     // A close frame added by the proxy between the container's frames, not a cut connection (1006).

@@ -110,7 +110,7 @@ export class Worker {
 
   /** Subscribes to reconnect/evict requests, starts pulling tickets and refreshing records. */
   async start(): Promise<void> {
-    this.#link = await serveWorkerLink(this.#deps.nc, this.config.workerId, {
+    this.#link = await serveWorkerLink(this.#deps.nc, this.config, {
       reconnect: (request) => this.#sessions.reconnect(request),
       evict: (reqId) => this.#sessions.evict(reqId),
     });

@@ -84,7 +84,10 @@ describe('S3: eviction before the container answered', () => {
     const { reqId } = await unary(client, {}, r.h.metadata());
     const inFlight = settle(unary(client, { delay_ms: 1 }, r.h.metadata()));
     await sleep(300);
-    const reply = await r.h.nc.request(NatsNames.workerEvict(worker.config.workerId), JSON.stringify({ reqId }));
+    const reply = await r.h.nc.request(
+      NatsNames.workerEvict(worker.config.versionId, worker.config.workerId),
+      JSON.stringify({ reqId }),
+    );
     assert.deepEqual(JSON.parse(Buffer.from(reply.data).toString()), { ok: true });
     const result = await within(inFlight, 3_000, 'the in-flight call');
     assert.equal(result.ok, false);

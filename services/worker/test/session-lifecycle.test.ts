@@ -22,8 +22,14 @@ import { startRegion, type TestRegion } from './region.ts';
 
 const WINDOW_MS = 1_000;
 
-async function evict(nc: NatsConnection, workerId: string, reqId: string): Promise<{ ok: boolean; code?: string }> {
-  const reply = await nc.request(NatsNames.workerEvict(workerId), JSON.stringify({ reqId }), { timeout: 3_000 });
+async function evict(
+  nc: NatsConnection,
+  worker: { versionId: string; workerId: string },
+  reqId: string,
+): Promise<{ ok: boolean; code?: string }> {
+  const reply = await nc.request(NatsNames.workerEvict(worker.versionId, worker.workerId), JSON.stringify({ reqId }), {
+    timeout: 3_000,
+  });
   return JSON.parse(Buffer.from(reply.data).toString());
 }
 
@@ -146,7 +152,7 @@ describe('S3: eviction', () => {
     await new Promise((resolve) => stream.once('data', resolve));
     await sleep(200);
 
-    const answer = await evict(r.h.nc, worker.config.workerId, reqId);
+    const answer = await evict(r.h.nc, worker.config, reqId);
     assert.deepEqual(answer, { ok: true });
 
     const slowResult = await within(slow, 5_000, 'the in-flight unary call');
@@ -179,7 +185,7 @@ describe('S3: eviction', () => {
 
   test('S3: should answer an eviction of an unknown session with SY_SESSION_NOT_FOUND', async () => {
     const { worker } = await r.h.addWorker();
-    const answer = await evict(r.h.nc, worker.config.workerId, '0b7c2c1e-5c43-4d4e-8d1a-6f1f8f0a9b11');
+    const answer = await evict(r.h.nc, worker.config, '0b7c2c1e-5c43-4d4e-8d1a-6f1f8f0a9b11');
     assert.equal(answer.ok, false);
     assert.equal(answer.code, 'SY_SESSION_NOT_FOUND');
     await worker.stop();
