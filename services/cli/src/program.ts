@@ -5,12 +5,14 @@
 import { Command, CommanderError } from 'commander';
 import { CliError, CliErrorCode } from './cli-error.ts';
 import { type CliIo, processIo } from './cli-io.ts';
+import { runServe, SERVE_SERVICES, type ServeOptions } from './command-serve.ts';
 import { runWorker, type WorkerCommandOptions } from './command-worker.ts';
 import { addFunctionCommands, addKeyCommands, addSessionCommands } from './commands-admin.ts';
 import { parsePort } from './dev-ports.ts';
 import { runDevRegions } from './dev-regions.ts';
 import { DEFAULT_DEV_READY_TIMEOUT_MS, DEV_DEFAULT_PORTS, runDev } from './dev-stack.ts';
 import { DEFAULT_STATE_DIR, resolveStateDir } from './dev-state.ts';
+import { SWITCHYARD_VERSION } from './version.ts';
 
 interface DevFlags {
   region?: string;
@@ -31,6 +33,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .option('--api <url>', 'control API base URL (env SWITCHYARD_API_URL; default: from .switchyard/dev.json)')
     .option('--admin-token <token>', 'admin token of the API (env SWITCHYARD_ADMIN_TOKEN; default: from dev.json)')
     .option('--state-dir <dir>', 'state directory of the dev stack', DEFAULT_STATE_DIR)
+    .version(SWITCHYARD_VERSION, '-V, --version', 'print the Switchyard version')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
@@ -131,6 +134,23 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .action(async (flags: WorkerCommandOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals() as { stateDir?: string };
       setExitCode(await runWorker({ ...flags, stateDir: globals.stateDir }, io));
+    });
+
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  program
+    .command('serve')
+    .description(
+      `run one service in the foreground (production entry point): ${Object.keys(SERVE_SERVICES).join('|')}; config from SWITCHYARD_* variables (docs/configuration.md); exit 0 after a drain on SIGTERM/SIGINT, 1 when start-up fails`,
+    )
+    .argument('<service>', Object.keys(SERVE_SERVICES).join(', '))
+    .option('--env-file <path>', 'read KEY=value lines first (repeatable; the environment wins over them)', collect)
+    .option(
+      '--set <name=value>',
+      'a config field or SWITCHYARD_* variable, winning over everything (repeatable)',
+      collect,
+    )
+    .action(async (service: string, flags: ServeOptions) => {
+      setExitCode(await runServe(service, flags));
     });
 
   return program;
