@@ -1,8 +1,9 @@
 // @switchyard/service-main: the start-up and drain sequence of every service's main.ts (config,
-// logger, telemetry, ready line, SIGTERM/SIGINT drain, exit codes), so each main.ts only wires.
+// logger, telemetry, ready line, SIGTERM/SIGINT drain, the policy for unhandled faults, exit codes), so each main.ts only wires.
 
 export type {
   DrainStep,
+  FatalKind,
   RunningService,
   RunServiceOptions,
   ServiceContext,
@@ -10,4 +11,4 @@ export type {
   ServiceLogger,
   ServiceProcess,
 } from './run-service.ts';
-export { runService } from './run-service.ts';
+export { FATAL_DRAIN_TIMEOUT_MS, runService } from './run-service.ts';

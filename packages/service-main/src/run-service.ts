@@ -1,6 +1,7 @@
 // The start-up and drain sequence every service's main.ts runs, in one place: load config (every
 // problem printed, exit 1), logger, Node options, telemetry, the service's own start, one ready line
-// on stdout, and on SIGTERM/SIGINT an ordered drain, telemetry last, exit 0.
+// on stdout, and on SIGTERM/SIGINT an ordered drain, telemetry last, exit 0. A fault nothing handled
+// (uncaught exception, unhandled rejection) is logged and drains too, then exit 1.
 import { ConfigError, type ServiceName, startServiceRuntime } from '@switchyard/config';
 import { createLogger, startTelemetry, type Telemetry } from '@switchyard/telemetry';
 
@@ -92,7 +93,19 @@ export interface ServiceProcess {
   stderr(text: string): void;
   /** Calls `handler` on `signal`. */
   onSignal(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void;
+  /**
+   * Calls `handler` on an exception nothing caught or a rejection nothing handled (Node's
+   * `uncaughtException` and `unhandledRejection`); with a handler installed Node does not end the
+   * process by itself, so the handler must.
+   */
+  onFatal(handler: (kind: FatalKind, err: unknown) => void): void;
 }
+
+/** Which of Node's last-resort events fired. */
+export type FatalKind = 'uncaughtException' | 'unhandledRejection';
+
+/** How long a drain after a fatal error may take when the service set no `forceExitAfterMs`, ms. */
+export const FATAL_DRAIN_TIMEOUT_MS = 10_000;
 
 /** The real process. */
 const realProcess: ServiceProcess = {
@@ -100,6 +113,10 @@ const realProcess: ServiceProcess = {
   stdout: (text) => void process.stdout.write(text),
   stderr: (text) => void process.stderr.write(text),
   onSignal: (signal, handler) => void process.on(signal, handler),
+  onFatal: (handler) => {
+    process.on('uncaughtException', (err) => handler('uncaughtException', err));
+    process.on('unhandledRejection', (reason) => handler('unhandledRejection', reason));
+  },
 };
 
 /** Raised through `context.listen` so the start-up failure says `could not listen` with its hint. */
@@ -119,7 +136,9 @@ class ListenFailed extends Error {
  * On the first SIGTERM or SIGINT: logs `stopping`, runs the drain steps in order, shuts telemetry
  * down and exits 0 (exit 1 when `forceExitAfterMs` passes first). A failure to listen prints
  * `<service>: could not listen: ...`, any other start-up failure `<service> failed to start: <stack>`;
- * both exit 1.
+ * both exit 1. An uncaught exception or unhandled rejection is logged at fatal with its kind and
+ * error; before the ready line it exits 1 at once, after it the drain runs and the process exits 1
+ * (forced after `forceExitAfterMs`, else {@link FATAL_DRAIN_TIMEOUT_MS}); one during the drain exits 1 now.
  * @param proc the process to exit and write to. @default the real one
  * @returns once the service is ready (or the process was told to exit).
  */
@@ -136,8 +155,17 @@ export async function runService<C>(options: RunServiceOptions<C>, proc: Service
   const identity = options.identify(config);
   let logger = createLogger({ service, ...(identity.region !== undefined ? { region: identity.region } : {}) });
   if (identity.logFields !== undefined) logger = logger.child(identity.logFields);
-  let running: RunningService;
+  let running: RunningService | undefined;
   let telemetry: Telemetry | undefined;
+  // The process policy: a fault nothing handled is logged with its context and ends the process with
+  // exit 1, after the drain once the service is up (a supervisor restarts it), never a silent hang.
+  let fatal: ((kind: FatalKind, err: unknown) => void) | undefined;
+  proc.onFatal((kind, err) => {
+    logger.fatal({ err, kind }, `${kind}: ${(err as Error)?.message ?? String(err)}`);
+    if (fatal) return fatal(kind, err);
+    proc.stderr(`${service}: ${kind}: ${(err as Error)?.stack ?? String(err)}\n`);
+    proc.exit(1);
+  });
   try {
     // Node options checked, spent body Buffers reclaimed (docs/configuration.md, "Node options").
     if (identity.nodeRuntime === true) startServiceRuntime(service, logger);
@@ -170,23 +198,32 @@ export async function runService<C>(options: RunServiceOptions<C>, proc: Service
   proc.stdout(`${JSON.stringify({ ready: true, service, ...running.readyLine })}\n`);
 
   const started = telemetry;
+  const up = running;
   let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
+  const shutdown = async (signal: string, exitCode = 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, running.drainMessage === undefined ? 'stopping' : `stopping: ${running.drainMessage}`);
-    if (running.forceExitAfterMs !== undefined) {
-      const force = setTimeout(() => proc.exit(1), running.forceExitAfterMs);
+    logger.info(
+      exitCode === 0 ? { signal } : { fault: signal },
+      up.drainMessage === undefined ? 'stopping' : `stopping: ${up.drainMessage}`,
+    );
+    const forceAfterMs = up.forceExitAfterMs ?? (exitCode === 0 ? undefined : FATAL_DRAIN_TIMEOUT_MS);
+    if (forceAfterMs !== undefined) {
+      const force = setTimeout(() => proc.exit(1), forceAfterMs);
       force.unref();
     }
-    for (const step of [...running.drain, { name: 'telemetry', run: () => started.shutdown() }]) {
+    for (const step of [...up.drain, { name: 'telemetry', run: () => started.shutdown() }]) {
       try {
         await step.run();
       } catch (err) {
         logger.warn({ err, step: step.name }, 'drain step failed');
       }
     }
-    proc.exit(0);
+    proc.exit(exitCode);
+  };
+  fatal = (kind) => {
+    if (stopping) return proc.exit(1); // a fault during the drain: stop now
+    void shutdown(kind, 1);
   };
   proc.onSignal('SIGTERM', () => void shutdown('SIGTERM'));
   proc.onSignal('SIGINT', () => void shutdown('SIGINT'));

@@ -4,12 +4,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError } from '@switchyard/config';
-import { type RunningService, runService, type ServiceProcess } from '../src/index.ts';
+import { type FatalKind, type RunningService, runService, type ServiceProcess } from '../src/index.ts';
 
 /** A process that records what runService does with it. */
 function fakeProcess() {
   const exits: number[] = [];
   const signals = new Map<string, () => void>();
+  let fatal: ((kind: FatalKind, err: unknown) => void) | undefined;
   let out = '';
   let err = '';
   let exited: (code: number) => void = () => {};
@@ -28,8 +29,12 @@ function fakeProcess() {
       err += text;
     },
     onSignal: (signal, handler) => void signals.set(signal, handler),
+    onFatal: (handler) => {
+      fatal = handler;
+    },
   };
-  return { proc, exits, signals, out: () => out, err: () => err, exited: exitedOnce };
+  const raise = (kind: FatalKind, error: unknown) => fatal?.(kind, error);
+  return { proc, exits, signals, raise, out: () => out, err: () => err, exited: exitedOnce };
 }
 
 const identity = { region: 'local', instanceId: 'test-1', metricsPort: 0 };
@@ -186,5 +191,122 @@ describe('runService', () => {
     assert.equal(await p.exited, 1);
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.deepEqual(p.exits, [1, 0], 'the stand-in process does not end at the first exit');
+  });
+
+  test('a fault nothing handled before the ready line exits 1 at once, naming it', async () => {
+    const p = fakeProcess();
+    let release: () => void = () => {};
+    const run = runService(
+      {
+        service: 'api',
+        loadConfig: () => ({}),
+        identify: () => identity,
+        start: () =>
+          new Promise<RunningService>((resolve) => {
+            release = () => resolve({ readyLog: {}, readyLine: {}, drain: [] });
+          }),
+      },
+      p.proc,
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    p.raise('unhandledRejection', new Error('lost promise'));
+    assert.equal(await p.exited, 1);
+    assert.match(p.err(), /api: unhandledRejection: Error: lost promise/);
+    release();
+    await run;
+  });
+
+  test('a fault nothing handled after the ready line drains, then exits 1; one during the drain exits 1 now', async () => {
+    const p = fakeProcess();
+    const order: string[] = [];
+    let unblock: () => void = () => {};
+    await runService(
+      {
+        service: 'worker',
+        loadConfig: () => ({}),
+        identify: () => identity,
+        start: async () => ({
+          readyLog: {},
+          readyLine: {},
+          drain: [
+            { name: 'tunnels', run: () => void order.push('tunnels') },
+            {
+              name: 'slow',
+              run: () =>
+                new Promise<void>((resolve) => {
+                  order.push('slow');
+                  unblock = resolve;
+                }),
+            },
+          ],
+        }),
+      },
+      p.proc,
+    );
+    p.raise('uncaughtException', new TypeError('x is undefined'));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(order, ['tunnels', 'slow'], 'the drain runs after a fault');
+    assert.deepEqual(p.exits, []);
+    unblock();
+    assert.equal(await p.exited, 1, 'the drained process still exits 1');
+
+    const q = fakeProcess();
+    await runService(
+      {
+        service: 'worker',
+        loadConfig: () => ({}),
+        identify: () => identity,
+        start: async () => ({
+          readyLog: {},
+          readyLine: {},
+          drain: [{ name: 'stuck', run: () => new Promise(() => {}) }],
+        }),
+      },
+      q.proc,
+    );
+    q.signals.get('SIGTERM')?.();
+    q.raise('unhandledRejection', new Error('during drain'));
+    assert.equal(await q.exited, 1);
+  });
+});
+
+describe('runService in a real process', () => {
+  test('an unhandled rejection after start is logged with its context, drained, and ends the process with exit 1', async () => {
+    const entry = new URL('../src/index.ts', import.meta.url).href;
+    const script = `
+      import { runService } from ${JSON.stringify(entry)};
+      await runService({
+        service: 'geodns',
+        loadConfig: () => ({}),
+        identify: () => ({ region: undefined, instanceId: 'fatal-1', metricsPort: 0 }),
+        start: async () => {
+          setTimeout(() => { Promise.reject(new Error('nobody awaited me')); }, 50);
+          return { readyLog: {}, readyLine: {}, drain: [{ name: 'mark', run: () => process.stdout.write('drained\\n') }] };
+        },
+      });
+      setInterval(() => {}, 1000); // a live handle: only the policy ends this process
+    `;
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, SWITCHYARD_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    assert.equal(code, 1, err);
+    assert.match(out, /"ready":true/);
+    assert.match(out, /drained/);
+    const fatalLine = (out + err).split('\n').find((l) => l.includes('"level":"fatal"'));
+    assert.ok(fatalLine, `a fatal log line: ${out}${err}`);
+    assert.match(fatalLine, /"kind":"unhandledRejection"/);
+    assert.match(fatalLine, /nobody awaited me/);
+    assert.match(out + err, /"fault":"unhandledRejection","msg":"stopping"/);
   });
 });
