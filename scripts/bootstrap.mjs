@@ -2,7 +2,7 @@
 // system Node (possibly older than 24) can run it: it installs what is missing (npm dependencies,
 // nats-server 2.10+, redis-server where apt can install it), then re-runs the real task on the
 // Node 24 that the `node` devDependency provides.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,22 @@ if (!existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > stat
 // 2. nats-server 2.10+ and redis-server (cached outside the clone).
 if (run('bash', [join(root, 'scripts/ensure-tools.sh')]) !== 0) process.exit(1);
 
-// 3. The task, on Node 24.
+// 3. The task, on Node 24, as a child that stops when this process is told to stop. A supervisor
+// signals one process (npm's, or this one), not the group: SIGINT, SIGTERM and SIGHUP sent here are
+// passed on, and when the parent (npm) goes away without passing its signal on (npm does not), the
+// task gets SIGTERM too, so the dev stack drains and no service outlives `npm start`.
 const node24 = join(root, 'node_modules/node/bin/node');
 const node = existsSync(node24) ? node24 : process.execPath;
-process.exit(run(node, [join(root, tasks[task]), ...rest]));
+const child = spawn(node, [join(root, tasks[task]), ...rest], { stdio: 'inherit', cwd: root });
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+const parent = process.ppid;
+const parentWatch = setInterval(() => {
+  if (process.ppid !== parent) {
+    clearInterval(parentWatch);
+    child.kill('SIGTERM');
+  }
+}, 250);
+child.on('exit', (code, signal) => {
+  clearInterval(parentWatch);
+  process.exit(code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1));
+});
