@@ -68,9 +68,30 @@ export async function runTestAttempts(options: TestAttemptsOptions): Promise<boo
       failed = true;
     });
     for await (const chunk of stream.compose(spec)) options.write(String(chunk));
+    await stateWritten(options.statePath, i);
     if (!failed) return true;
   }
   return false;
+}
+
+/** Time the rerun state of an attempt may take to appear after the report ends, ms. */
+const STATE_WRITE_TIMEOUT_MS = 10_000;
+
+/**
+ * Resolves once the rerun state file holds `attempts` runs: node:test writes it when its own rerun
+ * reporter finishes, which can be after the spec report ends; the next attempt (and `flakyTests`)
+ * must read it complete. Gives up silently after STATE_WRITE_TIMEOUT_MS (10 s).
+ */
+async function stateWritten(statePath: string, attempts: number): Promise<void> {
+  const deadline = Date.now() + STATE_WRITE_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    try {
+      if ((JSON.parse(readFileSync(statePath, 'utf8')) as unknown[]).length >= attempts) return;
+    } catch {
+      // not written yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /**

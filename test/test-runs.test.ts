@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { flakyTests, matchesFilter, selectTestFiles } from '../scripts/test-runs.ts';
+import { matchesFilter, selectTestFiles } from '../scripts/test-runs.ts';
 
 const runsModule = new URL('../scripts/test-runs.ts', import.meta.url).href;
 
@@ -66,7 +66,7 @@ describe('attempts', () => {
     const driver = join(root, 'driver.ts');
     writeFileSync(
       driver,
-      `import { runTestAttempts } from ${JSON.stringify(runsModule)};
+      `import { flakyTests, runTestAttempts } from ${JSON.stringify(runsModule)};
 let output = '';
 const attempts = [];
 const passed = await runTestAttempts({
@@ -74,13 +74,15 @@ const passed = await runTestAttempts({
   statePath: ${JSON.stringify(join(root, 'state.json'))},
   write: (chunk) => { output += chunk; }, onAttempt: (i) => attempts.push(i),
 });
-console.log(JSON.stringify({ passed, attempts, output }));
+// Read at once, as scripts/test.ts does (it removes the state right after).
+const flaky = flakyTests(${JSON.stringify(join(root, 'state.json'))});
+console.log(JSON.stringify({ passed, attempts, output, flaky }));
 `,
     );
     const env = { ...process.env };
     delete env.NODE_TEST_CONTEXT;
     const { stdout } = await promisify(execFile)(process.execPath, [driver], { env, timeout: 50_000 });
-    return JSON.parse(stdout) as { passed: boolean; attempts: number[]; output: string };
+    return JSON.parse(stdout) as { passed: boolean; attempts: number[]; output: string; flaky: string[] };
   }
   const header = [
     "import { appendFileSync, existsSync, writeFileSync } from 'node:fs';",
@@ -106,20 +108,20 @@ describe('group', () => {
       'leak.test.ts': `${header}\ntest('leaks a timer', () => { mark('leak'); setInterval(() => {}, 1_000); });\n`,
     });
     const started = Date.now();
-    const { passed, attempts, output } = await attemptsOf(root, ['a.test.ts', 'leak.test.ts']);
+    const { passed, attempts, output, flaky } = await attemptsOf(root, ['a.test.ts', 'leak.test.ts']);
     assert.equal(passed, true, output);
     assert.deepEqual(attempts, [1, 2]);
     assert.ok(Date.now() - started < 30_000, 'a leaked timer kept a file running');
-    assert.deepEqual(flakyTests(join(root, 'state.json')), ['fails once (a.test.ts:6:3)']);
+    assert.deepEqual(flaky, ['fails once (a.test.ts:6:3)']);
     const runs = readFileSync(join(root, 'runs.log'), 'utf8').trim().split('\n').sort();
     assert.deepEqual(runs, ['fails once', 'fails once', 'leak', 'stable'], 'the second attempt ran only what failed');
   });
 
   test('should fail when a test fails on every attempt, and list nothing as FLAKY', { timeout: 60_000 }, async () => {
     const root = fixture({ 'b.test.ts': `${header}\ntest('always fails', () => { throw new Error('no'); });\n` });
-    const { passed, attempts } = await attemptsOf(root, ['b.test.ts']);
+    const { passed, attempts, flaky } = await attemptsOf(root, ['b.test.ts']);
     assert.equal(passed, false);
     assert.deepEqual(attempts, [1, 2]);
-    assert.deepEqual(flakyTests(join(root, 'state.json')), []);
+    assert.deepEqual(flaky, []);
   });
 });
