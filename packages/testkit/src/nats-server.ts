@@ -197,9 +197,14 @@ export function createNatsServer(plan: NatsServerPlan): NatsServerInternal {
   return handle;
 }
 
+/** Starts of {@link startNats} on fresh ports when a port was taken between planning and binding. */
+const PORT_RACE_ATTEMPTS = 3;
+
 /**
  * Starts one nats-server on free loopback ports (client and monitoring), JetStream on by default,
- * and resolves when it accepts TCP and /healthz reports ok.
+ * and resolves when it accepts TCP and /healthz reports ok. A server that exits at once because
+ * another process took one of its ports meanwhile ("address already in use") is started again on
+ * fresh ports, up to 3 times.
  *
  * @param options JetStream, server name, tags, readiness timeout.
  * @returns the running server; `stopAll()` also stops it.
@@ -207,6 +212,20 @@ export function createNatsServer(plan: NatsServerPlan): NatsServerInternal {
  *   (the message ends with the server's last log lines).
  */
 export async function startNats(options: StartNatsOptions = {}): Promise<NatsServerHandle> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsOnce(options);
+    } catch (err) {
+      const portTaken =
+        err instanceof TestkitError &&
+        err.code === TestkitErrorCode.exited &&
+        /address already in use/.test(err.message);
+      if (!portTaken || attempt >= PORT_RACE_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function startNatsOnce(options: StartNatsOptions): Promise<NatsServerHandle> {
   const dir = makeTempDir('nats');
   let server: NatsServerInternal | undefined;
   const dispose = async () => {
