@@ -1,6 +1,7 @@
 // @switchyard/region-launcher: starts local regions as child processes (nats-server standalone or as
 // a supercluster, redis-server, and each service from its `src/main.ts` with SWITCHYARD_* config),
-// for `switchyard dev` and the benches. Packages never import services: it runs them by path.
+// for `switchyard dev` and the benches; its NATS plan and config renderer are also the test kit's.
+// Packages never import services: it runs them by path.
 
 export type { ChildGroupOptions } from './child-group.ts';
 export { ChildGroup, StopTier, shownPath } from './child-group.ts';
@@ -15,8 +16,10 @@ export {
 export type { ChildExit, ChildSpec } from './launched-child.ts';
 export { DEFAULT_STOP_GRACE_MS, describeExit, LaunchedChild } from './launched-child.ts';
 export { LauncherError, LauncherErrorCode } from './launcher-error.ts';
-export type { NatsServerPlan, NatsServers, StartNatsServersOptions } from './nats-launch.ts';
-export { natsHealthy, renderNatsConfig, startNatsServers, waitNatsFormed } from './nats-launch.ts';
+export type { NatsServers, StartNatsServersOptions } from './nats-launch.ts';
+export { natsHealthy, startNatsServers, waitNatsFormed } from './nats-launch.ts';
+export type { NatsServerPlan, NatsTopology, PlanNatsServersOptions } from './nats-plan.ts';
+export { natsUrls, planNatsServers, renderNatsConfig, writeNatsConfigs } from './nats-plan.ts';
 export type { PortRequest } from './port-requests.ts';
 export { freePorts, resolvePorts } from './port-requests.ts';
 export type { StartRedisServerOptions } from './redis-launch.ts';

@@ -1,49 +1,20 @@
-// nats-server for one or several regions, as children of a launch. One region with one server: a
-// standalone JetStream server. Otherwise the dev flavour of infra/nats/production: per region a
-// cluster (routes), every region joined by gateways into one supercluster, servers tagged
-// region:<r>, JetStream everywhere; no TLS, no accounts: loopback only (infra/nats/README.md).
+// nats-server for one or several regions, as children of a launch: the servers of a plan
+// (nats-plan.ts: standalone for one region with one server, else a supercluster), each ready on
+// /healthz and, clustered, once its gateways reach every other region.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type ChildGroup, StopTier } from './child-group.ts';
 import type { LaunchedChild } from './launched-child.ts';
 import { LauncherError, LauncherErrorCode } from './launcher-error.ts';
-import { freePorts } from './port-requests.ts';
+import {
+  type NatsServerPlan,
+  natsUrls,
+  type PlanNatsServersOptions,
+  planNatsServers,
+  writeNatsConfigs,
+} from './nats-plan.ts';
 
-/** One server of one region's cluster (or the standalone server). */
-export interface NatsServerPlan {
-  region: string;
-  /** 1-based index in its cluster; server name `<region>-<index>` (standalone: `switchyard-dev-<region>`). */
-  index: number;
-  clientPort: number;
-  monitorPort: number;
-  /** Cluster route port; undefined for a standalone server. */
-  routePort?: number;
-  /** Gateway port; undefined for a standalone server. */
-  gatewayPort?: number;
-  /** `host:port` other regions dial for this server's gateway (e.g. a delaying relay); @default its own gateway port */
-  gatewayAddress?: string;
-  /** JetStream store directory (absolute). */
-  storeDir: string;
-  /** Config file (absolute). */
-  configFile: string;
-  /** Child name: `nats` (standalone) or `nats-<region>-<index>`. */
-  childName: string;
-}
-
-/** Options of {@link startNatsServers}. */
-export interface StartNatsServersOptions {
-  /** Region names (NATS tokens, unique). */
-  regions: readonly string[];
-  /** Servers per region; one region with one server runs standalone. @default 1 */
-  serversPerRegion?: number;
-  /** State directory (absolute): standalone `nats.conf` and `nats/`; else `nats-regions/<r>-<i>{.conf,/}`. */
-  stateDir: string;
-  /**
-   * Reroutes the gateway links into `region`: called once per region with its servers' gateway ports,
-   * returns the `host:port` each is reached at instead (a relay); servers advertise those addresses.
-   */
-  gatewayAddresses?: (region: string, gatewayPorts: number[]) => Promise<string[]> | string[];
+/** Options of {@link startNatsServers}: the plan's (one region with one server runs standalone). */
+export interface StartNatsServersOptions extends Omit<PlanNatsServersOptions, 'topology' | 'jetstream'> {
   /** nats-server binary. */
   binary: string;
   /** Environment of the servers. */
@@ -60,57 +31,6 @@ export interface NatsServers {
   clustered: boolean;
   /** Client URLs (`nats://127.0.0.1:<port>`) of a region's servers. */
   urls(region: string): string[];
-}
-
-/**
- * Renders the config of `server`. Standalone: client, monitoring, JetStream. Clustered: also cluster
- * (routes to its region's other servers), gateway (to every region, its own included, as nats-server
- * expects), `server_tags: region:<r>`.
- * @param server the server to render.
- * @param all every server of every region (routes and gateway URLs are taken from it).
- */
-export function renderNatsConfig(server: NatsServerPlan, all: readonly NatsServerPlan[]): string {
-  const q = (s: string) => JSON.stringify(s);
-  if (server.routePort === undefined || server.gatewayPort === undefined)
-    return [
-      `server_name: ${q(`switchyard-dev-${server.region}`)}`,
-      `listen: "127.0.0.1:${server.clientPort}"`,
-      `http: "127.0.0.1:${server.monitorPort}"`,
-      'logtime: true',
-      `jetstream { store_dir: ${q(server.storeDir)} }`,
-      '',
-    ].join('\n');
-  const peers = all.filter((s) => s.region === server.region && s.index !== server.index);
-  // A one-server cluster routes to itself: clustered JetStream (needed across gateways) wants a route.
-  const routes = (peers.length > 0 ? peers : [server]).map((s) => q(`nats-route://127.0.0.1:${s.routePort}`));
-  const gatewayAddress = (s: NatsServerPlan) => s.gatewayAddress ?? `127.0.0.1:${s.gatewayPort}`;
-  const regions = [...new Set(all.map((s) => s.region))];
-  const gateways = regions.map((region) => {
-    const urls = all.filter((s) => s.region === region).map((s) => q(`nats://${gatewayAddress(s)}`));
-    return `    { name: ${q(region)}, urls: [${urls.join(', ')}] }`;
-  });
-  return [
-    `server_name: ${q(`${server.region}-${server.index}`)}`,
-    `listen: ${q(`127.0.0.1:${server.clientPort}`)}`,
-    `http: ${q(`127.0.0.1:${server.monitorPort}`)}`,
-    'logtime: true',
-    `server_tags: [${q(`region:${server.region}`)}]`,
-    `jetstream { store_dir: ${q(server.storeDir)} }`,
-    'cluster {',
-    `  name: ${q(server.region)}`,
-    `  listen: ${q(`127.0.0.1:${server.routePort}`)}`,
-    `  routes: [${routes.join(', ')}]`,
-    '}',
-    'gateway {',
-    `  name: ${q(server.region)}`,
-    `  listen: ${q(`127.0.0.1:${server.gatewayPort}`)}`,
-    ...(server.gatewayAddress !== undefined ? [`  advertise: ${q(server.gatewayAddress)}`] : []),
-    '  gateways: [',
-    ...gateways,
-    '  ]',
-    '}',
-    '',
-  ].join('\n');
 }
 
 async function monitor<T>(port: number, path: string): Promise<{ status: number; body: T | undefined }> {
@@ -133,73 +53,27 @@ async function natsGatewaysUp(monitorPort: number, otherRegions: readonly string
 }
 
 /**
- * Plans, writes the configs of, and starts the nats-server children (tier infra). Each is ready on
- * `/healthz` (clustered: also once its gateways reach every other region).
- * @throws LauncherError `LAUNCHER_PORT_IN_USE` only in the unlikely case that no free port is found.
+ * Plans ({@link planNatsServers}), writes the configs of, and starts the nats-server children (tier
+ * infra). Each is ready on `/healthz` (clustered: also once its gateways reach every other region).
+ * @throws RangeError for a bad region list or server count (see the plan); LauncherError
+ *   `LAUNCHER_PORT_IN_USE` only in the unlikely case that no free port is found.
  */
 export async function startNatsServers(group: ChildGroup, options: StartNatsServersOptions): Promise<NatsServers> {
-  const { regions, stateDir } = options;
-  const size = options.serversPerRegion ?? 1;
-  const clustered = regions.length > 1 || size > 1;
-  const perServer = clustered ? 4 : 2;
-  const ports = await freePorts(regions.length * size * perServer, 'NATS');
-  const root = clustered ? join(stateDir, 'nats-regions') : stateDir;
-  const plans: NatsServerPlan[] = regions.flatMap((region, r) =>
-    Array.from({ length: size }, (_, s): NatsServerPlan => {
-      const base = (r * size + s) * perServer;
-      if (!clustered)
-        return {
-          region,
-          index: 1,
-          clientPort: ports[base],
-          monitorPort: ports[base + 1],
-          storeDir: join(stateDir, 'nats'),
-          configFile: join(stateDir, 'nats.conf'),
-          childName: 'nats',
-        };
-      return {
-        region,
-        index: s + 1,
-        clientPort: ports[base],
-        monitorPort: ports[base + 1],
-        routePort: ports[base + 2],
-        gatewayPort: ports[base + 3],
-        storeDir: join(root, `${region}-${s + 1}`),
-        configFile: join(root, `${region}-${s + 1}.conf`),
-        childName: `nats-${region}-${s + 1}`,
-      };
-    }),
-  );
-  if (clustered && options.gatewayAddresses !== undefined)
-    for (const region of regions) {
-      const own = plans.filter((p) => p.region === region);
-      const addresses = await options.gatewayAddresses(
-        region,
-        own.map((p) => p.gatewayPort as number),
-      );
-      own.forEach((p, i) => {
-        p.gatewayAddress = addresses[i];
-      });
-    }
-  mkdirSync(root, { recursive: true });
+  const { binary, env, ...planOptions } = options;
+  const plans = await planNatsServers(planOptions);
+  const clustered = plans[0].routePort !== undefined;
+  writeNatsConfigs(plans);
   const children = plans.map((plan) => {
-    mkdirSync(plan.storeDir, { recursive: true });
-    writeFileSync(plan.configFile, renderNatsConfig(plan, plans));
-    const others = regions.filter((r) => r !== plan.region);
+    const others = options.regions.filter((r) => r !== plan.region);
     return group.start(StopTier.infra, {
       name: plan.childName,
-      command: options.binary,
+      command: binary,
       args: ['-c', plan.configFile],
-      env: options.env,
+      env,
       ready: clustered ? () => natsGatewaysUp(plan.monitorPort, others) : () => natsHealthy(plan.monitorPort),
     });
   });
-  return {
-    plans,
-    children,
-    clustered,
-    urls: (region) => plans.filter((p) => p.region === region).map((p) => `nats://127.0.0.1:${p.clientPort}`),
-  };
+  return { plans, children, clustered, urls: (region) => natsUrls(plans, region) };
 }
 
 /**

@@ -239,7 +239,7 @@ export async function launchRegions(options: LaunchRegionsOptions): Promise<Regi
     const free = await freePorts(
       names.length * 6,
       'listener',
-      nats.plans.flatMap((p) => [p.clientPort, p.monitorPort]),
+      nats.plans.flatMap((p) => [p.clientPort, p.monitorPort, p.routePort ?? 0, p.gatewayPort ?? 0]),
     );
     const infra = [...nats.children];
     for (const [i, spec] of options.regions.entries()) {

@@ -14,6 +14,7 @@ import {
   LauncherErrorCode,
   launchRegions,
   type NatsServerPlan,
+  planNatsServers,
   renderNatsConfig,
   resolvePorts,
   StopTier,
@@ -33,6 +34,9 @@ test('should render a standalone server without cluster or gateway, and a superc
   const standalone: NatsServerPlan = {
     region: 'local',
     index: 1,
+    serverName: 'switchyard-dev-local',
+    jetstream: true,
+    tags: [],
     clientPort: 1,
     monitorPort: 2,
     storeDir: '/s',
@@ -45,6 +49,8 @@ test('should render a standalone server without cluster or gateway, and a superc
   const a: NatsServerPlan = {
     ...standalone,
     region: 'a',
+    serverName: 'a-1',
+    tags: ['region:a'],
     routePort: 3,
     gatewayPort: 4,
     gatewayAddress: '127.0.0.1:9',
@@ -53,6 +59,8 @@ test('should render a standalone server without cluster or gateway, and a superc
   const b: NatsServerPlan = {
     ...standalone,
     region: 'b',
+    serverName: 'b-1',
+    tags: ['region:b'],
     clientPort: 5,
     routePort: 7,
     gatewayPort: 8,
@@ -64,6 +72,49 @@ test('should render a standalone server without cluster or gateway, and a superc
   assert.match(conf, /advertise: "127\.0\.0\.1:9"/);
   assert.match(conf, /\{ name: "a", urls: \["nats:\/\/127\.0\.0\.1:9"\] \}/);
   assert.match(conf, /\{ name: "b", urls: \["nats:\/\/127\.0\.0\.1:8"\] \}/);
+});
+
+test('should plan a standalone server, a cluster without gateways and a supercluster with a relayed gateway', async () => {
+  const stateDir = '/state';
+  const [alone] = await planNatsServers({ regions: ['t'], stateDir, jetstream: false });
+  assert.equal(alone.routePort, undefined);
+  assert.equal(alone.gatewayPort, undefined);
+  assert.equal(alone.configFile, '/state/nats.conf');
+  const aloneText = renderNatsConfig(alone, [alone]);
+  assert.doesNotMatch(aloneText, /jetstream|server_tags|cluster|gateway/);
+
+  const cluster = await planNatsServers({ regions: ['east'], serversPerRegion: 3, stateDir, topology: 'cluster' });
+  assert.deepEqual(
+    cluster.map((p) => [p.serverName, p.gatewayPort, p.tags]),
+    [1, 2, 3].map((i) => [`east-${i}`, undefined, ['region:east']]),
+  );
+  const first = renderNatsConfig(cluster[0], cluster);
+  assert.doesNotMatch(first, /gateway/);
+  const routes = [cluster[1], cluster[2]].map((p) => `"nats-route://127.0.0.1:${p.routePort}"`).join(', ');
+  assert.ok(first.includes(`routes: [${routes}]`), first);
+  assert.equal(new Set(cluster.flatMap((p) => [p.clientPort, p.monitorPort, p.routePort])).size, 9);
+
+  const seen: [string, number[]][] = [];
+  const sc = await planNatsServers({
+    regions: ['a'],
+    stateDir,
+    topology: 'supercluster',
+    gatewayAddresses: (region, ports) => {
+      seen.push([region, ports]);
+      return ports.map((p) => `127.0.0.1:${p + 1}`);
+    },
+  });
+  assert.deepEqual(seen, [['a', [sc[0].gatewayPort]]]);
+  const scText = renderNatsConfig(sc[0], sc);
+  assert.ok(
+    scText.includes(`routes: ["nats-route://127.0.0.1:${sc[0].routePort}"]`),
+    'a one-server cluster routes to itself',
+  );
+  assert.ok(scText.includes(`advertise: "127.0.0.1:${(sc[0].gatewayPort as number) + 1}"`), scText);
+
+  await assert.rejects(planNatsServers({ regions: ['a', 'a'], stateDir }), RangeError);
+  await assert.rejects(planNatsServers({ regions: ['a', 'b'], stateDir, topology: 'cluster' }), RangeError);
+  await assert.rejects(planNatsServers({ regions: ['a'], serversPerRegion: 0, stateDir }), RangeError);
 });
 
 test('should give free ports for 0 and name a taken port with its hint', async () => {

@@ -1,11 +1,11 @@
-// @switchyard/testkit: starts real nats-server (single, cluster, supercluster) and redis-server on
-// free loopback ports for tests, and guarantees they do not outlive the test process.
+// @switchyard/testkit: starts real nats-server (single, cluster, supercluster: the region launcher's
+// plan and configs) and redis-server on free loopback ports for tests, and guarantees they do not
+// outlive the test process.
 
 export { redisPing } from '@switchyard/local-tools';
 export { natsServerBinary, redisServerBinary } from './binaries.ts';
 export type {
   NatsClusterHandle,
-  NatsGatewayRemote,
   NatsSuperclusterHandle,
   StartNatsClusterOptions,
   StartNatsSuperclusterOptions,

@@ -1,15 +1,15 @@
 // Clusters (full-mesh routes, JetStream on every node) and superclusters (one cluster per region,
-// joined by gateways) of nats-server on loopback; they resolve only once JetStream has a meta leader.
+// joined by gateways) of nats-server on loopback, planned by @switchyard/region-launcher (the plan and
+// configs `switchyard dev` and the benches run) in one temp dir; they resolve only once JetStream has
+// a meta leader.
 
+import { type NatsServerPlan, planNatsServers, writeNatsConfigs } from '@switchyard/region-launcher';
 import { getMonitor } from './monitor.ts';
-import type { NatsGatewayRemote } from './nats-config.ts';
 import { createNatsServer, type NatsServerHandle, type NatsServerInternal, toPublic } from './nats-server.ts';
 import { freePort } from './ports.ts';
-import { registerResource } from './process-registry.ts';
+import { makeTempDir, registerResource, removeTempDir } from './process-registry.ts';
 import { TestkitError, TestkitErrorCode } from './testkit-error.ts';
 import { waitFor } from './wait-for.ts';
-
-export type { NatsGatewayRemote } from './nats-config.ts';
 
 /** Default time a cluster or supercluster gets to become ready, in milliseconds. */
 export const DEFAULT_CLUSTER_READY_TIMEOUT_MS = 60_000;
@@ -56,13 +56,6 @@ export interface StartNatsClusterOptions {
    */
   tags?: string[];
   /**
-   * When set (even to `[]`), every server opens a gateway port (gateway name = cluster name) and dials
-   * these remote clusters, e.g. `[{ name: 'a', urls: clusterA.servers.map((s) => \`nats://127.0.0.1:${s.gatewayPort}\`) }]`.
-   * Gateways are discovered both ways, so a later cluster can join an earlier one this way.
-   * @default undefined (no gateway)
-   */
-  gateways?: NatsGatewayRemote[];
-  /**
    * Time allowed for every node to be ready and a JetStream meta leader to be elected, in milliseconds.
    * @default 60000 (in attempts of at most 20 s each, on fresh ports)
    */
@@ -93,66 +86,33 @@ export interface StartNatsSuperclusterOptions {
   gatewayAddresses?: (region: string, gatewayPorts: number[]) => Promise<string[]> | string[];
 }
 
-interface ClusterPlan {
-  name: string;
-  tags: string[];
-  ports: { client: number; monitor: number; route: number; gateway: number | undefined }[];
-}
-
-async function planCluster(name: string | undefined, size: number, tags: string[] | undefined, gateway: boolean) {
+function checkSize(size: number): void {
   if (!Number.isInteger(size) || size < 1) {
     throw new TestkitError(TestkitErrorCode.invalidState, `cluster size must be a positive integer, got ${size}`);
   }
-  const ports = await Promise.all(
-    Array.from({ length: size }, async () => ({
-      client: await freePort(),
-      monitor: await freePort(),
-      route: await freePort(),
-      gateway: gateway ? await freePort() : undefined,
-    })),
-  );
-  const clusterName = name ?? `c${ports[0].client}`;
-  return { name: clusterName, tags: tags ?? [`region:${clusterName}`], ports } satisfies ClusterPlan;
 }
 
-function createClusterServers(
-  plan: ClusterPlan,
-  remotes: NatsGatewayRemote[] | undefined,
-  advertise?: string[],
-): NatsServerInternal[] {
-  return plan.ports.map((p, i) =>
-    createNatsServer({
-      name: `${plan.name}-${i + 1}`,
-      port: p.client,
-      monitorPort: p.monitor,
-      jetstream: true,
-      tags: plan.tags,
-      cluster: {
-        name: plan.name,
-        port: p.route,
-        // A one-node cluster routes to itself: JetStream clustering (needed across gateways) refuses to
-        // start without a configured route, and the server drops a route to itself.
-        routePorts: plan.ports.length === 1 ? [p.route] : plan.ports.filter((_, j) => j !== i).map((q) => q.route),
-      },
-      gateway:
-        p.gateway === undefined || remotes === undefined
-          ? undefined
-          : { name: plan.name, port: p.gateway, remotes, ...(advertise ? { advertise: advertise[i] } : {}) },
-    }),
-  );
+/** Servers of `plans` (configs written), grouped by region in plan order. */
+function createServers(plans: NatsServerPlan[]): Map<string, NatsServerInternal[]> {
+  writeNatsConfigs(plans);
+  const byRegion = new Map<string, NatsServerInternal[]>();
+  for (const plan of plans) {
+    const servers = byRegion.get(plan.region) ?? [];
+    servers.push(createNatsServer(plan));
+    byRegion.set(plan.region, servers);
+  }
+  return byRegion;
 }
 
-function gatewayRemote(plan: ClusterPlan): NatsGatewayRemote {
-  return { name: plan.name, urls: plan.ports.map((p) => `nats://127.0.0.1:${p.gateway}`) };
-}
-
-function clusterHandle(name: string, servers: NatsServerInternal[]): NatsClusterHandle {
+/** A cluster's handle; `stop()` also removes `dir` when the cluster owns it (not in a supercluster). */
+function clusterHandle(name: string, servers: NatsServerInternal[], dir: string | undefined): NatsClusterHandle {
   return {
     name,
     servers: servers.map(toPublic),
     urls: servers.map((s) => s.url),
     stop: async () => {
       const results = await Promise.allSettled(servers.map((s) => s.dispose()));
+      if (dir !== undefined) removeTempDir(dir);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
     },
@@ -248,27 +208,36 @@ async function withFreshAttempts<T>(totalMs: number, attempt: (timeoutMs: number
 
 /**
  * Starts a cluster of nats-server on loopback: full-mesh routes, JetStream on every node, `server_tags`
- * (default `region:<name>`), optionally a gateway. Resolves when every node accepts clients, /healthz is
+ * (default `region:<name>`), no gateway. Resolves when every node accepts clients, /healthz is
  * ok and a JetStream meta leader is elected.
  *
- * @param options size, name, tags, gateways, readiness timeout.
+ * @param options size, name, tags, readiness timeout.
  * @returns the running cluster; `stopAll()` also stops it.
  * @throws {TestkitError} `TESTKIT_NOT_READY` / `TESTKIT_PROCESS_EXITED` naming the server and its last log
  *   lines; `TESTKIT_INVALID_STATE` for a bad size. Servers already started are stopped before the throw.
  */
 export async function startNatsCluster(options: StartNatsClusterOptions = {}): Promise<NatsClusterHandle> {
+  checkSize(options.size ?? 3);
   return withFreshAttempts(options.readyTimeoutMs ?? DEFAULT_CLUSTER_READY_TIMEOUT_MS, (timeoutMs) =>
     startClusterOnce(options, timeoutMs),
   );
 }
 
 async function startClusterOnce(options: StartNatsClusterOptions, timeoutMs: number): Promise<NatsClusterHandle> {
-  const plan = await planCluster(options.name, options.size ?? 3, options.tags, options.gateways !== undefined);
-  const remotes = options.gateways === undefined ? undefined : [gatewayRemote(plan), ...options.gateways];
-  const servers = createClusterServers(plan, remotes);
-  const handle = clusterHandle(plan.name, servers);
-  const unregister = registerResource(handle);
+  const name = options.name ?? `c${await freePort()}`;
+  const dir = makeTempDir(`nats-${name}`);
+  let handle = clusterHandle(name, [], dir);
+  const unregister = registerResource({ stop: () => handle.stop() });
   try {
+    const plans = await planNatsServers({
+      regions: [name],
+      serversPerRegion: options.size ?? 3,
+      topology: 'cluster',
+      stateDir: dir,
+    });
+    for (const plan of plans) plan.tags = options.tags ?? plan.tags;
+    const servers = createServers(plans).get(name) ?? [];
+    handle = clusterHandle(name, servers, dir);
     await launchAndWait(servers, timeoutMs);
   } catch (err) {
     unregister();
@@ -296,6 +265,7 @@ export async function startNatsSupercluster(options: StartNatsSuperclusterOption
       `regions must be a non-empty list of unique names, got ${JSON.stringify(regions)}`,
     );
   }
+  checkSize(options.size ?? 1);
   return withFreshAttempts(options.readyTimeoutMs ?? DEFAULT_CLUSTER_READY_TIMEOUT_MS, (timeoutMs) =>
     startSuperclusterOnce(options, timeoutMs),
   );
@@ -306,32 +276,13 @@ async function startSuperclusterOnce(
   timeoutMs: number,
 ): Promise<NatsSuperclusterHandle> {
   const regions = options.regions;
-  const plans = await Promise.all(regions.map((r) => planCluster(r, options.size ?? 1, [`region:${r}`], true)));
-  let remotes = plans.map(gatewayRemote);
-  let advertised: (string[] | undefined)[] = plans.map(() => undefined);
-  if (options.gatewayAddresses !== undefined) {
-    const hook = options.gatewayAddresses;
-    advertised = await Promise.all(
-      plans.map(async (plan) => [
-        ...(await hook(
-          plan.name,
-          plan.ports.map((p) => p.gateway as number),
-        )),
-      ]),
-    );
-    remotes = plans.map((plan, i) => ({
-      name: plan.name,
-      urls: (advertised[i] as string[]).map((a) => `nats://${a}`),
-    }));
-  }
-  const byRegion = plans.map((plan, i) => ({ plan, servers: createClusterServers(plan, remotes, advertised[i]) }));
-  const all = byRegion.flatMap((c) => c.servers);
+  const dir = makeTempDir('nats-supercluster');
   const clusters: Record<string, NatsClusterHandle> = {};
-  for (const c of byRegion) clusters[c.plan.name] = clusterHandle(c.plan.name, c.servers);
   const handle: NatsSuperclusterHandle = {
     clusters,
     stop: async () => {
       const results = await Promise.allSettled(Object.values(clusters).map((c) => c.stop()));
+      removeTempDir(dir);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
     },
@@ -339,13 +290,22 @@ async function startSuperclusterOnce(
   const unregister = registerResource(handle);
   try {
     const deadline = Date.now() + timeoutMs;
-    await launchAndWait(all, timeoutMs);
+    const plans = await planNatsServers({
+      regions,
+      serversPerRegion: options.size ?? 1,
+      topology: 'supercluster',
+      stateDir: dir,
+      gatewayAddresses: options.gatewayAddresses,
+    });
+    const byRegion = createServers(plans);
+    for (const [region, servers] of byRegion) clusters[region] = clusterHandle(region, servers, undefined);
+    await launchAndWait([...byRegion.values()].flat(), timeoutMs);
     await Promise.all(
-      byRegion.flatMap(({ plan, servers }) =>
+      [...byRegion].flatMap(([region, servers]) =>
         servers.map((s) =>
           waitGateways(
             s,
-            regions.filter((r) => r !== plan.name),
+            regions.filter((r) => r !== region),
             Math.max(1, deadline - Date.now()),
           ),
         ),

@@ -1,12 +1,12 @@
-// One nats-server process on free loopback ports, with its own temp dir (config file and JetStream
-// store), readiness checks on the monitoring endpoint, and stop / kill / restart for failure tests.
+// One nats-server process from a region-launcher plan (the one plan and config renderer of local
+// NATS, shared with `switchyard dev` and the benches), readiness checks on the monitoring endpoint,
+// and stop / kill / restart for failure tests. startNats: a standalone server in its own temp dir.
 
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
+import { type NatsServerPlan, planNatsServers, writeNatsConfigs } from '@switchyard/region-launcher';
 import { natsServerBinary } from './binaries.ts';
 import { getMonitor } from './monitor.ts';
-import { type NatsServerPlan, renderNatsConfig } from './nats-config.ts';
-import { canConnect, freePort } from './ports.ts';
+import { canConnect } from './ports.ts';
 import { type ManagedProcess, makeTempDir, registerResource, removeTempDir, spawnManaged } from './process-registry.ts';
 import { TestkitError, TestkitErrorCode } from './testkit-error.ts';
 import { waitFor } from './wait-for.ts';
@@ -86,38 +86,37 @@ export interface NatsServerInternal extends NatsServerHandle {
   waitReady(options: { timeoutMs: number; metaLeader: boolean }): Promise<void>;
   /** Last log lines. */
   logTail(): string;
-  /** Stop and remove the temp dir; the handle cannot be restarted afterwards. */
+  /** Stop for good; the handle cannot be restarted afterwards (its owner removes the files). */
   dispose(): Promise<void>;
 }
 
 /**
- * Creates (without starting) a server from a plan whose `storeDir` is filled in here.
- * @param plan ports, cluster/gateway blocks and tags (storeDir is ignored and replaced).
+ * Creates (without starting) a server from a plan whose config file is written
+ * (`writeNatsConfigs` of @switchyard/region-launcher).
+ * @param plan ports, names, tags, cluster and gateway of the server, its config file and store.
  */
-export function createNatsServer(plan: Omit<NatsServerPlan, 'storeDir'>): NatsServerInternal {
-  const dir = makeTempDir(`nats-${plan.name}`);
-  const storeDir = join(dir, 'jetstream');
-  const configPath = join(dir, 'nats-server.conf');
-  writeFileSync(configPath, renderNatsConfig({ ...plan, storeDir }));
+export function createNatsServer(plan: NatsServerPlan): NatsServerInternal {
+  const dir = dirname(plan.configFile);
   let proc: ManagedProcess | undefined;
   let disposed = false;
 
   const running = () => proc !== undefined && !proc.hasExited();
-  const describe = () => `nats-server ${plan.name} (127.0.0.1:${plan.port})`;
+  const describe = () => `nats-server ${plan.serverName} (127.0.0.1:${plan.clientPort})`;
+  const port = plan.clientPort;
 
   const handle: NatsServerInternal = {
-    name: plan.name,
-    port: plan.port,
-    url: `nats://127.0.0.1:${plan.port}`,
-    clusterPort: plan.cluster?.port,
-    gatewayPort: plan.gateway?.port,
+    name: plan.serverName,
+    port,
+    url: `nats://127.0.0.1:${port}`,
+    clusterPort: plan.routePort,
+    gatewayPort: plan.gatewayPort,
     monitorPort: plan.monitorPort,
-    storeDir,
+    storeDir: plan.storeDir,
     pid: undefined,
     launch() {
       if (disposed) throw new TestkitError(TestkitErrorCode.invalidState, `${describe()} was disposed`);
       if (running()) return;
-      proc = spawnManaged(plan.name, natsServerBinary(), ['-c', configPath], dir);
+      proc = spawnManaged(plan.serverName, natsServerBinary(), ['-c', plan.configFile], dir);
       handle.pid = proc.child.pid;
       void proc.exited.then(() => {
         if (handle.pid === proc?.child.pid) handle.pid = undefined;
@@ -139,7 +138,7 @@ export function createNatsServer(plan: Omit<NatsServerPlan, 'storeDir'>): NatsSe
         const deadline = Date.now() + timeoutMs;
         const left = () => Math.max(1, deadline - Date.now());
         const common = { signal: abort.signal, intervalMs: 100 };
-        await waitFor(() => canConnect(plan.port), { ...common, timeoutMs: left(), what: stage });
+        await waitFor(() => canConnect(port), { ...common, timeoutMs: left(), what: stage });
         stage = '/healthz to report ok';
         await waitFor(
           async () => {
@@ -188,23 +187,24 @@ export function createNatsServer(plan: Omit<NatsServerPlan, 'storeDir'>): NatsSe
     async restart() {
       await proc?.terminate();
       handle.launch();
-      await handle.waitReady({ timeoutMs: NATS_RESTART_READY_TIMEOUT_MS, metaLeader: plan.cluster !== undefined });
+      await handle.waitReady({ timeoutMs: NATS_RESTART_READY_TIMEOUT_MS, metaLeader: plan.routePort !== undefined });
     },
     async dispose() {
       disposed = true;
-      try {
-        await proc?.terminate();
-      } finally {
-        removeTempDir(dir);
-      }
+      await proc?.terminate();
     },
   };
   return handle;
 }
 
+/** Starts of {@link startNats} on fresh ports when a port was taken between planning and binding. */
+const PORT_RACE_ATTEMPTS = 3;
+
 /**
  * Starts one nats-server on free loopback ports (client and monitoring), JetStream on by default,
- * and resolves when it accepts TCP and /healthz reports ok.
+ * and resolves when it accepts TCP and /healthz reports ok. A server that exits at once because
+ * another process took one of its ports meanwhile ("address already in use") is started again on
+ * fresh ports, up to 3 times.
  *
  * @param options JetStream, server name, tags, readiness timeout.
  * @returns the running server; `stopAll()` also stops it.
@@ -212,21 +212,46 @@ export function createNatsServer(plan: Omit<NatsServerPlan, 'storeDir'>): NatsSe
  *   (the message ends with the server's last log lines).
  */
 export async function startNats(options: StartNatsOptions = {}): Promise<NatsServerHandle> {
-  const [port, monitorPort] = await Promise.all([freePort(), freePort()]);
-  const server = createNatsServer({
-    name: options.serverName ?? `nats-${port}`,
-    port,
-    monitorPort,
-    jetstream: options.jetstream ?? true,
-    tags: options.tags ?? [],
-  });
-  const unregister = registerResource({ stop: () => server.dispose() });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsOnce(options);
+    } catch (err) {
+      const portTaken =
+        err instanceof TestkitError &&
+        err.code === TestkitErrorCode.exited &&
+        /address already in use/.test(err.message);
+      if (!portTaken || attempt >= PORT_RACE_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function startNatsOnce(options: StartNatsOptions): Promise<NatsServerHandle> {
+  const dir = makeTempDir('nats');
+  let server: NatsServerInternal | undefined;
+  const dispose = async () => {
+    try {
+      await server?.dispose();
+    } finally {
+      removeTempDir(dir);
+    }
+  };
+  const unregister = registerResource({ stop: dispose });
   try {
+    const [plan] = await planNatsServers({
+      regions: ['local'],
+      topology: 'standalone',
+      jetstream: options.jetstream ?? true,
+      stateDir: dir,
+    });
+    plan.serverName = options.serverName ?? `nats-${plan.clientPort}`;
+    plan.tags = options.tags ?? [];
+    writeNatsConfigs([plan]);
+    server = createNatsServer(plan);
     server.launch();
     await server.waitReady({ timeoutMs: options.readyTimeoutMs ?? DEFAULT_NATS_READY_TIMEOUT_MS, metaLeader: false });
   } catch (err) {
     unregister();
-    await server.dispose();
+    await dispose();
     throw err;
   }
   return toPublic(server);
