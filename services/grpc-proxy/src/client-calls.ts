@@ -14,7 +14,7 @@ import {
   respondWithError,
   type TunnelListener,
 } from '@switchyard/tunnel';
-import type { FrontEndLink } from '@switchyard/worker-link';
+import { type FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import { type AbsorbHandler, absorbAction } from './client-absorb.ts';
 import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } from './request-id.ts';
@@ -22,16 +22,11 @@ import type { SessionAllocator } from './session-allocate.ts';
 import type { SessionResumer } from './session-resume.ts';
 import type { LocalSession, SessionTable } from './session-table.ts';
 
-/** Client headers never forwarded to a worker: the API key, and our own tunnel headers. */
-const DROP_TO_WORKER: ReadonlySet<string> = new Set([
-  Metadata.authorization,
-  TunnelHeaders.requestId,
-  TunnelHeaders.functionId,
-  TunnelHeaders.functionVersionId,
-  TunnelHeaders.control,
-  TunnelHeaders.workerId,
-  TunnelHeaders.upgrade,
-]);
+/**
+ * Client headers never forwarded to a worker: the API key, and every tunnel header of ours (the control
+ * marker `x-switchyard-control` among them: only a front end may make a control stream).
+ */
+const DROP_TO_WORKER: ReadonlySet<string> = new Set([Metadata.authorization, ...Object.values(TunnelHeaders)]);
 
 /** What {@link ClientCalls} needs. */
 export interface ClientCallsDeps {
@@ -92,6 +87,11 @@ export class ClientCalls {
     }
     if (this.#closing) {
       respondWithError(stream, grpc, 'SY_SHUTTING_DOWN', corsHeaders(headers.origin));
+      return;
+    }
+    if (isControlPath(headers[':path'])) {
+      // The tunnel's control namespace is not a client's to call (G3 shape: NOT_FOUND / 404).
+      respondWithError(stream, grpc, 'SY_ROUTE_NOT_FOUND', corsHeaders(headers.origin));
       return;
     }
     const absorb = absorbAction(headers[':method'], headers);

@@ -16,7 +16,7 @@ import {
   TunnelHeaders,
 } from '@switchyard/protocol';
 import { forwardHeaders, type ProxyTunnel } from '@switchyard/tunnel';
-import type { FrontEndLink } from '@switchyard/worker-link';
+import { type FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import { containerSubprotocols, webSocketCredentials } from './client-websocket-credentials.ts';
 import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } from './request-id.ts';
@@ -116,6 +116,10 @@ export class WebSocketGateway {
     }
     if (this.#closing) {
       writeError(socket, 'SY_SHUTTING_DOWN', cors);
+      return;
+    }
+    if (isControlPath(req.url)) {
+      writeError(socket, 'SY_ROUTE_NOT_FOUND', cors);
       return;
     }
     let bound: BoundSession;

@@ -17,7 +17,7 @@ import { TokenBuckets } from '@switchyard/rate-limit';
 import { RemoteResults } from '@switchyard/result-exchange';
 import type { TicketQueue } from '@switchyard/ticket-queue';
 import { TunnelListener } from '@switchyard/tunnel';
-import { FrontEndLink } from '@switchyard/worker-link';
+import { FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -163,11 +163,19 @@ export class InvocationService {
     await this.tunnels.close();
   }
 
-  /** Routes one request (H1, H2, H9): an invocation, a status poll, or 404 SY_ROUTE_NOT_FOUND. */
+  /**
+   * Routes one request (H1, H2, H9): an invocation, a status poll, or 404 SY_ROUTE_NOT_FOUND (also for
+   * any `/_switchyard/` path: the tunnel's control namespace).
+   */
   #handle(req: RawRequest, res: RawResponse): void {
     const ctx = this.#ctx;
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
+    if (isControlPath(url)) {
+      // The tunnel's control namespace is not a client's to call: 404 like any unrouted request (H1).
+      sendProblem(req, res, ctx.log, new SwitchyardError('SY_ROUTE_NOT_FOUND', { detail: 'reserved path' }));
+      return;
+    }
     const target = resolveTarget(method, url, hostOf(req), req.headers);
     if (target.kind === 'none') {
       sendProblem(req, res, ctx.log, new SwitchyardError('SY_ROUTE_NOT_FOUND', { detail: target.detail }));
