@@ -11,7 +11,7 @@
 
 import type http from 'node:http';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import type { ControlStore } from '@switchyard/control-store';
+import { type ControlStore, OpenCalls } from '@switchyard/control-store';
 import { SwitchyardError } from '@switchyard/protocol';
 import { TokenBuckets } from '@switchyard/rate-limit';
 import { RemoteResults } from '@switchyard/result-exchange';
@@ -96,6 +96,7 @@ export class InvocationService {
       config,
       log,
       control: deps.control,
+      openCalls: new OpenCalls(deps.control),
       buckets: new TokenBuckets(deps.redis),
       link: this.#link,
       warm: new WarmTunnels(),
@@ -153,6 +154,7 @@ export class InvocationService {
   async close(): Promise<void> {
     const ctx = this.#ctx;
     ctx.closing = true;
+    ctx.openCalls.close();
     this.#link.close();
     for (const sub of this.#subs) sub.unsubscribe();
     this.#listener.drain(this.config.drainTimeoutMs);
