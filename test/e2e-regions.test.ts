@@ -215,4 +215,45 @@ describe('two regions: cross-region resume (G15), region loss and spill-over', (
     );
     assert.equal(resumed.res.instance_id, held.res.instance_id);
   });
+
+  test('issue 8: with the gateway cut, eu-west refuses calls UNAVAILABLE past controlMaxStalenessMs (never serving a key revoked meanwhile); healed, the revocation applies', async () => {
+    const MAX_STALENESS_MS = 1_500;
+    // Last in this suite: eu-west's own proxies (10 s bound) would otherwise start the next test with a
+    // freshness proof as old as this cut.
+    const guarded = await stack.addProxy(WEST, { controlMaxStalenessMs: MAX_STALENESS_MS });
+    const { key, record } = await stack.admin.control.createApiKey({ accountId: stack.accountId });
+    const md = { ...stack.metadata(echo), authorization: `Bearer ${key}` };
+    await untilServed(() => callOnce(guarded.address, md, 3_000), 10_000);
+    for (const relay of relays.values()) relay.cut();
+    let revokedAt = 0;
+    try {
+      await stack.admin.control.revokeApiKey(record.keyId); // us-east holds the control buckets
+      revokedAt = Date.now();
+      const outcomes = new Set<string>();
+      while (Date.now() < revokedAt + MAX_STALENESS_MS + 2_500) {
+        const afterBound = Date.now() > revokedAt + MAX_STALENESS_MS + 100;
+        const result = await callOnce(guarded.address, md, 2_000).then(
+          () => 'OK',
+          (err: grpc.ServiceError) => grpc.status[err.code],
+        );
+        if (afterBound) outcomes.add(result);
+        await sleep(100);
+      }
+      assert.deepEqual([...outcomes], ['UNAVAILABLE'], 'past the bound: refused, never served');
+    } finally {
+      for (const relay of relays.values()) relay.heal();
+    }
+    // Healed: the revocation made during the cut is known, and the key is refused as revoked (G2).
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const code = await callOnce(guarded.address, md, 2_000).then(
+        () => grpc.status.OK,
+        (err: grpc.ServiceError) => err.code,
+      );
+      assert.notEqual(code, grpc.status.OK, 'a revoked key is never served');
+      if (code === grpc.status.UNAUTHENTICATED) break;
+      assert.ok(Date.now() < deadline, `still ${grpc.status[code]} after the heal`);
+      await sleep(250);
+    }
+  });
 });

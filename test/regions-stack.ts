@@ -5,7 +5,7 @@
 
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { loadConfig } from '@switchyard/config';
-import { ControlStore } from '@switchyard/control-store';
+import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
 import { GrpcProxy, openRemoteDirectories, ProxyConfigSchema } from '@switchyard/grpc-proxy';
 import { HeartbeatPublisher, RegionHealthView } from '@switchyard/region-health';
 import { type SampleServerHandle, startEchoServer } from '@switchyard/sample-functions';
@@ -130,7 +130,7 @@ export class RegionsStack {
       },
     });
     const nc = await connect({ servers: this.urls(region), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    const control = await ControlStore.open(nc, { create: false });
+    const control = await ControlStore.open(nc, { create: false, ...controlFreshnessOptions(config) });
     const directory = await SessionDirectory.open(nc, { region, timeoutMs: 1_000 });
     const queue = await TicketQueue.open(nc, { region });
     const remoteDirectories = await openRemoteDirectories(nc, remoteRegions, region, config.remoteLookupTimeoutMs);

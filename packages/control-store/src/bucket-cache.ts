@@ -17,6 +17,13 @@ export interface BucketCacheOptions<T> {
   groupBy?: (value: T) => string;
   /** Budget of each server round trip of a (re)load, ms. */
   timeoutMs: number;
+  /**
+   * Called after a value of the copy changed: `before` and `after` are the old and new values
+   * (undefined: absent, deleted or invalid). Live updates call it once per watch entry; a rebuild
+   * (after a reconnect) calls it for every key whose value differs between the old and the new copy.
+   * The first load calls nothing. Must not throw.
+   */
+  onChange?: (key: string, before: T | undefined, after: T | undefined) => void;
 }
 
 type Snapshot<T> = { values: Map<string, T>; groups: Map<string, Map<string, T>> };
@@ -104,7 +111,9 @@ export class BucketCache<T> {
     let loading = true;
     const swapIn = () => {
       loading = false;
+      const previous = this.#snapshot;
       this.#snapshot = next;
+      if (this.#loaded) this.#diff(previous, next);
       this.#revision = Math.max(this.#revision, nextRevision);
       this.#loaded = true;
       this.#live = true;
@@ -121,8 +130,10 @@ export class BucketCache<T> {
           // delta = messages still pending for this watch: 0 means the current values are all in.
           if (entry.delta === 0) swapIn();
         } else {
+          const before = this.#snapshot.values.get(entry.key);
           this.#apply(this.#snapshot, entry);
           this.#revision = Math.max(this.#revision, entry.revision);
+          this.#options.onChange?.(entry.key, before, this.#snapshot.values.get(entry.key));
           this.#wake();
         }
       }
@@ -180,6 +191,17 @@ export class BucketCache<T> {
     const ready = this.#waiters.filter((w) => w.revision <= this.#revision);
     this.#waiters = this.#waiters.filter((w) => w.revision > this.#revision);
     for (const waiter of ready) waiter.resolve();
+  }
+
+  /** Reports every key whose value differs between two copies (a rebuild) to `onChange`. */
+  #diff(before: Snapshot<T>, after: Snapshot<T>): void {
+    const onChange = this.#options.onChange;
+    if (!onChange) return;
+    for (const [key, old] of before.values) {
+      const now = after.values.get(key);
+      if (now === undefined || JSON.stringify(now) !== JSON.stringify(old)) onChange(key, old, now);
+    }
+    for (const [key, now] of after.values) if (!before.values.has(key)) onChange(key, undefined, now);
   }
 
   #apply(snapshot: Snapshot<T>, entry: KvWatchEntry): void {

@@ -32,7 +32,7 @@ import {
   newFunctionRecord,
   newVersionRecord,
 } from './control-store-inputs.ts';
-import { type ControlBuckets, ControlCopies } from './control-store-watch.ts';
+import { type ApiKeyChangeListener, type ControlBuckets, ControlCopies } from './control-store-watch.ts';
 import {
   type ApiKeyRecord,
   ApiKeyRecordSchema,
@@ -129,6 +129,11 @@ export class ControlStore {
     return undefined;
   }
 
+  /** The record of API key `keyId` (revoked or not), or undefined when unknown. */
+  getApiKey(keyId: string): ApiKeyRecord | undefined {
+    return this.#copies.apiKeys.get(keyId);
+  }
+
   /** Functions, oldest first, optionally of one account only. */
   listFunctions(accountId?: string): FunctionRecord[] {
     return [
@@ -144,17 +149,38 @@ export class ControlStore {
   }
 
   /**
-   * True while the cache may serve `authorize`: loaded, and its watches live or broken for at most
-   * `maxStalenessMs`.
+   * True while the cache may serve `authorize`: proven, by its load or a freshness probe at most
+   * `maxStalenessMs` ago, to hold every write made to the buckets before that proof.
    */
   get available(): boolean {
     return this.#copies.available;
   }
 
   /**
+   * Calls `listener(keyId, record)` for every change of an API key record this copy sees, live or found
+   * by a rebuild after a reconnect (revoked, deleted, re-scoped, created); `record` is the new one,
+   * undefined when deleted. Within about a second of the write in every region whose watch is live.
+   * @returns a function that removes the listener.
+   */
+  onApiKeyChange(listener: ApiKeyChangeListener): () => void {
+    return this.#copies.onApiKeyChange(listener);
+  }
+
+  /**
+   * Calls `listener` each time this store stops being {@link available}: its last freshness proof got
+   * older than `maxStalenessMs` (NATS or the buckets' home region unreachable, a watch that stopped
+   * delivering), or the store closed. A revocation made meanwhile may be unknown here, so a front end
+   * ends its open calls then (`OpenCalls`).
+   * @returns a function that removes the listener.
+   */
+  onUnavailable(listener: () => void): () => void {
+    return this.#copies.onUnavailable(listener);
+  }
+
+  /**
    * The contract's checks, in order (G1, G2, H10, H11):
    * 1. `authorization` absent or not `Bearer <key>` -> SY_AUTH_MISSING;
-   * 2. the cache cannot be trusted (closed, watch broken longer than `maxStalenessMs`) -> SY_CONTROL_UNAVAILABLE;
+   * 2. the cache cannot be trusted (closed, not proven fresh for longer than `maxStalenessMs`) -> SY_CONTROL_UNAVAILABLE;
    * 3. key unknown or revoked -> SY_AUTH_INVALID;
    * 4. functionId absent -> SY_FUNCTION_ID_MISSING; not a UUID -> SY_FUNCTION_ID_INVALID;
    * 5. versionId given but not a UUID -> SY_VERSION_ID_INVALID;

@@ -6,11 +6,17 @@ export type { ControlStoreConfig, ControlStoreOptions } from './control-store-co
 export {
   DEFAULT_CONTROL_LOAD_TIMEOUT_MS,
   DEFAULT_CONTROL_MAX_STALENESS_MS,
+  DEFAULT_CONTROL_PROBE_INTERVAL_MS,
   DEFAULT_CONTROL_REPLICAS,
   DEFAULT_CONTROL_TIMEOUT_MS,
+  MIN_CONTROL_MAX_STALENESS_MS,
   resolveControlStoreConfig,
 } from './control-store-config.ts';
+export { controlFreshnessFields, controlFreshnessOptions } from './control-store-fields.ts';
 export type { CreateApiKeyInput, CreateFunctionInput } from './control-store-inputs.ts';
 export { API_KEY_PREFIX, hashApiKey } from './control-store-inputs.ts';
+export type { ApiKeyChangeListener } from './control-store-watch.ts';
+export type { CallCarrier, CallEndCode, CallEndSource } from './open-calls.ts';
+export { OpenCalls } from './open-calls.ts';
 export type { ApiKeyRecord, FunctionRecord, VersionRecord } from './records.ts';
 export { ApiKeyRecordSchema, FunctionRecordSchema, VersionRecordSchema } from './records.ts';

@@ -50,7 +50,11 @@ export const TunnelHeaders = {
   requestId: 'x-switchyard-reqid',
   functionId: 'x-switchyard-function-id',
   functionVersionId: 'x-switchyard-function-version-id',
-  /** Marks a control request (attach/detach) rather than a forwarded call. */
+  /**
+   * `1` marks a control request (attach/detach) rather than a forwarded call; the worker trusts the
+   * marker, not the path. Only a front end sets it; front ends drop it (with every tunnel header) from
+   * client requests.
+   */
   control: 'x-switchyard-control',
   /**
    * On an HTTP request an invocation instance offers a worker directly over its tunnel, without a

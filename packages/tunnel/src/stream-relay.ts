@@ -108,6 +108,13 @@ export interface RelayOptions {
   upstreamErrorCode?: ErrorCode;
   /** Called once when the relay is over. */
   onEnd?: (result: RelayResult) => void;
+  /**
+   * Ends the relay early when aborted; its reason, a catalogue code (e.g. SY_AUTH_INVALID for a key
+   * revoked meanwhile), is what the client gets: the G3 answer before the upstream answered, else
+   * `grpc-status` trailers after the data relayed so far (a non-gRPC response is reset). The upstream
+   * stream is cancelled.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -125,7 +132,7 @@ export function relayStream(
   options: RelayOptions = {},
 ): http2.ClientHttp2Stream | undefined {
   const grpcRequest = isGrpcContentType(requestHeaders['content-type'] as string | undefined);
-  const failCode = options.upstreamErrorCode ?? 'SY_TUNNEL_LOST';
+  let failCode: ErrorCode = options.upstreamErrorCode ?? 'SY_TUNNEL_LOST';
   const failTrailers = (): http2.OutgoingHttpHeaders => ({
     'grpc-status': String(ErrorCatalogue[failCode].grpcStatus),
     'grpc-message': encodeGrpcMessage(ErrorCatalogue[failCode].message),
@@ -245,5 +252,36 @@ export function relayStream(
       out.close(NGHTTP2_CANCEL);
     }
   });
+
+  const signal = options.signal;
+  if (signal) {
+    const stop = () => {
+      if (inbound.destroyed || inbound.closed || lost) return;
+      failCode = isErrorCode(signal.reason) ? signal.reason : 'SY_INTERNAL';
+      lost = true;
+      out.unpipe(inbound);
+      if (!out.closed && !out.destroyed) out.close(NGHTTP2_CANCEL);
+      if (!inbound.headersSent) {
+        respondWithError(inbound, grpcRequest, failCode, options.responseHeaders);
+        finish({ error: failCode });
+      } else if (inbound.writableEnded) {
+        // Complete, or only its trailers pending: 'wantTrailers' sends ours.
+      } else if (grpcResponse) {
+        inbound.end(); // 'wantTrailers' then sends grpc-status of failCode
+      } else {
+        finish({ error: failCode, httpStatus });
+        inbound.close(NGHTTP2_CANCEL);
+      }
+    };
+    if (signal.aborted) stop();
+    else {
+      signal.addEventListener('abort', stop, { once: true });
+      inbound.once('close', () => signal.removeEventListener('abort', stop));
+    }
+  }
   return out;
+}
+
+function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ErrorCatalogue, value);
 }

@@ -2,6 +2,8 @@
 // connection uses a session (`attach`) or that its last one here stopped (`detach`), as a bodiless
 // `POST /_switchyard/v1/sessions/<reqId>/<action>` stream marked `x-switchyard-control: 1`, answered
 // 200 (done) or 404 (no such session at this worker). No NATS round trip: the tunnel is already there.
+// The marker, not the path, makes a stream a control request: only a front end sets it, and front ends
+// drop it from every client request and refuse client requests for `/_switchyard/` paths (404).
 
 import type http2 from 'node:http2';
 import { SwitchyardError, TunnelControlPaths, TunnelHeaders } from '@switchyard/protocol';
@@ -17,11 +19,26 @@ export interface ControlRequest {
   readonly action: ControlAction;
 }
 
+/** Value of `x-switchyard-control` on a control stream. */
+const CONTROL_MARKER = '1';
+
 const CONTROL_PATH = /^\/_switchyard\/v1\/sessions\/([0-9a-f-]{36})\/(attach|detach)$/;
 
-/** True when `path` is in the control namespace (`/_switchyard/`), well-formed or not. */
-export function isControlPath(path: string): boolean {
-  return path.startsWith(TunnelControlPaths.prefix);
+/**
+ * True when `path` is in the control namespace (`/_switchyard/`), well-formed or not: front ends refuse
+ * client requests for such paths (SY_ROUTE_NOT_FOUND) rather than relay them.
+ */
+export function isControlPath(path: string | undefined): boolean {
+  return path?.startsWith(TunnelControlPaths.prefix) === true;
+}
+
+/**
+ * Worker: true when a tunnel stream is a control request, i.e. carries the marker
+ * `x-switchyard-control: 1` that only {@link sendControl} sets. A stream without it is an ordinary
+ * call, whatever its path.
+ */
+export function isControlStream(headers: http2.IncomingHttpHeaders): boolean {
+  return headers[TunnelHeaders.control] === CONTROL_MARKER;
 }
 
 /** The control request `path` names, or undefined when it is not one (the worker answers 404). */
@@ -41,7 +58,7 @@ export function sendControl(tunnel: ProxyTunnel, action: ControlAction, reqId: s
     let req: http2.ClientHttp2Stream;
     try {
       req = tunnel.session.request(
-        { ':method': 'POST', ':path': path, [TunnelHeaders.control]: '1' },
+        { ':method': 'POST', ':path': path, [TunnelHeaders.control]: CONTROL_MARKER },
         { endStream: true },
       );
     } catch (err) {

@@ -2,7 +2,7 @@
 // S1, S3, G10, G13, H8). Front ends use FrontEndLink; workers use serveWorkerLink, WorkerTunnels and
 // the control-stream helpers; the operator API uses requestEvict.
 export type { ControlAction, ControlRequest } from './control-streams.ts';
-export { answerControl, isControlPath, parseControlPath, sendControl } from './control-streams.ts';
+export { answerControl, isControlPath, isControlStream, parseControlPath, sendControl } from './control-streams.ts';
 export type { FrontEndHandlers, FrontEndLinkOptions, LinkAllocation } from './front-end-link.ts';
 export { DEFAULT_NO_RESPONDERS_GRACE_MS, DEFAULT_RECONNECT_TIMEOUT_MS, FrontEndLink } from './front-end-link.ts';
 export type { AllocationRequest, TicketAllocatorOptions } from './ticket-allocation.ts';

@@ -4,7 +4,7 @@
 // (session-allocate) and resumed (session-resume); the worker link and its tunnel listener.
 
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { ControlStore } from '@switchyard/control-store';
+import { type ControlStore, OpenCalls } from '@switchyard/control-store';
 import type { RegionHealthView } from '@switchyard/region-health';
 import type { SessionDirectory } from '@switchyard/session-directory';
 import type { TicketQueue } from '@switchyard/ticket-queue';
@@ -58,6 +58,8 @@ export class GrpcProxy {
   readonly #sessions: SessionTable;
   readonly #calls: ClientCalls;
   readonly #webSockets: WebSocketGateway;
+  /** Calls and WebSockets in progress by API key: ended when their key is revoked (issue 8). */
+  readonly #openCalls: OpenCalls;
   readonly #clients: ClientListener;
 
   constructor(config: ProxyConfig, deps: GrpcProxyDeps) {
@@ -95,10 +97,12 @@ export class GrpcProxy {
     const resumer = new SessionResumer({ link, sessions, lookup });
     const absorb = new AbsorbHandler({ control, logger, allocator, resumer });
     const tunnels = this.tunnels;
-    const calls = new ClientCalls({ control, logger, tunnels, link, sessions, allocator, resumer, absorb });
+    const openCalls = new OpenCalls(control);
+    this.#openCalls = openCalls;
+    const calls = new ClientCalls({ control, logger, tunnels, link, sessions, allocator, resumer, absorb, openCalls });
     this.#calls = calls;
     const http1 = new Http1Responder({ control, logger, resumer, absorb });
-    const webSockets = new WebSocketGateway({ control, logger, link, sessions, allocator, resumer });
+    const webSockets = new WebSocketGateway({ control, logger, link, sessions, allocator, resumer, openCalls });
     this.#webSockets = webSockets;
     this.#clients = new ClientListener({
       host: config.host,
@@ -138,6 +142,7 @@ export class GrpcProxy {
 
   /** GOAWAY to clients, tunnels closed, subscriptions dropped. Does not close the NATS connection. */
   async close(): Promise<void> {
+    this.#openCalls.close();
     this.#calls.close();
     this.#link.close();
     this.#webSockets.close();

@@ -4,8 +4,8 @@
 // whose tunnel is up touches neither NATS nor KV, and awaits nothing.
 
 import type http2 from 'node:http2';
-import type { Authorization, ControlStore } from '@switchyard/control-store';
-import { type ErrorCode, isSwitchyardError, Metadata, TunnelHeaders } from '@switchyard/protocol';
+import type { Authorization, ControlStore, OpenCalls } from '@switchyard/control-store';
+import { type ErrorCode, isSwitchyardError, Metadata, SwitchyardError, TunnelHeaders } from '@switchyard/protocol';
 import {
   forwardHeaders,
   isGrpcContentType,
@@ -14,7 +14,7 @@ import {
   respondWithError,
   type TunnelListener,
 } from '@switchyard/tunnel';
-import type { FrontEndLink } from '@switchyard/worker-link';
+import { type FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import { type AbsorbHandler, absorbAction } from './client-absorb.ts';
 import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } from './request-id.ts';
@@ -22,16 +22,11 @@ import type { SessionAllocator } from './session-allocate.ts';
 import type { SessionResumer } from './session-resume.ts';
 import type { LocalSession, SessionTable } from './session-table.ts';
 
-/** Client headers never forwarded to a worker: the API key, and our own tunnel headers. */
-const DROP_TO_WORKER: ReadonlySet<string> = new Set([
-  Metadata.authorization,
-  TunnelHeaders.requestId,
-  TunnelHeaders.functionId,
-  TunnelHeaders.functionVersionId,
-  TunnelHeaders.control,
-  TunnelHeaders.workerId,
-  TunnelHeaders.upgrade,
-]);
+/**
+ * Client headers never forwarded to a worker: the API key, and every tunnel header of ours (the control
+ * marker `x-switchyard-control` among them: only a front end may make a control stream).
+ */
+const DROP_TO_WORKER: ReadonlySet<string> = new Set([Metadata.authorization, ...Object.values(TunnelHeaders)]);
 
 /** What {@link ClientCalls} needs. */
 export interface ClientCallsDeps {
@@ -51,6 +46,8 @@ export interface ClientCallsDeps {
   resumer: SessionResumer;
   /** Answers G13 requests (`X-NVCF-ABSORB`, `DELETE`). */
   absorb: AbsorbHandler;
+  /** Calls in progress by API key: a revoked key's calls end (G2 status in the trailers, issue 8). */
+  openCalls: OpenCalls;
 }
 
 /** Handles the client listener's HTTP/2 streams; see the file comment. */
@@ -63,6 +60,7 @@ export class ClientCalls {
   readonly #allocator: SessionAllocator;
   readonly #resumer: SessionResumer;
   readonly #absorb: AbsorbHandler;
+  readonly #openCalls: OpenCalls;
   #closing = false;
 
   constructor(deps: ClientCallsDeps) {
@@ -74,6 +72,7 @@ export class ClientCalls {
     this.#allocator = deps.allocator;
     this.#resumer = deps.resumer;
     this.#absorb = deps.absorb;
+    this.#openCalls = deps.openCalls;
   }
 
   /** From now on, calls are answered SY_SHUTTING_DOWN (proxy shutdown; CORS preflights still 204). */
@@ -92,6 +91,11 @@ export class ClientCalls {
     }
     if (this.#closing) {
       respondWithError(stream, grpc, 'SY_SHUTTING_DOWN', corsHeaders(headers.origin));
+      return;
+    }
+    if (isControlPath(headers[':path'])) {
+      // The tunnel's control namespace is not a client's to call (G3 shape: NOT_FOUND / 404).
+      respondWithError(stream, grpc, 'SY_ROUTE_NOT_FOUND', corsHeaders(headers.origin));
       return;
     }
     const absorb = absorbAction(headers[':method'], headers);
@@ -125,6 +129,8 @@ export class ClientCalls {
     auth: Authorization,
   ): void {
     if (stream.closed || stream.destroyed) return;
+    // Ends the call if its key is revoked (or control data goes stale) while it runs (issue 8).
+    const signal = this.#openCalls.track(auth.key.keyId, auth.fn.functionId, stream);
     const versionHeader = (headers[Metadata.functionVersionId] as string | undefined) || '';
     const requested = requestedSessionId(headers);
     const pinKey = `${auth.key.keyId}/${auth.fn.functionId}/${versionHeader}`;
@@ -136,11 +142,11 @@ export class ClientCalls {
     if (pinned && !(pinned instanceof Promise) && !pinned.ended && (!requested || requested === pinned.reqId)) {
       const tunnel = this.#tunnels.get(pinned.workerId);
       if (tunnel) {
-        this.#forward(stream, headers, pinned, tunnel, false);
+        this.#forward(stream, headers, pinned, tunnel, false, signal);
         return;
       }
     }
-    void this.#bindAndForward(stream, headers, grpc, auth, versionHeader !== '', requested, conn, pinKey);
+    void this.#bindAndForward(stream, headers, grpc, auth, versionHeader !== '', requested, conn, pinKey, signal);
   }
 
   async #bindAndForward(
@@ -152,6 +158,7 @@ export class ClientCalls {
     requested: string | undefined,
     conn: http2.ServerHttp2Session,
     pinKey: string,
+    signal: AbortSignal,
   ): Promise<void> {
     const pins = this.#sessions.pinsOf(conn);
     let isNew = false;
@@ -178,7 +185,8 @@ export class ClientCalls {
       this.#sessions.bind(conn, pinKey, session);
       const tunnel = await this.#link.tunnelFor(session.reqId, session);
       if (stream.closed || stream.destroyed) return;
-      this.#forward(stream, headers, session, tunnel, isNew);
+      if (signal.aborted) throw new SwitchyardError(signal.reason as ErrorCode);
+      this.#forward(stream, headers, session, tunnel, isNew, signal);
     } catch (err) {
       const clear = isSwitchyardError(err, 'SY_SESSION_NOT_FOUND');
       this.#fail(stream, headers, grpc, err, clear ? { 'set-cookie': CLEAR_SESSION_COOKIE } : undefined);
@@ -191,6 +199,7 @@ export class ClientCalls {
     session: LocalSession,
     tunnel: ProxyTunnel,
     isNew: boolean,
+    signal: AbortSignal,
   ): void {
     const responseHeaders: http2.OutgoingHttpHeaders = isNew
       ? { [Metadata.requestId]: session.reqId, 'set-cookie': sessionCookie(session.reqId) }
@@ -201,9 +210,7 @@ export class ClientCalls {
       stream,
       tunnel.session,
       forwardHeaders(headers, DROP_TO_WORKER, { [Metadata.requestId]: session.reqId }),
-      {
-        responseHeaders,
-      },
+      { responseHeaders, signal },
     );
   }
 

@@ -6,6 +6,7 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import type { ControlStore } from '@switchyard/control-store';
 import { ErrorCatalogue, type ErrorCode, httpStatusOf, isSwitchyardError, Metadata } from '@switchyard/protocol';
+import { isControlPath } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import { type AbsorbHandler, absorbAction } from './client-absorb.ts';
 import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId } from './request-id.ts';
@@ -47,12 +48,30 @@ export class Http1Responder {
       res.end();
       return;
     }
-    const absorb = absorbAction(req.method, req.headers);
-    if (absorb) {
-      await this.#deps.absorb.onHttp1(req, res, absorb);
-      return;
-    }
     let code: ErrorCode = 'SY_UPSTREAM_UNAVAILABLE';
+    if (isControlPath(req.url)) code = 'SY_ROUTE_NOT_FOUND';
+    else {
+      const absorb = absorbAction(req.method, req.headers);
+      if (absorb) {
+        await this.#deps.absorb.onHttp1(req, res, absorb);
+        return;
+      }
+      code = await this.#checkCaller(req);
+    }
+    const body = `${ErrorCatalogue[code].message}\n`;
+    res.writeHead(httpStatusOf(code), {
+      ...cors,
+      'content-type': 'text/plain; charset=utf-8',
+      ...(code === 'SY_SESSION_NOT_FOUND' ? { 'set-cookie': CLEAR_SESSION_COOKIE } : {}),
+    });
+    res.end(body);
+  }
+
+  /**
+   * The answer to a request that is neither a preflight nor G13: the caller's authorization error, or
+   * the named session's, else SY_UPSTREAM_UNAVAILABLE (gRPC needs HTTP/2).
+   */
+  async #checkCaller(req: http.IncomingMessage): Promise<ErrorCode> {
     try {
       const versionId = req.headers[Metadata.functionVersionId] as string | undefined;
       const auth = await this.#deps.control.authorizeFresh({
@@ -62,16 +81,10 @@ export class Http1Responder {
       });
       const requested = requestedSessionId(req.headers as http2.IncomingHttpHeaders);
       if (requested) await this.#deps.resumer.findOwned(requested, auth, Boolean(versionId));
+      return 'SY_UPSTREAM_UNAVAILABLE';
     } catch (err) {
-      code = isSwitchyardError(err) ? err.code : 'SY_INTERNAL';
       if (!isSwitchyardError(err)) this.#deps.logger.error({ err }, 'unexpected error answering an HTTP/1.1 request');
+      return isSwitchyardError(err) ? err.code : 'SY_INTERNAL';
     }
-    const body = `${ErrorCatalogue[code].message}\n`;
-    res.writeHead(httpStatusOf(code), {
-      ...cors,
-      'content-type': 'text/plain; charset=utf-8',
-      ...(code === 'SY_SESSION_NOT_FOUND' ? { 'set-cookie': CLEAR_SESSION_COOKIE } : {}),
-    });
-    res.end(body);
   }
 }

@@ -6,17 +6,18 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
-import type { Authorization, ControlStore } from '@switchyard/control-store';
+import type { Authorization, CallEndCode, ControlStore, OpenCalls } from '@switchyard/control-store';
 import {
   ErrorCatalogue,
   type ErrorCode,
   httpStatusOf,
   isSwitchyardError,
   Metadata,
+  SwitchyardError,
   TunnelHeaders,
 } from '@switchyard/protocol';
 import { forwardHeaders, type ProxyTunnel } from '@switchyard/tunnel';
-import type { FrontEndLink } from '@switchyard/worker-link';
+import { type FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import { containerSubprotocols, webSocketCredentials } from './client-websocket-credentials.ts';
 import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } from './request-id.ts';
@@ -70,7 +71,20 @@ export interface WebSocketGatewayDeps {
   allocator: SessionAllocator;
   /** Sessions named by request ID (flow 3, G7-G9, G15). */
   resumer: SessionResumer;
+  /** Calls in progress by API key: a revoked key's WebSocket is closed (1008, issue 8). */
+  openCalls: OpenCalls;
 }
+
+/**
+ * WebSocket close code (RFC 6455 7.4.1) for a WebSocket ended because its key may no longer be used:
+ * 1008 policy violation (revoked, deleted or re-scoped key), 1013 try again later (control data
+ * unavailable, so a revocation may have been missed).
+ */
+const CLOSE_FOR: Record<CallEndCode, { code: number; reason: string }> = {
+  SY_AUTH_INVALID: { code: 1008, reason: 'API key revoked' },
+  SY_AUTH_FORBIDDEN: { code: 1008, reason: 'API key not allowed' },
+  SY_CONTROL_UNAVAILABLE: { code: 1013, reason: 'control store unavailable' },
+};
 
 /** Handles `upgrade` events of the client listener's HTTP/1.1 server (G12). */
 export class WebSocketGateway {
@@ -118,11 +132,19 @@ export class WebSocketGateway {
       writeError(socket, 'SY_SHUTTING_DOWN', cors);
       return;
     }
+    if (isControlPath(req.url)) {
+      writeError(socket, 'SY_ROUTE_NOT_FOUND', cors);
+      return;
+    }
     let bound: BoundSession;
+    let signal: AbortSignal | undefined;
     try {
       const credentials = webSocketCredentials(req.headers);
       const auth = await this.#deps.control.authorizeFresh(credentials);
+      // Ends the WebSocket if its key is revoked (or control data goes stale) while it is open (issue 8).
+      signal = this.#deps.openCalls.track(auth.key.keyId, auth.fn.functionId, socket);
       bound = await this.#bind(auth, requestedSessionId(req.headers), Boolean(credentials.versionId));
+      if (signal.aborted) throw new SwitchyardError(signal.reason as CallEndCode);
     } catch (err) {
       const code: ErrorCode = isSwitchyardError(err) ? err.code : 'SY_INTERNAL';
       if (!isSwitchyardError(err)) this.#deps.logger.error({ err }, 'unexpected error binding a WebSocket');
@@ -142,6 +164,15 @@ export class WebSocketGateway {
       sessions.release(session, holder);
       return;
     }
+    signal.addEventListener(
+      'abort',
+      () => {
+        const close = CLOSE_FOR[signal.reason as CallEndCode] ?? CLOSE_FOR.SY_AUTH_INVALID;
+        if (holder.ending) holder.ending(close.code, close.reason);
+        else writeError(socket, signal.reason as ErrorCode, cors);
+      },
+      { once: true },
+    );
     this.#relay(req, socket, head, session, tunnel, isNew, cors, holder);
   }
 
@@ -226,7 +257,7 @@ export class WebSocketGateway {
 class WebSocketHolder implements SessionHolder {
   readonly #socket: Duplex;
   /** Set once spliced: ends the relay and the WebSocket (see {@link splice}). */
-  ending: (() => void) | undefined;
+  ending: ((code?: number, reason?: string) => void) | undefined;
 
   constructor(socket: Duplex) {
     this.#socket = socket;
@@ -251,9 +282,10 @@ class WebSocketHolder implements SessionHolder {
  * (FIN, END_STREAM) is passed on as a clean end; a client error resets the stream; a reset stream
  * (session ended, tunnel lost) ends the client's WebSocket with a close frame (1001) when the bytes
  * relayed so far end on a frame boundary, else closes the connection.
- * @returns a function that ends the relay that way (S3).
+ * @returns a function that ends the relay that way (S3), with close `code` and `reason` (default 1001
+ *   "session ended"; 1008 for a revoked key).
  */
-function splice(socket: Duplex, stream: http2.ClientHttp2Stream): () => void {
+function splice(socket: Duplex, stream: http2.ClientHttp2Stream): (code?: number, reason?: string) => void {
   (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
   const frames = new FrameBoundary();
   stream.on('data', (chunk: Buffer) => frames.push(chunk));
@@ -267,7 +299,7 @@ function splice(socket: Duplex, stream: http2.ClientHttp2Stream): () => void {
     }),
   );
   let gone = false;
-  const goAway = () => {
+  const goAway = (code = 1001, reason = 'session ended') => {
     if (gone) return;
     gone = true;
     stream.unpipe(socket);
@@ -278,7 +310,7 @@ function splice(socket: Duplex, stream: http2.ClientHttp2Stream): () => void {
       socket.destroy();
       return;
     }
-    socket.end(closeFrame(1001, 'session ended'));
+    socket.end(closeFrame(code, reason));
     setTimeout(() => socket.destroy(), 5_000).unref();
   };
   socket.once('close', () => {

@@ -1,5 +1,6 @@
 // gRPC proxy configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
+import { controlFreshnessFields } from '@switchyard/control-store';
 import { DefaultPorts } from '@switchyard/protocol';
 import { z } from 'zod';
 
@@ -115,6 +116,7 @@ export const ProxyConfigSchema = z.object({
     .describe(
       'Budget of the parallel lookup in the remote regions (G15); a region that does not answer in time makes a miss UNAVAILABLE, not NOT_FOUND.',
     ),
+  ...controlFreshnessFields,
 });
 
 /** Resolved, frozen proxy configuration. */

@@ -3,7 +3,7 @@
 // send GOAWAY, close tunnels and exit 0 (@switchyard/service-main).
 import { connect } from '@nats-io/transport-node';
 import { loadConfig } from '@switchyard/config';
-import { ControlStore } from '@switchyard/control-store';
+import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
 import { HeartbeatPublisher, RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
@@ -32,7 +32,7 @@ await runService({
       maxReconnectAttempts: -1,
       noAsyncTraces: true,
     });
-    const control = await ControlStore.open(nc);
+    const control = await ControlStore.open(nc, controlFreshnessOptions(config));
     const directory = await SessionDirectory.open(nc, {
       region: config.region,
       ttlMs: config.sessionTtlMs,

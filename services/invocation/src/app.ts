@@ -11,13 +11,13 @@
 
 import type http from 'node:http';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import type { ControlStore } from '@switchyard/control-store';
+import { type ControlStore, OpenCalls } from '@switchyard/control-store';
 import { SwitchyardError } from '@switchyard/protocol';
 import { TokenBuckets } from '@switchyard/rate-limit';
 import { RemoteResults } from '@switchyard/result-exchange';
 import type { TicketQueue } from '@switchyard/ticket-queue';
 import { TunnelListener } from '@switchyard/tunnel';
-import { FrontEndLink } from '@switchyard/worker-link';
+import { FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -96,6 +96,7 @@ export class InvocationService {
       config,
       log,
       control: deps.control,
+      openCalls: new OpenCalls(deps.control),
       buckets: new TokenBuckets(deps.redis),
       link: this.#link,
       warm: new WarmTunnels(),
@@ -153,6 +154,7 @@ export class InvocationService {
   async close(): Promise<void> {
     const ctx = this.#ctx;
     ctx.closing = true;
+    ctx.openCalls.close();
     this.#link.close();
     for (const sub of this.#subs) sub.unsubscribe();
     this.#listener.drain(this.config.drainTimeoutMs);
@@ -163,11 +165,19 @@ export class InvocationService {
     await this.tunnels.close();
   }
 
-  /** Routes one request (H1, H2, H9): an invocation, a status poll, or 404 SY_ROUTE_NOT_FOUND. */
+  /**
+   * Routes one request (H1, H2, H9): an invocation, a status poll, or 404 SY_ROUTE_NOT_FOUND (also for
+   * any `/_switchyard/` path: the tunnel's control namespace).
+   */
   #handle(req: RawRequest, res: RawResponse): void {
     const ctx = this.#ctx;
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
+    if (isControlPath(url)) {
+      // The tunnel's control namespace is not a client's to call: 404 like any unrouted request (H1).
+      sendProblem(req, res, ctx.log, new SwitchyardError('SY_ROUTE_NOT_FOUND', { detail: 'reserved path' }));
+      return;
+    }
     const target = resolveTarget(method, url, hostOf(req), req.headers);
     if (target.kind === 'none') {
       sendProblem(req, res, ctx.log, new SwitchyardError('SY_ROUTE_NOT_FOUND', { detail: target.detail }));

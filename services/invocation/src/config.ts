@@ -1,5 +1,6 @@
 // Invocation service configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
+import { controlFreshnessFields } from '@switchyard/control-store';
 import { DefaultPorts } from '@switchyard/protocol';
 import { z } from 'zod';
 
@@ -141,6 +142,7 @@ export const InvocationConfigSchema = z
       .describe(
         'Budget of each request to a remote region for a 202 result (ms: the lookup, and each body slice); a region that does not answer in time makes a miss 503, not 404.',
       ),
+    ...controlFreshnessFields,
     tokenTtlMs: z
       .number()
       .int()

@@ -3,7 +3,7 @@
 // drainTimeoutMs) and exit 0 (@switchyard/service-main).
 import { connect } from '@nats-io/transport-node';
 import { loadConfig } from '@switchyard/config';
-import { ControlStore } from '@switchyard/control-store';
+import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
 import { runService } from '@switchyard/service-main';
 import { MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
@@ -29,7 +29,7 @@ await runService({
       maxReconnectAttempts: -1,
       noAsyncTraces: true,
     });
-    const control = await ControlStore.open(nc);
+    const control = await ControlStore.open(nc, controlFreshnessOptions(config));
     const queue = await TicketQueue.open(nc, { region: config.region });
     const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
     redis.on('error', (err) => logger.warn({ err }, 'redis error'));

@@ -3,7 +3,7 @@
 // and closing flag. InvocationService (app.ts) builds one at construction; handlers read it per
 // request, so nothing is allocated per request to reach it.
 
-import type { ControlStore } from '@switchyard/control-store';
+import type { ControlStore, OpenCalls } from '@switchyard/control-store';
 import type { TokenBuckets } from '@switchyard/rate-limit';
 import type { RemoteResults } from '@switchyard/result-exchange';
 import type { FrontEndLink } from '@switchyard/worker-link';
@@ -20,6 +20,8 @@ export interface RequestContext {
   readonly log: Logger;
   /** Functions, versions and API keys (H1, H10). */
   readonly control: ControlStore;
+  /** Requests in progress by API key: a revoked key's responses are cut (issue 8). */
+  readonly openCalls: OpenCalls;
   /** Rate limits per key and per function (H10), in the region's Redis. */
   readonly buckets: TokenBuckets;
   /** Tickets and workers' NATS attaches (see @switchyard/worker-link). */

@@ -5,7 +5,7 @@
 // headers, 'streaming' it to the client, 'background' after a 202, then 'done'.
 
 import http2 from 'node:http2';
-import { ContainerHeaders, Metadata, SwitchyardError } from '@switchyard/protocol';
+import { ContainerHeaders, type ErrorCode, Metadata, SwitchyardError } from '@switchyard/protocol';
 import type { ProxyTunnel } from '@switchyard/tunnel';
 import {
   clientResponseHeaders,
@@ -36,6 +36,13 @@ export interface ForwardedCall {
   startedMs: number;
   /** The whole body, when it was small enough to be read before a warm offer; else it is streamed. */
   inlineBody?: Buffer;
+  /**
+   * Aborted (reason: the catalogue code) when the caller's key is revoked, or control data goes stale,
+   * before the response is complete (issue 8): the answer is then that error, or the response is cut.
+   */
+  signal?: AbortSignal;
+  /** Set by {@link forward}: from then on it, not the caller, ends the request on `signal`. */
+  forwarded?: boolean;
 }
 
 /** Tunnel request headers of `call` (H3, H4): the client's, cleaned, plus path, request ID and poll seconds left. */
@@ -68,6 +75,7 @@ export function forward(
   onRefused?: () => void,
 ): void {
   const { reqId } = call;
+  call.forwarded = true;
   const inline = call.inlineBody;
   // A body still to stream from the client (an inline body was read already).
   const body = inline === undefined && hasBody(req);
@@ -237,6 +245,27 @@ export function forward(
     });
   };
   pollTimer = setTimeout(goBackground, Math.max(0, call.deadlineMs - Date.now()));
+
+  // Key revoked (or control data stale) before the response is complete: the error, or a cut response.
+  // A request already answered 202 is the service's from then on (its result needs a valid key to fetch).
+  const signal = call.signal;
+  const stop = () => {
+    if (phase === 'waiting') {
+      phase = 'done';
+      clearTimeout(pollTimer);
+      clearTimeout(requestTimer);
+      cancelOut();
+      sendProblem(req, res, ctx.log, new SwitchyardError(signal?.reason as ErrorCode), reqId);
+    } else if (phase === 'streaming') {
+      phase = 'done';
+      clearTimeout(requestTimer);
+      out.unpipe(res as NodeJS.WritableStream);
+      cancelOut();
+      abortResponse(req, res);
+    }
+  };
+  if (signal?.aborted) stop();
+  else signal?.addEventListener('abort', stop, { once: true });
 
   if (ctx.config.requestTimeoutMs > 0) {
     requestTimer = setTimeout(

@@ -8,7 +8,7 @@
 // stream closes; there is no session record and no reconnect window (nobody resumes an HTTP request).
 
 import type { Authorization } from '@switchyard/control-store';
-import { Metadata, newRequestId, SwitchyardError } from '@switchyard/protocol';
+import { type ErrorCode, Metadata, newRequestId, SwitchyardError } from '@switchyard/protocol';
 import { bucketKey } from '@switchyard/rate-limit';
 import { type ProxyTunnel, readDeclaredBody } from '@switchyard/tunnel';
 import { hasBody, type RawRequest, type RawResponse } from './http-headers.ts';
@@ -50,6 +50,8 @@ export async function invoke(
   });
   let auth: Authorization;
   let pollMs: number;
+  let tracked: ForwardedCall | undefined;
+  let signal: AbortSignal;
   try {
     if (ctx.closing) throw new SwitchyardError('SY_SHUTTING_DOWN');
     pollMs = pollSeconds(h[Metadata.pollSeconds], h.accept, ctx.config) * 1000;
@@ -58,6 +60,21 @@ export async function invoke(
       functionId: target.functionId,
       versionId: target.versionId,
     });
+    // Ends the request if its key is revoked (or control data goes stale) before its response is
+    // complete (issue 8): here while it waits for a worker, in forward() once relayed.
+    const ending = ctx.openCalls.track(auth.key.keyId, auth.fn.functionId, res);
+    signal = ending;
+    ending.addEventListener(
+      'abort',
+      () => {
+        if (tracked?.forwarded) return;
+        gone = true;
+        onGone?.();
+        sendProblem(req, res, ctx.log, new SwitchyardError(ending.reason as ErrorCode), reqId);
+      },
+      { once: true },
+    );
+    if (ending.aborted) return;
     await ctx.buckets.take([
       { key: bucketKey('key', auth.key.keyId), perMinute: ctx.config.rateLimitPerKeyPerMinute },
       { key: bucketKey('function', auth.fn.functionId), perMinute: ctx.config.rateLimitPerFunctionPerMinute },
@@ -66,6 +83,7 @@ export async function invoke(
     sendProblem(req, res, ctx.log, err, reqId);
     return;
   }
+  if (gone) return;
   const call: ForwardedCall = {
     reqId,
     accountId: auth.key.accountId,
@@ -74,7 +92,10 @@ export async function invoke(
     path: upstreamPath(target, url, auth.fn.inferenceUrl),
     deadlineMs: startedMs + pollMs,
     startedMs,
+    signal,
+    forwarded: false,
   };
+  tracked = call;
   const warm = ctx.config.warmPath ? ctx.warm.pick(call.versionId) : undefined;
   if (warm) {
     // The warm path: offered straight to a worker that served this version here before.

@@ -40,7 +40,8 @@ await runService({
       replicas: config.sessionReplicas,
     });
     const queue = await TicketQueue.open(nc, { region: config.region });
-    const control = await ControlStore.open(nc);
+    // Read (reconnect windows), never authorize: no freshness probes across the gateway.
+    const control = await ControlStore.open(nc, { probeIntervalMs: 0 });
     const worker = new Worker(config, {
       nc,
       directory,

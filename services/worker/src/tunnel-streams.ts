@@ -6,7 +6,7 @@
 import type http2 from 'node:http2';
 import { Metadata } from '@switchyard/protocol';
 import { isGrpcContentType, respondWithError } from '@switchyard/tunnel';
-import { answerControl, isControlPath, parseControlPath } from '@switchyard/worker-link';
+import { answerControl, isControlStream, parseControlPath } from '@switchyard/worker-link';
 import type { InFlightCall } from './call-end.ts';
 import type { ContainerClient } from './container-client.ts';
 import type { HttpHolds } from './http-holds.ts';
@@ -45,9 +45,10 @@ export class TunnelStreams {
    * SY_SESSION_NOT_FOUND.
    */
   dispatch(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined): void {
-    const path = headers[':path'] ?? '';
-    if (isControlPath(path)) {
-      this.#onControl(stream, path, proxyId);
+    // Only the marker a front end sets makes a control request; an unmarked `/_switchyard/` path is an
+    // ordinary call (front ends refuse such client paths before they get here).
+    if (isControlStream(headers)) {
+      this.#onControl(stream, headers[':path'] ?? '', proxyId);
       return;
     }
     if (this.#holds.onStream(stream, headers)) return;
