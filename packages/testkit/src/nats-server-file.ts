@@ -35,7 +35,7 @@ export interface NatsFileServerHandle {
   readonly pid: number | undefined;
   /** The last lines of its log (stdout and stderr). */
   logTail(): string;
-  /** Every log line seen so far that contains `text` (e.g. `Permissions Violation`). */
+  /** Every log line seen so far that contains `text` (e.g. `Publish Violation - `). */
   logLines(text: string): string[];
   /** SIGTERM, SIGKILL after 5 s; resolves when it has exited. Idempotent. */
   stop(): Promise<void>;

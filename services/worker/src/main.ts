@@ -35,7 +35,8 @@ await runService({
       replicas: config.sessionReplicas,
     });
     const queue = await TicketQueue.open(nc, { region: config.region });
-    const control = await ControlStore.open(nc);
+    // Read only: the api creates the control buckets (a worker user may not create them).
+    const control = await ControlStore.open(nc, { create: false });
     const worker = new Worker(config, {
       nc,
       directory,
