@@ -10,8 +10,8 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nkeys } from '@nats-io/nats-core';
-import { renderWorkerNatsUser, workerInboxPrefix } from '@switchyard/cli';
 import { SERVICE_NODE_OPTIONS, type ServiceName } from '@switchyard/config';
+import { renderWorkerNatsUser, workerInboxPrefix } from '@switchyard/nats-connect';
 import {
   freePort,
   type NatsFileServerHandle,

@@ -1,5 +1,6 @@
 // @switchyard/nats-connect: the one place a service connects to NATS. Config fields shared by every
-// service (credentials, TLS, inbox prefix) with their checks at start, and connectNats().
+// service (credentials, TLS, inbox prefix) with their checks at start, connectNats(), and the
+// generated NATS user of a function version's workers.
 
 export type { ConnectNatsOptions, NatsConnectLogger } from './connect-nats.ts';
 export {
@@ -16,3 +17,5 @@ export {
   natsConnectionFields,
   refineNatsConnection,
 } from './nats-connection-config.ts';
+export type { WorkerNatsUserInput } from './worker-nats-user.ts';
+export { createUserNkey, renderWorkerNatsUser, workerInboxPrefix, workerNatsPermissions } from './worker-nats-user.ts';

@@ -5,8 +5,7 @@ export { callApi, NO_ENDPOINT_MESSAGE, resolveApiEndpoint } from './api-client.t
 export { CliError, CliErrorCode } from './cli-error.ts';
 export type { CliIo } from './cli-io.ts';
 export { processIo } from './cli-io.ts';
-export type { WorkerNatsUserInput } from './command-nats-user.ts';
-export { renderWorkerNatsUser, workerInboxPrefix, workerNatsPermissions } from './command-nats-user.ts';
+export { addNatsUserCommands } from './command-nats-user.ts';
 export type { WorkerCommandOptions } from './command-worker.ts';
 export { runWorker, workerEnv } from './command-worker.ts';
 export type { DevOptions } from './dev-stack.ts';

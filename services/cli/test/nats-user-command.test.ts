@@ -15,11 +15,11 @@ const dir = mkdtempSync(join(tmpdir(), 'switchyard-nats-user-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIo = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), env: {}, cwd: dir };
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = { stdout: (s) => void out.push(s), stderr: (s) => void err.push(s), env: {}, cwd: dir };
   const code = await runCli(argv, io);
-  return { code, out, err };
+  return { code, out: out.join(''), err: err.join('') };
 }
 
 describe('switchyard nats-user worker', () => {
