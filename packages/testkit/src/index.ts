@@ -17,6 +17,8 @@ export {
 } from './nats-cluster.ts';
 export type { NatsServerHandle, StartNatsOptions } from './nats-server.ts';
 export { DEFAULT_NATS_READY_TIMEOUT_MS, NATS_RESTART_READY_TIMEOUT_MS, startNats } from './nats-server.ts';
+export type { NatsFileServerHandle, StartNatsFromFileOptions } from './nats-server-file.ts';
+export { startNatsFromFile } from './nats-server-file.ts';
 export { canConnect, freePort } from './ports.ts';
 export { liveChildCount, livePids, stopAll } from './process-registry.ts';
 export type { RedisHandle } from './redis-server.ts';
@@ -24,5 +26,7 @@ export { DEFAULT_REDIS_READY_TIMEOUT_MS, startRedis } from './redis-server.ts';
 export type { StartTcpRelayOptions, TcpRelayHandle } from './tcp-relay.ts';
 export { startTcpRelay } from './tcp-relay.ts';
 export { TestkitError, TestkitErrorCode } from './testkit-error.ts';
+export type { TestCertificates, TlsPair } from './tls-files.ts';
+export { writeTestCertificates } from './tls-files.ts';
 export type { WaitForOptions } from './wait-for.ts';
 export { DEFAULT_WAIT_INTERVAL_MS, DEFAULT_WAIT_TIMEOUT_MS, waitFor } from './wait-for.ts';

@@ -2,6 +2,12 @@
 // @switchyard/config, then resolved (REGIONS defaults to [REGION]) into one frozen ApiConfig.
 
 import { loadConfig } from '@switchyard/config';
+import {
+  NATS_REFINE_WHEN,
+  type NatsConnectionConfig,
+  natsConnectionFields,
+  refineNatsConnection,
+} from '@switchyard/nats-connect';
 import { DefaultPorts } from '@switchyard/protocol';
 import { z } from 'zod';
 
@@ -13,43 +19,50 @@ export const DEFAULT_API_SESSION_TTL_MS = 60_000;
 const token = /^[A-Za-z0-9_-]+$/;
 
 /** Schema of the API's environment (`SWITCHYARD_<FIELD>`); see docs via formatConfigTable. */
-export const ApiConfigSchema = z.object({
-  region: z
-    .string()
-    .regex(token, 'must be a NATS token (letters, digits, _ or -)')
-    .default('local')
-    .describe('Region this API serves; its session bucket is created when missing'),
-  host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP listener binds'),
-  port: z.number().int().min(0).max(65535).default(DefaultPorts.api).describe('HTTP listener port (0 = any free port)'),
-  natsServers: z.array(z.string().min(1)).min(1).describe('NATS server URLs, comma-separated (required)'),
-  adminToken: z
-    .string()
-    .min(MIN_ADMIN_TOKEN_LENGTH, `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`)
-    .describe('Bearer token every route except GET /healthz requires (required)'),
-  regions: z
-    .array(z.string().regex(token, 'must be a NATS token (letters, digits, _ or -)'))
-    .min(1)
-    .optional()
-    .describe('Regions whose session buckets GET/DELETE /v1/sessions can read, comma-separated (default: [region])'),
-  sessionTtlMs: z
-    .number()
-    .int()
-    .min(100)
-    .default(DEFAULT_API_SESSION_TTL_MS)
-    .describe('TTL of the session bucket when this API creates it, ms'),
-  metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port (0 = no endpoint)'),
-});
+export const ApiConfigSchema = z
+  .object({
+    region: z
+      .string()
+      .regex(token, 'must be a NATS token (letters, digits, _ or -)')
+      .default('local')
+      .describe('Region this API serves; its session bucket is created when missing'),
+    host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP listener binds'),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(DefaultPorts.api)
+      .describe('HTTP listener port (0 = any free port)'),
+    natsServers: z.array(z.string().min(1)).min(1).describe('NATS server URLs, comma-separated (required)'),
+    ...natsConnectionFields,
+    adminToken: z
+      .string()
+      .min(MIN_ADMIN_TOKEN_LENGTH, `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`)
+      .describe('Bearer token every route except GET /healthz requires (required)'),
+    regions: z
+      .array(z.string().regex(token, 'must be a NATS token (letters, digits, _ or -)'))
+      .min(1)
+      .optional()
+      .describe('Regions whose session buckets GET/DELETE /v1/sessions can read, comma-separated (default: [region])'),
+    sessionTtlMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(DEFAULT_API_SESSION_TTL_MS)
+      .describe('TTL of the session bucket when this API creates it, ms'),
+    metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port (0 = no endpoint)'),
+  })
+  .superRefine(refineNatsConnection, NATS_REFINE_WHEN);
 
-/** Resolved, frozen configuration of the API. */
-export interface ApiConfig {
+/** Resolved, frozen configuration of the API; the NATS connection fields are those of @switchyard/nats-connect. */
+export interface ApiConfig extends NatsConnectionConfig {
   /** Region this API serves. */
   readonly region: string;
   /** Address the HTTP listener binds. */
   readonly host: string;
   /** HTTP listener port (0 = any free port). */
   readonly port: number;
-  /** NATS server URLs. */
-  readonly natsServers: readonly string[];
   /** Bearer token of every route except GET /healthz (at least 16 characters). */
   readonly adminToken: string;
   /** Regions whose session buckets can be read; always contains `region`. */
@@ -74,6 +87,14 @@ export function loadApiConfig(
     host: raw.host,
     port: raw.port,
     natsServers: Object.freeze([...raw.natsServers]),
+    natsCreds: raw.natsCreds,
+    natsUser: raw.natsUser,
+    natsPassword: raw.natsPassword,
+    natsNkeySeed: raw.natsNkeySeed,
+    natsTlsCa: raw.natsTlsCa,
+    natsTlsCert: raw.natsTlsCert,
+    natsTlsKey: raw.natsTlsKey,
+    natsInboxPrefix: raw.natsInboxPrefix,
     adminToken: raw.adminToken,
     regions: Object.freeze(regions),
     sessionTtlMs: raw.sessionTtlMs,

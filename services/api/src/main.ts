@@ -3,8 +3,8 @@
 // ready line on stdout, and drain on SIGTERM/SIGINT (@switchyard/service-main).
 
 import { randomUUID } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
 import { ControlStore } from '@switchyard/control-store';
+import { connectNats } from '@switchyard/nats-connect';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
 import { buildApp } from './app.ts';
@@ -16,12 +16,7 @@ await runService({
   loadConfig: () => loadApiConfig(),
   identify: (config) => ({ region: config.region, instanceId, metricsPort: config.metricsPort }),
   start: async ({ config, logger, listen }) => {
-    const nc = await connect({
-      servers: [...config.natsServers],
-      name: instanceId,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-    });
+    const nc = await connectNats(config, { name: instanceId, reconnectTimeWait: 500, logger });
     const controlStore = await ControlStore.open(nc);
     const directories = await Promise.all(
       config.regions.map((region) =>

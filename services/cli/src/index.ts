@@ -5,6 +5,7 @@ export { callApi, NO_ENDPOINT_MESSAGE, resolveApiEndpoint } from './api-client.t
 export { CliError, CliErrorCode } from './cli-error.ts';
 export type { CliIo } from './cli-io.ts';
 export { processIo } from './cli-io.ts';
+export { addNatsUserCommands } from './command-nats-user.ts';
 export type { ServeOptions } from './command-serve.ts';
 export { runServe, SERVE_SERVICES, serveEnv, variableOf } from './command-serve.ts';
 export type { WorkerCommandOptions } from './command-worker.ts';

@@ -1,10 +1,11 @@
-// The `switchyard` command tree (commander): dev, functions, keys, sessions, worker. runCli() parses
+// The `switchyard` command tree (commander): dev, functions, keys, sessions, worker, nats-user. runCli() parses
 // and runs one command line and returns the exit code; it never calls process.exit, so tests and
 // scripts/dev.ts run it in-process.
 
 import { Command, CommanderError } from 'commander';
 import { CliError, CliErrorCode } from './cli-error.ts';
 import { type CliIo, processIo } from './cli-io.ts';
+import { addNatsUserCommands } from './command-nats-user.ts';
 import { runServe, SERVE_SERVICES, type ServeOptions } from './command-serve.ts';
 import { runWorker, type WorkerCommandOptions } from './command-worker.ts';
 import { addFunctionCommands, addKeyCommands, addSessionCommands } from './commands-admin.ts';
@@ -119,6 +120,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   addFunctionCommands(program, io);
   addKeyCommands(program, io);
   addSessionCommands(program, io);
+  addNatsUserCommands(program, io);
 
   program
     .command('worker')

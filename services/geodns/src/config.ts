@@ -1,6 +1,7 @@
 // geodns configuration (SWITCHYARD_* environment, CLI overrides), validated at start. Regions carry
 // their location and static addresses; addresses from heartbeats override the static ones when present.
 import { isIP } from 'node:net';
+import { NATS_REFINE_WHEN, natsConnectionFields, refineNatsConnection } from '@switchyard/nats-connect';
 import { DefaultPorts } from '@switchyard/protocol';
 import { z } from 'zod';
 
@@ -48,6 +49,7 @@ export const GeoDnsConfigSchema = z
       .array(z.string().min(1))
       .min(1)
       .describe('NATS servers (comma-separated URLs); heartbeats of every region arrive over the gateways.'),
+    ...natsConnectionFields,
     geoRegions: z
       .record(z.string().regex(TOKEN, 'region names must be NATS subject tokens'), RegionSpecSchema)
       .refine((r) => Object.keys(r).length > 0, { message: 'at least one region is required' })
@@ -103,7 +105,8 @@ export const GeoDnsConfigSchema = z
         );
       },
     },
-  );
+  )
+  .superRefine(refineNatsConnection, NATS_REFINE_WHEN);
 
 /** Resolved, frozen geodns configuration. */
 export type GeoDnsConfig = z.infer<typeof GeoDnsConfigSchema>;

@@ -1,8 +1,8 @@
 // geodns entry: load config (exit 1 listing every problem), connect NATS, watch region heartbeats,
 // bind UDP and TCP; SIGTERM/SIGINT stop the listeners, drain NATS and exit 0 (@switchyard/service-main).
 import { randomUUID } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
 import { loadConfig } from '@switchyard/config';
+import { connectNats } from '@switchyard/nats-connect';
 import { RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { Attr, MetricNames } from '@switchyard/telemetry';
@@ -16,7 +16,7 @@ await runService({
   // A global service: its logs carry no region, its metrics say `global`.
   identify: (config) => ({ region: undefined, instanceId, logFields: { instanceId }, metricsPort: config.metricsPort }),
   start: async ({ config, logger, telemetry, listen }) => {
-    const nc = await connect({ servers: config.natsServers, name: instanceId, maxReconnectAttempts: -1 });
+    const nc = await connectNats(config, { name: instanceId, logger });
     const view = await RegionHealthView.start(nc, { staleAfterIntervals: config.staleAfterIntervals });
     let healthy = '';
     view.on('change', () => {

@@ -1,123 +1,127 @@
 // gRPC proxy configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
 import { controlFreshnessFields } from '@switchyard/control-store';
+import { NATS_REFINE_WHEN, natsConnectionFields, refineNatsConnection } from '@switchyard/nats-connect';
 import { DefaultPorts } from '@switchyard/protocol';
 import { z } from 'zod';
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
 /** Schema of the proxy's configuration; `loadConfig(ProxyConfigSchema, ...)` resolves it. */
-export const ProxyConfigSchema = z.object({
-  region: z.string().regex(TOKEN).default('local').describe('Region of this proxy (ticket stream, session bucket).'),
-  proxyId: z
-    .string()
-    .regex(TOKEN)
-    .max(128)
-    .default(() => `proxy-${randomUUID()}`)
-    .describe('Identity of this proxy instance (tickets, attach subject). Default: proxy-<uuid>.'),
-  host: z.string().default('0.0.0.0').describe('Interface of the client listener.'),
-  port: z
-    .number()
-    .int()
-    .min(0)
-    .max(65535)
-    .default(DefaultPorts.grpcProxy)
-    .describe('Client listener port (gRPC h2c, HTTP/1.1).'),
-  callbackHost: z.string().default('0.0.0.0').describe('Interface of the worker callback listener (W1).'),
-  callbackPort: z
-    .number()
-    .int()
-    .min(0)
-    .max(65535)
-    .default(DefaultPorts.grpcProxyCallback)
-    .describe('Worker callback listener port (CONNECT /v1/proxy).'),
-  callbackUri: z
-    .string()
-    .url()
-    .optional()
-    .describe('Callback URI advertised to workers in tickets. Default: http://127.0.0.1:<callbackPort>.'),
-  natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
-  redisUrl: z.string().url().optional().describe('Redis for rate limits (redis://host:port). Unset: no rate limit.'),
-  rateLimitPerMinute: z
-    .number()
-    .int()
-    .min(0)
-    .default(0)
-    .describe('New sessions per API key per minute (token bucket in Redis); 0 = unlimited.'),
-  attachTimeoutMs: z
-    .number()
-    .int()
-    .min(100)
-    .default(30_000)
-    .describe('Wait for a worker to take a new session (G10, S4).'),
-  reconnectTimeoutMs: z
-    .number()
-    .int()
-    .min(100)
-    .default(5_000)
-    .describe('Wait for a worker to answer a resume (flow 3).'),
-  noRespondersGraceMs: z
-    .number()
-    .int()
-    .min(0)
-    .default(2_000)
-    .describe(
-      'How long a resume keeps asking a worker nobody subscribes for (NATS "no responders") before the worker counts as gone (G8 NOT_FOUND): a worker whose NATS server just died has no subscription until it has reconnected to another one.',
-    ),
-  idleTimeoutMs: z
-    .number()
-    .int()
-    .min(0)
-    .default(30_000)
-    .describe('Idle client connections are closed with GOAWAY after this (G11); 0 = never.'),
-  maxQueuePerVersion: z
-    .number()
-    .int()
-    .min(1)
-    .default(1_000)
-    .describe('New sessions of one function version this instance may have waiting for a worker (S4).'),
-  sessionTtlMs: z
-    .number()
-    .int()
-    .min(1_000)
-    .default(60_000)
-    .describe('TTL of the session bucket when this proxy creates it.'),
-  sessionReplicas: z
-    .number()
-    .int()
-    .min(1)
-    .max(5)
-    .default(1)
-    .describe('Replicas of the session bucket when created here.'),
-  metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port; 0 = off.'),
-  advertiseAddresses: z
-    .array(z.string().min(1))
-    .default([])
-    .describe(
-      'Public IPs clients reach the client listener at, published in heartbeats; geodns answers grpc.<domain> with them (D1). Empty: geodns uses its static addresses.',
-    ),
-  heartbeatIntervalMs: z
-    .number()
-    .int()
-    .min(100)
-    .default(5_000)
-    .describe('Time between two region-health heartbeats of this proxy; geodns drops it after 2 missed (D2).'),
-  remoteRegions: z
-    .array(z.string().regex(TOKEN))
-    .default([])
-    .describe(
-      "Other regions of the supercluster whose session buckets a resume missing locally is looked up in, in parallel (G15). Empty: this region's sessions only.",
-    ),
-  remoteLookupTimeoutMs: z
-    .number()
-    .int()
-    .min(10)
-    .default(1_000)
-    .describe(
-      'Budget of the parallel lookup in the remote regions (G15); a region that does not answer in time makes a miss UNAVAILABLE, not NOT_FOUND.',
-    ),
-  ...controlFreshnessFields,
-});
+export const ProxyConfigSchema = z
+  .object({
+    region: z.string().regex(TOKEN).default('local').describe('Region of this proxy (ticket stream, session bucket).'),
+    proxyId: z
+      .string()
+      .regex(TOKEN)
+      .max(128)
+      .default(() => `proxy-${randomUUID()}`)
+      .describe('Identity of this proxy instance (tickets, attach subject). Default: proxy-<uuid>.'),
+    host: z.string().default('0.0.0.0').describe('Interface of the client listener.'),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(DefaultPorts.grpcProxy)
+      .describe('Client listener port (gRPC h2c, HTTP/1.1).'),
+    callbackHost: z.string().default('0.0.0.0').describe('Interface of the worker callback listener (W1).'),
+    callbackPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(DefaultPorts.grpcProxyCallback)
+      .describe('Worker callback listener port (CONNECT /v1/proxy).'),
+    callbackUri: z
+      .string()
+      .url()
+      .optional()
+      .describe('Callback URI advertised to workers in tickets. Default: http://127.0.0.1:<callbackPort>.'),
+    natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
+    ...natsConnectionFields,
+    redisUrl: z.string().url().optional().describe('Redis for rate limits (redis://host:port). Unset: no rate limit.'),
+    rateLimitPerMinute: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('New sessions per API key per minute (token bucket in Redis); 0 = unlimited.'),
+    attachTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(30_000)
+      .describe('Wait for a worker to take a new session (G10, S4).'),
+    reconnectTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(5_000)
+      .describe('Wait for a worker to answer a resume (flow 3).'),
+    noRespondersGraceMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(2_000)
+      .describe(
+        'How long a resume keeps asking a worker nobody subscribes for (NATS "no responders") before the worker counts as gone (G8 NOT_FOUND): a worker whose NATS server just died has no subscription until it has reconnected to another one.',
+      ),
+    idleTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(30_000)
+      .describe('Idle client connections are closed with GOAWAY after this (G11); 0 = never.'),
+    maxQueuePerVersion: z
+      .number()
+      .int()
+      .min(1)
+      .default(1_000)
+      .describe('New sessions of one function version this instance may have waiting for a worker (S4).'),
+    sessionTtlMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .default(60_000)
+      .describe('TTL of the session bucket when this proxy creates it.'),
+    sessionReplicas: z
+      .number()
+      .int()
+      .min(1)
+      .max(5)
+      .default(1)
+      .describe('Replicas of the session bucket when created here.'),
+    metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port; 0 = off.'),
+    advertiseAddresses: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        'Public IPs clients reach the client listener at, published in heartbeats; geodns answers grpc.<domain> with them (D1). Empty: geodns uses its static addresses.',
+      ),
+    heartbeatIntervalMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(5_000)
+      .describe('Time between two region-health heartbeats of this proxy; geodns drops it after 2 missed (D2).'),
+    remoteRegions: z
+      .array(z.string().regex(TOKEN))
+      .default([])
+      .describe(
+        "Other regions of the supercluster whose session buckets a resume missing locally is looked up in, in parallel (G15). Empty: this region's sessions only.",
+      ),
+    remoteLookupTimeoutMs: z
+      .number()
+      .int()
+      .min(10)
+      .default(1_000)
+      .describe(
+        'Budget of the parallel lookup in the remote regions (G15); a region that does not answer in time makes a miss UNAVAILABLE, not NOT_FOUND.',
+      ),
+    ...controlFreshnessFields,
+  })
+  .superRefine(refineNatsConnection, NATS_REFINE_WHEN);
 
 /** Resolved, frozen proxy configuration. */
 export type ProxyConfig = z.infer<typeof ProxyConfigSchema>;

@@ -1,9 +1,9 @@
 // gRPC proxy entry: load config (exit 1 listing every problem), connect NATS (and Redis when rate
 // limits are on), open the control store, session directory and ticket queue, listen; SIGTERM/SIGINT
 // send GOAWAY, close tunnels and exit 0 (@switchyard/service-main).
-import { connect } from '@nats-io/transport-node';
 import { loadConfig } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
+import { connectNats } from '@switchyard/nats-connect';
 import { HeartbeatPublisher, RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
@@ -26,12 +26,7 @@ await runService({
   }),
   start: async ({ config, logger, telemetry, listen }) => {
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
-    const nc = await connect({
-      servers: config.natsServers,
-      name: config.proxyId,
-      maxReconnectAttempts: -1,
-      noAsyncTraces: true,
-    });
+    const nc = await connectNats(config, { name: config.proxyId, noAsyncTraces: true, logger });
     const control = await ControlStore.open(nc, controlFreshnessOptions(config));
     const directory = await SessionDirectory.open(nc, {
       region: config.region,

@@ -1,6 +1,7 @@
 // Invocation service configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
 import { controlFreshnessFields } from '@switchyard/control-store';
+import { NATS_REFINE_WHEN, natsConnectionFields, refineNatsConnection } from '@switchyard/nats-connect';
 import { DefaultPorts } from '@switchyard/protocol';
 import { z } from 'zod';
 
@@ -41,6 +42,7 @@ export const InvocationConfigSchema = z
       .describe('PEM certificate chain; with tlsKeyFile the client listener speaks TLS (ALPN h2 and http/1.1).'),
     tlsKeyFile: z.string().min(1).optional().describe('PEM private key of tlsCertFile.'),
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
+    ...natsConnectionFields,
     redisUrl: z
       .string()
       .url()
@@ -160,7 +162,8 @@ export const InvocationConfigSchema = z
   .refine((c) => (c.tlsCertFile === undefined) === (c.tlsKeyFile === undefined), {
     message: 'tlsCertFile and tlsKeyFile must be set together',
     path: ['tlsKeyFile'],
-  });
+  })
+  .superRefine(refineNatsConnection, NATS_REFINE_WHEN);
 
 /** Resolved, frozen invocation service configuration. */
 export type InvocationConfig = z.infer<typeof InvocationConfigSchema>;

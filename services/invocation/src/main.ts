@@ -1,9 +1,9 @@
 // Invocation service entry: load config (exit 1 listing every problem), connect NATS and Redis, open
 // the control store and ticket queue, listen; SIGTERM/SIGINT drain (requests in flight finish up to
 // drainTimeoutMs) and exit 0 (@switchyard/service-main).
-import { connect } from '@nats-io/transport-node';
 import { loadConfig } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
+import { connectNats } from '@switchyard/nats-connect';
 import { runService } from '@switchyard/service-main';
 import { MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
@@ -23,12 +23,7 @@ await runService({
   }),
   start: async ({ config, logger, telemetry, listen }) => {
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
-    const nc = await connect({
-      servers: config.natsServers,
-      name: config.instanceId,
-      maxReconnectAttempts: -1,
-      noAsyncTraces: true,
-    });
+    const nc = await connectNats(config, { name: config.instanceId, noAsyncTraces: true, logger });
     const control = await ControlStore.open(nc, controlFreshnessOptions(config));
     const queue = await TicketQueue.open(nc, { region: config.region });
     const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true });

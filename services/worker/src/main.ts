@@ -1,9 +1,9 @@
 // Worker entry: load config (exit 1 listing every problem), connect NATS, open the session directory,
 // ticket queue and control store, start taking tickets; SIGTERM/SIGINT end every session and exit 0
 // (@switchyard/service-main).
-import { connect } from '@nats-io/transport-node';
 import { loadConfig } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
+import { connectNats } from '@switchyard/nats-connect';
 import { HeartbeatPublisher } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
@@ -28,20 +28,16 @@ await runService({
   }),
   start: async ({ config, logger, telemetry }) => {
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
-    const nc = await connect({
-      servers: config.natsServers,
-      name: `worker-${config.workerId}`,
-      maxReconnectAttempts: -1,
-      noAsyncTraces: true,
-    });
+    const nc = await connectNats(config, { name: `worker-${config.workerId}`, noAsyncTraces: true, logger });
     const directory = await SessionDirectory.open(nc, {
       region: config.region,
       ttlMs: config.sessionTtlMs,
       replicas: config.sessionReplicas,
     });
     const queue = await TicketQueue.open(nc, { region: config.region });
+    // Read only: the api creates the control buckets (a worker user may not create them).
     // Read (reconnect windows), never authorize: no freshness probes across the gateway.
-    const control = await ControlStore.open(nc, { probeIntervalMs: 0 });
+    const control = await ControlStore.open(nc, { create: false, probeIntervalMs: 0 });
     const worker = new Worker(config, {
       nc,
       directory,
