@@ -55,35 +55,35 @@ export function extractZipEntry(zipPath: string, entryName: string): Buffer {
   };
   const size = fstatSync(fd).size;
   try {
-  // End of central directory: the last 22..65557 bytes, signature 0x06054b50.
-  const tailLength = Math.min(size, 65_557);
-  const tail = read(size - tailLength, tailLength);
-  const eocd = tail.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-  if (eocd < 0) throw new Error(`${zipPath}: not a zip file (no end of central directory)`);
-  const entries = tail.readUInt16LE(eocd + 10);
-  const cdSize = tail.readUInt32LE(eocd + 12);
-  const cdOffset = tail.readUInt32LE(eocd + 16);
-  const cd = read(cdOffset, cdSize);
-  let at = 0;
-  for (let i = 0; i < entries; i++) {
-    const method = cd.readUInt16LE(at + 10);
-    const compressedSize = cd.readUInt32LE(at + 20);
-    const nameLength = cd.readUInt16LE(at + 28);
-    const extraLength = cd.readUInt16LE(at + 30);
-    const commentLength = cd.readUInt16LE(at + 32);
-    const localOffset = cd.readUInt32LE(at + 42);
-    const name = cd.toString('utf8', at + 46, at + 46 + nameLength);
-    if (name === entryName) {
-      const local = read(localOffset, 30);
-      const dataAt = localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-      const data = read(dataAt, compressedSize);
-      if (method === 0) return data;
-      if (method === 8) return inflateRawSync(data);
-      throw new Error(`${zipPath}: ${entryName} uses compression method ${method}`);
+    // End of central directory: the last 22..65557 bytes, signature 0x06054b50.
+    const tailLength = Math.min(size, 65_557);
+    const tail = read(size - tailLength, tailLength);
+    const eocd = tail.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    if (eocd < 0) throw new Error(`${zipPath}: not a zip file (no end of central directory)`);
+    const entries = tail.readUInt16LE(eocd + 10);
+    const cdSize = tail.readUInt32LE(eocd + 12);
+    const cdOffset = tail.readUInt32LE(eocd + 16);
+    const cd = read(cdOffset, cdSize);
+    let at = 0;
+    for (let i = 0; i < entries; i++) {
+      const method = cd.readUInt16LE(at + 10);
+      const compressedSize = cd.readUInt32LE(at + 20);
+      const nameLength = cd.readUInt16LE(at + 28);
+      const extraLength = cd.readUInt16LE(at + 30);
+      const commentLength = cd.readUInt16LE(at + 32);
+      const localOffset = cd.readUInt32LE(at + 42);
+      const name = cd.toString('utf8', at + 46, at + 46 + nameLength);
+      if (name === entryName) {
+        const local = read(localOffset, 30);
+        const dataAt = localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
+        const data = read(dataAt, compressedSize);
+        if (method === 0) return data;
+        if (method === 8) return inflateRawSync(data);
+        throw new Error(`${zipPath}: ${entryName} uses compression method ${method}`);
+      }
+      at += 46 + nameLength + extraLength + commentLength;
     }
-    at += 46 + nameLength + extraLength + commentLength;
-  }
-  throw new Error(`${zipPath}: no entry ${entryName}`);
+    throw new Error(`${zipPath}: no entry ${entryName}`);
   } finally {
     closeSync(fd);
   }
