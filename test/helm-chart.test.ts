@@ -349,3 +349,41 @@ describe('infra/helm/switchyard-worker', () => {
     });
   }
 });
+
+describe('infra/nats/helm-values.yaml', () => {
+  test('should configure the official chart as infra/nats/production does', () => {
+    const v = parseYaml(readFileSync(join(root, 'infra/nats/helm-values.yaml'), 'utf8'));
+    const serverConf = readFileSync(join(root, 'infra/nats/production/server.conf'), 'utf8');
+    const routes = readFileSync(join(root, 'infra/nats/production/routes-us-east.conf'), 'utf8');
+    // three servers per region, as many as production routes
+    assert.equal(v.config.cluster.replicas, (routes.match(/nats-route:\/\//g) ?? []).length);
+    assert.equal(v.config.cluster.replicas, 3);
+    // JetStream with memory (tickets) and file (buckets) storage of production's sizes
+    assert.equal(v.config.jetstream.enabled, true);
+    assert.match(
+      serverConf,
+      new RegExp(`max_memory_store: ${v.config.jetstream.memoryStore.maxSize.replace('Gi', 'GB')}`),
+    );
+    assert.match(serverConf, new RegExp(`max_file_store: ${v.config.jetstream.fileStore.maxSize.replace('Gi', 'GB')}`));
+    // TLS on client, route and gateway ports; mutual TLS between servers; one CA
+    assert.equal(v.config.nats.tls.enabled, true);
+    for (const block of [v.config.cluster, v.config.gateway]) {
+      assert.equal(block.tls.enabled, true);
+      assert.equal(block.tls.merge.verify, true);
+    }
+    assert.equal(v.tlsCA.enabled, true);
+    // cluster and gateway named after the region, servers tagged with it, production's accounts
+    assert.equal(v.config.cluster.merge.name, 'us-east');
+    assert.equal(v.config.gateway.merge.name, 'us-east');
+    assert.deepEqual(v.config.merge.server_tags, ['region:us-east']);
+    assert.ok(
+      Object.entries(v.config.merge).some(([k, f]) => k.endsWith('$include') && String(f).endsWith('accounts.conf')),
+    );
+    const gatewayNames = v.config.gateway.merge.gateways.map((g: { name: string }) => g.name);
+    const productionGateways = readFileSync(join(root, 'infra/nats/production/gateways.conf'), 'utf8');
+    assert.deepEqual(
+      gatewayNames,
+      [...productionGateways.matchAll(/name: "([^"]+)"/g)].map((m) => m[1]),
+    );
+  });
+});
