@@ -12,7 +12,11 @@ FROM ${BASE_IMAGE} AS deps
 WORKDIR /opt/switchyard
 ENV NODE_ENV=production
 COPY . .
-RUN npm ci --omit=dev --no-audit --no-fund \
+# An optional CA bundle for a registry behind a TLS-inspecting proxy, passed as a build secret
+# (scripts/build-image.sh: NPM_CA_FILE=...); never stored in a layer.
+RUN --mount=type=secret,id=npm_ca \
+    if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
+ && npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force \
  && node services/cli/bin/switchyard.js --version
 

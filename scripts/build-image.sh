@@ -5,6 +5,7 @@
 #   scripts/build-image.sh --tag registry.example.com/switchyard:0.1.0
 #   BASE_IMAGE=my-mirror/node:24-slim scripts/build-image.sh
 #   scripts/build-image.sh --local-base            # offline: make the base image here first
+#   BUILD_ISOLATION=chroot scripts/build-image.sh  # podman/buildah where the OCI runtime cannot start containers
 #
 # --local-base makes localhost/switchyard-node-base:24 without any registry: a Debian bookworm
 # minbase root file system (debootstrap, from the host's Debian mirror) with tini and
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --tag) tag=$2; shift 2 ;;
     --local-base) local_base=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -69,9 +70,18 @@ if [ "$local_base" = 1 ]; then
   base=$local_base_image
 fi
 
-echo "building $tag FROM $base with $engine"
+# BUILD_ISOLATION=chroot (podman, buildah) runs the RUN steps without an OCI runtime: for hosts where
+# crun/runc cannot create containers (e.g. cgroups v1/v2 hybrid: "cgroups in hybrid mode not supported").
+extra=()
+# docker format keeps the HEALTHCHECK (the OCI format has no field for it)
+[ "$engine" != docker ] && extra+=(--format docker)
+[ -n "${BUILD_ISOLATION:-}" ] && extra+=(--isolation "$BUILD_ISOLATION")
+# NPM_CA_FILE: a CA bundle npm must trust (a registry behind a TLS-inspecting proxy), as a build secret.
+[ -n "${NPM_CA_FILE:-}" ] && extra+=(--secret "id=npm_ca,src=$NPM_CA_FILE")
+echo "building $tag FROM $base with $engine ${extra[*]}"
 case "$engine" in
-  buildah) buildah bud --layers --build-arg "BASE_IMAGE=$base" -t "$tag" -f "$root/Dockerfile" "$root" ;;
-  *) "$engine" build --build-arg "BASE_IMAGE=$base" -t "$tag" -f "$root/Dockerfile" "$root" ;;
+  buildah) buildah bud --layers "${extra[@]}" --build-arg "BASE_IMAGE=$base" -t "$tag" -f "$root/Dockerfile" "$root" ;;
+  podman) podman build "${extra[@]}" --build-arg "BASE_IMAGE=$base" -t "$tag" -f "$root/Dockerfile" "$root" ;;
+  *) "$engine" build "${extra[@]}" --build-arg "BASE_IMAGE=$base" -t "$tag" -f "$root/Dockerfile" "$root" ;;
 esac
 echo "built $tag"
