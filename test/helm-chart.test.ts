@@ -1,0 +1,389 @@
+// The Helm charts (infra/helm/switchyard, infra/helm/switchyard-worker), rendered by a real helm v4
+// with each value set in their ci/ folders: lint --strict, every object valid against the Kubernetes
+// API schemas, and what a broken chart would get wrong in a cluster: probes on ports nothing listens
+// on, Secrets nobody creates, a callback URI behind a load balancer, variables no service reads.
+
+import assert from 'node:assert/strict';
+import { globSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { type DeployedService, documentedVariables, unknownVariables } from './deploy-config-names.ts';
+import { helmBinary } from './helm-binary.ts';
+import {
+  envOf,
+  type K8sObject,
+  parseManifests,
+  runHelm,
+  schemaProblems,
+  selects,
+  valuesNamed,
+} from './k8s-manifests.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CHART = 'infra/helm/switchyard';
+const WORKER_CHART = 'infra/helm/switchyard-worker';
+const SERVICE_MONITOR = 'monitoring.coreos.com/v1/ServiceMonitor';
+const documented = documentedVariables();
+let helm = '';
+
+before(() => {
+  helm = helmBinary();
+});
+
+/** The value sets of a chart (ci/*-values.yaml, the chart-testing convention). */
+function valueSets(chart: string): string[] {
+  return globSync(`${chart}/ci/*-values.yaml`, { cwd: root }).sort();
+}
+
+/** Renders `chart` with a value file (and the ServiceMonitor CRD announced), failing the test on error. */
+function render(chart: string, valuesFile: string, extra: string[] = []): K8sObject[] {
+  const r = runHelm(
+    helm,
+    [
+      'template',
+      'sy',
+      chart,
+      '-n',
+      'switchyard',
+      '-f',
+      valuesFile,
+      '--api-versions',
+      'monitoring.coreos.com/v1',
+      ...extra,
+    ],
+    root,
+  );
+  assert.equal(r.status, 0, `helm template ${chart} -f ${valuesFile}:\n${r.stderr}`);
+  return parseManifests(r.stdout);
+}
+
+type Container = {
+  name: string;
+  args?: string[];
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+  ports?: { name?: string; containerPort: number; hostPort?: number; protocol?: string }[];
+  [probe: string]: unknown;
+};
+
+function deployments(objects: K8sObject[]): K8sObject[] {
+  return objects.filter((o) => o.kind === 'Deployment');
+}
+
+function containersOf(d: K8sObject): Container[] {
+  return d.spec.template.spec.containers as Container[];
+}
+
+/** The Switchyard container of a Deployment and the service it serves (`switchyard serve <args[0]>`). */
+function switchyardContainer(d: K8sObject): { container: Container; service: DeployedService } {
+  const container = containersOf(d).find((c) => c.args?.length === 1 && !c.name.startsWith('function'));
+  assert.ok(container, `${d.metadata.name}: no switchyard container`);
+  return { container, service: container.args?.[0] as DeployedService };
+}
+
+/** Checks that hold for every rendering of either chart. */
+function checkCommon(objects: K8sObject[], valuesFile: string): void {
+  // every object is valid against the Kubernetes schemas of a current release
+  const problems = objects.flatMap((o) => schemaProblems(o, [SERVICE_MONITOR]));
+  assert.deepEqual(problems, [], `schema problems with ${valuesFile}`);
+
+  // every Secret a pod reads exists in the rendering (with that key) or is an existingSecret value
+  const values = parseYaml(readFileSync(join(root, valuesFile), 'utf8'));
+  const external = new Set(valuesNamed(values, 'existingSecret'));
+  const rendered = new Map(objects.filter((o) => o.kind === 'Secret').map((s) => [s.metadata.name, s]));
+  for (const d of deployments(objects)) {
+    const spec = d.spec.template.spec;
+    const refs: { name: string; key?: string; where: string }[] = [];
+    for (const c of containersOf(d)) {
+      for (const e of c.env ?? []) {
+        const ref = (e.valueFrom as { secretKeyRef?: { name: string; key: string } } | undefined)?.secretKeyRef;
+        if (ref) refs.push({ name: ref.name, key: ref.key, where: `${c.name} env ${e.name}` });
+      }
+    }
+    for (const v of spec.volumes ?? []) {
+      if (v.secret) {
+        for (const item of v.secret.items ?? [{}]) {
+          refs.push({ name: v.secret.secretName, key: item.key, where: `volume ${v.name}` });
+        }
+      }
+    }
+    for (const ref of refs) {
+      const secret = rendered.get(ref.name);
+      if (secret) {
+        if (ref.key)
+          assert.ok(secret.data?.[ref.key], `${d.metadata.name} ${ref.where}: Secret ${ref.name} has no ${ref.key}`);
+      } else {
+        assert.ok(
+          external.has(ref.name),
+          `${d.metadata.name} ${ref.where}: Secret ${ref.name} is neither rendered nor an existingSecret`,
+        );
+      }
+    }
+
+    // probes point at ports the container declares, and the process binds every declared port
+    for (const c of containersOf(d)) {
+      const ports = new Map((c.ports ?? []).map((p) => [p.name, p.containerPort]));
+      const numbers = new Set((c.ports ?? []).map((p) => p.containerPort));
+      for (const kind of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+        const probe = c[kind] as
+          | { httpGet?: { port: string | number }; tcpSocket?: { port: string | number } }
+          | undefined;
+        const port = probe?.httpGet?.port ?? probe?.tcpSocket?.port;
+        if (port === undefined) continue;
+        const resolved = typeof port === 'number' ? port : ports.get(port);
+        assert.ok(
+          resolved && numbers.has(resolved),
+          `${d.metadata.name}/${c.name} ${kind}: port ${port} is not a container port`,
+        );
+      }
+    }
+  }
+
+  // every rendered variable is one the service reads (docs/configuration.md, or pending work)
+  for (const d of deployments(objects)) {
+    const { container, service } = switchyardContainer(d);
+    const names = [...envOf(container).keys()].filter((n) => n.startsWith('SWITCHYARD_'));
+    assert.deepEqual(unknownVariables(service, names, documented), [], `${d.metadata.name} (${service})`);
+  }
+}
+
+describe('infra/helm/switchyard', () => {
+  test('should have at least the minimal, production and autoscaling value sets', () => {
+    const names = valueSets(CHART).map((f) => f.split('/').pop());
+    for (const want of ['minimal-values.yaml', 'production-values.yaml', 'autoscaling-values.yaml']) {
+      assert.ok(names.includes(want), `${CHART}/ci/${want} is missing`);
+    }
+  });
+
+  for (const valuesFile of valueSets(CHART)) {
+    describe(valuesFile.split('/').pop() ?? valuesFile, () => {
+      let objects: K8sObject[] = [];
+      before(() => {
+        objects = render(CHART, valuesFile);
+      });
+
+      test('should pass helm lint --strict', () => {
+        const r = runHelm(helm, ['lint', '--strict', CHART, '-f', valuesFile], root);
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+      });
+
+      test('should render schema-valid objects whose probes, ports, Secrets and variables are real', () => {
+        checkCommon(objects, valuesFile);
+        const services = new Set(deployments(objects).map((d) => switchyardContainer(d).service));
+        assert.deepEqual([...services].sort(), ['api', 'geodns', 'grpc-proxy', 'invocation']);
+      });
+
+      test('should bind each declared container port from the environment (SWITCHYARD_*PORT)', () => {
+        for (const d of deployments(objects)) {
+          const { container } = switchyardContainer(d);
+          const env = envOf(container);
+          const bound = new Set(
+            ['SWITCHYARD_PORT', 'SWITCHYARD_CALLBACK_PORT', 'SWITCHYARD_METRICS_PORT']
+              .map((n) => env.get(n)?.value)
+              .filter((v) => v !== undefined)
+              .map(Number),
+          );
+          const declared = new Set((container.ports ?? []).map((p) => p.containerPort));
+          assert.deepEqual([...declared].sort(), [...bound].sort(), `${d.metadata.name}: declared vs bound ports`);
+        }
+      });
+
+      test('should advertise each front end its own pod (or node) address as the callback URI', () => {
+        const headless = objects.filter((o) => o.kind === 'Service' && o.spec.clusterIP === 'None');
+        let fronts = 0;
+        for (const d of deployments(objects)) {
+          const { container, service } = switchyardContainer(d);
+          if (service !== 'grpc-proxy' && service !== 'invocation') continue;
+          fronts++;
+          const env = container.env ?? [];
+          const uriAt = env.findIndex((e) => e.name === 'SWITCHYARD_CALLBACK_URI');
+          const uri = env[uriAt]?.value ?? '';
+          const m = /^https?:\/\/\$\((POD_IP|HOST_IP)\):(\d+)$/.exec(uri);
+          assert.ok(m, `${d.metadata.name}: callback URI ${uri} is not this pod's own address`);
+          const [, variable, port] = m;
+          const source = env.findIndex((e) => e.name === variable);
+          assert.ok(source >= 0 && source < uriAt, `${variable} must be defined before SWITCHYARD_CALLBACK_URI`);
+          const callback = container.ports?.find((p) => p.name === 'callback');
+          assert.ok(callback, `${d.metadata.name}: no callback port`);
+          if (variable === 'POD_IP') {
+            assert.equal(env[source]?.valueFrom?.fieldRef?.fieldPath, 'status.podIP');
+            assert.equal(Number(port), callback.containerPort);
+            // the pods' addresses on that port are the endpoints of a headless Service
+            const svc = headless.find((s) => selects(s.spec.selector, d.spec.template.metadata.labels));
+            assert.ok(svc, `${d.metadata.name}: no headless Service selects it`);
+            assert.ok(
+              svc.spec.ports.some(
+                (p: { port: number; targetPort: string }) => p.port === Number(port) && p.targetPort === 'callback',
+              ),
+              `${svc.metadata.name} does not expose the callback port ${port}`,
+            );
+          } else {
+            assert.equal(env[source]?.valueFrom?.fieldRef?.fieldPath, 'status.hostIP');
+            assert.equal(Number(port), callback.hostPort, `${d.metadata.name}: hostIP callback needs hostPort ${port}`);
+          }
+        }
+        assert.equal(fronts, 2);
+      });
+
+      test('should route every Service to one Deployment, on ports its pods declare', () => {
+        for (const svc of objects.filter((o) => o.kind === 'Service')) {
+          const matched = deployments(objects).filter((d) =>
+            selects(svc.spec.selector, d.spec.template.metadata.labels),
+          );
+          assert.equal(matched.length, 1, `${svc.metadata.name} selects ${matched.length} Deployments`);
+          const names = new Set(
+            containersOf(matched[0] as K8sObject).flatMap((c) => (c.ports ?? []).map((p) => p.name)),
+          );
+          for (const p of svc.spec.ports)
+            assert.ok(names.has(p.targetPort), `${svc.metadata.name}: targetPort ${p.targetPort}`);
+        }
+        const dns = objects.find((o) => o.kind === 'Service' && o.metadata.name.endsWith('-geodns'));
+        const dnsPorts = dns?.spec.ports
+          .map((p: { port: number; protocol: string }) => `${p.port}/${p.protocol}`)
+          .sort();
+        assert.deepEqual(dnsPorts, ['53/TCP', '53/UDP']);
+      });
+
+      test('should give every Deployment a PodDisruptionBudget, and an HPA (without fixed replicas) when autoscaling is on', () => {
+        const values = parseYaml(readFileSync(join(root, valuesFile), 'utf8')) as Record<
+          string,
+          { autoscaling?: { enabled?: boolean } }
+        >;
+        for (const d of deployments(objects)) {
+          const labels = d.spec.template.metadata.labels;
+          const pdbs = objects.filter(
+            (o) => o.kind === 'PodDisruptionBudget' && selects(o.spec.selector.matchLabels, labels),
+          );
+          assert.equal(pdbs.length, 1, `${d.metadata.name}: PDBs`);
+          const hpa = objects.find(
+            (o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === d.metadata.name,
+          );
+          const key = { 'grpc-proxy': 'grpcProxy', invocation: 'invocation', api: 'api', geodns: 'geodns' }[
+            labels['app.kubernetes.io/component'] as string
+          ] as string;
+          const autoscaled = values[key]?.autoscaling?.enabled === true;
+          assert.equal(Boolean(hpa), autoscaled, `${d.metadata.name}: HPA`);
+          assert.equal(d.spec.replicas === undefined, autoscaled, `${d.metadata.name}: replicas with HPA`);
+        }
+      });
+
+      test('should let only workers reach the callback ports, and scrape through the headless Services', () => {
+        for (const np of objects.filter((o) => o.kind === 'NetworkPolicy')) {
+          for (const rule of np.spec.ingress) {
+            if (rule.ports.some((p: { port: string }) => p.port === 'callback')) {
+              assert.ok(rule.from?.length > 0, `${np.metadata.name}: callback port open to everyone`);
+            }
+          }
+        }
+        const monitor = objects.find((o) => `${o.apiVersion}/${o.kind}` === SERVICE_MONITOR);
+        assert.ok(monitor, 'ServiceMonitor (the CRD is announced)');
+        const scraped = objects.filter(
+          (o) => o.kind === 'Service' && selects(monitor.spec.selector.matchLabels, o.metadata.labels),
+        );
+        assert.equal(scraped.length, deployments(objects).length, 'one scraped Service per component');
+        for (const s of scraped)
+          assert.ok(s.spec.ports.some((p: { name: string }) => p.name === monitor.spec.endpoints[0].port));
+      });
+    });
+  }
+
+  test('should create no ServiceMonitor when the cluster lacks the CRD', () => {
+    const r = runHelm(helm, ['template', 'sy', CHART, '-f', `${CHART}/ci/minimal-values.yaml`], root);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(!parseManifests(r.stdout).some((o) => o.kind === 'ServiceMonitor'));
+  });
+
+  test('should refuse a misspelt value, a missing region and a short admin token (values.schema.json)', () => {
+    const base = ['template', 'sy', CHART, '-f', `${CHART}/ci/minimal-values.yaml`];
+    const cases: [string[], RegExp][] = [
+      [['--set', 'grpcProxy.replicas=3'], /replicas/],
+      [['--set', 'region='], /region/],
+      [['--set', 'auth.adminToken=short'], /adminToken/],
+      [['--set', 'grpcProxy.config.region=x'], /region|propertyNames|pattern/],
+    ];
+    for (const [extra, want] of cases) {
+      const r = runHelm(helm, [...base, ...extra], root);
+      assert.notEqual(r.status, 0, `${extra.join(' ')} should fail`);
+      assert.match(r.stderr, want);
+    }
+  });
+
+  test('should flag a variable no service documents (the check can fail)', () => {
+    const objects = render(CHART, `${CHART}/ci/minimal-values.yaml`, [
+      '--set',
+      'grpcProxy.config.SWITCHYARD_NO_SUCH_THING=1',
+    ]);
+    const proxy = deployments(objects).find((d) => switchyardContainer(d).service === 'grpc-proxy') as K8sObject;
+    const names = [...envOf(switchyardContainer(proxy).container).keys()].filter((n) => n.startsWith('SWITCHYARD_'));
+    assert.deepEqual(unknownVariables('grpc-proxy', names, documented), ['SWITCHYARD_NO_SUCH_THING']);
+    // a variable of another service is unknown here too
+    assert.deepEqual(unknownVariables('api', ['SWITCHYARD_CALLBACK_URI'], documented), ['SWITCHYARD_CALLBACK_URI']);
+  });
+});
+
+describe('infra/helm/switchyard-worker', () => {
+  for (const valuesFile of valueSets(WORKER_CHART)) {
+    test(`${valuesFile.split('/').pop()}: should lint, render valid objects and wire the worker to its function`, () => {
+      const lint = runHelm(helm, ['lint', '--strict', WORKER_CHART, '-f', valuesFile], root);
+      assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+      const objects = render(WORKER_CHART, valuesFile);
+      checkCommon(objects, valuesFile);
+      const [d] = deployments(objects);
+      assert.ok(d);
+      const { container, service } = switchyardContainer(d);
+      assert.equal(service, 'worker');
+      const fn = containersOf(d).find((c) => c.name === 'function');
+      const upstream = envOf(container).get('SWITCHYARD_UPSTREAM')?.value ?? '';
+      assert.match(upstream, /^(grpc|http):\/\/127\.0\.0\.1:\d+$/);
+      assert.equal(
+        Number(upstream.split(':').pop()),
+        fn?.ports?.[0]?.containerPort,
+        'upstream is the function container',
+      );
+      assert.ok(envOf(container).get('SWITCHYARD_WORKER_KEY')?.valueFrom, 'the version worker key comes from a Secret');
+      // the region chart's default NetworkPolicy lets these pods reach the callback ports
+      const regionValues = parseYaml(readFileSync(join(root, CHART, 'values.yaml'), 'utf8'));
+      const peer = regionValues.networkPolicy.workerPeers[0].podSelector.matchLabels;
+      assert.ok(selects(peer, d.spec.template.metadata.labels), 'worker pods match networkPolicy.workerPeers');
+    });
+  }
+});
+
+describe('infra/nats/helm-values.yaml', () => {
+  test('should configure the official chart as infra/nats/production does', () => {
+    const v = parseYaml(readFileSync(join(root, 'infra/nats/helm-values.yaml'), 'utf8'));
+    const serverConf = readFileSync(join(root, 'infra/nats/production/server.conf'), 'utf8');
+    const routes = readFileSync(join(root, 'infra/nats/production/routes-us-east.conf'), 'utf8');
+    // three servers per region, as many as production routes
+    assert.equal(v.config.cluster.replicas, (routes.match(/nats-route:\/\//g) ?? []).length);
+    assert.equal(v.config.cluster.replicas, 3);
+    // JetStream with memory (tickets) and file (buckets) storage of production's sizes
+    assert.equal(v.config.jetstream.enabled, true);
+    assert.match(
+      serverConf,
+      new RegExp(`max_memory_store: ${v.config.jetstream.memoryStore.maxSize.replace('Gi', 'GB')}`),
+    );
+    assert.match(serverConf, new RegExp(`max_file_store: ${v.config.jetstream.fileStore.maxSize.replace('Gi', 'GB')}`));
+    // TLS on client, route and gateway ports; mutual TLS between servers; one CA
+    assert.equal(v.config.nats.tls.enabled, true);
+    for (const block of [v.config.cluster, v.config.gateway]) {
+      assert.equal(block.tls.enabled, true);
+      assert.equal(block.tls.merge.verify, true);
+    }
+    assert.equal(v.tlsCA.enabled, true);
+    // cluster and gateway named after the region, servers tagged with it, production's accounts
+    assert.equal(v.config.cluster.merge.name, 'us-east');
+    assert.equal(v.config.gateway.merge.name, 'us-east');
+    assert.deepEqual(v.config.merge.server_tags, ['region:us-east']);
+    assert.ok(
+      Object.entries(v.config.merge).some(([k, f]) => k.endsWith('$include') && String(f).endsWith('accounts.conf')),
+    );
+    const gatewayNames = v.config.gateway.merge.gateways.map((g: { name: string }) => g.name);
+    const productionGateways = readFileSync(join(root, 'infra/nats/production/gateways.conf'), 'utf8');
+    assert.deepEqual(
+      gatewayNames,
+      [...productionGateways.matchAll(/name: "([^"]+)"/g)].map((m) => m[1]),
+    );
+  });
+});
