@@ -124,12 +124,16 @@ describe('infra/systemd', () => {
     assert.equal(one(unit, 'Service', 'KillSignal'), 'SIGUSR2');
     assert.equal(one(unit, 'Service', 'Restart'), 'on-failure');
     const env = parseEnv(readFileSync(join(dir, 'env', 'nats-server.env'), 'utf8'));
-    const conf = ['server.conf', 'accounts.conf']
+    const conf = ['server.conf', 'accounts.conf', 'users.conf', 'permissions.conf']
       .map((f) => readFileSync(join(root, 'infra/nats/production', f), 'utf8'))
       .join('\n')
       .replace(/#.*$/gm, '')
       .replace(/"[^"]*"/g, ''); // quoted subjects ($JS.API..., $KV...) are not variables
-    const wanted = new Set([...conf.matchAll(/\$([A-Z][A-Z0-9_]+)/g)].map((m) => m[1] as string));
+    // Variables the files define themselves (`NAME: ...`) are not the environment's.
+    const defined = new Set([...conf.matchAll(/^\s*([A-Z][A-Z0-9_]+)\s*[:=]/gm)].map((m) => m[1] as string));
+    const wanted = new Set(
+      [...conf.matchAll(/\$([A-Z][A-Z0-9_]+)/g)].map((m) => m[1] as string).filter((v) => !defined.has(v)),
+    );
     assert.deepEqual(
       [...wanted].filter((v) => !(v in env)),
       [],

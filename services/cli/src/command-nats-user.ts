@@ -1,4 +1,4 @@
-// `switchyard nats-user worker --version <id> --region <r>`: prints the NATS user block of one
+// `switchyard nats-user worker --version-id <id> --region <r>`: prints the NATS user block of one
 // function version's workers for infra/nats/production/users.conf (@switchyard/nats-connect renders
 // it), with a new nkey whose seed is written to --seed-out unless --nkey names an existing one.
 
@@ -10,7 +10,7 @@ import type { CliIo } from './cli-io.ts';
 
 /** Flags of `nats-user worker`. */
 interface NatsUserWorkerFlags {
-  version: string;
+  versionId: string;
   region: string;
   nkey?: string;
   seedOut?: string;
@@ -24,7 +24,7 @@ export function addNatsUserCommands(program: Command, io: CliIo): void {
   natsUser
     .command('worker')
     .description("print the NATS user of one function version's workers (a new nkey unless --nkey is given)")
-    .requiredOption('--version <versionId>', 'function version whose workers use this user')
+    .requiredOption('--version-id <versionId>', 'function version whose workers use this user')
     .requiredOption('--region <names>', 'comma-separated regions its workers run in')
     .option('--nkey <public>', 'public user nkey to use (default: generate one; needs --seed-out)')
     .option('--seed-out <file>', 'where to write the seed of a generated nkey (mode 0600): SWITCHYARD_NATS_NKEY_SEED')
@@ -44,7 +44,7 @@ export function addNatsUserCommands(program: Command, io: CliIo): void {
         nkey = pair.publicKey;
       }
       try {
-        io.stdout(renderWorkerNatsUser({ versionId: flags.version, regions, nkey }));
+        io.stdout(renderWorkerNatsUser({ versionId: flags.versionId, regions, nkey }));
       } catch (err) {
         if (err instanceof TypeError) throw new CliError(CliErrorCode.usage, err.message);
         throw err;

@@ -28,7 +28,7 @@ describe('switchyard nats-user worker', () => {
     const { code, out, err } = await run([
       'nats-user',
       'worker',
-      '--version',
+      '--version-id',
       VERSION,
       '--region',
       'us-east,eu-west',
@@ -47,9 +47,9 @@ describe('switchyard nats-user worker', () => {
   });
 
   test('should refuse a generated nkey without --seed-out, and a bad version or nkey', async () => {
-    assert.equal((await run(['nats-user', 'worker', '--version', VERSION, '--region', 'us-east'])).code, 2);
-    assert.equal((await run(['nats-user', 'worker', '--version', 'a.b', '--region', 'r', '--nkey', 'Ux'])).code, 2);
-    const bad = await run(['nats-user', 'worker', '--version', VERSION, '--region', 'us-east', '--nkey', 'SUABC']);
+    assert.equal((await run(['nats-user', 'worker', '--version-id', VERSION, '--region', 'us-east'])).code, 2);
+    assert.equal((await run(['nats-user', 'worker', '--version-id', 'a.b', '--region', 'r', '--nkey', 'Ux'])).code, 2);
+    const bad = await run(['nats-user', 'worker', '--version-id', VERSION, '--region', 'us-east', '--nkey', 'SUABC']);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /public user nkey/);
   });
