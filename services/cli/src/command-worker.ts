@@ -1,10 +1,10 @@
 // `switchyard worker`: runs one worker (services/worker/src/main.ts) in the foreground against the
 // dev stack of .switchyard/dev.json, or against the NATS servers and region given as flags.
 
-import { spawn } from 'node:child_process';
 import { SERVICE_NODE_OPTIONS } from '@switchyard/config';
 import { CliError, CliErrorCode } from './cli-error.ts';
 import type { CliIo } from './cli-io.ts';
+import { runChild } from './command-serve.ts';
 import { readDevState, resolveStateDir } from './dev-state.ts';
 import { node24Binary, requireEntrypoint } from './node-binary.ts';
 
@@ -73,31 +73,12 @@ export function workerEnv(options: WorkerCommandOptions, io: CliIo): Record<stri
 }
 
 /**
- * Runs the worker with inherited stdio, forwarding SIGINT/SIGTERM to it.
+ * Runs the worker with inherited stdio, forwarding SIGINT, SIGTERM and SIGHUP to it (`runChild`).
  * @returns the worker's exit code (128 + signal number when it was killed by a signal).
  * @throws CliError as {@link workerEnv}; CLI_MISSING when services/worker is not there.
  */
 export async function runWorker(options: WorkerCommandOptions, io: CliIo): Promise<number> {
   const env = workerEnv(options, io);
   const entry = requireEntrypoint('worker');
-  const child = spawn(node24Binary(), [...SERVICE_NODE_OPTIONS.worker, entry], {
-    env: { ...process.env, ...env },
-    stdio: 'inherit',
-  });
-  const forward = (signal: NodeJS.Signals) => child.kill(signal);
-  const onSigint = () => forward('SIGINT');
-  const onSigterm = () => forward('SIGTERM');
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
-  try {
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (c, s) => resolve([c, s]));
-    });
-    if (code !== null) return code;
-    return signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1;
-  } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigterm);
-  }
+  return runChild(node24Binary(), [...SERVICE_NODE_OPTIONS.worker, entry], { ...process.env, ...env });
 }
