@@ -7,7 +7,7 @@ import { globSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { flakyTests, runTestAttempts, selectTestFiles } from './test-runs.ts';
+import { flakyTests, lingeringFiles, runTestAttempts, selectTestFiles } from './test-runs.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name: string) => join(root, 'node_modules/.bin', name);
@@ -38,6 +38,8 @@ if (files.length === 0) {
 // run. SWITCHYARD_TEST_ATTEMPTS=1 turns this off.
 const stateDir = mkdtempSync(join(tmpdir(), 'switchyard-test-'));
 const statePath = join(stateDir, 'rerun-state.json');
+const lingerLog = join(stateDir, 'lingered.log');
+process.env.SWITCHYARD_TEST_LINGER_LOG = lingerLog;
 const passed = await runTestAttempts({
   files,
   root,
@@ -53,6 +55,11 @@ const flaky = flakyTests(statePath);
 if (flaky.length > 0) {
   console.error(`\n== FLAKY: ${flaky.length} test(s) failed, then passed on a later attempt:`);
   for (const name of flaky) console.error(`   FLAKY ${name}`);
+}
+const lingered = lingeringFiles(lingerLog, root);
+if (lingered.length > 0) {
+  console.error(`\n== LINGERED: ${lingered.length} file(s) left a handle open after their tests (ended by the guard):`);
+  for (const file of lingered) console.error(`   LINGERED ${file}`);
 }
 rmSync(stateDir, { recursive: true, force: true });
 if (!passed) {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { matchesFilter, selectTestFiles } from '../scripts/test-runs.ts';
+import { lingeringFiles, matchesFilter, selectTestFiles } from '../scripts/test-runs.ts';
 
 const runsModule = new URL('../scripts/test-runs.ts', import.meta.url).href;
 
@@ -62,7 +62,7 @@ describe('attempts', () => {
    * Runs `runTestAttempts` in a child process (node:test's run() skips its files when called inside
    * a test file) and returns whether it passed, the attempts begun and the reporter's output.
    */
-  async function attemptsOf(root: string, files: string[]) {
+  async function attemptsOf(root: string, files: string[], attempts = 2) {
     const driver = join(root, 'driver.ts');
     writeFileSync(
       driver,
@@ -70,7 +70,7 @@ describe('attempts', () => {
 let output = '';
 const attempts = [];
 const passed = await runTestAttempts({
-  files: ${JSON.stringify(files)}, root: ${JSON.stringify(root)}, attempts: 2, concurrency: 2, timeoutMs: 30_000,
+  files: ${JSON.stringify(files)}, root: ${JSON.stringify(root)}, attempts: ${attempts}, concurrency: 2, timeoutMs: 30_000,
   statePath: ${JSON.stringify(join(root, 'state.json'))},
   write: (chunk) => { output += chunk; }, onAttempt: (i) => attempts.push(i),
 });
@@ -79,7 +79,11 @@ const flaky = flakyTests(${JSON.stringify(join(root, 'state.json'))});
 console.log(JSON.stringify({ passed, attempts, output, flaky }));
 `,
     );
-    const env = { ...process.env };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SWITCHYARD_TEST_LINGER_MS: '2000',
+      SWITCHYARD_TEST_LINGER_LOG: join(root, 'lingered.log'),
+    };
     delete env.NODE_TEST_CONTEXT;
     const { stdout } = await promisify(execFile)(process.execPath, [driver], { env, timeout: 50_000 });
     return JSON.parse(stdout) as { passed: boolean; attempts: number[]; output: string; flaky: string[] };
@@ -104,7 +108,7 @@ describe('group', () => {
   });
 });
 `,
-      // A handle left open must not keep the run waiting (the run's forceExit reaches this file).
+      // A handle left open must not keep the run waiting (scripts/test-exit-guard.ts ends this file).
       'leak.test.ts': `${header}\ntest('leaks a timer', () => { mark('leak'); setInterval(() => {}, 1_000); });\n`,
     });
     const started = Date.now();
@@ -115,6 +119,29 @@ describe('group', () => {
     assert.deepEqual(flaky, ['fails once (a.test.ts:6:3)']);
     const runs = readFileSync(join(root, 'runs.log'), 'utf8').trim().split('\n').sort();
     assert.deepEqual(runs, ['fails once', 'fails once', 'leak', 'stable'], 'the second attempt ran only what failed');
+    assert.deepEqual(lingeringFiles(join(root, 'lingered.log'), root), ['leak.test.ts']);
+  });
+
+  test('should report every test of every file, the end of a long report included', { timeout: 60_000 }, async () => {
+    // With node:test's forceExit a file's process ended before its report was flushed: of three
+    // 300-test files, one or more lost the end of its report in most runs.
+    const cases = (file: string) =>
+      Array.from(
+        { length: 300 },
+        (_, i) => `test('${file} case ${i} with a name long enough to fill the pipe', () => {});`,
+      );
+    const sources: Record<string, string> = {};
+    for (const file of ['x.test.ts', 'y.test.ts', 'z.test.ts']) {
+      sources[file] = `import { test } from 'node:test';\n${cases(file).join('\n')}\n`;
+    }
+    const root = fixture(sources);
+    const { passed, output } = await attemptsOf(root, Object.keys(sources), 1);
+    assert.equal(passed, true, output);
+    for (const file of Object.keys(sources)) {
+      const reported = output.split('\n').filter((line) => line.includes(`${file} case `)).length;
+      assert.equal(reported, 300, `${file}: ${reported} of 300 tests reported`);
+    }
+    assert.deepEqual(lingeringFiles(join(root, 'lingered.log'), root), [], 'no file left a handle open');
   });
 
   test('should fail when a test fails on every attempt, and list nothing as FLAKY', { timeout: 60_000 }, async () => {

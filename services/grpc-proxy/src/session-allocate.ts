@@ -3,7 +3,7 @@
 // pre-allocations (G13) that no connection holds.
 
 import type { Authorization } from '@switchyard/control-store';
-import { newRequestId, SwitchyardError } from '@switchyard/protocol';
+import { newRequestId } from '@switchyard/protocol';
 import type { FrontEndLink } from '@switchyard/worker-link';
 import type { ProxyConfig } from './config.ts';
 import type { RateLimiter } from './rate-limit.ts';
