@@ -4,7 +4,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { type ChildSpec, LaunchedChild } from './launched-child.ts';
+import { type ChildExit, type ChildSpec, LaunchedChild } from './launched-child.ts';
 import { LauncherError, LauncherErrorCode } from './launcher-error.ts';
 
 /** Stop tiers: higher tiers stop first. */
@@ -42,6 +42,7 @@ export class ChildGroup {
   stopping = false;
   readonly #cwd: string | undefined;
   readonly #tiers = new Map<LaunchedChild, number>();
+  readonly #restarting = new Set<LaunchedChild>();
 
   /** @param options log directory (created when missing) and working directory of the children. */
   constructor(options: ChildGroupOptions = {}) {
@@ -82,12 +83,31 @@ export class ChildGroup {
     });
   }
 
+  /**
+   * Restarts a child the way a supervisor rolls a replica: SIGTERM (SIGKILL after `graceMs`), wait for
+   * its exit, then start the same command and environment in the same tier, appending to its log.
+   * The new child takes the old one's place in {@link children}; it is not yet ready (see
+   * {@link waitReady}). An exit during a restart is expected: {@link unexpectedExit} does not report it.
+   * @returns the old child's exit and the new child.
+   */
+  async restart(child: LaunchedChild, graceMs?: number): Promise<{ exit: ChildExit; child: LaunchedChild }> {
+    const tier = this.#tiers.get(child);
+    if (tier === undefined) throw new TypeError(`${child.name} is not a child of this group`);
+    this.#restarting.add(child);
+    const exit = await child.stop(graceMs);
+    const next = new LaunchedChild({ ...child.spec, appendLog: true });
+    this.children[this.children.indexOf(child)] = next;
+    this.#tiers.delete(child);
+    this.#tiers.set(next, tier);
+    return { exit, child: next };
+  }
+
   /** Resolves with the first child that exits while the group is not stopping (never rejects). */
   unexpectedExit(): Promise<LaunchedChild> {
     return new Promise((resolve) => {
       for (const child of this.children)
         void child.exited.then(() => {
-          if (!this.stopping) resolve(child);
+          if (!this.stopping && !this.#restarting.has(child)) resolve(child);
         });
     });
   }

@@ -27,6 +27,8 @@ export interface ChildSpec {
   cwd?: string;
   /** Log file (absolute) the child's stdout and stderr are copied to. @default none (tail only) */
   logFile?: string;
+  /** Append to `logFile` instead of truncating it (a restarted child keeps its earlier lines). @default false */
+  appendLog?: boolean;
   /**
    * How readiness is seen: `ready-line` waits for a stdout JSON line with `ready: true`; a function
    * is polled every 100 ms until it resolves true.
@@ -74,7 +76,8 @@ export class LaunchedChild {
   constructor(spec: ChildSpec) {
     hookExit();
     this.spec = spec;
-    this.#log = spec.logFile === undefined ? undefined : createWriteStream(spec.logFile, { flags: 'w' });
+    this.#log =
+      spec.logFile === undefined ? undefined : createWriteStream(spec.logFile, { flags: spec.appendLog ? 'a' : 'w' });
     this.#proc = spawn(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     if (this.#proc.pid !== undefined) live.add(this.#proc);
     this.exited = new Promise((resolve) => {

@@ -169,6 +169,19 @@ export interface RegionsLaunch {
   waitReady(children: readonly LaunchedChild[]): Promise<void>;
   /** Stops everything, workers first, NATS and Redis last. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Starts one more gRPC proxy or invocation instance (a replica) in a launched region, on free
+   * client and callback ports, with the environment the first one got; wait for it with
+   * {@link RegionsLaunch.waitReady}. Restart replicas with `group.restart(child)`.
+   * @returns the child, its client endpoint (`127.0.0.1:<port>` for gRPC, `http://127.0.0.1:<port>`
+   *   for HTTP) and its callback URI.
+   * @throws TypeError for a region that was not launched.
+   */
+  startFrontEnd(
+    kind: 'grpc-proxy' | 'invocation',
+    region: string,
+    name: string,
+  ): Promise<{ child: LaunchedChild; client: string; callback: string }>;
 }
 
 /**
@@ -216,6 +229,24 @@ export async function launchRegions(options: LaunchRegionsOptions): Promise<Regi
         ...options.serviceEnv?.[kind],
       },
       ready: 'ready-line',
+    });
+  // A gRPC proxy or invocation instance of `region` on the given client and callback ports.
+  const frontEnd = (
+    kind: 'grpc-proxy' | 'invocation',
+    name: string,
+    region: LaunchedRegion,
+    ports: { client: number; callback: number },
+  ) =>
+    service(kind, name, region.name, {
+      ...frontEndEnv({
+        port: ports.client,
+        callbackPort: ports.callback,
+        redisUrl: region.endpoints.redis,
+        remoteRegions: names.filter((r) => r !== region.name),
+      }),
+      ...(kind === 'grpc-proxy' && region.endpoints.dnsAddress !== undefined
+        ? { SWITCHYARD_ADVERTISE_ADDRESSES: region.endpoints.dnsAddress }
+        : {}),
     });
   const entryOf = (kind: ServiceKind) =>
     entry(
@@ -290,8 +321,6 @@ export async function launchRegions(options: LaunchRegionsOptions): Promise<Regi
     const started: LaunchedChild[] = [];
     const samples: [LaunchedRegion, string, LaunchedChild][] = [];
     for (const [i, region] of Object.values(regions).entries()) {
-      const remoteRegions = names.filter((r) => r !== region.name);
-      const e = region.endpoints;
       if (options.services.includes('api')) {
         const api = service('api', childName('api', region.name), region.name, {
           SWITCHYARD_HOST: '127.0.0.1',
@@ -303,30 +332,18 @@ export async function launchRegions(options: LaunchRegionsOptions): Promise<Regi
         else started.push(api);
       }
       if (options.services.includes('grpc-proxy')) {
-        const proxy = service('grpc-proxy', childName('grpc-proxy', region.name), region.name, {
-          ...frontEndEnv({
-            port: region.ports.grpc,
-            callbackPort: region.ports.callback,
-            redisUrl: e.redis,
-            remoteRegions,
-          }),
-          ...(e.dnsAddress !== undefined ? { SWITCHYARD_ADVERTISE_ADDRESSES: e.dnsAddress } : {}),
+        const proxy = frontEnd('grpc-proxy', childName('grpc-proxy', region.name), region, {
+          client: region.ports.grpc,
+          callback: region.ports.callback,
         });
         region.services['grpc-proxy'] = proxy;
         started.push(proxy);
       }
       if (options.services.includes('invocation')) {
-        const invocation = service(
-          'invocation',
-          childName('invocation', region.name),
-          region.name,
-          frontEndEnv({
-            port: region.ports.http,
-            callbackPort: region.ports.httpCallback,
-            redisUrl: e.redis,
-            remoteRegions,
-          }),
-        );
+        const invocation = frontEnd('invocation', childName('invocation', region.name), region, {
+          client: region.ports.http,
+          callback: region.ports.httpCallback,
+        });
         region.services.invocation = invocation;
         started.push(invocation);
       }
@@ -361,6 +378,17 @@ export async function launchRegions(options: LaunchRegionsOptions): Promise<Regi
     regions,
     waitReady,
     stop: () => group.stopAll(),
+    startFrontEnd: async (kind, regionName, name) => {
+      const region = regions[regionName];
+      if (region === undefined) throw new TypeError(`no region ${regionName}`);
+      const [client, callback] = await freePorts(2, 'listener');
+      const child = frontEnd(kind, name, region, { client, callback });
+      return {
+        child,
+        client: kind === 'grpc-proxy' ? `127.0.0.1:${client}` : `http://127.0.0.1:${client}`,
+        callback: `http://127.0.0.1:${callback}`,
+      };
+    },
     startWorker: (spec) =>
       service(
         'worker',
