@@ -17,7 +17,14 @@ export type { ChildExit, ChildSpec } from './launched-child.ts';
 export { DEFAULT_STOP_GRACE_MS, describeExit, LaunchedChild } from './launched-child.ts';
 export { LauncherError, LauncherErrorCode } from './launcher-error.ts';
 export type { NatsServers, StartNatsServersOptions } from './nats-launch.ts';
-export { natsHealthy, startNatsServers, waitNatsFormed } from './nats-launch.ts';
+export {
+  NATS_STALL_MS,
+  NATS_STALL_RESTARTS,
+  natsHealthy,
+  startNatsServers,
+  waitNatsFormed,
+  waitNatsReady,
+} from './nats-launch.ts';
 export type { NatsServerPlan, NatsTopology, PlanNatsServersOptions } from './nats-plan.ts';
 export { natsUrls, planNatsServers, renderNatsConfig, writeNatsConfigs } from './nats-plan.ts';
 export type { PortRequest } from './port-requests.ts';

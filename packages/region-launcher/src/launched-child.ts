@@ -67,7 +67,7 @@ export class LaunchedChild {
   #log: WriteStream | undefined;
   #tail: string[] = [];
   #exit: ChildExit | undefined;
-  #jsonWaiters = new Set<(line: Record<string, unknown>) => boolean>();
+  #jsonWaiters = new Set<{ stderr: boolean; take: (line: Record<string, unknown>) => boolean }>();
 
   /**
    * Spawns the child (not detached, stdin closed, stdout/stderr piped to its tail and log file).
@@ -100,7 +100,7 @@ export class LaunchedChild {
       createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
         this.#log?.write(`${line}\n`);
         this.#remember(line);
-        if (isStdout) this.#checkJson(line);
+        this.#checkJson(line, isStdout);
       });
     }
   }
@@ -126,12 +126,14 @@ export class LaunchedChild {
   }
 
   /**
-   * Resolves with the next stdout JSON line for which `match` is true.
+   * Resolves with the next stdout JSON line for which `match` is true; with `stderr`, a JSON line of
+   * either stream (services log to stderr).
    * @throws Error naming the child when it exits first or `timeoutMs` passes.
    */
   nextJson(
     match: (line: Record<string, unknown>) => boolean,
     timeoutMs = DEFAULT_NEXT_JSON_TIMEOUT_MS,
+    options: { stderr?: boolean } = {},
   ): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
       const waiter = (line: Record<string, unknown>) => {
@@ -140,13 +142,14 @@ export class LaunchedChild {
         resolve(line);
         return true;
       };
+      const entry = { stderr: options.stderr ?? false, take: waiter };
       const fail = (why: string) => {
-        if (!this.#jsonWaiters.delete(waiter)) return;
+        if (!this.#jsonWaiters.delete(entry)) return;
         clearTimeout(timer);
         reject(new Error(`${this.spec.name}: ${why}\n--- last lines ---\n${this.tail().join('\n')}`));
       };
       const timer = setTimeout(() => fail(`no expected output within ${timeoutMs} ms`), timeoutMs);
-      this.#jsonWaiters.add(waiter);
+      this.#jsonWaiters.add(entry);
       void this.exited.then((exit) => fail(`exited (${describeExit(exit)})`));
     });
   }
@@ -185,10 +188,13 @@ export class LaunchedChild {
         ? new Promise<void>((resolve) => {
             if (this.readyLine !== undefined) resolve();
             else
-              this.#jsonWaiters.add(() => {
-                if (this.readyLine === undefined) return false;
-                resolve();
-                return true;
+              this.#jsonWaiters.add({
+                stderr: false,
+                take: () => {
+                  if (this.readyLine === undefined) return false;
+                  resolve();
+                  return true;
+                },
               });
           })
         : (async (probe) => {
@@ -220,7 +226,7 @@ export class LaunchedChild {
     if (this.#tail.length > TAIL_LINES * 2) this.#tail.splice(0, this.#tail.length - TAIL_LINES);
   }
 
-  #checkJson(line: string): void {
+  #checkJson(line: string, isStdout: boolean): void {
     if (!line.startsWith('{')) return;
     let parsed: Record<string, unknown>;
     try {
@@ -228,8 +234,9 @@ export class LaunchedChild {
     } catch {
       return; // a log line that happens to start with '{' but is not JSON
     }
-    if (this.readyLine === undefined && parsed.ready === true) this.readyLine = parsed;
-    for (const waiter of [...this.#jsonWaiters]) if (waiter(parsed)) this.#jsonWaiters.delete(waiter);
+    if (isStdout && this.readyLine === undefined && parsed.ready === true) this.readyLine = parsed;
+    for (const waiter of [...this.#jsonWaiters])
+      if ((isStdout || waiter.stderr) && waiter.take(parsed)) this.#jsonWaiters.delete(waiter);
   }
 }
 

@@ -76,6 +76,77 @@ export async function startNatsServers(group: ChildGroup, options: StartNatsServ
   return { plans, children, clustered, urls: (region) => natsUrls(plans, region) };
 }
 
+/** How long a nats-server may stay not ready before the launcher looks at why, ms. */
+export const NATS_STALL_MS = 20_000;
+/** Restarts a nats-server whose JetStream stays behind the meta leader gets before the launch fails. */
+export const NATS_STALL_RESTARTS = 2;
+
+/** `/healthz` of a server: its status and, when not ok, the error it names (undefined when unreachable). */
+async function natsHealthDetail(monitorPort: number): Promise<string | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${monitorPort}/healthz`, { signal: AbortSignal.timeout(1_000) });
+    const body = (await res.json().catch(() => ({}))) as { status?: string; error?: string };
+    return res.status === 200 ? 'ok' : (body.error ?? body.status ?? `HTTP ${res.status}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits for the nats-server children to be ready. A server still not ready after `stallMs`
+ * ({@link NATS_STALL_MS}) whose `/healthz` says its JetStream is not current with the meta leader, or
+ * has no contact with one, (seen on this 2-core machine
+ * in about 1 start of 4 of a 3-region supercluster: the member never catches up by itself) is
+ * restarted, up to {@link NATS_STALL_RESTARTS} times; `servers.children` is updated in place.
+ * @throws LauncherError `LAUNCHER_NOT_READY` naming the server, what its /healthz says, its last lines
+ *   and what to do, once `timeoutMs` passes or the restarts are used up; `LAUNCHER_INTERRUPTED`.
+ */
+export async function waitNatsReady(
+  group: ChildGroup,
+  servers: NatsServers,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  stallMs = NATS_STALL_MS,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const restarts = new Map<string, number>();
+  for (;;) {
+    const left = deadline - Date.now();
+    try {
+      await group.waitReady(servers.children, Math.max(1, Math.min(left, stallMs)), signal);
+      return;
+    } catch (err) {
+      if (signal?.aborted || !(err instanceof LauncherError)) throw err;
+      const stalled: number[] = [];
+      const details: string[] = [];
+      for (const [i, child] of servers.children.entries()) {
+        if (!child.running) throw err; // it exited: the error names it with its last lines
+        const detail = await natsHealthDetail(servers.plans[i].monitorPort);
+        if (detail === 'ok') continue;
+        details.push(`${child.name}: ${detail ?? 'monitor port not answering'}`);
+        if (detail !== undefined && /not current|meta leader/i.test(detail)) stalled.push(i);
+      }
+      const report = (hint: string | undefined) =>
+        new LauncherError(LauncherErrorCode.notReady, `nats-server did not become ready: ${details.join('; ')}`, {
+          hint,
+        });
+      if (Date.now() >= deadline) throw report(err.hint);
+      if (stalled.length === 0) continue; // still starting (no member behind its leader): keep waiting
+      const restartable = stalled.filter((i) => (restarts.get(servers.children[i].name) ?? 0) < NATS_STALL_RESTARTS);
+      if (restartable.length === 0)
+        throw report(
+          `a JetStream member stayed behind (or without) its meta leader after ${NATS_STALL_RESTARTS} restarts; stop, remove the NATS store under the state directory (it holds only dev data) and start again`,
+        );
+      for (const i of restartable) {
+        const old = servers.children[i];
+        restarts.set(old.name, (restarts.get(old.name) ?? 0) + 1);
+        const { child } = await group.restart(old);
+        servers.children[i] = child;
+      }
+    }
+  }
+}
+
 /**
  * Resolves once every server names the same JetStream meta leader, twice in a row (at once for a
  * standalone server). Each region elects its own leader before the gateways join; the groups then

@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { ChildGroup, StopTier } from './child-group.ts';
 import { type Entrypoints, infraBinaries, node24Binary, requireEntrypoint } from './entrypoints.ts';
 import type { LaunchedChild } from './launched-child.ts';
-import { type NatsServers, type StartNatsServersOptions, startNatsServers, waitNatsFormed } from './nats-launch.ts';
+import {
+  type NatsServers,
+  type StartNatsServersOptions,
+  startNatsServers,
+  waitNatsFormed,
+  waitNatsReady,
+} from './nats-launch.ts';
 import { freePorts } from './port-requests.ts';
 import { startRedisServer } from './redis-launch.ts';
 import {
@@ -311,7 +317,8 @@ export async function launchRegions(options: LaunchRegionsOptions): Promise<Regi
         samples: {},
       };
     }
-    await waitReady(infra);
+    await waitReady(infra.filter((c) => !nats.children.includes(c)));
+    await waitNatsReady(group, nats, timeoutMs, options.signal);
     await waitNatsFormed(nats, timeoutMs, options.signal);
     await options.prepare?.(nats);
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import {
   ChildGroup,
+  infraBinaries,
   LauncherError,
   LauncherErrorCode,
   launchRegions,
@@ -18,6 +19,8 @@ import {
   renderNatsConfig,
   resolvePorts,
   StopTier,
+  startNatsServers,
+  waitNatsReady,
 } from '../src/index.ts';
 
 const dirs: string[] = [];
@@ -187,3 +190,33 @@ for (const regions of [['local'], ['a', 'b']])
     }
     for (const child of launch.group.children) assert.equal(child.running, false, `${child.name} still runs`);
   });
+
+test('should restart a nats-server whose JetStream stays without its meta leader, then say what to do', {
+  timeout: 120_000,
+}, async () => {
+  const group = new ChildGroup();
+  try {
+    const nats = await startNatsServers(group, {
+      regions: ['stall'],
+      serversPerRegion: 3,
+      stateDir: tempDir(),
+      binary: infraBinaries().nats,
+      env: process.env,
+    });
+    // Two of three members frozen: the third never reaches a meta leader, as a member that never
+    // catches up. It is restarted NATS_STALL_RESTARTS times, then the launch fails naming it.
+    for (const child of nats.children.slice(1)) child.kill('SIGSTOP');
+    const firstPid = nats.children[0].pid;
+    const err = await waitNatsReady(group, nats, 60_000, undefined, 3_000).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof LauncherError && err.code === LauncherErrorCode.notReady, String(err));
+    assert.match(err.message, /nats-stall-1: .*meta leader/);
+    assert.match(err.hint ?? '', /after 2 restarts/);
+    assert.notEqual(nats.children[0].pid, firstPid, 'the stalled member was restarted');
+  } finally {
+    for (const child of group.children) child.kill('SIGCONT');
+    await group.stopAll();
+  }
+});

@@ -182,7 +182,25 @@ export async function runDevRegions(options: DevRegionsOptions, io: CliIo): Prom
       domain: DEV_GEODNS_DOMAIN,
       locations: DEV_REGION_LOCATIONS,
     });
+    // Ready means geodns answers for every region: it has seen each region's heartbeats (its ready
+    // line, or a later `healthy regions changed` line, lists them), else its first answers would send
+    // clients to the regions it has heard from so far.
+    const hearsAll = (line: Record<string, unknown> | undefined) =>
+      Array.isArray(line?.healthyRegions) && regions.every((r) => (line.healthyRegions as unknown[]).includes(r));
+    const heard = geodns.nextJson(hearsAll, options.readyTimeoutMs, { stderr: true }).then(
+      () => undefined,
+      (err: Error) => err,
+    );
     await launch.waitReady([geodns]);
+    if (!hearsAll(geodns.readyLine)) {
+      const err = await heard;
+      if (err !== undefined)
+        throw new CliError(
+          CliErrorCode.devStart,
+          `geodns did not see every region healthy within ${options.readyTimeoutMs} ms: ${err.message}`,
+          { hint: "each region is healthy once its gRPC proxy beats its heartbeat on NATS; see the proxies' logs" },
+        );
+    }
 
     const first = endpoints[regions[0]];
     state = {

@@ -38,7 +38,8 @@ await runService({
     const { port } = await listen(dns.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_HOST');
     return {
       readyLog: { port, domain: config.domain, regions: Object.keys(config.geoRegions) },
-      readyLine: { port },
+      // `switchyard dev` waits until every region is healthy here (this line, or a later change line).
+      readyLine: { port, healthyRegions: view.healthyRegions() },
       forceExitAfterMs: 10_000,
       drain: [
         { name: 'dns', run: () => dns.close() },

@@ -68,7 +68,12 @@ test('D1: should print one ready line, answer over UDP and TCP, and exit 0 on SI
   try {
     await waitFor(() => out().includes('\n') || child.exitCode !== null, { timeoutMs: 20_000 });
     const line = JSON.parse(out().split('\n')[0]);
-    assert.deepEqual(line, { ready: true, service: 'geodns', port: line.port }, err());
+    assert.deepEqual(
+      line,
+      { ready: true, service: 'geodns', port: line.port, healthyRegions: line.healthyRegions },
+      err(),
+    );
+    assert.ok(Array.isArray(line.healthyRegions), 'the ready line lists the regions it has heard from');
     assert.ok(line.port > 0);
     await waitFor(async () => {
       const r = await query(line.port, 'grpc.switchyard.local', { subnet: '8.8.8.0/24' });
