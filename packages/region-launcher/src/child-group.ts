@@ -112,7 +112,7 @@ export class ChildGroup {
     });
   }
 
-  /** Stops every child, tier by tier from the highest; each gets SIGTERM, then SIGKILL after 5 s. */
+  /** Stops every child, tier by tier from the highest; each gets SIGTERM, then SIGKILL after DEFAULT_STOP_GRACE_MS (12 s). */
   async stopAll(): Promise<void> {
     this.stopping = true;
     const tiers = [...new Set(this.#tiers.values())].sort((a, b) => b - a);

@@ -9,8 +9,13 @@ import { createInterface } from 'node:readline';
 
 /** Lines of stderr (and stdout) kept for error reports. */
 const TAIL_LINES = 30;
-/** Default time between SIGTERM and SIGKILL, ms. */
-export const DEFAULT_STOP_GRACE_MS = 5_000;
+/**
+ * Time a child gets between SIGTERM and SIGKILL, ms: longer than a service's own drain bound
+ * (SWITCHYARD_DRAIN_TIMEOUT_MS, 10 s), so a draining service is never cut short. A worker's drain
+ * waits for its outstanding ticket pulls to expire (up to 5 s) so that a ticket delivered meanwhile is
+ * handed back (nak) rather than left to its ack wait.
+ */
+export const DEFAULT_STOP_GRACE_MS = 12_000;
 /** Default time {@link LaunchedChild.nextJson} waits for a matching line, ms. */
 export const DEFAULT_NEXT_JSON_TIMEOUT_MS = 30_000;
 
