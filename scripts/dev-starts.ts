@@ -60,6 +60,7 @@ async function once(): Promise<{ ok: boolean; readyS: number; stopS: number; det
     output += c.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let ok = false;
   try {
     const ready = await Promise.race([
       (async () => {
@@ -85,12 +86,22 @@ async function once(): Promise<{ ok: boolean; readyS: number; stopS: number; det
     const left = pids.filter(alive);
     const stopS = (Date.now() - stopping) / 1000;
     for (const pid of left) process.kill(pid, 'SIGKILL');
-    if (code !== 0 || left.length > 0)
-      return { ok: false, readyS, stopS, detail: `stop: exit ${code}, ${left.length} child(ren) left running` };
+    if (code !== 0 || left.length > 0) {
+      const last = output.trim().split('\n').slice(-6).join(' | ');
+      return {
+        ok: false,
+        readyS,
+        stopS,
+        detail: `stop: exit ${code}, ${left.length} child(ren) left running: ${last}`,
+      };
+    }
+    ok = true;
     return { ok: true, readyS, stopS, detail: '' };
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
-    rmSync(stateDir, { recursive: true, force: true });
+    // A failed start keeps its logs for a look; a clean one leaves nothing behind.
+    if (ok) rmSync(stateDir, { recursive: true, force: true });
+    else console.log(`  (logs kept in ${join(stateDir, 'logs')})`);
   }
 }
 

@@ -8,7 +8,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { isWrongLastSequence, toSwitchyardError, withDeadline } from '@switchyard/nats-errors';
+import { isWrongLastSequence, retryWhileUnavailable, toSwitchyardError, withDeadline } from '@switchyard/nats-errors';
 import { isUuid, NatsNames, SwitchyardError } from '@switchyard/protocol';
 import type { z } from 'zod';
 import type { BucketCache } from './bucket-cache.ts';
@@ -81,14 +81,18 @@ export class ControlStore {
   static async open(nc: NatsConnection, options: ControlStoreOptions = {}): Promise<ControlStore> {
     const config = resolveControlStoreConfig(options);
     const kvm = new Kvm(jetstream(nc, { timeout: config.timeoutMs }));
+    // Creating is idempotent (a timed-out create may have happened), so it is asked again while
+    // JetStream cannot answer; opening is not retried here (the watches recover by themselves).
     const openBucket = (name: string) =>
-      withDeadline(
-        `open ${name}`,
-        config.timeoutMs,
-        config.create
-          ? kvm.create(name, { history: 1, replicas: config.replicas, timeout: config.timeoutMs })
-          : kvm.open(name, { timeout: config.timeoutMs }),
-      );
+      config.create
+        ? retryWhileUnavailable(() =>
+            withDeadline(
+              `create ${name}`,
+              config.timeoutMs,
+              kvm.create(name, { history: 1, replicas: config.replicas, timeout: config.timeoutMs }),
+            ),
+          )
+        : withDeadline(`open ${name}`, config.timeoutMs, kvm.open(name, { timeout: config.timeoutMs }));
     let store: ControlStore;
     try {
       const [functions, versions, apiKeys] = await Promise.all([

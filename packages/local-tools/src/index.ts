@@ -4,5 +4,5 @@
 
 export { natsServerBinary, redisServerBinary } from './binaries.ts';
 export { LocalToolsError, LocalToolsErrorCode } from './local-tools-error.ts';
-export { canConnect, freePort, isPortFree } from './ports.ts';
+export { canConnect, FREE_PORT_MIN, freePort, isPortFree } from './ports.ts';
 export { redisPing } from './redis-ping.ts';

@@ -4,10 +4,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
 import {
   canConnect,
+  FREE_PORT_MIN,
   freePort,
   isPortFree,
   LocalToolsError,
@@ -30,6 +32,13 @@ test('should hand out a free port that can be bound, and see it taken while some
   } finally {
     server.close();
   }
+});
+
+test('should hand out ports below the kernel ephemeral range, so outgoing connections and listen(0) never take them', async () => {
+  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const ports = await Promise.all(Array.from({ length: 50 }, () => freePort()));
+  for (const port of ports) assert.ok(port >= FREE_PORT_MIN && port < ephemeralLow, `port ${port}`);
+  assert.ok(new Set(ports).size > 40, 'random, not one port over and over');
 });
 
 test('should find nats-server and redis-server, and PING a real redis-server', async () => {

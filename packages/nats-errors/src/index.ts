@@ -2,6 +2,8 @@
 // bound operations in time.
 export type { RequestWithGraceOptions } from './nats-errors.ts';
 export {
+  DEFAULT_STARTUP_ATTEMPTS,
+  DEFAULT_STARTUP_RETRY_MS,
   DeadlineExceededError,
   isNoResponders,
   isStreamFull,
@@ -10,6 +12,7 @@ export {
   isWrongLastSequence,
   JS_STREAM_STORE_FAILED,
   requestWithGrace,
+  retryWhileUnavailable,
   toSwitchyardError,
   withDeadline,
 } from './nats-errors.ts';

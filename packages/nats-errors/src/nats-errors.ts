@@ -99,6 +99,38 @@ export function isUnavailable(err: unknown): boolean {
   return err instanceof JetStreamError;
 }
 
+/** Attempts of an idempotent start-up step (creating a bucket or stream) while NATS cannot answer. */
+export const DEFAULT_STARTUP_ATTEMPTS = 3;
+
+/** Pause between those attempts, in ms. */
+export const DEFAULT_STARTUP_RETRY_MS = 500;
+
+/**
+ * Runs `step` again while it fails with "NATS could not answer" ({@link isUnavailable}), up to
+ * `attempts` runs with `retryMs` between them; any other failure, or the last one, is thrown as is.
+ * For idempotent steps only: creating a bucket or stream that another instance may have created, or
+ * that the timed-out first attempt did create. Right after a cluster forms (or while other processes
+ * load a small machine) the JetStream meta leader can take longer than one request timeout to create
+ * a stream, and a service that gave up then would exit at start for nothing.
+ * @param step one attempt; gets the attempt number (1-based).
+ * @param options `attempts` (@default 3), `retryMs` (@default 500), `onRetry` told each failure retried.
+ */
+export async function retryWhileUnavailable<T>(
+  step: (attempt: number) => Promise<T>,
+  options: { attempts?: number; retryMs?: number; onRetry?: (err: unknown, attempt: number) => void } = {},
+): Promise<T> {
+  const attempts = options.attempts ?? DEFAULT_STARTUP_ATTEMPTS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step(attempt);
+    } catch (err) {
+      if (attempt >= attempts || !isUnavailable(err)) throw err;
+      options.onRetry?.(err, attempt);
+      await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? DEFAULT_STARTUP_RETRY_MS));
+    }
+  }
+}
+
 /**
  * Maps a failure of a NATS-backed operation to a SwitchyardError: connection-level failures become
  * `unavailableCode` (e.g. SY_DIRECTORY_UNAVAILABLE), anything else `SY_INTERNAL`; a SwitchyardError

@@ -9,6 +9,8 @@ import { createInterface } from 'node:readline';
 
 /** Lines of stderr (and stdout) kept for error reports. */
 const TAIL_LINES = 30;
+/** How long stop() waits, after the exit, for the child's last lines before it ends the log file. */
+const OUTPUT_DRAIN_MS = 1_000;
 /**
  * Time a child gets between SIGTERM and SIGKILL, ms: longer than a service's own drain bound
  * (SWITCHYARD_DRAIN_TIMEOUT_MS, 10 s), so a draining service is never cut short. A worker's drain
@@ -73,6 +75,8 @@ export class LaunchedChild {
   #tail: string[] = [];
   #exit: ChildExit | undefined;
   #jsonWaiters = new Set<{ stderr: boolean; take: (line: Record<string, unknown>) => boolean }>();
+  /** Resolves once the child's stdout and stderr have closed (every line has been read). */
+  #outputClosed: Promise<void>;
 
   /**
    * Spawns the child (not detached, stdin closed, stdout/stderr piped to its tail and log file).
@@ -83,8 +87,14 @@ export class LaunchedChild {
     this.spec = spec;
     this.#log =
       spec.logFile === undefined ? undefined : createWriteStream(spec.logFile, { flags: spec.appendLog ? 'a' : 'w' });
+    // A log file that cannot be written (disk full, directory removed) must not end the launcher.
+    this.#log?.on('error', (err) => this.#remember(`log file ${spec.logFile}: ${err.message}`));
     this.#proc = spawn(spec.command, spec.args, { env: spec.env, cwd: spec.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     if (this.#proc.pid !== undefined) live.add(this.#proc);
+    this.#outputClosed = new Promise((resolve) => {
+      this.#proc.once('close', () => resolve());
+      this.#proc.once('error', () => resolve());
+    });
     this.exited = new Promise((resolve) => {
       this.#proc.once('exit', (code, signal) => {
         live.delete(this.#proc);
@@ -103,7 +113,9 @@ export class LaunchedChild {
       if (stream === null) continue;
       const isStdout = stream === this.#proc.stdout;
       createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
-        this.#log?.write(`${line}\n`);
+        // A line can still arrive after stop() ended the log (a grandchild holding the pipe past the
+        // grace period): it stays in the tail; writing it would be ERR_STREAM_WRITE_AFTER_END.
+        if (this.#log !== undefined && !this.#log.writableEnded) this.#log.write(`${line}\n`);
         this.#remember(line);
         this.#checkJson(line, isStdout);
       });
@@ -221,6 +233,8 @@ export class LaunchedChild {
       clearTimeout(timer);
     }
     const exit = await this.exited;
+    // Lines written just before the exit are still in the pipes: end the log once they are read.
+    await Promise.race([this.#outputClosed, new Promise((resolve) => setTimeout(resolve, OUTPUT_DRAIN_MS).unref())]);
     const log = this.#log;
     if (log !== undefined && !log.closed) await new Promise<void>((resolve) => log.end(() => resolve()));
     return exit;

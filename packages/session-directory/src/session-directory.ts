@@ -6,7 +6,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { type KV, type KvEntry, Kvm, KvWatchInclude } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { isWrongLastSequence, toSwitchyardError, withDeadline } from '@switchyard/nats-errors';
+import { isWrongLastSequence, retryWhileUnavailable, toSwitchyardError, withDeadline } from '@switchyard/nats-errors';
 import {
   encodeMessage,
   isUuid,
@@ -149,20 +149,23 @@ export class SessionDirectory {
     let ttlMs = config.ttlMs;
     if (config.create) {
       try {
-        const created = await withDeadline(
-          `create bucket ${config.bucket}`,
-          config.timeoutMs,
-          kvm.create(config.bucket, {
-            history: 1,
-            ttl: config.ttlMs,
-            replicas: config.replicas,
-            ...(config.placement
-              ? { placement: { cluster: config.placement.cluster ?? '', tags: [...(config.placement.tags ?? [])] } }
-              : {}),
-            timeout: config.timeoutMs,
-          }),
-        );
-        const status = await withDeadline(`status of ${config.bucket}`, config.timeoutMs, created.status());
+        // Idempotent: a create that timed out may have happened; asking again returns the bucket.
+        const status = await retryWhileUnavailable(async () => {
+          const created = await withDeadline(
+            `create bucket ${config.bucket}`,
+            config.timeoutMs,
+            kvm.create(config.bucket, {
+              history: 1,
+              ttl: config.ttlMs,
+              replicas: config.replicas,
+              ...(config.placement
+                ? { placement: { cluster: config.placement.cluster ?? '', tags: [...(config.placement.tags ?? [])] } }
+                : {}),
+              timeout: config.timeoutMs,
+            }),
+          );
+          return withDeadline(`status of ${config.bucket}`, config.timeoutMs, created.status());
+        });
         ttlMs = status.ttl;
       } catch (err) {
         throw toSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE', `opening ${config.bucket}`);

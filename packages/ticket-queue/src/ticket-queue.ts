@@ -16,7 +16,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/nats-core';
-import { isStreamFull } from '@switchyard/nats-errors';
+import { isStreamFull, retryWhileUnavailable } from '@switchyard/nats-errors';
 import {
   decodeMessage,
   encodeMessage,
@@ -117,7 +117,8 @@ export class TicketQueue {
   static async open(nc: NatsConnection, options: TicketQueueOptions): Promise<TicketQueue> {
     try {
       const jsm = await jetstreamManager(nc, { timeout: 5_000 });
-      await TicketQueue.#ensureStream(jsm, options);
+      // Idempotent (info, then add only when missing): asked again while JetStream cannot answer.
+      await retryWhileUnavailable(() => TicketQueue.#ensureStream(jsm, options));
       return new TicketQueue(jetstream(nc, { timeout: 5_000 }), jsm, options);
     } catch (err) {
       throw unavailable(err, `opening ticket stream ${NatsNames.ticketStream(options.region)}`);
