@@ -31,7 +31,6 @@ export const PENDING_VARIABLES: Readonly<Record<string, { services: readonly Dep
   ...Object.fromEntries(
     NATS_CLIENT.map((name) => [name, { services: ALL, by: 'NATS credentials and TLS (security)' }]),
   ),
-  SWITCHYARD_WORKER_KEY: { services: ['worker'], by: 'worker keys (identity)' },
   SWITCHYARD_TLS_CERT_FILE: { services: ['grpc-proxy'], by: 'listener TLS of the gRPC proxy (tls)' },
   SWITCHYARD_TLS_KEY_FILE: { services: ['grpc-proxy'], by: 'listener TLS of the gRPC proxy (tls)' },
   SWITCHYARD_CALLBACK_TLS_CERT_FILE: { services: ['grpc-proxy', 'invocation'], by: 'callback listener TLS (tls)' },

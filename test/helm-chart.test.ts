@@ -341,7 +341,10 @@ describe('infra/helm/switchyard-worker', () => {
         fn?.ports?.[0]?.containerPort,
         'upstream is the function container',
       );
-      assert.ok(envOf(container).get('SWITCHYARD_WORKER_KEY')?.valueFrom, 'the version worker key comes from a Secret');
+      assert.ok(
+        envOf(container).get('SWITCHYARD_NATS_CREDS') ?? envOf(container).get('SWITCHYARD_NATS_PASSWORD')?.valueFrom,
+        'the version’s NATS credentials (its identity) are passed',
+      );
       // the region chart's default NetworkPolicy lets these pods reach the callback ports
       const regionValues = parseYaml(readFileSync(join(root, CHART, 'values.yaml'), 'utf8'));
       const peer = regionValues.networkPolicy.workerPeers[0].podSelector.matchLabels;

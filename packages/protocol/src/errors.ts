@@ -95,6 +95,11 @@ export const ErrorCatalogue = {
     message: 'tunnel token is unknown, expired or already used',
     httpStatus: 403,
   },
+  SY_TUNNEL_WORKER_MISMATCH: {
+    grpcStatus: GrpcStatus.PERMISSION_DENIED,
+    message: 'tunnel token or worker ID belongs to another worker or function version',
+    httpStatus: 403,
+  },
   SY_TUNNEL_DIAL_FAILED: { grpcStatus: GrpcStatus.UNAVAILABLE, message: 'could not dial the callback listener' },
   SY_CALLBACK_NOT_ALLOWED: {
     grpcStatus: GrpcStatus.PERMISSION_DENIED,

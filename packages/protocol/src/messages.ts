@@ -41,7 +41,14 @@ export type Ticket = z.infer<typeof TicketSchema>;
 export const AttachRequestSchema = z.object({
   token: z.string().min(16),
   workerId: z.string().min(1),
+  /** The worker's identity secret (see TunnelHeaders.workerSecret): must match its tunnel's. */
+  workerSecret: z.string().min(16).max(256),
   reqId: uuid,
+  /**
+   * Ask for a fresh token instead of attaching: the worker has no tunnel to this instance and the
+   * ticket's token is past its 30 s CONNECT lifetime (W1); the reply carries the new token.
+   */
+  refresh: z.boolean().optional(),
 });
 export type AttachRequest = z.infer<typeof AttachRequestSchema>;
 
@@ -50,6 +57,8 @@ export const ControlReplySchema = z.object({
   ok: z.boolean(),
   code: z.string().optional(),
   detail: z.string().optional(),
+  /** A fresh tunnel token (the answer to an attach request with `refresh`). */
+  token: z.string().optional(),
 });
 export type ControlReply = z.infer<typeof ControlReplySchema>;
 

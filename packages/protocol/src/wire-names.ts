@@ -46,6 +46,16 @@ export const TunnelHeaders = {
    * invocation instance uses a feature only with a worker that announced it (see {@link TunnelFeatures}).
    */
   features: 'x-switchyard-features',
+  /**
+   * Proof of the worker's identity on `CONNECT /v1/proxy` and in its NATS attaches (W1): a random
+   * secret the worker makes at start and never shows anyone else. A front end binds a worker ID to
+   * the secret of its open tunnel, so a CONNECT naming another worker's ID with a different secret is
+   * refused (403) and that worker's tunnel stays (no takeover). On CONNECT the worker also names its
+   * function version with {@link TunnelHeaders.functionVersionId}.
+   */
+  workerSecret: 'x-switchyard-worker-secret',
+  /** On a refused `CONNECT /v1/proxy`: the catalogue code of the refusal (e.g. SY_TUNNEL_WORKER_MISMATCH). */
+  errorCode: 'x-switchyard-error-code',
   /** Session a tunnel stream belongs to. */
   requestId: 'x-switchyard-reqid',
   functionId: 'x-switchyard-function-id',

@@ -11,7 +11,7 @@ export { readDeclaredBody } from './read-body.ts';
 export type { RelayOptions, RelayResult } from './stream-relay.ts';
 export { forwardHeaders, isGrpcContentType, relayStream, respondWithError } from './stream-relay.ts';
 export type { DialTunnelOptions, TunnelStreamHandler } from './tunnel-dial.ts';
-export { dialTunnel, WorkerTunnel } from './tunnel-dial.ts';
+export { dialTunnel, PROCESS_WORKER_SECRET, WorkerTunnel } from './tunnel-dial.ts';
 export { TunnelEnd } from './tunnel-end.ts';
 export type { TunnelListenerOptions } from './tunnel-listener.ts';
 export { ProxyTunnel, TunnelListener } from './tunnel-listener.ts';

@@ -2,13 +2,23 @@
 // single-use token, then serve HTTP/2 on that socket (the proxy is the HTTP/2 client). Streams the
 // proxy opens arrive through `onStream`.
 
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
-import { type ErrorCode, SwitchyardError, TUNNEL_CONNECT_PATH, TunnelHeaders } from '@switchyard/protocol';
+import {
+  ErrorCatalogue,
+  type ErrorCode,
+  SwitchyardError,
+  TUNNEL_CONNECT_PATH,
+  TunnelHeaders,
+} from '@switchyard/protocol';
 import { DEFAULT_MAX_SESSION_MEMORY_MB, H2_SETTINGS, widenConnectionWindow } from './h2-settings.ts';
 import { TunnelEnd } from './tunnel-end.ts';
 import { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './tunnel-ping.ts';
+
+/** The worker secret of dials that name none: random, made once per process, never shown but on CONNECT. */
+export const PROCESS_WORKER_SECRET = randomBytes(32).toString('base64url');
 
 /** Handler of a stream the proxy opened over a tunnel. */
 export type TunnelStreamHandler = (
@@ -25,6 +35,13 @@ export interface DialTunnelOptions {
   token: string;
   /** This worker's ID (X-Worker-ID). */
   workerId: string;
+  /**
+   * This worker's identity secret (`x-switchyard-worker-secret`, 16..256 characters): proves `workerId`.
+   * @default {@link PROCESS_WORKER_SECRET}, made once per process
+   */
+  workerSecret?: string;
+  /** Function version this worker serves (`x-switchyard-function-version-id`); a ticket's token is bound to it. */
+  versionId?: string;
   /** Called for every stream the proxy opens. */
   onStream: TunnelStreamHandler;
   /** Features this worker announces (`TunnelFeatures` values). @default [] */
@@ -63,7 +80,8 @@ const STATUS_CODES: Record<number, ErrorCode> = {
 /**
  * Dials a tunnel. Resolves once the proxy answered 200 and HTTP/2 is being served on the socket.
  * @throws SwitchyardError SY_TUNNEL_AUTH_MISSING (401), SY_TUNNEL_WORKER_ID_INVALID (400),
- *   SY_TUNNEL_TOKEN_REJECTED (403), SY_TUNNEL_DIAL_FAILED (connect error, timeout, other status).
+ *   SY_TUNNEL_TOKEN_REJECTED (403: unknown, used, or past its 30 s), SY_TUNNEL_WORKER_MISMATCH (403:
+ *   another worker's ID, or a token bound to another worker or version), SY_TUNNEL_DIAL_FAILED (connect error, timeout, other status).
  */
 export function dialTunnel(options: DialTunnelOptions): Promise<WorkerTunnel> {
   const url = new URL(options.callbackUri);
@@ -76,6 +94,8 @@ export function dialTunnel(options: DialTunnelOptions): Promise<WorkerTunnel> {
       headers: {
         authorization: `Bearer ${options.token}`,
         [TunnelHeaders.workerId]: options.workerId,
+        [TunnelHeaders.workerSecret]: options.workerSecret ?? PROCESS_WORKER_SECRET,
+        ...(options.versionId !== undefined ? { [TunnelHeaders.functionVersionId]: options.versionId } : {}),
         ...(options.features?.length ? { [TunnelHeaders.features]: options.features.join(',') } : {}),
       },
       timeout: options.timeoutMs ?? 10_000,
@@ -87,7 +107,11 @@ export function dialTunnel(options: DialTunnelOptions): Promise<WorkerTunnel> {
       req.setTimeout(0);
       if (res.statusCode !== 200) {
         socket.destroy();
-        const code = STATUS_CODES[res.statusCode ?? 0] ?? 'SY_TUNNEL_DIAL_FAILED';
+        const said = res.headers[TunnelHeaders.errorCode];
+        const code =
+          typeof said === 'string' && said.startsWith('SY_TUNNEL_') && Object.hasOwn(ErrorCatalogue, said)
+            ? (said as ErrorCode)
+            : (STATUS_CODES[res.statusCode ?? 0] ?? 'SY_TUNNEL_DIAL_FAILED');
         reject(new SwitchyardError(code, { detail: `callback listener answered ${res.statusCode}` }));
         return;
       }

@@ -3,6 +3,7 @@
 // socket the worker dialled. One tunnel per worker is kept current; every session and call between the
 // worker and this instance shares it.
 
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -20,7 +21,27 @@ import {
 import { DEFAULT_MAX_SESSION_MEMORY_MB, H2_SETTINGS, widenConnectionWindow } from './h2-settings.ts';
 import { TunnelEnd } from './tunnel-end.ts';
 import { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './tunnel-ping.ts';
-import { DEFAULT_TOKEN_TTL_MS, TokenTable } from './tunnel-token.ts';
+import { DEFAULT_TOKEN_TTL_MS, type PendingAttach, TokenTable } from './tunnel-token.ts';
+
+/** SHA-256 of a worker secret (kept instead of the secret). */
+function hashSecret(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest();
+}
+
+/** True when `secret` hashes to `hash` (constant-time compare). */
+function sameSecret(hash: Buffer, secret: string): boolean {
+  return timingSafeEqual(hash, hashSecret(secret));
+}
+
+/** True when a pending attach may be redeemed by `workerId` serving `versionId` (its bindings). */
+function boundTo(
+  pending: Pick<PendingAttach<never>, 'workerId' | 'versionId'>,
+  workerId: string,
+  versionId: string | undefined,
+): boolean {
+  if (pending.workerId !== undefined && pending.workerId !== workerId) return false;
+  return pending.versionId === undefined || pending.versionId === versionId;
+}
 
 /** Worker IDs: a NATS-token-safe name of at most 128 characters. */
 const WORKER_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -89,6 +110,8 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   readonly #tokens = new TokenTable<ProxyTunnel>();
   readonly #tunnels = new Map<string, ProxyTunnel>();
   readonly #all = new Set<ProxyTunnel>();
+  /** Who dialled each tunnel: the hash of its worker's secret and the version it announced. */
+  readonly #identities = new WeakMap<ProxyTunnel, { secretHash: Buffer; versionId: string | undefined }>();
   readonly #server: http.Server;
   readonly #options: Required<TunnelListenerOptions>;
 
@@ -127,45 +150,71 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   /**
    * Issues a single-use token for session `reqId` and returns it with a promise of the tunnel the
    * worker attaches with. The promise never rejects: call `cancel` when giving up (it withdraws the token).
+   * A CONNECT may redeem the token only within `tokenTtlMs` (W1's 30 s); a NATS attach, or a refresh
+   * for a fresh token, until `ttlMs` (how long the ticket may wait).
+   * @param bind only this worker (a reconnect names the session's owner, G9) and/or only a worker of
+   *   this function version (a ticket's) may redeem it; anyone else gets SY_TUNNEL_WORKER_MISMATCH.
    */
   expectAttach(
     reqId: string,
     ttlMs = this.#options.tokenTtlMs,
+    bind: { workerId?: string; versionId?: string } = {},
   ): { token: string; attached: Promise<ProxyTunnel>; cancel(): void } {
     let resolveTunnel!: (t: ProxyTunnel) => void;
     const attached = new Promise<ProxyTunnel>((resolve) => {
       resolveTunnel = resolve;
     });
-    const token = this.#tokens.issue(reqId, resolveTunnel, ttlMs);
-    return { token, attached, cancel: () => this.#tokens.revoke(token) };
+    const token = this.#tokens.issue(reqId, resolveTunnel, {
+      ttlMs,
+      connectTtlMs: this.#options.tokenTtlMs,
+      workerId: bind.workerId,
+      versionId: bind.versionId,
+    });
+    // A refresh files the pending attach under a new token: cancel withdraws whichever is current.
+    return { token, attached, cancel: () => this.#tokens.withdraw(resolveTunnel) };
   }
 
   /**
-   * Redeems `token` for a worker that already has a tunnel here (the NATS attach path of W1).
-   * @returns undefined on success, else the catalogue code to answer with.
+   * Redeems `token` for a worker that already has a tunnel here (the NATS attach path of W1). The
+   * worker proves its identity with the secret of that tunnel's CONNECT.
+   * @returns undefined on success, else the catalogue code to answer with: SY_TUNNEL_LOST (no tunnel
+   *   of that worker here: dial one), SY_TUNNEL_WORKER_MISMATCH (another worker's ID or secret, or a
+   *   token bound to another worker or version), SY_TUNNEL_TOKEN_REJECTED (unknown, used, expired).
    */
-  redeem(token: string, workerId: string, reqId: string): ErrorCode | undefined {
+  redeem(token: string, workerId: string, workerSecret: string, reqId: string): ErrorCode | undefined {
     const tunnel = this.get(workerId);
     if (!tunnel) return 'SY_TUNNEL_LOST';
-    const pending = this.#tokens.redeem(token);
+    const identity = this.#identities.get(tunnel);
+    if (!identity || !sameSecret(identity.secretHash, workerSecret)) return 'SY_TUNNEL_WORKER_MISMATCH';
+    const pending = this.#tokens.peek(token);
     if (!pending || pending.reqId !== reqId) return 'SY_TUNNEL_TOKEN_REJECTED';
-    pending.resolve(tunnel);
+    if (!boundTo(pending, workerId, identity.versionId)) return 'SY_TUNNEL_WORKER_MISMATCH';
+    this.#tokens.redeem(token)?.resolve(tunnel);
     return undefined;
   }
 
   /**
    * Answers a worker's NATS attach request (W1: a ticket or reconnect for a worker that already has
-   * a tunnel here): the request's JSON bytes in, the reply's JSON bytes out (`{ok}` or `{ok:false, code}`).
+   * a tunnel here, or `refresh` for a fresh CONNECT token): the request's JSON bytes in, the reply's
+   * JSON bytes out (`{ok}`, `{ok, token}` or `{ok:false, code}`).
    */
   answerAttach(data: Uint8Array): Uint8Array {
     let code: ErrorCode | undefined;
+    let fresh: string | undefined;
     try {
       const request = decodeMessage(AttachRequestSchema, data);
-      code = this.redeem(request.token, request.workerId, request.reqId);
+      if (request.refresh) {
+        const pending = this.#tokens.peek(request.token);
+        if (!pending || pending.reqId !== request.reqId) code = 'SY_TUNNEL_TOKEN_REJECTED';
+        else if (pending.workerId !== undefined && pending.workerId !== request.workerId)
+          code = 'SY_TUNNEL_WORKER_MISMATCH';
+        else fresh = this.#tokens.refresh(request.token);
+      } else code = this.redeem(request.token, request.workerId, request.workerSecret, request.reqId);
     } catch {
       code = 'SY_INTERNAL';
     }
-    return encodeMessage(code ? { ok: false, code } : { ok: true });
+    if (code) return encodeMessage({ ok: false, code });
+    return encodeMessage(fresh === undefined ? { ok: true } : { ok: true, token: fresh });
   }
 
   /** The current open tunnel of `workerId`, if any. */
@@ -196,7 +245,7 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     const status = httpStatusOf(code);
     const body = `${ErrorCatalogue[code].message}\n`;
     socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: text/plain\r\n${TunnelHeaders.errorCode}: ${code}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   }
 
@@ -217,7 +266,31 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
       this.#reject(socket, 'SY_TUNNEL_WORKER_ID_INVALID');
       return;
     }
-    const pending = this.#tokens.redeem(match[1]);
+    const secret = req.headers[TunnelHeaders.workerSecret];
+    if (typeof secret !== 'string' || secret.length < 16 || secret.length > 256) {
+      this.#reject(socket, 'SY_TUNNEL_AUTH_MISSING');
+      return;
+    }
+    const announcedVersion = req.headers[TunnelHeaders.functionVersionId];
+    const versionId = typeof announcedVersion === 'string' ? announcedVersion : undefined;
+    // No takeover: while a worker's tunnel is open, only the holder of its secret may replace it.
+    // Checked before the token is used, so a refused CONNECT changes nothing here.
+    const current = this.get(workerId);
+    const currentIdentity = current ? this.#identities.get(current) : undefined;
+    if (currentIdentity && !sameSecret(currentIdentity.secretHash, secret)) {
+      this.#reject(socket, 'SY_TUNNEL_WORKER_MISMATCH');
+      return;
+    }
+    const peeked = this.#tokens.peek(match[1], true);
+    if (!peeked) {
+      this.#reject(socket, 'SY_TUNNEL_TOKEN_REJECTED');
+      return;
+    }
+    if (!boundTo(peeked, workerId, versionId)) {
+      this.#reject(socket, 'SY_TUNNEL_WORKER_MISMATCH');
+      return;
+    }
+    const pending = this.#tokens.redeem(match[1], true);
     if (!pending) {
       this.#reject(socket, 'SY_TUNNEL_TOKEN_REJECTED');
       return;
@@ -228,6 +301,7 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     const announced = req.headers[TunnelHeaders.features];
     const features = typeof announced === 'string' ? announced.split(',').map((f) => f.trim()) : [];
     const tunnel = new ProxyTunnel(workerId, socket, this.#options.pingIntervalMs, features);
+    this.#identities.set(tunnel, { secretHash: hashSecret(secret), versionId });
     this.#all.add(tunnel);
     const previous = this.#tunnels.get(workerId);
     this.#tunnels.set(workerId, tunnel);

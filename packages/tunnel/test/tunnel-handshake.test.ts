@@ -5,7 +5,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isSwitchyardError } from '@switchyard/protocol';
-import { dialTunnel, type TunnelListener } from '../src/index.ts';
+import { dialTunnel, PROCESS_WORKER_SECRET, type TunnelListener } from '../src/index.ts';
 import { rawRequest, startListener, statusOf } from './helpers.ts';
 
 const noStreams = () => {};
@@ -77,14 +77,28 @@ describe('W1 tunnel registration (CONNECT /v1/proxy)', () => {
   });
 
   test('W1: should answer 403 to an unknown token', async () => {
-    assert.equal(statusOf(await connect('authorization: Bearer nope\r\nx-worker-id: w1\r\n')), 403);
+    assert.equal(
+      statusOf(
+        await connect(
+          `authorization: Bearer nope\r\nx-worker-id: w1\r\nx-switchyard-worker-secret: ${PROCESS_WORKER_SECRET}\r\n`,
+        ),
+      ),
+      403,
+    );
   });
 
   test('W1: should answer 403 to an already-used token', async () => {
     const { token, attached } = listener.expectAttach('r');
     const first = await dialTunnel({ callbackUri: uri, token, workerId: 'w-used', onStream: noStreams });
     await attached;
-    assert.equal(statusOf(await connect(`authorization: Bearer ${token}\r\nx-worker-id: w-used\r\n`)), 403);
+    assert.equal(
+      statusOf(
+        await connect(
+          `authorization: Bearer ${token}\r\nx-worker-id: w-used\r\nx-switchyard-worker-secret: ${PROCESS_WORKER_SECRET}\r\n`,
+        ),
+      ),
+      403,
+    );
     await assert.rejects(dialTunnel({ callbackUri: uri, token, workerId: 'w-used', onStream: noStreams }), (err) =>
       isSwitchyardError(err, 'SY_TUNNEL_TOKEN_REJECTED'),
     );
@@ -95,7 +109,14 @@ describe('W1 tunnel registration (CONNECT /v1/proxy)', () => {
     const { token } = listener.expectAttach('r', 50);
     await sleep(120);
     assert.equal(listener.pendingTokens, 0);
-    assert.equal(statusOf(await connect(`authorization: Bearer ${token}\r\nx-worker-id: w1\r\n`)), 403);
+    assert.equal(
+      statusOf(
+        await connect(
+          `authorization: Bearer ${token}\r\nx-worker-id: w1\r\nx-switchyard-worker-secret: ${PROCESS_WORKER_SECRET}\r\n`,
+        ),
+      ),
+      403,
+    );
   });
 
   test('W1: should expire tokens after tokenTtlMs by default', async () => {
@@ -119,7 +140,7 @@ describe('W1 tunnel registration (CONNECT /v1/proxy)', () => {
       // Raw: the status line must be exactly 200 and the socket must stay open.
       const socket = net.connect(port, '127.0.0.1', () => {
         socket.write(
-          `CONNECT /v1/proxy HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\nx-worker-id: w-raw\r\n\r\n`,
+          `CONNECT /v1/proxy HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\nx-worker-id: w-raw\r\nx-switchyard-worker-secret: ${PROCESS_WORKER_SECRET}\r\n\r\n`,
         );
       });
       socket.once('data', (chunk: Buffer) => {
@@ -142,7 +163,7 @@ describe('W1 tunnel registration (CONNECT /v1/proxy)', () => {
     socket.write(
       Buffer.concat([
         Buffer.from(
-          `CONNECT /v1/proxy HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\nx-worker-id: w-head\r\n\r\n`,
+          `CONNECT /v1/proxy HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\nx-worker-id: w-head\r\nx-switchyard-worker-secret: ${PROCESS_WORKER_SECRET}\r\n\r\n`,
         ),
         settings,
       ]),
@@ -305,7 +326,15 @@ describe('W1 tunnel registration (CONNECT /v1/proxy)', () => {
 
   test('W1: should answer 404 to a CONNECT to another path', async () => {
     const { token, cancel } = listener.expectAttach('r');
-    assert.equal(statusOf(await connect(`authorization: Bearer ${token}\r\nx-worker-id: w1\r\n`, '/v2/other')), 404);
+    assert.equal(
+      statusOf(
+        await connect(
+          `authorization: Bearer ${token}\r\nx-worker-id: w1\r\nx-switchyard-worker-secret: ${PROCESS_WORKER_SECRET}\r\n`,
+          '/v2/other',
+        ),
+      ),
+      404,
+    );
     assert.equal(statusOf(await connect('', 'example.com:443')), 404);
     assert.equal(listener.pendingTokens > 0, true);
     cancel();

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
-import { dialTunnel, type ProxyTunnel, type TunnelListener, type WorkerTunnel } from '../src/index.ts';
+import {
+  dialTunnel,
+  PROCESS_WORKER_SECRET,
+  type ProxyTunnel,
+  type TunnelListener,
+  type WorkerTunnel,
+} from '../src/index.ts';
 import { attachWorker, startListener, until } from './helpers.ts';
 
 /** Worker stream handler: answers 200 with the path, after `delayMs` when the path asks for it. */
@@ -41,9 +47,13 @@ describe('W1 shared tunnels: redeem over NATS, re-dial, one tunnel per worker', 
   test('W1: redeem should attach a session to the existing tunnel of the worker, once', async () => {
     const { proxyTunnel, workerTunnel } = await attachWorker(listener, uri, 'w-redeem', answer);
     const { token, attached } = listener.expectAttach('req-2');
-    assert.equal(listener.redeem(token, 'w-redeem', 'req-2'), undefined);
+    assert.equal(listener.redeem(token, 'w-redeem', PROCESS_WORKER_SECRET, 'req-2'), undefined);
     assert.equal(await attached, proxyTunnel);
-    assert.equal(listener.redeem(token, 'w-redeem', 'req-2'), 'SY_TUNNEL_TOKEN_REJECTED', 'used token');
+    assert.equal(
+      listener.redeem(token, 'w-redeem', PROCESS_WORKER_SECRET, 'req-2'),
+      'SY_TUNNEL_TOKEN_REJECTED',
+      'used token',
+    );
     workerTunnel.destroy();
     await once(proxyTunnel, 'close');
   });
@@ -51,8 +61,8 @@ describe('W1 shared tunnels: redeem over NATS, re-dial, one tunnel per worker', 
   test('W1: redeem should reject a token issued for another request ID, and an unknown token', async () => {
     const { proxyTunnel, workerTunnel } = await attachWorker(listener, uri, 'w-reqid', answer);
     const { token, cancel } = listener.expectAttach('req-a');
-    assert.equal(listener.redeem(token, 'w-reqid', 'req-b'), 'SY_TUNNEL_TOKEN_REJECTED');
-    assert.equal(listener.redeem('unknown', 'w-reqid', 'req-a'), 'SY_TUNNEL_TOKEN_REJECTED');
+    assert.equal(listener.redeem(token, 'w-reqid', PROCESS_WORKER_SECRET, 'req-b'), 'SY_TUNNEL_TOKEN_REJECTED');
+    assert.equal(listener.redeem('unknown', 'w-reqid', PROCESS_WORKER_SECRET, 'req-a'), 'SY_TUNNEL_TOKEN_REJECTED');
     cancel();
     workerTunnel.destroy();
     await once(proxyTunnel, 'close');
@@ -60,7 +70,7 @@ describe('W1 shared tunnels: redeem over NATS, re-dial, one tunnel per worker', 
 
   test('W1: redeem should answer SY_TUNNEL_LOST for a worker without a tunnel, and keep the token', async () => {
     const { token, attached } = listener.expectAttach('req-3');
-    assert.equal(listener.redeem(token, 'w-none', 'req-3'), 'SY_TUNNEL_LOST');
+    assert.equal(listener.redeem(token, 'w-none', PROCESS_WORKER_SECRET, 'req-3'), 'SY_TUNNEL_LOST');
     // The worker then dials with the same token (W1: a lost tunnel is re-dialled with the token).
     const workerTunnel = await dialTunnel({ callbackUri: uri, token, workerId: 'w-none', onStream: answer });
     assert.equal((await attached).workerId, 'w-none');
@@ -72,7 +82,7 @@ describe('W1 shared tunnels: redeem over NATS, re-dial, one tunnel per worker', 
     workerTunnel.destroy();
     await once(proxyTunnel, 'close');
     const { token, cancel } = listener.expectAttach('req-4');
-    assert.equal(listener.redeem(token, 'w-gone', 'req-4'), 'SY_TUNNEL_LOST');
+    assert.equal(listener.redeem(token, 'w-gone', PROCESS_WORKER_SECRET, 'req-4'), 'SY_TUNNEL_LOST');
     cancel();
   });
 
@@ -116,7 +126,7 @@ describe('W1 shared tunnels: redeem over NATS, re-dial, one tunnel per worker', 
     for (let i = 0; i < 1000; i++) {
       const reqId = `req-${i}`;
       const { token, attached } = listener.expectAttach(reqId);
-      assert.equal(listener.redeem(token, 'w-shared', reqId), undefined);
+      assert.equal(listener.redeem(token, 'w-shared', PROCESS_WORKER_SECRET, reqId), undefined);
       assert.equal(await attached, proxyTunnel);
     }
     assert.equal(listener.size, 1);

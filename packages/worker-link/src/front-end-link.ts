@@ -213,7 +213,11 @@ export class FrontEndLink {
    *   also when the worker accepted but no tunnel came in time).
    */
   async #reconnect(reqId: string, worker: WorkerAddress): Promise<void> {
-    const { token, attached, cancel } = this.#tunnels.expectAttach(reqId, this.#reconnectTimeoutMs + 1_000);
+    // Only the session's owner may redeem this token (G9), whatever worker learns of it.
+    const { token, attached, cancel } = this.#tunnels.expectAttach(reqId, this.#reconnectTimeoutMs + 1_000, {
+      workerId: worker.workerId,
+      versionId: worker.versionId,
+    });
     const request: ReconnectRequest = { reqId, proxyId: this.#instanceId, callbackUri: this.callbackUri, token };
     try {
       await requestReconnect(this.#nc, worker, request, {

@@ -99,9 +99,12 @@ export class TicketAllocator {
 
   async #ticket(request: AllocationRequest): Promise<ProxyTunnel | undefined> {
     const waitMs = Math.max(1, request.deadlineMs - Date.now());
+    // The token opens a tunnel for 30 s (W1); the pending attach lasts while the ticket may wait, and
+    // only a worker of this version may redeem it.
     const { token, attached, cancel } = this.#options.tunnels.expectAttach(
       request.reqId,
       Math.max(request.tokenTtlMs, waitMs),
+      { versionId: request.versionId },
     );
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;

@@ -139,6 +139,28 @@ export async function attachOverNats(
   throw new SwitchyardError(code as ErrorCode, { detail: answer.detail });
 }
 
+/**
+ * Asks front-end instance `proxyId` for a fresh token for the pending attach of `request.token` (W1:
+ * the ticket waited past the token's 30 s CONNECT lifetime, and this worker has no tunnel there).
+ * @returns the new token.
+ * @throws SwitchyardError with the instance's code (SY_TUNNEL_TOKEN_REJECTED: the request is gone),
+ *   or the nats.js error (timeout, no responders).
+ */
+export async function refreshToken(
+  nc: NatsConnection,
+  proxyId: string,
+  request: AttachRequest,
+  timeoutMs: number = DEFAULT_ATTACH_TIMEOUT_MS,
+): Promise<string> {
+  const reply = await nc.request(NatsNames.proxyAttach(proxyId), encodeMessage({ ...request, refresh: true }), {
+    timeout: timeoutMs,
+  });
+  const answer = decodeMessage(ControlReplySchema, reply.data);
+  if (answer.ok && answer.token !== undefined) return answer.token;
+  const code = answer.code !== undefined && Object.hasOwn(ErrorCatalogue, answer.code) ? answer.code : 'SY_INTERNAL';
+  throw new SwitchyardError(code as ErrorCode, { detail: answer.detail ?? 'no fresh token' });
+}
+
 /** Tells each front-end instance in `proxyIds` that a session ended (S3: `proxy.<id>.session-ended`). */
 export function publishSessionEnded(nc: NatsConnection, proxyIds: Iterable<string>, ended: SessionEnded): void {
   const data = encodeMessage(ended);

@@ -3,17 +3,20 @@
 // that instance is up) or by dialling `CONNECT /v1/proxy` with it (none is, or the instance no longer
 // sees ours).
 
+import { randomBytes } from 'node:crypto';
 import type http2 from 'node:http2';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { TunnelFeatures } from '@switchyard/protocol';
+import { isSwitchyardError, TunnelFeatures } from '@switchyard/protocol';
 import { dialTunnel, type WorkerTunnel } from '@switchyard/tunnel';
-import { attachOverNats, DEFAULT_ATTACH_TIMEOUT_MS } from './worker-end.ts';
+import { attachOverNats, DEFAULT_ATTACH_TIMEOUT_MS, refreshToken } from './worker-end.ts';
 
 /** What {@link WorkerTunnels} needs. */
 export interface WorkerTunnelsOptions {
   nc: NatsConnection;
   /** This worker's ID (X-Worker-ID of its CONNECTs, `workerId` of its NATS attaches). */
   workerId: string;
+  /** Function version this worker serves: announced on CONNECT, where a ticket's token is bound to it. */
+  versionId?: string;
   /** Every stream a front end opens over any of these tunnels, with the instance it came from. */
   onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined) => void;
   /** The current tunnel to `proxyId` closed (W3: its sessions' reconnect windows may start). */
@@ -28,6 +31,11 @@ export class WorkerTunnels {
   readonly #tunnels = new Map<string, WorkerTunnel>();
   readonly #proxyOf = new WeakMap<WorkerTunnel, string>();
   readonly #dialing = new Map<string, Promise<WorkerTunnel>>();
+  /**
+   * Proof of this worker's ID (x-switchyard-worker-secret), made here and shown only to the front ends
+   * it dials: a front end keeps this worker's tunnel bound to it, so nobody else can take it over.
+   */
+  readonly #secret = randomBytes(32).toString('base64url');
 
   constructor(options: WorkerTunnelsOptions) {
     this.#options = options;
@@ -56,25 +64,21 @@ export class WorkerTunnels {
     // tick would otherwise both dial, and the second tunnel would close the first under its streams.
     for (let dialing = this.#dialing.get(proxyId); dialing; dialing = this.#dialing.get(proxyId))
       await dialing.catch(() => undefined);
+    const request = { token, workerId: this.#options.workerId, workerSecret: this.#secret, reqId };
+    const timeoutMs = this.#options.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS;
     if (this.open(proxyId)) {
-      const request = { token, workerId: this.#options.workerId, reqId };
-      const timeoutMs = this.#options.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS;
       if (await attachOverNats(this.#options.nc, proxyId, request, timeoutMs)) return;
       // The instance no longer sees our tunnel: dial a new one with the same (still unused) token.
     }
-    const dialing = dialTunnel({
-      callbackUri,
-      token,
-      workerId: this.#options.workerId,
-      features: [TunnelFeatures.warmPath],
-      onStream: (stream, headers, tunnel) => this.#options.onStream(stream, headers, this.#proxyOf.get(tunnel)),
-    });
-    this.#dialing.set(proxyId, dialing);
     let tunnel: WorkerTunnel;
     try {
-      tunnel = await dialing;
-    } finally {
-      if (this.#dialing.get(proxyId) === dialing) this.#dialing.delete(proxyId);
+      tunnel = await this.#dial(proxyId, callbackUri, token);
+    } catch (err) {
+      // W1: a token opens a tunnel only within 30 s of its ticket; for an older ticket, ask the
+      // instance (over NATS, to this worker's own inbox) for a fresh one and dial once more.
+      if (!isSwitchyardError(err, 'SY_TUNNEL_TOKEN_REJECTED')) throw err;
+      const fresh = await refreshToken(this.#options.nc, proxyId, request, timeoutMs);
+      tunnel = await this.#dial(proxyId, callbackUri, fresh);
     }
     this.#proxyOf.set(tunnel, proxyId);
     const previous = this.#tunnels.get(proxyId);
@@ -85,6 +89,25 @@ export class WorkerTunnels {
       this.#tunnels.delete(proxyId);
       this.#options.onClosed(proxyId, tunnel);
     });
+  }
+
+  /** Dials `CONNECT /v1/proxy` at `callbackUri` with `token`; other attaches to `proxyId` wait for it. */
+  async #dial(proxyId: string, callbackUri: string, token: string): Promise<WorkerTunnel> {
+    const dialing = dialTunnel({
+      callbackUri,
+      token,
+      workerId: this.#options.workerId,
+      workerSecret: this.#secret,
+      ...(this.#options.versionId !== undefined ? { versionId: this.#options.versionId } : {}),
+      features: [TunnelFeatures.warmPath],
+      onStream: (stream, headers, tunnel) => this.#options.onStream(stream, headers, this.#proxyOf.get(tunnel)),
+    });
+    this.#dialing.set(proxyId, dialing);
+    try {
+      return await dialing;
+    } finally {
+      if (this.#dialing.get(proxyId) === dialing) this.#dialing.delete(proxyId);
+    }
   }
 
   /** Closes every tunnel (GOAWAY; streams in flight finish). */

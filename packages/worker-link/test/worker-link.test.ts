@@ -36,10 +36,12 @@ class TestWorker {
   readonly controls: { reqId: string; action: string; proxyId: string | undefined }[] = [];
   server: WorkerLinkServer | undefined;
 
-  constructor(nc: NatsConnection) {
+  /** @param versionId the version this worker serves (announced on CONNECT; tickets' tokens are bound to it). */
+  constructor(nc: NatsConnection, versionId: string) {
     this.tunnels = new WorkerTunnels({
       nc,
       workerId: this.workerId,
+      versionId,
       onStream: (stream, headers, proxyId) => this.#onStream(stream, headers, proxyId),
       onClosed: () => undefined,
     });
@@ -113,8 +115,8 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
   }
 
   test('W1: the first ticket dials a tunnel, the next one attaches over NATS on the same tunnel', async () => {
-    const worker = new TestWorker(nc);
     const versionId = randomUUID();
+    const worker = new TestWorker(nc, versionId);
     const first = link.allocate(request(versionId, 5_000));
     const firstReqId = await worker.takeOne(queue, versionId);
     const tunnel = await first;
@@ -126,6 +128,33 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
     assert.equal(worker.tunnels.size, 1);
     assert.equal(listener.size, 1);
     worker.tunnels.closeAll();
+  });
+
+  test('W1: a ticket claimed after its token’s CONNECT lifetime gets a fresh token over NATS and is served', async () => {
+    // 300 ms stands for W1's 30 s: the ticket waits 1 s before a worker claims it.
+    const short = new TunnelListener({ host: '127.0.0.1', port: 0, tokenTtlMs: 300 });
+    const port = await short.listen();
+    const shortLink = new FrontEndLink({
+      nc,
+      instanceId: 'proxy-wl-short',
+      tunnels: short,
+      queue,
+      maxQueuePerVersion: 2,
+    });
+    await shortLink.serve({ callbackUri: `http://127.0.0.1:${port}`, onSessionEnded: () => undefined });
+    try {
+      const versionId = randomUUID();
+      const worker = new TestWorker(nc, versionId);
+      const allocation = shortLink.allocate(request(versionId, 10_000));
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await worker.takeOne(queue, versionId);
+      assert.equal((await allocation)?.workerId, worker.workerId);
+      assert.equal(short.pendingTokens, 0);
+      worker.tunnels.closeAll();
+    } finally {
+      shortLink.close();
+      await short.close();
+    }
   });
 
   test('S4, G10: a full version is SY_QUEUE_FULL at once; an untaken ticket is SY_ATTACH_TIMEOUT and withdrawn', async () => {
@@ -162,8 +191,8 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
   });
 
   test('flow 3, S1: resume and detach go over the tunnel’s control streams; a session the worker lacks is NOT_FOUND', async () => {
-    const worker = new TestWorker(nc);
     const versionId = randomUUID();
+    const worker = new TestWorker(nc, versionId);
     const allocation = link.allocate(request(versionId, 5_000));
     const reqId = await worker.takeOne(queue, versionId);
     await allocation;
@@ -184,8 +213,8 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
   });
 
   test('flow 3, G8: a reconnect dials again; a gone worker is NOT_FOUND after the grace; a silent one UNAVAILABLE', async () => {
-    const worker = new TestWorker(nc);
     const versionId = randomUUID();
+    const worker = new TestWorker(nc, versionId);
     const address = { versionId, workerId: worker.workerId };
     worker.server = await serveWorkerLink(nc, address, {
       reconnect: async (r) => {

@@ -8,7 +8,7 @@ import { type ControlStore, OpenCalls } from '@switchyard/control-store';
 import type { RegionHealthView } from '@switchyard/region-health';
 import type { SessionDirectory } from '@switchyard/session-directory';
 import type { TicketQueue } from '@switchyard/ticket-queue';
-import { TunnelListener } from '@switchyard/tunnel';
+import { DEFAULT_TOKEN_TTL_MS, TunnelListener } from '@switchyard/tunnel';
 import { FrontEndLink } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import { AbsorbHandler } from './client-absorb.ts';
@@ -68,7 +68,8 @@ export class GrpcProxy {
     this.tunnels = new TunnelListener({
       host: config.callbackHost,
       port: config.callbackPort,
-      tokenTtlMs: Math.max(30_000, config.attachTimeoutMs),
+      // W1: a token opens a tunnel for 30 s; a ticket that waits longer gets a fresh one when claimed.
+      tokenTtlMs: DEFAULT_TOKEN_TTL_MS,
     });
     this.tunnels.on('tunnel-closed', (t) =>
       logger.info({ workerId: t.workerId, reason: t.closeReason }, 'tunnel closed'),

@@ -150,7 +150,9 @@ export const InvocationConfigSchema = z
       .int()
       .min(1_000)
       .default(30_000)
-      .describe('Shortest lifetime of a single-use tunnel token (ms, W1); a longer poll window extends it.'),
+      .describe(
+        'How long a single-use tunnel token may open a tunnel with CONNECT (ms, W1); a ticket that waits longer gets a fresh token when a worker claims it.',
+      ),
     drainTimeoutMs: z
       .number()
       .int()

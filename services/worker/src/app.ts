@@ -59,6 +59,7 @@ export class Worker {
     this.#tunnels = new WorkerTunnels({
       nc: deps.nc,
       workerId: config.workerId,
+      versionId: config.versionId,
       onStream: (stream, headers, proxyId) => this.#streams.dispatch(stream, headers, proxyId),
       onClosed: (proxyId, tunnel) => this.#sessions.tunnelClosed(proxyId, tunnel),
     });

@@ -68,13 +68,6 @@ SWITCHYARD_* names of this chart.
 - name: SWITCHYARD_NATS_CREDS
   value: /etc/switchyard/nats-auth/nats.creds
 {{- end }}
-{{- if .Values.credentials.workerKey }}
-- name: SWITCHYARD_WORKER_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "switchyard-worker.secretName" . }}
-      key: worker-key
-{{- end }}
 {{- if .Values.nats.tls.enabled }}
 - name: SWITCHYARD_NATS_TLS_CA
   value: /etc/switchyard/nats-tls/ca.crt

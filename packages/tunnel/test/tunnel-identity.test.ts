@@ -1,0 +1,179 @@
+// Worker identity on the callback listener (W1, issue 8): a token is bound to the ticket's function
+// version or to the session's owner, a worker ID is bound to the secret of its open tunnel, and a
+// token opens a tunnel only within 30 s of issue (older tickets get a fresh token over `refresh`).
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  AttachRequestSchema,
+  ControlReplySchema,
+  decodeMessage,
+  encodeMessage,
+  isSwitchyardError,
+} from '@switchyard/protocol';
+import { dialTunnel, type ProxyTunnel, type TunnelListener } from '../src/index.ts';
+import { startListener } from './helpers.ts';
+
+const noStreams = () => {};
+const VERSION_A = '0b9f3c2e-6f4d-4d7a-9a41-3f0c2b7e8a10';
+const VERSION_B = '5d2e8f1a-2c3b-4e5f-8a9b-0c1d2e3f4a5b';
+const REQ_1 = '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a01';
+const REQ_2 = '6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a02';
+const SECRET_A = 'secret-of-worker-a-0123456789';
+const SECRET_B = 'secret-of-worker-b-0123456789';
+
+const attach = (listener: TunnelListener, request: Record<string, unknown>) =>
+  decodeMessage(
+    ControlReplySchema,
+    listener.answerAttach(encodeMessage(decodeMessage(AttachRequestSchema, encodeMessage(request)))),
+  );
+
+describe('worker identity on the callback listener', () => {
+  let listener: TunnelListener;
+  let uri: string;
+
+  before(async () => {
+    ({ listener, uri } = await startListener({ tokenTtlMs: 30_000 }));
+  });
+  after(async () => {
+    await listener.close();
+  });
+
+  test('a worker of B with its own valid token and A’s worker ID gets 403, and A’s tunnel stays', async () => {
+    const a = listener.expectAttach(REQ_1, 30_000, { versionId: VERSION_A });
+    const tunnelA = await dialTunnel({
+      callbackUri: uri,
+      token: a.token,
+      workerId: 'worker-a',
+      workerSecret: SECRET_A,
+      versionId: VERSION_A,
+      onStream: noStreams,
+    });
+    const proxyA: ProxyTunnel = await a.attached;
+    try {
+      const b = listener.expectAttach(REQ_2, 30_000, { versionId: VERSION_B });
+      await assert.rejects(
+        dialTunnel({
+          callbackUri: uri,
+          token: b.token,
+          workerId: 'worker-a',
+          workerSecret: SECRET_B,
+          versionId: VERSION_B,
+          onStream: noStreams,
+        }),
+        (err) => isSwitchyardError(err, 'SY_TUNNEL_WORKER_MISMATCH'),
+      );
+      assert.equal(listener.get('worker-a'), proxyA, 'A’s tunnel is still the current one');
+      assert.equal(proxyA.closed, false);
+      // The refused CONNECT did not use B's token: B's own worker can still redeem it.
+      const tunnelB = await dialTunnel({
+        callbackUri: uri,
+        token: b.token,
+        workerId: 'worker-b',
+        workerSecret: SECRET_B,
+        versionId: VERSION_B,
+        onStream: noStreams,
+      });
+      assert.equal((await b.attached).workerId, 'worker-b');
+      tunnelB.close();
+    } finally {
+      tunnelA.close();
+    }
+  });
+
+  test('a NATS attach naming another worker’s ID is refused without the secret of its tunnel', async () => {
+    const a = listener.expectAttach(REQ_1, 30_000, { versionId: VERSION_A });
+    const tunnelA = await dialTunnel({
+      callbackUri: uri,
+      token: a.token,
+      workerId: 'worker-a2',
+      workerSecret: SECRET_A,
+      versionId: VERSION_A,
+      onStream: noStreams,
+    });
+    try {
+      await a.attached;
+      const next = listener.expectAttach(REQ_2, 30_000, { versionId: VERSION_A });
+      const stolen = { token: next.token, workerId: 'worker-a2', workerSecret: SECRET_B, reqId: REQ_2 };
+      assert.deepEqual(attach(listener, stolen), { ok: false, code: 'SY_TUNNEL_WORKER_MISMATCH' });
+      assert.deepEqual(attach(listener, { ...stolen, workerSecret: SECRET_A }), { ok: true }, 'the owner still can');
+    } finally {
+      tunnelA.close();
+    }
+  });
+
+  test('a token bound to a version or to a session’s owner is refused to anyone else', async () => {
+    const ticket = listener.expectAttach(REQ_1, 30_000, { versionId: VERSION_A });
+    await assert.rejects(
+      dialTunnel({
+        callbackUri: uri,
+        token: ticket.token,
+        workerId: 'worker-b3',
+        workerSecret: SECRET_B,
+        versionId: VERSION_B,
+        onStream: noStreams,
+      }),
+      (err) => isSwitchyardError(err, 'SY_TUNNEL_WORKER_MISMATCH'),
+    );
+    ticket.cancel();
+    const reconnect = listener.expectAttach(REQ_2, 30_000, { workerId: 'owner-1' });
+    await assert.rejects(
+      dialTunnel({ callbackUri: uri, token: reconnect.token, workerId: 'not-owner', onStream: noStreams }),
+      (err) => isSwitchyardError(err, 'SY_TUNNEL_WORKER_MISMATCH'),
+    );
+    const owner = await dialTunnel({
+      callbackUri: uri,
+      token: reconnect.token,
+      workerId: 'owner-1',
+      onStream: noStreams,
+    });
+    assert.equal((await reconnect.attached).workerId, 'owner-1');
+    owner.close();
+  });
+});
+
+describe('W1: a token opens a tunnel for 30 s; a ticket that waited longer gets a fresh one', () => {
+  test('an old token is refused on CONNECT, a refresh gives a working one, and the old one is gone', async () => {
+    // A 200 ms CONNECT lifetime stands for W1's 30 s; the pending attach lives 10 s (the ticket's wait).
+    const { listener, uri } = await startListener({ tokenTtlMs: 200 });
+    try {
+      const pending = listener.expectAttach(REQ_1, 10_000, { versionId: VERSION_A });
+      await sleep(300);
+      const dial = (token: string) =>
+        dialTunnel({ callbackUri: uri, token, workerId: 'late', versionId: VERSION_A, onStream: noStreams });
+      await assert.rejects(dial(pending.token), (err) => isSwitchyardError(err, 'SY_TUNNEL_TOKEN_REJECTED'));
+      const request = { token: pending.token, workerId: 'late', workerSecret: SECRET_A, reqId: REQ_1, refresh: true };
+      assert.deepEqual(attach(listener, { ...request, reqId: REQ_2 }), { ok: false, code: 'SY_TUNNEL_TOKEN_REJECTED' });
+      const reply = attach(listener, request);
+      assert.equal(reply.ok, true);
+      assert.ok(reply.token && reply.token !== pending.token);
+      assert.deepEqual(attach(listener, request), { ok: false, code: 'SY_TUNNEL_TOKEN_REJECTED' }, 'old token gone');
+      const tunnel = await dial(reply.token);
+      assert.equal((await pending.attached).workerId, 'late');
+      tunnel.close();
+    } finally {
+      await listener.close();
+    }
+  });
+
+  test('cancel withdraws a pending attach whatever token it has now', async () => {
+    const { listener } = await startListener({ tokenTtlMs: 200 });
+    try {
+      const pending = listener.expectAttach(REQ_1, 10_000);
+      const reply = attach(listener, {
+        token: pending.token,
+        workerId: 'w',
+        workerSecret: SECRET_A,
+        reqId: REQ_1,
+        refresh: true,
+      });
+      assert.equal(listener.pendingTokens, 1);
+      pending.cancel();
+      assert.equal(listener.pendingTokens, 0);
+      assert.ok(reply.token);
+    } finally {
+      await listener.close();
+    }
+  });
+});
