@@ -64,7 +64,7 @@ async function startProxy(servers: string[]): Promise<{ proxy: GrpcProxy; parts:
       callbackHost: '127.0.0.1',
       callbackPort: 0,
       attachTimeoutMs: 5_000,
-      sessionReplicas: 3,
+      natsReplicas: 3,
       // The worker may have been on the killed node: on a loaded machine its reconnect to another
       // node (and so its subscriptions) can take seconds.
       noRespondersGraceMs: 10_000,
@@ -123,7 +123,7 @@ describe('a killed NATS node in a 3-node cluster with R3 buckets', () => {
         upstream: `grpc://127.0.0.1:${container.port}`,
         ticketPullExpiresMs: 1_000,
         sessionTtlMs: 20_000,
-        sessionReplicas: 3,
+        natsReplicas: 3,
         concurrency: 16,
       },
     });

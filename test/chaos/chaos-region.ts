@@ -88,7 +88,12 @@ export class ChaosRegion {
           await nc.close();
         }
       },
-      serviceEnv: { 'grpc-proxy': { SWITCHYARD_SESSION_REPLICAS: '3' }, worker: { SWITCHYARD_SESSION_REPLICAS: '3' } },
+      serviceEnv: {
+        api: { SWITCHYARD_NATS_REPLICAS: '3' },
+        'grpc-proxy': { SWITCHYARD_NATS_REPLICAS: '3' },
+        invocation: { SWITCHYARD_NATS_REPLICAS: '3' },
+        worker: { SWITCHYARD_NATS_REPLICAS: '3' },
+      },
     });
     try {
       const region = launch.regions[CHAOS_REGION];

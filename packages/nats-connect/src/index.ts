@@ -14,7 +14,9 @@ export type { NatsConnectionConfig } from './nats-connection-config.ts';
 export {
   DEFAULT_NATS_INBOX_PREFIX,
   NATS_REFINE_WHEN,
+  NATS_REPLICA_COUNTS,
   natsConnectionFields,
+  natsReplicasFields,
   refineNatsConnection,
 } from './nats-connection-config.ts';
 export type { WorkerNatsUserInput } from './worker-nats-user.ts';

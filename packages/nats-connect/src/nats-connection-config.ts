@@ -131,6 +131,25 @@ export const natsConnectionFields = {
     ),
 } as const;
 
+/** Replica counts JetStream accepts for a stream (an odd number up to 5, for a Raft majority). */
+export const NATS_REPLICA_COUNTS = [1, 3, 5] as const;
+
+/**
+ * The replicas field of every service that creates JetStream buckets or streams (issue 11, item 6):
+ * control buckets (api), session buckets (api, grpc-proxy, worker), ticket streams (grpc-proxy,
+ * invocation, worker). Spread into a service's config schema.
+ */
+export const natsReplicasFields = {
+  natsReplicas: z
+    .number()
+    .int()
+    .refine((n) => (NATS_REPLICA_COUNTS as readonly number[]).includes(n), 'must be 1, 3 or 5')
+    .default(1)
+    .describe(
+      "Replicas of every JetStream bucket and stream this service creates (control and session buckets, ticket streams): 3 in production (one per server of the region's NATS cluster), 1 for a single server. More than the cluster has stops the service at start with SY_NATS_REPLICAS_EXCEED_CLUSTER. An existing bucket keeps its replicas.",
+    ),
+} as const;
+
 /** The NATS part of a loaded config: servers and the fields of {@link natsConnectionFields}. */
 export interface NatsConnectionConfig {
   /** NATS server URLs (`nats://` or `tls://host:port`). */

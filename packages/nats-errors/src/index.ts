@@ -6,6 +6,7 @@ export {
   DEFAULT_STARTUP_RETRY_MS,
   DeadlineExceededError,
   isNoResponders,
+  isReplicasExceedCluster,
   isStreamFull,
   isTimeout,
   isUnavailable,

@@ -99,21 +99,39 @@ export function isUnavailable(err: unknown): boolean {
   return err instanceof JetStreamError;
 }
 
+/**
+ * True when JetStream refused to create a bucket or stream because the cluster has too few servers
+ * for its replicas: "replicas > 1 not supported in non-clustered mode" (10074) or "no suitable peers
+ * for placement" (10005, also when placement tags match too few servers, or while a new cluster does
+ * not know all its servers yet). A setting to fix when it lasts: never "unavailable".
+ */
+export function isReplicasExceedCluster(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError && (err.code === JS_REPLICAS_NOT_SUPPORTED || err.code === JS_NO_SUITABLE_PEERS)
+  );
+}
+
+/** JetStream API error code: replicas > 1 on a server without a cluster. */
+const JS_REPLICAS_NOT_SUPPORTED = 10074;
+/** JetStream API error code: no suitable peers for placement (too few servers, or tags). */
+const JS_NO_SUITABLE_PEERS = 10005;
+
 /** Attempts of an idempotent start-up step (creating a bucket or stream) while NATS cannot answer. */
-export const DEFAULT_STARTUP_ATTEMPTS = 3;
+export const DEFAULT_STARTUP_ATTEMPTS = 5;
 
 /** Pause between those attempts, in ms. */
-export const DEFAULT_STARTUP_RETRY_MS = 500;
+export const DEFAULT_STARTUP_RETRY_MS = 1_000;
 
 /**
- * Runs `step` again while it fails with "NATS could not answer" ({@link isUnavailable}), up to
+ * Runs `step` again while it fails with "NATS could not answer" ({@link isUnavailable}) or too few
+ * servers for its replicas ({@link isReplicasExceedCluster}), up to
  * `attempts` runs with `retryMs` between them; any other failure, or the last one, is thrown as is.
  * For idempotent steps only: creating a bucket or stream that another instance may have created, or
  * that the timed-out first attempt did create. Right after a cluster forms (or while other processes
  * load a small machine) the JetStream meta leader can take longer than one request timeout to create
  * a stream, and a service that gave up then would exit at start for nothing.
  * @param step one attempt; gets the attempt number (1-based).
- * @param options `attempts` (@default 3), `retryMs` (@default 500), `onRetry` told each failure retried.
+ * @param options `attempts` (@default 5), `retryMs` (@default 1000), `onRetry` told each failure retried.
  */
 export async function retryWhileUnavailable<T>(
   step: (attempt: number) => Promise<T>,
@@ -124,7 +142,8 @@ export async function retryWhileUnavailable<T>(
     try {
       return await step(attempt);
     } catch (err) {
-      if (attempt >= attempts || !isUnavailable(err)) throw err;
+      // Too few peers is retried too: a cluster that has just formed may not know all its servers yet.
+      if (attempt >= attempts || !(isUnavailable(err) || isReplicasExceedCluster(err))) throw err;
       options.onRetry?.(err, attempt);
       await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? DEFAULT_STARTUP_RETRY_MS));
     }
@@ -133,11 +152,16 @@ export async function retryWhileUnavailable<T>(
 
 /**
  * Maps a failure of a NATS-backed operation to a SwitchyardError: connection-level failures become
- * `unavailableCode` (e.g. SY_DIRECTORY_UNAVAILABLE), anything else `SY_INTERNAL`; a SwitchyardError
- * passes through.
+ * `unavailableCode` (e.g. SY_DIRECTORY_UNAVAILABLE), too few servers for the replicas asked
+ * SY_NATS_REPLICAS_EXCEED_CLUSTER, anything else `SY_INTERNAL`; a SwitchyardError passes through.
  */
 export function toSwitchyardError(err: unknown, unavailableCode: ErrorCode, detail: string): SwitchyardError {
   if (err instanceof SwitchyardError) return err;
+  if (isReplicasExceedCluster(err))
+    return new SwitchyardError('SY_NATS_REPLICAS_EXCEED_CLUSTER', {
+      detail: `${detail}: ${(err as Error).message} (set SWITCHYARD_NATS_REPLICAS to at most the number of NATS servers with JetStream in the cluster)`,
+      cause: err,
+    });
   return new SwitchyardError(isUnavailable(err) ? unavailableCode : 'SY_INTERNAL', { detail, cause: err });
 }
 

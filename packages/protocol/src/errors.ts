@@ -61,6 +61,11 @@ export const ErrorCatalogue = {
   SY_TUNNEL_LOST: { grpcStatus: GrpcStatus.UNAVAILABLE, message: 'tunnel to worker lost' },
   SY_UPSTREAM_UNAVAILABLE: { grpcStatus: GrpcStatus.UNAVAILABLE, message: 'function container unavailable' },
   SY_SESSION_EVICTED: { grpcStatus: GrpcStatus.UNAVAILABLE, message: 'session was evicted' },
+  SY_NATS_REPLICAS_EXCEED_CLUSTER: {
+    grpcStatus: GrpcStatus.FAILED_PRECONDITION,
+    message: 'SWITCHYARD_NATS_REPLICAS asks for more replicas than the NATS cluster has JetStream servers',
+    httpStatus: 500,
+  },
   SY_SHUTTING_DOWN: { grpcStatus: GrpcStatus.UNAVAILABLE, message: 'server is shutting down' },
   // HTTP invocation (H4, H7, H9, H10)
   SY_UPSTREAM_FAILED: {

@@ -16,7 +16,12 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { type NatsConnection, nanos } from '@nats-io/nats-core';
-import { isStreamFull, retryWhileUnavailable } from '@switchyard/nats-errors';
+import {
+  isReplicasExceedCluster,
+  isStreamFull,
+  retryWhileUnavailable,
+  toSwitchyardError,
+} from '@switchyard/nats-errors';
 import {
   decodeMessage,
   encodeMessage,
@@ -62,6 +67,7 @@ export interface PulledTicket {
 
 function unavailable(err: unknown, what: string): SwitchyardError {
   if (err instanceof SwitchyardError) return err;
+  if (isReplicasExceedCluster(err)) return toSwitchyardError(err, 'SY_QUEUE_UNAVAILABLE', what);
   return new SwitchyardError('SY_QUEUE_UNAVAILABLE', {
     detail: `${what}: ${(err as Error)?.message ?? err}`,
     cause: err,

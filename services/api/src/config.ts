@@ -6,6 +6,7 @@ import {
   NATS_REFINE_WHEN,
   type NatsConnectionConfig,
   natsConnectionFields,
+  natsReplicasFields,
   refineNatsConnection,
 } from '@switchyard/nats-connect';
 import { DefaultPorts } from '@switchyard/protocol';
@@ -36,6 +37,7 @@ export const ApiConfigSchema = z
       .describe('HTTP listener port (0 = any free port)'),
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS server URLs, comma-separated (required)'),
     ...natsConnectionFields,
+    ...natsReplicasFields,
     adminToken: z
       .string()
       .min(MIN_ADMIN_TOKEN_LENGTH, `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`)
@@ -69,6 +71,8 @@ export interface ApiConfig extends NatsConnectionConfig {
   readonly regions: readonly string[];
   /** TTL of the session bucket when this API creates it, ms. */
   readonly sessionTtlMs: number;
+  /** Replicas of the control and session buckets it creates (SWITCHYARD_NATS_REPLICAS: 1, 3 or 5). */
+  readonly natsReplicas: number;
   /** Prometheus port (0 = none). */
   readonly metricsPort: number;
 }
@@ -98,6 +102,7 @@ export function loadApiConfig(
     adminToken: raw.adminToken,
     regions: Object.freeze(regions),
     sessionTtlMs: raw.sessionTtlMs,
+    natsReplicas: raw.natsReplicas,
     metricsPort: raw.metricsPort,
   });
 }

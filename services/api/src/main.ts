@@ -17,12 +17,14 @@ await runService({
   identify: (config) => ({ region: config.region, instanceId, metricsPort: config.metricsPort }),
   start: async ({ config, logger, listen }) => {
     const nc = await connectNats(config, { name: instanceId, reconnectTimeWait: 500, logger });
-    const controlStore = await ControlStore.open(nc);
+    const controlStore = await ControlStore.open(nc, { replicas: config.natsReplicas });
     const directories = await Promise.all(
       config.regions.map((region) =>
         SessionDirectory.open(nc, {
           region,
-          ...(region === config.region ? { create: true, ttlMs: config.sessionTtlMs } : { create: false }),
+          ...(region === config.region
+            ? { create: true, ttlMs: config.sessionTtlMs, replicas: config.natsReplicas }
+            : { create: false }),
         }),
       ),
     );

@@ -162,8 +162,8 @@ export class ClientCalls {
   ): Promise<void> {
     const pins = this.#sessions.pinsOf(conn);
     let isNew = false;
+    let session: LocalSession | undefined;
     try {
-      let session: LocalSession;
       const pinned = pins.get(pinKey);
       if (requested && !(pinned && !(pinned instanceof Promise) && pinned.reqId === requested)) {
         session = await this.#resumer.resume(requested, auth, versionGiven);
@@ -189,6 +189,7 @@ export class ClientCalls {
       this.#forward(stream, headers, session, tunnel, isNew, signal);
     } catch (err) {
       const clear = isSwitchyardError(err, 'SY_SESSION_NOT_FOUND');
+      if (clear && session !== undefined) this.#sessions.lost(session);
       this.#fail(stream, headers, grpc, err, clear ? { 'set-cookie': CLEAR_SESSION_COOKIE } : undefined);
     }
   }

@@ -1,7 +1,12 @@
 // gRPC proxy configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
 import { controlFreshnessFields } from '@switchyard/control-store';
-import { NATS_REFINE_WHEN, natsConnectionFields, refineNatsConnection } from '@switchyard/nats-connect';
+import {
+  NATS_REFINE_WHEN,
+  natsConnectionFields,
+  natsReplicasFields,
+  refineNatsConnection,
+} from '@switchyard/nats-connect';
 import { DefaultPorts } from '@switchyard/protocol';
 import { z } from 'zod';
 
@@ -40,6 +45,7 @@ export const ProxyConfigSchema = z
       .describe('Callback URI advertised to workers in tickets. Default: http://127.0.0.1:<callbackPort>.'),
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
     ...natsConnectionFields,
+    ...natsReplicasFields,
     redisUrl: z.string().url().optional().describe('Redis for rate limits (redis://host:port). Unset: no rate limit.'),
     rateLimitPerMinute: z
       .number()
@@ -85,13 +91,6 @@ export const ProxyConfigSchema = z
       .min(1_000)
       .default(60_000)
       .describe('TTL of the session bucket when this proxy creates it.'),
-    sessionReplicas: z
-      .number()
-      .int()
-      .min(1)
-      .max(5)
-      .default(1)
-      .describe('Replicas of the session bucket when created here.'),
     metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port; 0 = off.'),
     advertiseAddresses: z
       .array(z.string().min(1))

@@ -31,9 +31,9 @@ await runService({
     const directory = await SessionDirectory.open(nc, {
       region: config.region,
       ttlMs: config.sessionTtlMs,
-      replicas: config.sessionReplicas,
+      replicas: config.natsReplicas,
     });
-    const queue = await TicketQueue.open(nc, { region: config.region });
+    const queue = await TicketQueue.open(nc, { region: config.region, replicas: config.natsReplicas });
     // G15: the other regions' buckets, bound without a round trip (a region that is down does not block start-up).
     const remoteDirectories = await openRemoteDirectories(
       nc,

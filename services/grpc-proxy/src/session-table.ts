@@ -135,6 +135,16 @@ export class SessionTable {
     for (const session of state.sessions) this.release(session, conn);
   }
 
+  /**
+   * Session `session` turned out to be gone (its worker is gone or no longer holds it, G8): it is never
+   * bound again, so the next call of a connection pinned to it (G6) without `nvcf-reqid` starts a new
+   * session instead of being answered NOT_FOUND again. The connections stay open.
+   */
+  lost(session: LocalSession): void {
+    session.ended = true;
+    this.forget(session);
+  }
+
   /** A worker ended session `reqId` (S3): connections bound to it get a clean end (GOAWAY). */
   onSessionEnded(reqId: string): void {
     const session = this.#sessions.get(reqId);

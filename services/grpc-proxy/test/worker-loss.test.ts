@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { type SampleServerHandle, startEchoServer } from '@switchyard/sample-functions';
 import { waitFor } from '@switchyard/testkit';
-import { newChannel, unary } from './echo-calls.ts';
+import { newChannel, reqIdOf, unary } from './echo-calls.ts';
 import { type HarnessProxy, RegionHarness } from './region-harness.ts';
 
 /** The proxy's no-responders grace in this test: a killed worker is believed gone after it. */
@@ -67,6 +67,12 @@ describe('a killed worker process (G8)', () => {
       // Nobody subscribes to the worker's subject any more; that is believed after the grace, not before.
       const elapsed = Date.now() - started;
       assert.ok(elapsed >= GRACE_MS - 50 && elapsed < GRACE_MS + 2_000, `NOT_FOUND after ${elapsed} ms`);
+      // G6, G8: the lost session is unpinned; the connection's next call without nvcf-reqid starts a
+      // new session on a live worker, instead of NOT_FOUND again and again.
+      await h.addWorker({ workerId: 'worker-after-loss' }, echo);
+      const next = await unary(pinned, {}, h.metadata(), { deadline: Date.now() + 10_000 });
+      assert.equal(next.error, undefined, `${next.status?.code} ${next.status?.details}`);
+      assert.notEqual(reqIdOf(next), reqIdOf(first), 'a new session');
     } finally {
       pinned.close();
     }

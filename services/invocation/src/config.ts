@@ -1,7 +1,12 @@
 // Invocation service configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
 import { controlFreshnessFields } from '@switchyard/control-store';
-import { NATS_REFINE_WHEN, natsConnectionFields, refineNatsConnection } from '@switchyard/nats-connect';
+import {
+  NATS_REFINE_WHEN,
+  natsConnectionFields,
+  natsReplicasFields,
+  refineNatsConnection,
+} from '@switchyard/nats-connect';
 import { DefaultPorts } from '@switchyard/protocol';
 import { z } from 'zod';
 
@@ -43,6 +48,7 @@ export const InvocationConfigSchema = z
     tlsKeyFile: z.string().min(1).optional().describe('PEM private key of tlsCertFile.'),
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
     ...natsConnectionFields,
+    ...natsReplicasFields,
     redisUrl: z
       .string()
       .url()

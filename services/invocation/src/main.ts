@@ -25,7 +25,7 @@ await runService({
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
     const nc = await connectNats(config, { name: config.instanceId, noAsyncTraces: true, logger });
     const control = await ControlStore.open(nc, controlFreshnessOptions(config));
-    const queue = await TicketQueue.open(nc, { region: config.region });
+    const queue = await TicketQueue.open(nc, { region: config.region, replicas: config.natsReplicas });
     const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
     redis.on('error', (err) => logger.warn({ err }, 'redis error'));
     const service = new InvocationService(config, { nc, control, queue, redis, logger });

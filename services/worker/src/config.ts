@@ -1,6 +1,11 @@
 // Worker configuration (SWITCHYARD_* environment, CLI flags as overrides), validated at start.
 import { randomUUID } from 'node:crypto';
-import { NATS_REFINE_WHEN, natsConnectionFields, refineNatsConnection } from '@switchyard/nats-connect';
+import {
+  NATS_REFINE_WHEN,
+  natsConnectionFields,
+  natsReplicasFields,
+  refineNatsConnection,
+} from '@switchyard/nats-connect';
 import { z } from 'zod';
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
@@ -35,6 +40,7 @@ export const WorkerConfigSchema = z
     concurrency: z.number().int().min(1).max(100_000).default(8).describe('Sessions this worker holds at once (W2).'),
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
     ...natsConnectionFields,
+    ...natsReplicasFields,
     callbackAllowList: z
       .array(z.string().min(1))
       .default(['http://127.0.0.1:', 'http://localhost:', 'http://[::1]:'])
@@ -51,13 +57,6 @@ export const WorkerConfigSchema = z
       .min(1_000)
       .default(60_000)
       .describe('TTL of the session bucket; records are refreshed every TTL/3 (S2).'),
-    sessionReplicas: z
-      .number()
-      .int()
-      .min(1)
-      .max(5)
-      .default(1)
-      .describe('Replicas of the session bucket when this worker creates it.'),
     ticketPullExpiresMs: z.number().int().min(1_000).default(5_000).describe('Long-poll time of one ticket pull.'),
     metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port; 0 = off.'),
     heartbeatIntervalMs: z

@@ -32,9 +32,9 @@ await runService({
     const directory = await SessionDirectory.open(nc, {
       region: config.region,
       ttlMs: config.sessionTtlMs,
-      replicas: config.sessionReplicas,
+      replicas: config.natsReplicas,
     });
-    const queue = await TicketQueue.open(nc, { region: config.region });
+    const queue = await TicketQueue.open(nc, { region: config.region, replicas: config.natsReplicas });
     // Read only: the api creates the control buckets (a worker user may not create them).
     // Read (reconnect windows), never authorize: no freshness probes across the gateway.
     const control = await ControlStore.open(nc, { create: false, probeIntervalMs: 0 });

@@ -56,6 +56,8 @@ SWITCHYARD_* names of this chart.
   value: {{ .Values.worker.metricsPort | quote }}
 - name: SWITCHYARD_NATS_SERVERS
   value: {{ join "," (required "nats.servers is required" .Values.nats.servers) | quote }}
+- name: SWITCHYARD_NATS_REPLICAS
+  value: {{ .Values.nats.replicas | quote }}
 {{- if eq .Values.credentials.natsAuth "password" }}
 - name: SWITCHYARD_NATS_USER
   value: {{ required "credentials.natsUser is required with natsAuth password" .Values.credentials.natsUser | quote }}

@@ -32,8 +32,6 @@ input of each define: dict "root" $ "c" <component from switchyard.components> "
 - name: SWITCHYARD_PORT
   value: {{ $port.grpc | quote }}
 {{- include "switchyard.env.callback" . }}
-- name: SWITCHYARD_SESSION_REPLICAS
-  value: {{ $root.Values.nats.sessionReplicas | quote }}
 {{- with $root.Values.remoteRegions }}
 - name: SWITCHYARD_REMOTE_REGIONS
   value: {{ join "," . | quote }}
@@ -165,6 +163,10 @@ and TLS. A password comes from the Secret; a creds file is mounted at /etc/switc
 {{- $role := .c.role }}
 - name: SWITCHYARD_NATS_SERVERS
   value: {{ join "," (required "nats.servers is required" $n.servers) | quote }}
+{{- if ne .c.name "geodns" }}
+- name: SWITCHYARD_NATS_REPLICAS
+  value: {{ $n.replicas | quote }}
+{{- end }}
 {{- if eq $n.auth.type "password" }}
 - name: SWITCHYARD_NATS_USER
   value: {{ get $n.auth.users $role | quote }}
