@@ -20,7 +20,9 @@ export interface StartRedisServerOptions {
 }
 
 /**
- * Starts redis-server (`--save '' --appendonly no`) in tier infra; ready when it answers PING with PONG.
+ * Starts redis-server in tier infra with an append-only file in its directory, fsynced at every write
+ * (`--appendonly yes --appendfsync always`): the 202 results it holds survive a restart of Redis (a
+ * crash included), as they must in production (docs/deploy.md). Ready when it answers PING with PONG.
  * @returns the child, not yet ready.
  */
 export function startRedisServer(group: ChildGroup, options: StartRedisServerOptions): LaunchedChild {
@@ -33,7 +35,8 @@ export function startRedisServer(group: ChildGroup, options: StartRedisServerOpt
       '--port', String(options.port),
       '--bind', '127.0.0.1',
       '--save', '',
-      '--appendonly', 'no',
+      '--appendonly', 'yes',
+      '--appendfsync', 'always',
       '--dir', options.dir,
     ],
     env: options.env,
