@@ -40,6 +40,11 @@ export interface ClaimedResult {
   headers: Record<string, string | string[]>;
   /** Body chunks in order, fetched one at a time (the consumer's pace). */
   body: AsyncIterable<Buffer>;
+  /**
+   * Called once the response was sent: `true` when the body went out in full (the result is deleted),
+   * `false` when the poller went away mid-body (the result stays for the next poll). Never throws.
+   */
+  settle(delivered: boolean): Promise<void>;
 }
 
 /** What a claim of a result finds: pending, missing, or ready with the claim token instead of a body. */
@@ -65,8 +70,10 @@ export interface ClaimableResults {
    * expired). @throws when the store is unavailable.
    */
   readClaimed(reqId: string, claim: string, index: number): Promise<Buffer | undefined>;
-  /** Deletes a claimed body (read to its end, or abandoned). Never throws. */
+  /** Gives a claim up (the poller went away mid-body): the result stays for the next poll. Never throws. */
   release(reqId: string, claim: string): Promise<void>;
+  /** Deletes a claimed result that was read to its end (handed out once). Never throws. */
+  delivered(reqId: string, claim: string): Promise<void>;
 }
 
 /** A logger with pino's `warn(object, message)` shape. */
@@ -158,7 +165,7 @@ export class RemoteResults {
     try {
       const chunk = await this.#store.readClaimed(reqId, claim, index);
       if (chunk === undefined || offset >= chunk.length) {
-        await this.#store.release(reqId, claim);
+        await this.#store.delivered(reqId, claim);
         msg.respond(Buffer.from([ResultChunkFrame.end]));
         return;
       }
@@ -215,7 +222,17 @@ export class RemoteResults {
               }
               settled = true;
               const { status, headers, claim } = reply.result;
-              resolve({ state: 'ready', region, result: { status, headers, body: this.#pull(region, reqId, claim) } });
+              resolve({
+                state: 'ready',
+                region,
+                result: {
+                  status,
+                  headers,
+                  body: this.#pull(region, reqId, claim),
+                  // The owning region deleted it when its end was pulled; an abandoned pull released it.
+                  settle: async () => undefined,
+                },
+              });
               return;
             }
             if (reply.state === 'pending' && !settled) {

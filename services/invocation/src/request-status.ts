@@ -60,16 +60,26 @@ export async function pollStatus(
     return;
   }
   const { result } = outcome;
+  let sent = false;
   try {
     res.writeHead(result.status, clientResponseHeaders(result.headers, reqId, result.status));
     for await (const chunk of result.body) {
       if (res.destroyed) break;
       if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
     }
-    res.end();
+    if (!res.destroyed) {
+      // Delivered only once the last byte left for the client: a poller that drops mid-body loses nothing.
+      sent = await new Promise<boolean>((resolve) => {
+        res.once('finish', () => resolve(true));
+        res.once('close', () => resolve(res.writableFinished));
+        res.end();
+      });
+    }
   } catch (err) {
     ctx.log.warn({ err, reqId }, 'could not send a stored result');
     abortResponse(req, res);
+  } finally {
+    await result.settle(sent);
   }
 }
 
