@@ -164,11 +164,11 @@ export type ResultRequest = z.infer<typeof ResultRequestSchema>;
 
 /**
  * Reply to a `lookup` on `invocation.result.<region>` (H9): `pending`, `unknown` (not there, expired,
- * fetched, or another account's), `error` (that region's Redis failed), or `ready`: claimed there (handed
+ * fetched, or another account's), `error` (that region's Redis failed), `lost` (500 SY_RESULT_LOST), or `ready`: claimed there (handed
  * out once), with the answer's status, headers and the claim token its body is pulled with.
  */
 export const ResultLookupReplySchema = z.union([
-  z.object({ state: z.enum(['pending', 'unknown', 'error']) }),
+  z.object({ state: z.enum(['pending', 'unknown', 'error', 'lost']) }),
   z.object({
     state: z.literal('ready'),
     result: z.object({

@@ -50,6 +50,7 @@ export interface ClaimedResult {
 /** What a claim of a result finds: pending, missing, or ready with the claim token instead of a body. */
 export type ClaimOutcome =
   | { state: 'pending' }
+  | { state: 'lost' }
   | { state: 'missing' }
   | { state: 'ready'; status: number; headers: Record<string, string | string[]>; claim: string };
 
@@ -60,7 +61,8 @@ export type ClaimOutcome =
 export interface ClaimableResults {
   /**
    * Claims the result of `reqId` for `accountId` atomically: a ready result is handed out once.
-   * @returns pending; missing (unknown, expired, already fetched, or another account's); or ready with
+   * @returns pending; lost (its owner died or the store failed while keeping it: 500 SY_RESULT_LOST);
+   *   missing (unknown, expired, already fetched, or another account's); or ready with
    *   the claim token (`[A-Za-z0-9_-]{1,64}`).
    * @throws when the store is unavailable.
    */
@@ -84,6 +86,7 @@ export interface ResultExchangeLogger {
 /** What a remote lookup finds. */
 export type RemoteOutcome =
   | { state: 'missing' }
+  | { state: 'lost'; region: string }
   | { state: 'pending'; region: string }
   | { state: 'ready'; region: string; result: ClaimedResult };
 
@@ -154,7 +157,7 @@ export class RemoteResults {
         if (outcome.state === 'ready') {
           const { status, headers, claim } = outcome;
           msg.respond(encodeMessage({ state: 'ready', result: { status, headers, claim } }));
-        } else msg.respond(encodeMessage({ state: outcome.state === 'pending' ? 'pending' : 'unknown' }));
+        } else msg.respond(encodeMessage({ state: outcome.state === 'missing' ? 'unknown' : outcome.state }));
       } catch (err) {
         this.#log.warn({ err, reqId: request.reqId }, 'remote result lookup: result store unavailable');
         msg.respond(encodeMessage({ state: 'error' }));
@@ -235,9 +238,9 @@ export class RemoteResults {
               });
               return;
             }
-            if (reply.state === 'pending' && !settled) {
+            if ((reply.state === 'pending' || reply.state === 'lost') && !settled) {
               settled = true;
-              resolve({ state: 'pending', region });
+              resolve({ state: reply.state, region });
               return;
             }
             if (reply.state === 'error') silent.push(region);

@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import { type ErrorCode, PROBLEM_CONTENT_TYPE, problemDocument, SwitchyardError } from '@switchyard/protocol';
 import type { ClaimableResults, ClaimedResult, ClaimOutcome } from '@switchyard/result-exchange';
 import type { Redis } from 'ioredis';
+import { CLAIM, DELIVERED, PUSH, READY, RELEASE } from './result-scripts.ts';
 
 /** A stored result as a status poll hands it out, and what a claim finds (defined by the exchange that reads them). */
 export type { ClaimedResult, ClaimOutcome };
@@ -26,65 +27,27 @@ export interface ResultStoreOptions {
   maxBytes: number;
   /** Size of each stored body chunk (bytes). */
   chunkBytes: number;
+  /** Lease of the owner of a pending result (ms); default {@link DEFAULT_OWNER_LEASE_MS}. */
+  ownerLeaseMs?: number;
   /** How long each write is retried while Redis is unavailable (ms); default {@link DEFAULT_WRITE_RETRY_MS}. */
   writeRetryMs?: number;
 }
 
 /** What a status poll finds. */
-export type PollOutcome = { state: 'pending' } | { state: 'ready'; result: ClaimedResult } | { state: 'missing' };
-
-// KEYS: meta, body, claim. ARGV: account, claim token, claim lease ms.
-// A ready result is claimed by one poller at a time (a lease, renewed as its body is read); it stays
-// stored until that poller says it was fully delivered, so a poller that drops mid-body loses nothing.
-const CLAIM = `
-local m = redis.call('HMGET', KEYS[1], 'state', 'account', 'status', 'headers')
-if not m[1] or m[2] ~= ARGV[1] then return false end
-if m[1] ~= 'ready' then return {'pending'} end
-local holder = redis.call('GET', KEYS[3])
-if holder and holder ~= ARGV[2] then return {'pending'} end
-local lease = tonumber(ARGV[3])
-redis.call('SET', KEYS[3], ARGV[2], 'PX', lease)
-for i = 1, 2 do
-  local left = redis.call('PTTL', KEYS[i])
-  if left >= 0 and left < lease then redis.call('PEXPIRE', KEYS[i], lease) end
-end
-return {'ready', m[3], m[4]}
-`;
-
-// KEYS: meta, body. ARGV: chunk index, chunk, ttl ms. Idempotent (a retried write after a lost reply
-// adds nothing twice); the body never outlives the pending record it belongs to.
-const PUSH = `
-if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then return -1 end
-local n = redis.call('LLEN', KEYS[2])
-if n == tonumber(ARGV[1]) then redis.call('RPUSH', KEYS[2], ARGV[2]) end
-redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]))
-return n
-`;
-
-// KEYS: meta, body. ARGV: account, status, headers JSON, ttl ms. Body and metadata get one expiry,
-// set together, so a late poll never finds the metadata of a body that already expired.
-const READY = `
-redis.call('HSET', KEYS[1], 'state', 'ready', 'account', ARGV[1], 'status', ARGV[2], 'headers', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
-redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]))
-return 1
-`;
-
-// KEYS: meta, body, claim. ARGV: claim token. Deletes a result its claimer delivered in full.
-const DELIVERED = `
-if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-return 1
-`;
-
-// KEYS: claim. ARGV: claim token. Gives a claim up (the result stays for the next poll).
-const RELEASE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('DEL', KEYS[1])
-`;
+export type PollOutcome =
+  | { state: 'pending' }
+  | { state: 'lost' }
+  | { state: 'ready'; result: ClaimedResult }
+  | { state: 'missing' };
 
 /** How long a claim holds a ready result without its poller reading on (ms): then another poll may take it. */
 export const CLAIM_LEASE_MS = 30_000;
+/** Lease of the instance that holds a pending result (ms): refreshed every third of it while it lives. */
+export const DEFAULT_OWNER_LEASE_MS = 15_000;
+/** After a Redis that restarted empty, misses are answered 503 (not 404) this long (ms): owners put their records back. */
+export const RESTART_GRACE_MS = 10_000;
+/** Key marking the life of this Redis's data: gone means Redis restarted empty. */
+export const EPOCH_KEY = 'switchyard:results:epoch';
 /** How long a write to Redis is retried before the result counts as lost (ms). */
 export const DEFAULT_WRITE_RETRY_MS = 15_000;
 
@@ -93,6 +56,7 @@ interface ResultCommands {
     meta: string,
     body: string,
     claim: string,
+    lease: string,
     account: string,
     token: string,
     leaseMs: number,
@@ -133,16 +97,41 @@ export class ResultStore implements ClaimableResults {
   constructor(redis: Redis, options: ResultStoreOptions) {
     this.#redis = redis as Redis & ResultCommands;
     this.#options = options;
-    redis.defineCommand('switchyardClaimResult', { numberOfKeys: 3, lua: CLAIM });
+    redis.defineCommand('switchyardClaimResult', { numberOfKeys: 4, lua: CLAIM });
     redis.defineCommand('switchyardPushResult', { numberOfKeys: 2, lua: PUSH });
     redis.defineCommand('switchyardReadyResult', { numberOfKeys: 2, lua: READY });
     redis.defineCommand('switchyardDeliveredResult', { numberOfKeys: 3, lua: DELIVERED });
     redis.defineCommand('switchyardReleaseResult', { numberOfKeys: 1, lua: RELEASE });
     // A Redis that came back (maybe empty, after a restart) gets the pending records of the results
     // this instance still holds again, so their polls say pending (then the result or SY_RESULT_LOST), not 404.
-    redis.on('ready', () => void this.#rebegin());
+    redis.on('ready', () => void this.#rebegin().then(() => this.#checkEpoch()));
+    this.#heartbeat = setInterval(() => void this.#renew(), this.#leaseMs / 3);
+    this.#heartbeat.unref();
   }
 
+  readonly #heartbeat: NodeJS.Timeout;
+  /** Whether this instance saw the epoch marker once (so a missing one means Redis restarted empty). */
+  #sawEpoch = false;
+
+  get #leaseMs(): number {
+    return this.#options.ownerLeaseMs ?? DEFAULT_OWNER_LEASE_MS;
+  }
+
+  /** Stops renewing the leases of the results held here (at shutdown, after the drain). */
+  close(): void {
+    clearInterval(this.#heartbeat);
+  }
+
+  /** Renews the owner lease of every result this instance still holds. */
+  async #renew(): Promise<void> {
+    if (this.#accounts.size === 0) return;
+    const m = this.#redis.multi();
+    for (const reqId of this.#accounts.keys()) m.set(ResultStore.leaseKey(reqId), '1', 'PX', this.#leaseMs);
+    await m.exec().catch(() => undefined);
+    await this.#checkEpoch();
+  }
+
+  /** Puts back the pending records (and leases) of the results held here, after a reconnect. */
   async #rebegin(): Promise<void> {
     for (const [reqId, accountId] of this.#accounts) {
       const meta = ResultStore.metaKey(reqId);
@@ -151,9 +140,29 @@ export class ResultStore implements ClaimableResults {
         .hsetnx(meta, 'state', 'pending')
         .hset(meta, 'account', accountId)
         .pexpire(meta, this.#options.ttlMs)
+        .set(ResultStore.leaseKey(reqId), '1', 'PX', this.#leaseMs)
         .exec()
         .catch(() => undefined);
     }
+  }
+
+  /** Sets the epoch marker when it is missing: `restarted:<epoch ms>` when this instance had seen one. */
+  async #checkEpoch(): Promise<void> {
+    try {
+      const value = this.#sawEpoch ? `restarted:${Date.now()}` : 'fresh';
+      await this.#redis.set(EPOCH_KEY, value, 'NX');
+      this.#sawEpoch = true;
+    } catch {
+      // Redis down: tried again at the next reconnect or renewal.
+    }
+  }
+
+  /** Whether a miss may be a result that vanished with a Redis restart and is being put back (503, not 404). */
+  async #recovering(): Promise<boolean> {
+    const value = await this.#redis.get(EPOCH_KEY);
+    if (value === null) return true;
+    if (!value.startsWith('restarted:')) return false;
+    return Date.now() - Number(value.slice('restarted:'.length)) < RESTART_GRACE_MS;
   }
 
   static metaKey(reqId: string): string {
@@ -162,6 +171,11 @@ export class ResultStore implements ClaimableResults {
 
   static bodyKey(reqId: string): string {
     return `switchyard:result:{${reqId}}:body`;
+  }
+
+  /** Redis key of the lease of the instance holding `reqId` while it is pending. */
+  static leaseKey(reqId: string): string {
+    return `switchyard:result:{${reqId}}:lease`;
   }
 
   /** Redis key holding the token of the poller that has claimed `reqId`'s ready result. */
@@ -186,6 +200,7 @@ export class ResultStore implements ClaimableResults {
           .del(ResultStore.bodyKey(reqId))
           .hset(ResultStore.metaKey(reqId), 'state', 'pending', 'account', accountId)
           .pexpire(ResultStore.metaKey(reqId), this.#options.ttlMs)
+          .set(ResultStore.leaseKey(reqId), '1', 'PX', this.#leaseMs)
           .exec(),
       );
       this.#accounts.set(reqId, accountId);
@@ -332,9 +347,11 @@ export class ResultStore implements ClaimableResults {
   /**
    * Claims the ready result of `reqId` for `accountId` (H9) for {@link CLAIM_LEASE_MS}, renewed as its
    * body is read: one poller at a time; the result stays stored until {@link delivered}.
-   * @returns pending (also while another poller holds the claim), missing (unknown, expired, already
+   * @returns pending (also while another poller holds the claim), lost (its owner's lease ran out),
+   *   missing (unknown, expired, already
    *   fetched, or another account's), or ready with status, headers and the claim token (a UUID).
-   * @throws SwitchyardError SY_RESULT_STORE_UNAVAILABLE.
+   * @throws SwitchyardError SY_RESULT_STORE_UNAVAILABLE (also for a miss shortly after Redis restarted
+   *   empty, while owners put their records back).
    */
   async claim(reqId: string, accountId: string): Promise<ClaimOutcome> {
     const claim = randomUUID();
@@ -344,15 +361,20 @@ export class ResultStore implements ClaimableResults {
         ResultStore.metaKey(reqId),
         ResultStore.bodyKey(reqId),
         ResultStore.claimKey(reqId),
+        ResultStore.leaseKey(reqId),
         accountId,
         claim,
         CLAIM_LEASE_MS,
       );
+      if (!Array.isArray(reply) && (await this.#recovering()))
+        throw new SwitchyardError('SY_RESULT_STORE_UNAVAILABLE', { detail: 'the result store restarted; recovering' });
     } catch (err) {
+      if (err instanceof SwitchyardError) throw err;
       throw new SwitchyardError('SY_RESULT_STORE_UNAVAILABLE', { cause: err });
     }
     if (!Array.isArray(reply)) return { state: 'missing' };
     if (reply[0] === 'pending') return { state: 'pending' };
+    if (reply[0] === 'lost') return { state: 'lost' };
     return {
       state: 'ready',
       status: Number(reply[1]),

@@ -92,8 +92,48 @@ describe('durable 202 results (H9, issue 11 item 4)', () => {
     assert.equal(second.statusCode, 200);
     const got = Buffer.from(await second.body.arrayBuffer());
     assert.equal(got.length, size);
-    const third = await status(reqId);
-    assert.equal(third.statusCode, 404);
-    await third.body.dump();
+    // Delivered, then gone (a 503 is allowed only within RESTART_GRACE_MS of the earlier restarts).
+    for (let tries = 0; ; tries++) {
+      const third = await status(reqId);
+      await third.body.dump();
+      if (third.statusCode === 503 && tries < 30) {
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      assert.equal(third.statusCode, 404);
+      break;
+    }
+  });
+
+  it('should answer 500 SY_RESULT_LOST once the instance holding a pending result died (its lease ran out)', async () => {
+    const owner = new Redis(h.redis.url, { maxRetriesPerRequest: 1 });
+    const dead = new ResultStore(owner, { ttlMs: 60_000, maxBytes: 1024, chunkBytes: 1024, ownerLeaseMs: 1_000 });
+    const reqId = '11111111-2222-4333-8444-555555555555';
+    await dead.begin(reqId, h.accountId);
+    const early = await status(reqId);
+    assert.equal(early.statusCode, 202, 'pending while its owner lives');
+    await early.body.dump();
+    dead.close(); // the owner stops renewing: as if it was SIGKILLed
+    owner.disconnect();
+    const res = await status(reqId, '10');
+    const body = (await res.body.json()) as Problem;
+    assert.equal(res.statusCode, 500, JSON.stringify(body));
+    assert.equal(res.headers['nvcf-status'], 'errored');
+    assert.equal(body.code, 'SY_RESULT_LOST');
+    const again = await status(reqId);
+    assert.equal(again.statusCode, 500, 'every later poll says lost too');
+    await again.body.dump();
+  });
+
+  it('should answer 503 (not 404) for a result that vanished with a Redis restart, while its owner puts it back', async () => {
+    const reqId = await accepted('/slow?ms=6000');
+    await restartRedis(500);
+    // Before the service reconnects, or while it puts its records back: never a 404.
+    const res = await status(reqId);
+    assert.ok([202, 503].includes(res.statusCode), `got ${res.statusCode}`);
+    await res.body.dump();
+    const done = await status(reqId, '30');
+    assert.equal(done.statusCode, 200);
+    assert.deepEqual(await done.body.json(), { slept: 6000 });
   });
 });
