@@ -37,19 +37,20 @@ redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[3]))
 return n
 `;
 
-// KEYS: meta, body. ARGV: account, status, headers JSON, ttl ms. Body and metadata get one expiry,
+// KEYS: meta, body, owner lease. ARGV: account, status, headers JSON, ttl ms. Body and metadata get one expiry,
 // set together, so a late poll never finds the metadata of a body that already expired.
 export const READY = `
 redis.call('HSET', KEYS[1], 'state', 'ready', 'account', ARGV[1], 'status', ARGV[2], 'headers', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]))
+redis.call('DEL', KEYS[3])
 return 1
 `;
 
-// KEYS: meta, body, claim. ARGV: claim token. Deletes a result its claimer delivered in full.
+// KEYS: meta, body, claim, owner lease. ARGV: claim token. Deletes a result its claimer delivered in full.
 export const DELIVERED = `
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 return 1
 `;
 

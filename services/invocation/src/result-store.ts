@@ -65,12 +65,13 @@ interface ResultCommands {
   switchyardReadyResult(
     meta: string,
     body: string,
+    lease: string,
     account: string,
     status: string,
     headers: string,
     ttlMs: number,
   ): Promise<number>;
-  switchyardDeliveredResult(meta: string, body: string, claim: string, token: string): Promise<number>;
+  switchyardDeliveredResult(meta: string, body: string, claim: string, lease: string, token: string): Promise<number>;
   switchyardReleaseResult(claim: string, token: string): Promise<number>;
 }
 
@@ -99,8 +100,8 @@ export class ResultStore implements ClaimableResults {
     this.#options = options;
     redis.defineCommand('switchyardClaimResult', { numberOfKeys: 4, lua: CLAIM });
     redis.defineCommand('switchyardPushResult', { numberOfKeys: 2, lua: PUSH });
-    redis.defineCommand('switchyardReadyResult', { numberOfKeys: 2, lua: READY });
-    redis.defineCommand('switchyardDeliveredResult', { numberOfKeys: 3, lua: DELIVERED });
+    redis.defineCommand('switchyardReadyResult', { numberOfKeys: 3, lua: READY });
+    redis.defineCommand('switchyardDeliveredResult', { numberOfKeys: 4, lua: DELIVERED });
     redis.defineCommand('switchyardReleaseResult', { numberOfKeys: 1, lua: RELEASE });
     // A Redis that came back (maybe empty, after a restart) gets the pending records of the results
     // this instance still holds again, so their polls say pending (then the result or SY_RESULT_LOST), not 404.
@@ -126,7 +127,8 @@ export class ResultStore implements ClaimableResults {
   async #renew(): Promise<void> {
     if (this.#accounts.size === 0) return;
     const m = this.#redis.multi();
-    for (const reqId of this.#accounts.keys()) m.set(ResultStore.leaseKey(reqId), '1', 'PX', this.#leaseMs);
+    // XX: only a lease still there (a result made ready meanwhile keeps none; a reconnect puts them back).
+    for (const reqId of this.#accounts.keys()) m.set(ResultStore.leaseKey(reqId), '1', 'PX', this.#leaseMs, 'XX');
     await m.exec().catch(() => undefined);
     await this.#checkEpoch();
   }
@@ -315,6 +317,7 @@ export class ResultStore implements ClaimableResults {
         this.#redis.switchyardReadyResult(
           ResultStore.metaKey(reqId),
           ResultStore.bodyKey(reqId),
+          ResultStore.leaseKey(reqId),
           account,
           String(status),
           JSON.stringify(headers),
@@ -415,6 +418,7 @@ export class ResultStore implements ClaimableResults {
         ResultStore.metaKey(reqId),
         ResultStore.bodyKey(reqId),
         ResultStore.claimKey(reqId),
+        ResultStore.leaseKey(reqId),
         claim,
       ),
     ).catch(() => undefined);
