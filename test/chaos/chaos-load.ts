@@ -19,7 +19,7 @@ export const ACCEPTED_DEADLINE_MS = 90_000;
  * only counted, not failed. Issue 11 item 4 (durable 202 results) makes it an explicit error; until
  * that lands the soak counts it as `lost after 202` so the other checks still guard every run.
  */
-export const TOLERATE_LOST_202 = true;
+export const TOLERATE_LOST_202 = false;
 
 /** One kill, with when it happened (ms since the epoch) and when its process was back. */
 export interface KillEvent {

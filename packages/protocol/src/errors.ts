@@ -84,6 +84,11 @@ export const ErrorCatalogue = {
     httpStatus: 500,
   },
   SY_RESULT_STORE_UNAVAILABLE: { grpcStatus: GrpcStatus.UNAVAILABLE, message: 'result store unavailable' },
+  SY_RESULT_LOST: {
+    grpcStatus: GrpcStatus.DATA_LOSS,
+    message: 'the result of this request was lost (the result store failed while keeping it)',
+    httpStatus: 500,
+  },
   // Tunnel registration (W1, W4)
   SY_TUNNEL_AUTH_MISSING: {
     grpcStatus: GrpcStatus.UNAUTHENTICATED,

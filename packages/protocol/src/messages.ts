@@ -146,7 +146,8 @@ const resultReqId = z.string().refine(isUuid);
  * - `lookup`: claim the result of `reqId` for `accountId`; answered with a {@link ResultLookupReplySchema}.
  * - `chunk`: the slice of claimed body chunk `index` from byte `offset`; answered with one frame whose
  *   byte 0 is a {@link ResultChunkFrame} and the rest the slice's bytes (not JSON).
- * - `release`: published, no reply: the poller gave up on the claimed body (the owner deletes it).
+ * - `release`: published, no reply: the poller gave up on the claimed body (the owner keeps the result
+ *   for the next poll and frees the claim).
  */
 export const ResultRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('lookup'), reqId: resultReqId, accountId: z.string().min(1) }),
@@ -163,11 +164,11 @@ export type ResultRequest = z.infer<typeof ResultRequestSchema>;
 
 /**
  * Reply to a `lookup` on `invocation.result.<region>` (H9): `pending`, `unknown` (not there, expired,
- * fetched, or another account's), `error` (that region's Redis failed), or `ready`: claimed there (handed
+ * fetched, or another account's), `error` (that region's Redis failed), `lost` (500 SY_RESULT_LOST), or `ready`: claimed there (handed
  * out once), with the answer's status, headers and the claim token its body is pulled with.
  */
 export const ResultLookupReplySchema = z.union([
-  z.object({ state: z.enum(['pending', 'unknown', 'error']) }),
+  z.object({ state: z.enum(['pending', 'unknown', 'error', 'lost']) }),
   z.object({
     state: z.literal('ready'),
     result: z.object({
@@ -181,7 +182,7 @@ export type ResultLookupReply = z.infer<typeof ResultLookupReplySchema>;
 
 /**
  * Byte 0 of a reply to a `chunk` request on `invocation.result.<region>` (H9); the slice's bytes follow.
- * `end`: the body ended (nothing follows; the claim is released). `more`: a slice of chunk `index`, which
+ * `end`: the body ended (nothing follows; the result is deleted: delivered). `more`: a slice of chunk `index`, which
  * continues at `offset + slice length`. `last`: the last slice of chunk `index`; the next request asks for
  * `index + 1`, offset 0. `error`: the owning region's Redis failed.
  */

@@ -40,11 +40,17 @@ export interface ClaimedResult {
   headers: Record<string, string | string[]>;
   /** Body chunks in order, fetched one at a time (the consumer's pace). */
   body: AsyncIterable<Buffer>;
+  /**
+   * Called once the response was sent: `true` when the body went out in full (the result is deleted),
+   * `false` when the poller went away mid-body (the result stays for the next poll). Never throws.
+   */
+  settle(delivered: boolean): Promise<void>;
 }
 
 /** What a claim of a result finds: pending, missing, or ready with the claim token instead of a body. */
 export type ClaimOutcome =
   | { state: 'pending' }
+  | { state: 'lost' }
   | { state: 'missing' }
   | { state: 'ready'; status: number; headers: Record<string, string | string[]>; claim: string };
 
@@ -55,7 +61,8 @@ export type ClaimOutcome =
 export interface ClaimableResults {
   /**
    * Claims the result of `reqId` for `accountId` atomically: a ready result is handed out once.
-   * @returns pending; missing (unknown, expired, already fetched, or another account's); or ready with
+   * @returns pending; lost (its owner died or the store failed while keeping it: 500 SY_RESULT_LOST);
+   *   missing (unknown, expired, already fetched, or another account's); or ready with
    *   the claim token (`[A-Za-z0-9_-]{1,64}`).
    * @throws when the store is unavailable.
    */
@@ -65,8 +72,10 @@ export interface ClaimableResults {
    * expired). @throws when the store is unavailable.
    */
   readClaimed(reqId: string, claim: string, index: number): Promise<Buffer | undefined>;
-  /** Deletes a claimed body (read to its end, or abandoned). Never throws. */
+  /** Gives a claim up (the poller went away mid-body): the result stays for the next poll. Never throws. */
   release(reqId: string, claim: string): Promise<void>;
+  /** Deletes a claimed result that was read to its end (handed out once). Never throws. */
+  delivered(reqId: string, claim: string): Promise<void>;
 }
 
 /** A logger with pino's `warn(object, message)` shape. */
@@ -77,6 +86,7 @@ export interface ResultExchangeLogger {
 /** What a remote lookup finds. */
 export type RemoteOutcome =
   | { state: 'missing' }
+  | { state: 'lost'; region: string }
   | { state: 'pending'; region: string }
   | { state: 'ready'; region: string; result: ClaimedResult };
 
@@ -147,7 +157,7 @@ export class RemoteResults {
         if (outcome.state === 'ready') {
           const { status, headers, claim } = outcome;
           msg.respond(encodeMessage({ state: 'ready', result: { status, headers, claim } }));
-        } else msg.respond(encodeMessage({ state: outcome.state === 'pending' ? 'pending' : 'unknown' }));
+        } else msg.respond(encodeMessage({ state: outcome.state === 'missing' ? 'unknown' : outcome.state }));
       } catch (err) {
         this.#log.warn({ err, reqId: request.reqId }, 'remote result lookup: result store unavailable');
         msg.respond(encodeMessage({ state: 'error' }));
@@ -158,7 +168,7 @@ export class RemoteResults {
     try {
       const chunk = await this.#store.readClaimed(reqId, claim, index);
       if (chunk === undefined || offset >= chunk.length) {
-        await this.#store.release(reqId, claim);
+        await this.#store.delivered(reqId, claim);
         msg.respond(Buffer.from([ResultChunkFrame.end]));
         return;
       }
@@ -215,12 +225,22 @@ export class RemoteResults {
               }
               settled = true;
               const { status, headers, claim } = reply.result;
-              resolve({ state: 'ready', region, result: { status, headers, body: this.#pull(region, reqId, claim) } });
+              resolve({
+                state: 'ready',
+                region,
+                result: {
+                  status,
+                  headers,
+                  body: this.#pull(region, reqId, claim),
+                  // The owning region deleted it when its end was pulled; an abandoned pull released it.
+                  settle: async () => undefined,
+                },
+              });
               return;
             }
-            if (reply.state === 'pending' && !settled) {
+            if ((reply.state === 'pending' || reply.state === 'lost') && !settled) {
               settled = true;
-              resolve({ state: 'pending', region });
+              resolve({ state: reply.state, region });
               return;
             }
             if (reply.state === 'error') silent.push(region);

@@ -26,6 +26,7 @@ class MemoryResults implements ClaimableResults {
     if (stored === undefined || stored.accountId !== accountId) return { state: 'missing' };
     if (!stored.ready) return { state: 'pending' };
     this.results.delete(reqId);
+    this.#accounts.set(reqId, accountId);
     const claim = randomUUID();
     this.claimed.set(`${reqId}/${claim}`, stored.chunks);
     return { state: 'ready', status: 201, headers: { 'content-type': 'application/octet-stream' }, claim };
@@ -35,9 +36,19 @@ class MemoryResults implements ClaimableResults {
     return this.claimed.get(`${reqId}/${claim}`)?.[index];
   }
 
+  /** Gives the claim up: the result is there again for the next poll. */
   async release(reqId: string, claim: string): Promise<void> {
+    const chunks = this.claimed.get(`${reqId}/${claim}`);
+    this.claimed.delete(`${reqId}/${claim}`);
+    if (chunks !== undefined)
+      this.results.set(reqId, { accountId: this.#accounts.get(reqId) ?? '', ready: true, chunks });
+  }
+
+  async delivered(reqId: string, claim: string): Promise<void> {
     this.claimed.delete(`${reqId}/${claim}`);
   }
+
+  readonly #accounts = new Map<string, string>();
 }
 
 const quiet = { warn: () => undefined };
@@ -99,7 +110,7 @@ describe('RemoteResults (H9)', () => {
     assert.deepEqual(await asker.lookup(reqId, 'other'), { state: 'missing' });
   });
 
-  test('should release the claim when the poller stops reading the body', async () => {
+  test('should release the claim, keeping the result, when the poller stops reading the body', async () => {
     const reqId = randomUUID();
     store.results.set(reqId, { accountId: 'acct', ready: true, chunks: [Buffer.from('one'), Buffer.from('two')] });
     const outcome = await asker.lookup(reqId, 'acct');
@@ -110,6 +121,7 @@ describe('RemoteResults (H9)', () => {
       break;
     }
     await waitFor(() => store.claimed.size === 0);
+    assert.ok(store.results.get(reqId)?.ready, 'a result not fully delivered stays for the next poll');
   });
 
   test('should reject with SY_RESULT_STORE_UNAVAILABLE when a region does not answer and none has it', async () => {

@@ -27,13 +27,15 @@ export interface RedisHandle {
  * Starts redis-server on a free loopback port with `--save "" --appendonly no` and resolves once it
  * answers PING with PONG.
  *
+ * @param options.port a fixed port (e.g. the port of a server a test stopped, to restart it at the
+ *   same address, empty); default a free one.
  * @returns the running server; `stopAll()` also stops it.
  * @throws {TestkitError} `TESTKIT_BINARY_MISSING` when redis-server is not installed; `TESTKIT_NOT_READY` /
  *   `TESTKIT_PROCESS_EXITED` with its last log lines when it does not come up.
  */
-export async function startRedis(): Promise<RedisHandle> {
+export async function startRedis(options: { port?: number } = {}): Promise<RedisHandle> {
   const binary = redisServerBinary();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dir = makeTempDir(`redis-${port}`);
   // biome-ignore format: flag/value pairs read better one pair per line
   const args = [

@@ -161,6 +161,8 @@ export class InvocationService {
     const until = Date.now() + this.config.drainTimeoutMs;
     while (ctx.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     this.#listener.destroyAll();
+    // Results still held now are lost with this instance: their leases run out (500 SY_RESULT_LOST).
+    this.results.close();
     await this.app.close();
     await this.tunnels.close();
   }

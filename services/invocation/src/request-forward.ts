@@ -130,8 +130,10 @@ export function forward(
       try {
         await ctx.results.complete(reqId, status, responseHeaders, out, cancelOut);
       } catch (err) {
-        ctx.log.warn({ err, reqId }, 'could not store the result of a 202 request');
+        ctx.log.warn({ err, reqId }, 'could not store the result of a 202 request; it is marked lost');
         cancelOut();
+        // Never left pending: its poll answers 500 SY_RESULT_LOST once Redis takes the mark.
+        void ctx.results.markLost(reqId, 'the result store failed while the answer was stored');
       }
     })().finally(() => {
       phase = 'done';
@@ -195,7 +197,7 @@ export function forward(
       // The 202 went out and the worker never answered: the poll gets the failure.
       void begun
         ?.then((ok) => (ok ? ctx.results.fail(reqId, 'SY_TUNNEL_LOST') : undefined))
-        .catch(() => undefined)
+        .catch(() => ctx.results.markLost(reqId, 'the result store failed'))
         .finally(() => {
           phase = 'done';
           clearTimeout(requestTimer);
@@ -228,6 +230,7 @@ export function forward(
       () => true,
       (err) => {
         ctx.log.warn({ err, reqId }, 'result store unavailable; the request is cancelled');
+        ctx.results.abandon(reqId);
         return false;
       },
     );
@@ -279,7 +282,7 @@ export function forward(
           if (!responded)
             void begun
               ?.then((ok) => (ok ? ctx.results.fail(reqId, 'SY_REQUEST_TIMEOUT') : undefined))
-              .catch(() => undefined);
+              .catch(() => ctx.results.markLost(reqId, 'the result store failed'));
           cancelOut();
           return;
         }

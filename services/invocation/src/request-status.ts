@@ -2,7 +2,8 @@
 // a request answered 202, once. This region's result store first, then, on a miss, the other regions
 // (@switchyard/result-exchange); with NVCF-POLL-SECONDS the poll waits for a pending result. Answers
 // 202 in-progress while pending, 404 SY_RESULT_NOT_FOUND when no region has it, 503
-// SY_RESULT_STORE_UNAVAILABLE when a store or region failed to answer (never a wrong 404).
+// SY_RESULT_STORE_UNAVAILABLE when a store or region failed to answer (never a wrong 404), 500
+// SY_RESULT_LOST when its owner died or the store lost it while it was kept.
 
 import type { ApiKeyRecord } from '@switchyard/control-store';
 import { isUuid, Metadata, SwitchyardError } from '@switchyard/protocol';
@@ -51,6 +52,10 @@ export async function pollStatus(
     sendProblem(req, res, ctx.log, err, reqId);
     return;
   }
+  if (outcome.state === 'lost') {
+    sendProblem(req, res, ctx.log, new SwitchyardError('SY_RESULT_LOST'), reqId);
+    return;
+  }
   if (outcome.state === 'missing') {
     sendProblem(req, res, ctx.log, new SwitchyardError('SY_RESULT_NOT_FOUND'), reqId);
     return;
@@ -60,16 +65,26 @@ export async function pollStatus(
     return;
   }
   const { result } = outcome;
+  let sent = false;
   try {
     res.writeHead(result.status, clientResponseHeaders(result.headers, reqId, result.status));
     for await (const chunk of result.body) {
       if (res.destroyed) break;
       if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
     }
-    res.end();
+    if (!res.destroyed) {
+      // Delivered only once the last byte left for the client: a poller that drops mid-body loses nothing.
+      sent = await new Promise<boolean>((resolve) => {
+        res.once('finish', () => resolve(true));
+        res.once('close', () => resolve(res.writableFinished));
+        res.end();
+      });
+    }
   } catch (err) {
     ctx.log.warn({ err, reqId }, 'could not send a stored result');
     abortResponse(req, res);
+  } finally {
+    await result.settle(sent);
   }
 }
 
@@ -94,7 +109,7 @@ async function pollAnywhere(
   );
   if (remote.state === 'pending') where.region = remote.region;
   if (remote.state === 'ready') return { state: 'ready', result: remote.result };
-  return remote.state === 'pending' ? { state: 'pending' } : { state: 'missing' };
+  return { state: remote.state };
 }
 
 /**
