@@ -103,7 +103,16 @@ export class GrpcProxy {
     const calls = new ClientCalls({ control, logger, tunnels, link, sessions, allocator, resumer, absorb, openCalls });
     this.#calls = calls;
     const http1 = new Http1Responder({ control, logger, resumer, absorb });
-    const webSockets = new WebSocketGateway({ control, logger, link, sessions, allocator, resumer, openCalls });
+    const webSockets = new WebSocketGateway({
+      control,
+      logger,
+      link,
+      sessions,
+      allocator,
+      resumer,
+      openCalls,
+      handshakeTimeoutMs: config.websocketHandshakeTimeoutMs,
+    });
     this.#webSockets = webSockets;
     this.#clients = new ClientListener({
       host: config.host,

@@ -83,6 +83,8 @@ export class ClientCalls {
   /** One client stream: answered here, or relayed to its session's worker. Never throws. */
   onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     stream.on('error', () => undefined);
+    // A stream reset in the same read as its HEADERS arrives already destroyed: respond() would throw.
+    if (stream.destroyed || stream.closed) return;
     const grpc = isGrpcContentType(headers['content-type']);
     if (headers[':method'] === 'OPTIONS') {
       const cors = corsHeaders(headers.origin, headers['access-control-request-headers']);

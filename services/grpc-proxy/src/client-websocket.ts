@@ -73,6 +73,11 @@ export interface WebSocketGatewayDeps {
   resumer: SessionResumer;
   /** Calls in progress by API key: a revoked key's WebSocket is closed (1008, issue 8). */
   openCalls: OpenCalls;
+  /**
+   * Longest wait (ms) for the container's answer to the upgrade once the tunnel stream is open (G12);
+   * then the client gets 504 SY_REQUEST_TIMEOUT and the stream is cancelled.
+   */
+  handshakeTimeoutMs: number;
 }
 
 /**
@@ -224,7 +229,17 @@ export class WebSocketGateway {
       ? { [Metadata.requestId]: session.reqId, 'set-cookie': sessionCookie(session.reqId) }
       : { [Metadata.requestId]: session.reqId };
     let answered = false;
+    // A container that holds the Upgrade and never answers must not hold the client forever.
+    const handshake = setTimeout(() => {
+      if (answered) return;
+      answered = true;
+      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+      if (!socket.destroyed) writeError(socket, 'SY_REQUEST_TIMEOUT', cors);
+    }, this.#deps.handshakeTimeoutMs);
+    handshake.unref();
     stream.once('response', (headers) => {
+      clearTimeout(handshake);
+      if (answered) return;
       answered = true;
       if (socket.destroyed) {
         stream.close(NGHTTP2_CANCEL);
@@ -241,6 +256,7 @@ export class WebSocketGateway {
       stream.pipe(socket);
     });
     stream.once('close', () => {
+      clearTimeout(handshake);
       if (answered || socket.destroyed) return;
       writeError(socket, 'SY_TUNNEL_LOST', cors);
     });

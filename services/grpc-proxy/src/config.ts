@@ -59,6 +59,14 @@ export const ProxyConfigSchema = z
       .min(100)
       .default(30_000)
       .describe('Wait for a worker to take a new session (G10, S4).'),
+    websocketHandshakeTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(30_000)
+      .describe(
+        'Longest wait for the container to answer a WebSocket upgrade once a worker took it (G12); then 504 SY_REQUEST_TIMEOUT and the tunnel stream is cancelled.',
+      ),
     reconnectTimeoutMs: z
       .number()
       .int()

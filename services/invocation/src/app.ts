@@ -180,7 +180,14 @@ export class InvocationService {
       sendProblem(req, res, ctx.log, new SwitchyardError('SY_ROUTE_NOT_FOUND', { detail: 'reserved path' }));
       return;
     }
-    const target = resolveTarget(method, url, hostOf(req), req.headers);
+    let target: ReturnType<typeof resolveTarget>;
+    try {
+      target = resolveTarget(method, url, hostOf(req), req.headers);
+    } catch (err) {
+      // A malformed %-escape in a pexec path: 400, never an exception out of the request handler.
+      sendProblem(req, res, ctx.log, err);
+      return;
+    }
     if (target.kind === 'none') {
       sendProblem(req, res, ctx.log, new SwitchyardError('SY_ROUTE_NOT_FOUND', { detail: target.detail }));
       return;

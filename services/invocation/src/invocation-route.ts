@@ -3,7 +3,7 @@
 // the product page's `${FUNCTION_ID}.invocation.${GATEWAY_ADDR}` with a port included), else the
 // `/v2/nvcf/pexec/...` API routes. Pure functions: no I/O.
 
-import { isUuid } from '@switchyard/protocol';
+import { isUuid, SwitchyardError } from '@switchyard/protocol';
 
 /** A request for a function's own endpoint (path preserved, H3) or its inference URL (pexec, H2). */
 export interface FunctionTarget {
@@ -69,10 +69,23 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 }
 
 /**
+ * A path segment with its %-escapes decoded.
+ * @throws SwitchyardError SY_REQUEST_INVALID (400) when an escape is malformed (`%zz`, a cut UTF-8 sequence).
+ */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new SwitchyardError('SY_REQUEST_INVALID', { detail: 'malformed %-escape in the path' });
+  }
+}
+
+/**
  * Resolves the target of a request (H1, H2). Order: an invocation Host routes to the function with the
  * path unchanged (the headers may override its IDs); else the pexec API routes (IDs from the path);
  * else the `function-id` header routes with the path unchanged; else no target.
  * IDs are returned as given (authorize() checks their shape and answers 400/404).
+ * @throws SwitchyardError SY_REQUEST_INVALID (400) when a pexec path segment has a malformed %-escape.
  */
 export function resolveTarget(
   method: string,
@@ -97,13 +110,13 @@ export function resolveTarget(
   if (pathOnly.startsWith(PEXEC_PREFIX)) {
     const status = PEXEC_STATUS.exec(pathOnly);
     if (status && (method === 'GET' || method === 'HEAD'))
-      return { kind: 'status', requestId: decodeURIComponent(status[1]) };
+      return { kind: 'status', requestId: decodeSegment(status[1]) };
     const fn = PEXEC_FUNCTION.exec(pathOnly);
     if (fn)
       return {
         kind: 'function',
-        functionId: decodeURIComponent(fn[1]),
-        versionId: fn[2] !== undefined ? decodeURIComponent(fn[2]) : headerVersion,
+        functionId: decodeSegment(fn[1]),
+        versionId: fn[2] !== undefined ? decodeSegment(fn[2]) : headerVersion,
         pexec: true,
       };
   }
