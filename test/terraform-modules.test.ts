@@ -7,12 +7,82 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { readTfDir, renderDocs, TERRAFORM_DIRS, type TfDir, withDocs } from '../scripts/terraform-hcl.ts';
+import { helmBinary } from './helm-binary.ts';
+
+/** Path of a terraform binary on PATH, or undefined. */
+function terraformBinary(): string | undefined {
+  const which = spawnSync('sh', ['-c', 'command -v terraform'], { encoding: 'utf8' });
+  return which.status === 0 ? which.stdout.trim() : undefined;
+}
+
+/** tfvars of the region module: every option on, and only what is required. */
+const REGION_INPUTS: Record<string, string> = {
+  full: `region = "us-east"
+remote_regions = ["eu-west"]
+chart_path = "unused"
+nats_values_file = "unused"
+domain = "sy.example.com"
+nameservers = ["ns-us-east.sy.example.com", "ns-eu-west.sy.example.com"]
+redis_url = "redis://redis.redis.svc:6379"
+admin_token = "0123456789abcdef0123"
+nats_creds = { proxy = "p", api = "a", geodns = "g" }
+nats_tls = { ca = "ca", cert = "cert", key = "key" }
+client_tls = { cert = "cert", key = "key" }
+image = { repository = "registry.example.com/switchyard", tag = "1.0.0" }
+replicas = { grpc_proxy = 3 }
+geo_regions = {
+  us-east = { lat = 39, lon = -77.5, addresses = { grpc = ["192.0.2.1"], http = ["192.0.2.2"] } }
+  eu-west = { lat = 53.3, lon = -6.3, addresses = { grpc = ["198.51.100.1"], http = ["198.51.100.2"] } }
+}
+`,
+  minimal: `region = "us-east"
+chart_path = "unused"
+nats_values_file = "unused"
+domain = "sy.example.com"
+redis_url = "redis://redis.redis.svc:6379"
+admin_token = "0123456789abcdef0123"
+geo_regions = { us-east = { lat = 39, lon = -77.5, addresses = { grpc = ["192.0.2.1"] } } }
+`,
+};
+
+/**
+ * The chart values modules/region computes for some inputs, evaluated by `terraform console` (which
+ * needs no provider) over the module's variables and locals, each Secret reference replaced by the
+ * string secret-<resource name>.
+ * @throws AssertionError when terraform cannot evaluate them.
+ */
+function regionChartValues(terraform: string, tfvars: string): Record<string, unknown> {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-tf-'));
+  try {
+    const moduleDir = join(tfRoot, 'modules', 'region');
+    copyFileSync(join(moduleDir, 'variables.tf'), join(dir, 'variables.tf'));
+    const main = readFileSync(join(moduleDir, 'main.tf'), 'utf8');
+    const locals = main
+      .slice(main.indexOf('locals {'), main.indexOf('\nresource '))
+      .replace(/kubernetes_secret_v1\.(\w+)(\[0\])?\.metadata\[0\]\.name/g, '"secret-$1"');
+    writeFileSync(join(dir, 'locals.tf'), locals);
+    writeFileSync(join(dir, 'test.tfvars'), tfvars);
+    const out = spawnSync(terraform, ['console', '-var-file=test.tfvars'], {
+      cwd: dir,
+      input: 'nonsensitive(jsonencode(local.chart_values))\n',
+      encoding: 'utf8',
+      env: { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null', CHECKPOINT_DISABLE: '1', NO_COLOR: '1' },
+      timeout: 120_000,
+    });
+    const line = out.stdout.split('\n').find((l) => l.startsWith('"'));
+    assert.ok(out.status === 0 && line, `terraform console failed:\n${out.stdout}${out.stderr}`);
+    return JSON.parse(JSON.parse(line) as string) as Record<string, unknown>;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tfRoot = join(root, 'infra', 'terraform');
@@ -197,6 +267,49 @@ describe('terraform modules', () => {
       }
     }
   });
+
+  for (const [name, tfvars] of Object.entries(REGION_INPUTS)) {
+    test(`the chart renders with the values modules/region computes (${name} inputs)`, (t) => {
+      const terraform = terraformBinary();
+      if (terraform === undefined) {
+        t.skip('no terraform binary on PATH: module values not evaluated');
+        return;
+      }
+      const values = regionChartValues(terraform, tfvars);
+      const dir = mkdtempSync(join(tmpdir(), 'sy-tf-values-'));
+      try {
+        writeFileSync(join(dir, 'values.json'), JSON.stringify(values));
+        // helm template validates the values against values.schema.json
+        const out = spawnSync(
+          helmBinary(),
+          [
+            'template',
+            'sy',
+            join(root, 'infra', 'helm', 'switchyard'),
+            '-n',
+            'switchyard',
+            '-f',
+            join(dir, 'values.json'),
+          ],
+          { encoding: 'utf8', timeout: 120_000 },
+        );
+        assert.equal(out.status, 0, `helm template failed:\n${out.stderr}`);
+        const docs = out.stdout.split(/^---$/m).map((d) => parseYaml(d) as { kind?: string } | null);
+        assert.ok(docs.filter((d) => d?.kind === 'Deployment').length === 4, 'four Deployments');
+        // the Secrets the module creates are the ones the pods read
+        assert.match(out.stdout, /name: secret-admin\b/);
+        assert.match(out.stdout, /name: secret-redis\b/);
+        if (name === 'full') {
+          for (const s of ['secret-nats_auth', 'secret-nats_tls', 'secret-client_tls']) {
+            assert.match(out.stdout, new RegExp(`secretName: ${s}\\b|name: ${s}\\b`), `${s} not referenced`);
+          }
+          assert.match(out.stdout, /tls:\/\/nats\.nats\.svc:4222/);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   test('README tables match the files', () => {
     for (const [rel, tf] of Object.entries(dirs)) {
