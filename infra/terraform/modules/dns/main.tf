@@ -1,11 +1,3 @@
-locals {
-  # Names inside the zone need glue (their A records in the parent); names outside it resolve on their own.
-  glued = {
-    for name, addrs in var.nameservers : name => addrs
-    if name == var.zone || endswith(name, ".${var.zone}")
-  }
-}
-
 resource "aws_route53_record" "delegation" {
   zone_id = var.parent_zone_id
   name    = var.zone
@@ -14,8 +6,10 @@ resource "aws_route53_record" "delegation" {
   records = sort([for name in keys(var.nameservers) : "${name}."])
 }
 
+# One A record set per NS name in the parent zone: glue for names inside var.zone (geodns answers NS
+# at the apex but no A for its own names), ordinary records for names beside it in the parent zone.
 resource "aws_route53_record" "glue" {
-  for_each = local.glued
+  for_each = var.nameservers
 
   zone_id = var.parent_zone_id
   name    = each.key

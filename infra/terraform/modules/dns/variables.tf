@@ -19,7 +19,7 @@ variable "zone" {
 }
 
 variable "nameservers" {
-  description = "Every geodns server of every region: NS name (inside zone, glued) => IPv4 addresses. Provider-neutral: the modules/region output geodns_addresses fits here."
+  description = "Every geodns server of every region: NS name => IPv4 addresses. Each name gets an A record set in the parent zone, so it must lie in it (inside zone: glue; beside it: an ordinary record). Provider-neutral: the modules/region output geodns_addresses fits here."
   type        = map(list(string))
 
   validation {
