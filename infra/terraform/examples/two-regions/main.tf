@@ -9,9 +9,11 @@ locals {
     eu-west = { lat = 53.3, lon = -6.3, addresses = var.public_addresses.eu_west }
   }
 
+  # NS names beside the zone in the parent zone (geodns answers no A for names inside its zone)
+  parent_domain = join(".", slice(split(".", var.domain), 1, length(split(".", var.domain))))
   nameservers = {
-    "ns-us-east.${var.domain}" = var.geodns_addresses.us_east
-    "ns-eu-west.${var.domain}" = var.geodns_addresses.eu_west
+    "ns-us-east-${split(".", var.domain)[0]}.${local.parent_domain}" = var.geodns_addresses.us_east
+    "ns-eu-west-${split(".", var.domain)[0]}.${local.parent_domain}" = var.geodns_addresses.eu_west
   }
 }
 
