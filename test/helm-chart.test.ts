@@ -382,6 +382,19 @@ describe('infra/nats/helm-values.yaml', () => {
     assert.ok(
       Object.entries(v.config.merge).some(([k, f]) => k.endsWith('$include') && String(f).endsWith('accounts.conf')),
     );
+    // clients: mutual TLS then an nkey (production server.conf and users.conf); no passwords any more
+    assert.match(serverConf, /tls \{[^}]*verify: true/);
+    assert.equal(v.config.nats.tls.merge.verify, true);
+    const text = readFileSync(join(root, 'infra/nats/helm-values.yaml'), 'utf8');
+    assert.doesNotMatch(text, /BCRYPT|password/i);
+    // the Secret mounted beside accounts.conf holds the files it includes, the env Secret its nkeys
+    for (const f of ['accounts.conf', 'users.conf', 'permissions.conf'])
+      assert.match(text, new RegExp(`--from-file=${f}=`));
+    const nkeyVars = [
+      ...readFileSync(join(root, 'infra/systemd/env/nats-server.env'), 'utf8').matchAll(/^([A-Z_]+_NKEY)=/gm),
+    ];
+    for (const [, name] of nkeyVars) assert.match(text, new RegExp(`--from-literal=${name}=`));
+    assert.deepEqual(v.container.merge.envFrom, [{ secretRef: { name: 'nats-nkeys' } }]);
     const gatewayNames = v.config.gateway.merge.gateways.map((g: { name: string }) => g.name);
     const productionGateways = readFileSync(join(root, 'infra/nats/production/gateways.conf'), 'utf8');
     assert.deepEqual(
