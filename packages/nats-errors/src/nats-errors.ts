@@ -117,7 +117,7 @@ const JS_REPLICAS_NOT_SUPPORTED = 10074;
 const JS_NO_SUITABLE_PEERS = 10005;
 
 /** Attempts of an idempotent start-up step (creating a bucket or stream) while NATS cannot answer. */
-export const DEFAULT_STARTUP_ATTEMPTS = 5;
+export const DEFAULT_STARTUP_ATTEMPTS = 10;
 
 /** Pause between those attempts, in ms. */
 export const DEFAULT_STARTUP_RETRY_MS = 1_000;
@@ -131,7 +131,7 @@ export const DEFAULT_STARTUP_RETRY_MS = 1_000;
  * load a small machine) the JetStream meta leader can take longer than one request timeout to create
  * a stream, and a service that gave up then would exit at start for nothing.
  * @param step one attempt; gets the attempt number (1-based).
- * @param options `attempts` (@default 5), `retryMs` (@default 1000), `onRetry` told each failure retried.
+ * @param options `attempts` (@default 10), `retryMs` (@default 1000), `onRetry` told each failure retried.
  */
 export async function retryWhileUnavailable<T>(
   step: (attempt: number) => Promise<T>,
