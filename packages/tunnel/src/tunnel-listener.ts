@@ -217,10 +217,17 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     return encodeMessage(fresh === undefined ? { ok: true } : { ok: true, token: fresh });
   }
 
-  /** The current open tunnel of `workerId`, if any. */
-  get(workerId: string): ProxyTunnel | undefined {
+  /**
+   * The current open tunnel of `workerId`, if any. Give `versionId` whenever the tunnel is to carry a
+   * session's traffic (pinned calls, resume, detach): a worker ID is chosen by the worker, so a worker
+   * of another version may hold that ID here while the real one has no tunnel; only a tunnel whose
+   * token was bound to `versionId` is returned then (issue 8: B never receives a byte of A's calls).
+   */
+  get(workerId: string, versionId?: string): ProxyTunnel | undefined {
     const t = this.#tunnels.get(workerId);
-    return t && !t.closed ? t : undefined;
+    if (!t || t.closed) return undefined;
+    if (versionId !== undefined && this.#identities.get(t)?.versionId !== versionId) return undefined;
+    return t;
   }
 
   /** Number of open tunnels. */
@@ -301,7 +308,8 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     const announced = req.headers[TunnelHeaders.features];
     const features = typeof announced === 'string' ? announced.split(',').map((f) => f.trim()) : [];
     const tunnel = new ProxyTunnel(workerId, socket, this.#options.pingIntervalMs, features);
-    this.#identities.set(tunnel, { secretHash: hashSecret(secret), versionId });
+    // The version the token was bound to (checked equal to the announced one by boundTo).
+    this.#identities.set(tunnel, { secretHash: hashSecret(secret), versionId: peeked.versionId ?? versionId });
     this.#all.add(tunnel);
     const previous = this.#tunnels.get(workerId);
     this.#tunnels.set(workerId, tunnel);

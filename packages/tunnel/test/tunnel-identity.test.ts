@@ -103,6 +103,27 @@ describe('worker identity on the callback listener', () => {
     }
   });
 
+  test('a worker of B naming A’s ID while A has no tunnel here is never handed A’s sessions', async () => {
+    // A's tunnel closed (a restart, a network cut): B dials first with its own ticket's token and A's ID.
+    const b = listener.expectAttach(REQ_1, 30_000, { versionId: VERSION_B });
+    const tunnelB = await dialTunnel({
+      callbackUri: uri,
+      token: b.token,
+      workerId: 'worker-a4',
+      workerSecret: SECRET_B,
+      versionId: VERSION_B,
+      onStream: noStreams,
+    });
+    try {
+      const proxyB = await b.attached;
+      // Routing for A's sessions (pinned calls, resume, detach) asks for a tunnel of A's version.
+      assert.equal(listener.get('worker-a4', VERSION_A), undefined, 'no tunnel of version A under that ID');
+      assert.equal(listener.get('worker-a4', VERSION_B), proxyB, 'B still serves its own version');
+    } finally {
+      tunnelB.close();
+    }
+  });
+
   test('a token bound to a version or to a session’s owner is refused to anyone else', async () => {
     const ticket = listener.expectAttach(REQ_1, 30_000, { versionId: VERSION_A });
     await assert.rejects(

@@ -143,9 +143,9 @@ export class FrontEndLink {
     return this.#allocator.allocate({ tokenTtlMs: DEFAULT_TOKEN_TTL_MS, ...request });
   }
 
-  /** The open tunnel to `workerId`, if any. */
-  tunnelTo(workerId: string): ProxyTunnel | undefined {
-    return this.#tunnels.get(workerId);
+  /** The open tunnel to `workerId`, if any; with `versionId`, only one bound to that version (issue 8). */
+  tunnelTo(workerId: string, versionId?: string): ProxyTunnel | undefined {
+    return this.#tunnels.get(workerId, versionId);
   }
 
   /**
@@ -156,7 +156,8 @@ export class FrontEndLink {
    *   SY_WORKER_UNAVAILABLE (no answer in time; never NOT_FOUND then).
    */
   async resume(reqId: string, worker: WorkerAddress): Promise<void> {
-    const tunnel = this.#tunnels.get(worker.workerId);
+    // Only a tunnel of the session's version: another version's worker may hold that ID here (issue 8).
+    const tunnel = this.#tunnels.get(worker.workerId, worker.versionId);
     if (tunnel) {
       const status = await sendControl(tunnel, 'attach', reqId).catch(() => undefined);
       if (status === 404) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
@@ -171,11 +172,11 @@ export class FrontEndLink {
    * @throws as {@link resume}, and SY_TUNNEL_LOST when the new tunnel closed at once.
    */
   async tunnelFor(reqId: string, worker: WorkerAddress): Promise<ProxyTunnel> {
-    const { workerId } = worker;
-    const open = this.#tunnels.get(workerId);
+    const { workerId, versionId } = worker;
+    const open = this.#tunnels.get(workerId, versionId);
     if (open) return open;
     await this.#reconnect(reqId, worker);
-    const tunnel = this.#tunnels.get(workerId);
+    const tunnel = this.#tunnels.get(workerId, versionId);
     if (!tunnel) throw new SwitchyardError('SY_TUNNEL_LOST');
     return tunnel;
   }
@@ -184,9 +185,10 @@ export class FrontEndLink {
    * Tells worker `workerId` that no client connection here uses session `reqId` any more, so its
    * reconnect window starts (S1). Nothing to tell without a tunnel: the worker already counts a lost
    * tunnel as a detach (W3). Never throws; a failure is a lost tunnel, which detaches too.
+   * @param versionId the session's version: only a tunnel bound to it is told (issue 8).
    */
-  detach(reqId: string, workerId: string): void {
-    const tunnel = this.#tunnels.get(workerId);
+  detach(reqId: string, workerId: string, versionId?: string): void {
+    const tunnel = this.#tunnels.get(workerId, versionId);
     if (tunnel) sendControl(tunnel, 'detach', reqId).catch(() => undefined);
   }
 

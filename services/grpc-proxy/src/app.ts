@@ -95,7 +95,7 @@ export class GrpcProxy {
     });
     const allocator = new SessionAllocator({ config, link, sessions, spill, rateLimiter: deps.rateLimiter });
     const lookup = new SessionLookup(deps.directory, deps.remoteDirectories, config.remoteLookupTimeoutMs);
-    const resumer = new SessionResumer({ link, sessions, lookup });
+    const resumer = new SessionResumer({ link, sessions, lookup, control });
     const absorb = new AbsorbHandler({ control, logger, allocator, resumer });
     const tunnels = this.tunnels;
     const openCalls = new OpenCalls(control);

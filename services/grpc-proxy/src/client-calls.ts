@@ -142,7 +142,7 @@ export class ClientCalls {
 
     // G6 fast path: the connection already knows its session and its tunnel.
     if (pinned && !(pinned instanceof Promise) && !pinned.ended && (!requested || requested === pinned.reqId)) {
-      const tunnel = this.#tunnels.get(pinned.workerId);
+      const tunnel = this.#tunnels.get(pinned.workerId, pinned.versionId);
       if (tunnel) {
         this.#forward(stream, headers, pinned, tunnel, false, signal);
         return;

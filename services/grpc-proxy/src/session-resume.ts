@@ -2,7 +2,7 @@
 // (this region's bucket, then the other regions' in parallel), checked against the caller (G9), and
 // attached once however many calls resume them at the same time; and ending an owned session (G13).
 
-import type { Authorization } from '@switchyard/control-store';
+import type { Authorization, ControlStore, VersionRecord } from '@switchyard/control-store';
 import { type SessionRecord, SwitchyardError } from '@switchyard/protocol';
 import type { FrontEndLink } from '@switchyard/worker-link';
 import type { SessionLookup } from './session-lookup.ts';
@@ -16,6 +16,8 @@ export interface SessionResumerDeps {
   sessions: SessionTable;
   /** The session directories: this region's, then the others' (G15). */
   lookup: SessionLookup;
+  /** Control data: a session record's version must be one of the caller's function (issue 8). */
+  control: Pick<ControlStore, 'getVersion'>;
 }
 
 /** Resumes and ends sessions by request ID; see the file comment. */
@@ -24,8 +26,11 @@ export class SessionResumer {
   /** Attaches under way by request ID: concurrent resumes of one session share one. */
   readonly #resuming = new Map<string, Promise<LocalSession>>();
 
+  readonly #getVersion: (versionId: string) => VersionRecord | undefined;
+
   constructor(deps: SessionResumerDeps) {
     this.#deps = deps;
+    this.#getVersion = (versionId) => deps.control.getVersion(versionId);
   }
 
   /**
@@ -42,7 +47,7 @@ export class SessionResumer {
       const entry = await this.#deps.lookup.find(reqId);
       if (!entry) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
       // Checked before the worker is asked to attach: a refused resume must not hold the session (S1).
-      checkOwner(entry.record, auth, versionGiven);
+      checkOwner(entry.record, auth, versionGiven, this.#getVersion);
       let pending = this.#resuming.get(reqId);
       if (!pending) {
         pending = this.#attachExisting(entry.record);
@@ -51,7 +56,7 @@ export class SessionResumer {
       }
       session = await pending;
     }
-    checkOwner(session, auth, versionGiven);
+    checkOwner(session, auth, versionGiven, this.#getVersion);
     return session;
   }
 
@@ -62,7 +67,7 @@ export class SessionResumer {
   async findOwned(reqId: string, auth: Authorization, versionGiven: boolean): Promise<SessionFields> {
     const record = this.#deps.sessions.live(reqId) ?? (await this.#deps.lookup.find(reqId))?.record;
     if (!record) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
-    checkOwner(record, auth, versionGiven);
+    checkOwner(record, auth, versionGiven, this.#getVersion);
     return record;
   }
 
@@ -85,16 +90,23 @@ export class SessionResumer {
 
 /**
  * G9: a session of another account is not found (a request ID is not a bearer token); one of another
- * function, or of another version when a version was named, is a mismatch.
+ * function, or of another version when a version was named, is a mismatch. Session records are
+ * written by workers and not signed (issue 8 item 6), so the record's version must also be a known
+ * version of the caller's function: a record a worker of B forged with A's account and function but
+ * B's version and worker is a mismatch, never a resume that routes A's client to B.
+ * @param getVersion the control data's version lookup.
  * @throws SwitchyardError SY_SESSION_NOT_FOUND, SY_SESSION_MISMATCH.
  */
 export function checkOwner(
   session: Pick<SessionRecord, 'accountId' | 'functionId' | 'versionId'>,
   auth: Authorization,
   versionGiven: boolean,
+  getVersion: (versionId: string) => Pick<VersionRecord, 'functionId' | 'accountId'> | undefined,
 ): void {
   if (session.accountId !== auth.key.accountId) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
   if (session.functionId !== auth.fn.functionId || (versionGiven && session.versionId !== auth.version.versionId)) {
     throw new SwitchyardError('SY_SESSION_MISMATCH');
   }
+  const version = session.versionId === auth.version.versionId ? auth.version : getVersion(session.versionId);
+  if (version?.functionId !== auth.fn.functionId) throw new SwitchyardError('SY_SESSION_MISMATCH');
 }

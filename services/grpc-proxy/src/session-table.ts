@@ -28,7 +28,7 @@ export interface LocalSession {
   readonly accountId: string;
   readonly functionId: string;
   readonly versionId: string;
-  /** The worker it lives on; its tunnel is `tunnels.get(workerId)`. */
+  /** The worker it lives on; its tunnel is `tunnels.get(workerId, versionId)`. */
   readonly workerId: string;
   /** Client connections bound to it (pinned, resumed, WebSockets); the worker is attached while non-empty. */
   readonly connections: Set<SessionHolder>;
@@ -124,7 +124,7 @@ export class SessionTable {
     if (!session.connections.delete(conn) || session.connections.size > 0) return;
     this.forget(session);
     if (session.ended) return;
-    this.#link.detach(session.reqId, session.workerId);
+    this.#link.detach(session.reqId, session.workerId, session.versionId);
   }
 
   /** HTTP/2 connection `conn` closed: it releases every session it used (S1). */
