@@ -4,6 +4,7 @@
 // (session-allocate) and resumed (session-resume); the worker link and its tunnel listener.
 
 import type { NatsConnection } from '@nats-io/nats-core';
+import { readTlsPair } from '@switchyard/config';
 import { type ControlStore, OpenCalls } from '@switchyard/control-store';
 import type { RegionHealthView } from '@switchyard/region-health';
 import type { SessionDirectory } from '@switchyard/session-directory';
@@ -109,6 +110,7 @@ export class GrpcProxy {
       host: config.host,
       port: config.port,
       idleTimeoutMs: config.idleTimeoutMs,
+      tls: readTlsPair(config.tlsCertFile, config.tlsKeyFile),
       onStream: (stream, headers) => calls.onStream(stream, headers),
       onHttp1Request: (req, res) => http1.handle(req, res),
       onUpgrade: (req, socket, head) => webSockets.handle(req, socket, head),

@@ -1,5 +1,6 @@
 // gRPC proxy configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
+import { clientTlsFields, refineTlsPairs, TLS_REFINE_WHEN } from '@switchyard/config';
 import { controlFreshnessFields } from '@switchyard/control-store';
 import {
   NATS_REFINE_WHEN,
@@ -119,8 +120,10 @@ export const ProxyConfigSchema = z
         'Budget of the parallel lookup in the remote regions (G15); a region that does not answer in time makes a miss UNAVAILABLE, not NOT_FOUND.',
       ),
     ...controlFreshnessFields,
+    ...clientTlsFields,
   })
-  .superRefine(refineNatsConnection, NATS_REFINE_WHEN);
+  .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
+  .superRefine((c, ctx) => refineTlsPairs(c, ctx, [['tlsCertFile', 'tlsKeyFile']]), TLS_REFINE_WHEN);
 
 /** Resolved, frozen proxy configuration. */
 export type ProxyConfig = z.infer<typeof ProxyConfigSchema>;
