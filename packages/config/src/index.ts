@@ -12,4 +12,12 @@ export { missingNodeOptions, SERVICE_NODE_OPTIONS, startServiceRuntime } from '.
 export type { FieldInfo, FieldKind } from './schema-fields.ts';
 export { describeFields, ENV_PREFIX, envVarName } from './schema-fields.ts';
 export type { TlsFilePair } from './tls-files.ts';
-export { callbackTlsFields, clientTlsFields, readTlsPair, refineTlsPairs, TLS_REFINE_WHEN } from './tls-files.ts';
+export {
+  callbackTlsCaFields,
+  callbackTlsFields,
+  clientTlsFields,
+  readTlsFile,
+  readTlsPair,
+  refineTlsPairs,
+  TLS_REFINE_WHEN,
+} from './tls-files.ts';

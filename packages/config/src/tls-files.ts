@@ -66,6 +66,20 @@ export const callbackTlsFields = {
   callbackTlsKeyFile: keyFile.optional().describe('Path of the PEM private key of SWITCHYARD_CALLBACK_TLS_CERT_FILE.'),
 } as const;
 
+/** Field of a worker's trust in callback listeners (SWITCHYARD_CALLBACK_TLS_CA_FILE; W1, W4). */
+export const callbackTlsCaFields = {
+  callbackTlsCaFile: certFile
+    .optional()
+    .describe(
+      "Path of the PEM CA bundle https:// callback listeners' certificates are checked against (their name must be the callback URI's host, which the allow-list checks). Unset: the system roots.",
+    ),
+} as const;
+
+/** Reads an optional PEM file given by a checked field. @throws the read error. */
+export function readTlsFile(path: string | undefined): Buffer | undefined {
+  return path ? readFileSync(path) : undefined;
+}
+
 /** A certificate/key pair as read for `tls.createServer` / `http2.createSecureServer`. */
 export interface TlsFilePair {
   /** PEM certificate chain. */

@@ -69,6 +69,7 @@ export class GrpcProxy {
     this.tunnels = new TunnelListener({
       host: config.callbackHost,
       port: config.callbackPort,
+      tls: readTlsPair(config.callbackTlsCertFile, config.callbackTlsKeyFile),
       // W1: a token opens a tunnel for 30 s; a ticket that waits longer gets a fresh one when claimed.
       tokenTtlMs: DEFAULT_TOKEN_TTL_MS,
     });

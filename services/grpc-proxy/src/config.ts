@@ -1,6 +1,6 @@
 // gRPC proxy configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
-import { clientTlsFields, refineTlsPairs, TLS_REFINE_WHEN } from '@switchyard/config';
+import { callbackTlsFields, clientTlsFields, refineTlsPairs, TLS_REFINE_WHEN } from '@switchyard/config';
 import { controlFreshnessFields } from '@switchyard/control-store';
 import {
   NATS_REFINE_WHEN,
@@ -121,9 +121,17 @@ export const ProxyConfigSchema = z
       ),
     ...controlFreshnessFields,
     ...clientTlsFields,
+    ...callbackTlsFields,
   })
   .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
-  .superRefine((c, ctx) => refineTlsPairs(c, ctx, [['tlsCertFile', 'tlsKeyFile']]), TLS_REFINE_WHEN);
+  .superRefine(
+    (c, ctx) =>
+      refineTlsPairs(c, ctx, [
+        ['tlsCertFile', 'tlsKeyFile'],
+        ['callbackTlsCertFile', 'callbackTlsKeyFile'],
+      ]),
+    TLS_REFINE_WHEN,
+  );
 
 /** Resolved, frozen proxy configuration. */
 export type ProxyConfig = z.infer<typeof ProxyConfigSchema>;

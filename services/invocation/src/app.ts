@@ -11,6 +11,7 @@
 
 import type http from 'node:http';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { readTlsPair } from '@switchyard/config';
 import { type ControlStore, OpenCalls } from '@switchyard/control-store';
 import { SwitchyardError } from '@switchyard/protocol';
 import { TokenBuckets } from '@switchyard/rate-limit';
@@ -71,6 +72,7 @@ export class InvocationService {
     this.tunnels = new TunnelListener({
       host: config.callbackHost,
       port: config.callbackPort,
+      tls: readTlsPair(config.callbackTlsCertFile, config.callbackTlsKeyFile),
       tokenTtlMs: config.tokenTtlMs,
     });
     this.tunnels.on('tunnel-closed', (t) => log.info({ workerId: t.workerId, reason: t.closeReason }, 'tunnel closed'));

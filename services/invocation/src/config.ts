@@ -1,6 +1,6 @@
 // Invocation service configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
-import { clientTlsFields, refineTlsPairs, TLS_REFINE_WHEN } from '@switchyard/config';
+import { callbackTlsFields, clientTlsFields, refineTlsPairs, TLS_REFINE_WHEN } from '@switchyard/config';
 import { controlFreshnessFields } from '@switchyard/control-store';
 import {
   NATS_REFINE_WHEN,
@@ -42,6 +42,7 @@ export const InvocationConfigSchema = z
       .optional()
       .describe('Callback URI advertised to workers in tickets. Default: http://127.0.0.1:<callbackPort>.'),
     ...clientTlsFields,
+    ...callbackTlsFields,
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
     ...natsConnectionFields,
     ...natsReplicasFields,
@@ -164,7 +165,14 @@ export const InvocationConfigSchema = z
     metricsPort: port().default(0).describe('Prometheus /metrics port; 0 = off.'),
   })
   .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
-  .superRefine((c, ctx) => refineTlsPairs(c, ctx, [['tlsCertFile', 'tlsKeyFile']]), TLS_REFINE_WHEN);
+  .superRefine(
+    (c, ctx) =>
+      refineTlsPairs(c, ctx, [
+        ['tlsCertFile', 'tlsKeyFile'],
+        ['callbackTlsCertFile', 'callbackTlsKeyFile'],
+      ]),
+    TLS_REFINE_WHEN,
+  );
 
 /** Resolved, frozen invocation service configuration. */
 export type InvocationConfig = z.infer<typeof InvocationConfigSchema>;
