@@ -137,7 +137,8 @@ export class GrpcProxy {
     const callbackPort = await this.tunnels.listen();
     const sessions = this.#sessions;
     await this.#link.serve({
-      callbackUri: this.config.callbackUri ?? `http://127.0.0.1:${callbackPort}`,
+      callbackUri:
+        this.config.callbackUri ?? `${this.config.callbackTlsCertFile ? 'https' : 'http'}://127.0.0.1:${callbackPort}`,
       onSessionEnded: (reqId) => sessions.onSessionEnded(reqId),
     });
     const port = await this.#clients.listen();

@@ -43,7 +43,9 @@ export const ProxyConfigSchema = z
       .string()
       .url()
       .optional()
-      .describe('Callback URI advertised to workers in tickets. Default: http://127.0.0.1:<callbackPort>.'),
+      .describe(
+        'Callback URI advertised to workers in tickets. Default: http://127.0.0.1:<callbackPort> (https:// with SWITCHYARD_CALLBACK_TLS_CERT_FILE).',
+      ),
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
     ...natsConnectionFields,
     ...natsReplicasFields,

@@ -143,7 +143,10 @@ export class InvocationService {
     const callbackPort = await this.tunnels.listen();
     this.#subs.push(this.remoteResults.serve());
     // Resolves once the server has every subscription of this connection, the one above included.
-    await this.#link.serve({ callbackUri: this.config.callbackUri ?? `http://127.0.0.1:${callbackPort}` });
+    await this.#link.serve({
+      callbackUri:
+        this.config.callbackUri ?? `${this.config.callbackTlsCertFile ? 'https' : 'http'}://127.0.0.1:${callbackPort}`,
+    });
     await this.app.listen({ host: this.config.host, port: this.config.port });
     const address = this.app.server.address() as { port: number };
     return { port: address.port, callbackPort };

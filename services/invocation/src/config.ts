@@ -40,7 +40,9 @@ export const InvocationConfigSchema = z
       .string()
       .url()
       .optional()
-      .describe('Callback URI advertised to workers in tickets. Default: http://127.0.0.1:<callbackPort>.'),
+      .describe(
+        'Callback URI advertised to workers in tickets. Default: http://127.0.0.1:<callbackPort> (https:// with SWITCHYARD_CALLBACK_TLS_CERT_FILE).',
+      ),
     ...clientTlsFields,
     ...callbackTlsFields,
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
