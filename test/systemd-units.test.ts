@@ -16,6 +16,7 @@ import { loadConfig } from '@switchyard/config';
 import { GeoDnsConfigSchema } from '@switchyard/geodns';
 import { ProxyConfigSchema } from '@switchyard/grpc-proxy';
 import { InvocationConfigSchema } from '@switchyard/invocation';
+import { writeTestCertificates } from '@switchyard/testkit';
 import { WorkerConfigSchema } from '@switchyard/worker';
 import type { z } from 'zod';
 import {
@@ -35,6 +36,21 @@ const SCHEMAS: Record<DeployedService, z.ZodObject> = {
   worker: WorkerConfigSchema,
   geodns: GeoDnsConfigSchema,
 };
+/**
+ * The example env files name certificate files under /etc/switchyard/tls, which the schemas read at
+ * load: each such variable is pointed at a generated certificate (or key) of the same role instead.
+ */
+function withTestCertificates(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const certs = writeTestCertificates(mkdtempSync(join(tmpdir(), 'sy-systemd-tls-')), ['leaf']);
+  const out = { ...env };
+  for (const name of Object.keys(out)) {
+    if (!out[name]?.startsWith('/etc/switchyard/tls/')) continue;
+    if (/_KEY(_FILE)?$/.test(name)) out[name] = certs.leaves.leaf.key;
+    else if (/_CA(_FILE)?$/.test(name)) out[name] = certs.ca;
+    else if (/_CERT(_FILE)?$/.test(name)) out[name] = certs.leaves.leaf.cert;
+  }
+  return out;
+}
 /** Longest drain of a service on SIGTERM (the process policy's bound, and invocation's default). */
 const DRAIN_MS = 10_000;
 
@@ -113,7 +129,7 @@ describe('infra/systemd', () => {
       const env = parseEnv(readFileSync(join(dir, 'env', `${service}.env`), 'utf8'));
       assert.deepEqual(unknownVariables(service, Object.keys(env), documented), []);
       // the service's own schema accepts it, required variables included (throws ConfigError otherwise)
-      assert.doesNotThrow(() => loadConfig(SCHEMAS[service], { service, env }));
+      assert.doesNotThrow(() => loadConfig(SCHEMAS[service], { service, env: withTestCertificates(env) }));
     });
   }
 

@@ -6,6 +6,8 @@ directly), then resumes the session with the `nvcf-reqid` it was given and calls
 Environment:
   GRPC_GATEWAY_ADDR    gateway host (required)
   GRPC_GATEWAY_PORT    gateway port (default 10081)
+  GRPC_GATEWAY_CA      PEM CA file: connect with grpc.secure_channel(..., grpc.ssl_channel_credentials(ca))
+                       as the product page does (default: plaintext)
   FUNCTION_ID, FUNCTION_VERSION_ID, API_KEY   sent as metadata (required)
   EXPECT_SESSION=1     require an nvcf-reqid and that the second call reaches the same session
   KSERVE_GEN_DIR       directory of the generated modules (default: test/python/gen; see gen.sh)
@@ -56,7 +58,13 @@ def param(response, key):
 
 def call_grpc(expect_session):
     port = os.environ.get("GRPC_GATEWAY_PORT", "10081")
-    channel = grpc.insecure_channel(f"{os.environ['GRPC_GATEWAY_ADDR']}:{port}")
+    target = f"{os.environ['GRPC_GATEWAY_ADDR']}:{port}"
+    ca_file = os.environ.get("GRPC_GATEWAY_CA")
+    if ca_file:
+        with open(ca_file, "rb") as f:
+            channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(f.read()))
+    else:
+        channel = grpc.insecure_channel(target)
     try:
         grpc_client = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
 

@@ -11,3 +11,13 @@ export type { ServiceName } from './node-options.ts';
 export { missingNodeOptions, SERVICE_NODE_OPTIONS, startServiceRuntime } from './node-options.ts';
 export type { FieldInfo, FieldKind } from './schema-fields.ts';
 export { describeFields, ENV_PREFIX, envVarName } from './schema-fields.ts';
+export type { TlsFilePair } from './tls-files.ts';
+export {
+  callbackTlsCaFields,
+  callbackTlsFields,
+  clientTlsFields,
+  readTlsFile,
+  readTlsPair,
+  refineTlsPairs,
+  TLS_REFINE_WHEN,
+} from './tls-files.ts';

@@ -74,12 +74,16 @@ export function inferenceServiceDefinition(): grpc.ServiceDefinition {
 }
 
 /**
- * A plaintext Echo client for `address` (`host:port`) with no message size limits. Close it with
+ * An Echo client for `address` (`host:port`) with no message size limits, plaintext unless `credentials`
+ * (e.g. `grpc.credentials.createSsl(ca)`) say otherwise. Close it with
  * `client.close()`.
  */
-export function loadEchoClient(address: string): EchoClient {
+export function loadEchoClient(
+  address: string,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): EchoClient {
   const Ctor = echoConstructor();
-  return new Ctor(address, grpc.credentials.createInsecure(), UNLIMITED_MESSAGE_OPTIONS) as EchoClient;
+  return new Ctor(address, credentials, UNLIMITED_MESSAGE_OPTIONS) as EchoClient;
 }
 
 /**

@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { Socket } from 'node:net';
+import https from 'node:https';
+import { isIP, type Socket } from 'node:net';
 import {
   ErrorCatalogue,
   type ErrorCode,
@@ -29,8 +30,14 @@ export type TunnelStreamHandler = (
 
 /** Options of {@link dialTunnel}. */
 export interface DialTunnelOptions {
-  /** `http://host:port` of the callback listener (from a ticket or reconnect request). */
+  /**
+   * `http://host:port` or `https://host:port` of the callback listener (from a ticket or reconnect
+   * request). With https the CONNECT goes over TLS and the server's certificate must be valid for the
+   * URI's host and signed by `tlsCa` (or a system root when `tlsCa` is not set).
+   */
   callbackUri: string;
+  /** PEM CA bundle that https callback listeners' certificates are checked against. @default system roots */
+  tlsCa?: Buffer;
   /** Single-use token from the ticket or reconnect request. */
   token: string;
   /** This worker's ID (X-Worker-ID). */
@@ -86,9 +93,20 @@ const STATUS_CODES: Record<number, ErrorCode> = {
 export function dialTunnel(options: DialTunnelOptions): Promise<WorkerTunnel> {
   const url = new URL(options.callbackUri);
   return new Promise<WorkerTunnel>((resolve, reject) => {
-    const req = http.request({
-      host: url.hostname,
-      port: url.port || 80,
+    const secure = url.protocol === 'https:';
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const request = secure
+      ? (o: https.RequestOptions) =>
+          https.request({
+            ...o,
+            // SNI carries names only; the certificate is checked against `host` either way.
+            ...(isIP(host) ? {} : { servername: host }),
+            ...(options.tlsCa ? { ca: options.tlsCa } : {}),
+          })
+      : http.request;
+    const req = request({
+      host,
+      port: url.port || (secure ? 443 : 80),
       method: 'CONNECT',
       path: TUNNEL_CONNECT_PATH,
       headers: {
@@ -138,6 +156,9 @@ export function dialTunnel(options: DialTunnelOptions): Promise<WorkerTunnel> {
         if (tunnel) options.onStream(stream, headers, tunnel);
         else stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
       });
+      // node:http2's server hands a TLS socket whose ALPN is not h2 to HTTP/1.1 (or drops it); this
+      // socket carries HTTP/2 because the CONNECT said so (W1), not because of ALPN.
+      if ('alpnProtocol' in socket) (socket as { alpnProtocol: unknown }).alpnProtocol = 'h2';
       server.emit('connection', socket);
       if (!tunnel) {
         socket.destroy();

@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import {
   AttachRequestSchema,
@@ -93,6 +94,11 @@ export interface TunnelListenerOptions {
   tokenTtlMs?: number;
   /** PING interval on tunnels (ms). @default 10_000 */
   pingIntervalMs?: number;
+  /**
+   * PEM certificate and key: the listener speaks TLS (workers dial `https://` callback URIs and check
+   * the certificate against their CA). @default cleartext
+   */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /** Events: `tunnel` (a new tunnel is current for its worker), `tunnel-closed` (its `close` event). */
@@ -112,8 +118,8 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   readonly #all = new Set<ProxyTunnel>();
   /** Who dialled each tunnel: the hash of its worker's secret and the version it announced. */
   readonly #identities = new WeakMap<ProxyTunnel, { secretHash: Buffer; versionId: string | undefined }>();
-  readonly #server: http.Server;
-  readonly #options: Required<TunnelListenerOptions>;
+  readonly #server: http.Server | https.Server;
+  readonly #options: Required<Omit<TunnelListenerOptions, 'tls'>>;
 
   constructor(options: TunnelListenerOptions = {}) {
     super();
@@ -123,10 +129,13 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
       tokenTtlMs: options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS,
       pingIntervalMs: options.pingIntervalMs ?? DEFAULT_TUNNEL_PING_INTERVAL_MS,
     };
-    this.#server = http.createServer((_req, res) => {
+    const notConnect = (_req: http.IncomingMessage, res: http.ServerResponse) => {
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'CONNECT' });
       res.end(`use CONNECT ${TUNNEL_CONNECT_PATH}\n`);
-    });
+    };
+    this.#server = options.tls
+      ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, notConnect)
+      : http.createServer(notConnect);
     this.#server.on('connect', (req, socket, head) => this.#onConnect(req, socket as Socket, head));
   }
 
@@ -303,7 +312,28 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
       return;
     }
 
-    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    // The HTTP/2 session is set up only once the 200 is written: on a TLS socket, node:http2 fails an
+    // assertion when its session takes the socket while the TLS layer still writes the answer.
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n', (err) => {
+      // A socket gone before the 200 was out: the caller waiting on the token gives up by its own timeout.
+      if (err || socket.destroyed) {
+        socket.destroy();
+        return;
+      }
+      this.#openTunnel(req, socket, head, workerId, secret, versionId, pending);
+    });
+  }
+
+  /** Registers the tunnel of an accepted CONNECT (after its 200 is written) and hands it to the token's waiter. */
+  #openTunnel(
+    req: http.IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+    workerId: string,
+    secret: string,
+    versionId: string | undefined,
+    pending: PendingAttach<ProxyTunnel>,
+  ): void {
     if (head.length > 0) socket.unshift(head);
     const announced = req.headers[TunnelHeaders.features];
     const features = typeof announced === 'string' ? announced.split(',').map((f) => f.trim()) : [];

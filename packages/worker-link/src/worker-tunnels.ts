@@ -23,6 +23,8 @@ export interface WorkerTunnelsOptions {
   onClosed: (proxyId: string, tunnel: WorkerTunnel) => void;
   /** Budget of an attach over NATS, ms. @default 5_000 */
   attachTimeoutMs?: number;
+  /** PEM CA bundle `https://` callback listeners are checked against. @default system roots */
+  callbackTlsCa?: Buffer;
 }
 
 /** The tunnels of one worker, by front-end instance; see the file comment. */
@@ -98,6 +100,7 @@ export class WorkerTunnels {
       token,
       workerId: this.#options.workerId,
       workerSecret: this.#secret,
+      ...(this.#options.callbackTlsCa ? { tlsCa: this.#options.callbackTlsCa } : {}),
       ...(this.#options.versionId !== undefined ? { versionId: this.#options.versionId } : {}),
       features: [TunnelFeatures.warmPath],
       onStream: (stream, headers, tunnel) => this.#options.onStream(stream, headers, this.#proxyOf.get(tunnel)),

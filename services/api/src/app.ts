@@ -3,6 +3,7 @@
 // call app.inject().
 
 import type { NatsConnection } from '@nats-io/nats-core';
+import type { TlsFilePair } from '@switchyard/config';
 import type { ControlStore } from '@switchyard/control-store';
 import type { SwitchyardError } from '@switchyard/protocol';
 import type { SessionDirectory } from '@switchyard/session-directory';
@@ -35,6 +36,8 @@ export interface ApiDeps {
   evictTimeoutMs?: number;
   /** Logger (pino); @default none (silent). */
   logger?: FastifyBaseLogger;
+  /** Certificate and key: the API listens with https only. @default cleartext http */
+  tls?: TlsFilePair;
 }
 
 /**
@@ -48,6 +51,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     ...(deps.logger !== undefined ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: API_BODY_LIMIT_BYTES,
+    ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key } } : {}),
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false, useDefaults: false } },
   }) as unknown as FastifyInstance;
   const natsHealth: NatsHealth = watchNatsHealth(deps.nc);

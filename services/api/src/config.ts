@@ -1,7 +1,7 @@
 // Configuration of the operator API: a zod schema read from SWITCHYARD_* variables by
 // @switchyard/config, then resolved (REGIONS defaults to [REGION]) into one frozen ApiConfig.
 
-import { loadConfig } from '@switchyard/config';
+import { clientTlsFields, loadConfig, refineTlsPairs, TLS_REFINE_WHEN } from '@switchyard/config';
 import {
   NATS_REFINE_WHEN,
   type NatsConnectionConfig,
@@ -54,8 +54,10 @@ export const ApiConfigSchema = z
       .default(DEFAULT_API_SESSION_TTL_MS)
       .describe('TTL of the session bucket when this API creates it, ms'),
     metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port (0 = no endpoint)'),
+    ...clientTlsFields,
   })
-  .superRefine(refineNatsConnection, NATS_REFINE_WHEN);
+  .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
+  .superRefine((c, ctx) => refineTlsPairs(c, ctx, [['tlsCertFile', 'tlsKeyFile']]), TLS_REFINE_WHEN);
 
 /** Resolved, frozen configuration of the API; the NATS connection fields are those of @switchyard/nats-connect. */
 export interface ApiConfig extends NatsConnectionConfig {
@@ -75,6 +77,10 @@ export interface ApiConfig extends NatsConnectionConfig {
   readonly natsReplicas: number;
   /** Prometheus port (0 = none). */
   readonly metricsPort: number;
+  /** PEM certificate chain of the listener (SWITCHYARD_TLS_CERT_FILE): with tlsKeyFile the API speaks https only. */
+  readonly tlsCertFile: string | undefined;
+  /** PEM private key of tlsCertFile (SWITCHYARD_TLS_KEY_FILE). */
+  readonly tlsKeyFile: string | undefined;
 }
 
 /**
@@ -104,5 +110,7 @@ export function loadApiConfig(
     sessionTtlMs: raw.sessionTtlMs,
     natsReplicas: raw.natsReplicas,
     metricsPort: raw.metricsPort,
+    tlsCertFile: raw.tlsCertFile,
+    tlsKeyFile: raw.tlsKeyFile,
   });
 }

@@ -3,6 +3,7 @@
 // ready line on stdout, and drain on SIGTERM/SIGINT (@switchyard/service-main).
 
 import { randomUUID } from 'node:crypto';
+import { readTlsPair } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
 import { connectNats } from '@switchyard/nats-connect';
 import { runService } from '@switchyard/service-main';
@@ -35,6 +36,7 @@ await runService({
       controlStore,
       directories,
       logger,
+      tls: readTlsPair(config.tlsCertFile, config.tlsKeyFile),
     });
     await listen(app.listen({ host: config.host, port: config.port }), 'set SWITCHYARD_PORT / SWITCHYARD_HOST');
     const address = app.server.address();

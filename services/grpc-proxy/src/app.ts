@@ -4,6 +4,7 @@
 // (session-allocate) and resumed (session-resume); the worker link and its tunnel listener.
 
 import type { NatsConnection } from '@nats-io/nats-core';
+import { readTlsPair } from '@switchyard/config';
 import { type ControlStore, OpenCalls } from '@switchyard/control-store';
 import type { RegionHealthView } from '@switchyard/region-health';
 import type { SessionDirectory } from '@switchyard/session-directory';
@@ -68,6 +69,7 @@ export class GrpcProxy {
     this.tunnels = new TunnelListener({
       host: config.callbackHost,
       port: config.callbackPort,
+      tls: readTlsPair(config.callbackTlsCertFile, config.callbackTlsKeyFile),
       // W1: a token opens a tunnel for 30 s; a ticket that waits longer gets a fresh one when claimed.
       tokenTtlMs: DEFAULT_TOKEN_TTL_MS,
     });
@@ -118,6 +120,7 @@ export class GrpcProxy {
       host: config.host,
       port: config.port,
       idleTimeoutMs: config.idleTimeoutMs,
+      tls: readTlsPair(config.tlsCertFile, config.tlsKeyFile),
       onStream: (stream, headers) => calls.onStream(stream, headers),
       onHttp1Request: (req, res) => http1.handle(req, res),
       onUpgrade: (req, socket, head) => webSockets.handle(req, socket, head),
@@ -143,7 +146,8 @@ export class GrpcProxy {
     const callbackPort = await this.tunnels.listen();
     const sessions = this.#sessions;
     await this.#link.serve({
-      callbackUri: this.config.callbackUri ?? `http://127.0.0.1:${callbackPort}`,
+      callbackUri:
+        this.config.callbackUri ?? `${this.config.callbackTlsCertFile ? 'https' : 'http'}://127.0.0.1:${callbackPort}`,
       onSessionEnded: (reqId) => sessions.onSessionEnded(reqId),
     });
     const port = await this.#clients.listen();

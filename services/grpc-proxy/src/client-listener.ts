@@ -1,11 +1,15 @@
 // The client listener (default 10081): one TCP port for gRPC over h2c and for HTTP/1.1 requests
 // (non-gRPC clients, CORS preflights). The first bytes decide: the HTTP/2 preface goes to the HTTP/2
-// server, anything else to the HTTP/1.1 server. Idle HTTP/2 connections get GOAWAY (G11).
+// server, anything else to the HTTP/1.1 server. With a certificate the port speaks TLS only and
+// ALPN decides instead: h2 to the HTTP/2 server, http/1.1 (CORS, WebSocket G12) to the HTTP/1.1 server.
+// Idle HTTP/2 connections get GOAWAY (G11).
 
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import type { TlsFilePair } from '@switchyard/config';
 import { DEFAULT_MAX_SESSION_MEMORY_MB, H2_SETTINGS, widenConnectionWindow } from '@switchyard/tunnel';
 
 /** Options of {@link ClientListener}. */
@@ -14,6 +18,8 @@ export interface ClientListenerOptions {
   port: number;
   /** Close an HTTP/2 connection with no open stream after this long (ms, G11); 0 = never. */
   idleTimeoutMs: number;
+  /** Certificate and key: the port speaks TLS only (ALPN h2 and http/1.1); undefined = cleartext (h2c sniffing). */
+  tls?: TlsFilePair;
   /** Every HTTP/2 stream. */
   onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
   /** Every HTTP/1.1 request. */
@@ -51,7 +57,11 @@ export class ClientListener {
     this.#h1 = http.createServer(options.onHttp1Request);
     if (options.onUpgrade) this.#h1.on('upgrade', options.onUpgrade);
     this.#h1.keepAliveTimeout = options.idleTimeoutMs || 5_000;
-    this.#server = net.createServer({ noDelay: true }, (socket) => this.#sniff(socket));
+    this.#server = options.tls
+      ? tls.createServer({ ...options.tls, ALPNProtocols: ['h2', 'http/1.1'], noDelay: true }, (socket) =>
+          this.#byAlpn(socket),
+        )
+      : net.createServer({ noDelay: true }, (socket) => this.#sniff(socket));
   }
 
   /** Starts listening; resolves with the bound port. @throws the listen error. */
@@ -80,6 +90,13 @@ export class ClientListener {
       for (const s of this.#sessions) s.destroy();
     }, 5_000).unref();
     await closed;
+  }
+
+  /** A TLS connection: the protocol the client chose with ALPN (none = HTTP/1.1). */
+  #byAlpn(socket: tls.TLSSocket): void {
+    socket.on('error', () => socket.destroy());
+    if (socket.alpnProtocol === 'h2') this.#h2.emit('connection', socket);
+    else this.#h1.emit('connection', socket);
   }
 
   #sniff(socket: net.Socket): void {

@@ -1,5 +1,6 @@
 // gRPC proxy configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
+import { callbackTlsFields, clientTlsFields, refineTlsPairs, TLS_REFINE_WHEN } from '@switchyard/config';
 import { controlFreshnessFields } from '@switchyard/control-store';
 import {
   NATS_REFINE_WHEN,
@@ -42,7 +43,9 @@ export const ProxyConfigSchema = z
       .string()
       .url()
       .optional()
-      .describe('Callback URI advertised to workers in tickets. Default: http://127.0.0.1:<callbackPort>.'),
+      .describe(
+        'Callback URI advertised to workers in tickets. Default: http://127.0.0.1:<callbackPort> (https:// with SWITCHYARD_CALLBACK_TLS_CERT_FILE).',
+      ),
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
     ...natsConnectionFields,
     ...natsReplicasFields,
@@ -127,8 +130,18 @@ export const ProxyConfigSchema = z
         'Budget of the parallel lookup in the remote regions (G15); a region that does not answer in time makes a miss UNAVAILABLE, not NOT_FOUND.',
       ),
     ...controlFreshnessFields,
+    ...clientTlsFields,
+    ...callbackTlsFields,
   })
-  .superRefine(refineNatsConnection, NATS_REFINE_WHEN);
+  .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
+  .superRefine(
+    (c, ctx) =>
+      refineTlsPairs(c, ctx, [
+        ['tlsCertFile', 'tlsKeyFile'],
+        ['callbackTlsCertFile', 'callbackTlsKeyFile'],
+      ]),
+    TLS_REFINE_WHEN,
+  );
 
 /** Resolved, frozen proxy configuration. */
 export type ProxyConfig = z.infer<typeof ProxyConfigSchema>;

@@ -11,6 +11,7 @@
 
 import type http from 'node:http';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { readTlsPair } from '@switchyard/config';
 import { type ControlStore, OpenCalls } from '@switchyard/control-store';
 import { SwitchyardError } from '@switchyard/protocol';
 import { TokenBuckets } from '@switchyard/rate-limit';
@@ -71,6 +72,7 @@ export class InvocationService {
     this.tunnels = new TunnelListener({
       host: config.callbackHost,
       port: config.callbackPort,
+      tls: readTlsPair(config.callbackTlsCertFile, config.callbackTlsKeyFile),
       tokenTtlMs: config.tokenTtlMs,
     });
     this.tunnels.on('tunnel-closed', (t) => log.info({ workerId: t.workerId, reason: t.closeReason }, 'tunnel closed'));
@@ -141,7 +143,10 @@ export class InvocationService {
     const callbackPort = await this.tunnels.listen();
     this.#subs.push(this.remoteResults.serve());
     // Resolves once the server has every subscription of this connection, the one above included.
-    await this.#link.serve({ callbackUri: this.config.callbackUri ?? `http://127.0.0.1:${callbackPort}` });
+    await this.#link.serve({
+      callbackUri:
+        this.config.callbackUri ?? `${this.config.callbackTlsCertFile ? 'https' : 'http'}://127.0.0.1:${callbackPort}`,
+    });
     await this.app.listen({ host: this.config.host, port: this.config.port });
     const address = this.app.server.address() as { port: number };
     return { port: address.port, callbackPort };

@@ -1,5 +1,6 @@
 // Invocation service configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
+import { callbackTlsFields, clientTlsFields, refineTlsPairs, TLS_REFINE_WHEN } from '@switchyard/config';
 import { controlFreshnessFields } from '@switchyard/control-store';
 import {
   NATS_REFINE_WHEN,
@@ -39,13 +40,11 @@ export const InvocationConfigSchema = z
       .string()
       .url()
       .optional()
-      .describe('Callback URI advertised to workers in tickets. Default: http://127.0.0.1:<callbackPort>.'),
-    tlsCertFile: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('PEM certificate chain; with tlsKeyFile the client listener speaks TLS (ALPN h2 and http/1.1).'),
-    tlsKeyFile: z.string().min(1).optional().describe('PEM private key of tlsCertFile.'),
+      .describe(
+        'Callback URI advertised to workers in tickets. Default: http://127.0.0.1:<callbackPort> (https:// with SWITCHYARD_CALLBACK_TLS_CERT_FILE).',
+      ),
+    ...clientTlsFields,
+    ...callbackTlsFields,
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
     ...natsConnectionFields,
     ...natsReplicasFields,
@@ -167,11 +166,15 @@ export const InvocationConfigSchema = z
       .describe('On SIGTERM, how long requests in flight may finish before connections are destroyed (ms).'),
     metricsPort: port().default(0).describe('Prometheus /metrics port; 0 = off.'),
   })
-  .refine((c) => (c.tlsCertFile === undefined) === (c.tlsKeyFile === undefined), {
-    message: 'tlsCertFile and tlsKeyFile must be set together',
-    path: ['tlsKeyFile'],
-  })
-  .superRefine(refineNatsConnection, NATS_REFINE_WHEN);
+  .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
+  .superRefine(
+    (c, ctx) =>
+      refineTlsPairs(c, ctx, [
+        ['tlsCertFile', 'tlsKeyFile'],
+        ['callbackTlsCertFile', 'callbackTlsKeyFile'],
+      ]),
+    TLS_REFINE_WHEN,
+  );
 
 /** Resolved, frozen invocation service configuration. */
 export type InvocationConfig = z.infer<typeof InvocationConfigSchema>;

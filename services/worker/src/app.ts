@@ -9,6 +9,7 @@
 //   call-end         ends in-flight calls of an ended session with a gRPC status (S3)
 
 import type { NatsConnection } from '@nats-io/nats-core';
+import { readTlsFile } from '@switchyard/config';
 import type { SessionDirectory } from '@switchyard/session-directory';
 import type { TicketQueue } from '@switchyard/ticket-queue';
 import { serveWorkerLink, type WorkerLinkServer, WorkerTunnels } from '@switchyard/worker-link';
@@ -60,6 +61,7 @@ export class Worker {
       nc: deps.nc,
       workerId: config.workerId,
       versionId: config.versionId,
+      callbackTlsCa: readTlsFile(config.callbackTlsCaFile),
       onStream: (stream, headers, proxyId) => this.#streams.dispatch(stream, headers, proxyId),
       onClosed: (proxyId, tunnel) => this.#sessions.tunnelClosed(proxyId, tunnel),
     });

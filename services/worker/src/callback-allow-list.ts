@@ -1,9 +1,10 @@
 // The callback allow-list (W4): a worker dials only front ends whose callback URI is a bare
-// `http://host:port` that starts with one of its configured prefixes. Tickets naming any other URI are
+// `http://host:port` or `https://host:port` (TLS, checked against the worker's CA for that host: the
+// name the allow-list accepts is the name TLS verifies) that starts with one of its configured prefixes. Tickets naming any other URI are
 // dropped, and reconnect requests naming one are refused with SY_CALLBACK_NOT_ALLOWED.
 
 /**
- * True when `callbackUri` may be dialled: it parses as `http://host:port` (optionally with a trailing
+ * True when `callbackUri` may be dialled: it parses as `http(s)://host:port` (optionally with a trailing
  * `/`), has no userinfo, path, query or fragment, and its canonical form starts with a prefix of
  * `allowList` (e.g. `http://127.0.0.1:`). Never throws; an unparsable URI is not allowed.
  *
@@ -17,7 +18,8 @@ export function isCallbackAllowed(callbackUri: string, allowList: readonly strin
   } catch {
     return false;
   }
-  if (url.protocol !== 'http:' || url.username || url.password || url.search || url.hash) return false;
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || url.search || url.hash)
+    return false;
   if (url.pathname !== '/') return false;
   const canonical = `${url.protocol}//${url.host}`;
   if (callbackUri !== canonical && callbackUri !== `${canonical}/`) return false;

@@ -1,5 +1,7 @@
 // Worker configuration (SWITCHYARD_* environment, CLI flags as overrides), validated at start.
+
 import { randomUUID } from 'node:crypto';
+import { callbackTlsCaFields } from '@switchyard/config';
 import {
   NATS_REFINE_WHEN,
   natsConnectionFields,
@@ -41,6 +43,7 @@ export const WorkerConfigSchema = z
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
     ...natsConnectionFields,
     ...natsReplicasFields,
+    ...callbackTlsCaFields,
     callbackAllowList: z
       .array(z.string().min(1))
       .default(['http://127.0.0.1:', 'http://localhost:', 'http://[::1]:'])

@@ -2,6 +2,7 @@
 
 export type { WorkerDeps } from './app.ts';
 export { Worker } from './app.ts';
+export { isCallbackAllowed } from './callback-allow-list.ts';
 export type { WorkerConfig } from './config.ts';
 export { WorkerConfigSchema } from './config.ts';
 export type { ContainerRequestContext, HttpRelayResult, HttpUpstreamOptions } from './http-upstream.ts';

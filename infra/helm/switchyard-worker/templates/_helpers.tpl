@@ -52,6 +52,10 @@ SWITCHYARD_* names of this chart.
   value: {{ .Values.worker.concurrency | quote }}
 - name: SWITCHYARD_CALLBACK_ALLOW_LIST
   value: {{ join "," (required "worker.callbackAllowList is required" .Values.worker.callbackAllowList) | quote }}
+{{- if .Values.worker.callbackTls.existingSecret }}
+- name: SWITCHYARD_CALLBACK_TLS_CA_FILE
+  value: /etc/switchyard/callback-tls/ca.crt
+{{- end }}
 - name: SWITCHYARD_METRICS_PORT
   value: {{ .Values.worker.metricsPort | quote }}
 - name: SWITCHYARD_NATS_SERVERS

@@ -78,6 +78,7 @@ input of each define: dict "root" $ "c" <component from switchyard.components> "
 - name: SWITCHYARD_REGIONS
   value: {{ join "," (prepend . $root.Values.region) | quote }}
 {{- end }}
+{{- include "switchyard.env.listenerTls" . }}
 {{- else if eq $c.name "geodns" }}
 - name: SWITCHYARD_HOST
   value: "0.0.0.0"
