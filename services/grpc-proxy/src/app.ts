@@ -109,6 +109,7 @@ export class GrpcProxy {
       host: config.host,
       port: config.port,
       idleTimeoutMs: config.idleTimeoutMs,
+      limits: config,
       onStream: (stream, headers) => calls.onStream(stream, headers),
       onHttp1Request: (req, res) => http1.handle(req, res),
       onUpgrade: (req, socket, head) => webSockets.handle(req, socket, head),

@@ -1,5 +1,6 @@
 // gRPC proxy configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
+import { listenerLimitsFields } from '@switchyard/config';
 import { controlFreshnessFields } from '@switchyard/control-store';
 import {
   NATS_REFINE_WHEN,
@@ -46,6 +47,7 @@ export const ProxyConfigSchema = z
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
     ...natsConnectionFields,
     ...natsReplicasFields,
+    ...listenerLimitsFields,
     redisUrl: z.string().url().optional().describe('Redis for rate limits (redis://host:port). Unset: no rate limit.'),
     rateLimitPerMinute: z
       .number()

@@ -111,6 +111,7 @@ export class InvocationService {
       serverFactory: (handler) => {
         this.#listener = new ClientListener(handler as never, {
           idleTimeoutMs: config.idleTimeoutMs,
+          limits: config,
           tlsCertFile: config.tlsCertFile,
           tlsKeyFile: config.tlsKeyFile,
         });

@@ -1,5 +1,6 @@
 // Invocation service configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
+import { listenerLimitsFields } from '@switchyard/config';
 import { controlFreshnessFields } from '@switchyard/control-store';
 import {
   NATS_REFINE_WHEN,
@@ -49,6 +50,7 @@ export const InvocationConfigSchema = z
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
     ...natsConnectionFields,
     ...natsReplicasFields,
+    ...listenerLimitsFields,
     redisUrl: z
       .string()
       .url()
