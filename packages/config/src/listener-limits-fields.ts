@@ -30,7 +30,9 @@ export const listenerLimitsFields = {
     .int()
     .min(1)
     .default(8_192)
-    .describe('Open client connections per listener; one more is closed at once (no answer).'),
+    .describe(
+      'Open connections per listener (client and worker callback listeners each); one more is closed at once (no answer).',
+    ),
   maxConcurrentStreams: z
     .number()
     .int()

@@ -19,6 +19,7 @@ import {
   TunnelHeaders,
 } from '@switchyard/protocol';
 import { DEFAULT_MAX_SESSION_MEMORY_MB, H2_SETTINGS, widenConnectionWindow } from './h2-settings.ts';
+import type { SocketLimits } from './listener-guard.ts';
 import { TunnelEnd } from './tunnel-end.ts';
 import { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './tunnel-ping.ts';
 import { DEFAULT_TOKEN_TTL_MS, type PendingAttach, TokenTable } from './tunnel-token.ts';
@@ -93,6 +94,12 @@ export interface TunnelListenerOptions {
   tokenTtlMs?: number;
   /** PING interval on tunnels (ms). @default 10_000 */
   pingIntervalMs?: number;
+  /**
+   * Bounds of the callback listener (issue 11 item 2): headersTimeoutMs (a CONNECT whose headers take
+   * longer is closed), maxHeaderListBytes (larger: 431), maxConnections (excess sockets closed).
+   * @default node's (60 s headers timeout, 16 KiB headers, no connection cap)
+   */
+  limits?: Pick<SocketLimits, 'headersTimeoutMs' | 'maxHeaderListBytes' | 'maxConnections'>;
 }
 
 /** Events: `tunnel` (a new tunnel is current for its worker), `tunnel-closed` (its `close` event). */
@@ -113,7 +120,7 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   /** Who dialled each tunnel: the hash of its worker's secret and the version it announced. */
   readonly #identities = new WeakMap<ProxyTunnel, { secretHash: Buffer; versionId: string | undefined }>();
   readonly #server: http.Server;
-  readonly #options: Required<TunnelListenerOptions>;
+  readonly #options: Required<Omit<TunnelListenerOptions, 'limits'>>;
 
   constructor(options: TunnelListenerOptions = {}) {
     super();
@@ -123,11 +130,16 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
       tokenTtlMs: options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS,
       pingIntervalMs: options.pingIntervalMs ?? DEFAULT_TUNNEL_PING_INTERVAL_MS,
     };
-    this.#server = http.createServer((_req, res) => {
+    const limits = options.limits;
+    const serverOptions: http.ServerOptions = limits
+      ? { headersTimeout: limits.headersTimeoutMs, maxHeaderSize: limits.maxHeaderListBytes }
+      : {};
+    this.#server = http.createServer(serverOptions, (_req, res) => {
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'CONNECT' });
       res.end(`use CONNECT ${TUNNEL_CONNECT_PATH}\n`);
     });
     this.#server.on('connect', (req, socket, head) => this.#onConnect(req, socket as Socket, head));
+    if (limits) this.#server.maxConnections = limits.maxConnections;
   }
 
   /** Starts listening; resolves with the bound port. @throws the listen error (EADDRINUSE...). */

@@ -70,6 +70,7 @@ export class GrpcProxy {
       port: config.callbackPort,
       // W1: a token opens a tunnel for 30 s; a ticket that waits longer gets a fresh one when claimed.
       tokenTtlMs: DEFAULT_TOKEN_TTL_MS,
+      limits: config,
     });
     this.tunnels.on('tunnel-closed', (t) =>
       logger.info({ workerId: t.workerId, reason: t.closeReason }, 'tunnel closed'),

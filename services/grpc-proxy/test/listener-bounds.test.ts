@@ -74,7 +74,17 @@ describe('client listener bounds (issue 11 item 2)', () => {
       const client = h.client(proxy);
       for (let i = 0; i < 3; i++) assert.equal(codeOf(await unary(client, {}, h.metadata())), 0);
       client.close();
-      const [s, t] = await Promise.all([silentClosed, tricklingClosed]);
+      // Fails (rather than hangs) when a socket is never closed.
+      let deadline: NodeJS.Timeout | undefined;
+      const [s, t] = await Promise.race([
+        Promise.all([silentClosed, tricklingClosed]),
+        new Promise<never>((_, reject) => {
+          deadline = setTimeout(() => {
+            const open = [...silent, ...trickling].filter((x) => !x.destroyed && !x.closed).length;
+            reject(new Error(`${open} sockets still open after ${HEADERS_MS + 30_000} ms`));
+          }, HEADERS_MS + 30_000);
+        }),
+      ]).finally(() => clearTimeout(deadline));
       // Generous margins (2 shared cores); the point is that they close, not when exactly.
       const lastSilent = Math.max(...s) - started;
       const lastTrickling = Math.max(...t) - started;

@@ -72,6 +72,7 @@ export class InvocationService {
       host: config.callbackHost,
       port: config.callbackPort,
       tokenTtlMs: config.tokenTtlMs,
+      limits: config,
     });
     this.tunnels.on('tunnel-closed', (t) => log.info({ workerId: t.workerId, reason: t.closeReason }, 'tunnel closed'));
     this.#link = new FrontEndLink({
