@@ -17,6 +17,7 @@ import { Http1Responder } from './client-http1.ts';
 import { ClientListener } from './client-listener.ts';
 import { WebSocketGateway } from './client-websocket.ts';
 import type { ProxyConfig } from './config.ts';
+import { KeyConnections } from './key-connections.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { SessionAllocator } from './session-allocate.ts';
 import { SessionLookup } from './session-lookup.ts';
@@ -101,7 +102,19 @@ export class GrpcProxy {
     const tunnels = this.tunnels;
     const openCalls = new OpenCalls(control);
     this.#openCalls = openCalls;
-    const calls = new ClientCalls({ control, logger, tunnels, link, sessions, allocator, resumer, absorb, openCalls });
+    const keyConnections = new KeyConnections(config.maxConnectionsPerKey);
+    const calls = new ClientCalls({
+      control,
+      logger,
+      tunnels,
+      link,
+      sessions,
+      allocator,
+      resumer,
+      absorb,
+      openCalls,
+      keyConnections,
+    });
     this.#calls = calls;
     const http1 = new Http1Responder({ control, logger, resumer, absorb });
     const webSockets = new WebSocketGateway({ control, logger, link, sessions, allocator, resumer, openCalls });

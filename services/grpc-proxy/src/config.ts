@@ -48,6 +48,14 @@ export const ProxyConfigSchema = z
     ...natsConnectionFields,
     ...natsReplicasFields,
     ...listenerLimitsFields,
+    maxConnectionsPerKey: z
+      .number()
+      .int()
+      .min(0)
+      .default(256)
+      .describe(
+        'Open client HTTP/2 connections per API key on this proxy; a call on one more gets RESOURCE_EXHAUSTED (SY_KEY_CONNECTIONS_EXCEEDED) until one closes. 0 = unlimited.',
+      ),
     redisUrl: z.string().url().optional().describe('Redis for rate limits (redis://host:port). Unset: no rate limit.'),
     rateLimitPerMinute: z
       .number()

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { codeOf, grpcFrame, grpcRequestHeaders, h2connect, rawH2, unary } from './echo-calls.ts';
+import { codeOf, eventually, grpcFrame, grpcRequestHeaders, h2connect, rawH2, unary } from './echo-calls.ts';
 import { type HarnessProxy, RegionHarness } from './region-harness.ts';
 
 const FIRST_BYTE_MS = 1_000;
@@ -136,5 +136,53 @@ describe('client listener bounds (issue 11 item 2)', () => {
     const client = h.client(proxy);
     assert.equal(codeOf(await unary(client, {}, h.metadata())), 0);
     client.close();
+  });
+});
+
+describe('per-key connection cap (issue 11 item 2)', () => {
+  const h = new RegionHarness();
+  let proxy: HarnessProxy;
+  before(async () => {
+    await h.start();
+    proxy = await h.addProxy({ maxConnectionsPerKey: 2 });
+    await h.addWorker({ concurrency: 100 });
+  });
+  after(() => h.stop());
+
+  test('should answer RESOURCE_EXHAUSTED past maxConnectionsPerKey and free the place when one closes', async () => {
+    const call = (session: ReturnType<typeof h2connect>) =>
+      rawH2(session, grpcRequestHeaders(h.metadata()), grpcFrame({ payload: Buffer.from('x') }));
+    const a = h2connect(proxy.address);
+    const b = h2connect(proxy.address);
+    const c = h2connect(proxy.address);
+    try {
+      assert.equal((await call(a)).trailers?.['grpc-status'], '0');
+      assert.equal((await call(b)).trailers?.['grpc-status'], '0');
+      const refused = await call(c);
+      const status = refused.trailers?.['grpc-status'] ?? refused.headers['grpc-status'];
+      assert.equal(status, '8', 'RESOURCE_EXHAUSTED');
+      // The counted connections keep serving; another key is not affected.
+      assert.equal((await call(a)).trailers?.['grpc-status'], '0');
+      const other = await h.addApiKey();
+      const otherCall = await rawH2(
+        c,
+        grpcRequestHeaders({ ...h.metadata(), authorization: `Bearer ${other.key}` }),
+        grpcFrame({ payload: Buffer.from('x') }),
+      );
+      assert.equal(otherCall.trailers?.['grpc-status'], '0');
+      // Closing one frees a place for the key.
+      a.close();
+      await once(a, 'close');
+      await eventually(
+        async () => {
+          const r = await call(c);
+          return (r.trailers?.['grpc-status'] ?? r.headers['grpc-status']) === '0';
+        },
+        10_000,
+        'a call on the third connection after the first closed',
+      );
+    } finally {
+      for (const s of [a, b, c]) s.destroy();
+    }
   });
 });
