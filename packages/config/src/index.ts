@@ -5,6 +5,8 @@ export type { BufferReclaimer, BufferReclaimerOptions } from './buffer-reclaimer
 export { startBufferReclaimer } from './buffer-reclaimer.ts';
 export { CONFIG_INVALID, ConfigError } from './config-error.ts';
 export { formatConfigTable } from './format-config-table.ts';
+export type { ListenerLimits } from './listener-limits-fields.ts';
+export { DEFAULT_LISTENER_LIMITS, listenerLimitsFields } from './listener-limits-fields.ts';
 export type { LoadConfigOptions } from './load-config.ts';
 export { loadConfig } from './load-config.ts';
 export type { ServiceName } from './node-options.ts';

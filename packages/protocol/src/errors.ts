@@ -52,6 +52,11 @@ export const ErrorCatalogue = {
     message: 'request queue for this function version is full',
   },
   SY_RATE_LIMITED: { grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED, message: 'exceeded rate limit' },
+  SY_KEY_CONNECTIONS_EXCEEDED: {
+    grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+    message: 'too many open connections for this API key',
+    httpStatus: 429,
+  },
   // Dependencies (never a wrong NOT_FOUND)
   SY_DIRECTORY_UNAVAILABLE: { grpcStatus: GrpcStatus.UNAVAILABLE, message: 'session directory unavailable' },
   SY_CONTROL_UNAVAILABLE: { grpcStatus: GrpcStatus.UNAVAILABLE, message: 'control store unavailable' },

@@ -6,6 +6,15 @@ export {
   H2_SETTINGS,
   widenConnectionWindow,
 } from './h2-settings.ts';
+export type { SocketLimits } from './listener-guard.ts';
+export {
+  capConnections,
+  guardFirstByte,
+  guardHttp1Headers,
+  guardHttp2FirstStream,
+  h1ServerLimits,
+  h2ServerLimits,
+} from './listener-guard.ts';
 export type { BodySource } from './read-body.ts';
 export { readDeclaredBody } from './read-body.ts';
 export type { RelayOptions, RelayResult } from './stream-relay.ts';

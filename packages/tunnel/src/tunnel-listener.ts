@@ -20,6 +20,7 @@ import {
   TunnelHeaders,
 } from '@switchyard/protocol';
 import { DEFAULT_MAX_SESSION_MEMORY_MB, H2_SETTINGS, widenConnectionWindow } from './h2-settings.ts';
+import type { SocketLimits } from './listener-guard.ts';
 import { TunnelEnd } from './tunnel-end.ts';
 import { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './tunnel-ping.ts';
 import { DEFAULT_TOKEN_TTL_MS, type PendingAttach, TokenTable } from './tunnel-token.ts';
@@ -99,6 +100,12 @@ export interface TunnelListenerOptions {
    * the certificate against their CA). @default cleartext
    */
   tls?: { cert: Buffer; key: Buffer };
+  /**
+   * Bounds of the callback listener (issue 11 item 2): headersTimeoutMs (a CONNECT whose headers take
+   * longer is closed), maxHeaderListBytes (larger: 431), maxConnections (excess sockets closed).
+   * @default node's (60 s headers timeout, 16 KiB headers, no connection cap)
+   */
+  limits?: Pick<SocketLimits, 'headersTimeoutMs' | 'maxHeaderListBytes' | 'maxConnections'>;
 }
 
 /** Events: `tunnel` (a new tunnel is current for its worker), `tunnel-closed` (its `close` event). */
@@ -119,7 +126,7 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   /** Who dialled each tunnel: the hash of its worker's secret and the version it announced. */
   readonly #identities = new WeakMap<ProxyTunnel, { secretHash: Buffer; versionId: string | undefined }>();
   readonly #server: http.Server | https.Server;
-  readonly #options: Required<Omit<TunnelListenerOptions, 'tls'>>;
+  readonly #options: Required<Omit<TunnelListenerOptions, 'tls' | 'limits'>>;
 
   constructor(options: TunnelListenerOptions = {}) {
     super();
@@ -129,14 +136,19 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
       tokenTtlMs: options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS,
       pingIntervalMs: options.pingIntervalMs ?? DEFAULT_TUNNEL_PING_INTERVAL_MS,
     };
+    const limits = options.limits;
+    const serverOptions: http.ServerOptions = limits
+      ? { headersTimeout: limits.headersTimeoutMs, maxHeaderSize: limits.maxHeaderListBytes }
+      : {};
     const notConnect = (_req: http.IncomingMessage, res: http.ServerResponse) => {
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'CONNECT' });
       res.end(`use CONNECT ${TUNNEL_CONNECT_PATH}\n`);
     };
     this.#server = options.tls
-      ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, notConnect)
-      : http.createServer(notConnect);
+      ? https.createServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, notConnect)
+      : http.createServer(serverOptions, notConnect);
     this.#server.on('connect', (req, socket, head) => this.#onConnect(req, socket as Socket, head));
+    if (limits) this.#server.maxConnections = limits.maxConnections;
   }
 
   /** Starts listening; resolves with the bound port. @throws the listen error (EADDRINUSE...). */
@@ -339,7 +351,7 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     const features = typeof announced === 'string' ? announced.split(',').map((f) => f.trim()) : [];
     const tunnel = new ProxyTunnel(workerId, socket, this.#options.pingIntervalMs, features);
     // The version the token was bound to (checked equal to the announced one by boundTo).
-    this.#identities.set(tunnel, { secretHash: hashSecret(secret), versionId: peeked.versionId ?? versionId });
+    this.#identities.set(tunnel, { secretHash: hashSecret(secret), versionId: pending.versionId ?? versionId });
     this.#all.add(tunnel);
     const previous = this.#tunnels.get(workerId);
     this.#tunnels.set(workerId, tunnel);

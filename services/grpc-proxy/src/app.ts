@@ -18,6 +18,7 @@ import { Http1Responder } from './client-http1.ts';
 import { ClientListener } from './client-listener.ts';
 import { WebSocketGateway } from './client-websocket.ts';
 import type { ProxyConfig } from './config.ts';
+import { KeyConnections } from './key-connections.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { SessionAllocator } from './session-allocate.ts';
 import { SessionLookup } from './session-lookup.ts';
@@ -72,6 +73,7 @@ export class GrpcProxy {
       tls: readTlsPair(config.callbackTlsCertFile, config.callbackTlsKeyFile),
       // W1: a token opens a tunnel for 30 s; a ticket that waits longer gets a fresh one when claimed.
       tokenTtlMs: DEFAULT_TOKEN_TTL_MS,
+      limits: config,
     });
     this.tunnels.on('tunnel-closed', (t) =>
       logger.info({ workerId: t.workerId, reason: t.closeReason }, 'tunnel closed'),
@@ -102,7 +104,19 @@ export class GrpcProxy {
     const tunnels = this.tunnels;
     const openCalls = new OpenCalls(control);
     this.#openCalls = openCalls;
-    const calls = new ClientCalls({ control, logger, tunnels, link, sessions, allocator, resumer, absorb, openCalls });
+    const keyConnections = new KeyConnections(config.maxConnectionsPerKey);
+    const calls = new ClientCalls({
+      control,
+      logger,
+      tunnels,
+      link,
+      sessions,
+      allocator,
+      resumer,
+      absorb,
+      openCalls,
+      keyConnections,
+    });
     this.#calls = calls;
     const http1 = new Http1Responder({ control, logger, resumer, absorb });
     const webSockets = new WebSocketGateway({
@@ -121,6 +135,7 @@ export class GrpcProxy {
       port: config.port,
       idleTimeoutMs: config.idleTimeoutMs,
       tls: readTlsPair(config.tlsCertFile, config.tlsKeyFile),
+      limits: config,
       onStream: (stream, headers) => calls.onStream(stream, headers),
       onHttp1Request: (req, res) => http1.handle(req, res),
       onUpgrade: (req, socket, head) => webSockets.handle(req, socket, head),

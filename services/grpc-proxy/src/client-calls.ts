@@ -17,6 +17,7 @@ import {
 import { type FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import { type AbsorbHandler, absorbAction } from './client-absorb.ts';
+import { KeyConnections } from './key-connections.ts';
 import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } from './request-id.ts';
 import type { SessionAllocator } from './session-allocate.ts';
 import type { SessionResumer } from './session-resume.ts';
@@ -48,6 +49,8 @@ export interface ClientCallsDeps {
   absorb: AbsorbHandler;
   /** Calls in progress by API key: a revoked key's calls end (G2 status in the trailers, issue 8). */
   openCalls: OpenCalls;
+  /** Per-key cap on open connections (issue 11 item 2). @default unlimited */
+  keyConnections?: KeyConnections;
 }
 
 /** Handles the client listener's HTTP/2 streams; see the file comment. */
@@ -61,6 +64,7 @@ export class ClientCalls {
   readonly #resumer: SessionResumer;
   readonly #absorb: AbsorbHandler;
   readonly #openCalls: OpenCalls;
+  readonly #keyConnections: KeyConnections;
   #closing = false;
 
   constructor(deps: ClientCallsDeps) {
@@ -73,6 +77,7 @@ export class ClientCalls {
     this.#resumer = deps.resumer;
     this.#absorb = deps.absorb;
     this.#openCalls = deps.openCalls;
+    this.#keyConnections = deps.keyConnections ?? new KeyConnections(0);
   }
 
   /** From now on, calls are answered SY_SHUTTING_DOWN (proxy shutdown; CORS preflights still 204). */
@@ -131,6 +136,10 @@ export class ClientCalls {
     auth: Authorization,
   ): void {
     if (stream.closed || stream.destroyed) return;
+    if (!this.#keyConnections.admit(auth.key.keyId, stream.session as http2.ServerHttp2Session)) {
+      respondWithError(stream, grpc, 'SY_KEY_CONNECTIONS_EXCEEDED', corsHeaders(headers.origin));
+      return;
+    }
     // Ends the call if its key is revoked (or control data goes stale) while it runs (issue 8).
     const signal = this.#openCalls.track(auth.key.keyId, auth.fn.functionId, stream);
     const versionHeader = (headers[Metadata.functionVersionId] as string | undefined) || '';

@@ -10,7 +10,16 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { TlsFilePair } from '@switchyard/config';
-import { DEFAULT_MAX_SESSION_MEMORY_MB, H2_SETTINGS, widenConnectionWindow } from '@switchyard/tunnel';
+import {
+  capConnections,
+  guardFirstByte,
+  guardHttp1Headers,
+  guardHttp2FirstStream,
+  h1ServerLimits,
+  h2ServerLimits,
+  type SocketLimits,
+  widenConnectionWindow,
+} from '@switchyard/tunnel';
 
 /** Options of {@link ClientListener}. */
 export interface ClientListenerOptions {
@@ -20,6 +29,8 @@ export interface ClientListenerOptions {
   idleTimeoutMs: number;
   /** Certificate and key: the port speaks TLS only (ALPN h2 and http/1.1); undefined = cleartext (h2c sniffing). */
   tls?: TlsFilePair;
+  /** Resource bounds (first byte, headers, connections, streams, header list, session memory). */
+  limits: SocketLimits;
   /** Every HTTP/2 stream. */
   onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
   /** Every HTTP/1.1 request. */
@@ -43,18 +54,15 @@ export class ClientListener {
   readonly #h1: http.Server;
   readonly #sessions = new Set<http2.ServerHttp2Session>();
   readonly #options: ClientListenerOptions;
+  readonly #guardHeaders: (socket: net.Socket) => void;
 
   constructor(options: ClientListenerOptions) {
     this.#options = options;
-    this.#h2 = http2.createServer({
-      settings: H2_SETTINGS,
-      maxSessionMemory: DEFAULT_MAX_SESSION_MEMORY_MB,
-      // Header lists of any size a gRPC client may send (custom metadata).
-      maxHeaderListPairs: 4096,
-    });
+    this.#h2 = http2.createServer(h2ServerLimits(options.limits));
     this.#h2.on('session', (session) => this.#onSession(session));
     this.#h2.on('stream', options.onStream);
-    this.#h1 = http.createServer(options.onHttp1Request);
+    this.#h1 = http.createServer(h1ServerLimits(options.limits), options.onHttp1Request);
+    this.#guardHeaders = guardHttp1Headers(this.#h1, options.limits);
     if (options.onUpgrade) this.#h1.on('upgrade', options.onUpgrade);
     this.#h1.keepAliveTimeout = options.idleTimeoutMs || 5_000;
     this.#server = options.tls
@@ -62,6 +70,7 @@ export class ClientListener {
           this.#byAlpn(socket),
         )
       : net.createServer({ noDelay: true }, (socket) => this.#sniff(socket));
+    capConnections(this.#server, options.limits);
   }
 
   /** Starts listening; resolves with the bound port. @throws the listen error. */
@@ -101,7 +110,9 @@ export class ClientListener {
 
   #sniff(socket: net.Socket): void {
     socket.on('error', () => socket.destroy());
+    const gotFirstByte = guardFirstByte(socket, this.#options.limits);
     socket.once('data', (chunk: Buffer) => {
+      gotFirstByte();
       socket.pause();
       socket.unshift(chunk);
       // HTTP/2 prior knowledge starts with "PRI * HTTP/2.0"; no HTTP/1.1 method starts with "PRI".
@@ -109,6 +120,7 @@ export class ClientListener {
         // The HTTP/2 session reads the bytes already buffered on the socket itself.
         this.#h2.emit('connection', socket);
       } else {
+        this.#guardHeaders(socket);
         this.#h1.emit('connection', socket);
         socket.resume();
       }
@@ -118,6 +130,7 @@ export class ClientListener {
   #onSession(session: http2.ServerHttp2Session): void {
     this.#sessions.add(session);
     widenConnectionWindow(session);
+    guardHttp2FirstStream(session, this.#options.limits);
     const state: ConnectionState = { open: 0, idle: undefined };
     const idleMs = this.#options.idleTimeoutMs;
     const arm = () => {

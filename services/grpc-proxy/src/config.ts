@@ -1,6 +1,12 @@
 // gRPC proxy configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
-import { callbackTlsFields, clientTlsFields, refineTlsPairs, TLS_REFINE_WHEN } from '@switchyard/config';
+import {
+  callbackTlsFields,
+  clientTlsFields,
+  listenerLimitsFields,
+  refineTlsPairs,
+  TLS_REFINE_WHEN,
+} from '@switchyard/config';
 import { controlFreshnessFields } from '@switchyard/control-store';
 import {
   NATS_REFINE_WHEN,
@@ -49,6 +55,15 @@ export const ProxyConfigSchema = z
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
     ...natsConnectionFields,
     ...natsReplicasFields,
+    ...listenerLimitsFields,
+    maxConnectionsPerKey: z
+      .number()
+      .int()
+      .min(0)
+      .default(256)
+      .describe(
+        'Open client HTTP/2 connections per API key on this proxy; a call on one more gets RESOURCE_EXHAUSTED (SY_KEY_CONNECTIONS_EXCEEDED) until one closes. 0 = unlimited.',
+      ),
     redisUrl: z.string().url().optional().describe('Redis for rate limits (redis://host:port). Unset: no rate limit.'),
     rateLimitPerMinute: z
       .number()

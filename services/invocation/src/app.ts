@@ -74,6 +74,7 @@ export class InvocationService {
       port: config.callbackPort,
       tls: readTlsPair(config.callbackTlsCertFile, config.callbackTlsKeyFile),
       tokenTtlMs: config.tokenTtlMs,
+      limits: config,
     });
     this.tunnels.on('tunnel-closed', (t) => log.info({ workerId: t.workerId, reason: t.closeReason }, 'tunnel closed'));
     this.#link = new FrontEndLink({
@@ -113,6 +114,7 @@ export class InvocationService {
       serverFactory: (handler) => {
         this.#listener = new ClientListener(handler as never, {
           idleTimeoutMs: config.idleTimeoutMs,
+          limits: config,
           tlsCertFile: config.tlsCertFile,
           tlsKeyFile: config.tlsKeyFile,
         });

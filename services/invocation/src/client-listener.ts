@@ -9,7 +9,16 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { DEFAULT_MAX_SESSION_MEMORY_MB, H2_SETTINGS, widenConnectionWindow } from '@switchyard/tunnel';
+import {
+  capConnections,
+  guardFirstByte,
+  guardHttp1Headers,
+  guardHttp2FirstStream,
+  h1ServerLimits,
+  h2ServerLimits,
+  type SocketLimits,
+  widenConnectionWindow,
+} from '@switchyard/tunnel';
 
 /** A request handler that takes both protocols (fastify's, via serverFactory). */
 export type ClientHandler = (
@@ -21,6 +30,8 @@ export type ClientHandler = (
 export interface ClientListenerOptions {
   /** Close a connection with no request in flight after this (ms); 0 = never. */
   idleTimeoutMs: number;
+  /** Resource bounds (first byte, headers, connections, streams, header list, session memory). */
+  limits: SocketLimits;
   /** PEM files: TLS with ALPN h2 + http/1.1 when both are set. */
   tlsCertFile?: string;
   tlsKeyFile?: string;
@@ -39,15 +50,12 @@ export class ClientListener {
    */
   readonly #h1Sockets = new Map<net.Socket, number>();
   readonly #options: ClientListenerOptions;
+  #guardHeaders: ((socket: net.Socket) => void) | undefined;
   #draining = false;
 
   constructor(handler: ClientHandler, options: ClientListenerOptions) {
     this.#options = options;
-    const h2Options = {
-      settings: H2_SETTINGS,
-      maxSessionMemory: DEFAULT_MAX_SESSION_MEMORY_MB,
-      maxHeaderListPairs: 4096,
-    };
+    const h2Options = h2ServerLimits(options.limits);
     if (options.tlsCertFile && options.tlsKeyFile) {
       this.#h2 = http2.createSecureServer(
         {
@@ -70,15 +78,17 @@ export class ClientListener {
         {
           // Large uploads and long calls: no whole-request deadline (requestTimeoutMs is ours).
           requestTimeout: 0,
-          headersTimeout: 60_000,
+          ...h1ServerLimits(options.limits),
           keepAliveTimeout: options.idleTimeoutMs,
           noDelay: true,
         },
         (req, res) => this.#onHttp1Request(req, res, handler),
       );
       this.#h1.timeout = 0;
+      this.#guardHeaders = guardHttp1Headers(this.#h1, options.limits);
       this.server = net.createServer({ noDelay: true }, (socket) => this.#sniff(socket));
     }
+    capConnections(this.server, options.limits);
     this.#h2.on('session', (session) => this.#onSession(session));
   }
 
@@ -120,7 +130,9 @@ export class ClientListener {
 
   #sniff(socket: net.Socket): void {
     socket.on('error', () => socket.destroy());
+    const gotFirstByte = guardFirstByte(socket, this.#options.limits);
     socket.once('data', (chunk: Buffer) => {
+      gotFirstByte();
       socket.pause();
       socket.unshift(chunk);
       // HTTP/2 prior knowledge starts with "PRI * HTTP/2.0"; no HTTP/1.1 method starts with "PRI".
@@ -130,6 +142,7 @@ export class ClientListener {
       } else {
         this.#h1Sockets.set(socket, 0);
         socket.once('close', () => this.#h1Sockets.delete(socket));
+        this.#guardHeaders?.(socket);
         this.#h1?.emit('connection', socket);
         socket.resume();
       }
@@ -139,6 +152,7 @@ export class ClientListener {
   #onSession(session: http2.ServerHttp2Session): void {
     this.#sessions.add(session);
     widenConnectionWindow(session);
+    guardHttp2FirstStream(session, this.#options.limits);
     let open = 0;
     let idle: NodeJS.Timeout | undefined;
     const idleMs = this.#options.idleTimeoutMs;

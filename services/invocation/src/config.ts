@@ -1,6 +1,12 @@
 // Invocation service configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
-import { callbackTlsFields, clientTlsFields, refineTlsPairs, TLS_REFINE_WHEN } from '@switchyard/config';
+import {
+  callbackTlsFields,
+  clientTlsFields,
+  listenerLimitsFields,
+  refineTlsPairs,
+  TLS_REFINE_WHEN,
+} from '@switchyard/config';
 import { controlFreshnessFields } from '@switchyard/control-store';
 import {
   NATS_REFINE_WHEN,
@@ -48,6 +54,7 @@ export const InvocationConfigSchema = z
     natsServers: z.array(z.string().min(1)).min(1).describe('NATS servers of the region (comma-separated URLs).'),
     ...natsConnectionFields,
     ...natsReplicasFields,
+    ...listenerLimitsFields,
     redisUrl: z
       .string()
       .url()
