@@ -1,17 +1,29 @@
 // Span/metric attribute keys and metric names shared by every service, so dashboards and alerts
 // (infra/grafana, infra/prometheus) can rely on one spelling. Only names some service records are
-// here; a metric is added together with the code that records it.
+// here; a metric is added together with the code that records it. `MetricSpecs` is the one spec
+// table (type, unit, description, attribute keys) docs and tests are generated/checked from.
 
 /** Attribute keys for spans, metrics and structured logs. */
 export const Attr = {
-  /** Region of an instance (a constant label on every series) or of a DNS answer. */
+  /**
+   * Region of an instance: a constant label on every series (from the resource), never a metric
+   * attribute (a series would carry `switchyard_region` twice, which Prometheus rejects).
+   */
   region: 'switchyard.region',
+  /** Region a geodns answer points at (`""` when no region is healthy: NXDOMAIN/SERVFAIL). */
+  dnsAnswerRegion: 'dns.answer.region',
   /** DNS response code of a geodns answer (e.g. `NOERROR`, `NXDOMAIN`). */
   dnsRcode: 'dns.rcode',
   /** Transport a geodns query came over: `udp` or `tcp`. */
   dnsTransport: 'dns.transport',
 } as const;
 export type AttrKey = (typeof Attr)[keyof typeof Attr];
+
+/**
+ * Attributes copied from the resource onto every Prometheus series (so regions and replicas stay
+ * apart); no metric may use one of these as its own attribute.
+ */
+export const CONSTANT_LABEL_ATTRS = ['service.name', 'service.instance.id', Attr.region] as const;
 
 /** Metric names (OpenTelemetry spelling; Prometheus shows dots as underscores). */
 export const MetricNames = {
@@ -23,7 +35,60 @@ export const MetricNames = {
   httpRequestsActive: 'switchyard.http.requests.active',
   /** Observable gauge: free session slots of a worker. */
   workerCapacityFree: 'switchyard.worker.capacity.free',
-  /** Counter: DNS queries answered by geodns, by `dns.rcode`, `dns.transport` and `switchyard.region`. */
+  /** Counter: DNS queries answered by geodns, by `dns.answer.region`, `dns.rcode` and `dns.transport`. */
   dnsQueries: 'switchyard.dns.queries',
 } as const;
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames];
+
+/** One row of {@link MetricSpecs}: what a metric is, for instrument creation, docs and tests. */
+export interface MetricSpec {
+  /** Instrument kind. */
+  type: 'counter' | 'observableGauge' | 'histogram';
+  /** UCUM unit (`1` for counts, `ms` for durations). */
+  unit: string;
+  /** Meaning, shown as the Prometheus HELP text. */
+  description: string;
+  /** Attribute keys a measurement carries (besides the constant resource labels). */
+  attributes: readonly AttrKey[];
+  /** Services that record it. */
+  services: readonly string[];
+}
+
+/** The spec table: every metric name with its type, unit, description and attributes. */
+export const MetricSpecs: Record<MetricName, MetricSpec> = {
+  [MetricNames.sessionsActive]: {
+    type: 'observableGauge',
+    unit: '1',
+    description: 'Sessions with client connections at this proxy, or held by this worker',
+    attributes: [],
+    services: ['grpc-proxy', 'worker'],
+  },
+  [MetricNames.tunnelsActive]: {
+    type: 'observableGauge',
+    unit: '1',
+    description: 'Open worker tunnels at this proxy or invocation service',
+    attributes: [],
+    services: ['grpc-proxy', 'invocation'],
+  },
+  [MetricNames.httpRequestsActive]: {
+    type: 'observableGauge',
+    unit: '1',
+    description: 'HTTP requests in flight at this invocation service',
+    attributes: [],
+    services: ['invocation'],
+  },
+  [MetricNames.workerCapacityFree]: {
+    type: 'observableGauge',
+    unit: '1',
+    description: 'Free session slots of this worker',
+    attributes: [],
+    services: ['worker'],
+  },
+  [MetricNames.dnsQueries]: {
+    type: 'counter',
+    unit: '1',
+    description: 'DNS queries answered by geodns',
+    attributes: [Attr.dnsAnswerRegion, Attr.dnsRcode, Attr.dnsTransport],
+    services: ['geodns'],
+  },
+};

@@ -1,11 +1,13 @@
 // OpenTelemetry bootstrap for one service instance: a MeterProvider read by a Prometheus exporter
-// (optionally serving /metrics), and NodeSDK for the tracer provider, context and propagation.
+// (optionally served, with /healthz and /readyz, by our own small HTTP server), and NodeSDK for the
+// tracer provider, context and propagation.
 
+import { createServer, type Server } from 'node:http';
 import { context, type Meter, metrics, propagation, type Tracer, trace } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { NodeSDK, type NodeSDKConfiguration, resources } from '@opentelemetry/sdk-node';
-import { Attr } from './names.ts';
+import { Attr, CONSTANT_LABEL_ATTRS } from './names.ts';
 
 /** Options for {@link startTelemetry}. */
 export interface TelemetryOptions {
@@ -21,8 +23,8 @@ export interface TelemetryOptions {
    */
   metricsPort?: number;
   /**
-   * Address the Prometheus endpoint binds.
-   * @default undefined (all interfaces)
+   * Address the metrics endpoint binds.
+   * @default '127.0.0.1' (loopback: scraping from elsewhere is an explicit choice)
    */
   metricsHost?: string;
 }
@@ -35,6 +37,14 @@ export interface Telemetry {
   tracer: Tracer;
   /** Port the Prometheus endpoint listens on, or undefined when `metricsPort` was 0. */
   metricsPort: number | undefined;
+  /**
+   * Adds a readiness check to `GET /readyz` (e.g. `nats` -> connected). `/readyz` answers 200 when every
+   * check returns true, else 503 with `{ ready: false, checks: { name: boolean } }`. A check that throws
+   * counts as false. Adding a name twice replaces the earlier check.
+   * @param name short dependency name shown in the body (`nats`, `kv`, `redis`, `listener`).
+   * @param check synchronous probe; must not block.
+   */
+  addReadinessCheck(name: string, check: () => boolean): void;
   /** Stops the Prometheus endpoint and flushes/stops the providers. Safe to call twice. */
   shutdown(): Promise<void>;
 }
@@ -64,7 +74,34 @@ export class TelemetryError extends Error {
 }
 
 /** Resource attributes copied onto every Prometheus series, so series from regions and replicas stay apart. */
-const CONSTANT_LABELS = /^(service\.name|service\.instance\.id|switchyard\.region)$/;
+const CONSTANT_LABELS = new RegExp(`^(${CONSTANT_LABEL_ATTRS.map((a) => a.replaceAll('.', '\\.')).join('|')})$`);
+
+/**
+ * Serves `GET /metrics` (the exporter's text exposition), `GET /healthz` (200 while the process runs)
+ * and `GET /readyz` (200 or 503 from `ready()`), anything else 404.
+ */
+function metricsServer(
+  exporter: PrometheusExporter,
+  ready: () => { ok: boolean; checks: Record<string, boolean> },
+): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    } else if (path === '/metrics') {
+      exporter.getMetricsRequestHandler(req, res);
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"alive":true}\n');
+    } else if (path === '/readyz') {
+      const { ok, checks } = ready();
+      res
+        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+        .end(`${JSON.stringify({ ready: ok, checks })}\n`);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+}
 
 /** The instance that registered the process-wide (global) providers, if any. */
 let globalOwner: object | undefined;
@@ -106,21 +143,38 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       [Attr.region]: options.region,
     }),
   );
-  const exporter = new PrometheusExporter({
-    host: options.metricsHost,
-    port: port === 0 ? undefined : port,
-    preventServerStart: port === 0,
-    withResourceConstantLabels: CONSTANT_LABELS,
-  });
+  const exporter = new PrometheusExporter({ preventServerStart: true, withResourceConstantLabels: CONSTANT_LABELS });
   const meterProvider = new MeterProvider({ resource, readers: [exporter] });
+  const checks = new Map<string, () => boolean>();
+  const ready = () => {
+    const out: Record<string, boolean> = {};
+    for (const [name, check] of checks) {
+      try {
+        out[name] = check() === true;
+      } catch {
+        out[name] = false;
+      }
+    }
+    return { ok: Object.values(out).every((v) => v), checks: out };
+  };
+  const host = options.metricsHost ?? '127.0.0.1';
+  let server: Server | undefined;
   if (port !== 0) {
+    server = metricsServer(exporter, ready);
+    const listening = server;
     try {
-      await exporter.startServer();
+      await new Promise<void>((resolve, reject) => {
+        listening.once('error', reject);
+        listening.listen(port, host, () => {
+          listening.off('error', reject);
+          resolve();
+        });
+      });
     } catch (err) {
       await meterProvider.shutdown().catch(() => {});
       throw new TelemetryError(
         TelemetryErrorCode.metricsListen,
-        `cannot serve Prometheus metrics on ${options.metricsHost ?? '*'}:${port}: ${(err as Error).message}`,
+        `cannot serve Prometheus metrics on ${host}:${port}: ${(err as Error).message}`,
         { cause: err },
       );
     }
@@ -149,9 +203,18 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     meter: meterProvider.getMeter(options.service),
     tracer: trace.getTracer(options.service),
     metricsPort: port === 0 ? undefined : port,
+    addReadinessCheck(name, check) {
+      checks.set(name, check);
+    },
     shutdown() {
       stopped ??= (async () => {
-        const results = await Promise.allSettled([meterProvider.shutdown(), sdk?.shutdown()]);
+        const closing = server
+          ? new Promise<void>((resolve) => {
+              server?.close(() => resolve());
+              server?.closeAllConnections();
+            })
+          : undefined;
+        const results = await Promise.allSettled([meterProvider.shutdown(), sdk?.shutdown(), closing]);
         if (globalOwner === token) {
           // Let a later instance in this process (tests, in-process suites) register its own globals.
           metrics.disable();

@@ -5,7 +5,7 @@ import { loadConfig } from '@switchyard/config';
 import { connectNats } from '@switchyard/nats-connect';
 import { RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
-import { Attr, MetricNames } from '@switchyard/telemetry';
+import { Attr, MetricNames, MetricSpecs } from '@switchyard/telemetry';
 import { GeoDns } from './app.ts';
 import { GeoDnsConfigSchema } from './config.ts';
 
@@ -24,7 +24,11 @@ await runService({
       if (now !== healthy) logger.info({ healthyRegions: view.healthyRegions() }, 'healthy regions changed');
       healthy = now;
     });
-    const queries = telemetry.meter.createCounter(MetricNames.dnsQueries, { description: 'DNS queries answered' });
+    const spec = MetricSpecs[MetricNames.dnsQueries];
+    const queries = telemetry.meter.createCounter(MetricNames.dnsQueries, {
+      description: spec.description,
+      unit: spec.unit,
+    });
     const dns = new GeoDns(config, {
       health: view,
       logger,
@@ -32,7 +36,7 @@ await runService({
         queries.add(1, {
           [Attr.dnsRcode]: result.rcode,
           [Attr.dnsTransport]: transport,
-          [Attr.region]: result.region ?? '',
+          [Attr.dnsAnswerRegion]: result.region ?? '',
         }),
     });
     const { port } = await listen(dns.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_HOST');
