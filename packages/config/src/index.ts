@@ -7,6 +7,7 @@ export { CONFIG_INVALID, ConfigError } from './config-error.ts';
 export { formatConfigTable } from './format-config-table.ts';
 export type { LoadConfigOptions } from './load-config.ts';
 export { loadConfig } from './load-config.ts';
+export { metricsFields } from './metrics-fields.ts';
 export type { ServiceName } from './node-options.ts';
 export { missingNodeOptions, SERVICE_NODE_OPTIONS, startServiceRuntime } from './node-options.ts';
 export type { FieldInfo, FieldKind } from './schema-fields.ts';

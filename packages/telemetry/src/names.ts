@@ -16,6 +16,8 @@ export const Attr = {
   dnsRcode: 'dns.rcode',
   /** Transport a geodns query came over: `udp` or `tcp`. */
   dnsTransport: 'dns.transport',
+  /** Dependency a connection metric is about: `nats` or `redis`. */
+  dependency: 'switchyard.dependency',
 } as const;
 export type AttrKey = (typeof Attr)[keyof typeof Attr];
 
@@ -37,13 +39,19 @@ export const MetricNames = {
   workerCapacityFree: 'switchyard.worker.capacity.free',
   /** Counter: DNS queries answered by geodns, by `dns.answer.region`, `dns.rcode` and `dns.transport`. */
   dnsQueries: 'switchyard.dns.queries',
+  /** Observable gauge: 1 while the client connection to a dependency is up, else 0. */
+  dependencyConnected: 'switchyard.dependency.connected',
+  /** Observable counter: reconnects of the client connection to a dependency. */
+  dependencyReconnects: 'switchyard.dependency.reconnects',
+  /** Observable gauge: 1 while `/readyz` would answer 200, else 0. */
+  ready: 'switchyard.ready',
 } as const;
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames];
 
 /** One row of {@link MetricSpecs}: what a metric is, for instrument creation, docs and tests. */
 export interface MetricSpec {
   /** Instrument kind. */
-  type: 'counter' | 'observableGauge' | 'histogram';
+  type: 'counter' | 'observableCounter' | 'observableGauge' | 'histogram';
   /** UCUM unit (`1` for counts, `ms` for durations). */
   unit: string;
   /** Meaning, shown as the Prometheus HELP text. */
@@ -90,5 +98,26 @@ export const MetricSpecs: Record<MetricName, MetricSpec> = {
     description: 'DNS queries answered by geodns',
     attributes: [Attr.dnsAnswerRegion, Attr.dnsRcode, Attr.dnsTransport],
     services: ['geodns'],
+  },
+  [MetricNames.dependencyConnected]: {
+    type: 'observableGauge',
+    unit: '1',
+    description: 'Whether the client connection to a dependency (NATS, Redis) is up: 1 or 0',
+    attributes: [Attr.dependency],
+    services: ['grpc-proxy', 'invocation', 'api', 'worker', 'geodns'],
+  },
+  [MetricNames.dependencyReconnects]: {
+    type: 'observableCounter',
+    unit: '1',
+    description: 'Reconnects of the client connection to a dependency (NATS, Redis)',
+    attributes: [Attr.dependency],
+    services: ['grpc-proxy', 'invocation', 'api', 'worker', 'geodns'],
+  },
+  [MetricNames.ready]: {
+    type: 'observableGauge',
+    unit: '1',
+    description: 'Whether every readiness check of this instance passes (GET /readyz answers 200): 1 or 0',
+    attributes: [],
+    services: ['grpc-proxy', 'invocation', 'api', 'worker', 'geodns'],
   },
 };

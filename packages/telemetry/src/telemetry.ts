@@ -7,7 +7,7 @@ import { context, type Meter, metrics, propagation, type Tracer, trace } from '@
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { NodeSDK, type NodeSDKConfiguration, resources } from '@opentelemetry/sdk-node';
-import { Attr, CONSTANT_LABEL_ATTRS } from './names.ts';
+import { Attr, CONSTANT_LABEL_ATTRS, MetricNames, MetricSpecs } from './names.ts';
 
 /** Options for {@link startTelemetry}. */
 export interface TelemetryOptions {
@@ -18,8 +18,9 @@ export interface TelemetryOptions {
   /** Unique instance ID (`service.instance.id`, a constant label on every metric). */
   instanceId: string;
   /**
-   * TCP port of the Prometheus endpoint (`GET /metrics`); 0 serves none (metrics are still recorded).
-   * @default 0
+   * TCP port of the metrics endpoint (`GET /metrics`, `/healthz`, `/readyz`); 0 = an ephemeral port.
+   * Undefined serves none (metrics are still recorded).
+   * @default undefined
    */
   metricsPort?: number;
   /**
@@ -35,8 +36,10 @@ export interface Telemetry {
   meter: Meter;
   /** Tracer named after the service, from the process-wide tracer provider. */
   tracer: Tracer;
-  /** Port the Prometheus endpoint listens on, or undefined when `metricsPort` was 0. */
+  /** Port the metrics endpoint listens on, or undefined when none is served. */
   metricsPort: number | undefined;
+  /** `http://HOST:PORT/metrics` of the endpoint, or undefined when none is served. */
+  metricsUrl: string | undefined;
   /**
    * Adds a readiness check to `GET /readyz` (e.g. `nats` -> connected). `/readyz` answers 200 when every
    * check returns true, else 503 with `{ ready: false, checks: { name: boolean } }`. A check that throws
@@ -45,6 +48,13 @@ export interface Telemetry {
    * @param check synchronous probe; must not block.
    */
   addReadinessCheck(name: string, check: () => boolean): void;
+  /**
+   * Watches a dependency's client connection: a readiness check named `dependency`, and the
+   * `switchyard.dependency.connected` / `.reconnects` series labelled `switchyard.dependency`.
+   * @param dependency `nats` or `redis` (a bounded label value).
+   * @param state live connection state (e.g. from `watchNatsConnection`).
+   */
+  watchDependency(dependency: 'nats' | 'redis', state: { connected(): boolean; reconnects(): number }): void;
   /** Stops the Prometheus endpoint and flushes/stops the providers. Safe to call twice. */
   shutdown(): Promise<void>;
 }
@@ -121,7 +131,7 @@ const dropSpans: SpanProcessor = {
 
 /**
  * Starts metrics and tracing for one service instance. Metrics go to a MeterProvider of this instance
- * read by a Prometheus exporter (serving `GET /metrics` on `metricsPort` when non-zero). The first instance
+ * read by a Prometheus exporter (serving `GET /metrics`, `/healthz`, `/readyz` on `metricsPort` when set). The first instance
  * in the process also starts NodeSDK (no auto-instrumentation), which registers the global tracer provider,
  * context manager and propagator; traces are exported only when `OTEL_TRACES_EXPORTER` is set.
  *
@@ -131,8 +141,8 @@ const dropSpans: SpanProcessor = {
  *   Prometheus endpoint cannot listen (e.g. EADDRINUSE).
  */
 export async function startTelemetry(options: TelemetryOptions): Promise<Telemetry> {
-  const port = options.metricsPort ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  const port = options.metricsPort;
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new TelemetryError(TelemetryErrorCode.invalidOptions, `metricsPort must be an integer 0..65535, got ${port}`);
   }
   const resource = resources.defaultResource().merge(
@@ -159,7 +169,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   };
   const host = options.metricsHost ?? '127.0.0.1';
   let server: Server | undefined;
-  if (port !== 0) {
+  let boundPort: number | undefined;
+  if (port !== undefined) {
     server = metricsServer(exporter, ready);
     const listening = server;
     try {
@@ -167,6 +178,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
         listening.once('error', reject);
         listening.listen(port, host, () => {
           listening.off('error', reject);
+          boundPort = (listening.address() as { port: number }).port;
           resolve();
         });
       });
@@ -198,13 +210,39 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     metrics.setGlobalMeterProvider(meterProvider);
   }
 
+  const meter = meterProvider.getMeter(options.service);
+  const specOf = (name: keyof typeof MetricSpecs) => ({
+    description: MetricSpecs[name].description,
+    unit: MetricSpecs[name].unit,
+  });
+  const dependencies = new Map<string, { connected(): boolean; reconnects(): number }>();
+  meter
+    .createObservableGauge(MetricNames.ready, specOf(MetricNames.ready))
+    .addCallback((r) => r.observe(ready().ok ? 1 : 0));
+  meter
+    .createObservableGauge(MetricNames.dependencyConnected, specOf(MetricNames.dependencyConnected))
+    .addCallback((r) => {
+      for (const [dep, state] of dependencies) r.observe(state.connected() ? 1 : 0, { [Attr.dependency]: dep });
+    });
+  meter
+    .createObservableCounter(MetricNames.dependencyReconnects, specOf(MetricNames.dependencyReconnects))
+    .addCallback((r) => {
+      for (const [dep, state] of dependencies) r.observe(state.reconnects(), { [Attr.dependency]: dep });
+    });
+
   let stopped: Promise<void> | undefined;
   return {
-    meter: meterProvider.getMeter(options.service),
+    meter,
     tracer: trace.getTracer(options.service),
-    metricsPort: port === 0 ? undefined : port,
+    metricsPort: boundPort,
+    metricsUrl:
+      boundPort === undefined ? undefined : `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}/metrics`,
     addReadinessCheck(name, check) {
       checks.set(name, check);
+    },
+    watchDependency(dependency, state) {
+      dependencies.set(dependency, state);
+      checks.set(dependency, () => state.connected());
     },
     shutdown() {
       stopped ??= (async () => {

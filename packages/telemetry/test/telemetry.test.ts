@@ -70,7 +70,18 @@ describe('startTelemetry', () => {
     await assert.rejects(fetch(`http://127.0.0.1:${port}/metrics`));
   });
 
-  test('should serve nothing when metricsPort is 0 and still accept measurements', async () => {
+  test('should bind an ephemeral port when metricsPort is 0', async () => {
+    const telemetry = await startTelemetry({ service: 'api', region: 'us', instanceId: 'a-1', metricsPort: 0 });
+    try {
+      assert.ok((telemetry.metricsPort ?? 0) > 0);
+      assert.equal(telemetry.metricsUrl, `http://127.0.0.1:${telemetry.metricsPort}/metrics`);
+      assert.equal((await fetch(telemetry.metricsUrl ?? '')).status, 200);
+    } finally {
+      await telemetry.shutdown();
+    }
+  });
+
+  test('should serve nothing when metricsPort is unset and still accept measurements', async () => {
     const telemetry = await startTelemetry({ service: 'worker', region: 'us', instanceId: 'w-1' });
     assert.equal(telemetry.metricsPort, undefined);
     telemetry.meter.createCounter('switchyard.tickets.published').add(1);
@@ -153,6 +164,8 @@ describe('metrics endpoint', () => {
         const attrs = Object.fromEntries(spec.attributes.map((a) => [a, 'x']));
         const opts = { description: spec.description, unit: spec.unit };
         if (spec.type === 'counter') telemetry.meter.createCounter(name, opts).add(1, attrs);
+        else if (spec.type === 'observableCounter')
+          telemetry.meter.createObservableCounter(name, opts).addCallback((r) => r.observe(1, attrs));
         else if (spec.type === 'histogram') telemetry.meter.createHistogram(name, opts).record(1, attrs);
         else telemetry.meter.createObservableGauge(name, opts).addCallback((r) => r.observe(1, attrs));
       }

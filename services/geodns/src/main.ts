@@ -2,7 +2,7 @@
 // bind UDP and TCP; SIGTERM/SIGINT stop the listeners, drain NATS and exit 0 (@switchyard/service-main).
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@switchyard/config';
-import { connectNats } from '@switchyard/nats-connect';
+import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
 import { RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { Attr, MetricNames, MetricSpecs } from '@switchyard/telemetry';
@@ -14,9 +14,17 @@ await runService({
   service: 'geodns',
   loadConfig: () => loadConfig(GeoDnsConfigSchema, { service: 'geodns' }),
   // A global service: its logs carry no region, its metrics say `global`.
-  identify: (config) => ({ region: undefined, instanceId, logFields: { instanceId }, metricsPort: config.metricsPort }),
+  identify: (config) => ({
+    region: undefined,
+    instanceId,
+    logFields: { instanceId },
+    metricsEnabled: config.metricsEnabled,
+    metricsHost: config.metricsHost,
+    metricsPort: config.metricsPort,
+  }),
   start: async ({ config, logger, telemetry, listen }) => {
     const nc = await connectNats(config, { name: instanceId, logger });
+    telemetry.watchDependency('nats', watchNatsConnection(nc));
     const view = await RegionHealthView.start(nc, { staleAfterIntervals: config.staleAfterIntervals });
     let healthy = '';
     view.on('change', () => {

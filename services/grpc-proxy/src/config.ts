@@ -1,5 +1,6 @@
 // gRPC proxy configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
+import { metricsFields } from '@switchyard/config';
 import { controlFreshnessFields } from '@switchyard/control-store';
 import {
   NATS_REFINE_WHEN,
@@ -91,7 +92,7 @@ export const ProxyConfigSchema = z
       .min(1_000)
       .default(60_000)
       .describe('TTL of the session bucket when this proxy creates it.'),
-    metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port; 0 = off.'),
+    ...metricsFields,
     advertiseAddresses: z
       .array(z.string().min(1))
       .default([])

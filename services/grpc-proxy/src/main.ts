@@ -3,7 +3,7 @@
 // send GOAWAY, close tunnels and exit 0 (@switchyard/service-main).
 import { loadConfig } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
-import { connectNats } from '@switchyard/nats-connect';
+import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
 import { HeartbeatPublisher, RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
@@ -22,11 +22,14 @@ await runService({
     region: config.region,
     instanceId: config.proxyId,
     logFields: { proxyId: config.proxyId },
+    metricsEnabled: config.metricsEnabled,
+    metricsHost: config.metricsHost,
     metricsPort: config.metricsPort,
   }),
   start: async ({ config, logger, telemetry, listen }) => {
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
     const nc = await connectNats(config, { name: config.proxyId, noAsyncTraces: true, logger });
+    telemetry.watchDependency('nats', watchNatsConnection(nc));
     const control = await ControlStore.open(nc, controlFreshnessOptions(config));
     const directory = await SessionDirectory.open(nc, {
       region: config.region,

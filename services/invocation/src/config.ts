@@ -1,5 +1,6 @@
 // Invocation service configuration (SWITCHYARD_* environment, CLI overrides), validated at start.
 import { randomUUID } from 'node:crypto';
+import { metricsFields } from '@switchyard/config';
 import { controlFreshnessFields } from '@switchyard/control-store';
 import {
   NATS_REFINE_WHEN,
@@ -165,7 +166,7 @@ export const InvocationConfigSchema = z
       .min(0)
       .default(10_000)
       .describe('On SIGTERM, how long requests in flight may finish before connections are destroyed (ms).'),
-    metricsPort: port().default(0).describe('Prometheus /metrics port; 0 = off.'),
+    ...metricsFields,
   })
   .refine((c) => (c.tlsCertFile === undefined) === (c.tlsKeyFile === undefined), {
     message: 'tlsCertFile and tlsKeyFile must be set together',

@@ -3,7 +3,7 @@
 // drainTimeoutMs) and exit 0 (@switchyard/service-main).
 import { loadConfig } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
-import { connectNats } from '@switchyard/nats-connect';
+import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
 import { runService } from '@switchyard/service-main';
 import { MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
@@ -18,12 +18,15 @@ await runService({
     region: config.region,
     instanceId: config.instanceId,
     logFields: { instanceId: config.instanceId },
+    metricsEnabled: config.metricsEnabled,
+    metricsHost: config.metricsHost,
     metricsPort: config.metricsPort,
     nodeRuntime: true,
   }),
   start: async ({ config, logger, telemetry, listen }) => {
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
     const nc = await connectNats(config, { name: config.instanceId, noAsyncTraces: true, logger });
+    telemetry.watchDependency('nats', watchNatsConnection(nc));
     const control = await ControlStore.open(nc, controlFreshnessOptions(config));
     const queue = await TicketQueue.open(nc, { region: config.region, replicas: config.natsReplicas });
     const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
