@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import { context, type Meter, metrics, propagation, type Tracer, trace } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { NodeSDK, type NodeSDKConfiguration, resources } from '@opentelemetry/sdk-node';
 import { Attr, CONSTANT_LABEL_ATTRS, MetricNames, MetricSpecs } from './names.ts';
@@ -230,6 +231,15 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       for (const [dep, state] of dependencies) r.observe(state.reconnects(), { [Attr.dependency]: dep });
     });
 
+  // Node runtime series (event-loop delay and utilisation, heap, GC) from the well-kept instrumentation,
+  // on this instance's provider, only when an endpoint serves them.
+  let runtime: RuntimeNodeInstrumentation | undefined;
+  if (server !== undefined) {
+    runtime = new RuntimeNodeInstrumentation({ enabled: false });
+    runtime.setMeterProvider(meterProvider);
+    runtime.enable();
+  }
+
   let stopped: Promise<void> | undefined;
   return {
     meter,
@@ -246,6 +256,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     },
     shutdown() {
       stopped ??= (async () => {
+        runtime?.disable();
         const closing = server
           ? new Promise<void>((resolve) => {
               server?.close(() => resolve());

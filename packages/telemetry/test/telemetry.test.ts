@@ -75,7 +75,10 @@ describe('startTelemetry', () => {
     try {
       assert.ok((telemetry.metricsPort ?? 0) > 0);
       assert.equal(telemetry.metricsUrl, `http://127.0.0.1:${telemetry.metricsPort}/metrics`);
-      assert.equal((await fetch(telemetry.metricsUrl ?? '')).status, 200);
+      const res = await fetch(telemetry.metricsUrl ?? '');
+      assert.equal(res.status, 200);
+      // Node runtime series from @opentelemetry/instrumentation-runtime-node.
+      assert.match(await res.text(), /^v8js_memory_heap_used\{/m);
     } finally {
       await telemetry.shutdown();
     }
