@@ -124,6 +124,20 @@ test('should start a local region, serve echo through the proxy, and stop every 
   assert.match(state.functions['http-echo'].upstream, /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.match(state.endpoints.http ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.match(state.functions.echo.upstream, /^grpc:\/\/127\.0\.0\.1:\d+$/);
+  // Every service's metrics port, on by default on loopback, listed per region; each answers /readyz.
+  const metrics = state.metrics?.local ?? {};
+  assert.deepEqual(Object.keys(metrics).sort(), [
+    'api',
+    'grpc-proxy',
+    'invocation',
+    'worker-echo',
+    'worker-http-echo',
+    'worker-inference',
+  ]);
+  for (const url of Object.values(metrics)) {
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    assert.equal((await fetch(url.replace(/\/metrics$/, '/readyz'))).status, 200, url);
+  }
   const names = [
     'nats',
     'redis',
