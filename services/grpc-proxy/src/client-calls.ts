@@ -17,6 +17,7 @@ import {
 import { type FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import { type AbsorbHandler, absorbAction } from './client-absorb.ts';
+import { handleHealth } from './grpc-health.ts';
 import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } from './request-id.ts';
 import type { SessionAllocator } from './session-allocate.ts';
 import type { SessionResumer } from './session-resume.ts';
@@ -89,6 +90,8 @@ export class ClientCalls {
       stream.respond({ ':status': 204, ...cors }, { endStream: true });
       return;
     }
+    // grpc.health.v1.Health for the proxy itself: NOT_SERVING once draining.
+    if (handleHealth(stream, headers, () => !this.#closing)) return;
     if (this.#closing) {
       respondWithError(stream, grpc, 'SY_SHUTTING_DOWN', corsHeaders(headers.origin));
       return;
