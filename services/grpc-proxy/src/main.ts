@@ -51,6 +51,10 @@ await runService({
     if (config.redisUrl && config.rateLimitPerMinute > 0) {
       redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
       redis.on('error', (err) => logger.warn({ err }, 'redis error'));
+      const client = redis;
+      let reconnects = 0;
+      client.on('reconnecting', () => reconnects++);
+      telemetry.watchDependency('redis', { connected: () => client.status === 'ready', reconnects: () => reconnects });
       rateLimiter = new RateLimiter(redis, config.rateLimitPerMinute);
     }
     const proxy = new GrpcProxy(config, {
@@ -64,6 +68,9 @@ await runService({
       health,
     });
     const ports = await listen(proxy.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_CALLBACK_PORT');
+    // Readiness: the client and tunnel (callback) listeners accept until the drain closes them.
+    let listening = true;
+    telemetry.addReadinessCheck('listener', () => listening);
     const meter = telemetry.meter;
     meter
       .createObservableGauge(MetricNames.tunnelsActive, { description: 'Open worker tunnels' })
@@ -88,7 +95,13 @@ await runService({
       forceExitAfterMs: 10_000,
       drain: [
         { name: 'heartbeat', run: () => heartbeat.stop() }, // leave DNS answers first
-        { name: 'grpc', run: () => proxy.close() },
+        {
+          name: 'grpc',
+          run: () => {
+            listening = false;
+            return proxy.close();
+          },
+        },
         { name: 'region health', run: () => health.stop() },
         { name: 'control store', run: () => control.close() },
         { name: 'nats', run: () => nc.drain() },
