@@ -38,8 +38,11 @@ ephemeral port). Each service prints its URL in its ready line as \`metrics\`; \
 in \`.switchyard/dev.json\` under \`metrics\`, by region then service. The Helm chart sets a fixed port and
 points its liveness and readiness probes at \`/healthz\` and \`/readyz\`.
 
-Readiness checks today: \`nats\` (the NATS connection is up; it turns false while NATS is unreachable and
-back when it reconnects).
+Readiness checks today: \`nats\` on every service (the NATS connection is up; false while NATS is
+unreachable, true again when it reconnects); \`redis\` where Redis is used (invocation; grpc-proxy with rate
+limiting); \`listener\` on grpc-proxy and invocation (client and tunnel listeners accept; false once the drain
+starts). The gRPC proxy also answers the standard \`grpc.health.v1.Health\` (Check, Watch) on its client
+listener for service \`""\` and \`grpc-proxy\` (NOT_SERVING once draining).
 
 ## Labels on every series
 
