@@ -16,6 +16,12 @@ export const Attr = {
   dnsRcode: 'dns.rcode',
   /** Transport a geodns query came over: `udp` or `tcp`. */
   dnsTransport: 'dns.transport',
+  /** Function ID of a call: one the control store knows, else `unknown` (bounded by deployed functions). */
+  functionId: 'switchyard.function.id',
+  /** Function version ID of a call: one the control store knows, else `unknown`. */
+  versionId: 'switchyard.function.version.id',
+  /** Outcome of a call: the gRPC status code (`0`..`16`, `cancelled` when none was sent) or HTTP status class (`2xx`). */
+  outcome: 'switchyard.outcome',
   /** Dependency a connection metric is about: `nats` or `redis`. */
   dependency: 'switchyard.dependency',
 } as const;
@@ -43,10 +49,20 @@ export const MetricNames = {
   dependencyConnected: 'switchyard.dependency.connected',
   /** Observable counter: reconnects of the client connection to a dependency. */
   dependencyReconnects: 'switchyard.dependency.reconnects',
+  /** Counter: client calls ended at a front end, by function, version and outcome. */
+  calls: 'switchyard.calls',
+  /** Histogram (ms, buckets 1 ms .. 30 min): client call durations at a front end, by function, version and outcome. */
+  callDuration: 'switchyard.call.duration',
   /** Observable gauge: 1 while `/readyz` would answer 200, else 0. */
   ready: 'switchyard.ready',
 } as const;
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames];
+
+/** Histogram buckets of call durations, ms: 1 ms to 30 min (long calls are normal). */
+export const CALL_DURATION_BUCKETS_MS = [
+  1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000,
+  1_800_000,
+] as const;
 
 /** One row of {@link MetricSpecs}: what a metric is, for instrument creation, docs and tests. */
 export interface MetricSpec {
@@ -112,6 +128,20 @@ export const MetricSpecs: Record<MetricName, MetricSpec> = {
     description: 'Reconnects of the client connection to a dependency (NATS, Redis)',
     attributes: [Attr.dependency],
     services: ['grpc-proxy', 'invocation', 'api', 'worker', 'geodns'],
+  },
+  [MetricNames.calls]: {
+    type: 'counter',
+    unit: '1',
+    description: 'Client calls ended at this front end, by function, version and outcome',
+    attributes: [Attr.functionId, Attr.versionId, Attr.outcome],
+    services: ['grpc-proxy'],
+  },
+  [MetricNames.callDuration]: {
+    type: 'histogram',
+    unit: 'ms',
+    description: 'Duration of client calls at this front end (request headers to stream close)',
+    attributes: [Attr.functionId, Attr.versionId, Attr.outcome],
+    services: ['grpc-proxy'],
   },
   [MetricNames.ready]: {
     type: 'observableGauge',

@@ -182,6 +182,12 @@ test('should start a local region, serve echo through the proxy, and stop every 
   const res = await echoUnary(state, 'hello switchyard');
   assert.equal(res.payload.toString(), 'hello switchyard');
   assert.match(res.request_id, /^[0-9a-f-]{36}$/);
+  // The proxy counted the call by function, version and outcome (gRPC OK), with a duration histogram.
+  const exposition = await (await fetch(state.metrics?.local?.['grpc-proxy'] ?? '')).text();
+  const echo = state.functions.echo;
+  const callLabels = `switchyard_function_id="${echo.functionId}",switchyard_function_version_id="${echo.versionId}",switchyard_outcome="0"`;
+  assert.ok(exposition.includes('switchyard_calls_total{') && exposition.includes(callLabels), exposition);
+  assert.match(exposition, /switchyard_call_duration[a-z_]*_bucket\{[^}]*le="1800000"/);
 
   const io = recordingIo({}, REPO);
   assert.equal(await runCli(['functions', 'list', '--state-dir', stateDir], io), 0, io.err);

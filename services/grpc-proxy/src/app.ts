@@ -12,7 +12,7 @@ import { DEFAULT_TOKEN_TTL_MS, TunnelListener } from '@switchyard/tunnel';
 import { FrontEndLink } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import { AbsorbHandler } from './client-absorb.ts';
-import { ClientCalls } from './client-calls.ts';
+import { type CallEnd, ClientCalls } from './client-calls.ts';
 import { Http1Responder } from './client-http1.ts';
 import { ClientListener } from './client-listener.ts';
 import { WebSocketGateway } from './client-websocket.ts';
@@ -45,6 +45,8 @@ export interface GrpcProxyDeps {
   remoteDirectories?: SessionDirectory[];
   /** Region heartbeats: free capacity per version for `spill-over` functions. @default none (nothing spills) */
   health?: RegionHealthView;
+  /** Told when each client HTTP/2 call ends (metrics). @default none */
+  onCallEnd?: (call: CallEnd) => void;
 }
 
 /** The proxy. `listen()` opens both listeners; `close()` drains. */
@@ -100,7 +102,18 @@ export class GrpcProxy {
     const tunnels = this.tunnels;
     const openCalls = new OpenCalls(control);
     this.#openCalls = openCalls;
-    const calls = new ClientCalls({ control, logger, tunnels, link, sessions, allocator, resumer, absorb, openCalls });
+    const calls = new ClientCalls({
+      control,
+      logger,
+      tunnels,
+      link,
+      sessions,
+      allocator,
+      resumer,
+      absorb,
+      openCalls,
+      onCallEnd: deps.onCallEnd,
+    });
     this.#calls = calls;
     const http1 = new Http1Responder({ control, logger, resumer, absorb });
     const webSockets = new WebSocketGateway({ control, logger, link, sessions, allocator, resumer, openCalls });

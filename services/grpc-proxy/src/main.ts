@@ -7,7 +7,7 @@ import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
 import { HeartbeatPublisher, RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
-import { MetricNames } from '@switchyard/telemetry';
+import { Attr, CALL_DURATION_BUCKETS_MS, MetricNames, MetricSpecs } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { Redis } from 'ioredis';
 import { GrpcProxy } from './app.ts';
@@ -57,7 +57,27 @@ await runService({
       telemetry.watchDependency('redis', { connected: () => client.status === 'ready', reconnects: () => reconnects });
       rateLimiter = new RateLimiter(redis, config.rateLimitPerMinute);
     }
+    const callSpec = MetricSpecs[MetricNames.calls];
+    const calls = telemetry.meter.createCounter(MetricNames.calls, {
+      description: callSpec.description,
+      unit: callSpec.unit,
+    });
+    const durationSpec = MetricSpecs[MetricNames.callDuration];
+    const callDuration = telemetry.meter.createHistogram(MetricNames.callDuration, {
+      description: durationSpec.description,
+      unit: durationSpec.unit,
+      advice: { explicitBucketBoundaries: [...CALL_DURATION_BUCKETS_MS] },
+    });
     const proxy = new GrpcProxy(config, {
+      onCallEnd: (call) => {
+        const attrs = {
+          [Attr.functionId]: call.functionId,
+          [Attr.versionId]: call.versionId,
+          [Attr.outcome]: call.outcome,
+        };
+        calls.add(1, attrs);
+        callDuration.record(call.durationMs, attrs);
+      },
       nc,
       control,
       directory,
