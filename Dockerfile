@@ -32,19 +32,19 @@ WORKDIR /opt/switchyard
 # Owned by root and read-only to the service user; the services write nothing to disk.
 COPY --from=deps /opt/switchyard /opt/switchyard
 # NODE_OPTIONS: the Node options every service may need (docs/configuration.md, "Node options"); with
-# them present `switchyard serve` runs the service in its own process, no child. Metrics on 9464
-# unless set otherwise (the HEALTHCHECK reads it).
+# them present `switchyard serve` runs the service in its own process, no child. Metrics port on 9464,
+# all interfaces (published with -p), unless set otherwise (the HEALTHCHECK reads it).
 ENV NODE_ENV=production \
     NODE_OPTIONS=--expose-gc \
     SWITCHYARD_METRICS_PORT=9464 \
+    SWITCHYARD_METRICS_HOST=0.0.0.0 \
     PATH=/opt/switchyard/node_modules/.bin:$PATH
 USER 10001:10001
 # grpc-proxy 10081 (+10086 callback), invocation 8080 (+10087), api 8088, geodns 5353 udp/tcp, metrics 9464
 EXPOSE 10081 10086 8080 10087 8088 5353/udp 5353/tcp 9464
-# Until every service has /healthz (the API already does), "alive" is "the metrics endpoint answers".
-# TODO(health): /healthz on the metrics port or the service port when the observability issue lands.
+# Every service answers GET /healthz on its metrics port while the process runs (docs/observability.md).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SWITCHYARD_METRICS_PORT||9464)+'/metrics').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SWITCHYARD_METRICS_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/bin/tini", "--", "switchyard", "serve"]
 CMD ["--help"]

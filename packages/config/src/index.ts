@@ -9,6 +9,7 @@ export type { ListenerLimits } from './listener-limits-fields.ts';
 export { DEFAULT_LISTENER_LIMITS, listenerLimitsFields } from './listener-limits-fields.ts';
 export type { LoadConfigOptions } from './load-config.ts';
 export { loadConfig } from './load-config.ts';
+export { metricsFields } from './metrics-fields.ts';
 export type { ServiceName } from './node-options.ts';
 export { missingNodeOptions, SERVICE_NODE_OPTIONS, startServiceRuntime } from './node-options.ts';
 export type { FieldInfo, FieldKind } from './schema-fields.ts';

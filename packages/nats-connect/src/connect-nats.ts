@@ -152,3 +152,33 @@ async function logViolations(nc: NatsConnection, identity: string, logger: NatsC
     else logger.error({ err }, `NATS server error: ${err.message}`);
   }
 }
+
+/** Live view of one connection's state, from {@link watchNatsConnection}. */
+export interface NatsConnectionState {
+  /** True while the connection is up (false between a `disconnect` and the next `reconnect`, and once closed). */
+  connected(): boolean;
+  /** Reconnects since it was watched (a count, for the `switchyard.nats.reconnects` counter). */
+  reconnects(): number;
+}
+
+/**
+ * Follows `nc.status()` so readiness probes and metrics can ask whether NATS is connected now.
+ * @param nc a connected connection (as {@link connectNats} returns).
+ */
+export function watchNatsConnection(nc: NatsConnection): NatsConnectionState {
+  let up = !nc.isClosed();
+  let reconnects = 0;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') up = false;
+      else if (status.type === 'reconnect') {
+        up = true;
+        reconnects++;
+      }
+    }
+  })();
+  void nc.closed().then(() => {
+    up = false;
+  });
+  return { connected: () => up && !nc.isClosed(), reconnects: () => reconnects };
+}

@@ -2,13 +2,14 @@
 // service (credentials, TLS, inbox prefix) with their checks at start, connectNats(), and the
 // generated NATS user of a function version's workers.
 
-export type { ConnectNatsOptions, NatsConnectLogger } from './connect-nats.ts';
+export type { ConnectNatsOptions, NatsConnectionState, NatsConnectLogger } from './connect-nats.ts';
 export {
   connectNats,
   describeNatsIdentity,
   NatsConnectError,
   NatsConnectErrorCode,
   natsConnectionOptions,
+  watchNatsConnection,
 } from './connect-nats.ts';
 export type { NatsConnectionConfig } from './nats-connection-config.ts';
 export {

@@ -34,7 +34,7 @@ export function inheritedEnv(extra: Record<string, string> = {}): Record<string,
   return { ...env, ...extra };
 }
 
-/** `SWITCHYARD_REGION`, `SWITCHYARD_NATS_SERVERS`, `SWITCHYARD_METRICS_PORT=0` (off), and the log level when set. */
+/** `SWITCHYARD_REGION`, `SWITCHYARD_NATS_SERVERS`, `SWITCHYARD_METRICS_PORT=0` (an ephemeral loopback port, printed in the ready line), and the log level when set. */
 export function commonEnv(input: CommonEnvInput): Record<string, string> {
   return {
     SWITCHYARD_REGION: input.region,

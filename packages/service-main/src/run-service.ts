@@ -19,7 +19,14 @@ export interface ServiceIdentity {
   instanceId: string;
   /** Fields on every log line besides `service` and `region`, e.g. `{ proxyId }`. @default {} */
   logFields?: Record<string, unknown>;
-  /** Port of the Prometheus endpoint; 0 serves none. */
+  /**
+   * Serve the metrics port (`/metrics`, `/healthz`, `/readyz`; its URL goes in the ready line as
+   * `metrics`). @default false
+   */
+  metricsEnabled?: boolean;
+  /** Address the metrics port binds. @default '127.0.0.1' */
+  metricsHost?: string;
+  /** Metrics port; 0 = ephemeral. Ignored unless `metricsEnabled`. */
   metricsPort: number;
   /**
    * Run `startServiceRuntime` (warn when the service's Node options are missing, start the buffer
@@ -173,7 +180,8 @@ export async function runService<C>(options: RunServiceOptions<C>, proc: Service
       service,
       region: identity.region ?? 'global',
       instanceId: identity.instanceId,
-      metricsPort: identity.metricsPort,
+      metricsPort: identity.metricsEnabled === true ? identity.metricsPort : undefined,
+      metricsHost: identity.metricsHost,
     });
     running = await options.start({
       config,
@@ -195,7 +203,8 @@ export async function runService<C>(options: RunServiceOptions<C>, proc: Service
     return proc.exit(1);
   }
   logger.info(running.readyLog, `${service} ready`);
-  proc.stdout(`${JSON.stringify({ ready: true, service, ...running.readyLine })}\n`);
+  const metricsLine = telemetry.metricsUrl !== undefined ? { metrics: telemetry.metricsUrl } : {};
+  proc.stdout(`${JSON.stringify({ ready: true, service, ...running.readyLine, ...metricsLine })}\n`);
 
   const started = telemetry;
   const up = running;

@@ -1,11 +1,14 @@
 // OpenTelemetry bootstrap for one service instance: a MeterProvider read by a Prometheus exporter
-// (optionally serving /metrics), and NodeSDK for the tracer provider, context and propagation.
+// (optionally served, with /healthz and /readyz, by our own small HTTP server), and NodeSDK for the
+// tracer provider, context and propagation.
 
+import { createServer, type Server } from 'node:http';
 import { context, type Meter, metrics, propagation, type Tracer, trace } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { NodeSDK, type NodeSDKConfiguration, resources } from '@opentelemetry/sdk-node';
-import { Attr } from './names.ts';
+import { Attr, CONSTANT_LABEL_ATTRS, MetricNames, MetricSpecs } from './names.ts';
 
 /** Options for {@link startTelemetry}. */
 export interface TelemetryOptions {
@@ -16,13 +19,14 @@ export interface TelemetryOptions {
   /** Unique instance ID (`service.instance.id`, a constant label on every metric). */
   instanceId: string;
   /**
-   * TCP port of the Prometheus endpoint (`GET /metrics`); 0 serves none (metrics are still recorded).
-   * @default 0
+   * TCP port of the metrics endpoint (`GET /metrics`, `/healthz`, `/readyz`); 0 = an ephemeral port.
+   * Undefined serves none (metrics are still recorded).
+   * @default undefined
    */
   metricsPort?: number;
   /**
-   * Address the Prometheus endpoint binds.
-   * @default undefined (all interfaces)
+   * Address the metrics endpoint binds.
+   * @default '127.0.0.1' (loopback: scraping from elsewhere is an explicit choice)
    */
   metricsHost?: string;
 }
@@ -33,8 +37,25 @@ export interface Telemetry {
   meter: Meter;
   /** Tracer named after the service, from the process-wide tracer provider. */
   tracer: Tracer;
-  /** Port the Prometheus endpoint listens on, or undefined when `metricsPort` was 0. */
+  /** Port the metrics endpoint listens on, or undefined when none is served. */
   metricsPort: number | undefined;
+  /** `http://HOST:PORT/metrics` of the endpoint, or undefined when none is served. */
+  metricsUrl: string | undefined;
+  /**
+   * Adds a readiness check to `GET /readyz` (e.g. `nats` -> connected). `/readyz` answers 200 when every
+   * check returns true, else 503 with `{ ready: false, checks: { name: boolean } }`. A check that throws
+   * counts as false. Adding a name twice replaces the earlier check.
+   * @param name short dependency name shown in the body (`nats`, `kv`, `redis`, `listener`).
+   * @param check synchronous probe; must not block.
+   */
+  addReadinessCheck(name: string, check: () => boolean): void;
+  /**
+   * Watches a dependency's client connection: a readiness check named `dependency`, and the
+   * `switchyard.dependency.connected` / `.reconnects` series labelled `switchyard.dependency`.
+   * @param dependency `nats` or `redis` (a bounded label value).
+   * @param state live connection state (e.g. from `watchNatsConnection`).
+   */
+  watchDependency(dependency: 'nats' | 'redis', state: { connected(): boolean; reconnects(): number }): void;
   /** Stops the Prometheus endpoint and flushes/stops the providers. Safe to call twice. */
   shutdown(): Promise<void>;
 }
@@ -64,7 +85,34 @@ export class TelemetryError extends Error {
 }
 
 /** Resource attributes copied onto every Prometheus series, so series from regions and replicas stay apart. */
-const CONSTANT_LABELS = /^(service\.name|service\.instance\.id|switchyard\.region)$/;
+const CONSTANT_LABELS = new RegExp(`^(${CONSTANT_LABEL_ATTRS.map((a) => a.replaceAll('.', '\\.')).join('|')})$`);
+
+/**
+ * Serves `GET /metrics` (the exporter's text exposition), `GET /healthz` (200 while the process runs)
+ * and `GET /readyz` (200 or 503 from `ready()`), anything else 404.
+ */
+function metricsServer(
+  exporter: PrometheusExporter,
+  ready: () => { ok: boolean; checks: Record<string, boolean> },
+): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    } else if (path === '/metrics') {
+      exporter.getMetricsRequestHandler(req, res);
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"alive":true}\n');
+    } else if (path === '/readyz') {
+      const { ok, checks } = ready();
+      res
+        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+        .end(`${JSON.stringify({ ready: ok, checks })}\n`);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+}
 
 /** The instance that registered the process-wide (global) providers, if any. */
 let globalOwner: object | undefined;
@@ -84,7 +132,7 @@ const dropSpans: SpanProcessor = {
 
 /**
  * Starts metrics and tracing for one service instance. Metrics go to a MeterProvider of this instance
- * read by a Prometheus exporter (serving `GET /metrics` on `metricsPort` when non-zero). The first instance
+ * read by a Prometheus exporter (serving `GET /metrics`, `/healthz`, `/readyz` on `metricsPort` when set). The first instance
  * in the process also starts NodeSDK (no auto-instrumentation), which registers the global tracer provider,
  * context manager and propagator; traces are exported only when `OTEL_TRACES_EXPORTER` is set.
  *
@@ -94,8 +142,8 @@ const dropSpans: SpanProcessor = {
  *   Prometheus endpoint cannot listen (e.g. EADDRINUSE).
  */
 export async function startTelemetry(options: TelemetryOptions): Promise<Telemetry> {
-  const port = options.metricsPort ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  const port = options.metricsPort;
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new TelemetryError(TelemetryErrorCode.invalidOptions, `metricsPort must be an integer 0..65535, got ${port}`);
   }
   const resource = resources.defaultResource().merge(
@@ -106,21 +154,40 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       [Attr.region]: options.region,
     }),
   );
-  const exporter = new PrometheusExporter({
-    host: options.metricsHost,
-    port: port === 0 ? undefined : port,
-    preventServerStart: port === 0,
-    withResourceConstantLabels: CONSTANT_LABELS,
-  });
+  const exporter = new PrometheusExporter({ preventServerStart: true, withResourceConstantLabels: CONSTANT_LABELS });
   const meterProvider = new MeterProvider({ resource, readers: [exporter] });
-  if (port !== 0) {
+  const checks = new Map<string, () => boolean>();
+  const ready = () => {
+    const out: Record<string, boolean> = {};
+    for (const [name, check] of checks) {
+      try {
+        out[name] = check() === true;
+      } catch {
+        out[name] = false;
+      }
+    }
+    return { ok: Object.values(out).every((v) => v), checks: out };
+  };
+  const host = options.metricsHost ?? '127.0.0.1';
+  let server: Server | undefined;
+  let boundPort: number | undefined;
+  if (port !== undefined) {
+    server = metricsServer(exporter, ready);
+    const listening = server;
     try {
-      await exporter.startServer();
+      await new Promise<void>((resolve, reject) => {
+        listening.once('error', reject);
+        listening.listen(port, host, () => {
+          listening.off('error', reject);
+          boundPort = (listening.address() as { port: number }).port;
+          resolve();
+        });
+      });
     } catch (err) {
       await meterProvider.shutdown().catch(() => {});
       throw new TelemetryError(
         TelemetryErrorCode.metricsListen,
-        `cannot serve Prometheus metrics on ${options.metricsHost ?? '*'}:${port}: ${(err as Error).message}`,
+        `cannot serve Prometheus metrics on ${host}:${port}: ${(err as Error).message}`,
         { cause: err },
       );
     }
@@ -144,14 +211,59 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     metrics.setGlobalMeterProvider(meterProvider);
   }
 
+  const meter = meterProvider.getMeter(options.service);
+  const specOf = (name: keyof typeof MetricSpecs) => ({
+    description: MetricSpecs[name].description,
+    unit: MetricSpecs[name].unit,
+  });
+  const dependencies = new Map<string, { connected(): boolean; reconnects(): number }>();
+  meter
+    .createObservableGauge(MetricNames.ready, specOf(MetricNames.ready))
+    .addCallback((r) => r.observe(ready().ok ? 1 : 0));
+  meter
+    .createObservableGauge(MetricNames.dependencyConnected, specOf(MetricNames.dependencyConnected))
+    .addCallback((r) => {
+      for (const [dep, state] of dependencies) r.observe(state.connected() ? 1 : 0, { [Attr.dependency]: dep });
+    });
+  meter
+    .createObservableCounter(MetricNames.dependencyReconnects, specOf(MetricNames.dependencyReconnects))
+    .addCallback((r) => {
+      for (const [dep, state] of dependencies) r.observe(state.reconnects(), { [Attr.dependency]: dep });
+    });
+
+  // Node runtime series (event-loop delay and utilisation, heap, GC) from the well-kept instrumentation,
+  // on this instance's provider, only when an endpoint serves them.
+  let runtime: RuntimeNodeInstrumentation | undefined;
+  if (server !== undefined) {
+    runtime = new RuntimeNodeInstrumentation({ enabled: false });
+    runtime.setMeterProvider(meterProvider);
+    runtime.enable();
+  }
+
   let stopped: Promise<void> | undefined;
   return {
-    meter: meterProvider.getMeter(options.service),
+    meter,
     tracer: trace.getTracer(options.service),
-    metricsPort: port === 0 ? undefined : port,
+    metricsPort: boundPort,
+    metricsUrl:
+      boundPort === undefined ? undefined : `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}/metrics`,
+    addReadinessCheck(name, check) {
+      checks.set(name, check);
+    },
+    watchDependency(dependency, state) {
+      dependencies.set(dependency, state);
+      checks.set(dependency, () => state.connected());
+    },
     shutdown() {
       stopped ??= (async () => {
-        const results = await Promise.allSettled([meterProvider.shutdown(), sdk?.shutdown()]);
+        runtime?.disable();
+        const closing = server
+          ? new Promise<void>((resolve) => {
+              server?.close(() => resolve());
+              server?.closeAllConnections();
+            })
+          : undefined;
+        const results = await Promise.allSettled([meterProvider.shutdown(), sdk?.shutdown(), closing]);
         if (globalOwner === token) {
           // Let a later instance in this process (tests, in-process suites) register its own globals.
           metrics.disable();

@@ -5,7 +5,14 @@ import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { freePort } from '@switchyard/testkit';
-import { createLogger, MetricNames, startTelemetry, TelemetryError } from '../src/index.ts';
+import {
+  CONSTANT_LABEL_ATTRS,
+  createLogger,
+  MetricNames,
+  MetricSpecs,
+  startTelemetry,
+  TelemetryError,
+} from '../src/index.ts';
 
 async function scrape(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
@@ -63,7 +70,21 @@ describe('startTelemetry', () => {
     await assert.rejects(fetch(`http://127.0.0.1:${port}/metrics`));
   });
 
-  test('should serve nothing when metricsPort is 0 and still accept measurements', async () => {
+  test('should bind an ephemeral port when metricsPort is 0', async () => {
+    const telemetry = await startTelemetry({ service: 'api', region: 'us', instanceId: 'a-1', metricsPort: 0 });
+    try {
+      assert.ok((telemetry.metricsPort ?? 0) > 0);
+      assert.equal(telemetry.metricsUrl, `http://127.0.0.1:${telemetry.metricsPort}/metrics`);
+      const res = await fetch(telemetry.metricsUrl ?? '');
+      assert.equal(res.status, 200);
+      // Node runtime series from @opentelemetry/instrumentation-runtime-node.
+      assert.match(await res.text(), /^v8js_memory_heap_used\{/m);
+    } finally {
+      await telemetry.shutdown();
+    }
+  });
+
+  test('should serve nothing when metricsPort is unset and still accept measurements', async () => {
     const telemetry = await startTelemetry({ service: 'worker', region: 'us', instanceId: 'w-1' });
     assert.equal(telemetry.metricsPort, undefined);
     telemetry.meter.createCounter('switchyard.tickets.published').add(1);
@@ -117,6 +138,80 @@ describe('startTelemetry', () => {
       );
     } finally {
       await first.shutdown();
+    }
+  });
+});
+
+describe('metrics endpoint', () => {
+  test('should keep constant resource labels out of every metric spec (no duplicate labels)', () => {
+    for (const [name, spec] of Object.entries(MetricSpecs)) {
+      for (const attr of spec.attributes) {
+        assert.ok(
+          !(CONSTANT_LABEL_ATTRS as readonly string[]).includes(attr),
+          `${name} carries constant label ${attr}`,
+        );
+      }
+    }
+  });
+
+  test('should pass promtool check metrics for every spec recorded with its attributes', async () => {
+    const port = await freePort();
+    const telemetry = await startTelemetry({
+      service: 'geodns',
+      region: 'global',
+      instanceId: 'g-1',
+      metricsPort: port,
+    });
+    try {
+      for (const [name, spec] of Object.entries(MetricSpecs)) {
+        const attrs = Object.fromEntries(spec.attributes.map((a) => [a, 'x']));
+        const opts = { description: spec.description, unit: spec.unit };
+        if (spec.type === 'counter') telemetry.meter.createCounter(name, opts).add(1, attrs);
+        else if (spec.type === 'observableCounter')
+          telemetry.meter.createObservableCounter(name, opts).addCallback((r) => r.observe(1, attrs));
+        else if (spec.type === 'histogram') telemetry.meter.createHistogram(name, opts).record(1, attrs);
+        else telemetry.meter.createObservableGauge(name, opts).addCallback((r) => r.observe(1, attrs));
+      }
+      const text = await scrape(port);
+      assert.match(text, /switchyard_dns_queries_total\{[^}]*dns_answer_region="x"/);
+      const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      assert.equal(check.error, undefined, 'promtool must be installed (Debian package prometheus)');
+      // Exit 0 (clean) or 3 (lint warnings only, e.g. naming advice); 1 means an invalid exposition.
+      assert.notEqual(check.status, 1, `${check.stdout}${check.stderr}`);
+      assert.doesNotMatch(`${check.stdout}${check.stderr}`, /error while linting|duplicate/i);
+    } finally {
+      await telemetry.shutdown();
+    }
+  });
+
+  test('should bind loopback by default and serve /healthz and /readyz from readiness checks', async () => {
+    const port = await freePort();
+    const telemetry = await startTelemetry({
+      service: 'grpc-proxy',
+      region: 'eu',
+      instanceId: 'p-1',
+      metricsPort: port,
+    });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      assert.equal((await fetch(`${base}/readyz`)).status, 200, 'no checks: ready');
+      let natsUp = false;
+      telemetry.addReadinessCheck('nats', () => natsUp);
+      telemetry.addReadinessCheck('broken', () => {
+        throw new Error('boom');
+      });
+      const down = await fetch(`${base}/readyz`);
+      assert.equal(down.status, 503);
+      assert.deepEqual(await down.json(), { ready: false, checks: { nats: false, broken: false } });
+      telemetry.addReadinessCheck('broken', () => true);
+      natsUp = true;
+      const up = await fetch(`${base}/readyz`);
+      assert.equal(up.status, 200);
+      assert.deepEqual(await up.json(), { ready: true, checks: { nats: true, broken: true } });
+      assert.equal((await fetch(`${base}/nope`)).status, 404);
+    } finally {
+      await telemetry.shutdown();
     }
   });
 });

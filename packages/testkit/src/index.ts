@@ -21,6 +21,8 @@ export type { NatsFileServerHandle, StartNatsFromFileOptions } from './nats-serv
 export { startNatsFromFile } from './nats-server-file.ts';
 export { canConnect, freePort } from './ports.ts';
 export { liveChildCount, livePids, stopAll } from './process-registry.ts';
+export type { PrometheusHandle, PromSample } from './prometheus-server.ts';
+export { prometheusBinary, startPrometheus } from './prometheus-server.ts';
 export type { RedisHandle } from './redis-server.ts';
 export { DEFAULT_REDIS_READY_TIMEOUT_MS, startRedis } from './redis-server.ts';
 export type { StartTcpRelayOptions, TcpRelayHandle } from './tcp-relay.ts';

@@ -1,7 +1,7 @@
 // Configuration of the operator API: a zod schema read from SWITCHYARD_* variables by
 // @switchyard/config, then resolved (REGIONS defaults to [REGION]) into one frozen ApiConfig.
 
-import { clientTlsFields, loadConfig, refineTlsPairs, TLS_REFINE_WHEN } from '@switchyard/config';
+import { clientTlsFields, loadConfig, metricsFields, refineTlsPairs, TLS_REFINE_WHEN } from '@switchyard/config';
 import {
   NATS_REFINE_WHEN,
   type NatsConnectionConfig,
@@ -53,7 +53,7 @@ export const ApiConfigSchema = z
       .min(100)
       .default(DEFAULT_API_SESSION_TTL_MS)
       .describe('TTL of the session bucket when this API creates it, ms'),
-    metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port (0 = no endpoint)'),
+    ...metricsFields,
     ...clientTlsFields,
   })
   .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
@@ -75,7 +75,11 @@ export interface ApiConfig extends NatsConnectionConfig {
   readonly sessionTtlMs: number;
   /** Replicas of the control and session buckets it creates (SWITCHYARD_NATS_REPLICAS: 1, 3 or 5). */
   readonly natsReplicas: number;
-  /** Prometheus port (0 = none). */
+  /** Serve the metrics port (/metrics, /healthz, /readyz). */
+  readonly metricsEnabled: boolean;
+  /** Address the metrics port binds. */
+  readonly metricsHost: string;
+  /** Metrics port (0 = ephemeral). */
   readonly metricsPort: number;
   /** PEM certificate chain of the listener (SWITCHYARD_TLS_CERT_FILE): with tlsKeyFile the API speaks https only. */
   readonly tlsCertFile: string | undefined;
@@ -109,6 +113,8 @@ export function loadApiConfig(
     regions: Object.freeze(regions),
     sessionTtlMs: raw.sessionTtlMs,
     natsReplicas: raw.natsReplicas,
+    metricsEnabled: raw.metricsEnabled,
+    metricsHost: raw.metricsHost,
     metricsPort: raw.metricsPort,
     tlsCertFile: raw.tlsCertFile,
     tlsKeyFile: raw.tlsKeyFile,

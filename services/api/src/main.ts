@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { readTlsPair } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
-import { connectNats } from '@switchyard/nats-connect';
+import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
 import { buildApp } from './app.ts';
@@ -15,9 +15,16 @@ const instanceId = `api-${randomUUID().slice(0, 8)}`;
 await runService({
   service: 'api',
   loadConfig: () => loadApiConfig(),
-  identify: (config) => ({ region: config.region, instanceId, metricsPort: config.metricsPort }),
-  start: async ({ config, logger, listen }) => {
+  identify: (config) => ({
+    region: config.region,
+    instanceId,
+    metricsEnabled: config.metricsEnabled,
+    metricsHost: config.metricsHost,
+    metricsPort: config.metricsPort,
+  }),
+  start: async ({ config, logger, telemetry, listen }) => {
     const nc = await connectNats(config, { name: instanceId, reconnectTimeWait: 500, logger });
+    telemetry.watchDependency('nats', watchNatsConnection(nc));
     const controlStore = await ControlStore.open(nc, { replicas: config.natsReplicas });
     const directories = await Promise.all(
       config.regions.map((region) =>

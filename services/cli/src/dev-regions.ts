@@ -11,7 +11,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchRegions, type RegionEndpoints, type RegionsLaunch, shownPath } from '@switchyard/region-launcher';
+import {
+  launchRegions,
+  metricsUrls,
+  type RegionEndpoints,
+  type RegionsLaunch,
+  shownPath,
+} from '@switchyard/region-launcher';
 import { CliError, CliErrorCode } from './cli-error.ts';
 import type { CliIo } from './cli-io.ts';
 import { resolveDevPorts } from './dev-ports.ts';
@@ -215,6 +221,22 @@ export async function runDevRegions(options: DevRegionsOptions, io: CliIo): Prom
         redis: first.redis,
       },
       regions: endpoints,
+      metrics: {
+        ...Object.fromEntries(
+          regions.map((region) => [
+            region,
+            metricsUrls({
+              ...started.regions[region].services,
+              ...Object.fromEntries(
+                workers
+                  .filter((w) => w.spec.name.endsWith(`-${region}`))
+                  .map((w) => [w.spec.name.slice(0, -region.length - 1), w]),
+              ),
+            }),
+          ]),
+        ),
+        global: metricsUrls({ geodns }),
+      },
       geodns: { dns: `127.0.0.1:${DEV_GEODNS_PORT}`, domain: DEV_GEODNS_DOMAIN },
       adminToken,
       apiKey: ensured.apiKey,

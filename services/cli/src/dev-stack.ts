@@ -10,6 +10,7 @@ import { DefaultPorts } from '@switchyard/protocol';
 import {
   DEFAULT_LAUNCH_READY_TIMEOUT_MS,
   launchRegions,
+  metricsUrls,
   type RegionsLaunch,
   type SampleSpec,
   shownPath,
@@ -266,6 +267,12 @@ export async function runDev(options: DevOptions, io: CliIo): Promise<number> {
         httpCallback: e.httpCallback,
         nats: e.nats,
         redis: e.redis ?? '',
+      },
+      metrics: {
+        [options.region]: metricsUrls({
+          ...region.services,
+          ...Object.fromEntries(DEV_SAMPLE_FUNCTIONS.map((name, i) => [`worker-${name}`, workers[i]])),
+        }),
       },
       adminToken,
       apiKey: ensured.apiKey,

@@ -57,6 +57,11 @@ export const DevStateSchema = z.object({
       }),
     )
     .optional(),
+  /**
+   * Metrics endpoints (`GET /metrics`; `/healthz` and `/readyz` beside it) by region, then by service
+   * (`grpc-proxy`, `invocation`, `api`, `worker-<sample>`); the global geodns under `global`.
+   */
+  metrics: z.record(z.string(), z.record(z.string(), z.string())).optional(),
   /** The dev geodns of a multi-region run: `host:port` and zone. */
   geodns: z.object({ dns: z.string(), domain: z.string() }).optional(),
   adminToken: z.string().min(16),

@@ -124,6 +124,20 @@ test('should start a local region, serve echo through the proxy, and stop every 
   assert.match(state.functions['http-echo'].upstream, /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.match(state.endpoints.http ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.match(state.functions.echo.upstream, /^grpc:\/\/127\.0\.0\.1:\d+$/);
+  // Every service's metrics port, on by default on loopback, listed per region; each answers /readyz.
+  const metrics = state.metrics?.local ?? {};
+  assert.deepEqual(Object.keys(metrics).sort(), [
+    'api',
+    'grpc-proxy',
+    'invocation',
+    'worker-echo',
+    'worker-http-echo',
+    'worker-inference',
+  ]);
+  for (const url of Object.values(metrics)) {
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    assert.equal((await fetch(url.replace(/\/metrics$/, '/readyz'))).status, 200, url);
+  }
   const names = [
     'nats',
     'redis',
@@ -168,6 +182,12 @@ test('should start a local region, serve echo through the proxy, and stop every 
   const res = await echoUnary(state, 'hello switchyard');
   assert.equal(res.payload.toString(), 'hello switchyard');
   assert.match(res.request_id, /^[0-9a-f-]{36}$/);
+  // The proxy counted the call by function, version and outcome (gRPC OK), with a duration histogram.
+  const exposition = await (await fetch(state.metrics?.local?.['grpc-proxy'] ?? '')).text();
+  const echo = state.functions.echo;
+  const callLabels = `switchyard_function_id="${echo.functionId}",switchyard_function_version_id="${echo.versionId}",switchyard_outcome="0"`;
+  assert.ok(exposition.includes('switchyard_calls_total{') && exposition.includes(callLabels), exposition);
+  assert.match(exposition, /switchyard_call_duration[a-z_]*_bucket\{[^}]*le="1800000"/);
 
   const io = recordingIo({}, REPO);
   assert.equal(await runCli(['functions', 'list', '--state-dir', stateDir], io), 0, io.err);

@@ -1,6 +1,7 @@
 // geodns configuration (SWITCHYARD_* environment, CLI overrides), validated at start. Regions carry
 // their location and static addresses; addresses from heartbeats override the static ones when present.
 import { isIP } from 'node:net';
+import { metricsFields } from '@switchyard/config';
 import { NATS_REFINE_WHEN, natsConnectionFields, refineNatsConnection } from '@switchyard/nats-connect';
 import { DefaultPorts } from '@switchyard/protocol';
 import { z } from 'zod';
@@ -84,7 +85,7 @@ export const GeoDnsConfigSchema = z
       .optional()
       .describe('SOA RNAME (mailbox as a DNS name). Default: hostmaster.<domain>.'),
     tcpIdleTimeoutMs: z.number().int().min(100).default(10_000).describe('TCP connections idle this long are closed.'),
-    metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port; 0 = off.'),
+    ...metricsFields,
   })
   .superRefine(
     (c, ctx) => {

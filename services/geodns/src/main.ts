@@ -2,10 +2,10 @@
 // bind UDP and TCP; SIGTERM/SIGINT stop the listeners, drain NATS and exit 0 (@switchyard/service-main).
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@switchyard/config';
-import { connectNats } from '@switchyard/nats-connect';
+import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
 import { RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
-import { Attr, MetricNames } from '@switchyard/telemetry';
+import { Attr, MetricNames, MetricSpecs } from '@switchyard/telemetry';
 import { GeoDns } from './app.ts';
 import { GeoDnsConfigSchema } from './config.ts';
 
@@ -14,9 +14,17 @@ await runService({
   service: 'geodns',
   loadConfig: () => loadConfig(GeoDnsConfigSchema, { service: 'geodns' }),
   // A global service: its logs carry no region, its metrics say `global`.
-  identify: (config) => ({ region: undefined, instanceId, logFields: { instanceId }, metricsPort: config.metricsPort }),
+  identify: (config) => ({
+    region: undefined,
+    instanceId,
+    logFields: { instanceId },
+    metricsEnabled: config.metricsEnabled,
+    metricsHost: config.metricsHost,
+    metricsPort: config.metricsPort,
+  }),
   start: async ({ config, logger, telemetry, listen }) => {
     const nc = await connectNats(config, { name: instanceId, logger });
+    telemetry.watchDependency('nats', watchNatsConnection(nc));
     const view = await RegionHealthView.start(nc, { staleAfterIntervals: config.staleAfterIntervals });
     let healthy = '';
     view.on('change', () => {
@@ -24,7 +32,11 @@ await runService({
       if (now !== healthy) logger.info({ healthyRegions: view.healthyRegions() }, 'healthy regions changed');
       healthy = now;
     });
-    const queries = telemetry.meter.createCounter(MetricNames.dnsQueries, { description: 'DNS queries answered' });
+    const spec = MetricSpecs[MetricNames.dnsQueries];
+    const queries = telemetry.meter.createCounter(MetricNames.dnsQueries, {
+      description: spec.description,
+      unit: spec.unit,
+    });
     const dns = new GeoDns(config, {
       health: view,
       logger,
@@ -32,7 +44,7 @@ await runService({
         queries.add(1, {
           [Attr.dnsRcode]: result.rcode,
           [Attr.dnsTransport]: transport,
-          [Attr.region]: result.region ?? '',
+          [Attr.dnsAnswerRegion]: result.region ?? '',
         }),
     });
     const { port } = await listen(dns.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_HOST');

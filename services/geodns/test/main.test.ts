@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { HeartbeatPublisher } from '@switchyard/region-health';
-import { startNats, stopAll, waitFor } from '@switchyard/testkit';
+import { startNats, startPrometheus, stopAll, waitFor } from '@switchyard/testkit';
 import { addressesOf, query, subnetOf } from './dns-client.ts';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -70,9 +70,10 @@ test('D1: should print one ready line, answer over UDP and TCP, and exit 0 on SI
     const line = JSON.parse(out().split('\n')[0]);
     assert.deepEqual(
       line,
-      { ready: true, service: 'geodns', port: line.port, healthyRegions: line.healthyRegions },
+      { ready: true, service: 'geodns', port: line.port, healthyRegions: line.healthyRegions, metrics: line.metrics },
       err(),
     );
+    assert.match(line.metrics, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/, 'metrics on by default, on loopback');
     assert.ok(Array.isArray(line.healthyRegions), 'the ready line lists the regions it has heard from');
     assert.ok(line.port > 0);
     await waitFor(async () => {
@@ -91,6 +92,69 @@ test('D1: should print one ready line, answer over UDP and TCP, and exit 0 on SI
     child.kill('SIGKILL');
     await Promise.all(beats.map((b) => b.stop()));
     await nc.close();
+    await nats.stop();
+  }
+});
+
+test('should serve /healthz, /readyz following NATS (503 while stopped, 200 after restart) and metrics Prometheus scrapes', async () => {
+  const nats = await startNats({});
+  const { child, out, err } = run({
+    SWITCHYARD_NATS_SERVERS: nats.url,
+    SWITCHYARD_HOST: '127.0.0.1',
+    SWITCHYARD_PORT: '0',
+    SWITCHYARD_DOMAIN: 'switchyard.local',
+    SWITCHYARD_GEO_REGIONS: JSON.stringify({ 'us-east': { lat: 39, lon: -77.5, addresses: { grpc: ['127.0.0.11'] } } }),
+  });
+  let prometheus: Awaited<ReturnType<typeof startPrometheus>> | undefined;
+  try {
+    await waitFor(() => out().includes('\n') || child.exitCode !== null, { timeoutMs: 20_000 });
+    const line = JSON.parse(out().split('\n')[0]);
+    const metricsUrl = new URL(line.metrics, 'http://x');
+    const base = metricsUrl.origin;
+    assert.equal((await fetch(`${base}/healthz`)).status, 200, err());
+    assert.equal((await fetch(`${base}/readyz`)).status, 200, err());
+    await query(line.port, 'grpc.switchyard.local');
+
+    prometheus = await startPrometheus([metricsUrl.host]);
+    const scraped = async (promql: string) => {
+      let samples: Awaited<ReturnType<NonNullable<typeof prometheus>['query']>> = [];
+      await waitFor(
+        async () => {
+          samples = (await prometheus?.query(promql)) ?? [];
+          return samples.length > 0;
+        },
+        { timeoutMs: 30_000, what: promql },
+      );
+      return samples;
+    };
+    const [dns] = await scraped('switchyard_dns_queries_total');
+    assert.equal(dns.metric.switchyard_region, 'global');
+    assert.match(dns.metric.dns_rcode, /^[A-Z]+$/);
+    assert.equal(dns.metric.dns_transport, 'udp');
+    assert.ok('dns_answer_region' in dns.metric || dns.metric.dns_rcode !== 'NOERROR', JSON.stringify(dns.metric));
+    const [nats1] = await scraped('switchyard_dependency_connected{switchyard_dependency="nats"}');
+    assert.equal(nats1.value, 1);
+    await scraped('switchyard_ready == 1');
+
+    await nats.stop();
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 503, {
+      timeoutMs: 20_000,
+      what: '/readyz 503',
+    });
+    const down = (await (await fetch(`${base}/readyz`)).json()) as { ready: boolean; checks: Record<string, boolean> };
+    assert.deepEqual(down, { ready: false, checks: { nats: false } });
+    assert.equal((await fetch(`${base}/healthz`)).status, 200, 'alive while NATS is down');
+    await scraped('switchyard_ready == 0');
+
+    await nats.restart();
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200, {
+      timeoutMs: 30_000,
+      what: '/readyz 200',
+    });
+    await scraped('switchyard_dependency_reconnects_total{switchyard_dependency="nats"} >= 1');
+  } finally {
+    child.kill('SIGKILL');
+    await prometheus?.stop();
     await nats.stop();
   }
 });

@@ -13,7 +13,7 @@ import { DEFAULT_TOKEN_TTL_MS, TunnelListener } from '@switchyard/tunnel';
 import { FrontEndLink } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import { AbsorbHandler } from './client-absorb.ts';
-import { ClientCalls } from './client-calls.ts';
+import { type CallEnd, ClientCalls } from './client-calls.ts';
 import { Http1Responder } from './client-http1.ts';
 import { ClientListener } from './client-listener.ts';
 import { WebSocketGateway } from './client-websocket.ts';
@@ -47,6 +47,8 @@ export interface GrpcProxyDeps {
   remoteDirectories?: SessionDirectory[];
   /** Region heartbeats: free capacity per version for `spill-over` functions. @default none (nothing spills) */
   health?: RegionHealthView;
+  /** Told when each client HTTP/2 call ends (metrics). @default none */
+  onCallEnd?: (call: CallEnd) => void;
 }
 
 /** The proxy. `listen()` opens both listeners; `close()` drains. */
@@ -116,6 +118,7 @@ export class GrpcProxy {
       absorb,
       openCalls,
       keyConnections,
+      onCallEnd: deps.onCallEnd,
     });
     this.#calls = calls;
     const http1 = new Http1Responder({ control, logger, resumer, absorb });

@@ -17,6 +17,7 @@ import {
 import { type FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import { type AbsorbHandler, absorbAction } from './client-absorb.ts';
+import { handleHealth } from './grpc-health.ts';
 import { KeyConnections } from './key-connections.ts';
 import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } from './request-id.ts';
 import type { SessionAllocator } from './session-allocate.ts';
@@ -51,6 +52,23 @@ export interface ClientCallsDeps {
   openCalls: OpenCalls;
   /** Per-key cap on open connections (issue 11 item 2). @default unlimited */
   keyConnections?: KeyConnections;
+  /** Told when each client call ends (metrics). @default none */
+  onCallEnd?: (call: CallEnd) => void;
+}
+
+/**
+ * One ended client call, for metrics. Function and version IDs are those the control store knew
+ * (authorized calls) or `unknown`, so label values stay bounded by the deployed functions.
+ */
+export interface CallEnd {
+  /** Function ID of an authorized call, else `unknown`. */
+  functionId: string;
+  /** Version ID the call was routed to, else `unknown`. */
+  versionId: string;
+  /** gRPC status code name-free number as a string (`0`..`16`), or the HTTP status class (`2xx`) of a non-gRPC call. */
+  outcome: string;
+  /** Time from the request headers to the stream's close, ms. */
+  durationMs: number;
 }
 
 /** Handles the client listener's HTTP/2 streams; see the file comment. */
@@ -66,8 +84,12 @@ export class ClientCalls {
   readonly #openCalls: OpenCalls;
   readonly #keyConnections: KeyConnections;
   #closing = false;
+  readonly #onCallEnd: ((call: CallEnd) => void) | undefined;
+  /** Function/version of authorized streams, for their {@link CallEnd}. */
+  readonly #routed = new WeakMap<http2.ServerHttp2Stream, { functionId: string; versionId: string }>();
 
   constructor(deps: ClientCallsDeps) {
+    this.#onCallEnd = deps.onCallEnd;
     this.#control = deps.control;
     this.#log = deps.logger;
     this.#tunnels = deps.tunnels;
@@ -78,6 +100,33 @@ export class ClientCalls {
     this.#absorb = deps.absorb;
     this.#openCalls = deps.openCalls;
     this.#keyConnections = deps.keyConnections ?? new KeyConnections(0);
+  }
+
+  /** Reports the call's outcome (sent grpc-status, or HTTP status class) and duration once its stream closes. */
+  #watchCall(stream: http2.ServerHttp2Stream, grpc: boolean, report: (call: CallEnd) => void): void {
+    const started = performance.now();
+    stream.once('close', () => {
+      const sent = stream as http2.ServerHttp2Stream & {
+        sentHeaders?: http2.OutgoingHttpHeaders;
+        sentTrailers?: http2.OutgoingHttpHeaders;
+      };
+      const grpcStatus = sent.sentTrailers?.['grpc-status'] ?? sent.sentHeaders?.['grpc-status'];
+      const http = Number(sent.sentHeaders?.[':status'] ?? 0);
+      const outcome = grpc
+        ? grpcStatus !== undefined
+          ? String(grpcStatus)
+          : 'cancelled'
+        : http > 0
+          ? `${Math.floor(http / 100)}xx`
+          : 'cancelled';
+      const routed = this.#routed.get(stream);
+      report({
+        functionId: routed?.functionId ?? 'unknown',
+        versionId: routed?.versionId ?? 'unknown',
+        outcome,
+        durationMs: performance.now() - started,
+      });
+    });
   }
 
   /** From now on, calls are answered SY_SHUTTING_DOWN (proxy shutdown; CORS preflights still 204). */
@@ -96,10 +145,13 @@ export class ClientCalls {
       stream.respond({ ':status': 204, ...cors }, { endStream: true });
       return;
     }
+    // grpc.health.v1.Health for the proxy itself: NOT_SERVING once draining.
+    if (handleHealth(stream, headers, () => !this.#closing)) return;
     if (this.#closing) {
       respondWithError(stream, grpc, 'SY_SHUTTING_DOWN', corsHeaders(headers.origin));
       return;
     }
+    if (this.#onCallEnd !== undefined) this.#watchCall(stream, grpc, this.#onCallEnd);
     if (isControlPath(headers[':path'])) {
       // The tunnel's control namespace is not a client's to call (G3 shape: NOT_FOUND / 404).
       respondWithError(stream, grpc, 'SY_ROUTE_NOT_FOUND', corsHeaders(headers.origin));
@@ -136,6 +188,7 @@ export class ClientCalls {
     auth: Authorization,
   ): void {
     if (stream.closed || stream.destroyed) return;
+    this.#routed.set(stream, { functionId: auth.fn.functionId, versionId: auth.version.versionId });
     if (!this.#keyConnections.admit(auth.key.keyId, stream.session as http2.ServerHttp2Session)) {
       respondWithError(stream, grpc, 'SY_KEY_CONNECTIONS_EXCEEDED', corsHeaders(headers.origin));
       return;

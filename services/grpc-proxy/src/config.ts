@@ -4,6 +4,7 @@ import {
   callbackTlsFields,
   clientTlsFields,
   listenerLimitsFields,
+  metricsFields,
   refineTlsPairs,
   TLS_REFINE_WHEN,
 } from '@switchyard/config';
@@ -117,7 +118,7 @@ export const ProxyConfigSchema = z
       .min(1_000)
       .default(60_000)
       .describe('TTL of the session bucket when this proxy creates it.'),
-    metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port; 0 = off.'),
+    ...metricsFields,
     advertiseAddresses: z
       .array(z.string().min(1))
       .default([])

@@ -3,11 +3,11 @@
 // send GOAWAY, close tunnels and exit 0 (@switchyard/service-main).
 import { loadConfig } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
-import { connectNats } from '@switchyard/nats-connect';
+import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
 import { HeartbeatPublisher, RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
-import { MetricNames } from '@switchyard/telemetry';
+import { Attr, CALL_DURATION_BUCKETS_MS, MetricNames, MetricSpecs } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { Redis } from 'ioredis';
 import { GrpcProxy } from './app.ts';
@@ -22,11 +22,14 @@ await runService({
     region: config.region,
     instanceId: config.proxyId,
     logFields: { proxyId: config.proxyId },
+    metricsEnabled: config.metricsEnabled,
+    metricsHost: config.metricsHost,
     metricsPort: config.metricsPort,
   }),
   start: async ({ config, logger, telemetry, listen }) => {
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
     const nc = await connectNats(config, { name: config.proxyId, noAsyncTraces: true, logger });
+    telemetry.watchDependency('nats', watchNatsConnection(nc));
     const control = await ControlStore.open(nc, controlFreshnessOptions(config));
     const directory = await SessionDirectory.open(nc, {
       region: config.region,
@@ -48,9 +51,33 @@ await runService({
     if (config.redisUrl && config.rateLimitPerMinute > 0) {
       redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
       redis.on('error', (err) => logger.warn({ err }, 'redis error'));
+      const client = redis;
+      let reconnects = 0;
+      client.on('reconnecting', () => reconnects++);
+      telemetry.watchDependency('redis', { connected: () => client.status === 'ready', reconnects: () => reconnects });
       rateLimiter = new RateLimiter(redis, config.rateLimitPerMinute);
     }
+    const callSpec = MetricSpecs[MetricNames.calls];
+    const calls = telemetry.meter.createCounter(MetricNames.calls, {
+      description: callSpec.description,
+      unit: callSpec.unit,
+    });
+    const durationSpec = MetricSpecs[MetricNames.callDuration];
+    const callDuration = telemetry.meter.createHistogram(MetricNames.callDuration, {
+      description: durationSpec.description,
+      unit: durationSpec.unit,
+      advice: { explicitBucketBoundaries: [...CALL_DURATION_BUCKETS_MS] },
+    });
     const proxy = new GrpcProxy(config, {
+      onCallEnd: (call) => {
+        const attrs = {
+          [Attr.functionId]: call.functionId,
+          [Attr.versionId]: call.versionId,
+          [Attr.outcome]: call.outcome,
+        };
+        calls.add(1, attrs);
+        callDuration.record(call.durationMs, attrs);
+      },
       nc,
       control,
       directory,
@@ -61,6 +88,9 @@ await runService({
       health,
     });
     const ports = await listen(proxy.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_CALLBACK_PORT');
+    // Readiness: the client and tunnel (callback) listeners accept until the drain closes them.
+    let listening = true;
+    telemetry.addReadinessCheck('listener', () => listening);
     const meter = telemetry.meter;
     meter
       .createObservableGauge(MetricNames.tunnelsActive, { description: 'Open worker tunnels' })
@@ -85,7 +115,13 @@ await runService({
       forceExitAfterMs: 10_000,
       drain: [
         { name: 'heartbeat', run: () => heartbeat.stop() }, // leave DNS answers first
-        { name: 'grpc', run: () => proxy.close() },
+        {
+          name: 'grpc',
+          run: () => {
+            listening = false;
+            return proxy.close();
+          },
+        },
         { name: 'region health', run: () => health.stop() },
         { name: 'control store', run: () => control.close() },
         { name: 'nats', run: () => nc.drain() },

@@ -4,6 +4,7 @@ import {
   callbackTlsFields,
   clientTlsFields,
   listenerLimitsFields,
+  metricsFields,
   refineTlsPairs,
   TLS_REFINE_WHEN,
 } from '@switchyard/config';
@@ -171,7 +172,7 @@ export const InvocationConfigSchema = z
       .min(0)
       .default(10_000)
       .describe('On SIGTERM, how long requests in flight may finish before connections are destroyed (ms).'),
-    metricsPort: port().default(0).describe('Prometheus /metrics port; 0 = off.'),
+    ...metricsFields,
   })
   .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
   .superRefine(

@@ -3,7 +3,7 @@
 // drainTimeoutMs) and exit 0 (@switchyard/service-main).
 import { loadConfig } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
-import { connectNats } from '@switchyard/nats-connect';
+import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
 import { runService } from '@switchyard/service-main';
 import { MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
@@ -18,18 +18,30 @@ await runService({
     region: config.region,
     instanceId: config.instanceId,
     logFields: { instanceId: config.instanceId },
+    metricsEnabled: config.metricsEnabled,
+    metricsHost: config.metricsHost,
     metricsPort: config.metricsPort,
     nodeRuntime: true,
   }),
   start: async ({ config, logger, telemetry, listen }) => {
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
     const nc = await connectNats(config, { name: config.instanceId, noAsyncTraces: true, logger });
+    telemetry.watchDependency('nats', watchNatsConnection(nc));
     const control = await ControlStore.open(nc, controlFreshnessOptions(config));
     const queue = await TicketQueue.open(nc, { region: config.region, replicas: config.natsReplicas });
     const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
+    let redisReconnects = 0;
+    redis.on('reconnecting', () => redisReconnects++);
+    telemetry.watchDependency('redis', {
+      connected: () => redis.status === 'ready',
+      reconnects: () => redisReconnects,
+    });
     redis.on('error', (err) => logger.warn({ err }, 'redis error'));
     const service = new InvocationService(config, { nc, control, queue, redis, logger });
     const ports = await listen(service.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_CALLBACK_PORT');
+    // Readiness: the client and tunnel (callback) listeners accept until the drain closes them.
+    let listening = true;
+    telemetry.addReadinessCheck('listener', () => listening);
     telemetry.meter
       .createObservableGauge(MetricNames.tunnelsActive, { description: 'Open worker tunnels' })
       .addCallback((r) => r.observe(service.tunnels.size));
@@ -42,7 +54,13 @@ await runService({
       drainMessage: 'draining requests',
       forceExitAfterMs: config.drainTimeoutMs + 5_000,
       drain: [
-        { name: 'http', run: () => service.close() },
+        {
+          name: 'http',
+          run: () => {
+            listening = false;
+            return service.close();
+          },
+        },
         { name: 'control store', run: () => control.close() },
         { name: 'nats', run: () => nc.drain() },
         { name: 'redis', run: () => redis.disconnect() },

@@ -1,7 +1,7 @@
 // Worker configuration (SWITCHYARD_* environment, CLI flags as overrides), validated at start.
 
 import { randomUUID } from 'node:crypto';
-import { callbackTlsCaFields } from '@switchyard/config';
+import { callbackTlsCaFields, metricsFields } from '@switchyard/config';
 import {
   NATS_REFINE_WHEN,
   natsConnectionFields,
@@ -61,7 +61,7 @@ export const WorkerConfigSchema = z
       .default(60_000)
       .describe('TTL of the session bucket; records are refreshed every TTL/3 (S2).'),
     ticketPullExpiresMs: z.number().int().min(1_000).default(5_000).describe('Long-poll time of one ticket pull.'),
-    metricsPort: z.number().int().min(0).max(65535).default(0).describe('Prometheus /metrics port; 0 = off.'),
+    ...metricsFields,
     heartbeatIntervalMs: z
       .number()
       .int()

@@ -3,7 +3,7 @@
 // (@switchyard/service-main).
 import { loadConfig } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
-import { connectNats } from '@switchyard/nats-connect';
+import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
 import { HeartbeatPublisher } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
@@ -19,6 +19,8 @@ await runService({
     region: config.region,
     instanceId: config.workerId,
     logFields: { workerId: config.workerId },
+    metricsEnabled: config.metricsEnabled,
+    metricsHost: config.metricsHost,
     metricsPort: config.metricsPort,
     // Spent body Buffers of an HTTP function's uploads and downloads are reclaimed between V8's own
     // collections (docs/configuration.md, "Node options"). A gRPC function's worker does not run it:
@@ -29,6 +31,7 @@ await runService({
   start: async ({ config, logger, telemetry }) => {
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
     const nc = await connectNats(config, { name: `worker-${config.workerId}`, noAsyncTraces: true, logger });
+    telemetry.watchDependency('nats', watchNatsConnection(nc));
     const directory = await SessionDirectory.open(nc, {
       region: config.region,
       ttlMs: config.sessionTtlMs,

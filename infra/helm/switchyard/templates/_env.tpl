@@ -22,6 +22,10 @@ input of each define: dict "root" $ "c" <component from switchyard.components> "
 {{- include "switchyard.env.nats" . }}
 - name: SWITCHYARD_METRICS_PORT
   value: {{ $port.metrics | quote }}
+# The metrics port (/metrics, /healthz, /readyz) binds loopback by default; the kubelet's probes and
+# Prometheus come from outside the container.
+- name: SWITCHYARD_METRICS_HOST
+  value: "0.0.0.0"
 {{- if eq $c.name "grpc-proxy" }}
 - name: SWITCHYARD_REGION
   value: {{ $root.Values.region | quote }}

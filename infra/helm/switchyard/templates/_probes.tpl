@@ -1,9 +1,7 @@
 {{/*
-Probes, in one place. The API has GET /healthz (ready when NATS is). The other services have no
-health endpoint yet (the observability issue designs /healthz and /readyz): until then readiness is
-"the client port accepts connections" (a service listens only once NATS, its buckets and streams are
-up) and liveness is "the metrics endpoint answers" (SWITCHYARD_METRICS_PORT).
-TODO(health): switch grpc-proxy, invocation and geodns to httpGet /readyz and /healthz when they exist.
+Probes, in one place: every service serves GET /healthz (alive) and GET /readyz (NATS connected, ...)
+on its metrics port (SWITCHYARD_METRICS_PORT, bound to 0.0.0.0 in the pod so the kubelet and
+Prometheus reach it; docs/observability.md).
 input: dict "root" $ "c" <component> "v" <its values>
 */}}
 {{- define "switchyard.probes" -}}
@@ -19,7 +17,7 @@ readinessProbe:
   failureThreshold: {{ $p.readinessFailureThreshold }}
 livenessProbe:
   httpGet:
-    path: /metrics
+    path: /healthz
     port: metrics
   periodSeconds: {{ $p.periodSeconds }}
   timeoutSeconds: {{ $p.timeoutSeconds }}
@@ -27,12 +25,7 @@ livenessProbe:
 {{- end }}
 
 {{- define "switchyard.probe.ready" -}}
-{{- if eq .c.name "api" -}}
 httpGet:
-  path: /healthz
-  port: http
-{{- else -}}
-tcpSocket:
-  port: {{ .c.client }}
-{{- end }}
+  path: /readyz
+  port: metrics
 {{- end }}
