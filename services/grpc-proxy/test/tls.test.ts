@@ -33,8 +33,13 @@ describe('proxy client listener over TLS', () => {
     dir = mkdtempSync(join(tmpdir(), 'sy-proxy-tls-'));
     certs = writeTestCertificates(dir, ['proxy']);
     await h.start();
-    await h.addProxy({ tlsCertFile: certs.leaves.proxy.cert, tlsKeyFile: certs.leaves.proxy.key });
-    await h.addWorker();
+    await h.addProxy({
+      tlsCertFile: certs.leaves.proxy.cert,
+      tlsKeyFile: certs.leaves.proxy.key,
+      callbackTlsCertFile: certs.leaves.proxy.cert,
+      callbackTlsKeyFile: certs.leaves.proxy.key,
+    });
+    await h.addWorker({ callbackTlsCaFile: certs.ca, callbackAllowList: ['https://127.0.0.1:'] });
   });
   after(async () => {
     await h.stop();
@@ -71,6 +76,37 @@ describe('proxy client listener over TLS', () => {
         assert.equal(err.code, grpc.status.UNAVAILABLE);
         return true;
       });
+    } finally {
+      client.close();
+    }
+  });
+
+  test('a worker trusting another CA cannot dial in, and the front end keeps serving the others', async () => {
+    const other = writeTestCertificates(mkdtempSync(join(dir, 'worker-ca-')), []);
+    const fn = await h.addFunction({ name: 'wrong-ca' });
+    await h.addWorker({
+      functionId: fn.functionId,
+      versionId: fn.versionId,
+      callbackTlsCaFile: other.ca,
+      callbackAllowList: ['https://127.0.0.1:'],
+    });
+    const client = loadEchoClient(`localhost:${h.proxies[0].port}`, grpc.credentials.createSsl(readFileSync(certs.ca)));
+    try {
+      const meta = new grpc.Metadata();
+      for (const [k, v] of Object.entries(h.metadata({}, fn))) meta.set(k, v);
+      const refused = new Promise<grpc.ServiceError>((resolve, reject) => {
+        client.Unary(
+          { payload: Buffer.from('x') },
+          meta,
+          { deadline: Date.now() + 15_000 },
+          (err: grpc.ServiceError | null) =>
+            err ? resolve(err) : reject(new Error('a worker with the wrong CA served a call')),
+        );
+      });
+      // Meanwhile (and after), the function whose worker trusts the right CA is served.
+      assert.equal((await unary(client, h.metadata())).payload.toString(), 'over tls');
+      assert.notEqual((await refused).code, grpc.status.OK);
+      assert.equal((await unary(client, h.metadata())).payload.toString(), 'over tls');
     } finally {
       client.close();
     }
