@@ -14,11 +14,15 @@ export type { ServiceName } from './node-options.ts';
 export { missingNodeOptions, SERVICE_NODE_OPTIONS, startServiceRuntime } from './node-options.ts';
 export type { FieldInfo, FieldKind } from './schema-fields.ts';
 export { describeFields, ENV_PREFIX, envVarName } from './schema-fields.ts';
-export type { TlsFilePair } from './tls-files.ts';
+export type { FileCheck, TlsFilePair } from './tls-files.ts';
 export {
   callbackTlsCaFields,
   callbackTlsFields,
+  checkCertificate,
+  checkPrivateKey,
   clientTlsFields,
+  fileField,
+  isKeyOfCertificate,
   readTlsFile,
   readTlsPair,
   refineTlsPairs,

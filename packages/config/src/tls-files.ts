@@ -9,42 +9,71 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-/** Reads `path` or returns the problem (the errno code, e.g. ENOENT). */
-function readOrProblem(path: string): { text: string } | { problem: string } {
+/** Checks a file's text: returns the problem, or undefined when the content is what it should be. */
+export type FileCheck = (text: string, path: string) => string | undefined;
+
+/**
+ * A config field naming a readable file whose content passes `check`: an unreadable file (its errno
+ * code) or a failed check is a problem on that field, listed with every other one at start. The one
+ * definition behind every file field (listener TLS here, NATS credentials and TLS in nats-connect).
+ */
+export function fileField(check: FileCheck) {
+  return z
+    .string()
+    .min(1)
+    .superRefine((path, ctx) => {
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        });
+        return;
+      }
+      const problem = check(text, path);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    });
+}
+
+/** {@link FileCheck} of a PEM certificate (chain). */
+export const checkCertificate: FileCheck = (text) => {
   try {
-    return { text: readFileSync(path, 'utf8') };
+    new X509Certificate(text);
+    return undefined;
   } catch (err) {
-    return { problem: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+    return `not a PEM certificate: ${(err as Error).message}`;
+  }
+};
+
+/** {@link FileCheck} of an unencrypted PEM private key. */
+export const checkPrivateKey: FileCheck = (text) => {
+  try {
+    createPrivateKey(text);
+    return undefined;
+  } catch (err) {
+    return `not a PEM private key: ${(err as Error).message}`;
+  }
+};
+
+/**
+ * Whether the key file holds the private key of the certificate file; undefined when either cannot be
+ * read or parsed (their own fields report that).
+ */
+export function isKeyOfCertificate(certPath: string, keyPath: string): boolean | undefined {
+  try {
+    return new X509Certificate(readFileSync(certPath)).checkPrivateKey(createPrivateKey(readFileSync(keyPath)));
+  } catch {
+    return undefined;
   }
 }
 
 /** A readable PEM certificate (chain) file. */
-const certFile = z
-  .string()
-  .min(1)
-  .superRefine((path, ctx) => {
-    const read = readOrProblem(path);
-    if ('problem' in read) return ctx.addIssue({ code: 'custom', message: read.problem });
-    try {
-      new X509Certificate(read.text);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `not a PEM certificate: ${(err as Error).message}` });
-    }
-  });
+const certFile = fileField(checkCertificate);
 
 /** A readable PEM private key file (unencrypted). */
-const keyFile = z
-  .string()
-  .min(1)
-  .superRefine((path, ctx) => {
-    const read = readOrProblem(path);
-    if ('problem' in read) return ctx.addIssue({ code: 'custom', message: read.problem });
-    try {
-      createPrivateKey(read.text);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `not a PEM private key: ${(err as Error).message}` });
-    }
-  });
+const keyFile = fileField(checkPrivateKey);
 
 /** Fields of a client listener's TLS, spread into a service's schema (SWITCHYARD_TLS_CERT_FILE, _KEY_FILE). */
 export const clientTlsFields = {
@@ -110,18 +139,12 @@ export function refineTlsPairs(
       continue;
     }
     if (!set(certKey)) continue;
-    try {
-      const cert = new X509Certificate(readFileSync(record[certKey] as string));
-      const key = createPrivateKey(readFileSync(record[keyKey] as string));
-      if (!cert.checkPrivateKey(key))
-        ctx.addIssue({ code: 'custom', path: [keyKey], message: `is not the private key of ${certKey}` });
-    } catch {
-      // Unreadable or not PEM: already reported by the field itself.
-    }
+    if (isKeyOfCertificate(record[certKey] as string, record[keyKey] as string) === false)
+      ctx.addIssue({ code: 'custom', path: [keyKey], message: `is not the private key of ${certKey}` });
   }
 }
 
-/** Options of `.superRefine(...)` so the pair rules run even when other fields failed. */
+/** Options of `.superRefine(...)` so cross-field rules (TLS pairs, NATS credentials) run even when other fields failed. */
 export const TLS_REFINE_WHEN = {
   when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null,
 };

@@ -2,9 +2,15 @@
 // and their checks at start: a file that cannot be read or is not what it should be, and a pair given
 // by half, are config problems listed with every other one (SWITCHYARD_NATS_*).
 
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { credsAuthenticator, nkeyAuthenticator } from '@nats-io/nats-core';
+import {
+  checkCertificate,
+  checkPrivateKey,
+  type FileCheck,
+  fileField,
+  isKeyOfCertificate,
+  TLS_REFINE_WHEN,
+} from '@switchyard/config';
 import { z } from 'zod';
 
 /** nats.js's own inbox prefix, used when `natsInboxPrefix` is not set. */
@@ -12,29 +18,6 @@ export const DEFAULT_NATS_INBOX_PREFIX = '_INBOX';
 
 /** One or more subject tokens separated by dots, no wildcards: what nats.js accepts as an inbox prefix. */
 const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
-
-type FileCheck = (text: string, path: string) => string | undefined;
-
-/** A readable file whose content passes `check` (which returns a problem, or undefined when fine). */
-function fileField(check: FileCheck) {
-  return z
-    .string()
-    .min(1)
-    .superRefine((path, ctx) => {
-      let text: string;
-      try {
-        text = readFileSync(path, 'utf8');
-      } catch (err) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-        });
-        return;
-      }
-      const problem = check(text, path);
-      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-    });
-}
 
 /** Runs a nats.js authenticator once over a made-up nonce: it throws when the JWT or seed is unusable. */
 function signs(authenticate: (nonce?: string) => unknown): string | undefined {
@@ -59,24 +42,6 @@ const checkSeed: FileCheck = (text) => {
     return 'not an nkey user seed (one line starting with SU, as `nk -gen user` writes)';
   const problem = signs(nkeyAuthenticator(new TextEncoder().encode(seed)));
   return problem === undefined ? undefined : `not a usable nkey seed: ${problem}`;
-};
-
-const checkCertificate: FileCheck = (text) => {
-  try {
-    new X509Certificate(text);
-    return undefined;
-  } catch (err) {
-    return `not a PEM certificate: ${(err as Error).message}`;
-  }
-};
-
-const checkPrivateKey: FileCheck = (text) => {
-  try {
-    createPrivateKey(text);
-    return undefined;
-  } catch (err) {
-    return `not a PEM private key: ${(err as Error).message}`;
-  }
 };
 
 /**
@@ -197,25 +162,20 @@ export function refineNatsConnection(value: NatsFieldsInput, ctx: z.RefinementCt
       path: [ways[1]],
       message: `set one way to authenticate to NATS: SWITCHYARD_NATS_CREDS, SWITCHYARD_NATS_USER/_PASSWORD or SWITCHYARD_NATS_NKEY_SEED (got ${ways.length})`,
     });
-  if (set('natsTlsCert') && set('natsTlsKey')) {
-    try {
-      const cert = new X509Certificate(readFileSync(String(value.natsTlsCert), 'utf8'));
-      if (!cert.checkPrivateKey(createPrivateKey(readFileSync(String(value.natsTlsKey), 'utf8'))))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['natsTlsKey'],
-          message: 'is not the private key of SWITCHYARD_NATS_TLS_CERT',
-        });
-    } catch {
-      // An unreadable or malformed file is already reported on its own field.
-    }
-  }
+  if (
+    set('natsTlsCert') &&
+    set('natsTlsKey') &&
+    isKeyOfCertificate(String(value.natsTlsCert), String(value.natsTlsKey)) === false
+  )
+    ctx.addIssue({
+      code: 'custom',
+      path: ['natsTlsKey'],
+      message: 'is not the private key of SWITCHYARD_NATS_TLS_CERT',
+    });
 }
 
 /**
  * Options of `.superRefine(refineNatsConnection, NATS_REFINE_WHEN)`: run the pair rules even when
  * other fields failed, so every problem is reported at once.
  */
-export const NATS_REFINE_WHEN = {
-  when: (payload: { value: unknown }) => typeof payload.value === 'object' && payload.value !== null,
-};
+export const NATS_REFINE_WHEN = TLS_REFINE_WHEN;
