@@ -357,6 +357,8 @@ describe('infra/helm/switchyard', () => {
       [['--set', 'region='], /region/],
       [['--set', 'auth.adminToken=short'], /adminToken/],
       [['--set', 'grpcProxy.config.region=x'], /region|propertyNames|pattern/],
+      // a nameserver inside the zone is answered by geodns itself: its addresses are required
+      [['--set', 'geodns.nameservers={ns1.switchyard.example.com}'], /nameserverAddresses needs the addresses of ns1/],
     ];
     for (const [extra, want] of cases) {
       const r = runHelm(helm, [...base, ...extra], root);

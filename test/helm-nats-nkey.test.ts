@@ -8,6 +8,7 @@
 // temporary root in front of each mount path), the NATS URLs, nats.replicas 1 and the Redis URL.
 
 import assert from 'node:assert/strict';
+import { Resolver } from 'node:dns/promises';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -179,7 +180,13 @@ describe('helm chart nats.auth.type nkey against infra/nats/production users', (
       return proc.ready(90_000);
     };
     await start('api');
-    await Promise.all(['grpc-proxy', 'invocation', 'geodns'].map(start));
+    const [, , dns] = await Promise.all(['grpc-proxy', 'invocation', 'geodns'].map(start));
+
+    // geodns as rendered answers for the zone's own nameservers (geodns.nameserverAddresses)
+    const resolver = new Resolver({ timeout: 2_000, tries: 3 });
+    resolver.setServers([`127.0.0.1:${dns?.port}`]);
+    assert.deepEqual(await resolver.resolve4('ns1.switchyard.example.com'), ['203.0.113.53']);
+    assert.deepEqual(await resolver.resolve6('ns1.switchyard.example.com'), ['2001:db8::53']);
 
     // each seed file the chart mounted is the role's own, and the servers hold its public key
     const connected = new Set(await connectedNkeys());

@@ -100,6 +100,15 @@ input of each define: dict "root" $ "c" <component from switchyard.components> "
 - name: SWITCHYARD_NAMESERVERS
   value: {{ join "," . | quote }}
 {{- end }}
+{{- range $v.nameservers }}
+{{- if and (hasSuffix (printf ".%s" $v.domain) .) (not (hasKey ($v.nameserverAddresses | default dict) .)) }}
+{{- fail (printf "geodns.nameserverAddresses needs the addresses of %s: a nameserver inside %s is answered by geodns itself" . $v.domain) }}
+{{- end }}
+{{- end }}
+{{- with $v.nameserverAddresses }}
+- name: SWITCHYARD_NAMESERVER_ADDRESSES
+  value: {{ toJson . | quote }}
+{{- end }}
 {{- with $v.hostmaster }}
 - name: SWITCHYARD_HOSTMASTER
   value: {{ . | quote }}
