@@ -30,6 +30,7 @@ chart_path = "unused"
 nats_values_file = "unused"
 domain = "sy.example.com"
 nameservers = ["ns-us-east.sy.example.com", "ns-eu-west.sy.example.com"]
+nameserver_addresses = { "ns-us-east.sy.example.com" = ["192.0.2.53"], "ns-eu-west.sy.example.com" = ["198.51.100.53", "2001:db8::53"] }
 redis_url = "redis://redis.redis.svc:6379"
 admin_token = "0123456789abcdef0123"
 nats_nkey_seeds = { grpc_proxy = "SUADCF5F4WXRI4BCP4LK24NHTPB7FZTGYLA5EA6Z2HP5XFTZGGMAR52WVA", invocation = "SUAJMLEOIBFPJVDELR65X4CFNB3NYIONCFQKIZVUQ5BRJ3LBOXK5H44ZV4", api = "SUABZMETFQSDZRXMNWZNUDKKQQRUNCOUQOE5CTQMFZ3XBCFENQYR5G2POI", geodns = "SUAAU5DZIRUSOMLM43RH454SMHWKV237IAUB4OMUYZHIGYIOQESYZE2QJY" }
@@ -304,6 +305,11 @@ describe('terraform modules', () => {
             assert.match(out.stdout, new RegExp(`secretName: ${s}\\b|name: ${s}\\b`), `${s} not referenced`);
           }
           assert.match(out.stdout, /tls:\/\/nats\.nats\.svc:4222/);
+          // geodns answers its in-zone NS names with the addresses the parent's glue has
+          assert.match(
+            out.stdout,
+            /SWITCHYARD_NAMESERVER_ADDRESSES\s+value: ".*ns-us-east\.sy\.example\.com.*192\.0\.2\.53/,
+          );
           // nkey seeds: each service mounts its own key of the module's Secret, with its own inbox
           for (const role of ['grpc-proxy', 'invocation', 'api', 'geodns']) {
             assert.match(out.stdout, new RegExp(`- key: ${role}\\.nk\\s+path: nats\\.nk`), `${role}.nk not mounted`);

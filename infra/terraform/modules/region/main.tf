@@ -58,6 +58,8 @@ locals {
       domain       = var.domain
       regions      = var.geo_regions
       nameservers  = var.nameservers
+      # only the in-zone names: geodns refuses addresses of names it does not serve
+      nameserverAddresses = { for name, addrs in var.nameserver_addresses : name => addrs if endswith(name, ".${var.domain}") }
     }
   }
 }

@@ -87,9 +87,20 @@ variable "geo_regions" {
 }
 
 variable "nameservers" {
-  description = "NS names of the zone served by geodns (chart value geodns.nameservers). Empty: ns.<domain>."
+  description = "NS names of the zone served by geodns (chart value geodns.nameservers), the same in every region and in the parent's delegation (modules/dns). Empty: ns.<domain>, a placeholder for a zone nobody delegates."
   type        = list(string)
   default     = []
+}
+
+variable "nameserver_addresses" {
+  description = "Addresses of the NS names inside the zone, NS name => IPs (chart value geodns.nameserverAddresses): geodns answers their A/AAAA records, as the parent's glue does. Every name of nameservers that ends in .<domain> needs an entry; the modules/dns input nameservers fits here."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for addrs in values(var.nameserver_addresses) : length(addrs) > 0 && alltrue([for a in addrs : can(cidrhost("${a}/32", 0)) || can(cidrhost("${a}/128", 0))])])
+    error_message = "every nameserver_addresses entry needs at least one IPv4 or IPv6 address."
+  }
 }
 
 variable "redis_url" {
