@@ -84,26 +84,25 @@ function problem(subject: string): string | undefined {
   return CODE_SUBJECTS.some((s) => matches(subject, s)) ? undefined : 'matches no subject the code builds';
 }
 
+/** Asserts that a config text names enough subjects (it was parsed) and only ones the code uses. */
+function assertOnlyCodeNames(text: string, atLeast: number): void {
+  const subjects = subjectsOf(text);
+  assert.ok(subjects.length >= atLeast, `only ${subjects.length} subjects parsed`);
+  const problems = subjects.flatMap((s) => {
+    const p = problem(s);
+    return p === undefined ? [] : [`${s}: ${p}`];
+  });
+  assert.deepEqual(problems, []);
+}
+
 describe('infra/nats production permissions name only what the code uses', () => {
   test('permissions.conf: every subject, stream and bucket', () => {
-    const subjects = subjectsOf(readFileSync(join(PRODUCTION, 'permissions.conf'), 'utf8'));
-    assert.ok(subjects.length > 30, `only ${subjects.length} subjects parsed`);
-    const problems = subjects.flatMap((s) => {
-      const p = problem(s);
-      return p === undefined ? [] : [`${s}: ${p}`];
-    });
-    assert.deepEqual(problems, []);
+    assertOnlyCodeNames(readFileSync(join(PRODUCTION, 'permissions.conf'), 'utf8'), 30);
   });
 
   test('the generated worker user: every subject, stream and bucket', () => {
-    const block = renderWorkerNatsUser({ versionId: V, regions: [R], nkey: nkeys.createUser().getPublicKey() });
-    const subjects = subjectsOf(block);
-    assert.ok(subjects.length > 15, `only ${subjects.length} subjects parsed`);
-    const problems = subjects.flatMap((s) => {
-      const p = problem(s);
-      return p === undefined ? [] : [`${s}: ${p}`];
-    });
-    assert.deepEqual(problems, []);
+    const nkey = nkeys.createUser().getPublicKey();
+    assertOnlyCodeNames(renderWorkerNatsUser({ versionId: V, regions: [R], nkey }), 15);
   });
 
   test('the check can fail: a bucket, a stream and a subject nobody uses are reported', () => {
