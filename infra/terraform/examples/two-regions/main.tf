@@ -32,6 +32,7 @@ module "us_east" {
   nameserver_addresses = local.nameservers
   redis_url            = var.redis_urls.us_east
   admin_token          = var.admin_token
+  nats_nkey_seeds      = var.nats_nkey_seeds
 }
 
 module "eu_west" {
@@ -49,6 +50,7 @@ module "eu_west" {
   nameserver_addresses = local.nameservers
   redis_url            = var.redis_urls.eu_west
   admin_token          = var.admin_token
+  nats_nkey_seeds      = var.nats_nkey_seeds
 }
 
 module "dns" {
