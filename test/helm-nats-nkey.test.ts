@@ -201,17 +201,17 @@ describe('helm chart nats.auth.type nkey against infra/nats/production users', (
   });
 
   test('should be refused its subjects when a pod gets another role’s seed (the roles are real)', async () => {
-    // geodns's environment with the api's seed: the api user may not subscribe to health.> nor to
-    // _INBOX_geodns, so the server refuses and the service says so
+    // geodns's environment with the invocation service's seed: the invocation user may not subscribe
+    // to health.> nor to _INBOX_geodns, so the server refuses and the service says so
     const pod = await podOf(deploymentOf('geodns'));
-    const api = await podOf(deploymentOf('api'));
+    const other = await podOf(deploymentOf('invocation'));
     const proc = new ServiceProcess('chart-geodns-wrong-seed', 'geodns', {
       ...pod.env,
-      SWITCHYARD_NATS_NKEY_SEED: api.env.SWITCHYARD_NATS_NKEY_SEED as string,
+      SWITCHYARD_NATS_NKEY_SEED: other.env.SWITCHYARD_NATS_NKEY_SEED as string,
     });
     services.push(proc);
     await proc.line(/NATS permissions violation/, 60_000);
-    assert.ok(nats.violations().some((l) => l.includes(nats.users.api.publicKey)));
+    assert.ok(nats.violations().some((l) => l.includes(nats.users.invocation.publicKey)));
     await proc.stop();
   });
 });
