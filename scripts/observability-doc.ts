@@ -1,7 +1,21 @@
 // Writes docs/observability.md from the telemetry spec table (packages/telemetry/src/names.ts; run:
 // node scripts/observability-doc.ts). test/observability-doc.test.ts fails when they disagree.
 import { writeFileSync } from 'node:fs';
-import { Attr, CONSTANT_LABEL_ATTRS, MetricSpecs } from '@switchyard/telemetry';
+import {
+  AbsorbResult,
+  AllocationResult,
+  Attr,
+  ClientProtocol,
+  CONSTANT_LABEL_ATTRS,
+  GRPC_OUTCOMES_INITIALISED,
+  HTTP_OUTCOMES,
+  MetricSpecs,
+  PollResult,
+  RejectionReason,
+  ResumeResult,
+  ResumeSource,
+  UNKNOWN_LABEL,
+} from '@switchyard/telemetry';
 
 /** OpenTelemetry name -> Prometheus name as the exporter writes it (dots to underscores, `_total` on counters). */
 function promName(name: string, type: string): string {
@@ -10,6 +24,11 @@ function promName(name: string, type: string): string {
 }
 
 const label = (attr: string) => `\`${attr.replaceAll('.', '_')}\``;
+/** The values of an enumeration, as inline code, comma-separated. */
+const values = (set: Record<string, string>) =>
+  Object.values(set)
+    .map((v) => `\`${v}\``)
+    .join(', ');
 
 /** The document, generated from `MetricSpecs` and `Attr`. */
 export function renderObservabilityDoc(): string {
@@ -66,8 +85,37 @@ ${attrs.join('\n')}
 
 ## Cardinality
 
-Labels carry bounded values only: no request IDs, session IDs, API keys or client addresses. DNS labels
-are the answer region (a configured region, or empty), the rcode and the transport.
+Labels carry bounded values only: no request IDs, session IDs, API keys, account IDs or client addresses
+are ever labels. DNS labels are the answer region (a configured region, or empty), the rcode and the
+transport.
+
+Function labels (${label(Attr.functionId)}, ${label(Attr.versionId)}) are bounded by the deployed
+functions: a front end labels a call with the IDs of the function version the control store authorized it
+for, and with \`${UNKNOWN_LABEL}\` otherwise (bad key, unknown function, malformed ID), so a client cannot
+create series by sending made-up IDs. The series count grows with the number of function versions ever
+deployed while an instance runs (a deleted version's series stay until the instance restarts). Every other
+front-end label is an enumerated value: ${label(Attr.outcome)} is a gRPC status code (\`0\`..\`16\`), an HTTP status
+class (\`2xx\`..\`5xx\`) or \`cancelled\`; ${label(Attr.allocationResult)} is one of ${values(AllocationResult)};
+${label(Attr.rejectionReason)} one of ${values(RejectionReason)}; ${label(Attr.resumeSource)} one of
+${values(ResumeSource)} and ${label(Attr.resumeResult)} one of ${values(ResumeResult)}; ${label(Attr.protocol)} one of
+${values(ClientProtocol)}; ${label(Attr.absorbResult)} one of ${values(AbsorbResult)}; ${label(Attr.pollResult)} one of
+${values(PollResult)}.
+
+## Label initialisation
+
+So that \`absent()\` and \`rate()\` alerts work from the first scrape, the front ends write 0 samples at
+start for the label values they know: for every function version in the control store (watched, so a
+version deployed later gets them too), \`switchyard_calls_total\` for the outcomes
+${GRPC_OUTCOMES_INITIALISED.map((o) => `\`${o}\``).join(', ')} (grpc-proxy) or ${HTTP_OUTCOMES.map((o) => `\`${o}\``).join(', ')}
+(invocation), \`switchyard_allocations_total\` for every allocation result, \`switchyard_tickets_queued\`,
+and \`switchyard_results_accepted_total\` (invocation); and per enumerated value
+\`switchyard_rejections_total\`, \`switchyard_client_connections_total\` / \`_active\`,
+\`switchyard_absorbs_total\` (grpc-proxy) and \`switchyard_status_polls_total\` (invocation). Histograms
+(\`*_duration_seconds\`) cannot be written without an observation, so their series appear with the first one;
+alert on their \`_count\` with \`or vector(0)\`, or on the counters above.
+
+Durations are in seconds; the Prometheus exporter does not append units, so the unit is part of each
+OpenTelemetry name (\`switchyard.call.duration.seconds\`).
 `;
 }
 

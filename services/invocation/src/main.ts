@@ -5,7 +5,7 @@ import { loadConfig } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
 import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
 import { runService } from '@switchyard/service-main';
-import { MetricNames } from '@switchyard/telemetry';
+import { FrontEndMetrics, MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { Redis } from 'ioredis';
 import { InvocationService } from './app.ts';
@@ -37,7 +37,9 @@ await runService({
       reconnects: () => redisReconnects,
     });
     redis.on('error', (err) => logger.warn({ err }, 'redis error'));
-    const service = new InvocationService(config, { nc, control, queue, redis, logger });
+    // Function/version labels: the control store's versions, watched (deployed ones get 0 samples).
+    const metrics = new FrontEndMetrics(telemetry.meter, { service: 'invocation', catalogue: control });
+    const service = new InvocationService(config, { nc, control, queue, redis, logger, metrics });
     const ports = await listen(service.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_CALLBACK_PORT');
     // Readiness: the client and tunnel (callback) listeners accept until the drain closes them.
     let listening = true;
@@ -61,7 +63,13 @@ await runService({
             return service.close();
           },
         },
-        { name: 'control store', run: () => control.close() },
+        {
+          name: 'control store',
+          run: () => {
+            metrics.close();
+            return control.close();
+          },
+        },
         { name: 'nats', run: () => nc.drain() },
         { name: 'redis', run: () => redis.disconnect() },
       ],
