@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { TestkitError, TestkitErrorCode } from './testkit-error.ts';
+import { waitFor } from './wait-for.ts';
 
 /** One sample line of an exposition: metric name, labels and value. */
 export interface ExpositionSample {
@@ -76,4 +77,30 @@ export function promtoolCheckMetrics(text: string): { status: number | null; out
   const run = spawnSync(promtoolBinary(), ['check', 'metrics'], { input: text, encoding: 'utf8' });
   if (run.error !== undefined) throw run.error;
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}
+
+/**
+ * Scrapes `url` until the sample `name` with `labels` equals `want` (a call's metrics are written when
+ * its stream or response closes, a moment after the client saw its end).
+ * @throws Error after `timeoutMs` (default 5000), naming the last value seen.
+ */
+export async function waitForSample(
+  url: string,
+  name: string,
+  labels: Record<string, string>,
+  want: number,
+  timeoutMs = 5_000,
+): Promise<void> {
+  let seen: number | undefined;
+  try {
+    await waitFor(
+      async () => {
+        seen = sampleValue(await scrapeMetrics(url), name, labels);
+        return seen === want;
+      },
+      { timeoutMs, what: `${name}${JSON.stringify(labels)} = ${want}` },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (last seen: ${seen})`, { cause: err });
+  }
 }

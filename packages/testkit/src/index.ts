@@ -11,6 +11,7 @@ export {
   promtoolCheckMetrics,
   sampleValue,
   scrapeMetrics,
+  waitForSample,
 } from './exposition.ts';
 export type {
   NatsClusterHandle,

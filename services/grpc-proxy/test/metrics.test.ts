@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { promtoolCheckMetrics, sampleValue, scrapeMetrics } from '@switchyard/testkit';
-import { eventually, newChannel, reqIdOf, unary, withChannel } from './echo-calls.ts';
+import { promtoolCheckMetrics, sampleValue, scrapeMetrics, waitForSample } from '@switchyard/testkit';
+import { newChannel, reqIdOf, unary, withChannel } from './echo-calls.ts';
 import { type HarnessFunction, type HarnessProxy, RegionHarness } from './region-harness.ts';
 import { APP_SUBPROTOCOL, startWsContainer, type WsContainer } from './ws-container.ts';
 
@@ -26,19 +26,8 @@ describe('grpc-proxy metrics on /metrics', () => {
   const valueAt = async (proxy: HarnessProxy, name: string, labels: Record<string, string> = {}) =>
     sampleValue(await scrapeMetrics(proxy.metricsUrl ?? ''), name, labels);
   /** Waits until `name` with `labels` at `proxy` equals `want` (a call's stream closes just after its status). */
-  const expectValue = async (proxy: HarnessProxy, name: string, labels: Record<string, string>, want: number) => {
-    let seen: number | undefined;
-    await eventually(
-      async () => {
-        seen = await valueAt(proxy, name, labels);
-        return seen === want;
-      },
-      5_000,
-      `${name}${JSON.stringify(labels)} = ${want}`,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message} (last seen: ${seen})`);
-    });
-  };
+  const expectValue = (proxy: HarnessProxy, name: string, labels: Record<string, string>, want: number) =>
+    waitForSample(proxy.metricsUrl ?? '', name, labels, want);
 
   before(async () => {
     await h.start();

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { after, before, describe, it } from 'node:test';
-import { promtoolCheckMetrics, sampleValue, scrapeMetrics, waitFor } from '@switchyard/testkit';
+import { promtoolCheckMetrics, sampleValue, scrapeMetrics, waitForSample } from '@switchyard/testkit';
 import { request } from 'undici';
 import { type HarnessInvocation, InvocationHarness } from './harness.ts';
 
@@ -17,19 +17,9 @@ describe('invocation metrics on /metrics', () => {
   let fn: Record<string, string>;
   const auth = () => ({ authorization: `Bearer ${h.apiKey}` });
 
-  /** Waits until `name` with `labels` in a scrape of `at` equals `want` (a response's close follows its last byte). */
-  const expectValue = async (at: HarnessInvocation, name: string, labels: Record<string, string>, want: number) => {
-    let seen: number | undefined;
-    await waitFor(
-      async () => {
-        seen = sampleValue(await scrapeMetrics(at.metricsUrl ?? ''), name, labels);
-        return seen === want;
-      },
-      { timeoutMs: 5_000, what: `${name}${JSON.stringify(labels)} = ${want}` },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message} (last seen: ${seen})`);
-    });
-  };
+  /** Waits until `name` with `labels` at `at` equals `want` (a response's close follows its last byte). */
+  const expectValue = (at: HarnessInvocation, name: string, labels: Record<string, string>, want: number) =>
+    waitForSample(at.metricsUrl ?? '', name, labels, want);
 
   before(async () => {
     await h.start();
