@@ -101,6 +101,29 @@ ${values(ResumeSource)} and ${label(Attr.resumeResult)} one of ${values(ResumeRe
 ${values(ClientProtocol)}; ${label(Attr.absorbResult)} one of ${values(AbsorbResult)}; ${label(Attr.pollResult)} one of
 ${values(PollResult)}.
 
+## Front-end series: where each is recorded
+
+- \`switchyard_calls_total\` / \`switchyard_call_duration_seconds\`: grpc-proxy, every client HTTP/2 stream
+  from its request headers to its close (outcome: the \`grpc-status\` sent, or the HTTP status class of a
+  non-gRPC answer, \`cancelled\` when none was sent); invocation, every function request from arrival to
+  the response's close (the class of the status sent: a 202 is \`2xx\`; status polls are not calls).
+- \`switchyard_session_init_duration_seconds\`: a new session's allocation, request to worker attached
+  (gRPC calls, WebSockets and absorb pre-allocations; successful ones only).
+- \`switchyard_session_resume_duration_seconds\`: a resume by request ID (\`nvcf-reqid\` or cookie), lookup and
+  attach. Source \`local\`: this proxy held the session; \`replica\`: found in this region's session bucket;
+  \`region\`: found in another region's. A miss counts as \`replica\` (single region) or \`region\` (other
+  regions asked too); \`not_found\` includes a session of another function (SY_SESSION_MISMATCH).
+- \`switchyard_allocations_total\`, \`switchyard_ticket_wait_duration_seconds\`, \`switchyard_tickets_queued\`:
+  the worker link's ticket allocation (gRPC sessions, invocation's ticket path; the invocation warm path
+  reuses a worker without a ticket and is not an allocation). The queue gauge counts allocations waiting
+  against \`maxQueuePerVersion\` (rate-limit check included); the wait runs from the ticket's publication.
+- \`switchyard_rejections_total\`: answers SY_QUEUE_FULL, SY_RATE_LIMITED, SY_KEY_CONNECTIONS_EXCEEDED and
+  SY_SHUTTING_DOWN.
+- \`switchyard_client_connections_total\` / \`_active\`: client listener connections (HTTP/2 per session;
+  HTTP/1.1 per socket; a WebSocket is counted when its 101 is sent, on top of its HTTP/1.1 connection).
+- \`switchyard_status_polls_total\`: \`errored\` when the poll itself failed (bad key, result store or a
+  region unavailable); \`fulfilled\` when the stored result was found and its sending began.
+
 ## Label initialisation
 
 So that \`absent()\` and \`rate()\` alerts work from the first scrape, the front ends write 0 samples at
