@@ -94,8 +94,8 @@ functions: a front end labels a call with the IDs of the function version the co
 for, and with \`${UNKNOWN_LABEL}\` otherwise (bad key, unknown function, malformed ID), so a client cannot
 create series by sending made-up IDs. The series count grows with the number of function versions ever
 deployed while an instance runs (a deleted version's series stay until the instance restarts). Every other
-front-end label is an enumerated value: ${label(Attr.outcome)} is a gRPC status code (\`0\`..\`16\`), an HTTP status
-class (\`2xx\`..\`5xx\`) or \`cancelled\`; ${label(Attr.allocationResult)} is one of ${values(AllocationResult)};
+front-end label is an enumerated value: ${label(Attr.outcome)} is a gRPC status code (\`0\`..\`16\`; any other
+\`grpc-status\` a container sends counts as \`2\`, UNKNOWN), an HTTP status class (\`2xx\`..\`5xx\`) or \`cancelled\`; ${label(Attr.allocationResult)} is one of ${values(AllocationResult)};
 ${label(Attr.rejectionReason)} one of ${values(RejectionReason)}; ${label(Attr.resumeSource)} one of
 ${values(ResumeSource)} and ${label(Attr.resumeResult)} one of ${values(ResumeResult)}; ${label(Attr.protocol)} one of
 ${values(ClientProtocol)}; ${label(Attr.absorbResult)} one of ${values(AbsorbResult)}; ${label(Attr.pollResult)} one of

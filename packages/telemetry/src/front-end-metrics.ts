@@ -26,6 +26,29 @@ import {
 /** Label value of a function or version the control data does not know (bounded cardinality). */
 export const UNKNOWN_LABEL = 'unknown';
 
+const STATUS_CLASSES = ['cancelled', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/**
+ * The outcome label of an HTTP answer: its status class (`2xx`..`5xx`), or `cancelled` when no status
+ * was sent (0 or out of range). One of a fixed set of strings: nothing is allocated per call.
+ */
+export function httpOutcome(status: number): string {
+  return STATUS_CLASSES[Math.floor(status / 100)] ?? 'cancelled';
+}
+
+/** gRPC status codes by their text: the only values a gRPC call's outcome label takes (and `cancelled`). */
+const GRPC_CODES: ReadonlyMap<string, string> = new Map(Array.from({ length: 17 }, (_, i) => [String(i), String(i)]));
+
+/**
+ * The outcome label of a gRPC call from the `grpc-status` it ended with: `0`..`16`; `2` (UNKNOWN, as gRPC
+ * clients read a code they do not know) for anything else a container sent; `cancelled` when none was
+ * sent. Bounded whatever the worker or container writes.
+ */
+export function grpcOutcome(grpcStatus: string | number | readonly string[] | undefined): string {
+  if (grpcStatus === undefined) return 'cancelled';
+  return GRPC_CODES.get(String(grpcStatus)) ?? '2';
+}
+
 /** A deployed function version, as the control data knows it. */
 export interface KnownVersion {
   functionId: string;

@@ -2,7 +2,7 @@
 // logger every service uses, and the one spelling of metric and attribute names.
 
 export type { FrontEndMetricsOptions, KnownVersion, VersionCatalogue } from './front-end-metrics.ts';
-export { FrontEndMetrics, UNKNOWN_LABEL } from './front-end-metrics.ts';
+export { FrontEndMetrics, grpcOutcome, httpOutcome, UNKNOWN_LABEL } from './front-end-metrics.ts';
 export type { LoggerOptions } from './logger.ts';
 export { createLogger, DEFAULT_REDACT_PATHS, REDACTED } from './logger.ts';
 export type { AttrKey, MetricName, MetricSpec } from './names.ts';

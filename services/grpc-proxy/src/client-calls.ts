@@ -6,7 +6,7 @@
 import type http2 from 'node:http2';
 import type { Authorization, ControlStore, OpenCalls } from '@switchyard/control-store';
 import { type ErrorCode, isSwitchyardError, Metadata, SwitchyardError, TunnelHeaders } from '@switchyard/protocol';
-import type { FrontEndMetrics } from '@switchyard/telemetry';
+import { type FrontEndMetrics, grpcOutcome, httpOutcome } from '@switchyard/telemetry';
 import {
   forwardHeaders,
   isGrpcContentType,
@@ -105,13 +105,7 @@ export class ClientCalls {
       };
       const grpcStatus = sent.sentTrailers?.['grpc-status'] ?? sent.sentHeaders?.['grpc-status'];
       const http = Number(sent.sentHeaders?.[':status'] ?? 0);
-      const outcome = grpc
-        ? grpcStatus !== undefined
-          ? String(grpcStatus)
-          : 'cancelled'
-        : http > 0
-          ? `${Math.floor(http / 100)}xx`
-          : 'cancelled';
+      const outcome = grpc ? grpcOutcome(grpcStatus) : httpOutcome(http);
       this.#metrics.callEnded(this.#routed.get(stream), outcome, (performance.now() - started) / 1000);
     });
   }

@@ -10,6 +10,7 @@
 import type { Authorization } from '@switchyard/control-store';
 import { type ErrorCode, isSwitchyardError, Metadata, newRequestId, SwitchyardError } from '@switchyard/protocol';
 import { bucketKey } from '@switchyard/rate-limit';
+import { httpOutcome } from '@switchyard/telemetry';
 import { type ProxyTunnel, readDeclaredBody } from '@switchyard/tunnel';
 import { hasBody, type RawRequest, type RawResponse } from './http-headers.ts';
 import { responseFinished, sendProblem } from './http-response.ts';
@@ -47,7 +48,7 @@ export async function invoke(
   let routedVersion: string | undefined;
   res.once('close', () => {
     // Outcome: the status class sent (a 202 counts as 2xx when it leaves), or `cancelled`.
-    const outcome = res.headersSent ? `${Math.floor(res.statusCode / 100)}xx` : 'cancelled';
+    const outcome = res.headersSent ? httpOutcome(res.statusCode) : 'cancelled';
     ctx.metrics.callEnded(routedVersion, outcome, (performance.now() - started) / 1000);
     if (!responseFinished(req, res)) {
       gone = true;
