@@ -231,7 +231,7 @@ export class FrontEndMetrics {
    * when the code is a limit's ({@link REJECTION_BY_ERROR_CODE}), else ignored.
    */
   answeredError(code: string): void {
-    const reason = REJECTION_BY_ERROR_CODE[code];
+    const reason = Object.hasOwn(REJECTION_BY_ERROR_CODE, code) ? REJECTION_BY_ERROR_CODE[code] : undefined;
     if (reason !== undefined) this.#rejections.add(1, this.#rejectionLabels.get(reason));
   }
 
