@@ -3,12 +3,21 @@
 // send GOAWAY, close tunnels and exit 0 (@switchyard/service-main).
 import { loadConfig } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
-import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
+import { connectNats, recordNatsOperations, watchNatsConnection } from '@switchyard/nats-connect';
+import { recordRedisOperations } from '@switchyard/rate-limit';
 import { HeartbeatPublisher, RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
-import { Attr, CALL_DURATION_BUCKETS_MS, MetricNames, MetricSpecs } from '@switchyard/telemetry';
+import {
+  Attr,
+  CALL_DURATION_BUCKETS_MS,
+  createDependencyRecorder,
+  createTunnelRecorder,
+  MetricNames,
+  MetricSpecs,
+} from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
+import { TUNNEL_CLOSE_REASONS, TUNNEL_CONNECT_STATUSES } from '@switchyard/tunnel';
 import { Redis } from 'ioredis';
 import { GrpcProxy } from './app.ts';
 import { ProxyConfigSchema } from './config.ts';
@@ -30,6 +39,7 @@ await runService({
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
     const nc = await connectNats(config, { name: config.proxyId, noAsyncTraces: true, logger });
     telemetry.watchDependency('nats', watchNatsConnection(nc));
+    recordNatsOperations(nc, createDependencyRecorder(telemetry.meter, 'nats'));
     const control = await ControlStore.open(nc, controlFreshnessOptions(config));
     const directory = await SessionDirectory.open(nc, {
       region: config.region,
@@ -51,6 +61,7 @@ await runService({
     if (config.redisUrl && config.rateLimitPerMinute > 0) {
       redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
       redis.on('error', (err) => logger.warn({ err }, 'redis error'));
+      recordRedisOperations(redis, createDependencyRecorder(telemetry.meter, 'redis'));
       const client = redis;
       let reconnects = 0;
       client.on('reconnecting', () => reconnects++);
@@ -69,6 +80,10 @@ await runService({
       advice: { explicitBucketBoundaries: [...CALL_DURATION_BUCKETS_MS] },
     });
     const proxy = new GrpcProxy(config, {
+      tunnelRecorder: createTunnelRecorder(telemetry.meter, {
+        closeReasons: TUNNEL_CLOSE_REASONS,
+        connectStatuses: TUNNEL_CONNECT_STATUSES,
+      }),
       onCallEnd: (call) => {
         const attrs = {
           [Attr.functionId]: call.functionId,

@@ -17,7 +17,7 @@ import { SwitchyardError } from '@switchyard/protocol';
 import { TokenBuckets } from '@switchyard/rate-limit';
 import { RemoteResults } from '@switchyard/result-exchange';
 import type { TicketQueue } from '@switchyard/ticket-queue';
-import { TunnelListener } from '@switchyard/tunnel';
+import { TunnelListener, type TunnelRecorder } from '@switchyard/tunnel';
 import { FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -45,6 +45,8 @@ export interface InvocationDeps {
   redis: Redis;
   /** The service's logger. */
   logger: Logger;
+  /** Tunnel metrics of the callback listener (opened, closed, CONNECT results, token ages). @default none */
+  tunnelRecorder?: TunnelRecorder;
 }
 
 /** The service. `listen()` opens both listeners; `close()` drains. */
@@ -75,6 +77,7 @@ export class InvocationService {
       tls: readTlsPair(config.callbackTlsCertFile, config.callbackTlsKeyFile),
       tokenTtlMs: config.tokenTtlMs,
       limits: config,
+      recorder: deps.tunnelRecorder,
     });
     this.tunnels.on('tunnel-closed', (t) => log.info({ workerId: t.workerId, reason: t.closeReason }, 'tunnel closed'));
     this.#link = new FrontEndLink({

@@ -3,10 +3,12 @@
 // drainTimeoutMs) and exit 0 (@switchyard/service-main).
 import { loadConfig } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
-import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
+import { connectNats, recordNatsOperations, watchNatsConnection } from '@switchyard/nats-connect';
+import { recordRedisOperations } from '@switchyard/rate-limit';
 import { runService } from '@switchyard/service-main';
-import { MetricNames } from '@switchyard/telemetry';
+import { createDependencyRecorder, createTunnelRecorder, MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
+import { TUNNEL_CLOSE_REASONS, TUNNEL_CONNECT_STATUSES } from '@switchyard/tunnel';
 import { Redis } from 'ioredis';
 import { InvocationService } from './app.ts';
 import { InvocationConfigSchema } from './config.ts';
@@ -27,9 +29,11 @@ await runService({
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
     const nc = await connectNats(config, { name: config.instanceId, noAsyncTraces: true, logger });
     telemetry.watchDependency('nats', watchNatsConnection(nc));
+    recordNatsOperations(nc, createDependencyRecorder(telemetry.meter, 'nats'));
     const control = await ControlStore.open(nc, controlFreshnessOptions(config));
     const queue = await TicketQueue.open(nc, { region: config.region, replicas: config.natsReplicas });
     const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
+    recordRedisOperations(redis, createDependencyRecorder(telemetry.meter, 'redis'));
     let redisReconnects = 0;
     redis.on('reconnecting', () => redisReconnects++);
     telemetry.watchDependency('redis', {
@@ -37,7 +41,11 @@ await runService({
       reconnects: () => redisReconnects,
     });
     redis.on('error', (err) => logger.warn({ err }, 'redis error'));
-    const service = new InvocationService(config, { nc, control, queue, redis, logger });
+    const tunnelRecorder = createTunnelRecorder(telemetry.meter, {
+      closeReasons: TUNNEL_CLOSE_REASONS,
+      connectStatuses: TUNNEL_CONNECT_STATUSES,
+    });
+    const service = new InvocationService(config, { nc, control, queue, redis, logger, tunnelRecorder });
     const ports = await listen(service.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_CALLBACK_PORT');
     // Readiness: the client and tunnel (callback) listeners accept until the drain closes them.
     let listening = true;
