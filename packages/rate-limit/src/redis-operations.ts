@@ -79,7 +79,12 @@ export function recordRedisOperations(redis: Redis, recorder: RedisOperationReco
   const state = { recorder };
   hooked.set(redis, state);
   const send = redis.sendCommand.bind(redis);
+  // A command sent while the client is not ready waits in the offline queue and goes through
+  // sendCommand a second time when it is flushed: record each command once.
+  const seen = new WeakSet<object>();
   redis.sendCommand = ((command, ...rest) => {
+    if (seen.has(command)) return send(command, ...rest);
+    seen.add(command);
     const started = performance.now();
     const operation = operationOf(command.name);
     command.promise.then(
