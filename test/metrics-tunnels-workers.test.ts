@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TUNNEL_CONNECT_PATH, TunnelHeaders } from '@switchyard/protocol';
 import { type LaunchedChild, launchRegions, type RegionsLaunch } from '@switchyard/region-launcher';
-import { freePort, waitFor } from '@switchyard/testkit';
+import { freePort, startPrometheus, waitFor } from '@switchyard/testkit';
 import { echoClient, unary } from '../services/worker/test/helpers.ts';
 import { promtoolCheckMetrics, scrape, seriesValue } from './metrics-scrape.ts';
 
@@ -305,6 +305,42 @@ test('promtool check metrics accepts a worker scrape', async () => {
   assert.equal(r.status, 0, r.output);
 });
 
+test('a real Prometheus scrapes the series under the catalogue names (no duplicate labels, every target up)', async () => {
+  const targets = [proxyMetrics(), invocationMetrics(), metricsOf(echoWorker), metricsOf(brokenWorker)].map(
+    (u) => new URL(u).host,
+  );
+  const prometheus = await startPrometheus(targets);
+  try {
+    const has = async (promql: string) => {
+      try {
+        await waitFor(async () => (await prometheus.query(promql)).length > 0, { timeoutMs: 30_000, what: promql });
+      } catch (err) {
+        // Show what Prometheus has of that metric, for the failure message.
+        const name = /^[a-z_]+/.exec(promql.replace(/^[a-z_]+\(.*?\(/, ''))?.[0] ?? 'up';
+        throw new Error(`${promql}: ${JSON.stringify(await prometheus.query(name))}`, { cause: err });
+      }
+    };
+    await has(`count(up == 1) == ${targets.length}`);
+    await has(`switchyard_worker_capacity{switchyard_function_version_id="${echoFn.versionId}"} == 4`);
+    await has('switchyard_worker_capacity_used');
+    await has('switchyard_container_errors_total{switchyard_error_kind="unavailable"} == 1');
+    await has('switchyard_container_call_duration_seconds_bucket{le="+Inf"}');
+    await has('switchyard_worker_reconnect_expiries_total >= 1');
+    await has('switchyard_tunnels_opened_total{service_name="grpc-proxy"} >= 1');
+    await has('switchyard_tunnels_closed_total{switchyard_tunnel_close_reason="replaced"}');
+    await has('switchyard_tunnel_connects_total{http_response_status_code="403"} >= 1');
+    await has('histogram_quantile(0.5, sum by (le) (switchyard_tunnel_token_age_seconds_bucket)) >= 0');
+    await has(
+      'switchyard_dependency_request_errors_total{switchyard_dependency="redis",switchyard_error_kind="no_responders"} == 0',
+    );
+    await has(
+      'switchyard_dependency_operation_duration_seconds_count{switchyard_dependency="redis",service_name="invocation"} > 0',
+    );
+  } finally {
+    await prometheus.stop();
+  }
+});
+
 test('a resume whose worker was killed: the proxy counts NATS no_responders and the closed tunnel', async () => {
   const client = echoClient(launch.regions[REGION].endpoints.grpc);
   const md = { authorization: `Bearer ${apiKey}`, 'function-id': echoFn.functionId };
@@ -340,5 +376,12 @@ test('a resume whose worker was killed: the proxy counts NATS no_responders and 
       switchyard_operation: 'worker_reconnect',
     }) ?? 0) >= 1,
     'the reconnect request is timed',
+  );
+  assert.ok(
+    (seriesValue(after, 'switchyard_dependency_operation_duration_seconds_count', {
+      switchyard_dependency: 'nats',
+      switchyard_operation: 'kv_get',
+    }) ?? 0) >= 1,
+    'the resume looked the session record up (KV get, timed)',
   );
 });
