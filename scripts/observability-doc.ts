@@ -86,8 +86,8 @@ ${attrs.join('\n')}
 ## Cardinality
 
 Labels carry bounded values only: no request IDs, session IDs, API keys, account IDs or client addresses
-are ever labels. DNS labels are the answer region (a configured region, or empty), the rcode and the
-transport.
+are ever labels. DNS labels are the answer region (a configured region, or empty), the rcode, the transport
+and whether the query carried an EDNS Client Subnet option (\`dns_ecs\`).
 
 Function labels (${label(Attr.functionId)}, ${label(Attr.versionId)}) are bounded by the deployed
 functions: a front end labels a call with the IDs of the function version the control store authorized it
@@ -100,6 +100,19 @@ ${label(Attr.rejectionReason)} one of ${values(RejectionReason)}; ${label(Attr.r
 ${values(ResumeSource)} and ${label(Attr.resumeResult)} one of ${values(ResumeResult)}; ${label(Attr.protocol)} one of
 ${values(ClientProtocol)}; ${label(Attr.absorbResult)} one of ${values(AbsorbResult)}; ${label(Attr.pollResult)} one of
 ${values(PollResult)}.
+
+Tunnel, worker and dependency labels come from fixed lists: \`switchyard_tunnel_close_reason\` (ping_timeout,
+goaway_received, error, closed_locally, destroyed_locally, replaced, connection_closed),
+\`http_response_status_code\` of a CONNECT (200, 400, 401, 403, 404), \`switchyard_error_kind\` (dependencies:
+no_responders, timeout, other; containers: unavailable, failed, reset), \`switchyard_operation\` (NATS: kv_get,
+kv_put, kv_create, kv_update, kv_delete, stream_publish, consumer_fetch, jetstream_api, worker_reconnect,
+worker_evict, proxy_attach, result_exchange, request; Redis: the command name when it is one Switchyard sends,
+else \`other\`). These values start at 0 when a process starts, as do \`switchyard_worker_reconnect_expiries_total\`
+and \`switchyard_tunnels_opened_total\`; the worker's capacity gauges carry its one function version from the
+first scrape. NATS operations are timed at the connection's \`request()\` (every JetStream API call, KV
+operation and stream publish goes through it) and the ticket consumer's fetch; Redis commands at the client's
+\`sendCommand\`. A request that got an answer saying no (a JetStream API error, a Redis error reply) is not a
+request error.
 
 ## Front-end series: where each is recorded
 

@@ -24,5 +24,13 @@ export {
   ResumeSource,
   WAIT_DURATION_BUCKETS_SECONDS,
 } from './names.ts';
+export type { DependencyMetricsRecorder, TunnelMetricsRecorder, WorkerMetricsRecorder } from './recorders.ts';
+export {
+  CONTAINER_ERROR_KINDS,
+  createDependencyRecorder,
+  createTunnelRecorder,
+  createWorkerRecorder,
+  DEPENDENCY_ERROR_KINDS,
+} from './recorders.ts';
 export type { Telemetry, TelemetryOptions } from './telemetry.ts';
 export { startTelemetry, TelemetryError, TelemetryErrorCode } from './telemetry.ts';

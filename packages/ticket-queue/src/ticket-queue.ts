@@ -20,6 +20,7 @@ import {
   isReplicasExceedCluster,
   isStreamFull,
   retryWhileUnavailable,
+  timeNatsOperation,
   toSwitchyardError,
 } from '@switchyard/nats-errors';
 import {
@@ -84,8 +85,11 @@ export class TicketQueue {
   readonly #options: TicketQueueOptions;
   readonly #consumers = new Map<string, Promise<TicketConsumer>>();
   readonly #failed = new Set<string>();
+  /** The connection (its operation recorder times consumer fetches). */
+  readonly #nc: NatsConnection;
 
-  private constructor(js: JetStreamClient, jsm: JetStreamManager, options: TicketQueueOptions) {
+  private constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, options: TicketQueueOptions) {
+    this.#nc = nc;
     this.region = options.region;
     this.stream = NatsNames.ticketStream(options.region);
     this.#js = js;
@@ -125,7 +129,7 @@ export class TicketQueue {
       const jsm = await jetstreamManager(nc, { timeout: 5_000 });
       // Idempotent (info, then add only when missing): asked again while JetStream cannot answer.
       await retryWhileUnavailable(() => TicketQueue.#ensureStream(jsm, options));
-      return new TicketQueue(jetstream(nc, { timeout: 5_000 }), jsm, options);
+      return new TicketQueue(nc, jetstream(nc, { timeout: 5_000 }), jsm, options);
     } catch (err) {
       throw unavailable(err, `opening ticket stream ${NatsNames.ticketStream(options.region)}`);
     }
@@ -203,7 +207,12 @@ export class TicketQueue {
           inactive_threshold: nanos(24 * 3600_000),
         });
       }
-      return new TicketConsumer(await this.#js.consumers.get(this.stream, name), () => this.#failed.add(versionId));
+      const nc = this.#nc;
+      return new TicketConsumer(
+        await this.#js.consumers.get(this.stream, name),
+        () => this.#failed.add(versionId),
+        (pull) => timeNatsOperation(nc, 'consumer_fetch', pull),
+      );
     } catch (err) {
       throw unavailable(err, `opening ticket consumer ${name}`);
     }
@@ -214,14 +223,20 @@ export class TicketQueue {
 export class TicketConsumer {
   readonly #consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>>;
   readonly #onFailure: () => void;
+  readonly #timed: (pull: () => Promise<JsMsg | null>) => Promise<JsMsg | null>;
 
-  /** @param onFailure called when a pull fails, so the queue opens the consumer anew next time. */
+  /**
+   * @param onFailure called when a pull fails, so the queue opens the consumer anew next time.
+   * @param timed runs each pull (the queue times it as a `consumer_fetch`). @default runs it as is
+   */
   constructor(
     consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>>,
     onFailure: () => void = () => undefined,
+    timed: (pull: () => Promise<JsMsg | null>) => Promise<JsMsg | null> = (pull) => pull(),
   ) {
     this.#consumer = consumer;
     this.#onFailure = onFailure;
+    this.#timed = timed;
   }
 
   /**
@@ -233,7 +248,7 @@ export class TicketConsumer {
     let msg: JsMsg | null;
     try {
       // JetStream pull requests expire after 1 s at the least.
-      msg = await this.#consumer.next({ expires: Math.max(1_000, expiresMs) });
+      msg = await this.#timed(() => this.#consumer.next({ expires: Math.max(1_000, expiresMs) }));
     } catch (err) {
       this.#onFailure();
       throw unavailable(err, 'pulling a ticket');

@@ -8,10 +8,12 @@ import {
   DEFAULT_MAX_SESSION_MEMORY_MB,
   forwardHeaders,
   H2_SETTINGS,
+  isGrpcContentType,
   type RelayOptions,
   relayStream,
   widenConnectionWindow,
 } from '@switchyard/tunnel';
+import { recordRelayEnd, type WorkerRecorder } from './container-calls.ts';
 
 /** Request headers never forwarded to the container. */
 const DROP_TO_CONTAINER: ReadonlySet<string> = new Set([
@@ -29,9 +31,15 @@ const RELAY_OPTIONS: RelayOptions = { upstreamErrorCode: 'SY_UPSTREAM_UNAVAILABL
 export class ContainerClient {
   readonly authority: string;
   #session: http2.ClientHttp2Session | undefined;
+  readonly #recorder: WorkerRecorder | undefined;
 
-  constructor(authority: string) {
+  /**
+   * @param authority `http://host:port` of the container.
+   * @param recorder receives each relayed call's outcome, duration and container-side failure. @default none
+   */
+  constructor(authority: string, recorder?: WorkerRecorder) {
     this.authority = authority;
+    this.#recorder = recorder;
   }
 
   /** The open session, connecting when there is none. Errors surface on the streams opened on it. */
@@ -66,7 +74,14 @@ export class ContainerClient {
    * @returns the container stream, or undefined when none could be opened (the client was answered).
    */
   relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): http2.ClientHttp2Stream | undefined {
-    return relayStream(stream, this.session(), forwardHeaders(headers, DROP_TO_CONTAINER), RELAY_OPTIONS);
+    const recorder = this.#recorder;
+    let options = RELAY_OPTIONS;
+    if (recorder !== undefined) {
+      const startedAt = performance.now();
+      const grpc = isGrpcContentType(headers['content-type']);
+      options = { ...RELAY_OPTIONS, onEnd: (result) => recordRelayEnd(recorder, grpc, startedAt, result) };
+    }
+    return relayStream(stream, this.session(), forwardHeaders(headers, DROP_TO_CONTAINER), options);
   }
 
   /** Closes the session. */

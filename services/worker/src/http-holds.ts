@@ -9,6 +9,7 @@ import { respondWithError } from '@switchyard/tunnel';
 import type { WorkerTunnels } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config.ts';
+import { recordHttpRelayEnd, type WorkerRecorder } from './container-calls.ts';
 import type { ContainerClient } from './container-client.ts';
 import { HttpUpstream } from './http-upstream.ts';
 import type { WorkerCapacity } from './worker-capacity.ts';
@@ -41,6 +42,8 @@ export interface HttpHoldsOptions {
   container: ContainerClient;
   /** The worker's logger. */
   logger: Logger;
+  /** Receives each HTTP container request's outcome (HTTP containers; h2c ones record in `container`). @default none */
+  recorder?: WorkerRecorder;
 }
 
 /** The HTTP requests of one worker holding a capacity unit, by request ID; see the file comment. */
@@ -159,7 +162,10 @@ export class HttpHolds {
         versionId: config.versionId,
         region: config.region,
       };
+      const startedAt = performance.now();
+      const recorder = this.#options.recorder;
       void this.#httpUpstream.relay(stream, headers, context).then((result) => {
+        if (recorder !== undefined) recordHttpRelayEnd(recorder, startedAt, result);
         if (result.error) this.#log.debug({ reqId, ...result }, 'HTTP request ended early');
       });
     } else {
