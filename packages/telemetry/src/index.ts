@@ -7,3 +7,27 @@ export type { AttrKey, MetricName, MetricSpec } from './names.ts';
 export { Attr, CALL_DURATION_BUCKETS_MS, CONSTANT_LABEL_ATTRS, MetricNames, MetricSpecs } from './names.ts';
 export type { Telemetry, TelemetryOptions } from './telemetry.ts';
 export { startTelemetry, TelemetryError, TelemetryErrorCode } from './telemetry.ts';
+export type { SpanName } from './trace-names.ts';
+export { SpanNames, TRACE_ENV_VARS, TraceAttr } from './trace-names.ts';
+export type { SpanScope } from './tracing.ts';
+export {
+  type Attributes,
+  type Context,
+  context,
+  contextFromHeaders,
+  endGrpcSpan,
+  endHttpSpan,
+  endRelaySpan,
+  endStreamSpan,
+  grpcMethodOf,
+  injectTraceHeaders,
+  ROOT_CONTEXT,
+  recordSpanError,
+  type Span,
+  SpanKind,
+  startChildSpan,
+  startSpan,
+  type Tracer,
+  trace,
+  tracerFor,
+} from './tracing.ts';

@@ -1,9 +1,11 @@
 // The worker's HTTP/2 connection to its function container (gRPC over h2c). One session, opened on
 // first use and re-opened after it closes, so a restarted container is picked up by the next call.
-// Tunnel streams are relayed over it without Switchyard's own request headers.
+// Tunnel streams are relayed over it without Switchyard's own request headers; a traced call carries
+// the worker's container-call span as `traceparent`.
 import http2 from 'node:http2';
 import net from 'node:net';
-import { TunnelHeaders } from '@switchyard/protocol';
+import { Metadata, TunnelHeaders } from '@switchyard/protocol';
+import { endRelaySpan, injectTraceHeaders } from '@switchyard/telemetry';
 import {
   DEFAULT_MAX_SESSION_MEMORY_MB,
   forwardHeaders,
@@ -12,6 +14,7 @@ import {
   relayStream,
   widenConnectionWindow,
 } from '@switchyard/tunnel';
+import { startContainerSpan } from './container-span.ts';
 
 /** Request headers never forwarded to the container. */
 const DROP_TO_CONTAINER: ReadonlySet<string> = new Set([
@@ -66,7 +69,16 @@ export class ContainerClient {
    * @returns the container stream, or undefined when none could be opened (the client was answered).
    */
   relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): http2.ClientHttp2Stream | undefined {
-    return relayStream(stream, this.session(), forwardHeaders(headers, DROP_TO_CONTAINER), RELAY_OPTIONS);
+    const reqId = headers[Metadata.requestId];
+    const traced = startContainerSpan(headers, typeof reqId === 'string' ? reqId : undefined, 'grpc');
+    if (traced === undefined) {
+      return relayStream(stream, this.session(), forwardHeaders(headers, DROP_TO_CONTAINER), RELAY_OPTIONS);
+    }
+    const out = injectTraceHeaders(traced.ctx, forwardHeaders(headers, DROP_TO_CONTAINER));
+    return relayStream(stream, this.session(), out, {
+      ...RELAY_OPTIONS,
+      onEnd: (result) => endRelaySpan(traced.span, result),
+    });
   }
 
   /** Closes the session. */

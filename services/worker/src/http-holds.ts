@@ -4,12 +4,14 @@
 
 import http2 from 'node:http2';
 import { DirectBody, Metadata, TunnelHeaders } from '@switchyard/protocol';
+import { endRelaySpan } from '@switchyard/telemetry';
 import type { PulledTicket } from '@switchyard/ticket-queue';
 import { respondWithError } from '@switchyard/tunnel';
 import type { WorkerTunnels } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config.ts';
 import type { ContainerClient } from './container-client.ts';
+import { startContainerSpan } from './container-span.ts';
 import { HttpUpstream } from './http-upstream.ts';
 import type { WorkerCapacity } from './worker-capacity.ts';
 
@@ -159,7 +161,9 @@ export class HttpHolds {
         versionId: config.versionId,
         region: config.region,
       };
-      void this.#httpUpstream.relay(stream, headers, context).then((result) => {
+      const traced = startContainerSpan(headers, reqId, 'http');
+      void this.#httpUpstream.relay(stream, headers, context, traced?.ctx).then((result) => {
+        if (traced !== undefined) endRelaySpan(traced.span, { httpStatus: result.status, error: result.error });
         if (result.error) this.#log.debug({ reqId, ...result }, 'HTTP request ended early');
       });
     } else {
