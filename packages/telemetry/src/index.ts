@@ -8,7 +8,7 @@ export { Attr, CALL_DURATION_BUCKETS_MS, CONSTANT_LABEL_ATTRS, MetricNames, Metr
 export type { Telemetry, TelemetryOptions } from './telemetry.ts';
 export { startTelemetry, TelemetryError, TelemetryErrorCode } from './telemetry.ts';
 export type { SpanName } from './trace-names.ts';
-export { SpanNames, TRACE_ENV_VARS, TraceAttr } from './trace-names.ts';
+export { SPAN_DOCS, SpanNames, TRACE_ENV_VARS, TraceAttr } from './trace-names.ts';
 export type { SpanScope } from './tracing.ts';
 export {
   type Attributes,

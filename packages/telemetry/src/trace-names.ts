@@ -90,3 +90,62 @@ export const TRACE_ENV_VARS: readonly { name: string; meaning: string }[] = [
   },
   { name: 'OTEL_PROPAGATORS', meaning: 'Propagators (default `tracecontext,baggage`: W3C `traceparent`).' },
 ];
+
+/** What each span is, for docs/observability.md: name, kind, the services that make it, meaning. */
+export const SPAN_DOCS: readonly { name: string; kind: string; services: string; meaning: string }[] = [
+  {
+    name: '`<rpc.service>/<rpc.method>`, or the HTTP method',
+    kind: 'SERVER',
+    services: 'grpc-proxy, invocation',
+    meaning:
+      'One client call, continuing the client `traceparent` (or a new root); `rpc.*` or `http.*` attributes, status from the gRPC status (server-error codes) or the HTTP status (5xx).',
+  },
+  {
+    name: SpanNames.allocate,
+    kind: 'INTERNAL',
+    services: 'grpc-proxy, invocation',
+    meaning: 'Finding a worker: ticket publish and queue wait; `switchyard.allocation.outcome`.',
+  },
+  {
+    name: SpanNames.ticketPublish,
+    kind: 'PRODUCER',
+    services: 'grpc-proxy, invocation',
+    meaning: 'Publishing the ticket to `TICKETS_<region>` until JetStream acknowledges it.',
+  },
+  {
+    name: SpanNames.queueWait,
+    kind: 'INTERNAL',
+    services: 'grpc-proxy, invocation',
+    meaning: 'From the publish until a worker attached; its context travels in the ticket headers.',
+  },
+  {
+    name: SpanNames.ticketClaim,
+    kind: 'CONSUMER',
+    services: 'worker',
+    meaning: 'The worker taking the ticket (checks, tunnel dial or attach), a child of the queue wait.',
+  },
+  {
+    name: SpanNames.resumeLookupLocal,
+    kind: 'INTERNAL',
+    services: 'grpc-proxy',
+    meaning: "A resumed session looked up in this region's directory; `switchyard.lookup.result`.",
+  },
+  {
+    name: SpanNames.resumeLookupRemote,
+    kind: 'INTERNAL',
+    services: 'grpc-proxy',
+    meaning: "The same lookup in the other regions' directories (G15).",
+  },
+  {
+    name: SpanNames.tunnelCall,
+    kind: 'CLIENT',
+    services: 'grpc-proxy, invocation',
+    meaning: 'The call relayed over the worker tunnel; its context is the `traceparent` the worker receives.',
+  },
+  {
+    name: SpanNames.containerCall,
+    kind: 'CLIENT',
+    services: 'worker',
+    meaning: 'The call relayed to the function container, which receives its context as `traceparent`.',
+  },
+];
