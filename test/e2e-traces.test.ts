@@ -322,7 +322,7 @@ describe('traces across processes (OTLP/HTTP collector)', () => {
     const res = await fetch(`${base.origin}/echo`, {
       method: 'POST',
       headers: {
-        host: `${httpFn.functionId}.invocation.${base.hostname}:${base.port}`,
+        'function-id': httpFn.functionId,
         authorization: `Bearer ${apiKey}`,
         'content-type': 'application/json',
         traceparent: client.traceparent,
