@@ -168,6 +168,8 @@ describe('traces across processes (OTLP/HTTP collector)', () => {
   let apiKey = '';
   let echoFn = { functionId: '', versionId: '' };
   let httpFn = { functionId: '', versionId: '' };
+  /** Client address of a second gRPC proxy: it resumes sessions of the first by lookup. */
+  let proxy2 = '';
 
   async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await fetch(`${launch.regions[REGION].endpoints.api}${path}`, {
@@ -205,6 +207,9 @@ describe('traces across processes (OTLP/HTTP collector)', () => {
       ],
     });
     const region = launch.regions[REGION];
+    const second = await launch.startFrontEnd('grpc-proxy', REGION, 'grpc-proxy-2');
+    await launch.waitReady([second.child]);
+    proxy2 = second.client;
     echoFn = await api('POST', '/v1/functions', { name: 'echo', kind: 'grpc' });
     httpFn = await api('POST', '/v1/functions', { name: 'http-echo', kind: 'http', inferenceUrl: '/echo' });
     apiKey = (await api<{ key: string }>('POST', '/v1/keys', { functions: '*', description: 'traces' })).key;
@@ -314,6 +319,41 @@ describe('traces across processes (OTLP/HTTP collector)', () => {
     const container2 = one(s2, 'switchyard.container.call');
     assertChild(container2, tunnel2);
     assert.equal(parseTraceparent(secondReceived).spanId, container2.spanId);
+  });
+
+  test('a resume through another proxy traces its session lookup', async () => {
+    const md = { authorization: `Bearer ${apiKey}`, 'function-id': echoFn.functionId };
+    const first = echoClient(launch.regions[REGION].endpoints.grpc);
+    let reqId = '';
+    try {
+      reqId = (await unary(first, {}, md, { deadlineMs: 20_000 })).reqId;
+    } finally {
+      first.close();
+    }
+    assert.notEqual(reqId, '');
+    const client = clientTrace(true);
+    const other = echoClient(proxy2);
+    try {
+      const md2 = { ...md, 'nvcf-reqid': reqId, traceparent: client.traceparent };
+      const resumed = await unary(other, {}, md2, { deadlineMs: 20_000 });
+      assert.equal(resumed.res.request_id, reqId);
+    } finally {
+      other.close();
+    }
+    const spans = await collector.waitFor(client.traceId, [
+      'switchyard.echo.v1.Echo/Unary',
+      'switchyard.resume.lookup.local',
+      'switchyard.tunnel.call',
+      'switchyard.container.call',
+    ]);
+    const server = one(spans, 'switchyard.echo.v1.Echo/Unary');
+    assert.equal(server.parentSpanId, client.spanId);
+    const lookup = one(spans, 'switchyard.resume.lookup.local');
+    assertChild(lookup, server);
+    assert.equal(lookup.attributes['switchyard.lookup.result'], 'found');
+    assert.equal(lookup.attributes['switchyard.region'], REGION);
+    assert.equal(spans.filter((s) => s.name === 'switchyard.allocate').length, 0, 'a resume allocates nothing');
+    assertChild(one(spans, 'switchyard.container.call'), one(spans, 'switchyard.tunnel.call'));
   });
 
   test('an HTTP call through invocation is one trace: client -> invocation -> queue wait -> worker -> container', async () => {
