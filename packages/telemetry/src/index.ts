@@ -27,6 +27,7 @@ export {
   SpanKind,
   startChildSpan,
   startSpan,
+  startTunnelSpan,
   type Tracer,
   trace,
   tracerFor,

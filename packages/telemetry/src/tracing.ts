@@ -16,7 +16,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { TraceAttr } from './trace-names.ts';
+import { SpanNames, TraceAttr } from './trace-names.ts';
 
 export { type Attributes, type Context, context, ROOT_CONTEXT, type Span, SpanKind, type Tracer, trace };
 
@@ -92,6 +92,25 @@ export function startChildSpan(
   const span = tracer.startSpan(name, { kind }, parent);
   if (attributes !== undefined) span.setAttributes(attributes());
   return span;
+}
+
+/**
+ * Starts the CLIENT span `switchyard.tunnel.call` of request `reqId` relayed over `workerId`'s tunnel,
+ * when the call's span in `parent` records (else undefined). Its context is the worker's `traceparent`.
+ */
+export function startTunnelSpan(
+  tracer: Tracer,
+  reqId: string,
+  workerId: string,
+  parent: Context = context.active(),
+): Span | undefined {
+  return startChildSpan(
+    tracer,
+    SpanNames.tunnelCall,
+    SpanKind.CLIENT,
+    () => ({ [TraceAttr.requestId]: reqId, [TraceAttr.workerId]: workerId }),
+    parent,
+  );
 }
 
 /** gRPC codes a server span reports as an error (semconv): UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS. */

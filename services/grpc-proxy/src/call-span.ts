@@ -1,18 +1,8 @@
-// Span names and attributes of the proxy's client calls (SERVER spans) and of their relay over a
-// worker's tunnel (CLIENT span `switchyard.tunnel.call`), OpenTelemetry semantic conventions.
+// Span names and attributes of the proxy's client calls (SERVER spans), OpenTelemetry semantic
+// conventions.
 
 import type http2 from 'node:http2';
-import {
-  type Attributes,
-  type Context,
-  grpcMethodOf,
-  type Span,
-  SpanKind,
-  SpanNames,
-  startChildSpan,
-  TraceAttr,
-  type Tracer,
-} from '@switchyard/telemetry';
+import { type Attributes, grpcMethodOf, TraceAttr } from '@switchyard/telemetry';
 
 /** Server span name: `<rpc.service>/<rpc.method>` of a gRPC call, else the HTTP method (semconv). */
 export function callSpanName(headers: http2.IncomingHttpHeaders, grpc: boolean): string {
@@ -40,15 +30,4 @@ export function callSpanAttributes(headers: http2.IncomingHttpHeaders, grpc: boo
   const authority = headers[':authority'];
   if (authority !== undefined) attributes[TraceAttr.serverAddress] = authority;
   return attributes;
-}
-
-/** Starts the CLIENT span of a call relayed over `workerId`'s tunnel, when the call's span records. */
-export function startTunnelSpan(tracer: Tracer, reqId: string, workerId: string, parent: Context): Span | undefined {
-  return startChildSpan(
-    tracer,
-    SpanNames.tunnelCall,
-    SpanKind.CLIENT,
-    () => ({ [TraceAttr.requestId]: reqId, [TraceAttr.workerId]: workerId }),
-    parent,
-  );
 }

@@ -18,6 +18,7 @@ import {
   injectTraceHeaders,
   SpanKind,
   startSpan,
+  startTunnelSpan,
   TraceAttr,
   trace,
   tracerFor,
@@ -32,7 +33,7 @@ import {
 } from '@switchyard/tunnel';
 import { type FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
-import { callSpanAttributes, callSpanName, startTunnelSpan } from './call-span.ts';
+import { callSpanAttributes, callSpanName } from './call-span.ts';
 import { type AbsorbHandler, absorbAction } from './client-absorb.ts';
 import { handleHealth } from './grpc-health.ts';
 import { KeyConnections } from './key-connections.ts';

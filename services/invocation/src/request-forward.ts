@@ -6,7 +6,7 @@
 
 import http2 from 'node:http2';
 import { ContainerHeaders, type ErrorCode, Metadata, SwitchyardError } from '@switchyard/protocol';
-import { type Context, context, injectTraceHeaders, trace } from '@switchyard/telemetry';
+import { type Context, context, injectTraceHeaders, startTunnelSpan, trace } from '@switchyard/telemetry';
 import type { ProxyTunnel } from '@switchyard/tunnel';
 import {
   clientResponseHeaders,
@@ -18,7 +18,7 @@ import {
 } from './http-headers.ts';
 import { abortResponse, responseFinished, sendInProgress, sendProblem } from './http-response.ts';
 import type { RequestContext } from './request-context.ts';
-import { endTunnelSpan, startTunnelSpan } from './request-span.ts';
+import { endTunnelSpan, tracer } from './request-span.ts';
 import { isRefused } from './warm-tunnels.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
@@ -93,7 +93,7 @@ export function forward(
   const body = inline === undefined && hasBody(req);
   let out: http2.ClientHttp2Stream;
   const active = context.active();
-  const span = startTunnelSpan(reqId, tunnel.workerId, active);
+  const span = startTunnelSpan(tracer, reqId, tunnel.workerId, active);
   try {
     if (opened) out = opened;
     else {

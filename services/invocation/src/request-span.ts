@@ -3,22 +3,20 @@
 // and the CLIENT span `switchyard.tunnel.call` of its relay over a worker's tunnel.
 
 import {
-  type Context,
   context,
   contextFromHeaders,
   endHttpSpan,
   recordSpanError,
   type Span,
   SpanKind,
-  SpanNames,
-  startChildSpan,
   startSpan,
   TraceAttr,
   tracerFor,
 } from '@switchyard/telemetry';
 import type { RawRequest, RawResponse } from './http-headers.ts';
 
-const tracer = tracerFor('@switchyard/invocation');
+/** Tracer of the invocation service's spans. */
+export const tracer = tracerFor('@switchyard/invocation');
 
 /**
  * Runs `handle(req, res)` with a SERVER span of the request active; the span ends when the response
@@ -42,17 +40,6 @@ export function withRequestSpan(
   }));
   res.once('close', () => endHttpSpan(span, res.headersSent ? res.statusCode : undefined, true));
   context.with(ctx, handle, undefined, req, res);
-}
-
-/** Starts the CLIENT span of request `reqId`'s relay over `workerId`'s tunnel, when the request's span records. */
-export function startTunnelSpan(reqId: string, workerId: string, parent: Context = context.active()): Span | undefined {
-  return startChildSpan(
-    tracer,
-    SpanNames.tunnelCall,
-    SpanKind.CLIENT,
-    () => ({ [TraceAttr.requestId]: reqId, [TraceAttr.workerId]: workerId }),
-    parent,
-  );
 }
 
 /** Ends a tunnel span: with the worker's HTTP status, or as lost when none came. */
