@@ -402,6 +402,32 @@ describe('traces across processes (OTLP/HTTP collector)', () => {
     const got = parseTraceparent(echoed.headers.traceparent);
     assert.equal(got.traceId, client.traceId);
     assert.equal(got.spanId, container.spanId);
+
+    // The next request takes the warm path (an offer over the tunnel, no ticket): its offer carries
+    // the tunnel-call span, the container call is its child.
+    const warm = clientTrace(true);
+    const res2 = await fetch(`${base.origin}/echo`, {
+      method: 'POST',
+      headers: {
+        'function-id': httpFn.functionId,
+        authorization: `Bearer ${apiKey}`,
+        'content-type': 'application/json',
+        traceparent: warm.traceparent,
+      },
+      body: JSON.stringify({ hello: 'warm' }),
+    });
+    assert.equal(res2.status, 200, await res2.clone().text());
+    const echoed2 = (await res2.json()) as { headers: Record<string, string> };
+    const s2 = await collector.waitFor(warm.traceId, ['POST', 'switchyard.tunnel.call', 'switchyard.container.call']);
+    assert.equal(s2.filter((s) => s.name === 'switchyard.allocate').length, 0, 'the warm path allocates nothing');
+    const server2 = one(s2, 'POST');
+    assert.equal(server2.parentSpanId, warm.spanId);
+    const tunnel2 = one(s2, 'switchyard.tunnel.call');
+    assertChild(tunnel2, server2);
+    assert.equal(tunnel2.attributes['http.response.status_code'], 200);
+    const container2 = one(s2, 'switchyard.container.call');
+    assertChild(container2, tunnel2);
+    assert.equal(parseTraceparent(echoed2.headers.traceparent).spanId, container2.spanId);
   });
 
   test('an unsampled client trace is continued to the container but exports nothing', async () => {

@@ -6,7 +6,7 @@
 
 import http2 from 'node:http2';
 import { ContainerHeaders, type ErrorCode, Metadata, SwitchyardError } from '@switchyard/protocol';
-import { type Context, context, injectTraceHeaders, startTunnelSpan, trace } from '@switchyard/telemetry';
+import { type Context, context, injectTraceHeaders, type Span, startTunnelSpan, trace } from '@switchyard/telemetry';
 import type { ProxyTunnel } from '@switchyard/tunnel';
 import {
   clientResponseHeaders,
@@ -43,6 +43,11 @@ export interface ForwardedCall {
    * before the response is complete (issue 8): the answer is then that error, or the response is cut.
    */
   signal?: AbortSignal;
+  /**
+   * The tunnel-call span of a warm-path offer (its context went to the worker with the offer);
+   * {@link forward} ends it with the offered stream.
+   */
+  tunnelSpan?: Span;
   /** Set by {@link forward}: from then on it, not the caller, ends the request on `signal`. */
   forwarded?: boolean;
 }
@@ -93,7 +98,9 @@ export function forward(
   const body = inline === undefined && hasBody(req);
   let out: http2.ClientHttp2Stream;
   const active = context.active();
-  const span = startTunnelSpan(tracer, reqId, tunnel.workerId, active);
+  // A warm-path stream was opened with its own span's context; otherwise the relay starts one here.
+  const span = opened ? call.tunnelSpan : startTunnelSpan(tracer, reqId, tunnel.workerId, active);
+  call.tunnelSpan = undefined;
   try {
     if (opened) out = opened;
     else {

@@ -42,10 +42,13 @@ export function withRequestSpan(
   context.with(ctx, handle, undefined, req, res);
 }
 
-/** Ends a tunnel span: with the worker's HTTP status, or as lost when none came. */
-export function endTunnelSpan(span: Span, status: number | undefined): void {
+/**
+ * Ends a tunnel span: with the worker's HTTP status, or failed with `reason` (`error.type`) when none
+ * came: `SY_TUNNEL_LOST`, or why a warm offer was not relayed (`refused`, `unusable`, `CLIENT_CANCELLED`).
+ */
+export function endTunnelSpan(span: Span, status: number | undefined, reason = 'SY_TUNNEL_LOST'): void {
   if (status === undefined) {
-    recordSpanError(span, { code: 'SY_TUNNEL_LOST', message: 'the tunnel stream closed before an answer' });
+    recordSpanError(span, { code: reason, message: 'the tunnel stream closed before an answer' });
     span.end();
   } else endHttpSpan(span, status, false);
 }
