@@ -14,6 +14,8 @@ import {
   RejectionReason,
   ResumeResult,
   ResumeSource,
+  SPAN_DOCS,
+  TRACE_ENV_VARS,
   UNKNOWN_LABEL,
 } from '@switchyard/telemetry';
 
@@ -152,7 +154,61 @@ alert on their \`_count\` with \`or vector(0)\`, or on the counters above.
 
 Durations are in seconds; the Prometheus exporter does not append units, so the unit is part of each
 OpenTelemetry name (\`switchyard.call.duration.seconds\`).
-${LIVE_STATUS_SECTION}`;
+${renderTracesSection()}${LIVE_STATUS_SECTION}`;
+}
+
+/** The traces section: OTLP export variables, the span tree of a call, every span. */
+function renderTracesSection(): string {
+  const vars = TRACE_ENV_VARS.map((v) => `| \`${v.name}\` | ${v.meaning} |`);
+  const spans = SPAN_DOCS.map(
+    (s) => `| ${s.name.includes('`') ? s.name : `\`${s.name}\``} | ${s.kind} | ${s.services} | ${s.meaning} |`,
+  );
+  return `
+## Traces
+
+The front ends continue the W3C \`traceparent\` / \`tracestate\` a client sends (or start a new root), the
+ticket carries the trace context in its NATS message headers, the tunnel request to the worker carries
+\`traceparent\`, and the worker passes its own to the function container (gRPC metadata / HTTP header
+\`traceparent\`), so one trace shows:
+
+\`\`\`
+client span
+└─ grpc-proxy | invocation  SERVER <service>/<method> or POST
+   ├─ switchyard.allocate                       (new sessions and HTTP requests on the ticket path)
+   │  ├─ switchyard.ticket.publish   PRODUCER
+   │  └─ switchyard.ticket.queue_wait
+   │     └─ worker  switchyard.ticket.claim  CONSUMER
+   ├─ switchyard.resume.lookup.local | .remote  (resumes by nvcf-reqid, gRPC proxy)
+   └─ switchyard.tunnel.call  CLIENT
+      └─ worker  switchyard.container.call  CLIENT  -> container receives traceparent
+\`\`\`
+
+Every log line (pino) written while a call's span is active carries \`trace_id\` and \`span_id\` (also for
+unsampled traces, so a log line finds its trace ID in the next hop's logs).
+
+**Pointing a region at an OTLP collector.** Export is configured only by the standard OpenTelemetry
+variables, read by the SDK (NodeSDK) of every service; for example, 1% of new traces, and every trace a
+client already sampled:
+
+\`\`\`sh
+OTEL_TRACES_EXPORTER=otlp
+OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4318
+OTEL_TRACES_SAMPLER=parentbased_traceidratio
+OTEL_TRACES_SAMPLER_ARG=0.01
+\`\`\`
+
+| Variable | Meaning |
+| --- | --- |
+${vars.join('\n')}
+
+Cost when a trace is not sampled: the server span is the SDK's non-recording span; child spans
+(allocation, lookups, tunnel and container calls) are not created and no attributes are built; the
+\`traceparent\` is still written on the tunnel request and the ticket.
+
+| Span | Kind | Services | Meaning |
+| --- | --- | --- | --- |
+${spans.join('\n')}
+`;
 }
 
 /** The "Live status page" section (the API's /ui page, GET /v1/status, \`switchyard status\`). */

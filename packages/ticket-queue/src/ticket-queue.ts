@@ -1,7 +1,8 @@
 // Tickets (DESIGN flow 1, W2, S4): a JetStream work-queue stream per region, subjects
 // `rq.<region>.<versionId>.<reqId>`, one durable pull consumer per function version shared by all its
 // workers. A ticket is removed when a worker acknowledges it (tunnel up) or when the publisher
-// withdraws it (attach timeout, H8).
+// withdraws it (attach timeout, H8). A ticket carries its publisher's trace context in the NATS
+// message headers (W3C `traceparent`, `tracestate`), so the worker that takes it continues the trace.
 
 import {
   AckPolicy,
@@ -15,7 +16,7 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { type NatsConnection, nanos } from '@nats-io/nats-core';
+import { type MsgHdrs, type NatsConnection, nanos, headers as natsHeaders } from '@nats-io/nats-core';
 import {
   isReplicasExceedCluster,
   isStreamFull,
@@ -31,6 +32,27 @@ import {
   type Ticket,
   TicketSchema,
 } from '@switchyard/protocol';
+import { type Context, context, contextFromHeaders, injectTraceHeaders, ROOT_CONTEXT } from '@switchyard/telemetry';
+
+/** Trace propagation headers a ticket may carry (W3C trace context). */
+const TRACE_HEADERS = ['traceparent', 'tracestate'] as const;
+
+/** NATS headers carrying `ctx`'s trace context, or undefined when it has none (nothing allocated). */
+function traceHeadersOf(ctx: Context): MsgHdrs | undefined {
+  const carrier = injectTraceHeaders(ctx, {} as Record<string, string>);
+  if (carrier.traceparent === undefined) return undefined;
+  const h = natsHeaders();
+  for (const name of TRACE_HEADERS) if (carrier[name] !== undefined) h.set(name, carrier[name]);
+  return h;
+}
+
+/** The trace context of a delivered ticket's headers (the root context when it carries none). */
+function traceContextOf(h: MsgHdrs | undefined): Context {
+  const traceparent = h?.get('traceparent');
+  if (!traceparent) return ROOT_CONTEXT;
+  const tracestate = h?.get('tracestate');
+  return contextFromHeaders(tracestate ? { traceparent, tracestate } : { traceparent });
+}
 
 /** Options of {@link TicketQueue.open}; all optional. */
 export interface TicketQueueOptions {
@@ -58,6 +80,8 @@ export interface PulledTicket {
    * JetStream reports in the delivery (`info.pending`): 0 means the queue was drained.
    */
   readonly pending: number;
+  /** Trace context the publisher put in the ticket's headers (`traceparent`), else the root context. */
+  readonly traceContext: Context;
   /** Acknowledge: the tunnel is up, the ticket is done (W2). */
   ack(): void;
   /** Terminate: drop the ticket for good (expired, not allowed, publisher gone). */
@@ -136,15 +160,22 @@ export class TicketQueue {
   }
 
   /**
-   * Publishes `ticket` (deduplicated by request ID). Resolves with the stream sequence, needed to withdraw it.
+   * Publishes `ticket` (deduplicated by request ID), with the trace context of `traceContext` in its
+   * headers. Resolves with the stream sequence, needed to withdraw it.
+   * @param traceContext context whose span the taking worker continues. @default the active context
    * @throws SwitchyardError SY_QUEUE_FULL when the stream is at its bound, SY_QUEUE_UNAVAILABLE otherwise.
    */
-  async publish(ticket: Ticket): Promise<number> {
+  async publish(ticket: Ticket, traceContext: Context = context.active()): Promise<number> {
     const subject = NatsNames.ticketSubject(this.region, ticket.versionId, ticket.reqId);
     const data = encodeMessage(ticket);
+    const headers = traceHeadersOf(traceContext);
     for (let attempt = 0; ; attempt++) {
       try {
-        const ack = await this.#js.publish(subject, data, { msgID: ticket.reqId });
+        const ack = await this.#js.publish(
+          subject,
+          data,
+          headers ? { msgID: ticket.reqId, headers } : { msgID: ticket.reqId },
+        );
         return ack.seq;
       } catch (err) {
         // DiscardPolicy.New: the stream at max_msgs refuses the ticket (a 503 that is not an outage).
@@ -262,6 +293,13 @@ export class TicketConsumer {
       return null;
     }
     const m = msg;
-    return { ticket, pending: m.info.pending, ack: () => m.ack(), term: () => m.term(), nak: () => m.nak() };
+    return {
+      ticket,
+      pending: m.info.pending,
+      traceContext: traceContextOf(m.headers),
+      ack: () => m.ack(),
+      term: () => m.term(),
+      nak: () => m.nak(),
+    };
   }
 }

@@ -30,6 +30,7 @@ import { sendProblem } from './http-response.ts';
 import { resolveTarget } from './invocation-route.ts';
 import type { RequestContext } from './request-context.ts';
 import { invoke } from './request-invoke.ts';
+import { withRequestSpan } from './request-span.ts';
 import { pollStatus } from './request-status.ts';
 import { ResultStore } from './result-store.ts';
 import { WarmTunnels } from './warm-tunnels.ts';
@@ -154,7 +155,7 @@ export class InvocationService {
     this.app.addContentTypeParser('*', (_request, _payload, done) => done(null));
     this.app.all('*', (request, reply) => {
       reply.hijack();
-      this.#handle(request.raw as RawRequest, reply.raw as RawResponse);
+      withRequestSpan(request.raw as RawRequest, reply.raw as RawResponse, (req, res) => this.#handle(req, res));
     });
   }
 

@@ -1,9 +1,11 @@
 // The worker's HTTP/2 connection to its function container (gRPC over h2c). One session, opened on
 // first use and re-opened after it closes, so a restarted container is picked up by the next call.
-// Tunnel streams are relayed over it without Switchyard's own request headers.
+// Tunnel streams are relayed over it without Switchyard's own request headers; a traced call carries
+// the worker's container-call span as `traceparent`.
 import http2 from 'node:http2';
 import net from 'node:net';
-import { TunnelHeaders } from '@switchyard/protocol';
+import { Metadata, TunnelHeaders } from '@switchyard/protocol';
+import { endRelaySpan, injectTraceHeaders } from '@switchyard/telemetry';
 import {
   DEFAULT_MAX_SESSION_MEMORY_MB,
   forwardHeaders,
@@ -14,6 +16,7 @@ import {
   widenConnectionWindow,
 } from '@switchyard/tunnel';
 import { recordRelayEnd, type WorkerRecorder } from './container-calls.ts';
+import { startContainerSpan } from './container-span.ts';
 
 /** Request headers never forwarded to the container. */
 const DROP_TO_CONTAINER: ReadonlySet<string> = new Set([
@@ -75,13 +78,22 @@ export class ContainerClient {
    */
   relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): http2.ClientHttp2Stream | undefined {
     const recorder = this.#recorder;
-    let options = RELAY_OPTIONS;
-    if (recorder !== undefined) {
-      const startedAt = performance.now();
-      const grpc = isGrpcContentType(headers['content-type']);
-      options = { ...RELAY_OPTIONS, onEnd: (result) => recordRelayEnd(recorder, grpc, startedAt, result) };
+    const reqId = headers[Metadata.requestId];
+    const traced = startContainerSpan(headers, typeof reqId === 'string' ? reqId : undefined, 'grpc');
+    if (recorder === undefined && traced === undefined) {
+      return relayStream(stream, this.session(), forwardHeaders(headers, DROP_TO_CONTAINER), RELAY_OPTIONS);
     }
-    return relayStream(stream, this.session(), forwardHeaders(headers, DROP_TO_CONTAINER), options);
+    const startedAt = performance.now();
+    const grpc = isGrpcContentType(headers['content-type']);
+    const forwarded = forwardHeaders(headers, DROP_TO_CONTAINER);
+    const out = traced === undefined ? forwarded : injectTraceHeaders(traced.ctx, forwarded);
+    return relayStream(stream, this.session(), out, {
+      ...RELAY_OPTIONS,
+      onEnd: (result) => {
+        if (recorder !== undefined) recordRelayEnd(recorder, grpc, startedAt, result);
+        if (traced !== undefined) endRelaySpan(traced.span, result);
+      },
+    });
   }
 
   /** Closes the session. */

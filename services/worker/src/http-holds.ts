@@ -4,6 +4,7 @@
 
 import http2 from 'node:http2';
 import { DirectBody, Metadata, TunnelHeaders } from '@switchyard/protocol';
+import { endRelaySpan } from '@switchyard/telemetry';
 import type { PulledTicket } from '@switchyard/ticket-queue';
 import { respondWithError } from '@switchyard/tunnel';
 import type { WorkerTunnels } from '@switchyard/worker-link';
@@ -11,6 +12,7 @@ import type { Logger } from 'pino';
 import type { WorkerConfig } from './config.ts';
 import { recordHttpRelayEnd, type WorkerRecorder } from './container-calls.ts';
 import type { ContainerClient } from './container-client.ts';
+import { startContainerSpan } from './container-span.ts';
 import { HttpUpstream } from './http-upstream.ts';
 import type { WorkerCapacity } from './worker-capacity.ts';
 
@@ -164,8 +166,10 @@ export class HttpHolds {
       };
       const startedAt = performance.now();
       const recorder = this.#options.recorder;
-      void this.#httpUpstream.relay(stream, headers, context).then((result) => {
+      const traced = startContainerSpan(headers, reqId, 'http');
+      void this.#httpUpstream.relay(stream, headers, context, traced?.ctx).then((result) => {
         if (recorder !== undefined) recordHttpRelayEnd(recorder, startedAt, result);
+        if (traced !== undefined) endRelaySpan(traced.span, { httpStatus: result.status, error: result.error });
         if (result.error) this.#log.debug({ reqId, ...result }, 'HTTP request ended early');
       });
     } else {
