@@ -88,6 +88,10 @@ export class InvocationService {
       ttlMs: config.resultTtlMs,
       maxBytes: config.maxResultBytes,
       chunkBytes: config.resultChunkBytes,
+      ownerLeaseMs: config.resultOwnerLeaseMs,
+      writeRetryMs: config.resultWriteRetryMs,
+      claimLeaseMs: config.resultClaimLeaseMs,
+      restartGraceMs: config.resultRestartGraceMs,
     });
     this.remoteResults = new RemoteResults(
       deps.nc,

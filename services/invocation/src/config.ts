@@ -143,6 +143,38 @@ export const InvocationConfigSchema = z
       .min(1_024)
       .default(256 * 1024)
       .describe('Size of the Redis list entries a 202 result body is stored in (bytes).'),
+    resultOwnerLeaseMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .default(15_000)
+      .describe(
+        'Lease of the instance storing a 202 result (ms), renewed every third of it: when it lapses (the instance died) the poll answers 500 SY_RESULT_LOST instead of pending.',
+      ),
+    resultWriteRetryMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(15_000)
+      .describe(
+        'How long each write of a 202 result is retried while Redis is unavailable (ms); then the result counts as lost (500 SY_RESULT_LOST).',
+      ),
+    resultClaimLeaseMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .default(30_000)
+      .describe(
+        'How long a status poll holds a ready 202 result without reading on (ms, renewed as it reads); then another poll may take it.',
+      ),
+    resultRestartGraceMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(10_000)
+      .describe(
+        'After Redis restarted empty, a status poll that misses is answered 503 (not 404) this long (ms), while instances put back the results they still store.',
+      ),
     remoteRegions: z
       .array(z.string().regex(TOKEN))
       .default([])
@@ -175,6 +207,12 @@ export const InvocationConfigSchema = z
     ...metricsFields,
   })
   .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
+  .superRefine((c, ctx) => {
+    // A lease or retry as long as the result's life would let a dead owner's result say pending until it expires.
+    for (const field of ['resultOwnerLeaseMs', 'resultWriteRetryMs', 'resultClaimLeaseMs'] as const)
+      if (c[field] >= c.resultTtlMs)
+        ctx.addIssue({ code: 'custom', path: [field], message: `must be less than resultTtlMs (${c.resultTtlMs})` });
+  })
   .superRefine(
     (c, ctx) =>
       refineTlsPairs(c, ctx, [
