@@ -9,6 +9,7 @@ import type { SwitchyardError } from '@switchyard/protocol';
 import type { SessionDirectory } from '@switchyard/session-directory';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { adminTokenCheck } from './admin-auth.ts';
+import type { ApiListenerLimits } from './config.ts';
 import { errorHandler, notFoundHandler, problemOf, sendProblem } from './errors.ts';
 import { type NatsHealth, watchNatsHealth } from './nats-health.ts';
 import { registerFunctionRoutes } from './routes-functions.ts';
@@ -17,7 +18,7 @@ import { DEFAULT_EVICT_TIMEOUT_MS, registerSessionRoutes } from './routes-sessio
 
 /** Path of the unauthenticated health route. */
 export const HEALTHZ_PATH = '/healthz';
-/** Largest request body accepted, bytes. */
+/** Largest request body accepted by default, bytes (SWITCHYARD_BODY_LIMIT_BYTES). */
 export const API_BODY_LIMIT_BYTES = 64 * 1024;
 
 /** What {@link buildApp} needs; the caller owns (and closes) the connection and the stores. */
@@ -38,6 +39,21 @@ export interface ApiDeps {
   logger?: FastifyBaseLogger;
   /** Certificate and key: the API listens with https only. @default cleartext http */
   tls?: TlsFilePair;
+  /**
+   * Bounds of the listener (issue 11 item 2). @default node's own timeouts, no connection cap, a
+   * 64 KiB body limit
+   */
+  limits?: ApiListenerLimits;
+}
+
+/** node http.Server options that apply `limits` (timeouts checked every second, not every 30 s). */
+function serverLimits(limits: ApiListenerLimits) {
+  return {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    maxHeaderSize: limits.maxHeaderListBytes,
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+  };
 }
 
 /**
@@ -48,12 +64,18 @@ export interface ApiDeps {
  * @returns a fastify instance, ready to `inject()` or `listen()`; `close()` stops its NATS health watch.
  */
 export function buildApp(deps: ApiDeps): FastifyInstance {
+  const limits = deps.limits;
+  const server = limits ? serverLimits(limits) : {};
   const app = Fastify({
     ...(deps.logger !== undefined ? { loggerInstance: deps.logger } : { logger: false }),
-    bodyLimit: API_BODY_LIMIT_BYTES,
-    ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key } } : {}),
+    bodyLimit: limits?.bodyLimitBytes ?? API_BODY_LIMIT_BYTES,
+    // A socket idle this long (silent from the start, or between requests) is destroyed.
+    ...(limits ? { connectionTimeout: limits.firstByteTimeoutMs, requestTimeout: limits.requestTimeoutMs } : {}),
+    ...(deps.tls ? { https: { ...server, cert: deps.tls.cert, key: deps.tls.key } } : { http: server }),
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false, useDefaults: false } },
   }) as unknown as FastifyInstance;
+  // Excess sockets are closed at once (no answer), as on the other listeners.
+  if (limits) app.server.maxConnections = limits.maxConnections;
   const natsHealth: NatsHealth = watchNatsHealth(deps.nc);
   const checkAdmin = adminTokenCheck(deps.adminToken);
 

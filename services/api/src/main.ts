@@ -44,6 +44,7 @@ await runService({
       directories,
       logger,
       tls: readTlsPair(config.tlsCertFile, config.tlsKeyFile),
+      limits: config.limits,
     });
     await listen(app.listen({ host: config.host, port: config.port }), 'set SWITCHYARD_PORT / SWITCHYARD_HOST');
     const address = app.server.address();
