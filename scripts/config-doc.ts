@@ -56,6 +56,32 @@ upload grows the invocation service by about 25 MiB instead of 75 MiB (\`scripts
 worker does not do this: with many concurrent streams the forced collections move in-flight objects
 to the old generation early, and bidi streaming cost 1.6x the worker CPU per MB.
 
+## Listener bounds
+
+Every client listener (gRPC proxy, invocation service, API) and every worker callback listener is
+bounded by the \`SWITCHYARD_FIRST_BYTE_TIMEOUT_MS\`, \`..._HEADERS_TIMEOUT_MS\`, \`..._MAX_CONNECTIONS\`
+and \`..._MAX_HEADER_LIST_BYTES\` fields below; the HTTP/2 ones (\`..._MAX_CONCURRENT_STREAMS\`,
+\`..._HTTP2_MAX_SESSION_MEMORY_BYTES\`, \`..._HTTP2_MAX_REFUSED_STREAMS\`) apply to the two front ends.
+What a client gets at each limit, as Envoy's overload manager answers:
+
+| limit | answer |
+| --- | --- |
+| no byte within the first-byte timeout; headers not complete within the headers timeout | the connection is closed |
+| one connection past \`MAX_CONNECTIONS\` | closed at once, no answer |
+| a header list past \`MAX_HEADER_LIST_BYTES\` | HTTP/1.1 431; HTTP/2 the stream is reset |
+| a stream past \`MAX_CONCURRENT_STREAMS\` (advertised in SETTINGS) or past the session memory | RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2: not processed, safe to retry); the connection serves on |
+| more than \`HTTP2_MAX_REFUSED_STREAMS\` refused streams on one connection | GOAWAY ENHANCE_YOUR_CALM: the connection is closed, its streams reset |
+| API: a request body past \`BODY_LIMIT_BYTES\`; a request not received within \`REQUEST_TIMEOUT_MS\` | 413; 408 and the connection closed |
+
+\`MAX_CONCURRENT_STREAMS\` is also the bound on a connection's pending streams: a stream counts from
+its HEADERS until it ends, whether it waits for a worker or is relayed. Measured
+(\`test/stream-flood.test.ts\`, every part a process): one connection sending 10,000 streams at once
+to a stalled container, with the defaults, has 1,000 taken and held, the next 1,002 refused, then
+GOAWAY ENHANCE_YOUR_CALM; the proxy's RSS grows by about 30 MiB (the test's bound: under 64 MiB) and
+calls on other connections keep succeeding.
+
+Per API key: \`SWITCHYARD_MAX_CONNECTIONS_PER_KEY\` (open client HTTP/2 connections on a proxy).
+
 ${sections.join('\n')}`;
   return text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>');
 }

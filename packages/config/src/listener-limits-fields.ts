@@ -53,7 +53,15 @@ export const listenerLimitsFields = {
     .min(1_048_576)
     .default(33_554_432)
     .describe(
-      'nghttp2 memory per client HTTP/2 connection (bytes, rounded down to MiB); past it new streams are refused (ENHANCE_YOUR_CALM).',
+      'nghttp2 memory per client HTTP/2 connection (bytes, rounded down to MiB); past it new streams are refused (REFUSED_STREAM).',
+    ),
+  http2MaxRefusedStreams: z
+    .number()
+    .int()
+    .min(1)
+    .default(1_000)
+    .describe(
+      'Streams one client HTTP/2 connection may have refused (REFUSED_STREAM: past maxConcurrentStreams or the session memory); one more closes the connection with GOAWAY ENHANCE_YOUR_CALM.',
     ),
 };
 
@@ -65,6 +73,7 @@ export interface ListenerLimits {
   maxConcurrentStreams: number;
   maxHeaderListBytes: number;
   http2MaxSessionMemoryBytes: number;
+  http2MaxRefusedStreams: number;
 }
 
 /** The defaults of {@link listenerLimitsFields}, for listeners built without a config. */

@@ -12,6 +12,7 @@ export {
   guardFirstByte,
   guardHttp1Headers,
   guardHttp2FirstStream,
+  guardHttp2Flood,
   h1ServerLimits,
   h2ServerLimits,
 } from './listener-guard.ts';

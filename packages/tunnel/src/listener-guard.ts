@@ -4,7 +4,7 @@
 // stream, a connection cap (excess sockets are closed at once, as Envoy's overload manager does), and
 // the HTTP/2 server options that bound streams, header lists and nghttp2 memory per connection.
 import type http from 'node:http';
-import type http2 from 'node:http2';
+import http2 from 'node:http2';
 import type net from 'node:net';
 import { H2_SETTINGS } from './h2-settings.ts';
 
@@ -22,6 +22,8 @@ export interface SocketLimits {
   maxHeaderListBytes: number;
   /** nghttp2 memory per connection (bytes; node takes whole MiB). */
   http2MaxSessionMemoryBytes: number;
+  /** Streams refused on one connection before it is closed (GOAWAY ENHANCE_YOUR_CALM, {@link guardHttp2Flood}). */
+  http2MaxRefusedStreams: number;
 }
 
 /** HTTP/2 server options (settings, header list, session memory) that apply `limits`. */
@@ -35,8 +37,8 @@ export function h2ServerLimits(limits: SocketLimits): http2.ServerOptions {
     maxSessionMemory: Math.max(1, Math.floor(limits.http2MaxSessionMemoryBytes / (1024 * 1024))),
     // Pairs are bounded by the byte size above; count them generously (gRPC custom metadata).
     maxHeaderListPairs: 4096,
-    // Streams refused past maxConcurrentStreams before the session is closed (nghttp2 default 100).
-    maxSessionRejectedStreams: 1_000,
+    // Streams refused past maxConcurrentStreams (or the session memory) before the session is closed.
+    maxSessionRejectedStreams: limits.http2MaxRefusedStreams,
   };
 }
 
@@ -98,4 +100,23 @@ export function guardHttp2FirstStream(session: http2.ServerHttp2Session, limits:
   timer.unref();
   session.once('stream', () => clearTimeout(timer));
   session.once('close', () => clearTimeout(timer));
+}
+
+/** nghttp2's NGHTTP2_ERR_CALLBACK_FAILURE: node's callbacks return it for a flooding peer. */
+const NGHTTP2_ERR_CALLBACK_FAILURE = -902;
+
+/**
+ * Makes the GOAWAY that ends a flooding connection say ENHANCE_YOUR_CALM (RFC 9113 §7: "the peer
+ * might be generating excessive load"). node ends a session whose peer had more than
+ * maxSessionRejectedStreams streams refused, or sent more than maxSessionInvalidFrames invalid
+ * frames, by failing an nghttp2 callback and destroying the session with that error, which it
+ * reports as INTERNAL_ERROR, a code that blames the server. Call once per server session.
+ */
+export function guardHttp2Flood(session: http2.ServerHttp2Session): void {
+  const destroy = session.destroy.bind(session);
+  session.destroy = ((error?: Error, code?: number) => {
+    const flooded =
+      code === undefined && (error as { errno?: unknown } | undefined)?.errno === NGHTTP2_ERR_CALLBACK_FAILURE;
+    destroy(error, flooded ? http2.constants.NGHTTP2_ENHANCE_YOUR_CALM : code);
+  }) as typeof session.destroy;
 }

@@ -15,6 +15,7 @@ import {
   guardFirstByte,
   guardHttp1Headers,
   guardHttp2FirstStream,
+  guardHttp2Flood,
   h1ServerLimits,
   h2ServerLimits,
   type SocketLimits,
@@ -131,6 +132,7 @@ export class ClientListener {
     this.#sessions.add(session);
     widenConnectionWindow(session);
     guardHttp2FirstStream(session, this.#options.limits);
+    guardHttp2Flood(session);
     const state: ConnectionState = { open: 0, idle: undefined };
     const idleMs = this.#options.idleTimeoutMs;
     const arm = () => {

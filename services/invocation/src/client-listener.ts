@@ -14,6 +14,7 @@ import {
   guardFirstByte,
   guardHttp1Headers,
   guardHttp2FirstStream,
+  guardHttp2Flood,
   h1ServerLimits,
   h2ServerLimits,
   type SocketLimits,
@@ -153,6 +154,7 @@ export class ClientListener {
     this.#sessions.add(session);
     widenConnectionWindow(session);
     guardHttp2FirstStream(session, this.#options.limits);
+    guardHttp2Flood(session);
     let open = 0;
     let idle: NodeJS.Timeout | undefined;
     const idleMs = this.#options.idleTimeoutMs;

@@ -1,0 +1,186 @@
+// Issue 11 item 2: one HTTP/2 connection opening 10,000 streams to a stalled container keeps the
+// proxy's RSS under a stated bound, and valid calls on other connections keep succeeding meanwhile.
+// Every part is a process: nats-server, the gRPC proxy (its RSS read from /proc/<pid>/status), a
+// worker per function, and two echo containers, one of them stopped with SIGSTOP (it holds every
+// call it gets). What the proxy answers (docs/configuration.md, "Listener bounds"): streams within
+// SWITCHYARD_MAX_CONCURRENT_STREAMS are taken (each counts until it ends, waiting for a worker or
+// relayed: this is the per-connection bound on pending streams); streams past it are refused with
+// RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2; safe to retry); a connection that has had
+// SWITCHYARD_HTTP2_MAX_REFUSED_STREAMS refused is a flood and is closed with GOAWAY ENHANCE_YOUR_CALM.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { connect } from '@nats-io/transport-node';
+import { ControlStore } from '@switchyard/control-store';
+import { type LaunchedChild, launchRegions, type RegionsLaunch } from '@switchyard/region-launcher';
+import { echoClient, sleep, unary } from '../services/worker/test/helpers.ts';
+import { RawH2Connection } from './h2-raw-client.ts';
+
+const REGION = 'flood';
+const STREAMS = 10_000;
+/** SWITCHYARD_MAX_CONCURRENT_STREAMS of the proxy (the default). */
+const MAX_STREAMS = 1_000;
+/** The stated bound: the proxy's RSS grows by less than this while the flood is held. */
+const RSS_GROWTH_BOUND_MIB = 64;
+/** SWITCHYARD_HTTP2_MAX_REFUSED_STREAMS of the proxy (the default). */
+const MAX_REFUSED = 1_000;
+const REFUSED_STREAM = 7;
+const ENHANCE_YOUR_CALM = 11;
+
+let launch: RegionsLaunch;
+let stateDir: string;
+let proxy: LaunchedChild;
+let proxyPort = 0;
+let apiKey = '';
+const fns: Record<'stalled' | 'echo', { functionId: string; versionId: string }> = {
+  stalled: { functionId: '', versionId: '' },
+  echo: { functionId: '', versionId: '' },
+};
+
+/** VmRSS of process `pid`, MiB. */
+function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(match, `no VmRSS for ${pid}`);
+  return Number(match[1]) / 1024;
+}
+
+before(async () => {
+  stateDir = mkdtempSync(join(tmpdir(), 'switchyard-flood-'));
+  launch = await launchRegions({
+    regions: [{ name: REGION }],
+    stateDir,
+    logDir: join(stateDir, 'logs'),
+    redis: false,
+    services: ['grpc-proxy'],
+    logLevel: 'warn',
+    samples: () => [
+      { name: 'echo-stalled', sample: 'echo', instanceId: 'echo-stalled' },
+      { name: 'echo', sample: 'echo', instanceId: 'echo' },
+    ],
+    prepare: async (nats) => {
+      const nc = await connect({ servers: nats.urls(REGION) });
+      try {
+        const store = await ControlStore.open(nc);
+        for (const name of ['stalled', 'echo'] as const) {
+          const { fn, version } = await store.createFunction({ accountId: 'flood', name, kind: 'grpc' });
+          fns[name] = { functionId: fn.functionId, versionId: version.versionId };
+        }
+        apiKey = (await store.createApiKey({ accountId: 'flood' })).key;
+        await store.close();
+      } finally {
+        await nc.close();
+      }
+    },
+  });
+  const region = launch.regions[REGION];
+  proxy = region.services['grpc-proxy'] as LaunchedChild;
+  proxyPort = region.ports.grpc;
+  await launch.waitReady(
+    (['stalled', 'echo'] as const).map((name) =>
+      launch.startWorker({
+        region: REGION,
+        name: `worker-${name}`,
+        functionId: fns[name].functionId,
+        versionId: fns[name].versionId,
+        upstream: `grpc://127.0.0.1:${region.samples[name === 'stalled' ? 'echo-stalled' : 'echo'].port}`,
+        concurrency: 4,
+        callbackAllowList: ['http://127.0.0.1:'],
+      }),
+    ),
+  );
+});
+
+after(async () => {
+  const stalled = launch?.regions[REGION]?.samples['echo-stalled']?.child;
+  if (stalled && stalled.pid > 0) {
+    try {
+      process.kill(stalled.pid, 'SIGCONT');
+    } catch {}
+  }
+  await launch?.stop();
+  if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
+});
+
+test(`one connection opening ${STREAMS} streams to a stalled container keeps the proxy under +${RSS_GROWTH_BOUND_MIB} MiB RSS`, async () => {
+  const address = `127.0.0.1:${proxyPort}`;
+  const md = (fn: 'stalled' | 'echo') => ({ authorization: `Bearer ${apiKey}`, 'function-id': fns[fn].functionId });
+  // Warm both paths (sessions, tunnels, the worker's connection to each container), then stall one container.
+  for (const fn of ['stalled', 'echo'] as const) {
+    const client = echoClient(address);
+    assert.equal((await unary(client, {}, md(fn))).res.payload.toString(), 'ping');
+    client.close();
+  }
+  const stalledPid = launch.regions[REGION].samples['echo-stalled'].child.pid;
+  process.kill(stalledPid, 'SIGSTOP');
+  await sleep(1_000);
+  const baseline = rssMiB(proxy.pid);
+
+  // Valid calls on another connection, all along (one session; a fresh connection is tried at the end).
+  let valid = 0;
+  const failures: string[] = [];
+  let stop = false;
+  const validClient = echoClient(address);
+  const caller = (async () => {
+    while (!stop) {
+      try {
+        await unary(validClient, {}, md('echo'), { deadlineMs: 20_000 });
+        valid++;
+      } catch (err) {
+        failures.push(String((err as Error).message));
+      }
+      await sleep(100);
+    }
+  })();
+
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssMiB(proxy.pid));
+  }, 100);
+  const flood = await RawH2Connection.open('127.0.0.1', proxyPort);
+  try {
+    const headers = {
+      ':method': 'POST',
+      ':scheme': 'http',
+      ':path': '/switchyard.echo.v1.Echo/Unary',
+      ':authority': address,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      authorization: `Bearer ${apiKey}`,
+      'function-id': fns.stalled.functionId,
+    };
+    // All 10,000 at once, before the client acknowledges the proxy's SETTINGS.
+    await flood.openStreams(STREAMS, headers, Buffer.alloc(5));
+    const deadline = Date.now() + 60_000;
+    while (!flood.counts.closed && Date.now() < deadline) await sleep(200);
+    const held = rssMiB(proxy.pid);
+    await sleep(1_000);
+    console.log(
+      `# flood: ${STREAMS} streams, resets by code ${JSON.stringify([...flood.counts.rst])}, responses ${flood.counts.responses}, goaway ${JSON.stringify(flood.counts.goaway)}, closed ${flood.counts.closed}; proxy RSS ${baseline.toFixed(1)} -> peak ${peak.toFixed(1)} MiB (at close ${held.toFixed(1)}); valid calls meanwhile ${valid}, failed ${failures.length}`,
+    );
+    // The first MAX_STREAMS streams were taken (held by the stalled container, never answered)...
+    assert.equal(flood.counts.goaway?.lastStreamId, 2 * MAX_STREAMS - 1, 'streams taken: ids 1..1999');
+    assert.equal(flood.counts.responses, 0, 'the stalled container answered nothing');
+    // ...the next MAX_REFUSED were refused (node counts one past the limit before it acts)...
+    const refused = flood.resets(REFUSED_STREAM);
+    assert.ok(refused >= MAX_REFUSED && refused <= MAX_REFUSED + 2, `refused ${refused}`);
+    // ...then the connection was closed as a flood; the rest were never processed (GOAWAY's last stream ID).
+    assert.equal(flood.counts.goaway?.code, ENHANCE_YOUR_CALM);
+    assert.ok(flood.counts.closed);
+    assert.ok(peak - baseline < RSS_GROWTH_BOUND_MIB, `proxy RSS grew ${(peak - baseline).toFixed(1)} MiB`);
+  } finally {
+    clearInterval(sampler);
+    flood.destroy();
+    stop = true;
+    await caller;
+    validClient.close();
+  }
+  assert.ok(valid > 0, 'valid calls succeeded during the flood');
+  assert.deepEqual(failures, [], 'no valid call failed');
+  // And after it.
+  const client = echoClient(address);
+  assert.equal((await unary(client, {}, md('echo'))).res.payload.toString(), 'ping');
+  client.close();
+});
