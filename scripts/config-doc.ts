@@ -80,7 +80,12 @@ to a stalled container, with the defaults, has 1,000 taken and held, the next 1,
 GOAWAY ENHANCE_YOUR_CALM; the proxy's RSS grows by about 30 MiB (the test's bound: under 64 MiB) and
 calls on other connections keep succeeding.
 
-Per API key: \`SWITCHYARD_MAX_CONNECTIONS_PER_KEY\` (open client HTTP/2 connections on a proxy).
+Per API key, on each instance (not shared between replicas): \`SWITCHYARD_MAX_CONNECTIONS_PER_KEY\`
+(open client HTTP/2 connections on a proxy: RESOURCE_EXHAUSTED), \`..._MAX_SESSIONS_PER_KEY\` (sessions a
+proxy holds: RESOURCE_EXHAUSTED, or 429 with Retry-After for a WebSocket; resumes are never refused),
+\`..._MAX_WEBSOCKETS_PER_KEY\` (open WebSockets on a proxy: 429 problem+json with Retry-After) and
+\`..._MAX_CONCURRENT_REQUESTS_PER_KEY\` (invocations in flight on an invocation instance: 429
+problem+json with Retry-After). Codes in docs/errors.md.
 
 ${sections.join('\n')}`;
   return text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>');

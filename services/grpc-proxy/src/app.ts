@@ -6,6 +6,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { readTlsPair } from '@switchyard/config';
 import { type ControlStore, OpenCalls } from '@switchyard/control-store';
+import { KeyConcurrency } from '@switchyard/rate-limit';
 import type { RegionHealthView } from '@switchyard/region-health';
 import type { SessionDirectory } from '@switchyard/session-directory';
 import type { TicketQueue } from '@switchyard/ticket-queue';
@@ -19,6 +20,7 @@ import { ClientListener } from './client-listener.ts';
 import { WebSocketGateway } from './client-websocket.ts';
 import type { ProxyConfig } from './config.ts';
 import { KeyConnections } from './key-connections.ts';
+import { KeySessions } from './key-sessions.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { SessionAllocator } from './session-allocate.ts';
 import { SessionLookup } from './session-lookup.ts';
@@ -99,7 +101,14 @@ export class GrpcProxy {
       health: deps.health,
       logger,
     });
-    const allocator = new SessionAllocator({ config, link, sessions, spill, rateLimiter: deps.rateLimiter });
+    const allocator = new SessionAllocator({
+      config,
+      link,
+      sessions,
+      spill,
+      rateLimiter: deps.rateLimiter,
+      keySessions: new KeySessions(config.maxSessionsPerKey, sessions),
+    });
     const lookup = new SessionLookup(deps.directory, deps.remoteDirectories, config.remoteLookupTimeoutMs);
     const resumer = new SessionResumer({ link, sessions, lookup, control });
     const absorb = new AbsorbHandler({ control, logger, allocator, resumer });
@@ -131,6 +140,7 @@ export class GrpcProxy {
       resumer,
       openCalls,
       handshakeTimeoutMs: config.websocketHandshakeTimeoutMs,
+      keyWebSockets: new KeyConcurrency(config.maxWebSocketsPerKey),
     });
     this.#webSockets = webSockets;
     this.#clients = new ClientListener({

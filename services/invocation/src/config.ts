@@ -80,6 +80,14 @@ export const InvocationConfigSchema = z
           'a 100 when it has a free unit, else refused and sent as a ticket): no NATS message per request. ' +
           'false = every request takes a ticket.',
       ),
+    maxConcurrentRequestsPerKey: z
+      .number()
+      .int()
+      .min(0)
+      .default(1_000)
+      .describe(
+        'Invocations of one API key in flight on this instance at once (from authorization until the response ends or the 202 is sent); one more is answered 429 problem+json (SY_KEY_REQUESTS_EXCEEDED) with Retry-After. Status polls are not counted. 0 = unlimited.',
+      ),
     maxQueuePerVersion: z
       .number()
       .int()
