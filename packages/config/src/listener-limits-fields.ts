@@ -55,6 +55,15 @@ export const listenerLimitsFields = {
     .describe(
       'nghttp2 memory per client HTTP/2 connection (bytes, rounded down to MiB); past it new streams are refused (REFUSED_STREAM).',
     ),
+  http2ConnectionWindowBytes: z
+    .number()
+    .int()
+    .min(1_048_576)
+    .max(2 ** 31 - 1)
+    .default(16_777_216)
+    .describe(
+      'HTTP/2 connection-level receive window of client connections and worker tunnels (bytes; at least the 1 MiB stream window): how much a peer may send ahead of our acknowledgement. What is buffered is bounded by the 1 MiB stream window per open stream.',
+    ),
   http2MaxRefusedStreams: z
     .number()
     .int()
@@ -73,6 +82,7 @@ export interface ListenerLimits {
   maxConcurrentStreams: number;
   maxHeaderListBytes: number;
   http2MaxSessionMemoryBytes: number;
+  http2ConnectionWindowBytes: number;
   http2MaxRefusedStreams: number;
 }
 

@@ -22,6 +22,8 @@ export interface SocketLimits {
   maxHeaderListBytes: number;
   /** nghttp2 memory per connection (bytes; node takes whole MiB). */
   http2MaxSessionMemoryBytes: number;
+  /** HTTP/2 connection-level receive window (bytes, `widenConnectionWindow`). */
+  http2ConnectionWindowBytes: number;
   /** Streams refused on one connection before it is closed (GOAWAY ENHANCE_YOUR_CALM, {@link guardHttp2Flood}). */
   http2MaxRefusedStreams: number;
 }

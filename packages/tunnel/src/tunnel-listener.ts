@@ -19,7 +19,12 @@ import {
   TUNNEL_CONNECT_PATH,
   TunnelHeaders,
 } from '@switchyard/protocol';
-import { DEFAULT_MAX_SESSION_MEMORY_MB, H2_SETTINGS, widenConnectionWindow } from './h2-settings.ts';
+import {
+  DEFAULT_CONNECTION_WINDOW_BYTES,
+  DEFAULT_MAX_SESSION_MEMORY_MB,
+  H2_SETTINGS,
+  widenConnectionWindow,
+} from './h2-settings.ts';
 import type { SocketLimits } from './listener-guard.ts';
 import { TunnelEnd } from './tunnel-end.ts';
 import { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './tunnel-ping.ts';
@@ -59,16 +64,30 @@ export class ProxyTunnel extends TunnelEnd<http2.ClientHttp2Session> {
   /** Features the worker announced when it dialled (`x-switchyard-features`; `TunnelFeatures` values). */
   readonly features: ReadonlySet<string>;
 
-  /** @param features the worker's announced features. @default none */
-  constructor(workerId: string, socket: Socket, pingIntervalMs: number, features: Iterable<string> = []) {
-    super(clientSessionOver(workerId, socket, pingIntervalMs), pingIntervalMs);
+  /**
+   * @param features the worker's announced features. @default none
+   * @param windowBytes connection-level receive window (bytes). @default DEFAULT_CONNECTION_WINDOW_BYTES
+   */
+  constructor(
+    workerId: string,
+    socket: Socket,
+    pingIntervalMs: number,
+    features: Iterable<string> = [],
+    windowBytes = DEFAULT_CONNECTION_WINDOW_BYTES,
+  ) {
+    super(clientSessionOver(workerId, socket, pingIntervalMs, windowBytes), pingIntervalMs);
     this.workerId = workerId;
     this.features = new Set(features);
   }
 }
 
 /** The proxy's HTTP/2 client session over the socket a worker dialled. */
-function clientSessionOver(workerId: string, socket: Socket, pingIntervalMs: number): http2.ClientHttp2Session {
+function clientSessionOver(
+  workerId: string,
+  socket: Socket,
+  pingIntervalMs: number,
+  windowBytes: number,
+): http2.ClientHttp2Session {
   socket.setNoDelay(true);
   socket.setKeepAlive(true, pingIntervalMs);
   // Sockets of an http.Server are half-open; a worker that dies sends FIN and nothing more, so the
@@ -81,7 +100,7 @@ function clientSessionOver(workerId: string, socket: Socket, pingIntervalMs: num
     maxSessionMemory: DEFAULT_MAX_SESSION_MEMORY_MB,
     peerMaxConcurrentStreams: 2 ** 31 - 1,
   });
-  widenConnectionWindow(session);
+  widenConnectionWindow(session, windowBytes);
   return session;
 }
 
@@ -102,10 +121,12 @@ export interface TunnelListenerOptions {
   tls?: { cert: Buffer; key: Buffer };
   /**
    * Bounds of the callback listener (issue 11 item 2): headersTimeoutMs (a CONNECT whose headers take
-   * longer is closed), maxHeaderListBytes (larger: 431), maxConnections (excess sockets closed).
+   * longer is closed), maxHeaderListBytes (larger: 431), maxConnections (excess sockets closed);
+   * http2ConnectionWindowBytes, the connection-level receive window of each tunnel.
    * @default node's (60 s headers timeout, 16 KiB headers, no connection cap)
    */
-  limits?: Pick<SocketLimits, 'headersTimeoutMs' | 'maxHeaderListBytes' | 'maxConnections'>;
+  limits?: Pick<SocketLimits, 'headersTimeoutMs' | 'maxHeaderListBytes' | 'maxConnections'> &
+    Partial<Pick<SocketLimits, 'http2ConnectionWindowBytes'>>;
 }
 
 /** Events: `tunnel` (a new tunnel is current for its worker), `tunnel-closed` (its `close` event). */
@@ -127,6 +148,8 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   readonly #identities = new WeakMap<ProxyTunnel, { secretHash: Buffer; versionId: string | undefined }>();
   readonly #server: http.Server | https.Server;
   readonly #options: Required<Omit<TunnelListenerOptions, 'tls' | 'limits'>>;
+  /** Connection-level receive window of each tunnel (bytes); undefined: the default. */
+  readonly #windowBytes: number | undefined;
 
   constructor(options: TunnelListenerOptions = {}) {
     super();
@@ -137,6 +160,7 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
       pingIntervalMs: options.pingIntervalMs ?? DEFAULT_TUNNEL_PING_INTERVAL_MS,
     };
     const limits = options.limits;
+    this.#windowBytes = limits?.http2ConnectionWindowBytes;
     const serverOptions: http.ServerOptions = limits
       ? { headersTimeout: limits.headersTimeoutMs, maxHeaderSize: limits.maxHeaderListBytes }
       : {};
@@ -349,7 +373,13 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     if (head.length > 0) socket.unshift(head);
     const announced = req.headers[TunnelHeaders.features];
     const features = typeof announced === 'string' ? announced.split(',').map((f) => f.trim()) : [];
-    const tunnel = new ProxyTunnel(workerId, socket, this.#options.pingIntervalMs, features);
+    const tunnel = new ProxyTunnel(
+      workerId,
+      socket,
+      this.#options.pingIntervalMs,
+      features,
+      this.#windowBytes ?? DEFAULT_CONNECTION_WINDOW_BYTES,
+    );
     // The version the token was bound to (checked equal to the announced one by boundTo).
     this.#identities.set(tunnel, { secretHash: hashSecret(secret), versionId: pending.versionId ?? versionId });
     this.#all.add(tunnel);

@@ -130,7 +130,7 @@ export class ClientListener {
 
   #onSession(session: http2.ServerHttp2Session): void {
     this.#sessions.add(session);
-    widenConnectionWindow(session);
+    widenConnectionWindow(session, this.#options.limits.http2ConnectionWindowBytes);
     guardHttp2FirstStream(session, this.#options.limits);
     guardHttp2Flood(session);
     const state: ConnectionState = { open: 0, idle: undefined };

@@ -152,7 +152,7 @@ export class ClientListener {
 
   #onSession(session: http2.ServerHttp2Session): void {
     this.#sessions.add(session);
-    widenConnectionWindow(session);
+    widenConnectionWindow(session, this.#options.limits.http2ConnectionWindowBytes);
     guardHttp2FirstStream(session, this.#options.limits);
     guardHttp2Flood(session);
     let open = 0;
