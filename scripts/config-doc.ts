@@ -80,6 +80,13 @@ to a stalled container, with the defaults, has 1,000 taken and held, the next 1,
 GOAWAY ENHANCE_YOUR_CALM; the proxy's RSS grows by about 30 MiB (the test's bound: under 64 MiB) and
 calls on other connections keep succeeding.
 
+Flow control: each HTTP/2 stream's receive window is 1 MiB, and it is what bounds buffering: a peer
+(a client, or a worker through its tunnel) can make a front end hold at most 1 MiB per open stream
+it does not read. The connection window (\`SWITCHYARD_HTTP2_CONNECTION_WINDOW_BYTES\`, 16 MiB; it was
+1 GiB) only bounds bytes in flight, since node acknowledges it as DATA arrives
+(\`packages/tunnel/test/tunnel-window.test.ts\`: six stalled streams hold 1 MiB each under a 2 MiB
+connection window while a seventh moves 32 MiB).
+
 Per API key, on each instance (not shared between replicas): \`SWITCHYARD_MAX_CONNECTIONS_PER_KEY\`
 (open client HTTP/2 connections on a proxy: RESOURCE_EXHAUSTED), \`..._MAX_SESSIONS_PER_KEY\` (sessions a
 proxy holds: RESOURCE_EXHAUSTED, or 429 with Retry-After for a WebSocket; resumes are never refused),

@@ -4,12 +4,16 @@
 // per key (429 problem+json SY_KEY_WEBSOCKETS_EXCEEDED with Retry-After). Other keys are unaffected
 // and a place is free again once a session or WebSocket ends.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import http from 'node:http';
-import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { eventually, grpcFrame, grpcRequestHeaders, h2connect, rawH2 } from './echo-calls.ts';
+import {
+  eventually,
+  grpcFrame,
+  grpcRequestHeaders,
+  h2connect,
+  rawH2,
+  rawUpgradeRequest as upgrade,
+} from './echo-calls.ts';
 import { type HarnessProxy, RegionHarness } from './region-harness.ts';
 import { startWsContainer, type WsContainer } from './ws-container.ts';
 
@@ -62,42 +66,6 @@ describe('per-key session cap (issue 11 item 2)', () => {
     }
   });
 });
-
-/** An HTTP/1.1 Upgrade to `address`: a 101 keeps its socket open (the caller ends it), else the answer. */
-function upgrade(
-  address: string,
-  headers: Record<string, string>,
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; socket?: Duplex }> {
-  const [host, port] = address.split(':');
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host,
-      port: Number(port),
-      path: '/',
-      agent: false,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': randomBytes(16).toString('base64'),
-        ...headers,
-      },
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.on('error', () => undefined);
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '', socket });
-    });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-      );
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('per-key WebSocket cap (issue 11 item 2)', () => {
   const h = new RegionHarness();
