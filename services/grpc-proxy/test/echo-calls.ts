@@ -266,13 +266,9 @@ export function rawH1(
 ): Promise<RawH1Response> {
   const [host, port] = address.split(':');
   return new Promise((resolve, reject) => {
-    const req = http.request({ host, port: Number(port), method, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-      );
-    });
+    const req = http.request({ host, port: Number(port), method, path, headers, agent: false }, (res) =>
+      readAnswer(res, resolve),
+    );
     req.on('error', reject);
     req.end();
   });
@@ -309,16 +305,19 @@ export function rawUpgradeRequest(
       socket.on('error', () => undefined);
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '', socket });
     });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-      );
-    });
+    req.on('response', (res) => readAnswer(res, resolve));
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Reads `res` to its end and hands its status, headers and body to `resolve`. */
+function readAnswer(res: http.IncomingMessage, resolve: (answer: RawH1Response) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () =>
+    resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+  );
 }
 
 /** Resolves when `check` returns true (polling every 25 ms), rejects after `timeoutMs`. */
