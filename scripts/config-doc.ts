@@ -69,8 +69,9 @@ What a client gets at each limit, as Envoy's overload manager answers:
 | no byte within the first-byte timeout; headers not complete within the headers timeout | the connection is closed |
 | one connection past \`MAX_CONNECTIONS\` | closed at once, no answer |
 | a header list past \`MAX_HEADER_LIST_BYTES\` | HTTP/1.1 431; HTTP/2 the stream is reset |
-| a stream past \`MAX_CONCURRENT_STREAMS\` (advertised in SETTINGS) or past the session memory | RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2: not processed, safe to retry); the connection serves on |
+| a stream past \`MAX_CONCURRENT_STREAMS\` (advertised in SETTINGS) before the client acknowledged it, or past the session memory | RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2: not processed, safe to retry); the connection serves on |
 | more than \`HTTP2_MAX_REFUSED_STREAMS\` refused streams on one connection | GOAWAY ENHANCE_YOUR_CALM: the connection is closed, its streams reset |
+| a stream past \`MAX_CONCURRENT_STREAMS\` from a client that had acknowledged our SETTINGS | GOAWAY PROTOCOL_ERROR (nghttp2: a connection error, RFC 9113 §5.4.1) |
 | API: a request body past \`BODY_LIMIT_BYTES\`; a request not received within \`REQUEST_TIMEOUT_MS\` | 413; 408 and the connection closed |
 
 \`MAX_CONCURRENT_STREAMS\` is also the bound on a connection's pending streams: a stream counts from

@@ -7,6 +7,8 @@
 // relayed: this is the per-connection bound on pending streams); streams past it are refused with
 // RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2; safe to retry); a connection that has had
 // SWITCHYARD_HTTP2_MAX_REFUSED_STREAMS refused is a flood and is closed with GOAWAY ENHANCE_YOUR_CALM.
+// (Refusals happen while the client has not acknowledged our SETTINGS; one that acknowledged them and
+// still opens a stream past the limit gets GOAWAY PROTOCOL_ERROR from nghttp2 at once.)
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -29,6 +31,7 @@ const RSS_GROWTH_BOUND_MIB = 64;
 const MAX_REFUSED = 1_000;
 const REFUSED_STREAM = 7;
 const ENHANCE_YOUR_CALM = 11;
+const PROTOCOL_ERROR = 1;
 
 let launch: RegionsLaunch;
 let stateDir: string;
@@ -45,6 +48,20 @@ function rssMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   assert.ok(match, `no VmRSS for ${pid}`);
   return Number(match[1]) / 1024;
+}
+
+/** Request headers of one flood stream: Echo.Unary of the stalled function. */
+function floodHeaders(): Record<string, string> {
+  return {
+    ':method': 'POST',
+    ':scheme': 'http',
+    ':path': '/switchyard.echo.v1.Echo/Unary',
+    ':authority': `127.0.0.1:${proxyPort}`,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    authorization: `Bearer ${apiKey}`,
+    'function-id': fns.stalled.functionId,
+  };
 }
 
 before(async () => {
@@ -141,16 +158,7 @@ test(`one connection opening ${STREAMS} streams to a stalled container keeps the
   }, 100);
   const flood = await RawH2Connection.open('127.0.0.1', proxyPort);
   try {
-    const headers = {
-      ':method': 'POST',
-      ':scheme': 'http',
-      ':path': '/switchyard.echo.v1.Echo/Unary',
-      ':authority': address,
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      authorization: `Bearer ${apiKey}`,
-      'function-id': fns.stalled.functionId,
-    };
+    const headers = floodHeaders();
     // All 10,000 at once, before the client acknowledges the proxy's SETTINGS.
     await flood.openStreams(STREAMS, headers, Buffer.alloc(5));
     const deadline = Date.now() + 60_000;
@@ -182,5 +190,24 @@ test(`one connection opening ${STREAMS} streams to a stalled container keeps the
   // And after it.
   const client = echoClient(address);
   assert.equal((await unary(client, {}, md('echo'))).res.payload.toString(), 'ping');
+  client.close();
+});
+
+test('a client that acknowledged the stream limit and opens a stream past it gets GOAWAY PROTOCOL_ERROR', async () => {
+  const flood = await RawH2Connection.open('127.0.0.1', proxyPort);
+  flood.ackSettings();
+  await sleep(500);
+  await flood.openStreams(MAX_STREAMS + 100, floodHeaders(), Buffer.alloc(5));
+  const end = Date.now() + 30_000;
+  while (!flood.counts.closed && Date.now() < end) await sleep(200);
+  flood.destroy();
+  // nghttp2 treats exceeding an acknowledged SETTINGS_MAX_CONCURRENT_STREAMS as a connection error
+  // (RFC 9113 §5.4.1 allows it): the first MAX_STREAMS were taken, the connection is closed.
+  assert.equal(flood.counts.goaway?.code, PROTOCOL_ERROR);
+  assert.equal(flood.counts.goaway?.lastStreamId, 2 * MAX_STREAMS - 1);
+  assert.ok(flood.counts.closed);
+  const client = echoClient(`127.0.0.1:${proxyPort}`);
+  const md = { authorization: `Bearer ${apiKey}`, 'function-id': fns.echo.functionId };
+  assert.equal((await unary(client, {}, md)).res.payload.toString(), 'ping');
   client.close();
 });
