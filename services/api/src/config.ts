@@ -85,14 +85,16 @@ export const ApiConfigSchema = z
   .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
   .superRefine((c, ctx) => refineTlsPairs(c, ctx, [['tlsCertFile', 'tlsKeyFile']]), TLS_REFINE_WHEN)
   .superRefine((c, ctx) => {
-    // node's http.Server rejects a requestTimeout shorter than its headersTimeout.
+    // node's http.Server rejects a requestTimeout shorter than its headersTimeout. Runs with other
+    // fields invalid too (every problem at once), so both are checked for numbers.
+    if (typeof c.requestTimeoutMs !== 'number' || typeof c.headersTimeoutMs !== 'number') return;
     if (c.requestTimeoutMs < c.headersTimeoutMs)
       ctx.addIssue({
         code: 'custom',
         path: ['requestTimeoutMs'],
         message: `must be at least headersTimeoutMs (${c.headersTimeoutMs})`,
       });
-  });
+  }, TLS_REFINE_WHEN);
 
 /** Resolved, frozen configuration of the API; the NATS connection fields are those of @switchyard/nats-connect. */
 export interface ApiConfig extends NatsConnectionConfig {

@@ -217,10 +217,12 @@ export const InvocationConfigSchema = z
   .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
   .superRefine((c, ctx) => {
     // A lease or retry as long as the result's life would let a dead owner's result say pending until it expires.
+    // Runs with other fields invalid too (every problem at once), so each value is checked for a number.
+    if (typeof c.resultTtlMs !== 'number') return;
     for (const field of ['resultOwnerLeaseMs', 'resultWriteRetryMs', 'resultClaimLeaseMs'] as const)
-      if (c[field] >= c.resultTtlMs)
+      if (typeof c[field] === 'number' && c[field] >= c.resultTtlMs)
         ctx.addIssue({ code: 'custom', path: [field], message: `must be less than resultTtlMs (${c.resultTtlMs})` });
-  })
+  }, TLS_REFINE_WHEN)
   .superRefine(
     (c, ctx) =>
       refineTlsPairs(c, ctx, [

@@ -34,7 +34,7 @@ describe('202 result store config fields', () => {
     );
   });
 
-  test('should report every lease or retry not shorter than the result TTL, and a lease under 1 s', () => {
+  test('should report every lease or retry not shorter than the result TTL, and a lease under 1 s, with other problems', () => {
     assert.throws(
       () =>
         loadConfig(InvocationConfigSchema, {
@@ -46,6 +46,8 @@ describe('202 result store config fields', () => {
             resultOwnerLeaseMs: 10_000,
             resultWriteRetryMs: 20_000,
             resultClaimLeaseMs: 500,
+            // Another problem at the same time: every one is still listed.
+            defaultPollSeconds: 0,
           },
         }),
       (err: unknown) => {
@@ -54,6 +56,7 @@ describe('202 result store config fields', () => {
         assert.match(text, /SWITCHYARD_RESULT_OWNER_LEASE_MS.*less than resultTtlMs/);
         assert.match(text, /SWITCHYARD_RESULT_WRITE_RETRY_MS.*less than resultTtlMs/);
         assert.match(text, /SWITCHYARD_RESULT_CLAIM_LEASE_MS/);
+        assert.match(text, /SWITCHYARD_DEFAULT_POLL_SECONDS/);
         return true;
       },
     );
