@@ -81,9 +81,12 @@ to a stalled container, with the defaults, has 1,000 taken and held, the next 1,
 GOAWAY ENHANCE_YOUR_CALM; the proxy's RSS grows by about 30 MiB (the test's bound: under 64 MiB) and
 calls on other connections keep succeeding.
 
-Flow control: each HTTP/2 stream's receive window is 1 MiB, and it is what bounds buffering: a peer
-(a client, or a worker through its tunnel) can make a front end hold at most 1 MiB per open stream
-it does not read. The connection window (\`SWITCHYARD_HTTP2_CONNECTION_WINDOW_BYTES\`, 16 MiB; it was
+Flow control: each HTTP/2 stream's receive window (\`SWITCHYARD_HTTP2_STREAM_WINDOW_BYTES\`, 1 MiB) is
+what bounds buffering: a peer (a client, or a worker through its tunnel) can make a front end hold at
+most that much per open stream it does not read, so at most \`MAX_CONCURRENT_STREAMS\` x 1 MiB (1 GiB
+with the defaults) for one client connection whose streams all stall with a container that keeps
+sending; lower either to bound that further, at the cost of throughput on long round trips (a stream
+moves at most one window per round trip). The connection window (\`SWITCHYARD_HTTP2_CONNECTION_WINDOW_BYTES\`, 16 MiB; it was
 1 GiB) only bounds bytes in flight, since node acknowledges it as DATA arrives
 (\`packages/tunnel/test/tunnel-window.test.ts\`: six stalled streams hold 1 MiB each under a 2 MiB
 connection window while a seventh moves 32 MiB).

@@ -23,7 +23,7 @@ export { forwardHeaders, isGrpcContentType, relayStream, respondWithError } from
 export type { DialTunnelOptions, TunnelStreamHandler } from './tunnel-dial.ts';
 export { dialTunnel, PROCESS_WORKER_SECRET, WorkerTunnel } from './tunnel-dial.ts';
 export { TunnelEnd } from './tunnel-end.ts';
-export type { TunnelListenerOptions } from './tunnel-listener.ts';
+export type { TunnelListenerOptions, TunnelWindows } from './tunnel-listener.ts';
 export { ProxyTunnel, TunnelListener } from './tunnel-listener.ts';
 export { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './tunnel-ping.ts';
 export type { PendingAttach } from './tunnel-token.ts';

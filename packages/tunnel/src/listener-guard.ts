@@ -22,6 +22,8 @@ export interface SocketLimits {
   maxHeaderListBytes: number;
   /** nghttp2 memory per connection (bytes; node takes whole MiB). */
   http2MaxSessionMemoryBytes: number;
+  /** HTTP/2 stream receive window (SETTINGS_INITIAL_WINDOW_SIZE, bytes). */
+  http2StreamWindowBytes: number;
   /** HTTP/2 connection-level receive window (bytes, `widenConnectionWindow`). */
   http2ConnectionWindowBytes: number;
   /** Streams refused on one connection before it is closed (GOAWAY ENHANCE_YOUR_CALM, {@link guardHttp2Flood}). */
@@ -33,6 +35,7 @@ export function h2ServerLimits(limits: SocketLimits): http2.ServerOptions {
   return {
     settings: {
       ...H2_SETTINGS,
+      initialWindowSize: limits.http2StreamWindowBytes,
       maxConcurrentStreams: limits.maxConcurrentStreams,
       maxHeaderListSize: limits.maxHeaderListBytes,
     },

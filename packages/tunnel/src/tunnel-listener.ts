@@ -22,6 +22,7 @@ import {
 import {
   DEFAULT_CONNECTION_WINDOW_BYTES,
   DEFAULT_MAX_SESSION_MEMORY_MB,
+  DEFAULT_STREAM_WINDOW_BYTES,
   H2_SETTINGS,
   widenConnectionWindow,
 } from './h2-settings.ts';
@@ -50,6 +51,20 @@ function boundTo(
   return pending.versionId === undefined || pending.versionId === versionId;
 }
 
+/** Receive windows of a tunnel's session on the front end (bytes). */
+export interface TunnelWindows {
+  /** SETTINGS_INITIAL_WINDOW_SIZE: the most one stream can have buffered here unread. */
+  streamBytes: number;
+  /** Connection-level window: bytes in flight (node acknowledges them as they arrive). */
+  connectionBytes: number;
+}
+
+/** The windows of a tunnel built without limits. */
+const DEFAULT_TUNNEL_WINDOWS: TunnelWindows = {
+  streamBytes: DEFAULT_STREAM_WINDOW_BYTES,
+  connectionBytes: DEFAULT_CONNECTION_WINDOW_BYTES,
+};
+
 /** Worker IDs: a NATS-token-safe name of at most 128 characters. */
 const WORKER_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -66,16 +81,16 @@ export class ProxyTunnel extends TunnelEnd<http2.ClientHttp2Session> {
 
   /**
    * @param features the worker's announced features. @default none
-   * @param windowBytes connection-level receive window (bytes). @default DEFAULT_CONNECTION_WINDOW_BYTES
+   * @param windows receive windows of the tunnel (bytes). @default 1 MiB per stream, 16 MiB per connection
    */
   constructor(
     workerId: string,
     socket: Socket,
     pingIntervalMs: number,
     features: Iterable<string> = [],
-    windowBytes = DEFAULT_CONNECTION_WINDOW_BYTES,
+    windows: TunnelWindows = DEFAULT_TUNNEL_WINDOWS,
   ) {
-    super(clientSessionOver(workerId, socket, pingIntervalMs, windowBytes), pingIntervalMs);
+    super(clientSessionOver(workerId, socket, pingIntervalMs, windows), pingIntervalMs);
     this.workerId = workerId;
     this.features = new Set(features);
   }
@@ -86,7 +101,7 @@ function clientSessionOver(
   workerId: string,
   socket: Socket,
   pingIntervalMs: number,
-  windowBytes: number,
+  windows: TunnelWindows,
 ): http2.ClientHttp2Session {
   socket.setNoDelay(true);
   socket.setKeepAlive(true, pingIntervalMs);
@@ -96,11 +111,11 @@ function clientSessionOver(
   socket.once('end', () => socket.destroy());
   const session = http2.connect(`http://${workerId}.tunnel`, {
     createConnection: () => socket,
-    settings: H2_SETTINGS,
+    settings: { ...H2_SETTINGS, initialWindowSize: windows.streamBytes },
     maxSessionMemory: DEFAULT_MAX_SESSION_MEMORY_MB,
     peerMaxConcurrentStreams: 2 ** 31 - 1,
   });
-  widenConnectionWindow(session, windowBytes);
+  widenConnectionWindow(session, windows.connectionBytes);
   return session;
 }
 
@@ -122,11 +137,12 @@ export interface TunnelListenerOptions {
   /**
    * Bounds of the callback listener (issue 11 item 2): headersTimeoutMs (a CONNECT whose headers take
    * longer is closed), maxHeaderListBytes (larger: 431), maxConnections (excess sockets closed);
-   * http2ConnectionWindowBytes, the connection-level receive window of each tunnel.
+   * http2StreamWindowBytes and http2ConnectionWindowBytes, the receive windows of each tunnel (what a
+   * worker can make this process buffer: the stream window per open stream).
    * @default node's (60 s headers timeout, 16 KiB headers, no connection cap)
    */
   limits?: Pick<SocketLimits, 'headersTimeoutMs' | 'maxHeaderListBytes' | 'maxConnections'> &
-    Partial<Pick<SocketLimits, 'http2ConnectionWindowBytes'>>;
+    Partial<Pick<SocketLimits, 'http2StreamWindowBytes' | 'http2ConnectionWindowBytes'>>;
 }
 
 /** Events: `tunnel` (a new tunnel is current for its worker), `tunnel-closed` (its `close` event). */
@@ -148,8 +164,8 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   readonly #identities = new WeakMap<ProxyTunnel, { secretHash: Buffer; versionId: string | undefined }>();
   readonly #server: http.Server | https.Server;
   readonly #options: Required<Omit<TunnelListenerOptions, 'tls' | 'limits'>>;
-  /** Connection-level receive window of each tunnel (bytes); undefined: the default. */
-  readonly #windowBytes: number | undefined;
+  /** Receive windows of each tunnel. */
+  readonly #windows: TunnelWindows;
 
   constructor(options: TunnelListenerOptions = {}) {
     super();
@@ -160,7 +176,10 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
       pingIntervalMs: options.pingIntervalMs ?? DEFAULT_TUNNEL_PING_INTERVAL_MS,
     };
     const limits = options.limits;
-    this.#windowBytes = limits?.http2ConnectionWindowBytes;
+    this.#windows = {
+      streamBytes: limits?.http2StreamWindowBytes ?? DEFAULT_TUNNEL_WINDOWS.streamBytes,
+      connectionBytes: limits?.http2ConnectionWindowBytes ?? DEFAULT_TUNNEL_WINDOWS.connectionBytes,
+    };
     const serverOptions: http.ServerOptions = limits
       ? { headersTimeout: limits.headersTimeoutMs, maxHeaderSize: limits.maxHeaderListBytes }
       : {};
@@ -373,13 +392,7 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     if (head.length > 0) socket.unshift(head);
     const announced = req.headers[TunnelHeaders.features];
     const features = typeof announced === 'string' ? announced.split(',').map((f) => f.trim()) : [];
-    const tunnel = new ProxyTunnel(
-      workerId,
-      socket,
-      this.#options.pingIntervalMs,
-      features,
-      this.#windowBytes ?? DEFAULT_CONNECTION_WINDOW_BYTES,
-    );
+    const tunnel = new ProxyTunnel(workerId, socket, this.#options.pingIntervalMs, features, this.#windows);
     // The version the token was bound to (checked equal to the announced one by boundTo).
     this.#identities.set(tunnel, { secretHash: hashSecret(secret), versionId: pending.versionId ?? versionId });
     this.#all.add(tunnel);

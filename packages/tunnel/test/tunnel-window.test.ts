@@ -67,6 +67,25 @@ describe('tunnel connection window (issue 11 item 2)', () => {
     }
   });
 
+  test('should take the tunnel stream window from the limits', async () => {
+    const { listener, uri } = await startListener({ limits: { ...LIMITS, http2StreamWindowBytes: 256 * 1024 } });
+    listeners.push(listener);
+    const sent = new Map<string, number>();
+    const { proxyTunnel, workerTunnel } = await attachWorker(listener, uri, 'w-small', producer(sent));
+    try {
+      const s = proxyTunnel.session.request({ ':method': 'GET', ':path': `/${16 * MiB}` });
+      s.on('error', () => {});
+      s.pause();
+      await sleep(1_000);
+      const bytes = sent.get(`/${16 * MiB}`) ?? 0;
+      assert.ok(bytes > 0 && bytes <= 256 * 1024 + 128 * 1024, `a stalled stream sent ${bytes} bytes`);
+      s.close();
+    } finally {
+      workerTunnel.destroy();
+      proxyTunnel.destroy();
+    }
+  });
+
   test('should hold at most a stream window per stalled stream and keep other streams flowing under a 2 MiB connection window', async () => {
     const { listener, uri } = await startListener({ limits: { ...LIMITS, http2ConnectionWindowBytes: 2 * MiB } });
     listeners.push(listener);
