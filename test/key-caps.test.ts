@@ -5,84 +5,37 @@
 // once a session or request ends. (WebSocket caps: services/grpc-proxy/test/key-caps.test.ts.)
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { connect } from '@nats-io/transport-node';
-import { ControlStore } from '@switchyard/control-store';
-import { launchRegions, type RegionsLaunch } from '@switchyard/region-launcher';
 import { request } from 'undici';
 import { echoClient, sleep, unary } from '../services/worker/test/helpers.ts';
+import { launchProcessRegion, type ProcessRegion } from './process-region.ts';
 
 const REGION = 'caps';
-let launch: RegionsLaunch;
-let stateDir: string;
-let apiKey = '';
-const fns = { echo: { functionId: '', versionId: '' }, http: { functionId: '', versionId: '' } };
+let region: ProcessRegion;
 
 before(async () => {
-  stateDir = mkdtempSync(join(tmpdir(), 'switchyard-caps-'));
-  launch = await launchRegions({
-    regions: [{ name: REGION }],
-    stateDir,
-    logDir: join(stateDir, 'logs'),
+  region = await launchProcessRegion({
+    region: REGION,
     redis: true,
     services: ['grpc-proxy', 'invocation'],
-    logLevel: 'warn',
     serviceEnv: {
       'grpc-proxy': { SWITCHYARD_MAX_SESSIONS_PER_KEY: '2' },
       invocation: { SWITCHYARD_MAX_CONCURRENT_REQUESTS_PER_KEY: '2' },
     },
-    samples: () => [
-      { name: 'echo', sample: 'echo', instanceId: 'echo' },
-      { name: 'http', sample: 'http', instanceId: 'http' },
+    functions: [
+      { name: 'echo', kind: 'grpc', sample: 'echo' },
+      { name: 'http', kind: 'http', sample: 'http', inferenceUrl: '/echo' },
     ],
-    prepare: async (nats) => {
-      const nc = await connect({ servers: nats.urls(REGION) });
-      try {
-        const store = await ControlStore.open(nc);
-        const echo = await store.createFunction({ accountId: 'caps', name: 'echo', kind: 'grpc' });
-        fns.echo = { functionId: echo.fn.functionId, versionId: echo.version.versionId };
-        const http = await store.createFunction({
-          accountId: 'caps',
-          name: 'http',
-          kind: 'http',
-          inferenceUrl: '/echo',
-        });
-        fns.http = { functionId: http.fn.functionId, versionId: http.version.versionId };
-        apiKey = (await store.createApiKey({ accountId: 'caps' })).key;
-        await store.close();
-      } finally {
-        await nc.close();
-      }
-    },
+    concurrency: 16,
   });
-  const region = launch.regions[REGION];
-  await launch.waitReady(
-    (['echo', 'http'] as const).map((name) =>
-      launch.startWorker({
-        region: REGION,
-        name: `worker-${name}`,
-        functionId: fns[name].functionId,
-        versionId: fns[name].versionId,
-        upstream: `${name === 'echo' ? 'grpc' : 'http'}://127.0.0.1:${region.samples[name].port}`,
-        concurrency: 16,
-        callbackAllowList: ['http://127.0.0.1:'],
-      }),
-    ),
-  );
 });
 
-after(async () => {
-  await launch?.stop();
-  if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
-});
+after(() => region?.stop());
 
 test('a key past SWITCHYARD_MAX_SESSIONS_PER_KEY gets RESOURCE_EXHAUSTED from the proxy until a session ends', async () => {
-  const address = launch.regions[REGION].endpoints.grpc;
-  const md = { authorization: `Bearer ${apiKey}`, 'function-id': fns.echo.functionId };
+  const address = region.launch.regions[REGION].endpoints.grpc;
+  const md = { authorization: `Bearer ${region.apiKey}`, 'function-id': region.fns.echo.functionId };
   // Each client is its own connection, so its first call starts a session.
   const [a, b, c] = [0, 1, 2].map(() => echoClient(address));
   try {
@@ -107,11 +60,14 @@ test('a key past SWITCHYARD_MAX_SESSIONS_PER_KEY gets RESOURCE_EXHAUSTED from th
 });
 
 test('a key past SWITCHYARD_MAX_CONCURRENT_REQUESTS_PER_KEY gets 429 problem+json with Retry-After from the invocation service', async () => {
-  const base = new URL(launch.regions[REGION].endpoints.http);
+  const base = new URL(region.launch.regions[REGION].endpoints.http);
   // undici's request (fetch would drop the Host header that names the function).
   const send = (path: string) =>
     request(`${base.origin}${path}`, {
-      headers: { host: `${fns.http.functionId}.invocation.${base.host}`, authorization: `Bearer ${apiKey}` },
+      headers: {
+        host: `${region.fns.http.functionId}.invocation.${base.host}`,
+        authorization: `Bearer ${region.apiKey}`,
+      },
     });
   const slow = [send('/sleep?ms=3000'), send('/sleep?ms=3000')];
   await sleep(700);

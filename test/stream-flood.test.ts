@@ -11,15 +11,12 @@
 // still opens a stream past the limit gets GOAWAY PROTOCOL_ERROR from nghttp2 at once.)
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { connect } from '@nats-io/transport-node';
-import { ControlStore } from '@switchyard/control-store';
-import { type LaunchedChild, launchRegions, type RegionsLaunch } from '@switchyard/region-launcher';
+import type { LaunchedChild } from '@switchyard/region-launcher';
 import { echoClient, sleep, unary } from '../services/worker/test/helpers.ts';
 import { RawH2Connection } from './h2-raw-client.ts';
+import { launchProcessRegion, type ProcessRegion } from './process-region.ts';
 
 const REGION = 'flood';
 const STREAMS = 10_000;
@@ -33,15 +30,11 @@ const REFUSED_STREAM = 7;
 const ENHANCE_YOUR_CALM = 11;
 const PROTOCOL_ERROR = 1;
 
-let launch: RegionsLaunch;
-let stateDir: string;
+let region: ProcessRegion;
 let proxy: LaunchedChild;
 let proxyPort = 0;
 let apiKey = '';
-const fns: Record<'stalled' | 'echo', { functionId: string; versionId: string }> = {
-  stalled: { functionId: '', versionId: '' },
-  echo: { functionId: '', versionId: '' },
-};
+let fns: ProcessRegion['fns'] = {};
 
 /** VmRSS of process `pid`, MiB. */
 function rssMiB(pid: number): number {
@@ -65,60 +58,30 @@ function floodHeaders(): Record<string, string> {
 }
 
 before(async () => {
-  stateDir = mkdtempSync(join(tmpdir(), 'switchyard-flood-'));
-  launch = await launchRegions({
-    regions: [{ name: REGION }],
-    stateDir,
-    logDir: join(stateDir, 'logs'),
+  region = await launchProcessRegion({
+    region: REGION,
     redis: false,
     services: ['grpc-proxy'],
-    logLevel: 'warn',
-    samples: () => [
-      { name: 'echo-stalled', sample: 'echo', instanceId: 'echo-stalled' },
-      { name: 'echo', sample: 'echo', instanceId: 'echo' },
+    functions: [
+      { name: 'stalled', kind: 'grpc', sample: 'echo' },
+      { name: 'echo', kind: 'grpc', sample: 'echo' },
     ],
-    prepare: async (nats) => {
-      const nc = await connect({ servers: nats.urls(REGION) });
-      try {
-        const store = await ControlStore.open(nc);
-        for (const name of ['stalled', 'echo'] as const) {
-          const { fn, version } = await store.createFunction({ accountId: 'flood', name, kind: 'grpc' });
-          fns[name] = { functionId: fn.functionId, versionId: version.versionId };
-        }
-        apiKey = (await store.createApiKey({ accountId: 'flood' })).key;
-        await store.close();
-      } finally {
-        await nc.close();
-      }
-    },
+    concurrency: 4,
   });
-  const region = launch.regions[REGION];
-  proxy = region.services['grpc-proxy'] as LaunchedChild;
-  proxyPort = region.ports.grpc;
-  await launch.waitReady(
-    (['stalled', 'echo'] as const).map((name) =>
-      launch.startWorker({
-        region: REGION,
-        name: `worker-${name}`,
-        functionId: fns[name].functionId,
-        versionId: fns[name].versionId,
-        upstream: `grpc://127.0.0.1:${region.samples[name === 'stalled' ? 'echo-stalled' : 'echo'].port}`,
-        concurrency: 4,
-        callbackAllowList: ['http://127.0.0.1:'],
-      }),
-    ),
-  );
+  ({ apiKey, fns } = region);
+  const launched = region.launch.regions[REGION];
+  proxy = launched.services['grpc-proxy'] as LaunchedChild;
+  proxyPort = launched.ports.grpc;
 });
 
 after(async () => {
-  const stalled = launch?.regions[REGION]?.samples['echo-stalled']?.child;
+  const stalled = region?.launch.regions[REGION].samples.stalled?.child;
   if (stalled && stalled.pid > 0) {
     try {
       process.kill(stalled.pid, 'SIGCONT');
     } catch {}
   }
-  await launch?.stop();
-  if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
+  await region?.stop();
 });
 
 test(`one connection opening ${STREAMS} streams to a stalled container keeps the proxy under +${RSS_GROWTH_BOUND_MIB} MiB RSS`, async () => {
@@ -130,7 +93,7 @@ test(`one connection opening ${STREAMS} streams to a stalled container keeps the
     assert.equal((await unary(client, {}, md(fn))).res.payload.toString(), 'ping');
     client.close();
   }
-  const stalledPid = launch.regions[REGION].samples['echo-stalled'].child.pid;
+  const stalledPid = region.launch.regions[REGION].samples.stalled.child.pid;
   process.kill(stalledPid, 'SIGSTOP');
   await sleep(1_000);
   const baseline = rssMiB(proxy.pid);
