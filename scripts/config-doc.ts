@@ -61,7 +61,8 @@ to the old generation early, and bidi streaming cost 1.6x the worker CPU per MB.
 Every client listener (gRPC proxy, invocation service, API) and every worker callback listener is
 bounded by the \`SWITCHYARD_FIRST_BYTE_TIMEOUT_MS\`, \`..._HEADERS_TIMEOUT_MS\`, \`..._MAX_CONNECTIONS\`
 and \`..._MAX_HEADER_LIST_BYTES\` fields below; the HTTP/2 ones (\`..._MAX_CONCURRENT_STREAMS\`,
-\`..._HTTP2_MAX_SESSION_MEMORY_BYTES\`, \`..._HTTP2_MAX_REFUSED_STREAMS\`) apply to the two front ends.
+\`..._HTTP2_MAX_SESSION_MEMORY_BYTES\`, \`..._HTTP2_MAX_REFUSED_STREAMS\`, \`..._HTTP2_MAX_INVALID_FRAMES\`,
+the windows) apply to the two front ends.
 What a client gets at each limit, as Envoy's overload manager answers:
 
 | limit | answer |
@@ -69,16 +70,18 @@ What a client gets at each limit, as Envoy's overload manager answers:
 | no byte within the first-byte timeout; headers not complete within the headers timeout | the connection is closed |
 | one connection past \`MAX_CONNECTIONS\` | closed at once, no answer |
 | a header list past \`MAX_HEADER_LIST_BYTES\` | HTTP/1.1 431; HTTP/2 the stream is reset |
-| a stream past \`MAX_CONCURRENT_STREAMS\` (advertised in SETTINGS) before the client acknowledged it, or past the session memory | RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2: not processed, safe to retry); the connection serves on |
-| more than \`HTTP2_MAX_REFUSED_STREAMS\` refused streams on one connection | GOAWAY ENHANCE_YOUR_CALM: the connection is closed, its streams reset |
+| a stream past \`MAX_CONCURRENT_STREAMS\` (advertised in SETTINGS) before the client acknowledged it | RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2: not processed, safe to retry); the connection serves on |
+| more than \`HTTP2_MAX_INVALID_FRAMES\` invalid frames on one connection (each refused stream counts as one) | GOAWAY ENHANCE_YOUR_CALM: the connection is closed, its streams reset |
 | a stream past \`MAX_CONCURRENT_STREAMS\` from a client that had acknowledged our SETTINGS | GOAWAY PROTOCOL_ERROR (nghttp2: a connection error, RFC 9113 §5.4.1) |
+| our SETTINGS not acknowledged within the headers timeout | GOAWAY SETTINGS_TIMEOUT (RFC 9113 §6.5.3) |
+| a stream past the session memory (\`HTTP2_MAX_SESSION_MEMORY_BYTES\`); more than \`HTTP2_MAX_REFUSED_STREAMS\` of those | REFUSED_STREAM; then GOAWAY ENHANCE_YOUR_CALM |
 | API: a request body past \`BODY_LIMIT_BYTES\`; a request not received within \`REQUEST_TIMEOUT_MS\` | 413; 408 and the connection closed |
 
 \`MAX_CONCURRENT_STREAMS\` is also the bound on a connection's pending streams: a stream counts from
 its HEADERS until it ends, whether it waits for a worker or is relayed. Measured
 (\`test/stream-flood.test.ts\`, every part a process): one connection sending 10,000 streams at once
 to a stalled container, with the defaults, has 1,000 taken and held, the next 1,002 refused, then
-GOAWAY ENHANCE_YOUR_CALM; the proxy's RSS grows by about 30 MiB (the test's bound: under 64 MiB) and
+GOAWAY ENHANCE_YOUR_CALM (the refusals passed \`HTTP2_MAX_INVALID_FRAMES\`); the proxy's RSS grows by about 30 MiB (the test's bound: under 64 MiB) and
 calls on other connections keep succeeding.
 
 Flow control: each HTTP/2 stream's receive window (\`SWITCHYARD_HTTP2_STREAM_WINDOW_BYTES\`, 1 MiB) is

@@ -5,17 +5,18 @@
 // call it gets). What the proxy answers (docs/configuration.md, "Listener bounds"): streams within
 // SWITCHYARD_MAX_CONCURRENT_STREAMS are taken (each counts until it ends, waiting for a worker or
 // relayed: this is the per-connection bound on pending streams); streams past it are refused with
-// RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2; safe to retry); a connection that has had
-// SWITCHYARD_HTTP2_MAX_REFUSED_STREAMS refused is a flood and is closed with GOAWAY ENHANCE_YOUR_CALM.
-// (Refusals happen while the client has not acknowledged our SETTINGS; one that acknowledged them and
-// still opens a stream past the limit gets GOAWAY PROTOCOL_ERROR from nghttp2 at once.)
+// RST_STREAM REFUSED_STREAM (RFC 9113 §5.1.2; safe to retry), each refusal counting as an invalid
+// frame; a connection past SWITCHYARD_HTTP2_MAX_INVALID_FRAMES is a flood and is closed with GOAWAY
+// ENHANCE_YOUR_CALM. (Refusals happen while the client has not acknowledged our SETTINGS, at most
+// SWITCHYARD_HEADERS_TIMEOUT_MS; one that acknowledged them and still opens a stream past the limit
+// gets GOAWAY PROTOCOL_ERROR from nghttp2 at once.)
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { LaunchedChild } from '@switchyard/region-launcher';
+import { RawH2Connection } from '@switchyard/testkit';
 import { echoClient, sleep, unary } from '../services/worker/test/helpers.ts';
-import { RawH2Connection } from './h2-raw-client.ts';
 import { launchProcessRegion, type ProcessRegion } from './process-region.ts';
 
 const REGION = 'flood';
@@ -24,7 +25,7 @@ const STREAMS = 10_000;
 const MAX_STREAMS = 1_000;
 /** The stated bound: the proxy's RSS grows by less than this while the flood is held. */
 const RSS_GROWTH_BOUND_MIB = 64;
-/** SWITCHYARD_HTTP2_MAX_REFUSED_STREAMS of the proxy (the default). */
+/** SWITCHYARD_HTTP2_MAX_INVALID_FRAMES of the proxy (the default): each refused stream counts as one. */
 const MAX_REFUSED = 1_000;
 const REFUSED_STREAM = 7;
 const ENHANCE_YOUR_CALM = 11;

@@ -79,7 +79,15 @@ export const listenerLimitsFields = {
     .min(1)
     .default(1_000)
     .describe(
-      'Streams one client HTTP/2 connection may have refused (REFUSED_STREAM: past maxConcurrentStreams or the session memory); one more closes the connection with GOAWAY ENHANCE_YOUR_CALM.',
+      'Streams node refuses on one client HTTP/2 connection for want of session memory (REFUSED_STREAM) before it closes the connection with GOAWAY ENHANCE_YOUR_CALM.',
+    ),
+  http2MaxInvalidFrames: z
+    .number()
+    .int()
+    .min(1)
+    .default(1_000)
+    .describe(
+      'Invalid frames one client HTTP/2 connection may send (e.g. DATA on a stream we refused) before it is closed with GOAWAY ENHANCE_YOUR_CALM.',
     ),
 };
 
@@ -94,6 +102,7 @@ export interface ListenerLimits {
   http2StreamWindowBytes: number;
   http2ConnectionWindowBytes: number;
   http2MaxRefusedStreams: number;
+  http2MaxInvalidFrames: number;
 }
 
 /** The defaults of {@link listenerLimitsFields}, for listeners built without a config. */

@@ -4,6 +4,8 @@
 
 export { redisPing } from '@switchyard/local-tools';
 export { natsServerBinary, redisServerBinary } from './binaries.ts';
+export type { RawH2Counts } from './h2-raw-client.ts';
+export { RawH2Connection } from './h2-raw-client.ts';
 export type {
   NatsClusterHandle,
   NatsSuperclusterHandle,

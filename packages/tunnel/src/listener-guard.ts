@@ -26,8 +26,10 @@ export interface SocketLimits {
   http2StreamWindowBytes: number;
   /** HTTP/2 connection-level receive window (bytes, `widenConnectionWindow`). */
   http2ConnectionWindowBytes: number;
-  /** Streams refused on one connection before it is closed (GOAWAY ENHANCE_YOUR_CALM, {@link guardHttp2Flood}). */
+  /** Streams node refuses (session memory) on one connection before closing it (GOAWAY ENHANCE_YOUR_CALM, {@link guardHttp2Flood}). */
   http2MaxRefusedStreams: number;
+  /** Invalid frames (e.g. DATA on a refused stream) on one connection before it is closed (ENHANCE_YOUR_CALM). */
+  http2MaxInvalidFrames: number;
 }
 
 /** HTTP/2 server options (settings, header list, session memory) that apply `limits`. */
@@ -42,8 +44,11 @@ export function h2ServerLimits(limits: SocketLimits): http2.ServerOptions {
     maxSessionMemory: Math.max(1, Math.floor(limits.http2MaxSessionMemoryBytes / (1024 * 1024))),
     // Pairs are bounded by the byte size above; count them generously (gRPC custom metadata).
     maxHeaderListPairs: 4096,
-    // Streams refused past maxConcurrentStreams (or the session memory) before the session is closed.
+    // Streams node refuses (session memory) before the session is closed; nghttp2 refuses streams
+    // past maxConcurrentStreams itself (not counted here), and the frames a flooding client sends on
+    // them count as invalid frames.
     maxSessionRejectedStreams: limits.http2MaxRefusedStreams,
+    maxSessionInvalidFrames: limits.http2MaxInvalidFrames,
   };
 }
 
@@ -99,12 +104,24 @@ export function guardHttp1Headers(server: http.Server, limits: SocketLimits): (s
   };
 }
 
-/** Destroys an HTTP/2 session that opens no stream within headersTimeoutMs. */
+/**
+ * Destroys an HTTP/2 session that opens no stream within headersTimeoutMs, and one that has not
+ * acknowledged our SETTINGS within headersTimeoutMs (GOAWAY SETTINGS_TIMEOUT, RFC 9113 §6.5.3): until
+ * it does, nghttp2 refuses its streams past maxConcurrentStreams one by one instead of enforcing the
+ * limit, so a client that never acknowledges could have streams refused forever.
+ */
 export function guardHttp2FirstStream(session: http2.ServerHttp2Session, limits: SocketLimits): void {
   const timer = setTimeout(() => session.destroy(), limits.headersTimeoutMs);
   timer.unref();
   session.once('stream', () => clearTimeout(timer));
   session.once('close', () => clearTimeout(timer));
+  const ack = setTimeout(() => {
+    if (!session.destroyed)
+      session.destroy(new Error('SETTINGS not acknowledged'), http2.constants.NGHTTP2_SETTINGS_TIMEOUT);
+  }, limits.headersTimeoutMs);
+  ack.unref();
+  session.once('localSettings', () => clearTimeout(ack));
+  session.once('close', () => clearTimeout(ack));
 }
 
 /** nghttp2's NGHTTP2_ERR_CALLBACK_FAILURE: node's callbacks return it for a flooding peer. */

@@ -1,4 +1,4 @@
-// A deliberately misbehaving HTTP/2 client for the stream-flood test (issue 11 item 2): it writes
+// A deliberately misbehaving HTTP/2 client for the stream-flood tests (issue 11 item 2): it writes
 // frames itself (the preface, HEADERS with literal HPACK fields, DATA) so that it can open streams
 // past the server's SETTINGS_MAX_CONCURRENT_STREAMS, which node's client never does, and it counts
 // what the server sends back (RST_STREAM codes, GOAWAY, response HEADERS).
@@ -86,18 +86,22 @@ export class RawH2Connection {
   }
 
   /**
-   * Opens `count` streams at once, each HEADERS (`headers`) then DATA `body` with END_STREAM,
-   * regardless of the server's stream limit. Resolves once the bytes are handed to the socket.
+   * Opens `count` streams at once, each HEADERS (`headers`) then DATA `body` with END_STREAM (no
+   * body: END_STREAM on the HEADERS), regardless of the server's stream limit. Resolves once the
+   * bytes are handed to the socket.
    */
-  async openStreams(count: number, headers: Record<string, string>, body: Buffer): Promise<void> {
+  async openStreams(count: number, headers: Record<string, string>, body?: Buffer): Promise<void> {
     const block = headerBlock(headers);
     for (let i = 0; i < count; i += 500) {
       const frames: Buffer[] = [];
       for (let j = i; j < Math.min(count, i + 500); j++) {
         const id = this.#nextStreamId;
         this.#nextStreamId += 2;
-        frames.push(frame(FrameType.HEADERS, FLAG_END_HEADERS, id, block));
-        frames.push(frame(FrameType.DATA, FLAG_END_STREAM, id, body));
+        if (body === undefined) frames.push(frame(FrameType.HEADERS, FLAG_END_HEADERS | FLAG_END_STREAM, id, block));
+        else {
+          frames.push(frame(FrameType.HEADERS, FLAG_END_HEADERS, id, block));
+          frames.push(frame(FrameType.DATA, FLAG_END_STREAM, id, body));
+        }
       }
       if (!this.#socket.write(Buffer.concat(frames)))
         await new Promise<void>((resolve) => {
