@@ -14,6 +14,8 @@ export {
   guardHttp2FirstStream,
   h1ServerLimits,
   h2ServerLimits,
+  SniffedProtocol,
+  sniffClientProtocol,
 } from './listener-guard.ts';
 export type { BodySource } from './read-body.ts';
 export { readDeclaredBody } from './read-body.ts';

@@ -99,3 +99,39 @@ export function guardHttp2FirstStream(session: http2.ServerHttp2Session, limits:
   session.once('stream', () => clearTimeout(timer));
   session.once('close', () => clearTimeout(timer));
 }
+
+/** The protocol a cleartext client connection speaks, as its first bytes tell. */
+export const SniffedProtocol = { Http2: 'h2', Http1: 'http/1.1' } as const;
+/** A {@link SniffedProtocol} value. */
+export type SniffedProtocol = (typeof SniffedProtocol)[keyof typeof SniffedProtocol];
+
+/** The first bytes of the HTTP/2 connection preface (RFC 9113 §3.4); no HTTP/1.1 method starts with them. */
+const PREFACE_START = Buffer.from('PRI', 'latin1');
+
+/**
+ * Reads the first bytes of a cleartext client connection until they tell HTTP/2 prior knowledge
+ * ("PRI * HTTP/2.0") from HTTP/1.1, then calls `route` with the socket paused and every byte read so
+ * far unshifted back onto it. A first chunk that is a strict prefix of "PRI" ("P", "PR": also the
+ * start of "POST", "PUT", "PATCH") waits for more bytes. The socket is destroyed unless the deciding
+ * bytes arrive within firstByteTimeoutMs.
+ */
+export function sniffClientProtocol(
+  socket: net.Socket,
+  limits: SocketLimits,
+  route: (protocol: SniffedProtocol) => void,
+): void {
+  const decided = guardFirstByte(socket, limits);
+  let seen: Buffer = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    const n = Math.min(PREFACE_START.length, seen.length);
+    const http2 = seen.subarray(0, n).equals(PREFACE_START.subarray(0, n));
+    if (http2 && seen.length < PREFACE_START.length) return;
+    decided();
+    socket.off('data', onData);
+    socket.pause();
+    socket.unshift(seen);
+    route(http2 ? SniffedProtocol.Http2 : SniffedProtocol.Http1);
+  };
+  socket.on('data', onData);
+}
