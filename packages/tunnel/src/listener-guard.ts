@@ -27,6 +27,10 @@ export interface SocketLimits {
 /** HTTP/2 server options (settings, header list, session memory) that apply `limits`. */
 export function h2ServerLimits(limits: SocketLimits): http2.ServerOptions {
   return {
+    // nghttp2 drops a field whose value starts or ends with whitespace (RFC 9113 §8.2.1): a dropped
+    // function-version-id sent the call to any version. Passed through, the routers reject it
+    // (INVALID_ARGUMENT / 400: not a UUID) instead of acting as if it had not been sent.
+    strictFieldWhitespaceValidation: false,
     settings: {
       ...H2_SETTINGS,
       maxConcurrentStreams: limits.maxConcurrentStreams,
@@ -37,10 +41,6 @@ export function h2ServerLimits(limits: SocketLimits): http2.ServerOptions {
     maxHeaderListPairs: 4096,
     // Streams refused past maxConcurrentStreams before the session is closed (nghttp2 default 100).
     maxSessionRejectedStreams: 1_000,
-    // nghttp2 drops a field whose value starts or ends with whitespace (RFC 9113 §8.2.1): a dropped
-    // function-version-id sent the call to any version. Passed through, the routers reject it
-    // (INVALID_ARGUMENT / 400: not a UUID) instead of acting as if it had not been sent.
-    strictFieldWhitespaceValidation: false,
   };
 }
 
