@@ -11,6 +11,7 @@ export {
   capConnections,
   guardFirstByte,
   guardHttp1Headers,
+  guardHttp2ErrorCodes,
   guardHttp2FirstStream,
   h1ServerLimits,
   h2ServerLimits,

@@ -4,7 +4,7 @@
 // stream, a connection cap (excess sockets are closed at once, as Envoy's overload manager does), and
 // the HTTP/2 server options that bound streams, header lists and nghttp2 memory per connection.
 import type http from 'node:http';
-import type http2 from 'node:http2';
+import http2 from 'node:http2';
 import type net from 'node:net';
 import { H2_SETTINGS } from './h2-settings.ts';
 
@@ -138,4 +138,27 @@ export function sniffClientProtocol(
     route(http2 ? SniffedProtocol.Http2 : SniffedProtocol.Http1);
   };
   socket.on('data', onData);
+}
+
+/** nghttp2 library errors (errno) a client causes, and the RFC 9113 code its GOAWAY must carry. */
+const CLIENT_CAUSED_ERRORS: ReadonlyMap<number, number> = new Map([
+  // NGHTTP2_ERR_BAD_CLIENT_MAGIC: not the connection preface (RFC 9113 §3.4: PROTOCOL_ERROR).
+  [-903, http2.constants.NGHTTP2_PROTOCOL_ERROR],
+  // NGHTTP2_ERR_TOO_MANY_CONTINUATIONS: a CONTINUATION flood (§10.5: ENHANCE_YOUR_CALM).
+  [-905, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM],
+]);
+
+/**
+ * Makes the GOAWAY that ends a client connection for a bad preface or a CONTINUATION flood carry
+ * the code RFC 9113 names (PROTOCOL_ERROR, ENHANCE_YOUR_CALM): node destroys the session with
+ * nghttp2's library error and reports it as INTERNAL_ERROR, a code that blames the server. Call once
+ * per server session.
+ */
+export function guardHttp2ErrorCodes(session: http2.ServerHttp2Session): void {
+  const destroy = session.destroy.bind(session);
+  session.destroy = ((error?: Error, code?: number) => {
+    const errno = (error as { errno?: unknown } | undefined)?.errno;
+    const mapped = code === undefined && typeof errno === 'number' ? CLIENT_CAUSED_ERRORS.get(errno) : undefined;
+    destroy(error, mapped ?? code);
+  }) as typeof session.destroy;
 }

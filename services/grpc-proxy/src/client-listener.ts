@@ -13,6 +13,7 @@ import type { TlsFilePair } from '@switchyard/config';
 import {
   capConnections,
   guardHttp1Headers,
+  guardHttp2ErrorCodes,
   guardHttp2FirstStream,
   h1ServerLimits,
   h2ServerLimits,
@@ -127,6 +128,7 @@ export class ClientListener {
     this.#sessions.add(session);
     widenConnectionWindow(session);
     guardHttp2FirstStream(session, this.#options.limits);
+    guardHttp2ErrorCodes(session);
     const state: ConnectionState = { open: 0, idle: undefined };
     const idleMs = this.#options.idleTimeoutMs;
     const arm = () => {

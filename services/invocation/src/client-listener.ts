@@ -12,6 +12,7 @@ import net from 'node:net';
 import {
   capConnections,
   guardHttp1Headers,
+  guardHttp2ErrorCodes,
   guardHttp2FirstStream,
   h1ServerLimits,
   h2ServerLimits,
@@ -149,6 +150,7 @@ export class ClientListener {
     this.#sessions.add(session);
     widenConnectionWindow(session);
     guardHttp2FirstStream(session, this.#options.limits);
+    guardHttp2ErrorCodes(session);
     let open = 0;
     let idle: NodeJS.Timeout | undefined;
     const idleMs = this.#options.idleTimeoutMs;
