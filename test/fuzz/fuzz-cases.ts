@@ -62,8 +62,12 @@ export interface H2Case {
 export interface H2RawCase {
   kind: 'h2raw';
   target: 'grpc' | 'http';
-  /** Sent as one HEADERS frame with END_STREAM. */
+  /**
+   * Sent as one HEADERS frame with END_STREAM; with `base`, after a valid call's fields (method,
+   * path, gRPC content type, the region's key and function ID), followed by an empty gRPC message.
+   */
   fields: [number[], number[]][];
+  base: boolean;
 }
 
 /** The Host header (or `:authority`) for the invocation service. */
@@ -226,9 +230,40 @@ const h2Case = (limit: number, echoPath: string): fc.Arbitrary<H2Case> =>
     fresh: fc.boolean(),
   });
 
-const h2RawCase: fc.Arbitrary<H2RawCase> = fc.record({
+/** Bytes a field value may not hold (NUL, CR, LF, other controls, DEL) mixed with printable ones. */
+const rawValue = fc.array(
+  fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constantFrom(0x00, 0x0a, 0x0d, 0x09, 0x01, 0x1f, 0x7f, 0xff)),
+  { maxLength: 40 },
+);
+
+/** A valid call with one metadata field of raw bytes (names the routers read, or others). */
+const h2RawMetadata: fc.Arbitrary<H2RawCase> = fc.record({
+  kind: fc.constant('h2raw' as const),
+  target: fc.constantFrom<'grpc' | 'http'>('grpc', 'grpc', 'http'),
+  fields: fc.array(
+    fc.tuple(
+      fc
+        .constantFrom(
+          'function-version-id',
+          'nvcf-reqid',
+          'function-id',
+          'authorization',
+          'cookie',
+          'grpc-timeout',
+          'x-a',
+        )
+        .map((s) => [...Buffer.from(s, 'latin1')]),
+      rawValue,
+    ),
+    { minLength: 1, maxLength: 2 },
+  ),
+  base: fc.constant(true),
+});
+
+const h2RawFields: fc.Arbitrary<H2RawCase> = fc.record({
   kind: fc.constant('h2raw' as const),
   target: fc.constantFrom<'grpc' | 'http'>('grpc', 'http'),
+  base: fc.constant(false),
   fields: fc.array(
     fc.tuple(
       fc
@@ -292,7 +327,7 @@ const garbageCase: fc.Arbitrary<GarbageCase> = fc.record({
 export function fuzzCase(limit: number, echoPath: string): fc.Arbitrary<FuzzCase> {
   return fc.oneof(
     { weight: 4, arbitrary: h2Case(limit, echoPath) },
-    { weight: 1, arbitrary: h2RawCase },
+    { weight: 1, arbitrary: fc.oneof(h2RawFields, h2RawMetadata) },
     { weight: 4, arbitrary: http1Case(limit) },
     { weight: 2, arbitrary: garbageCase },
   );

@@ -3,6 +3,7 @@
 // of a case (API key, function IDs, Host) with the region's real values first.
 import http2 from 'node:http2';
 import net from 'node:net';
+import { echoServiceDefinition } from '@switchyard/sample-functions';
 import type {
   AuthChoice,
   FuzzBody,
@@ -231,20 +232,38 @@ async function runH2(region: FuzzRegion, pool: H2Pool, lane: number, c: H2Case):
 }
 
 async function runH2Raw(region: FuzzRegion, c: H2RawCase): Promise<Outcome> {
-  const block = headerBlock(c.fields.map(([k, v]) => [Buffer.from(k), Buffer.from(v)]));
-  const x = await exchange(
-    region.ports[c.target],
-    [PREFACE, settings(), Buffer.concat([frameHead(block.length, FrameType.HEADERS, 0x5, 1), block])],
-    {
-      waitMs: ANSWER_DEADLINE_MS,
-      until: (frames) =>
-        frames.some(
-          (f) =>
-            f.type === FrameType.GOAWAY ||
-            (f.streamId === 1 && (f.type === FrameType.HEADERS || f.type === FrameType.RST_STREAM)),
-        ),
-    },
-  );
+  const fields: [Buffer, Buffer][] = c.fields.map(([k, v]) => [Buffer.from(k), Buffer.from(v)]);
+  if (c.base) {
+    const fn = functionOf(region, c.target);
+    const port = region.ports[c.target];
+    const own = new Set(fields.map(([k]) => k.toString('latin1')));
+    const base: [string, string][] = [
+      [':method', 'POST'],
+      [':scheme', 'http'],
+      [':path', c.target === 'grpc' ? echoServiceDefinition().Unary.path : '/echo'],
+      [':authority', c.target === 'grpc' ? `127.0.0.1:${port}` : `${fn.functionId}.invocation.127.0.0.1:${port}`],
+      ['content-type', 'application/grpc'],
+      ['te', 'trailers'],
+      ['authorization', `Bearer ${region.apiKey}`],
+      ['function-id', fn.functionId],
+    ];
+    fields.unshift(
+      ...base.filter(([k]) => !own.has(k)).map(([k, v]): [Buffer, Buffer] => [Buffer.from(k), Buffer.from(v)]),
+    );
+  }
+  const block = headerBlock(fields);
+  const request = c.base
+    ? [frameHead(block.length, FrameType.HEADERS, 0x4, 1), block, frameHead(5, FrameType.DATA, 0x1, 1), Buffer.alloc(5)]
+    : [frameHead(block.length, FrameType.HEADERS, 0x5, 1), block];
+  const x = await exchange(region.ports[c.target], [PREFACE, settings(), Buffer.concat(request)], {
+    waitMs: ANSWER_DEADLINE_MS,
+    until: (frames) =>
+      frames.some(
+        (f) =>
+          f.type === FrameType.GOAWAY ||
+          (f.streamId === 1 && (f.type === FrameType.HEADERS || f.type === FrameType.RST_STREAM)),
+      ),
+  });
   const goaway = x.frames.find((f) => f.type === FrameType.GOAWAY);
   const answer = x.frames.find(
     (f) => f.streamId === 1 && (f.type === FrameType.HEADERS || f.type === FrameType.RST_STREAM),
