@@ -152,6 +152,38 @@ const reqIdChoice: fc.Arbitrary<ReqIdChoice> = fc.oneof(
   { weight: 1, arbitrary: notUuid.map((value) => ({ kind: 'raw' as const, value })) },
 );
 
+/**
+ * Fields that other parsers read: grpc-timeout (G4), the request-ID cookie and WebSocket
+ * subprotocol credentials (G7, G12), NVCF-POLL-SECONDS (H8).
+ */
+const parsedField: fc.Arbitrary<[string, string]> = fc.oneof(
+  fc
+    .oneof(
+      fc.constantFrom('1n', '0S', '1S', '100m', '99999999H', '-1S', '1', 'S', '1x', '123456789S', ' 1S', '1.5S'),
+      printable,
+    )
+    .map((v): [string, string] => ['grpc-timeout', v]),
+  fc
+    .oneof(
+      uuid.map((u) => `nvcf-request-id=${u}`),
+      notUuid.map((u) => `nvcf-request-id=${u}`),
+      uuid.map((u) => `a=b; nvcf-request-id=${u}; nvcf-request-id=x`),
+      fc.constantFrom('nvcf-request-id=', '=;;=', 'nvcf-request-id="', ';'),
+    )
+    .map((v): [string, string] => ['cookie', v]),
+  fc
+    .oneof(
+      uuid.map((u) => `nvcf-reqid.${u}`),
+      notUuid.map((u) => `nvcf-reqid.${u}, authorization.${u}`),
+      printable.map((p) => `function-id.${p},function-version-id.${p}`),
+      fc.constantFrom('', ',', '.', 'authorization.', 'nvcf-reqid'),
+    )
+    .map((v): [string, string] => ['sec-websocket-protocol', v]),
+  fc
+    .oneof(fc.constantFrom('0', '1', '60', '3600', '3601', '-1', '1.5', '1e3', ' 5', '99999999999999999999'), printable)
+    .map((v): [string, string] => ['nvcf-poll-seconds', v]),
+);
+
 /** Header list sizes around the limit: well under, just under, just over, well over. */
 const padTo = (limit: number): fc.Arbitrary<number> =>
   fc.oneof(
@@ -167,7 +199,7 @@ const metadata = (limit: number): fc.Arbitrary<FuzzMetadata> =>
     functionId: idChoice(5),
     versionId: idChoice(1),
     reqId: reqIdChoice,
-    extra: fc.array(fc.tuple(token, printable), { maxLength: 4 }),
+    extra: fc.array(fc.oneof({ weight: 2, arbitrary: fc.tuple(token, printable) }, parsedField), { maxLength: 4 }),
     padTo: padTo(limit),
   });
 

@@ -26,7 +26,8 @@ const METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HE
 const CONTROL_PREFIX = '/_switchyard/';
 
 /**
- * What the proxy must answer before any worker is involved: a gRPC code, or 'routed' (any).
+ * What the proxy must answer before any worker is involved: a gRPC code, or 'routed' (any), or
+ * 'resumeOrRouted' (NOT_FOUND for a resume, or any).
  * `http1`: HTTP/1.1 strips whitespace around field values (RFC 9110 §5.5); HTTP/2 passes them as sent.
  */
 export function proxyExpected(
@@ -35,7 +36,7 @@ export function proxyExpected(
   path: string,
   md: FuzzMetadata,
   http1: boolean,
-): number | 'routed' {
+): number | 'routed' | 'resumeOrRouted' {
   const ows = (v: string) => (http1 ? v.replace(/^[ \t]+|[ \t]+$/g, '') : v);
   if (method === 'OPTIONS') return 'routed';
   if (path.startsWith(CONTROL_PREFIX)) return 5;
@@ -58,6 +59,8 @@ export function proxyExpected(
   if (fid !== region.echo.functionId) return 5;
   if (vid !== undefined && vid !== region.echo.versionId) return 5;
   if (md.reqId.kind !== 'none' && isUuid(ows(md.reqId.value))) return 5; // G8: no such session
+  // A request ID in a cookie or subprotocol entry (G7) may resume (5: no such session) or not.
+  if (md.extra.some(([k]) => k === 'cookie' || k === 'sec-websocket-protocol')) return 'resumeOrRouted';
   return 'routed';
 }
 
@@ -103,7 +106,8 @@ function judgeProxy(
   grpc: boolean,
   http1: boolean,
 ): string | undefined {
-  const want = proxyExpected(region, method, path, md, http1);
+  const expected = proxyExpected(region, method, path, md, http1);
+  const want = expected === 'resumeOrRouted' ? 'routed' : expected;
   if (grpc) {
     if (want !== 'routed' && o.status !== 200) return `gRPC request answered HTTP ${o.status}, want 200 (G3)`;
     if (want !== 'routed' && o.grpcStatus !== want) return `grpc-status ${o.grpcStatus}, want ${want}`;
