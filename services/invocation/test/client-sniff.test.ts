@@ -5,29 +5,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_LISTENER_LIMITS } from '@switchyard/config';
 import { ClientListener } from '@switchyard/invocation';
-
-/** Writes `parts` one by one with a pause between them; resolves with what the server sent until it closed. */
-async function splitRequest(port: number, parts: string[]): Promise<string> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.setNoDelay(true);
-  await once(socket, 'connect');
-  const chunks: Buffer[] = [];
-  socket.on('data', (c: Buffer) => chunks.push(c));
-  socket.on('error', () => {});
-  for (const part of parts) {
-    socket.write(Buffer.from(part, 'latin1'));
-    await sleep(150);
-  }
-  const closed = once(socket, 'close');
-  await Promise.race([closed, sleep(3_000)]);
-  socket.destroy();
-  return Buffer.concat(chunks).toString('latin1');
-}
+import { sendInPieces } from '@switchyard/testkit';
 
 describe('invocation client listener: protocol sniffing', () => {
   let listener: ClientListener;
@@ -52,7 +33,7 @@ describe('invocation client listener: protocol sniffing', () => {
   for (const method of ['POST', 'PUT', 'PATCH']) {
     test(`should answer an HTTP/1.1 ${method} whose first chunk is the single byte "P"`, async () => {
       const rest = `${method.slice(1)} /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi`;
-      const answer = await splitRequest(port, ['P', rest]);
+      const answer = await sendInPieces(port, ['P', rest]);
       assert.match(answer, /^HTTP\/1\.1 200 /, `answer: ${JSON.stringify(answer.slice(0, 80))}`);
       assert.ok(answer.endsWith(`${method} /echo`), answer);
     });
@@ -67,7 +48,7 @@ describe('invocation client listener: protocol sniffing', () => {
       frame(0x4, 0, Buffer.alloc(0)),
       frame(0x6, 0, Buffer.from('sniffsnf')),
     ]);
-    const answer = Buffer.from(await splitRequest(port, ['P', rest.toString('latin1')]), 'latin1');
+    const answer = Buffer.from(await sendInPieces(port, ['P', rest.toString('latin1')]), 'latin1');
     const pingAck = frame(0x6, 0x1, Buffer.from('sniffsnf'));
     assert.ok(answer.includes(pingAck), `no PING ACK in ${answer.toString('hex')}`);
   });
