@@ -17,7 +17,7 @@ import type {
   IdChoice,
 } from './fuzz-cases.ts';
 import type { FuzzFunction, FuzzRegion } from './fuzz-region.ts';
-import { exchange, FrameType, frameErrorCode, headerBlock, PREFACE, settings } from './h2-frames.ts';
+import { exchange, Flag, FrameType, frame, frameErrorCode, headerBlock, PREFACE, settings } from './h2-frames.ts';
 
 /** A request that answers must answer within this (ms); a connection must close within it. */
 export const ANSWER_DEADLINE_MS = 5_000;
@@ -41,6 +41,7 @@ export class H2Pool {
   constructor(region: FuzzRegion) {
     this.#region = region;
   }
+  /** The open connection of `lane` to `target`'s client listener; a new one when the last one went. */
   get(target: 'grpc' | 'http', lane: number): http2.ClientHttp2Session {
     const key = `${target}/${lane}`;
     const s = this.#sessions.get(key);
@@ -50,6 +51,7 @@ export class H2Pool {
     this.#sessions.set(key, fresh);
     return fresh;
   }
+  /** Destroys every pooled connection. */
   close(): void {
     for (const s of this.#sessions.values()) s.destroy();
     this.#sessions.clear();
@@ -253,8 +255,8 @@ async function runH2Raw(region: FuzzRegion, c: H2RawCase): Promise<Outcome> {
   }
   const block = headerBlock(fields);
   const request = c.base
-    ? [frameHead(block.length, FrameType.HEADERS, 0x4, 1), block, frameHead(5, FrameType.DATA, 0x1, 1), Buffer.alloc(5)]
-    : [frameHead(block.length, FrameType.HEADERS, 0x5, 1), block];
+    ? [frame(FrameType.HEADERS, Flag.END_HEADERS, 1, block), frame(FrameType.DATA, Flag.END_STREAM, 1, Buffer.alloc(5))]
+    : [frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, 1, block)];
   const x = await exchange(region.ports[c.target], [PREFACE, settings(), Buffer.concat(request)], {
     waitMs: ANSWER_DEADLINE_MS,
     until: (frames) =>
@@ -272,15 +274,6 @@ async function runH2Raw(region: FuzzRegion, c: H2RawCase): Promise<Outcome> {
   if (answer) return { kind: 'reset', code: frameErrorCode(answer) };
   if (goaway) return { kind: 'goaway', code: frameErrorCode(goaway) };
   return x.closed ? { kind: 'closed' } : { kind: 'timeout' };
-}
-
-function frameHead(length: number, type: number, flags: number, streamId: number): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(streamId, 5);
-  return head;
 }
 
 /** HTTP/1.1 size of header fields (`name: value\r\n`). */

@@ -3,6 +3,7 @@
 // RST_STREAM with the right error code, or a closed connection. Never a hang, never a crash.
 import {
   ErrorCode,
+  errorName,
   exchange,
   Flag,
   FrameType,
@@ -435,7 +436,7 @@ export async function runMalformed(port: number, c: MalformedCase, http1Listener
   const a = answerOf(x);
   if (c.nghttp2Ignores && a.kind === 'none' && x.frames.some(pingAck))
     return { name: c.name, ok: true, ignored: true, answer: `ignored, PING acknowledged after ${x.elapsedMs} ms` };
-  const code = a.code === undefined ? '' : ` ${Object.entries(ErrorCode).find(([, v]) => v === a.code)?.[0] ?? a.code}`;
+  const code = a.code === undefined ? '' : ` ${errorName(a.code)}`;
   const answer = `${a.kind}${code}${a.kind === 'http1' ? ` ${x.text.split('\r\n')[0]}` : ''} after ${x.elapsedMs} ms`;
   let ok: boolean;
   if (http1Listener) ok = (a.kind === 'http1' && /^HTTP\/1\.1 4\d\d/.test(x.text)) || a.kind === 'closed';
