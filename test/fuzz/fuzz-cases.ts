@@ -209,6 +209,13 @@ const segment = fc.oneof(
   fc.constantFrom('%41', '%zz', '%', '%%', '%2F', '%2e%2e', '%5F', '%00', '%C3%A9', '%E0%A4%A', '..', '.', ''),
 );
 const randomPath = fc.array(segment, { minLength: 1, maxLength: 5 }).map((s) => `/${s.join('/')}`);
+/** H2 pexec routes with any segment where the IDs go (malformed %-escapes must get 400 at once). */
+const pexecPath = fc.oneof(
+  segment.map((s) => `/v2/nvcf/pexec/functions/${s}`),
+  fc.tuple(uuid, segment).map(([u, s]) => `/v2/nvcf/pexec/functions/${u}/versions/${s}`),
+  segment.map((s) => `/v2/nvcf/pexec/status/${s}`),
+  uuid.map((u) => `/v2/nvcf/pexec/status/${u}`),
+);
 const controlPath = fc
   .tuple(uuid, fc.constantFrom('attach', 'detach', 'x'))
   .map(([u, a]) => `/_switchyard/v1/sessions/${u}/${a}`);
@@ -254,6 +261,7 @@ const h2Case = (limit: number, echoPath: string): fc.Arbitrary<H2Case> =>
       { weight: 5, arbitrary: fc.constantFrom(echoPath, '/echo') },
       { weight: 2, arbitrary: randomPath },
       { weight: 1, arbitrary: controlPath },
+      { weight: 1, arbitrary: pexecPath },
     ),
     grpc: fc.boolean(),
     host,
@@ -323,8 +331,7 @@ const http1Case = (limit: number): fc.Arbitrary<Http1Case> =>
       { weight: 4, arbitrary: fc.constantFrom('/echo', '/v1/functions') },
       { weight: 2, arbitrary: randomPath },
       { weight: 1, arbitrary: controlPath },
-      { weight: 1, arbitrary: uuid.map((u) => `/v2/nvcf/pexec/status/${u}`) },
-      { weight: 1, arbitrary: fc.tuple(uuid, segment).map(([u, s]) => `/v2/nvcf/pexec/functions/${u}/${s}`) },
+      { weight: 2, arbitrary: pexecPath },
       { weight: 1, arbitrary: fc.constantFrom('*', 'http://x/echo', '//echo', '/echo?%zz=1', '/echo#x') },
     ),
     host,

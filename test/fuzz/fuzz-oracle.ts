@@ -4,9 +4,10 @@
 // invocation service's answers are checked by shape (H10 problem documents), never 2xx without a
 // valid key, 404 for control paths (H1), and never a platform 500. Every request that is well formed
 // must be answered; anything else must be answered or closed; nothing may take longer than 5 s.
+import { parseInvocationHost } from '@switchyard/invocation';
 import { isUuid } from '@switchyard/protocol';
 import type { FuzzCase, FuzzMetadata, H2Case, Http1Case } from './fuzz-cases.ts';
-import { h2Fields, h2ListSize, http1Bytes, type Outcome } from './fuzz-exec.ts';
+import { h2Fields, h2ListSize, hostValue, http1Bytes, type Outcome } from './fuzz-exec.ts';
 import { FUZZ_MAX_HEADER_LIST_BYTES, type FuzzRegion } from './fuzz-region.ts';
 
 /** G3: the HTTP status of a proxy-made error to a non-gRPC request. */
@@ -69,15 +70,50 @@ function validKey(md: FuzzMetadata): boolean {
   return md.auth.kind === 'valid' || md.auth.kind === 'validLowercase';
 }
 
-/** Checks a response of the invocation service (H1, H5, H10). */
+/** H2 routes (the spec's, restated): `functions/{id}[/versions/{id}]`, `status/{reqId}`. */
+const PEXEC_FUNCTION = /^\/v2\/nvcf\/pexec\/functions\/([^/?]+)(?:\/versions\/([^/?]+))?\/?$/;
+const PEXEC_STATUS = /^\/v2\/nvcf\/pexec\/status\/([^/?]+)\/?$/;
+
+/** True when a segment's %-escapes do not decode. */
+function badEscape(segment: string): boolean {
+  try {
+    decodeURIComponent(segment);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * True when the request routes by an H2 pexec path (no invocation Host) whose ID segment has a
+ * malformed %-escape: answered 400 at once (issue 11: keep it so).
+ */
+function pexecEscapeError(method: string, path: string, host: string | undefined): boolean {
+  if (parseInvocationHost(host) !== undefined) return false;
+  const p = path.split('?')[0];
+  const status = PEXEC_STATUS.exec(p);
+  if (status && (method === 'GET' || method === 'HEAD')) return badEscape(status[1]);
+  const fn = PEXEC_FUNCTION.exec(p);
+  return fn !== null && (badEscape(fn[1]) || (fn[2] !== undefined && badEscape(fn[2])));
+}
+
+/** Checks a response of the invocation service (H1, H2, H5, H10). */
 function judgeInvocation(
   o: Extract<Outcome, { kind: 'response' }>,
   method: string,
   path: string,
   md: FuzzMetadata,
+  host: string | undefined,
 ): string | undefined {
   if (path.startsWith(CONTROL_PREFIX) && method !== 'OPTIONS' && o.status !== 404)
     return `control path answered ${o.status}, want 404`;
+  if (
+    !path.startsWith(CONTROL_PREFIX) &&
+    method !== 'OPTIONS' &&
+    pexecEscapeError(method, path, host) &&
+    o.status !== 400
+  )
+    return `malformed %-escape in a pexec path answered ${o.status}, want 400`;
   const ct = o.headers['content-type'] ?? '';
   if (ct.includes('problem+json') && method !== 'HEAD') {
     let doc: { status?: unknown; title?: unknown; type?: unknown };
@@ -131,7 +167,8 @@ function judgeH2(region: FuzzRegion, c: H2Case, o: Outcome): string | undefined 
   if (o.kind !== 'response') return wellFormed ? `well-formed request got ${o.kind}` : undefined;
   if (o.status < 100 || o.status > 599) return `HTTP status ${o.status}`;
   if (c.target === 'grpc') return judgeProxy(region, o, c.method, c.path, c.md, c.grpc, false);
-  return judgeInvocation(o, c.method, c.path, c.md);
+  const fn = region.httpEcho;
+  return judgeInvocation(o, c.method, c.path, c.md, hostValue(c.host, fn, region.ports.http));
 }
 
 function judgeHttp1(region: FuzzRegion, c: Http1Case, o: Outcome): string | undefined {
@@ -149,7 +186,8 @@ function judgeHttp1(region: FuzzRegion, c: Http1Case, o: Outcome): string | unde
     return wellFormed && o.kind !== 'abandoned' ? `well-formed request got ${o.kind}` : undefined;
   if (o.status < 100 || o.status > 599) return `not an HTTP/1.1 status line`;
   if (over) return undefined;
-  if (c.target === 'http' && wellFormed) return judgeInvocation(o, c.method, c.path, c.md);
+  if (c.target === 'http' && wellFormed)
+    return judgeInvocation(o, c.method, c.path, c.md, hostValue(c.host, region.httpEcho, region.ports.http));
   if (c.target === 'grpc' && wellFormed) return judgeProxy(region, o, c.method, c.path, c.md, false, true);
   if (c.target === 'api' && o.status >= 500) return `API answered ${o.status}`;
   return undefined;
