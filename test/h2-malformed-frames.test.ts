@@ -5,6 +5,9 @@
 // afterwards every process is still up and serves valid calls. Four frames that nghttp2 ignores
 // (PRIORITY on stream 0 or on itself, DATA after the client's RST_STREAM, a lower new stream ID) are
 // printed as "ign": the connection must then keep serving (a PING after them is acknowledged).
+// Known gap, not tested here: nghttp2 also drops a regular field whose value holds NUL, CR, LF or
+// another control byte, without telling node, so a function-version-id like "x\0y" is never seen
+// and the call goes to any deployed version (G2 would want INVALID_ARGUMENT).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type FuzzListener, type FuzzRegion, startFuzzRegion } from './fuzz/fuzz-region.ts';
