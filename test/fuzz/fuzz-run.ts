@@ -7,7 +7,7 @@ import { echoServiceDefinition } from '@switchyard/sample-functions';
 import fc from 'fast-check';
 import { type FuzzCase, fuzzCase } from './fuzz-cases.ts';
 import { H2Pool, type Outcome, runCase } from './fuzz-exec.ts';
-import { judge, knownApiGap } from './fuzz-oracle.ts';
+import { judge, knownApiGap, slowEchoCall } from './fuzz-oracle.ts';
 import { FUZZ_MAX_HEADER_LIST_BYTES, type FuzzRegion } from './fuzz-region.ts';
 
 /** Options of {@link runFuzz}. */
@@ -91,7 +91,12 @@ export async function runFuzz(region: FuzzRegion, options: FuzzRunOptions): Prom
       const index = next++;
       const c = caseAt(options.seed, index);
       const outcome = await runCase(region, pool, id, c);
-      const key = `${c.kind}/${outcome.kind === 'timeout' && knownApiGap(region, c) ? 'api-unbounded' : outcome.kind}`;
+      const timeoutKind = knownApiGap(region, c)
+        ? 'api-unbounded'
+        : slowEchoCall(region, c)
+          ? 'slow-function'
+          : 'timeout';
+      const key = `${c.kind}/${outcome.kind === 'timeout' ? timeoutKind : outcome.kind}`;
       report.counts[key] = (report.counts[key] ?? 0) + 1;
       const problem = judge(region, c, outcome);
       if (problem !== undefined) report.findings.push({ index, problem, fuzzCase: c, outcome });
