@@ -225,7 +225,13 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
       connectionBytes: limits?.http2ConnectionWindowBytes ?? DEFAULT_TUNNEL_WINDOWS.connectionBytes,
     };
     const serverOptions: http.ServerOptions = limits
-      ? { headersTimeout: limits.headersTimeoutMs, maxHeaderSize: limits.maxHeaderListBytes }
+      ? {
+          headersTimeout: limits.headersTimeoutMs,
+          maxHeaderSize: limits.maxHeaderListBytes,
+          // Node enforces headersTimeout only when it checks (every 30 s by default): check often
+          // enough that a silent or trickling connection goes within a quarter of the timeout's late.
+          connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4))),
+        }
       : {};
     const notConnect = (_req: http.IncomingMessage, res: http.ServerResponse) => {
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'CONNECT' });
