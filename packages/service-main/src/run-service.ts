@@ -202,10 +202,6 @@ export async function runService<C>(options: RunServiceOptions<C>, proc: Service
     }
     return proc.exit(1);
   }
-  logger.info(running.readyLog, `${service} ready`);
-  const metricsLine = telemetry.metricsUrl !== undefined ? { metrics: telemetry.metricsUrl } : {};
-  proc.stdout(`${JSON.stringify({ ready: true, service, ...running.readyLine, ...metricsLine })}\n`);
-
   const started = telemetry;
   const up = running;
   let stopping = false;
@@ -230,10 +226,15 @@ export async function runService<C>(options: RunServiceOptions<C>, proc: Service
     }
     proc.exit(exitCode);
   };
+  // Handled before the ready line is out: whoever reads it may signal at once, and a signal that
+  // arrives before the handler exists takes its default action (killed, 143, no drain).
+  proc.onSignal('SIGTERM', () => void shutdown('SIGTERM'));
+  proc.onSignal('SIGINT', () => void shutdown('SIGINT'));
+  logger.info(running.readyLog, `${service} ready`);
+  const metricsLine = telemetry.metricsUrl !== undefined ? { metrics: telemetry.metricsUrl } : {};
+  proc.stdout(`${JSON.stringify({ ready: true, service, ...running.readyLine, ...metricsLine })}\n`);
   fatal = (kind) => {
     if (stopping) return proc.exit(1); // a fault during the drain: stop now
     void shutdown(kind, 1);
   };
-  proc.onSignal('SIGTERM', () => void shutdown('SIGTERM'));
-  proc.onSignal('SIGINT', () => void shutdown('SIGINT'));
 }
