@@ -35,9 +35,9 @@ function listOut(): Set<string> {
 interface ResultFile {
   results: {
     path: string;
-    unary?: { streams: number; rps: number; cpuUsPerCall: Record<string, number> }[];
+    unary?: { streams: number; rps: number; cpuUsPerCall: Record<string, number>; machineBusyCores: number }[];
     bidi?: { mbPerS: number };
-    load?: { connections: number; rps: number; cpuUsPerRequest: Record<string, number> }[];
+    load?: { connections: number; rps: number; cpuUsPerRequest: Record<string, number>; machineBusyCores: number }[];
   }[];
 }
 
@@ -50,12 +50,16 @@ function figures(mode: 'grpc' | 'http', result: ResultFile): Map<string, number 
     for (const u of sy.unary ?? []) {
       out.set(`unary RPS, ${u.streams} stream(s)`, u.rps);
       out.set(`proxy CPU us/call, ${u.streams} stream(s)`, u.cpuUsPerCall.proxy);
+      out.set(`worker CPU us/call, ${u.streams} stream(s)`, u.cpuUsPerCall.worker);
+      out.set(`machine busy cores, ${u.streams} stream(s)`, u.machineBusyCores);
     }
     if (sy.bidi) out.set('bidi MB/s', sy.bidi.mbPerS);
   } else {
     for (const l of sy.load ?? []) {
       out.set(`HTTP RPS, ${l.connections} connection(s)`, l.rps);
       out.set(`invocation CPU us/request, ${l.connections} connection(s)`, l.cpuUsPerRequest.invocation);
+      out.set(`worker CPU us/request, ${l.connections} connection(s)`, l.cpuUsPerRequest.worker);
+      out.set(`machine busy cores, ${l.connections} connection(s)`, l.machineBusyCores);
     }
   }
   return out;
@@ -88,7 +92,7 @@ export async function runProcessesSweep(mode: 'grpc' | 'http', run: ModeRun, arg
       rows.set(figure, row);
     }
   }
-  const fmt = (v: number | undefined) => (v === undefined ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+  const fmt = (v: number | undefined) => (v === undefined ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(2));
   const head = `| figure (switchyard path) | ${counts.map((n) => `${n} process(es)`).join(' | ')} | ${counts
     .slice(1)
     .map((n) => `${n}/${counts[0]}`)
