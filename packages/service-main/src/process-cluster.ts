@@ -4,7 +4,7 @@
 // default on Linux). The primary prints the one ready line once every child is ready, restarts a
 // child that dies (with backoff), and on SIGTERM/SIGINT drains every child and exits.
 import cluster, { type Worker } from 'node:cluster';
-import type { ServiceName } from '@switchyard/config';
+import { ConfigError, type ServiceName } from '@switchyard/config';
 import type { createLogger } from '@switchyard/telemetry';
 
 /** How a service instance runs as several processes. */
@@ -46,10 +46,7 @@ export interface PrimaryProcess {
  * callback port: a tunnel reaches the process that issued its token).
  * @param input `idVar` e.g. `SWITCHYARD_PROXY_ID`; `id` the configured instance ID.
  */
-export function frontEndChildEnv(
-  input: { idVar: string; id: string; callbackPort: number; callbackUri?: string; metricsPort: number },
-  index: number,
-): Record<string, string> {
+export function frontEndChildEnv(input: FrontEndProcessInput, index: number): Record<string, string> {
   const env: Record<string, string> = {
     [input.idVar]: `${input.id}-${index}`,
     SWITCHYARD_CALLBACK_PORT: String(input.callbackPort === 0 ? 0 : input.callbackPort + index),
@@ -62,6 +59,31 @@ export function frontEndChildEnv(
     env.SWITCHYARD_CALLBACK_URI = url.toString().replace(/\/$/, '');
   }
   return env;
+}
+
+/** What {@link frontEndProcessPlan} reads of a front end's config. */
+export interface FrontEndProcessInput {
+  /** Variable of the instance ID, e.g. `SWITCHYARD_PROXY_ID`. */
+  idVar: string;
+  /** The configured instance ID; child `i` gets `<id>-<i>`. */
+  id: string;
+  callbackPort: number;
+  callbackUri?: string;
+  metricsPort: number;
+}
+
+/**
+ * The process plan of a gRPC proxy or invocation instance: `count` children, each with
+ * {@link frontEndChildEnv}.
+ * @throws ConfigError when `count` > 1 with `SWITCHYARD_CALLBACK_PORT=0` and a configured
+ *   `SWITCHYARD_CALLBACK_URI` (each child's ephemeral callback port cannot be named in one URI).
+ */
+export function frontEndProcessPlan(service: ServiceName, count: number, input: FrontEndProcessInput): ProcessPlan {
+  if (count > 1 && input.callbackPort === 0 && input.callbackUri !== undefined)
+    throw new ConfigError(service, [
+      `SWITCHYARD_PROCESSES (processes): ${count} processes cannot share SWITCHYARD_CALLBACK_URI with SWITCHYARD_CALLBACK_PORT=0; set a callback port (each process gets port + index, and the URI's port is offset likewise) or leave the URI unset`,
+    ]);
+  return { count, childEnv: (index) => frontEndChildEnv(input, index) };
 }
 
 /**

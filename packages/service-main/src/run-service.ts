@@ -93,7 +93,8 @@ export interface RunServiceOptions<C> {
   /**
    * How many processes the instance runs and what makes each its own replica (`SWITCHYARD_PROCESSES`,
    * issue 12). A count above 1 makes this process the node:cluster primary ({@link runPrimary});
-   * undefined or 1: the service runs in this process, as before.
+   * undefined or 1: the service runs in this process, as before. A `ConfigError` it throws is
+   * printed like a config problem (exit 1).
    */
   processes?(config: C): ProcessPlan;
 }
@@ -160,8 +161,10 @@ class ListenFailed extends Error {
 export async function runService<C>(options: RunServiceOptions<C>, proc: ServiceProcess = realProcess): Promise<void> {
   const { service } = options;
   let config: C;
+  let plan: ProcessPlan | undefined;
   try {
     config = options.loadConfig();
+    plan = options.processes?.(config);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     proc.stderr(`${err.message}\n`);
@@ -169,7 +172,6 @@ export async function runService<C>(options: RunServiceOptions<C>, proc: Service
   }
   const identity = options.identify(config);
   let logger = createLogger({ service, ...(identity.region !== undefined ? { region: identity.region } : {}) });
-  const plan = options.processes?.(config);
   if (plan !== undefined && plan.count > 1 && cluster.isPrimary) {
     return runPrimary(service, plan, logger, proc);
   }

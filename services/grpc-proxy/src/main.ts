@@ -6,7 +6,7 @@ import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store
 import { connectNats, recordNatsOperations, watchNatsConnection } from '@switchyard/nats-connect';
 import { recordRedisOperations } from '@switchyard/rate-limit';
 import { CallWindow, HeartbeatPublisher, isServerErrorOutcome, RegionHealthView } from '@switchyard/region-health';
-import { frontEndChildEnv, runService } from '@switchyard/service-main';
+import { frontEndProcessPlan, runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
 import { createDependencyRecorder, createTunnelRecorder, FrontEndMetrics, MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
@@ -21,20 +21,14 @@ await runService({
   service: 'grpc-proxy',
   loadConfig: () => loadConfig(ProxyConfigSchema, { service: 'grpc-proxy' }),
   // Issue 12: SWITCHYARD_PROCESSES replicas sharing the client port, each its own proxyId, callback and metrics port.
-  processes: (config) => ({
-    count: resolveProcesses(config.processes),
-    childEnv: (index) =>
-      frontEndChildEnv(
-        {
-          idVar: 'SWITCHYARD_PROXY_ID',
-          id: config.proxyId,
-          callbackPort: config.callbackPort,
-          callbackUri: config.callbackUri,
-          metricsPort: config.metricsPort,
-        },
-        index,
-      ),
-  }),
+  processes: (config) =>
+    frontEndProcessPlan('grpc-proxy', resolveProcesses(config.processes), {
+      idVar: 'SWITCHYARD_PROXY_ID',
+      id: config.proxyId,
+      callbackPort: config.callbackPort,
+      callbackUri: config.callbackUri,
+      metricsPort: config.metricsPort,
+    }),
   identify: (config) => ({
     region: config.region,
     instanceId: config.proxyId,

@@ -6,7 +6,7 @@ import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store
 import { connectNats, recordNatsOperations, watchNatsConnection } from '@switchyard/nats-connect';
 import { recordRedisOperations } from '@switchyard/rate-limit';
 import { CallWindow, HeartbeatPublisher } from '@switchyard/region-health';
-import { frontEndChildEnv, runService } from '@switchyard/service-main';
+import { frontEndProcessPlan, runService } from '@switchyard/service-main';
 import { createDependencyRecorder, createTunnelRecorder, FrontEndMetrics, MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { TUNNEL_CLOSE_REASONS, TUNNEL_CONNECT_STATUSES } from '@switchyard/tunnel';
@@ -18,20 +18,14 @@ await runService({
   service: 'invocation',
   loadConfig: () => loadConfig(InvocationConfigSchema, { service: 'invocation' }),
   // Issue 12: SWITCHYARD_PROCESSES replicas sharing the client port, each its own instanceId, callback and metrics port.
-  processes: (config) => ({
-    count: resolveProcesses(config.processes),
-    childEnv: (index) =>
-      frontEndChildEnv(
-        {
-          idVar: 'SWITCHYARD_INSTANCE_ID',
-          id: config.instanceId,
-          callbackPort: config.callbackPort,
-          callbackUri: config.callbackUri,
-          metricsPort: config.metricsPort,
-        },
-        index,
-      ),
-  }),
+  processes: (config) =>
+    frontEndProcessPlan('invocation', resolveProcesses(config.processes), {
+      idVar: 'SWITCHYARD_INSTANCE_ID',
+      id: config.instanceId,
+      callbackPort: config.callbackPort,
+      callbackUri: config.callbackUri,
+      metricsPort: config.metricsPort,
+    }),
   identify: (config) => ({
     region: config.region,
     instanceId: config.instanceId,
