@@ -15,7 +15,7 @@ export const processesFields = {
     .max(1024)
     .optional()
     .describe(
-      'Processes this instance runs (node:cluster): each a full replica with its own instance ID, callback port (SWITCHYARD_CALLBACK_PORT + index, 0 = ephemeral) and metrics port (SWITCHYARD_METRICS_PORT + index), sharing the client port; 1 = one process, as before. Unset: os.availableParallelism() (the cores this process may use); `switchyard dev` sets 1.',
+      'Processes this instance runs (node:cluster): each a full replica with its own instance ID, callback port (SWITCHYARD_CALLBACK_PORT + index, 0 = ephemeral; a configured SWITCHYARD_CALLBACK_URI has its port offset likewise) and metrics port (SWITCHYARD_METRICS_PORT + index), sharing the client port; 1 = one process, as before. Unset: os.availableParallelism() (the cores this process may use); `switchyard dev` sets 1.',
     ),
 };
 
