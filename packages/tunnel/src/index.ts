@@ -18,6 +18,8 @@ export {
   SniffedProtocol,
   sniffClientProtocol,
 } from './listener-guard.ts';
+export type { TunnelWindows } from './proxy-tunnel.ts';
+export { ProxyTunnel } from './proxy-tunnel.ts';
 export type { BodySource } from './read-body.ts';
 export { readDeclaredBody } from './read-body.ts';
 export type { RelayOptions, RelayResult } from './stream-relay.ts';
@@ -25,8 +27,8 @@ export { forwardHeaders, isGrpcContentType, relayStream, respondWithError } from
 export type { DialTunnelOptions, TunnelStreamHandler } from './tunnel-dial.ts';
 export { dialTunnel, PROCESS_WORKER_SECRET, WorkerTunnel } from './tunnel-dial.ts';
 export { TunnelEnd } from './tunnel-end.ts';
-export type { TunnelListenerOptions, TunnelRecorder, TunnelWindows } from './tunnel-listener.ts';
-export { ProxyTunnel, TUNNEL_CONNECT_STATUSES, TunnelListener } from './tunnel-listener.ts';
+export type { TunnelListenerOptions, TunnelRecorder } from './tunnel-listener.ts';
+export { TUNNEL_CONNECT_STATUSES, TunnelListener } from './tunnel-listener.ts';
 export type { TunnelCloseReason } from './tunnel-ping.ts';
 export { DEFAULT_TUNNEL_PING_INTERVAL_MS, TUNNEL_CLOSE_REASONS } from './tunnel-ping.ts';
 export type { PendingAttach } from './tunnel-token.ts';

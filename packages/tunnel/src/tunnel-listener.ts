@@ -6,7 +6,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
-import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import {
@@ -19,15 +18,8 @@ import {
   TUNNEL_CONNECT_PATH,
   TunnelHeaders,
 } from '@switchyard/protocol';
-import {
-  DEFAULT_CONNECTION_WINDOW_BYTES,
-  DEFAULT_MAX_SESSION_MEMORY_MB,
-  DEFAULT_STREAM_WINDOW_BYTES,
-  H2_SETTINGS,
-  widenConnectionWindow,
-} from './h2-settings.ts';
 import type { SocketLimits } from './listener-guard.ts';
-import { TunnelEnd } from './tunnel-end.ts';
+import { DEFAULT_TUNNEL_WINDOWS, ProxyTunnel, type TunnelWindows } from './proxy-tunnel.ts';
 import { DEFAULT_TUNNEL_PING_INTERVAL_MS, type TunnelCloseReason } from './tunnel-ping.ts';
 import { DEFAULT_TOKEN_TTL_MS, type PendingAttach, TokenTable } from './tunnel-token.ts';
 
@@ -51,20 +43,6 @@ function boundTo(
   return pending.versionId === undefined || pending.versionId === versionId;
 }
 
-/** Receive windows of a tunnel's session on the front end (bytes). */
-export interface TunnelWindows {
-  /** SETTINGS_INITIAL_WINDOW_SIZE: the most one stream can have buffered here unread. */
-  streamBytes: number;
-  /** Connection-level window: bytes in flight (node acknowledges them as they arrive). */
-  connectionBytes: number;
-}
-
-/** The windows of a tunnel built without limits. */
-const DEFAULT_TUNNEL_WINDOWS: TunnelWindows = {
-  streamBytes: DEFAULT_STREAM_WINDOW_BYTES,
-  connectionBytes: DEFAULT_CONNECTION_WINDOW_BYTES,
-};
-
 /** Worker IDs: a NATS-token-safe name of at most 128 characters. */
 const WORKER_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -75,57 +53,6 @@ const WORKER_ID = /^[A-Za-z0-9_-]{1,128}$/;
  */
 function tunnelKey(versionId: string | undefined, workerId: string): string {
   return `${versionId ?? ''}\n${workerId}`;
-}
-
-/**
- * One tunnel as the proxy sees it: an HTTP/2 client session to a worker. Emits `close` once it takes no
- * new streams (GOAWAY sent or received, PINGs unanswered, socket gone); streams in flight after a
- * GOAWAY still finish on `session`.
- */
-export class ProxyTunnel extends TunnelEnd<http2.ClientHttp2Session> {
-  /** Worker that dialled this tunnel (X-Worker-ID). */
-  readonly workerId: string;
-  /** Features the worker announced when it dialled (`x-switchyard-features`; `TunnelFeatures` values). */
-  readonly features: ReadonlySet<string>;
-
-  /**
-   * @param features the worker's announced features. @default none
-   * @param windows receive windows of the tunnel (bytes). @default 1 MiB per stream, 16 MiB per connection
-   */
-  constructor(
-    workerId: string,
-    socket: Socket,
-    pingIntervalMs: number,
-    features: Iterable<string> = [],
-    windows: TunnelWindows = DEFAULT_TUNNEL_WINDOWS,
-  ) {
-    super(clientSessionOver(workerId, socket, pingIntervalMs, windows), pingIntervalMs);
-    this.workerId = workerId;
-    this.features = new Set(features);
-  }
-}
-
-/** The proxy's HTTP/2 client session over the socket a worker dialled. */
-function clientSessionOver(
-  workerId: string,
-  socket: Socket,
-  pingIntervalMs: number,
-  windows: TunnelWindows,
-): http2.ClientHttp2Session {
-  socket.setNoDelay(true);
-  socket.setKeepAlive(true, pingIntervalMs);
-  // Sockets of an http.Server are half-open; a worker that dies sends FIN and nothing more, so the
-  // tunnel must close on 'end' rather than wait for the PING check (calls would hang meanwhile).
-  socket.allowHalfOpen = false;
-  socket.once('end', () => socket.destroy());
-  const session = http2.connect(`http://${workerId}.tunnel`, {
-    createConnection: () => socket,
-    settings: { ...H2_SETTINGS, initialWindowSize: windows.streamBytes },
-    maxSessionMemory: DEFAULT_MAX_SESSION_MEMORY_MB,
-    peerMaxConcurrentStreams: 2 ** 31 - 1,
-  });
-  widenConnectionWindow(session, windows.connectionBytes);
-  return session;
 }
 
 /**

@@ -1,0 +1,78 @@
+// One worker tunnel as a front end sees it (W1): an HTTP/2 client session over the socket the worker
+// dialled with CONNECT, with the receive windows that bound what it may make the front end buffer.
+
+import http2 from 'node:http2';
+import type { Socket } from 'node:net';
+import {
+  DEFAULT_CONNECTION_WINDOW_BYTES,
+  DEFAULT_MAX_SESSION_MEMORY_MB,
+  DEFAULT_STREAM_WINDOW_BYTES,
+  H2_SETTINGS,
+  widenConnectionWindow,
+} from './h2-settings.ts';
+import { TunnelEnd } from './tunnel-end.ts';
+
+/** Receive windows of a tunnel's session on the front end (bytes). */
+export interface TunnelWindows {
+  /** SETTINGS_INITIAL_WINDOW_SIZE: the most one stream can have buffered here unread. */
+  streamBytes: number;
+  /** Connection-level window: bytes in flight (node acknowledges them as they arrive). */
+  connectionBytes: number;
+}
+
+/** The windows of a tunnel built without limits. */
+export const DEFAULT_TUNNEL_WINDOWS: TunnelWindows = {
+  streamBytes: DEFAULT_STREAM_WINDOW_BYTES,
+  connectionBytes: DEFAULT_CONNECTION_WINDOW_BYTES,
+};
+
+/**
+ * One tunnel as the proxy sees it: an HTTP/2 client session to a worker. Emits `close` once it takes no
+ * new streams (GOAWAY sent or received, PINGs unanswered, socket gone); streams in flight after a
+ * GOAWAY still finish on `session`.
+ */
+export class ProxyTunnel extends TunnelEnd<http2.ClientHttp2Session> {
+  /** Worker that dialled this tunnel (X-Worker-ID). */
+  readonly workerId: string;
+  /** Features the worker announced when it dialled (`x-switchyard-features`; `TunnelFeatures` values). */
+  readonly features: ReadonlySet<string>;
+
+  /**
+   * @param features the worker's announced features. @default none
+   * @param windows receive windows of the tunnel (bytes). @default 1 MiB per stream, 16 MiB per connection
+   */
+  constructor(
+    workerId: string,
+    socket: Socket,
+    pingIntervalMs: number,
+    features: Iterable<string> = [],
+    windows: TunnelWindows = DEFAULT_TUNNEL_WINDOWS,
+  ) {
+    super(clientSessionOver(workerId, socket, pingIntervalMs, windows), pingIntervalMs);
+    this.workerId = workerId;
+    this.features = new Set(features);
+  }
+}
+
+/** The proxy's HTTP/2 client session over the socket a worker dialled. */
+function clientSessionOver(
+  workerId: string,
+  socket: Socket,
+  pingIntervalMs: number,
+  windows: TunnelWindows,
+): http2.ClientHttp2Session {
+  socket.setNoDelay(true);
+  socket.setKeepAlive(true, pingIntervalMs);
+  // Sockets of an http.Server are half-open; a worker that dies sends FIN and nothing more, so the
+  // tunnel must close on 'end' rather than wait for the PING check (calls would hang meanwhile).
+  socket.allowHalfOpen = false;
+  socket.once('end', () => socket.destroy());
+  const session = http2.connect(`http://${workerId}.tunnel`, {
+    createConnection: () => socket,
+    settings: { ...H2_SETTINGS, initialWindowSize: windows.streamBytes },
+    maxSessionMemory: DEFAULT_MAX_SESSION_MEMORY_MB,
+    peerMaxConcurrentStreams: 2 ** 31 - 1,
+  });
+  widenConnectionWindow(session, windows.connectionBytes);
+  return session;
+}
