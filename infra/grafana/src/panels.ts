@@ -30,8 +30,11 @@ export const DATASOURCE = { type: 'prometheus', uid: '${datasource}' } as const;
 /** Label matcher every Switchyard query carries, bound to the `region` variable (multi-value, All = `.*`). */
 export const REGION = 'switchyard_region=~"$region"';
 
-/** The `region` variable's values: every region some instance reports readiness for. */
-export const REGION_VARIABLE_QUERY = 'label_values(switchyard_ready, switchyard_region)';
+/**
+ * The `region` variable's values: every region some instance reports readiness for (geodns serves all
+ * regions and reports `switchyard_region="global"`, so it is left out).
+ */
+export const REGION_VARIABLE_QUERY = 'label_values(switchyard_ready{service_name!="geodns"}, switchyard_region)';
 
 /** One PromQL query of a panel, with its legend (`{{label}}` templates). */
 export interface PanelQuery {
