@@ -138,8 +138,47 @@ Each alert links its runbook (what it means, the first three things to check, ho
 | Alert | Severity | For | Summary |
 | --- | --- | --- | --- |
 ${alertRows().join('\n')}
-`;
+${LIVE_STATUS_SECTION}`;
 }
+
+/** The "Live status page" section (the API's /ui page, GET /v1/status, \`switchyard status\`). */
+const LIVE_STATUS_SECTION = `
+## Live status page
+
+The API serves a live page of every region at \`GET /ui\` (\`endpoints.status\` in \`.switchyard/dev.json\`;
+\`switchyard dev\` prints it): each region's health (D2: some gRPC proxy or invocation instance beats), its
+gRPC proxies and invocation instances (sessions or requests in flight, calls in the last minute,
+server-side errors, p50/p95), capacity per function version (workers, used, free, total) and every
+worker (sessions held, free/total, time since its last beat). It redraws every 2 s without a reload,
+polling \`GET /v1/status\` (JSON); \`switchyard status\` prints the same as tables (\`--json\`: the document).
+Plain HTML, CSS and one script served by the API (\`services/api/ui\`): no build step, nothing from a CDN;
+the Content-Security-Policy allows only the API's own origin.
+
+**Where the numbers come from.** Only heartbeats (core NATS \`health.<region>.<kind>.<id>\`, every 5 s by
+default, \`SWITCHYARD_HEARTBEAT_INTERVAL_MS\`), which reach the API of every region over the gateways, so
+any region's API shows every region and a request to \`/v1/status\` costs no NATS round trip. A beat
+adds a few dozen bytes to what it carried before: a worker's \`capacity\` and \`sessions\`; a proxy's
+client \`sessions\`; an invocation instance's requests in flight; and, for both front ends, \`calls\`:
+\`{windowMs, count, errors, p50Ms, p95Ms}\` over the last minute, from a ring of twelve 5 s slices of
+log-scale histograms (buckets 10% apart, so a percentile reads at most 10% high; memory bounded).
+Errors are server-side outcomes: HTTP 5xx; gRPC UNKNOWN, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE,
+DATA_LOSS (client errors, cancellations and rejections such as RESOURCE_EXHAUSTED are not). A region's
+p50/p95 is its worst instance's (percentiles do not add up); Prometheus (\`switchyard_call_duration\`) is
+the place for exact, long-range latency. A worker that stops leaves the page at the next poll (its last
+beat says it is leaving); one that dies, after two missed beats.
+
+**Authentication.** \`/v1/status\` takes the admin token (\`Authorization: Bearer\`) like every API route.
+A browser cannot put that header on a navigation, so \`GET /ui\` without a session answers 401 with a
+sign-in form, and \`POST /ui/login\` (the admin token, form-encoded) sets a cookie
+\`switchyard_ui=v1.<expiry>.<HMAC-SHA256(admin token, expiry)>\`: HttpOnly (no script reads it),
+SameSite=Strict (no other site's page sends it, so no cross-site request can use it), Secure when the API
+speaks TLS, valid 8 hours. The cookie is not the token: it cannot be replayed as a bearer token, it
+opens only the read-only \`GET /ui\` and \`GET /v1/status\` (never a change), it is stateless (every API
+replica accepts it) and rotating the admin token ends every session. \`POST /ui/logout\` clears it. We
+chose this over putting the token in the URL fragment for the script to send as a header: a fragment
+lands in browser history and bookmarks unless the page strips it, and the script must then hold the
+admin token itself, where any script on the page can read it; the cookie is sent only to this API.
+`;
 
 if (import.meta.main) {
   writeFileSync(new URL('../docs/observability.md', import.meta.url), renderObservabilityDoc());

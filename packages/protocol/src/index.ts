@@ -6,6 +6,7 @@ export type { GrpcStatusCode, GrpcStatusName } from './grpc-status.ts';
 export { encodeGrpcMessage, GrpcStatus, grpcStatusName, httpStatusForGrpc } from './grpc-status.ts';
 export type {
   AttachRequest,
+  CallSummary,
   ControlReply,
   EvictRequest,
   Heartbeat,

@@ -132,8 +132,29 @@ export const HeartbeatSchema = z.object({
   versionId: z.string().min(1).optional(),
   /** Sessions or requests a worker can take now. */
   freeCapacity: z.number().int().nonnegative().optional(),
+  /** Capacity units a worker has in all (its concurrency, W2): `capacity - freeCapacity` are in use. */
+  capacity: z.number().int().nonnegative().optional(),
+  /** Sessions a worker holds, or a gRPC proxy's sessions with client connections, or an invocation instance's requests in flight. */
+  sessions: z.number().int().nonnegative().optional(),
+  /** A front end's calls over the last window (the live status page; a few dozen bytes). */
+  calls: z
+    .object({
+      /** Length of the window, ms (60 000: the last minute). */
+      windowMs: z.number().int().positive(),
+      /** Calls that ended in the window. */
+      count: z.number().int().nonnegative(),
+      /** Of those, server-side failures (gRPC UNKNOWN, DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE, DATA_LOSS; HTTP 5xx). */
+      errors: z.number().int().nonnegative(),
+      /** Median call duration, ms (absent when count is 0). */
+      p50Ms: z.number().nonnegative().optional(),
+      /** 95th percentile call duration, ms (absent when count is 0). */
+      p95Ms: z.number().nonnegative().optional(),
+    })
+    .optional(),
 });
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+/** A front end's call summary over the last window, as heartbeats carry it. */
+export type CallSummary = NonNullable<Heartbeat['calls']>;
 
 /** A claim token of a 202 result (H9): the owning region's handle on a claimed body. */
 const resultClaim = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);

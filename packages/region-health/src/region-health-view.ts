@@ -33,6 +33,14 @@ export interface RegionStatus {
   lastBeatAtMs: number;
 }
 
+/** One live instance as {@link RegionHealthView.instances} lists it. */
+export interface LiveInstanceStatus {
+  /** Its latest beat. */
+  beat: Heartbeat;
+  /** Time since that beat arrived, ms (by this process's clock). */
+  ageMs: number;
+}
+
 interface LiveInstance {
   beat: Heartbeat;
   receivedAtMs: number;
@@ -108,6 +116,20 @@ export class RegionHealthView extends EventEmitter<{ change: [] }> {
       status.lastBeatAtMs = Math.max(status.lastBeatAtMs, live.receivedAtMs);
     }
     return [...byRegion.values()].sort((a, b) => a.region.localeCompare(b.region));
+  }
+
+  /**
+   * Every live instance's latest beat with its age, sorted by region, kind and instance ID (the live
+   * status page reads this).
+   */
+  instances(): LiveInstanceStatus[] {
+    const now = Date.now();
+    const out: LiveInstanceStatus[] = [];
+    for (const live of this.#instances.values()) {
+      if (live.expiresAtMs > now) out.push({ beat: live.beat, ageMs: now - live.receivedAtMs });
+    }
+    const key = (i: LiveInstanceStatus) => `${i.beat.region}\u0000${i.beat.kind}\u0000${i.beat.instanceId}`;
+    return out.sort((a, b) => key(a).localeCompare(key(b)));
   }
 
   /** Names of the regions with at least one live grpc-proxy or invocation instance, sorted. */

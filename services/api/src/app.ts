@@ -6,6 +6,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { TlsFilePair } from '@switchyard/config';
 import type { ControlStore } from '@switchyard/control-store';
 import type { SwitchyardError } from '@switchyard/protocol';
+import type { RegionHealthView } from '@switchyard/region-health';
 import type { SessionDirectory } from '@switchyard/session-directory';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { adminTokenCheck } from './admin-auth.ts';
@@ -14,6 +15,8 @@ import { type NatsHealth, watchNatsHealth } from './nats-health.ts';
 import { registerFunctionRoutes } from './routes-functions.ts';
 import { registerKeyRoutes } from './routes-keys.ts';
 import { DEFAULT_EVICT_TIMEOUT_MS, registerSessionRoutes } from './routes-sessions.ts';
+import { registerStatusRoutes } from './routes-status.ts';
+import { uiSessions } from './ui-session.ts';
 
 /** Path of the unauthenticated health route. */
 export const HEALTHZ_PATH = '/healthz';
@@ -38,12 +41,15 @@ export interface ApiDeps {
   logger?: FastifyBaseLogger;
   /** Certificate and key: the API listens with https only. @default cleartext http */
   tls?: TlsFilePair;
+  /** Heartbeats of every region, for GET /v1/status and the /ui page. @default none (no region listed) */
+  health?: RegionHealthView;
 }
 
 /**
  * Builds the API. Routes: GET /healthz; POST/GET /v1/functions, GET/DELETE /v1/functions/:functionId,
  * POST /v1/functions/:functionId/versions, DELETE /v1/functions/:functionId/versions/:versionId;
- * POST/GET /v1/keys, DELETE /v1/keys/:keyId; GET /v1/sessions, GET/DELETE /v1/sessions/:reqId.
+ * POST/GET /v1/keys, DELETE /v1/keys/:keyId; GET /v1/sessions, GET/DELETE /v1/sessions/:reqId;
+ * GET /v1/status and the live status page (GET /ui, POST /ui/login, POST /ui/logout; routes-status.ts).
  * Every error is application/problem+json with a catalogue `code`.
  * @returns a fastify instance, ready to `inject()` or `listen()`; `close()` stops its NATS health watch.
  */
@@ -56,11 +62,15 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   }) as unknown as FastifyInstance;
   const natsHealth: NatsHealth = watchNatsHealth(deps.nc);
   const checkAdmin = adminTokenCheck(deps.adminToken);
+  const sessions = uiSessions(deps.adminToken, deps.tls !== undefined);
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   app.addHook('onRequest', async (req, reply) => {
     if (req.method === 'GET' && req.routeOptions.url === HEALTHZ_PATH) return;
+    const auth = req.routeOptions.config?.auth ?? 'admin';
+    if (auth === 'none') return;
+    if (auth === 'admin-or-ui' && req.headers.authorization === undefined && sessions.valid(req.headers.cookie)) return;
     try {
       checkAdmin(req.headers.authorization);
     } catch (err) {
@@ -81,5 +91,6 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     natsHealth,
     evictTimeoutMs: deps.evictTimeoutMs ?? DEFAULT_EVICT_TIMEOUT_MS,
   });
+  registerStatusRoutes(app, { region: deps.region, health: deps.health, adminToken: deps.adminToken, sessions });
   return app;
 }

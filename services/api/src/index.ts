@@ -11,3 +11,15 @@ export { DEFAULT_ACCOUNT_ID } from './routes-functions.ts';
 export type { ApiKeyView } from './routes-keys.ts';
 export type { EvictResult, SessionRouteDeps } from './routes-sessions.ts';
 export { DEFAULT_EVICT_TIMEOUT_MS, evictSession } from './routes-sessions.ts';
+export type { RouteAuth, StatusRouteDeps } from './routes-status.ts';
+export { STATUS_PAGE_PATH, STATUS_PATH } from './routes-status.ts';
+export type {
+  FrontEndStatus,
+  RegionLiveStatus,
+  StatusDocument,
+  VersionCapacity,
+  WorkerStatus,
+} from './status-summary.ts';
+export { buildStatus } from './status-summary.ts';
+export type { UiSessions } from './ui-session.ts';
+export { UI_SESSION_COOKIE, UI_SESSION_TTL_MS, uiSessions } from './ui-session.ts';

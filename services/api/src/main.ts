@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { readTlsPair } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
 import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
+import { RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
 import { buildApp } from './app.ts';
@@ -36,6 +37,8 @@ await runService({
         }),
       ),
     );
+    // Heartbeats of every region (gateways carry them): GET /v1/status and the /ui page.
+    const health = await RegionHealthView.start(nc);
     const app = buildApp({
       adminToken: config.adminToken,
       region: config.region,
@@ -44,6 +47,7 @@ await runService({
       directories,
       logger,
       tls: readTlsPair(config.tlsCertFile, config.tlsKeyFile),
+      health,
     });
     await listen(app.listen({ host: config.host, port: config.port }), 'set SWITCHYARD_PORT / SWITCHYARD_HOST');
     const address = app.server.address();
@@ -54,6 +58,7 @@ await runService({
       drainMessage: 'draining requests',
       drain: [
         { name: 'http', run: () => app.close() },
+        { name: 'region health', run: () => health.stop() },
         { name: 'control store', run: () => controlStore.close() },
         { name: 'session directories', run: () => Promise.all(directories.map((d) => d.close())) },
         { name: 'nats', run: () => nc.drain() },

@@ -46,7 +46,8 @@ function requireUuid(what: string, value: string): string {
   return value;
 }
 
-function endpointOf(command: Command, io: CliIo): ApiEndpoint {
+/** The API endpoint of an admin command: its global --api/--admin-token/--state-dir, env, then dev.json. */
+export function endpointOf(command: Command, io: CliIo): ApiEndpoint {
   const opts = command.optsWithGlobals() as AdminGlobalOptions;
   return resolveApiEndpoint({
     api: opts.api,

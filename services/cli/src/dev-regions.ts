@@ -32,7 +32,7 @@ import {
   REGION_TOKEN,
   type SampleName,
 } from './dev-stack.ts';
-import { type DevState, readDevState, writeDevState } from './dev-state.ts';
+import { type DevState, readDevState, statusPageUrl, writeDevState } from './dev-state.ts';
 
 /** Offset added to every documented port per region index (region 0 keeps the defaults). */
 export const DEV_REGION_PORT_STEP = 100;
@@ -219,6 +219,7 @@ export async function runDevRegions(options: DevRegionsOptions, io: CliIo): Prom
         httpCallback: first.httpCallback,
         nats: first.nats,
         redis: first.redis,
+        status: statusPageUrl(first.api),
       },
       regions: endpoints,
       metrics: {
@@ -273,6 +274,7 @@ function summary(
   const [a, b] = Object.keys(state.regions);
   lines.push(
     `  geodns       ${state.geodns.dns} (zone ${state.geodns.domain})`,
+    `  status page  ${state.endpoints.status}   (every region; sign in with the admin token; or \`switchyard status\`)`,
     '',
     `  echo         function-id ${echo.functionId}  version-id ${echo.versionId}`,
     `  API key      ${state.apiKey}`,

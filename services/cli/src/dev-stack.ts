@@ -20,7 +20,7 @@ import { CliError, CliErrorCode } from './cli-error.ts';
 import type { CliIo } from './cli-io.ts';
 import { resolveDevPorts } from './dev-ports.ts';
 import { DevSession, refuseSecondStack, requireDevTools } from './dev-session.ts';
-import { type DevState, readDevState, writeDevState } from './dev-state.ts';
+import { type DevState, readDevState, statusPageUrl, writeDevState } from './dev-state.ts';
 
 /** Default time each child gets to print its ready line, ms. */
 export const DEFAULT_DEV_READY_TIMEOUT_MS = DEFAULT_LAUNCH_READY_TIMEOUT_MS;
@@ -153,6 +153,7 @@ function summary(state: DevState, stateDir: string, seconds: string): string {
     '',
     `  gRPC proxy   ${state.endpoints.grpc}   (worker callback ${state.endpoints.callback})`,
     `  API          ${state.endpoints.api}   (admin token in ${dir}/dev.json)`,
+    `  Status page  ${state.endpoints.status}   (sign in with the admin token; or \`switchyard status\`)`,
     `  HTTP         ${state.endpoints.http}   (worker callback ${state.endpoints.httpCallback})`,
     `  NATS         ${state.endpoints.nats.join(', ')}`,
     `  Redis        ${state.endpoints.redis}`,
@@ -267,6 +268,7 @@ export async function runDev(options: DevOptions, io: CliIo): Promise<number> {
         httpCallback: e.httpCallback,
         nats: e.nats,
         redis: e.redis ?? '',
+        status: statusPageUrl(e.api),
       },
       metrics: {
         [options.region]: metricsUrls({

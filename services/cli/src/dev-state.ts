@@ -36,6 +36,8 @@ export const DevStateSchema = z.object({
     nats: z.array(z.string()).min(1),
     /** `redis://host:port`. */
     redis: z.string(),
+    /** The live status page of every region (`<api>/ui`, admin sign-in); absent in dev.json files of older runs. */
+    status: z.string().optional(),
   }),
   /**
    * Every region of a multi-region run (`switchyard dev --regions a,b`), by name; the fields above
@@ -76,6 +78,11 @@ export const DevStateSchema = z.object({
   startedAtMs: z.number().int(),
 });
 export type DevState = z.infer<typeof DevStateSchema>;
+
+/** URL of the live status page served by the API at `api` (GET /ui). */
+export function statusPageUrl(api: string): string {
+  return `${api.replace(/\/+$/, '')}/ui`;
+}
 
 /** Absolute state directory for `stateDir` (relative to `cwd`). */
 export function resolveStateDir(stateDir: string = DEFAULT_STATE_DIR, cwd: string = process.cwd()): string {

@@ -7,6 +7,7 @@ import { CliError, CliErrorCode } from './cli-error.ts';
 import { type CliIo, processIo } from './cli-io.ts';
 import { addNatsUserCommands } from './command-nats-user.ts';
 import { runServe, SERVE_SERVICES, type ServeOptions } from './command-serve.ts';
+import { addStatusCommand } from './command-status.ts';
 import { runWorker, type WorkerCommandOptions } from './command-worker.ts';
 import { addFunctionCommands, addKeyCommands, addSessionCommands } from './commands-admin.ts';
 import { parsePort } from './dev-ports.ts';
@@ -120,6 +121,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
   addFunctionCommands(program, io);
   addKeyCommands(program, io);
   addSessionCommands(program, io);
+  addStatusCommand(program, io);
   addNatsUserCommands(program, io);
 
   program

@@ -123,6 +123,9 @@ test('should start a local region, serve echo through the proxy, and stop every 
   assert.deepEqual(Object.keys(state.functions).sort(), ['echo', 'http-echo', 'inference']);
   assert.match(state.functions['http-echo'].upstream, /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.match(state.endpoints.http ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+  // The live status page (docs/observability.md): listed, and closed to a browser that has not signed in.
+  assert.equal(state.endpoints.status, `${state.endpoints.api}/ui`);
+  assert.equal((await fetch(state.endpoints.status ?? '')).status, 401);
   assert.match(state.functions.echo.upstream, /^grpc:\/\/127\.0\.0\.1:\d+$/);
   // Every service's metrics port, on by default on loopback, listed per region; each answers /readyz.
   const metrics = state.metrics?.local ?? {};

@@ -4,7 +4,7 @@
 import { loadConfig } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
 import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
-import { HeartbeatPublisher, RegionHealthView } from '@switchyard/region-health';
+import { CallWindow, HeartbeatPublisher, isServerErrorOutcome, RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
 import { Attr, CALL_DURATION_BUCKETS_MS, MetricNames, MetricSpecs } from '@switchyard/telemetry';
@@ -68,8 +68,11 @@ await runService({
       unit: durationSpec.unit,
       advice: { explicitBucketBoundaries: [...CALL_DURATION_BUCKETS_MS] },
     });
+    // Last-minute call summary for the heartbeat (the live status page).
+    const lastMinute = new CallWindow();
     const proxy = new GrpcProxy(config, {
       onCallEnd: (call) => {
+        lastMinute.record(call.durationMs, isServerErrorOutcome(call.outcome));
         const attrs = {
           [Attr.functionId]: call.functionId,
           [Attr.versionId]: call.versionId,
@@ -104,8 +107,11 @@ await runService({
       kind: 'grpc-proxy',
       instanceId: config.proxyId,
       intervalMs: config.heartbeatIntervalMs,
-      collect: () =>
-        config.advertiseAddresses.length > 0 ? { addresses: { grpc: [...config.advertiseAddresses] } } : {},
+      collect: () => ({
+        ...(config.advertiseAddresses.length > 0 ? { addresses: { grpc: [...config.advertiseAddresses] } } : {}),
+        sessions: proxy.sessionCount,
+        calls: lastMinute.summary(),
+      }),
     });
     heartbeat.start();
     return {

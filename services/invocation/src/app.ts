@@ -45,6 +45,16 @@ export interface InvocationDeps {
   redis: Redis;
   /** The service's logger. */
   logger: Logger;
+  /** Told when each routed request's response closes (the heartbeat's call summary). @default none */
+  onRequestEnd?: (end: RequestEnd) => void;
+}
+
+/** One ended request, as {@link InvocationDeps.onRequestEnd} is told it. */
+export interface RequestEnd {
+  /** HTTP status sent (200 when the response closed before its head was sent). */
+  status: number;
+  /** Time from routing the request to its response's close, ms. */
+  durationMs: number;
 }
 
 /** The service. `listen()` opens both listeners; `close()` drains. */
@@ -64,10 +74,12 @@ export class InvocationService {
   /** What the request handlers share (one object for the service's life). */
   readonly #ctx: RequestContext;
   readonly #subs: Subscription[] = [];
+  readonly #onRequestEnd: ((end: RequestEnd) => void) | undefined;
   #listener!: ClientListener;
 
   constructor(config: InvocationConfig, deps: InvocationDeps) {
     this.config = config;
+    this.#onRequestEnd = deps.onRequestEnd;
     const log = deps.logger;
     this.tunnels = new TunnelListener({
       host: config.callbackHost,
@@ -200,7 +212,11 @@ export class InvocationService {
       return;
     }
     ctx.inFlight++;
-    res.once('close', () => ctx.inFlight--);
+    const startedMs = performance.now();
+    res.once('close', () => {
+      ctx.inFlight--;
+      this.#onRequestEnd?.({ status: res.statusCode, durationMs: performance.now() - startedMs });
+    });
     if (target.kind === 'status') void pollStatus(ctx, req, res, target);
     else void invoke(ctx, req, res, target, method, url);
   }

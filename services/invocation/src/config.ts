@@ -173,6 +173,14 @@ export const InvocationConfigSchema = z
       .default(10_000)
       .describe('On SIGTERM, how long requests in flight may finish before connections are destroyed (ms).'),
     ...metricsFields,
+    heartbeatIntervalMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(5_000)
+      .describe(
+        'Time between two region-health heartbeats of this instance (requests in flight, last-minute call summary); views drop it after 2 missed (D2).',
+      ),
   })
   .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
   .superRefine(

@@ -4,6 +4,7 @@
 import { loadConfig } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
 import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
+import { CallWindow, HeartbeatPublisher } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
@@ -37,7 +38,16 @@ await runService({
       reconnects: () => redisReconnects,
     });
     redis.on('error', (err) => logger.warn({ err }, 'redis error'));
-    const service = new InvocationService(config, { nc, control, queue, redis, logger });
+    // Last-minute call summary for the heartbeat (the live status page).
+    const calls = new CallWindow();
+    const service = new InvocationService(config, {
+      nc,
+      control,
+      queue,
+      redis,
+      logger,
+      onRequestEnd: (end) => calls.record(end.durationMs, end.status >= 500),
+    });
     const ports = await listen(service.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_CALLBACK_PORT');
     // Readiness: the client and tunnel (callback) listeners accept until the drain closes them.
     let listening = true;
@@ -48,12 +58,22 @@ await runService({
     telemetry.meter
       .createObservableGauge(MetricNames.httpRequestsActive, { description: 'HTTP requests in flight here' })
       .addCallback((r) => r.observe(service.inFlight));
+    // Region health (D2) and the status page: requests in flight and the last minute's calls.
+    const heartbeat = new HeartbeatPublisher(nc, {
+      region: config.region,
+      kind: 'invocation',
+      instanceId: config.instanceId,
+      intervalMs: config.heartbeatIntervalMs,
+      collect: () => ({ sessions: service.inFlight, calls: calls.summary() }),
+    });
+    heartbeat.start();
     return {
       readyLog: ports,
       readyLine: { instanceId: config.instanceId, ...ports },
       drainMessage: 'draining requests',
       forceExitAfterMs: config.drainTimeoutMs + 5_000,
       drain: [
+        { name: 'heartbeat', run: () => heartbeat.stop() },
         {
           name: 'http',
           run: () => {

@@ -55,7 +55,12 @@ await runService({
       kind: 'worker',
       instanceId: config.workerId,
       intervalMs: config.heartbeatIntervalMs,
-      collect: () => ({ versionId: config.versionId, freeCapacity: worker.freeCapacity }),
+      collect: () => ({
+        versionId: config.versionId,
+        freeCapacity: worker.freeCapacity,
+        capacity: config.concurrency,
+        sessions: worker.sessionCount,
+      }),
     });
     heartbeat.start();
     const meter = telemetry.meter;
