@@ -5,7 +5,7 @@
 import { globSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MetricSpecs } from '@switchyard/telemetry';
+import { Attr, CONSTANT_LABEL_ATTRS, MetricSpecs } from '@switchyard/telemetry';
 import { parse as parseYaml } from 'yaml';
 
 /** Repository root. */
@@ -140,7 +140,7 @@ export const RUNTIME_SERIES = new Set([
 /**
  * Names of the agreed metric catalogue (session 7, issue 9 item 1) that the dashboards and rules use
  * before the branches adding them (front-end and worker metrics) are merged. An entry is dropped once
- * MetricSpecs has it; the names test lists those still missing as a TODO.
+ * MetricSpecs has it; the names test prints those still missing.
  */
 export const PENDING_CATALOGUE_SERIES = new Set([
   'switchyard_call_duration_seconds_bucket',
@@ -177,3 +177,42 @@ export const PENDING_CATALOGUE_SERIES = new Set([
 export const PENDING_CATALOGUE_SERVICES: Readonly<Record<string, readonly string[]>> = {
   switchyard_calls_total: ['invocation'],
 };
+
+/** Label names a PromQL expression groups by or matches on (`by (...)`, `without (...)`, `{name=...}`). */
+export function labelNamesOf(expr: string): string[] {
+  const names = new Set<string>();
+  const noStrings = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  for (const m of noStrings.matchAll(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g))
+    for (const n of m[1].split(',')) if (n.trim() !== '') names.add(n.trim());
+  for (const m of noStrings.matchAll(/\{([^}]*)\}/g))
+    for (const matcher of m[1].split(','))
+      if (matcher.trim() !== '') names.add(matcher.trim().split(/\s*(?:=~|!~|!=|=)\s*/)[0]);
+  return [...names].sort();
+}
+
+/** Prometheus label names the services emit: the `Attr` keys (dots to underscores) and the constant labels. */
+export function specLabelNames(): Set<string> {
+  return new Set([...Object.values(Attr), ...CONSTANT_LABEL_ATTRS].map((a) => a.replaceAll('.', '_')));
+}
+
+/**
+ * Other labels queries may use: `le` of histograms, the scrape's `job`/`instance` and the target labels
+ * of infra/prometheus/scrape-config.example.yaml (`switchyard_service`), and the runtime series' heap space.
+ */
+export const OTHER_LABELS = new Set(['le', 'job', 'instance', 'switchyard_service', 'v8js_heap_space_name']);
+
+/** Catalogue label keys (session 7, issue 9 item 1) not yet in `Attr`; dropped once they are. */
+export const PENDING_CATALOGUE_LABELS = new Set([
+  'switchyard_resume_source',
+  'switchyard_resume_result',
+  'switchyard_allocation_result',
+  'switchyard_rejection_reason',
+  'switchyard_protocol',
+  'switchyard_absorb_result',
+  'switchyard_poll_result',
+  'switchyard_tunnel_close_reason',
+  'http_response_status_code',
+  'switchyard_error_kind',
+  'switchyard_operation',
+  'dns_ecs',
+]);
