@@ -1,7 +1,21 @@
 // Writes docs/observability.md from the telemetry spec table (packages/telemetry/src/names.ts; run:
 // node scripts/observability-doc.ts). test/observability-doc.test.ts fails when they disagree.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Attr, CONSTANT_LABEL_ATTRS, MetricSpecs } from '@switchyard/telemetry';
+import {
+  AbsorbResult,
+  AllocationResult,
+  Attr,
+  ClientProtocol,
+  CONSTANT_LABEL_ATTRS,
+  GRPC_OUTCOMES_INITIALISED,
+  HTTP_OUTCOMES,
+  MetricSpecs,
+  PollResult,
+  RejectionReason,
+  ResumeResult,
+  ResumeSource,
+  UNKNOWN_LABEL,
+} from '@switchyard/telemetry';
 import { parse as parseYaml } from 'yaml';
 import { DASHBOARD_SPECS } from '../infra/grafana/src/dashboards.ts';
 
@@ -12,6 +26,11 @@ function promName(name: string, type: string): string {
 }
 
 const label = (attr: string) => `\`${attr.replaceAll('.', '_')}\``;
+/** The values of an enumeration, as inline code, comma-separated. */
+const values = (set: Record<string, string>) =>
+  Object.values(set)
+    .map((v) => `\`${v}\``)
+    .join(', ');
 
 /** Alerts of infra/prometheus/rules/switchyard-alerts.yaml, one row per alert name (absent() rules merged). */
 function alertRows(): string[] {
@@ -89,8 +108,60 @@ ${attrs.join('\n')}
 
 ## Cardinality
 
-Labels carry bounded values only: no request IDs, session IDs, API keys or client addresses. DNS labels
-are the answer region (a configured region, or empty), the rcode and the transport.
+Labels carry bounded values only: no request IDs, session IDs, API keys, account IDs or client addresses
+are ever labels. DNS labels are the answer region (a configured region, or empty), the rcode and the
+transport.
+
+Function labels (${label(Attr.functionId)}, ${label(Attr.versionId)}) are bounded by the deployed
+functions: a front end labels a call with the IDs of the function version the control store authorized it
+for, and with \`${UNKNOWN_LABEL}\` otherwise (bad key, unknown function, malformed ID), so a client cannot
+create series by sending made-up IDs. The series count grows with the number of function versions ever
+deployed while an instance runs (a deleted version's series stay until the instance restarts). Every other
+front-end label is an enumerated value: ${label(Attr.outcome)} is a gRPC status code (\`0\`..\`16\`; any other
+\`grpc-status\` a container sends counts as \`2\`, UNKNOWN), an HTTP status class (\`2xx\`..\`5xx\`) or \`cancelled\`; ${label(Attr.allocationResult)} is one of ${values(AllocationResult)};
+${label(Attr.rejectionReason)} one of ${values(RejectionReason)}; ${label(Attr.resumeSource)} one of
+${values(ResumeSource)} and ${label(Attr.resumeResult)} one of ${values(ResumeResult)}; ${label(Attr.protocol)} one of
+${values(ClientProtocol)}; ${label(Attr.absorbResult)} one of ${values(AbsorbResult)}; ${label(Attr.pollResult)} one of
+${values(PollResult)}.
+
+## Front-end series: where each is recorded
+
+- \`switchyard_calls_total\` / \`switchyard_call_duration_seconds\`: grpc-proxy, every client HTTP/2 stream
+  from its request headers to its close (outcome: the \`grpc-status\` sent, or the HTTP status class of a
+  non-gRPC answer, \`cancelled\` when none was sent); invocation, every function request from arrival to
+  the response's close (the class of the status sent: a 202 is \`2xx\`; status polls are not calls).
+- \`switchyard_session_init_duration_seconds\`: a new session's allocation, request to worker attached
+  (gRPC calls, WebSockets and absorb pre-allocations; successful ones only).
+- \`switchyard_session_resume_duration_seconds\`: a resume by request ID (\`nvcf-reqid\` or cookie), lookup and
+  attach. Source \`local\`: this proxy held the session; \`replica\`: found in this region's session bucket;
+  \`region\`: found in another region's. A miss counts as \`replica\` (single region) or \`region\` (other
+  regions asked too); \`not_found\` includes a session of another function (SY_SESSION_MISMATCH).
+- \`switchyard_allocations_total\`, \`switchyard_ticket_wait_duration_seconds\`, \`switchyard_tickets_queued\`:
+  the worker link's ticket allocation (gRPC sessions, invocation's ticket path; the invocation warm path
+  reuses a worker without a ticket and is not an allocation). The queue gauge counts allocations waiting
+  against \`maxQueuePerVersion\` (rate-limit check included); the wait runs from the ticket's publication.
+- \`switchyard_rejections_total\`: answers SY_QUEUE_FULL, SY_RATE_LIMITED, SY_KEY_CONNECTIONS_EXCEEDED and
+  SY_SHUTTING_DOWN.
+- \`switchyard_client_connections_total\` / \`_active\`: client listener connections (HTTP/2 per session;
+  HTTP/1.1 per socket; a WebSocket is counted when its 101 is sent, on top of its HTTP/1.1 connection).
+- \`switchyard_status_polls_total\`: \`errored\` when the poll itself failed (bad key, result store or a
+  region unavailable); \`fulfilled\` when the stored result was found and its sending began.
+
+## Label initialisation
+
+So that \`absent()\` and \`rate()\` alerts work from the first scrape, the front ends write 0 samples at
+start for the label values they know: for every function version in the control store (watched, so a
+version deployed later gets them too), \`switchyard_calls_total\` for the outcomes
+${GRPC_OUTCOMES_INITIALISED.map((o) => `\`${o}\``).join(', ')} (grpc-proxy) or ${HTTP_OUTCOMES.map((o) => `\`${o}\``).join(', ')}
+(invocation), \`switchyard_allocations_total\` for every allocation result, \`switchyard_tickets_queued\`,
+and \`switchyard_results_accepted_total\` (invocation); and per enumerated value
+\`switchyard_rejections_total\`, \`switchyard_client_connections_total\` / \`_active\`,
+\`switchyard_absorbs_total\` (grpc-proxy) and \`switchyard_status_polls_total\` (invocation). Histograms
+(\`*_duration_seconds\`) cannot be written without an observation, so their series appear with the first one;
+alert on their \`_count\` with \`or vector(0)\`, or on the counters above.
+
+Durations are in seconds; the Prometheus exporter does not append units, so the unit is part of each
+OpenTelemetry name (\`switchyard.call.duration.seconds\`).
 
 ## Prometheus and Grafana
 

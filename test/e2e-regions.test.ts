@@ -9,13 +9,15 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { RegionHealthView } from '@switchyard/region-health';
-import { startTcpRelay, type TcpRelayHandle } from '@switchyard/testkit';
+import { sampleValue, scrapeMetrics, startTcpRelay, type TcpRelayHandle } from '@switchyard/testkit';
 import { echoClient, rejectsWithStatus, sleep, type UnaryResult, unary } from '../services/worker/test/helpers.ts';
 import { RegionsStack, type StackFunction, type StackProxy } from './regions-stack.ts';
 
 const EAST = 'us-east';
 const WEST = 'eu-west';
 const REMOTE_TIMEOUT_MS = 800;
+/** The resume histogram's count series (a proxy's /metrics). */
+const RESUMES = 'switchyard_session_resume_duration_seconds_count';
 
 /** One call on a fresh connection (closed afterwards, so the session is held by its reconnect window). */
 async function callOnce(address: string, md: Record<string, string>, deadlineMs = 8_000): Promise<UnaryResult> {
@@ -88,8 +90,8 @@ describe('two regions: cross-region resume (G15), region loss and spill-over', (
     await stack.addWorker(EAST, localOnly);
     await stack.addWorker(WEST, echo);
     const overrides = { remoteLookupTimeoutMs: REMOTE_TIMEOUT_MS, attachTimeoutMs: 5_000, reconnectTimeoutMs: 2_000 };
-    east = await stack.addProxy(EAST, overrides);
-    west = await stack.addProxy(WEST, overrides);
+    east = await stack.addProxy(EAST, overrides, { metrics: true });
+    west = await stack.addProxy(WEST, overrides, { metrics: true });
     const nc = await connect({ servers: stack.urls(WEST) });
     observer = { nc, view: await RegionHealthView.start(nc) };
   });
@@ -117,6 +119,14 @@ describe('two regions: cross-region resume (G15), region loss and spill-over', (
     const back = await callOnce(east.address, stack.metadata(echo, { 'nvcf-reqid': westSession.reqId }));
     assert.equal(back.res.instance_id, westSession.res.instance_id);
     assert.equal(Number(back.res.session_calls), Number(westSession.res.session_calls) + 1);
+    // Each proxy timed one resume found in the other region's bucket.
+    const fromRegion = { switchyard_resume_source: 'region', switchyard_resume_result: 'found' };
+    for (const proxy of [east, west])
+      assert.equal(
+        sampleValue(await scrapeMetrics(proxy.metricsUrl ?? ''), RESUMES, fromRegion),
+        1,
+        `${proxy.region}: ${RESUMES}${JSON.stringify(fromRegion)}`,
+      );
   });
 
   test('G8, G15: a request ID unknown in every region is NOT_FOUND (all regions answered)', async () => {
@@ -125,6 +135,9 @@ describe('two regions: cross-region resume (G15), region loss and spill-over', (
       grpc.status.NOT_FOUND,
       /no existing session found/,
     );
+    // A miss after asking the other region too counts as source `region`.
+    const missed = { switchyard_resume_source: 'region', switchyard_resume_result: 'not_found' };
+    assert.equal(sampleValue(await scrapeMetrics(west.metricsUrl ?? ''), RESUMES, missed), 1);
   });
 
   test('spill-over: with no capacity in eu-west a spill-over function is served by us-east; local-only is not', async () => {

@@ -151,7 +151,12 @@ function checkCommon(objects: K8sObject[], valuesFile: string): void {
 describe('infra/helm/switchyard', () => {
   test('should have at least the minimal, production and autoscaling value sets', () => {
     const names = valueSets(CHART).map((f) => f.split('/').pop());
-    for (const want of ['minimal-values.yaml', 'production-values.yaml', 'autoscaling-values.yaml']) {
+    for (const want of [
+      'minimal-values.yaml',
+      'production-values.yaml',
+      'autoscaling-values.yaml',
+      'nkey-values.yaml',
+    ]) {
       assert.ok(names.includes(want), `${CHART}/ci/${want} is missing`);
     }
   });
@@ -288,6 +293,57 @@ describe('infra/helm/switchyard', () => {
     });
   }
 
+  test('should give each service its own NATS nkey user, seed file and inbox (nats.auth.type nkey)', () => {
+    for (const file of ['nkey-values.yaml', 'production-values.yaml']) {
+      const objects = render(CHART, `${CHART}/ci/${file}`);
+      const seen = new Map<string, string>();
+      for (const d of deployments(objects)) {
+        const { container, service } = switchyardContainer(d);
+        const env = envOf(container);
+        // the role is the service: users.conf has one nkey user per service, each with its own inbox
+        assert.equal(env.get('SWITCHYARD_NATS_INBOX_PREFIX')?.value, `_INBOX_${service}`, `${file} ${service}`);
+        const seedPath = env.get('SWITCHYARD_NATS_NKEY_SEED')?.value ?? '';
+        assert.ok(seedPath, `${file} ${service}: no SWITCHYARD_NATS_NKEY_SEED`);
+        for (const other of ['SWITCHYARD_NATS_CREDS', 'SWITCHYARD_NATS_USER', 'SWITCHYARD_NATS_PASSWORD'])
+          assert.ok(!env.has(other), `${file} ${service}: ${other} beside the nkey seed`);
+        // the seed path is a file of a mounted Secret volume, and that item is this service's key
+        const mount = (container as { volumeMounts?: { name: string; mountPath: string }[] }).volumeMounts?.find((m) =>
+          seedPath.startsWith(`${m.mountPath}/`),
+        );
+        assert.ok(mount, `${file} ${service}: ${seedPath} is not on a mounted volume`);
+        const volume = d.spec.template.spec.volumes.find((v: { name: string }) => v.name === mount.name);
+        const item = volume?.secret?.items?.find((i: { path: string }) => `${mount.mountPath}/${i.path}` === seedPath);
+        assert.equal(item?.key, `${service}.nk`, `${file} ${service}: seed file from key`);
+        seen.set(service, `${volume.secret.secretName}/${item.key}`);
+      }
+      assert.equal(new Set(seen.values()).size, 4, `${file}: four distinct seeds ${[...seen.values()]}`);
+      if (file === 'nkey-values.yaml') {
+        // the chart-created Secret holds usable seeds (one line, as `nk -gen user` writes)
+        const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name.endsWith('-nats-auth'));
+        for (const [key, value] of Object.entries((secret?.data ?? {}) as Record<string, string>))
+          assert.match(Buffer.from(value, 'base64').toString(), /^SU[A-Z2-7]{56}\n$/, key);
+      }
+    }
+  });
+
+  test('should refuse a value that is not an nkey seed (values.schema.json)', () => {
+    const r = runHelm(
+      helm,
+      [
+        'template',
+        'sy',
+        CHART,
+        '-f',
+        `${CHART}/ci/nkey-values.yaml`,
+        '--set',
+        'nats.auth.nkeySeeds.api=UDKDQGUTUPXP6VQSOTJFX6TPX2O3MIVRX2I3DMLX7YFBEBWE7WY7U2GD',
+      ],
+      root,
+    );
+    assert.notEqual(r.status, 0, 'a public key given as a seed should fail');
+    assert.match(r.stderr, /nkeySeeds/);
+  });
+
   test('should create no ServiceMonitor when the cluster lacks the CRD', () => {
     const r = runHelm(helm, ['template', 'sy', CHART, '-f', `${CHART}/ci/minimal-values.yaml`], root);
     assert.equal(r.status, 0, r.stderr);
@@ -301,6 +357,8 @@ describe('infra/helm/switchyard', () => {
       [['--set', 'region='], /region/],
       [['--set', 'auth.adminToken=short'], /adminToken/],
       [['--set', 'grpcProxy.config.region=x'], /region|propertyNames|pattern/],
+      // a nameserver inside the zone is answered by geodns itself: its addresses are required
+      [['--set', 'geodns.nameservers={ns1.switchyard.example.com}'], /nameserverAddresses needs the addresses of ns1/],
     ];
     for (const [extra, want] of cases) {
       const r = runHelm(helm, [...base, ...extra], root);
@@ -342,7 +400,9 @@ describe('infra/helm/switchyard-worker', () => {
         'upstream is the function container',
       );
       assert.ok(
-        envOf(container).get('SWITCHYARD_NATS_CREDS') ?? envOf(container).get('SWITCHYARD_NATS_PASSWORD')?.valueFrom,
+        envOf(container).get('SWITCHYARD_NATS_CREDS') ??
+          envOf(container).get('SWITCHYARD_NATS_NKEY_SEED') ??
+          envOf(container).get('SWITCHYARD_NATS_PASSWORD')?.valueFrom,
         'the version’s NATS credentials (its identity) are passed',
       );
       // the region chart's default NetworkPolicy lets these pods reach the callback ports

@@ -56,8 +56,8 @@ interface ServerPlan {
   gateway: number;
 }
 
-function identity(dir: string, name: string, inboxPrefix: string): NatsIdentity {
-  const pair = nkeys.createUser();
+function identity(dir: string, name: string, inboxPrefix: string, seed?: string): NatsIdentity {
+  const pair = seed === undefined ? nkeys.createUser() : nkeys.fromSeed(new TextEncoder().encode(seed));
   const seedFile = join(dir, `${name}.nk`);
   writeFileSync(seedFile, `${new TextDecoder().decode(pair.getSeed())}\n`, { mode: 0o600 });
   return { seedFile, publicKey: pair.getPublicKey(), inboxPrefix };
@@ -72,18 +72,21 @@ export class ProductionNats {
   readonly servers: NatsFileServerHandle[] = [];
   #plans: ServerPlan[] = [];
 
-  private constructor(dir: string) {
+  private constructor(dir: string, seeds: Partial<Record<Role, string>>) {
     this.dir = dir;
     this.certs = writeTestCertificates(dir, ['us-east-1', 'us-east-2', 'eu-west-1', 'client']);
-    this.users = Object.fromEntries(ROLES.map((r) => [r, identity(dir, r, `_INBOX_${r}`)])) as Record<
+    this.users = Object.fromEntries(ROLES.map((r) => [r, identity(dir, r, `_INBOX_${r}`, seeds[r])])) as Record<
       Role,
       NatsIdentity
     >;
   }
 
-  /** Generates keys and certificates, renders the per-deployment files and starts the three servers. */
-  static async start(dir: string): Promise<ProductionNats> {
-    const nats = new ProductionNats(dir);
+  /**
+   * Generates keys and certificates, renders the per-deployment files and starts the three servers.
+   * @param seeds nkey seeds (SU...) of some roles' users instead of generated ones (e.g. a chart's).
+   */
+  static async start(dir: string, seeds: Partial<Record<Role, string>> = {}): Promise<ProductionNats> {
+    const nats = new ProductionNats(dir, seeds);
     const layout: [string, string][] = [
       ['us-east-1', 'us-east'],
       ['us-east-2', 'us-east'],
@@ -214,6 +217,11 @@ export class ProductionNats {
   /** `tls://127.0.0.1:<port>` client URLs of a region's servers. */
   urls(region: string): string[] {
     return this.#plans.filter((p) => p.region === region).map((p) => `tls://127.0.0.1:${p.client}`);
+  }
+
+  /** Monitoring URLs (`http://127.0.0.1:<port>`) of a region's servers: /connz, /varz, ... */
+  monitorUrls(region: string): string[] {
+    return this.#plans.filter((p) => p.region === region).map((p) => `http://127.0.0.1:${p.monitor}`);
   }
 
   /** SWITCHYARD_NATS_* of a service connecting to `region` as `id` over mutual TLS. */

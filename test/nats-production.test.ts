@@ -169,6 +169,22 @@ describe('the production NATS files, every service with its own user over TLS', 
     assert.ok(((await polled.json()) as { sleptMs: number }).sleptMs >= 2000);
   });
 
+  test("should show the region's front ends and workers on GET /v1/status (the api user hears health.>)", async () => {
+    const deadline = Date.now() + 10_000;
+    let seen = '';
+    while (Date.now() < deadline) {
+      const { status, json } = await adminCall('GET', '/v1/status');
+      assert.equal(status, 200);
+      const region = (
+        json as { regions: { region: string; proxies: unknown[]; invocations: unknown[]; workers: unknown[] }[] }
+      ).regions.find((r) => r.region === REGION);
+      seen = JSON.stringify(region ?? null);
+      if (region && region.proxies.length > 0 && region.invocations.length > 0 && region.workers.length > 0) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.fail(`the api heard no heartbeats of ${REGION} within 10 s: ${seen}`);
+  });
+
   test('should have logged no permissions violation for any service', () => {
     assert.deepEqual(nats.violations(), []);
   });

@@ -139,23 +139,10 @@ export const RUNTIME_SERIES = new Set([
 
 /**
  * Names of the agreed metric catalogue (session 7, issue 9 item 1) that the dashboards and rules use
- * before the branches adding them (front-end and worker metrics) are merged. An entry is dropped once
+ * before the branch adding them (worker, tunnel and dependency metrics) is merged. An entry is dropped once
  * MetricSpecs has it; the names test prints those still missing.
  */
 export const PENDING_CATALOGUE_SERIES = new Set([
-  'switchyard_call_duration_seconds_bucket',
-  'switchyard_call_duration_seconds_count',
-  'switchyard_session_init_duration_seconds_bucket',
-  'switchyard_session_resume_duration_seconds_bucket',
-  'switchyard_session_resume_duration_seconds_count',
-  'switchyard_allocations_total',
-  'switchyard_tickets_queued',
-  'switchyard_ticket_wait_duration_seconds_bucket',
-  'switchyard_rejections_total',
-  'switchyard_client_connections_active',
-  'switchyard_absorbs_total',
-  'switchyard_results_accepted_total',
-  'switchyard_status_polls_total',
   'switchyard_tunnels_opened_total',
   'switchyard_tunnels_closed_total',
   'switchyard_tunnel_token_age_seconds_bucket',
@@ -171,12 +158,10 @@ export const PENDING_CATALOGUE_SERIES = new Set([
 ]);
 
 /**
- * Catalogue series MetricSpecs already names, but not yet for every service the catalogue lists
- * (`switchyard_calls_total` of the invocation service comes with the front-end metrics branch).
+ * Catalogue series MetricSpecs already names, but not yet for every service the catalogue lists, by
+ * series name (e.g. `switchyard_calls_total: ['invocation']` until the invocation service recorded it).
  */
-export const PENDING_CATALOGUE_SERVICES: Readonly<Record<string, readonly string[]>> = {
-  switchyard_calls_total: ['invocation'],
-};
+export const PENDING_CATALOGUE_SERVICES: Readonly<Record<string, readonly string[]>> = {};
 
 /** Label names a PromQL expression groups by or matches on (`by (...)`, `without (...)`, `{name=...}`). */
 export function labelNamesOf(expr: string): string[] {
@@ -203,13 +188,6 @@ export const OTHER_LABELS = new Set(['le', 'job', 'instance', 'switchyard_servic
 
 /** Catalogue label keys (session 7, issue 9 item 1) not yet in `Attr`; dropped once they are. */
 export const PENDING_CATALOGUE_LABELS = new Set([
-  'switchyard_resume_source',
-  'switchyard_resume_result',
-  'switchyard_allocation_result',
-  'switchyard_rejection_reason',
-  'switchyard_protocol',
-  'switchyard_absorb_result',
-  'switchyard_poll_result',
   'switchyard_tunnel_close_reason',
   'http_response_status_code',
   'switchyard_error_kind',

@@ -10,7 +10,7 @@ import { GrpcProxy, openRemoteDirectories, ProxyConfigSchema } from '@switchyard
 import { HeartbeatPublisher, RegionHealthView } from '@switchyard/region-health';
 import { type SampleServerHandle, startEchoServer } from '@switchyard/sample-functions';
 import { SessionDirectory } from '@switchyard/session-directory';
-import { createLogger } from '@switchyard/telemetry';
+import { createLogger, FrontEndMetrics, startTelemetry, type Telemetry } from '@switchyard/telemetry';
 import {
   type NatsSuperclusterHandle,
   type StartNatsSuperclusterOptions,
@@ -36,6 +36,8 @@ export interface StackProxy {
   proxy: GrpcProxy;
   nc: NatsConnection;
   address: string;
+  /** `http://127.0.0.1:<port>/metrics` of its telemetry, when started with `{ metrics: true }`. */
+  metricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -110,9 +112,14 @@ export class RegionsStack {
 
   /**
    * Starts a gRPC proxy in `region` that looks sessions up in every other region of the stack (G15)
-   * and sees every region's heartbeats (spill-over).
+   * and sees every region's heartbeats (spill-over); with `options.metrics`, also its telemetry (a real
+   * Prometheus endpoint on an ephemeral loopback port) and front-end metrics, as main.ts wires them.
    */
-  async addProxy(region: string, overrides: Record<string, unknown> = {}): Promise<StackProxy> {
+  async addProxy(
+    region: string,
+    overrides: Record<string, unknown> = {},
+    options: { metrics?: boolean } = {},
+  ): Promise<StackProxy> {
     const remoteRegions = this.regions.filter((r) => r !== region);
     const config = loadConfig(ProxyConfigSchema, {
       service: 'grpc-proxy',
@@ -135,7 +142,22 @@ export class RegionsStack {
     const queue = await TicketQueue.open(nc, { region });
     const remoteDirectories = await openRemoteDirectories(nc, remoteRegions, region, config.remoteLookupTimeoutMs);
     const health = await RegionHealthView.start(nc);
-    const proxy = new GrpcProxy(config, { nc, control, directory, queue, logger, remoteDirectories, health });
+    let telemetry: Telemetry | undefined;
+    let metrics: FrontEndMetrics | undefined;
+    if (options.metrics) {
+      telemetry = await startTelemetry({ service: 'grpc-proxy', region, instanceId: config.proxyId, metricsPort: 0 });
+      metrics = new FrontEndMetrics(telemetry.meter, { service: 'grpc-proxy', catalogue: control });
+    }
+    const proxy = new GrpcProxy(config, {
+      nc,
+      control,
+      directory,
+      queue,
+      logger,
+      remoteDirectories,
+      health,
+      metrics,
+    });
     const { port } = await proxy.listen();
     const heartbeat = new HeartbeatPublisher(nc, {
       region,
@@ -149,9 +171,12 @@ export class RegionsStack {
       proxy,
       nc,
       address: `127.0.0.1:${port}`,
+      metricsUrl: telemetry?.metricsUrl,
       stop: async () => {
         await heartbeat.stop();
         await proxy.close().catch(() => undefined);
+        metrics?.close();
+        await telemetry?.shutdown().catch(() => undefined);
         health.stop();
         await control.close().catch(() => undefined);
         await nc.close().catch(() => undefined);

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
+import { nkeys } from '@nats-io/nats-core';
 import { ApiConfigSchema } from '@switchyard/api';
 import { loadConfig } from '@switchyard/config';
 import { GeoDnsConfigSchema } from '@switchyard/geodns';
@@ -41,9 +42,17 @@ const SCHEMAS: Record<DeployedService, z.ZodObject> = {
  * load: each such variable is pointed at a generated certificate (or key) of the same role instead.
  */
 function withTestCertificates(env: Record<string, string | undefined>): Record<string, string | undefined> {
-  const certs = writeTestCertificates(mkdtempSync(join(tmpdir(), 'sy-systemd-tls-')), ['leaf']);
+  const tmp = mkdtempSync(join(tmpdir(), 'sy-systemd-tls-'));
+  const certs = writeTestCertificates(tmp, ['leaf']);
   const out = { ...env };
   for (const name of Object.keys(out)) {
+    if (name === 'SWITCHYARD_NATS_NKEY_SEED' && out[name]?.startsWith('/etc/switchyard/nats/')) {
+      // the seed file an operator puts there (`nk -gen user`), read and checked at load
+      const seedFile = join(tmp, 'nats.nk');
+      writeFileSync(seedFile, `${new TextDecoder().decode(nkeys.createUser().getSeed())}\n`);
+      out[name] = seedFile;
+      continue;
+    }
     if (!out[name]?.startsWith('/etc/switchyard/tls/')) continue;
     if (/_KEY(_FILE)?$/.test(name)) out[name] = certs.leaves.leaf.key;
     else if (/_CA(_FILE)?$/.test(name)) out[name] = certs.ca;

@@ -30,9 +30,10 @@ chart_path = "unused"
 nats_values_file = "unused"
 domain = "sy.example.com"
 nameservers = ["ns-us-east.sy.example.com", "ns-eu-west.sy.example.com"]
+nameserver_addresses = { "ns-us-east.sy.example.com" = ["192.0.2.53"], "ns-eu-west.sy.example.com" = ["198.51.100.53", "2001:db8::53"] }
 redis_url = "redis://redis.redis.svc:6379"
 admin_token = "0123456789abcdef0123"
-nats_creds = { proxy = "p", api = "a", geodns = "g" }
+nats_nkey_seeds = { grpc_proxy = "SUADCF5F4WXRI4BCP4LK24NHTPB7FZTGYLA5EA6Z2HP5XFTZGGMAR52WVA", invocation = "SUAJMLEOIBFPJVDELR65X4CFNB3NYIONCFQKIZVUQ5BRJ3LBOXK5H44ZV4", api = "SUABZMETFQSDZRXMNWZNUDKKQQRUNCOUQOE5CTQMFZ3XBCFENQYR5G2POI", geodns = "SUAAU5DZIRUSOMLM43RH454SMHWKV237IAUB4OMUYZHIGYIOQESYZE2QJY" }
 nats_tls = { ca = "ca", cert = "cert", key = "key" }
 client_tls = { cert = "cert", key = "key" }
 image = { repository = "registry.example.com/switchyard", tag = "1.0.0" }
@@ -167,7 +168,7 @@ describe('terraform modules', () => {
         `modules/dns: ${name} has no validation`,
       );
     }
-    for (const name of ['admin_token', 'redis_url', 'nats_creds', 'nats_tls', 'client_tls']) {
+    for (const name of ['admin_token', 'redis_url', 'nats_creds', 'nats_nkey_seeds', 'nats_tls', 'client_tls']) {
       assert.ok(region.variables.find((x) => x.name === name)?.sensitive, `modules/region: ${name} is not sensitive`);
     }
   });
@@ -304,6 +305,16 @@ describe('terraform modules', () => {
             assert.match(out.stdout, new RegExp(`secretName: ${s}\\b|name: ${s}\\b`), `${s} not referenced`);
           }
           assert.match(out.stdout, /tls:\/\/nats\.nats\.svc:4222/);
+          // geodns answers its in-zone NS names with the addresses the parent's glue has
+          assert.match(
+            out.stdout,
+            /SWITCHYARD_NAMESERVER_ADDRESSES\s+value: ".*ns-us-east\.sy\.example\.com.*192\.0\.2\.53/,
+          );
+          // nkey seeds: each service mounts its own key of the module's Secret, with its own inbox
+          for (const role of ['grpc-proxy', 'invocation', 'api', 'geodns']) {
+            assert.match(out.stdout, new RegExp(`- key: ${role}\\.nk\\s+path: nats\\.nk`), `${role}.nk not mounted`);
+            assert.match(out.stdout, new RegExp(`value: "_INBOX_${role}"`), `${role} inbox`);
+          }
         }
       } finally {
         rmSync(dir, { recursive: true, force: true });

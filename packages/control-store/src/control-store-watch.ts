@@ -39,6 +39,9 @@ type ProbeOutcome = 'fresh' | 'behind' | 'unreachable';
 /** Told the new record (undefined when deleted) of an API key whose record changed in the copy. */
 export type ApiKeyChangeListener = (keyId: string, record: ApiKeyRecord | undefined) => void;
 
+/** Told the new record (undefined when deleted) of a function version whose record changed in the copy. */
+export type VersionChangeListener = (versionId: string, record: VersionRecord | undefined) => void;
+
 /**
  * Watched copies of the three buckets and whether they may be trusted. `load()` once, then
  * `watchConnection()`; `close()` stops everything.
@@ -61,6 +64,7 @@ export class ControlCopies {
   #toldUnavailable = false;
   #probeTimer: NodeJS.Timeout | undefined;
   readonly #keyListeners = new Set<ApiKeyChangeListener>();
+  readonly #versionListeners = new Set<VersionChangeListener>();
   readonly #unavailableListeners = new Set<() => void>();
   #status: (AsyncIterable<Status> & { stop?: () => void }) | undefined;
   #resyncing: Promise<void> | undefined;
@@ -94,6 +98,9 @@ export class ControlCopies {
       schema: VersionRecordSchema,
       groupBy: (version) => version.functionId,
       timeoutMs,
+      onChange: (versionId, _before, after) => {
+        for (const listener of this.#versionListeners) listener(versionId, after);
+      },
     });
     this.apiKeys = new BucketCache(kv.apiKeys, {
       name: NatsNames.apiKeysBucket,
@@ -123,6 +130,15 @@ export class ControlCopies {
   onApiKeyChange(listener: ApiKeyChangeListener): () => void {
     this.#keyListeners.add(listener);
     return () => this.#keyListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` for every change of a version record the copy sees (live, or found by a rebuild):
+   * created, status changed, deleted (undefined). @returns a function that removes it.
+   */
+  onVersionChange(listener: VersionChangeListener): () => void {
+    this.#versionListeners.add(listener);
+    return () => this.#versionListeners.delete(listener);
   }
 
   /**

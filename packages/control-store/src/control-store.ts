@@ -32,7 +32,12 @@ import {
   newFunctionRecord,
   newVersionRecord,
 } from './control-store-inputs.ts';
-import { type ApiKeyChangeListener, type ControlBuckets, ControlCopies } from './control-store-watch.ts';
+import {
+  type ApiKeyChangeListener,
+  type ControlBuckets,
+  ControlCopies,
+  type VersionChangeListener,
+} from './control-store-watch.ts';
 import {
   type ApiKeyRecord,
   ApiKeyRecordSchema,
@@ -126,6 +131,11 @@ export class ControlStore {
     return [...this.#copies.versions.group(functionId)].sort(byCreatedAt);
   }
 
+  /** Every version of every function (any status), in no particular order. */
+  listVersions(): VersionRecord[] {
+    return [...this.#copies.versions.values()];
+  }
+
   /** The record of a valid key; undefined for an unknown or revoked key. */
   authenticate(apiKey: string): ApiKeyRecord | undefined {
     for (const record of this.#copies.apiKeys.group(hashApiKey(apiKey)))
@@ -168,6 +178,16 @@ export class ControlStore {
    */
   onApiKeyChange(listener: ApiKeyChangeListener): () => void {
     return this.#copies.onApiKeyChange(listener);
+  }
+
+  /**
+   * Calls `listener(versionId, record)` for every change of a version record this copy sees, live or
+   * found by a rebuild after a reconnect: created, status changed, or deleted (record undefined).
+   * Metrics use it to initialise the labels of a newly deployed version.
+   * @returns a function that removes the listener.
+   */
+  onVersionChange(listener: VersionChangeListener): () => void {
+    return this.#copies.onVersionChange(listener);
   }
 
   /**

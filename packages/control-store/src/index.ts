@@ -15,7 +15,7 @@ export {
 export { controlFreshnessFields, controlFreshnessOptions } from './control-store-fields.ts';
 export type { CreateApiKeyInput, CreateFunctionInput } from './control-store-inputs.ts';
 export { API_KEY_PREFIX, hashApiKey } from './control-store-inputs.ts';
-export type { ApiKeyChangeListener } from './control-store-watch.ts';
+export type { ApiKeyChangeListener, VersionChangeListener } from './control-store-watch.ts';
 export type { CallCarrier, CallEndCode, CallEndSource } from './open-calls.ts';
 export { OpenCalls } from './open-calls.ts';
 export type { ApiKeyRecord, FunctionRecord, VersionRecord } from './records.ts';

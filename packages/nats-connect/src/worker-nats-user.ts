@@ -21,8 +21,8 @@ export function createUserNkey(): { publicKey: string; seed: string } {
   return { publicKey: pair.getPublicKey(), seed: new TextDecoder().decode(pair.getSeed()) };
 }
 
-/** Control buckets every worker reads (watched copy); `ctl_worker_keys` is read as soon as it exists. */
-const CONTROL_BUCKETS = ['ctl_functions', 'ctl_versions', 'ctl_api_keys', 'ctl_worker_keys'] as const;
+/** Control buckets every worker reads (watched copy), by their names in the code. */
+const CONTROL_BUCKETS = [NatsNames.functionsBucket, NatsNames.versionsBucket, NatsNames.apiKeysBucket] as const;
 
 /** What {@link renderWorkerNatsUser} needs. */
 export interface WorkerNatsUserInput {

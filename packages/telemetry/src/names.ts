@@ -24,6 +24,20 @@ export const Attr = {
   outcome: 'switchyard.outcome',
   /** Dependency a connection metric is about: `nats` or `redis`. */
   dependency: 'switchyard.dependency',
+  /** Where a resumed session was found: {@link ResumeSource}. */
+  resumeSource: 'switchyard.resume.source',
+  /** How a resume lookup ended: {@link ResumeResult}. */
+  resumeResult: 'switchyard.resume.result',
+  /** How an allocation (a ticket for a worker) ended: {@link AllocationResult}. */
+  allocationResult: 'switchyard.allocation.result',
+  /** Why a front end refused a request: {@link RejectionReason}. */
+  rejectionReason: 'switchyard.rejection.reason',
+  /** Client connection protocol: {@link ClientProtocol}. */
+  protocol: 'switchyard.protocol',
+  /** How a G13 `X-NVCF-ABSORB` / `DELETE` request ended: {@link AbsorbResult}. */
+  absorbResult: 'switchyard.absorb.result',
+  /** What a status poll answered: {@link PollResult}. */
+  pollResult: 'switchyard.poll.result',
 } as const;
 export type AttrKey = (typeof Attr)[keyof typeof Attr];
 
@@ -51,24 +65,114 @@ export const MetricNames = {
   dependencyReconnects: 'switchyard.dependency.reconnects',
   /** Counter: client calls ended at a front end, by function, version and outcome. */
   calls: 'switchyard.calls',
-  /** Histogram (ms, buckets 1 ms .. 30 min): client call durations at a front end, by function, version and outcome. */
-  callDuration: 'switchyard.call.duration',
+  /**
+   * Histogram (s, buckets 1 ms .. 30 min): client call durations at a front end, by function, version and
+   * outcome. The Prometheus exporter does not append units, so the unit is spelled in the name.
+   */
+  callDuration: 'switchyard.call.duration.seconds',
   /** Observable gauge: 1 while `/readyz` would answer 200, else 0. */
   ready: 'switchyard.ready',
+  /** Histogram (s): new session request to worker attached, at a gRPC proxy, by function and version. */
+  sessionInitDuration: 'switchyard.session.init.duration.seconds',
+  /** Histogram (s): resume lookups (and attach) at a gRPC proxy, by resume source and result. */
+  sessionResumeDuration: 'switchyard.session.resume.duration.seconds',
+  /** Counter: allocations (tickets for a worker) ended at a front end, by function, version and result. */
+  allocations: 'switchyard.allocations',
+  /** Observable gauge: allocations of a version waiting for a worker at this front end. */
+  ticketsQueued: 'switchyard.tickets.queued',
+  /** Histogram (s): time from a ticket's publication to its end (attach, timeout, caller gone). */
+  ticketWaitDuration: 'switchyard.ticket.wait.duration.seconds',
+  /** Counter: requests a front end refused because a limit was reached, by reason. */
+  rejections: 'switchyard.rejections',
+  /** Counter: client connections opened at a front end, by protocol. */
+  clientConnections: 'switchyard.client.connections',
+  /** UpDownCounter (a gauge in Prometheus): client connections open at a front end, by protocol. */
+  clientConnectionsActive: 'switchyard.client.connections.active',
+  /** Counter: G13 absorb requests (`X-NVCF-ABSORB` pre-allocation, `DELETE`) at a gRPC proxy, by result. */
+  absorbs: 'switchyard.absorbs',
+  /** Counter: invocations answered 202 (result kept for a status poll), by function and version. */
+  resultsAccepted: 'switchyard.results.accepted',
+  /** Counter: status polls (`GET /v2/nvcf/pexec/status/{id}`) answered, by result. */
+  statusPolls: 'switchyard.status.polls',
 } as const;
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames];
 
-/** Histogram buckets of call durations, ms: 1 ms to 30 min (long calls are normal). */
-export const CALL_DURATION_BUCKETS_MS = [
-  1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000,
-  1_800_000,
+/** Histogram buckets of call durations, seconds: 1 ms to 30 min (long calls are normal). */
+export const CALL_DURATION_BUCKETS_SECONDS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1_800,
 ] as const;
+
+/** Histogram buckets of short waits (session init, resume, ticket wait), seconds: 1 ms to 60 s. */
+export const WAIT_DURATION_BUCKETS_SECONDS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+] as const;
+
+/**
+ * Call outcomes of gRPC calls initialised with a 0 sample per deployed version (OK and the codes the
+ * error-ratio alerts look at); any other code appears when it first happens.
+ */
+export const GRPC_OUTCOMES_INITIALISED = ['0', '4', '8', '13', '14'] as const;
+/** Call outcomes of HTTP calls (status class, or `cancelled` when no status was sent). */
+export const HTTP_OUTCOMES = ['2xx', '3xx', '4xx', '5xx', 'cancelled'] as const;
+
+/** Values of {@link Attr.resumeSource}: held by this proxy, found in this region's directory, or in another region's. */
+export const ResumeSource = { local: 'local', replica: 'replica', region: 'region' } as const;
+export type ResumeSource = (typeof ResumeSource)[keyof typeof ResumeSource];
+/** Values of {@link Attr.resumeResult}. */
+export const ResumeResult = { found: 'found', notFound: 'not_found', error: 'error' } as const;
+export type ResumeResult = (typeof ResumeResult)[keyof typeof ResumeResult];
+/**
+ * Values of {@link Attr.allocationResult}: a worker attached; the deadline passed; the version's bound
+ * here was reached (S4); the key's rate limit refused it; the caller went away; anything else.
+ */
+export const AllocationResult = {
+  assigned: 'assigned',
+  timeout: 'timeout',
+  queueFull: 'queue_full',
+  rateLimited: 'rate_limited',
+  cancelled: 'cancelled',
+  error: 'error',
+} as const;
+export type AllocationResult = (typeof AllocationResult)[keyof typeof AllocationResult];
+/** Values of {@link Attr.rejectionReason}. */
+export const RejectionReason = {
+  queueFull: 'queue_full',
+  rateLimited: 'rate_limited',
+  keyConnectionsExceeded: 'key_connections_exceeded',
+  shuttingDown: 'shutting_down',
+} as const;
+export type RejectionReason = (typeof RejectionReason)[keyof typeof RejectionReason];
+/** The error catalogue codes that are rejections, and their {@link RejectionReason}. */
+export const REJECTION_BY_ERROR_CODE: Readonly<Record<string, RejectionReason>> = {
+  SY_QUEUE_FULL: RejectionReason.queueFull,
+  SY_RATE_LIMITED: RejectionReason.rateLimited,
+  SY_KEY_CONNECTIONS_EXCEEDED: RejectionReason.keyConnectionsExceeded,
+  SY_SHUTTING_DOWN: RejectionReason.shuttingDown,
+};
+/** Values of {@link Attr.protocol}: HTTP/2 (gRPC, h2c or TLS), HTTP/1.1, upgraded WebSocket. */
+export const ClientProtocol = { h2: 'h2', http1: 'http1', websocket: 'websocket' } as const;
+export type ClientProtocol = (typeof ClientProtocol)[keyof typeof ClientProtocol];
+/** Values of {@link Attr.absorbResult}: a session pre-allocated; a session ended; not found; any other error. */
+export const AbsorbResult = { allocated: 'allocated', ended: 'ended', notFound: 'not_found', error: 'error' } as const;
+export type AbsorbResult = (typeof AbsorbResult)[keyof typeof AbsorbResult];
+/**
+ * Values of {@link Attr.pollResult}: the stored result was sent; still running (202); no region has it
+ * (404); it was lost (500); the poll itself failed (auth, store or region unavailable).
+ */
+export const PollResult = {
+  fulfilled: 'fulfilled',
+  pending: 'pending',
+  notFound: 'not_found',
+  lost: 'lost',
+  errored: 'errored',
+} as const;
+export type PollResult = (typeof PollResult)[keyof typeof PollResult];
 
 /** One row of {@link MetricSpecs}: what a metric is, for instrument creation, docs and tests. */
 export interface MetricSpec {
   /** Instrument kind. */
-  type: 'counter' | 'observableCounter' | 'observableGauge' | 'histogram';
-  /** UCUM unit (`1` for counts, `ms` for durations). */
+  type: 'counter' | 'observableCounter' | 'observableGauge' | 'upDownCounter' | 'histogram';
+  /** UCUM unit (`1` for counts, `s` for durations). */
   unit: string;
   /** Meaning, shown as the Prometheus HELP text. */
   description: string;
@@ -134,14 +238,14 @@ export const MetricSpecs: Record<MetricName, MetricSpec> = {
     unit: '1',
     description: 'Client calls ended at this front end, by function, version and outcome',
     attributes: [Attr.functionId, Attr.versionId, Attr.outcome],
-    services: ['grpc-proxy'],
+    services: ['grpc-proxy', 'invocation'],
   },
   [MetricNames.callDuration]: {
     type: 'histogram',
-    unit: 'ms',
-    description: 'Duration of client calls at this front end (request headers to stream close)',
+    unit: 's',
+    description: 'Duration of client calls at this front end (request headers to stream or response close)',
     attributes: [Attr.functionId, Attr.versionId, Attr.outcome],
-    services: ['grpc-proxy'],
+    services: ['grpc-proxy', 'invocation'],
   },
   [MetricNames.ready]: {
     type: 'observableGauge',
@@ -149,5 +253,83 @@ export const MetricSpecs: Record<MetricName, MetricSpec> = {
     description: 'Whether every readiness check of this instance passes (GET /readyz answers 200): 1 or 0',
     attributes: [],
     services: ['grpc-proxy', 'invocation', 'api', 'worker', 'geodns'],
+  },
+  [MetricNames.sessionInitDuration]: {
+    type: 'histogram',
+    unit: 's',
+    description: 'New session request to worker attached at this gRPC proxy (successful allocations)',
+    attributes: [Attr.functionId, Attr.versionId],
+    services: ['grpc-proxy'],
+  },
+  [MetricNames.sessionResumeDuration]: {
+    type: 'histogram',
+    unit: 's',
+    description: 'Resume by request ID at this gRPC proxy (lookup and attach), by where it was found and result',
+    attributes: [Attr.resumeSource, Attr.resumeResult],
+    services: ['grpc-proxy'],
+  },
+  [MetricNames.allocations]: {
+    type: 'counter',
+    unit: '1',
+    description: 'Allocations (a ticket for a worker) ended at this front end, by function, version and result',
+    attributes: [Attr.functionId, Attr.versionId, Attr.allocationResult],
+    services: ['grpc-proxy', 'invocation'],
+  },
+  [MetricNames.ticketsQueued]: {
+    type: 'observableGauge',
+    unit: '1',
+    description: 'Allocations of a version waiting for a worker at this front end (counted against its queue bound)',
+    attributes: [Attr.functionId, Attr.versionId],
+    services: ['grpc-proxy', 'invocation'],
+  },
+  [MetricNames.ticketWaitDuration]: {
+    type: 'histogram',
+    unit: 's',
+    description: "Time from a ticket's publication to a worker's attach, the deadline or the caller giving up",
+    attributes: [Attr.functionId, Attr.versionId],
+    services: ['grpc-proxy', 'invocation'],
+  },
+  [MetricNames.rejections]: {
+    type: 'counter',
+    unit: '1',
+    description: 'Requests this front end refused because a limit was reached, by reason',
+    attributes: [Attr.rejectionReason],
+    services: ['grpc-proxy', 'invocation'],
+  },
+  [MetricNames.clientConnections]: {
+    type: 'counter',
+    unit: '1',
+    description:
+      'Client connections opened at this front end, by protocol (an upgraded WebSocket also counts as http1)',
+    attributes: [Attr.protocol],
+    services: ['grpc-proxy', 'invocation'],
+  },
+  [MetricNames.clientConnectionsActive]: {
+    type: 'upDownCounter',
+    unit: '1',
+    description: 'Client connections open at this front end, by protocol (an upgraded WebSocket also counts as http1)',
+    attributes: [Attr.protocol],
+    services: ['grpc-proxy', 'invocation'],
+  },
+  [MetricNames.absorbs]: {
+    type: 'counter',
+    unit: '1',
+    description: 'G13 requests (X-NVCF-ABSORB pre-allocation, DELETE of a session) at this gRPC proxy, by result',
+    attributes: [Attr.absorbResult],
+    services: ['grpc-proxy'],
+  },
+  [MetricNames.resultsAccepted]: {
+    type: 'counter',
+    unit: '1',
+    description: 'Invocations answered 202 at this instance (result kept for a status poll), by function and version',
+    attributes: [Attr.functionId, Attr.versionId],
+    services: ['invocation'],
+  },
+  [MetricNames.statusPolls]: {
+    type: 'counter',
+    unit: '1',
+    description: 'Status polls answered at this instance, by result',
+    attributes: [Attr.pollResult],
+    services: ['invocation'],
   },
 };

@@ -53,13 +53,13 @@ describe('startTelemetry', () => {
       assert.equal(telemetry.metricsPort, port);
       const calls = telemetry.meter.createCounter('switchyard.calls', { description: 'calls' });
       calls.add(3, { 'switchyard.outcome': 'ok' });
-      const duration = telemetry.meter.createHistogram('switchyard.call.duration', { unit: 'ms' });
+      const duration = telemetry.meter.createHistogram(MetricNames.callDuration, { unit: 's' });
       duration.record(12.5);
       const text = await scrape(port);
       assert.match(text, /^switchyard_calls_total\{.*switchyard_outcome="ok".*\} 3/m);
       assert.match(text, /switchyard_region="eu"/);
       assert.match(text, /service_instance_id="proxy-1"/);
-      assert.match(text, /switchyard_call_duration_count\{.*\} 1/);
+      assert.match(text, /switchyard_call_duration_seconds_count\{.*\} 1/);
       telemetry.tracer.startActiveSpan('span', (span) => {
         assert.notEqual(span.spanContext().traceId, '00000000000000000000000000000000');
         span.end();

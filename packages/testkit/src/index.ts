@@ -4,6 +4,15 @@
 
 export { redisPing } from '@switchyard/local-tools';
 export { natsServerBinary, redisServerBinary } from './binaries.ts';
+export type { ExpositionSample } from './exposition.ts';
+export {
+  parseExposition,
+  promtoolBinary,
+  promtoolCheckMetrics,
+  sampleValue,
+  scrapeMetrics,
+  waitForSample,
+} from './exposition.ts';
 export type {
   NatsClusterHandle,
   NatsSuperclusterHandle,

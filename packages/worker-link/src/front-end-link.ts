@@ -22,7 +22,7 @@ import {
 import type { TicketQueue } from '@switchyard/ticket-queue';
 import { DEFAULT_TOKEN_TTL_MS, type ProxyTunnel, type TunnelListener } from '@switchyard/tunnel';
 import { sendControl } from './control-streams.ts';
-import { type AllocationRequest, TicketAllocator } from './ticket-allocation.ts';
+import { type AllocationObserver, type AllocationRequest, TicketAllocator } from './ticket-allocation.ts';
 import { type EvictOutcome, requestEvict, requestReconnect, type WorkerAddress } from './worker-requests.ts';
 
 /** An allocation as a front end asks for it: the token lifetime is optional. */
@@ -43,6 +43,8 @@ export interface FrontEndLinkOptions {
   reconnectTimeoutMs?: number;
   /** How long "no responders" from a worker is asked again before it is believed gone, ms. @default 2_000 */
   noRespondersGraceMs?: number;
+  /** Told how each allocation ended, and how long its ticket waited (metrics). @default none */
+  onAllocationEnd?: AllocationObserver;
 }
 
 /** What a front end does when workers speak (see {@link FrontEndLink.serve}). */
@@ -79,6 +81,7 @@ export class FrontEndLink {
       instanceId: options.instanceId,
       queue: options.queue,
       maxQueuePerVersion: options.maxQueuePerVersion,
+      onAllocationEnd: options.onAllocationEnd,
     });
   }
 

@@ -5,7 +5,12 @@ export type { ControlAction, ControlRequest } from './control-streams.ts';
 export { answerControl, isControlPath, isControlStream, parseControlPath, sendControl } from './control-streams.ts';
 export type { FrontEndHandlers, FrontEndLinkOptions, LinkAllocation } from './front-end-link.ts';
 export { DEFAULT_NO_RESPONDERS_GRACE_MS, DEFAULT_RECONNECT_TIMEOUT_MS, FrontEndLink } from './front-end-link.ts';
-export type { AllocationRequest, TicketAllocatorOptions } from './ticket-allocation.ts';
+export type {
+  AllocationObserver,
+  AllocationOutcome,
+  AllocationRequest,
+  TicketAllocatorOptions,
+} from './ticket-allocation.ts';
 export { TicketAllocator } from './ticket-allocation.ts';
 export type { WorkerLinkHandlers, WorkerLinkServer } from './worker-end.ts';
 export { attachOverNats, DEFAULT_ATTACH_TIMEOUT_MS, publishSessionEnded, serveWorkerLink } from './worker-end.ts';

@@ -4,7 +4,7 @@
 // attach, publish a ticket naming this instance, then race the attach against the deadline (and the
 // caller giving up); a ticket nobody took is withdrawn from the stream.
 
-import { type FunctionKind, SwitchyardError, type Ticket } from '@switchyard/protocol';
+import { type FunctionKind, isSwitchyardError, SwitchyardError, type Ticket } from '@switchyard/protocol';
 import type { TicketQueue } from '@switchyard/ticket-queue';
 import type { ProxyTunnel, TunnelListener } from '@switchyard/tunnel';
 
@@ -37,6 +37,23 @@ export interface AllocationRequest {
   timeoutHint?: string;
 }
 
+/**
+ * How an allocation ended (metrics): a worker attached; the deadline passed; the version's bound here
+ * was reached (S4); `admit` refused it with SY_RATE_LIMITED; the caller gave up; anything else.
+ */
+export type AllocationOutcome = 'assigned' | 'timeout' | 'queue_full' | 'rate_limited' | 'cancelled' | 'error';
+
+/**
+ * Told once per allocation when it ends (metrics). `ticketWaitMs`: time from the ticket's publication
+ * to its end, ms; undefined when no ticket was published. Must not throw.
+ */
+export type AllocationObserver = (
+  functionId: string,
+  versionId: string,
+  outcome: AllocationOutcome,
+  ticketWaitMs: number | undefined,
+) => void;
+
 /** What {@link TicketAllocator} needs. */
 export interface TicketAllocatorOptions {
   /** This instance's tunnels: tokens are issued and attaches arrive here. */
@@ -47,6 +64,13 @@ export interface TicketAllocatorOptions {
   queue: TicketQueue;
   /** Allocations of one version waiting here at most; one more is SY_QUEUE_FULL (S4). */
   maxQueuePerVersion: number;
+  /** Told how each allocation ended (metrics). @default none */
+  onAllocationEnd?: AllocationObserver;
+}
+
+/** Publication time of an allocation's ticket (performance.now() ms; undefined until published). */
+interface TicketTiming {
+  publishedMs: number | undefined;
 }
 
 /** Allocates workers for one front-end instance; see the file comment. */
@@ -82,22 +106,43 @@ export class TicketAllocator {
    */
   async allocate(request: AllocationRequest): Promise<ProxyTunnel | undefined> {
     const { versionId } = request;
+    const observe = this.#options.onAllocationEnd;
     const queued = this.queued(versionId);
-    if (queued >= this.#options.maxQueuePerVersion)
+    if (queued >= this.#options.maxQueuePerVersion) {
+      observe?.(request.functionId, versionId, 'queue_full', undefined);
       throw new SwitchyardError('SY_QUEUE_FULL', { detail: `${queued} requests of this version are queued here` });
+    }
     // Counted before any await, so concurrent allocations cannot all pass the bound (S4).
     this.#queued.set(versionId, queued + 1);
+    const timing: TicketTiming = { publishedMs: undefined };
+    let outcome: AllocationOutcome = 'error';
     try {
-      if (request.admit) await request.admit();
-      return await this.#ticket(request);
+      if (request.admit) {
+        try {
+          await request.admit();
+        } catch (err) {
+          if (isSwitchyardError(err, 'SY_RATE_LIMITED')) outcome = 'rate_limited';
+          throw err;
+        }
+      }
+      const tunnel = await this.#ticket(request, timing);
+      outcome = tunnel === undefined ? 'cancelled' : 'assigned';
+      return tunnel;
+    } catch (err) {
+      if (isSwitchyardError(err, 'SY_ATTACH_TIMEOUT')) outcome = 'timeout';
+      throw err;
     } finally {
       const n = this.queued(versionId) - 1;
       if (n > 0) this.#queued.set(versionId, n);
       else this.#queued.delete(versionId);
+      if (observe !== undefined) {
+        const waitMs = timing.publishedMs === undefined ? undefined : performance.now() - timing.publishedMs;
+        observe(request.functionId, versionId, outcome, waitMs);
+      }
     }
   }
 
-  async #ticket(request: AllocationRequest): Promise<ProxyTunnel | undefined> {
+  async #ticket(request: AllocationRequest, timing: TicketTiming): Promise<ProxyTunnel | undefined> {
     const waitMs = Math.max(1, request.deadlineMs - Date.now());
     // The token opens a tunnel for 30 s (W1); the pending attach lasts while the ticket may wait, and
     // only a worker of this version may redeem it.
@@ -128,6 +173,7 @@ export class TicketAllocator {
         else request.signal?.addEventListener('abort', onAbort, { once: true });
       });
       const seq = await queue.publish(ticket);
+      timing.publishedMs = performance.now();
       const timeout = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), Math.max(1, request.deadlineMs - Date.now()));
       });

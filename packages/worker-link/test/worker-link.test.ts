@@ -13,6 +13,7 @@ import {
   isSwitchyardError,
   NatsNames,
   type SessionEnded,
+  SwitchyardError,
 } from '@switchyard/protocol';
 import { type NatsServerHandle, startNats, waitFor } from '@switchyard/testkit';
 import { TicketQueue } from '@switchyard/ticket-queue';
@@ -77,6 +78,13 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
   let link: FrontEndLink;
   const ended: string[] = [];
   const instanceId = 'proxy-wl';
+  /** What onAllocationEnd was told, in order. */
+  const allocationEnds: { versionId: string; outcome: string; waitMs: number | undefined }[] = [];
+  /** Outcomes (and whether a ticket wait was given) told for `versionId`. */
+  const endsOf = (versionId: string) =>
+    allocationEnds
+      .filter((e) => e.versionId === versionId)
+      .map((e) => `${e.outcome}${e.waitMs === undefined ? '' : '+wait'}`);
 
   before(async () => {
     nats = await startNats();
@@ -92,6 +100,7 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
       maxQueuePerVersion: 2,
       reconnectTimeoutMs: 1_000,
       noRespondersGraceMs: 300,
+      onAllocationEnd: (_functionId, versionId, outcome, waitMs) => allocationEnds.push({ versionId, outcome, waitMs }),
     });
     await link.serve({ callbackUri: `http://127.0.0.1:${port}`, onSessionEnded: (reqId) => ended.push(reqId) });
   });
@@ -127,6 +136,7 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
     assert.notEqual(firstReqId, secondReqId);
     assert.equal(worker.tunnels.size, 1);
     assert.equal(listener.size, 1);
+    assert.deepEqual(endsOf(versionId), ['assigned+wait', 'assigned+wait'], 'onAllocationEnd told each, with its wait');
     worker.tunnels.closeAll();
   });
 
@@ -167,6 +177,7 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
     assert.equal(link.queued(versionId), 0);
     await waitFor(async () => (await (await queue.consumer(versionId)).next(1_000)) === null, { timeoutMs: 5_000 });
     assert.equal(listener.pendingTokens, 0, 'the tokens were withdrawn');
+    assert.deepEqual(endsOf(versionId), ['queue_full', 'timeout+wait', 'timeout+wait']);
   });
 
   test('H8: a caller that gives up resolves undefined and its ticket is withdrawn', async () => {
@@ -178,6 +189,7 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
     abort.abort();
     assert.equal(await pending, undefined);
     assert.equal(await (await queue.consumer(versionId)).next(1_000), null, 'nothing left to take');
+    assert.deepEqual(endsOf(versionId), ['cancelled+wait']);
   });
 
   test('admit runs inside the bound and its rejection is the allocation’s', async () => {
@@ -188,6 +200,12 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
       (err) => err === refusal,
     );
     assert.equal(link.queued(versionId), 0);
+    const limited = new SwitchyardError('SY_RATE_LIMITED');
+    await assert.rejects(
+      link.allocate({ ...request(versionId, 1_000), admit: async () => Promise.reject(limited) }),
+      (err) => err === limited,
+    );
+    assert.deepEqual(endsOf(versionId), ['error', 'rate_limited'], 'no ticket was published: no wait');
   });
 
   test('flow 3, S1: resume and detach go over the tunnel’s control streams; a session the worker lacks is NOT_FOUND', async () => {

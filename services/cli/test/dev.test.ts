@@ -190,7 +190,7 @@ test('should start a local region, serve echo through the proxy, and stop every 
   const echo = state.functions.echo;
   const callLabels = `switchyard_function_id="${echo.functionId}",switchyard_function_version_id="${echo.versionId}",switchyard_outcome="0"`;
   assert.ok(exposition.includes('switchyard_calls_total{') && exposition.includes(callLabels), exposition);
-  assert.match(exposition, /switchyard_call_duration[a-z_]*_bucket\{[^}]*le="1800000"/);
+  assert.match(exposition, /^switchyard_call_duration_seconds_bucket\{[^}]*le="1800"/m);
 
   const io = recordingIo({}, REPO);
   assert.equal(await runCli(['functions', 'list', '--state-dir', stateDir], io), 0, io.err);

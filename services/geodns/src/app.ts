@@ -52,6 +52,9 @@ export class GeoDns {
       domain: config.domain,
       ttlSeconds: config.ttlSeconds,
       nameservers: [...config.nameservers],
+      nameserverAddresses: new Map(
+        Object.entries(config.nameserverAddresses).map(([name, addresses]) => [name.toLowerCase(), [...addresses]]),
+      ),
       hostmaster: config.hostmaster ?? `hostmaster.${config.domain}`,
       serial: Math.floor(Date.now() / 1000) >>> 0,
     };

@@ -9,9 +9,8 @@ import { z } from 'zod';
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
-const ipList = z
-  .array(z.string().refine((s) => isIP(s) !== 0, { message: 'must be an IPv4 or IPv6 address' }))
-  .default([]);
+const ipAddress = z.string().refine((s) => isIP(s) !== 0, { message: 'must be an IPv4 or IPv6 address' });
+const ipList = z.array(ipAddress).default([]);
 
 /** One region as DNS sees it: where it is and which addresses answer for it when heartbeats name none. */
 export const RegionSpecSchema = z.object({
@@ -28,6 +27,55 @@ export const RegionSpecSchema = z.object({
 });
 /** One configured region. */
 export type RegionSpec = z.infer<typeof RegionSpecSchema>;
+
+/** Names of the zone answered with region addresses (dns-answer.ts classifyName), relative to the apex. */
+function isServedName(relative: string): boolean {
+  return relative === 'grpc' || relative === 'api' || relative === 'invocation' || relative.endsWith('.invocation');
+}
+
+/**
+ * The delegation rules of `nameservers` and `nameserverAddresses`: an NS name inside the zone has
+ * addresses (else resolvers that follow the NS set find nothing there); addresses are given only for
+ * NS names inside the zone (others are not answered here); an NS name is none of the served names.
+ */
+function refineNameservers(value: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const domain = String(value.domain).toLowerCase().replace(/\.$/, '');
+  const names = (value.nameservers as unknown[]).map((n) => String(n).toLowerCase());
+  const addresses = (
+    typeof value.nameserverAddresses === 'object' && value.nameserverAddresses !== null ? value.nameserverAddresses : {}
+  ) as Record<string, unknown>;
+  const inZone = (name: string) => name.endsWith(`.${domain}`);
+  for (const name of names) {
+    if (!inZone(name)) continue;
+    if (isServedName(name.slice(0, -domain.length - 1)))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nameservers'],
+        message: `${name} is answered with region addresses (grpc., api., *.invocation.); name the nameservers otherwise, e.g. ns1.${domain}`,
+      });
+    else if (!Object.hasOwn(addresses, name.toLowerCase()))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nameserverAddresses'],
+        message: `${name} is inside ${domain}, so this server answers for it and needs its addresses (the parent's glue): {"${name}": ["<IP>"]}`,
+      });
+  }
+  for (const name of Object.keys(addresses)) {
+    const n = name.toLowerCase();
+    if (!inZone(n))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nameserverAddresses'],
+        message: `${name} is outside ${domain}: its addresses are served by its own zone, not here`,
+      });
+    else if (!names.includes(n))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nameserverAddresses'],
+        message: `${name} is not in SWITCHYARD_NAMESERVERS`,
+      });
+  }
+}
 
 /** Schema of the geodns configuration; `loadConfig(GeoDnsConfigSchema, ...)` resolves it. */
 export const GeoDnsConfigSchema = z
@@ -78,7 +126,15 @@ export const GeoDnsConfigSchema = z
     nameservers: z
       .array(z.string().regex(HOSTNAME))
       .default([])
-      .describe('NS names of the zone (glue lives at the parent zone). Default: ns.<domain>.'),
+      .describe(
+        'NS names of the zone, answered at the apex in this order (the first is the SOA MNAME); the parent zone delegates to the same names. A name inside the zone needs its addresses in SWITCHYARD_NAMESERVER_ADDRESSES. Default: ns.<domain>, a placeholder for a zone nobody delegates (dev).',
+      ),
+    nameserverAddresses: z
+      .record(z.string().regex(HOSTNAME, 'must be a DNS name'), z.array(ipAddress).min(1))
+      .default({})
+      .describe(
+        'Addresses of the NS names inside the zone as JSON, {"ns1.<domain>": ["203.0.113.53"], ...}: answered as their A/AAAA records (and as additional records of the apex NS answer), the same addresses as the glue records at the parent zone. Names outside the zone are not answered here.',
+      ),
     hostmaster: z
       .string()
       .regex(HOSTNAME)
@@ -107,6 +163,13 @@ export const GeoDnsConfigSchema = z
       },
     },
   )
+  .superRefine(refineNameservers, {
+    // Also when other fields failed, so every problem is reported at once; needs the names only.
+    when: (payload) => {
+      const value = payload.value as { domain?: unknown; nameservers?: unknown };
+      return typeof value?.domain === 'string' && Array.isArray(value.nameservers);
+    },
+  })
   .superRefine(refineNatsConnection, NATS_REFINE_WHEN);
 
 /** Resolved, frozen geodns configuration. */

@@ -25,6 +25,11 @@ export interface Zone {
   ttlSeconds: number;
   /** NS names of the apex. */
   nameservers: string[];
+  /**
+   * Addresses of the NS names inside the zone (lower case, no trailing dot): their A/AAAA answers
+   * and the additional records of the apex NS answer, the same as the parent's glue.
+   */
+  nameserverAddresses: ReadonlyMap<string, readonly string[]>;
   /** SOA RNAME. */
   hostmaster: string;
   /** SOA serial (seconds since the epoch when the server started). */
@@ -49,7 +54,12 @@ interface ClientSubnet {
   ip: string;
 }
 
-type Target = { kind: 'apex' } | { kind: 'service'; service: AddressService } | { kind: 'empty' } | { kind: 'none' };
+type Target =
+  | { kind: 'apex' }
+  | { kind: 'service'; service: AddressService }
+  | { kind: 'nameserver'; addresses: readonly string[] }
+  | { kind: 'empty' }
+  | { kind: 'none' };
 
 /**
  * Classifies a query name relative to the zone: `grpc`, `api`, `<labels>.invocation` are services;
@@ -72,8 +82,10 @@ export function classifyName(name: string, domain: string): Target | undefined {
  * Answers one query. Contract (D1): A/AAAA for `grpc.`, `*.invocation.` and `api.<domain>` carry the
  * addresses of the region {@link RegionPicker} chooses for the ECS address when one is sent (source
  * prefix > 0), else for `sourceAddress`; the ECS option is echoed with scope = source prefix when the
- * answer depends on location, 0 when it does not. Other names in the zone: NXDOMAIN + SOA; other types:
- * NODATA + SOA; names outside the zone: REFUSED; opcodes other than QUERY: NOTIMP.
+ * answer depends on location, 0 when it does not. The apex has SOA and NS (with the addresses of the
+ * NS names inside the zone as additional records); those NS names have their configured A/AAAA.
+ * Other names in the zone: NXDOMAIN + SOA; other types: NODATA + SOA; names outside the zone: REFUSED;
+ * opcodes other than QUERY: NOTIMP.
  *
  * @param query decoded request (`type: 'query'`).
  * @param sourceAddress the resolver's address as the socket saw it.
@@ -135,7 +147,11 @@ export function answerQuery(
   const [question] = response.questions;
   if (question.class !== undefined && question.class !== 'IN' && question.class !== 'ANY')
     return finish('REFUSED', false);
-  const target = classifyName(question.name, zone.domain);
+  const nsAddresses = zone.nameserverAddresses.get(question.name.toLowerCase().replace(/\.$/, ''));
+  const target: Target | undefined =
+    nsAddresses !== undefined
+      ? { kind: 'nameserver', addresses: nsAddresses }
+      : classifyName(question.name, zone.domain);
   if (target === undefined) return finish('REFUSED', false);
 
   const soa = soaRecord(zone);
@@ -150,9 +166,17 @@ export function answerQuery(
     case 'apex':
       if (qtype === 'SOA' || qtype === 'ANY') response.answers.push(soa);
       if (qtype === 'NS' || qtype === 'ANY')
-        for (const ns of nameservers(zone))
+        for (const ns of nameservers(zone)) {
           response.answers.push({ type: 'NS', name: zone.domain, ttl: zone.ttlSeconds, data: ns });
+          // the in-zone NS names' addresses, before the OPT record (RFC 1034 4.3.2 additional section)
+          const glue = addressRecords(ns, zone.nameserverAddresses.get(ns) ?? [], 'ANY', zone.ttlSeconds);
+          response.additionals.splice(response.additionals.length - (responseOpt ? 1 : 0), 0, ...glue);
+        }
       if (response.answers.length === 0) response.authorities.push(soa);
+      return finish('NOERROR', true);
+    case 'nameserver':
+      response.answers.push(...addressRecords(question.name, target.addresses, qtype, zone.ttlSeconds));
+      if (response.answers.length === 0) response.authorities.push(soa); // NODATA: the name exists
       return finish('NOERROR', true);
     case 'service': {
       const wantsA = qtype === 'A' || qtype === 'ANY';
@@ -163,12 +187,7 @@ export function answerQuery(
       }
       const client = ecs !== undefined && ecs.sourcePrefixLength > 0 ? ecs.ip : sourceAddress;
       const pick = picker.pick(target.service, client);
-      for (const address of pick.addresses) {
-        if (wantsA && isIPv4(address))
-          response.answers.push({ type: 'A', name: question.name, ttl: zone.ttlSeconds, data: address });
-        if (wantsAAAA && isIPv6(address))
-          response.answers.push({ type: 'AAAA', name: question.name, ttl: zone.ttlSeconds, data: address });
-      }
+      response.answers.push(...addressRecords(question.name, pick.addresses, qtype, zone.ttlSeconds));
       if (response.answers.length === 0) response.authorities.push(soa);
       if (ecs !== undefined && responseOpt !== undefined)
         responseOpt.options.push({
@@ -212,6 +231,16 @@ export function formatErrorFor(bytes: Buffer): Buffer | undefined {
   if (flags & 0x8000) return undefined; // a response: never answer one
   reply.writeUInt16BE(0x8000 | (flags & (0xf << 11)) | (flags & dnsPacket.RECURSION_DESIRED) | Rcode.FORMERR, 2);
   return reply;
+}
+
+/** A and AAAA records of `name` for the addresses of the family `qtype` asks for (both for ANY). */
+function addressRecords(name: string, addresses: readonly string[], qtype: string, ttl: number): Answer[] {
+  const out: Answer[] = [];
+  for (const address of addresses) {
+    if ((qtype === 'A' || qtype === 'ANY') && isIPv4(address)) out.push({ type: 'A', name, ttl, data: address });
+    if ((qtype === 'AAAA' || qtype === 'ANY') && isIPv6(address)) out.push({ type: 'AAAA', name, ttl, data: address });
+  }
+  return out;
 }
 
 function soaRecord(zone: Zone): Answer & { type: 'SOA' } {

@@ -8,6 +8,7 @@ import { readTlsPair } from '@switchyard/config';
 import { type ControlStore, OpenCalls } from '@switchyard/control-store';
 import type { RegionHealthView } from '@switchyard/region-health';
 import type { SessionDirectory } from '@switchyard/session-directory';
+import { FrontEndMetrics } from '@switchyard/telemetry';
 import type { TicketQueue } from '@switchyard/ticket-queue';
 import { DEFAULT_TOKEN_TTL_MS, TunnelListener } from '@switchyard/tunnel';
 import { FrontEndLink } from '@switchyard/worker-link';
@@ -47,7 +48,12 @@ export interface GrpcProxyDeps {
   remoteDirectories?: SessionDirectory[];
   /** Region heartbeats: free capacity per version for `spill-over` functions. @default none (nothing spills) */
   health?: RegionHealthView;
-  /** Told when each client HTTP/2 call ends (metrics). @default none */
+  /**
+   * The front-end series (calls, sessions, allocations, rejections, connections, absorbs), built on the
+   * instance's meter with the control store as version catalogue. @default no-op metrics
+   */
+  metrics?: FrontEndMetrics;
+  /** Told when each client HTTP/2 call ends (the heartbeat's last-minute call summary). @default none */
   onCallEnd?: (call: CallEnd) => void;
 }
 
@@ -69,6 +75,7 @@ export class GrpcProxy {
   constructor(config: ProxyConfig, deps: GrpcProxyDeps) {
     this.config = config;
     const { control, logger } = deps;
+    const metrics = deps.metrics ?? FrontEndMetrics.noop('grpc-proxy');
     this.tunnels = new TunnelListener({
       host: config.callbackHost,
       port: config.callbackPort,
@@ -88,7 +95,9 @@ export class GrpcProxy {
       maxQueuePerVersion: config.maxQueuePerVersion,
       reconnectTimeoutMs: config.reconnectTimeoutMs,
       noRespondersGraceMs: config.noRespondersGraceMs,
+      onAllocationEnd: (_functionId, versionId, outcome, waitMs) => metrics.allocationEnded(versionId, outcome, waitMs),
     });
+    metrics.observeQueued((versionId) => link.queued(versionId));
     this.#link = link;
     const sessions = new SessionTable(link);
     this.#sessions = sessions;
@@ -99,10 +108,10 @@ export class GrpcProxy {
       health: deps.health,
       logger,
     });
-    const allocator = new SessionAllocator({ config, link, sessions, spill, rateLimiter: deps.rateLimiter });
+    const allocator = new SessionAllocator({ config, link, sessions, spill, rateLimiter: deps.rateLimiter, metrics });
     const lookup = new SessionLookup(deps.directory, deps.remoteDirectories, config.remoteLookupTimeoutMs);
-    const resumer = new SessionResumer({ link, sessions, lookup, control });
-    const absorb = new AbsorbHandler({ control, logger, allocator, resumer });
+    const resumer = new SessionResumer({ link, sessions, lookup, control, metrics });
+    const absorb = new AbsorbHandler({ control, logger, allocator, resumer, metrics });
     const tunnels = this.tunnels;
     const openCalls = new OpenCalls(control);
     this.#openCalls = openCalls;
@@ -118,6 +127,7 @@ export class GrpcProxy {
       absorb,
       openCalls,
       keyConnections,
+      metrics,
       onCallEnd: deps.onCallEnd,
     });
     this.#calls = calls;
@@ -131,6 +141,7 @@ export class GrpcProxy {
       resumer,
       openCalls,
       handshakeTimeoutMs: config.websocketHandshakeTimeoutMs,
+      metrics,
     });
     this.#webSockets = webSockets;
     this.#clients = new ClientListener({
@@ -143,6 +154,7 @@ export class GrpcProxy {
       onHttp1Request: (req, res) => http1.handle(req, res),
       onUpgrade: (req, socket, head) => webSockets.handle(req, socket, head),
       onSessionClose: (conn) => sessions.onConnectionClose(conn),
+      onConnection: (protocol) => metrics.connectionOpened(protocol),
     });
   }
 

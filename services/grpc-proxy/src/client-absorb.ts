@@ -14,6 +14,7 @@ import {
   Metadata,
   SwitchyardError,
 } from '@switchyard/protocol';
+import { AbsorbResult, type FrontEndMetrics } from '@switchyard/telemetry';
 import { isGrpcContentType, respondWithError } from '@switchyard/tunnel';
 import type { Logger } from 'pino';
 import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } from './request-id.ts';
@@ -56,6 +57,8 @@ export interface AbsorbDeps {
    * SY_DIRECTORY_UNAVAILABLE.
    */
   resumer: SessionResumer;
+  /** Absorb results and rejections (metrics). */
+  metrics: FrontEndMetrics;
 }
 
 /** A successful G13 answer. */
@@ -82,6 +85,7 @@ export class AbsorbHandler {
     const cors = corsHeaders(headers.origin);
     try {
       const answer = await this.#answer(action, headers);
+      this.#deps.metrics.absorbed(action === 'allocate' ? AbsorbResult.allocated : AbsorbResult.ended);
       if (stream.closed || stream.destroyed) return;
       if (stream.readableFlowing !== true) stream.resume();
       stream.respond({ ':status': answer.status, ...cors, ...answer.headers }, { endStream: true });
@@ -98,6 +102,7 @@ export class AbsorbHandler {
     req.resume();
     try {
       const answer = await this.#answer(action, req.headers);
+      this.#deps.metrics.absorbed(action === 'allocate' ? AbsorbResult.allocated : AbsorbResult.ended);
       res.writeHead(answer.status, { ...cors, ...answer.headers, 'content-length': 0 });
       res.end();
     } catch (err) {
@@ -136,9 +141,13 @@ export class AbsorbHandler {
     return { status: 204, headers: { [Metadata.requestId]: reqId, 'set-cookie': CLEAR_SESSION_COOKIE } };
   }
 
+  /** The code a failed G13 request is answered with; counted as its absorb result (and a rejection). */
   #codeOf(err: unknown): ErrorCode {
-    if (isSwitchyardError(err)) return err.code;
-    this.#deps.logger.error({ err }, 'unexpected error answering X-NVCF-ABSORB');
-    return 'SY_INTERNAL';
+    const code: ErrorCode = isSwitchyardError(err) ? err.code : 'SY_INTERNAL';
+    if (!isSwitchyardError(err)) this.#deps.logger.error({ err }, 'unexpected error answering X-NVCF-ABSORB');
+    const { metrics } = this.#deps;
+    metrics.absorbed(code === 'SY_SESSION_NOT_FOUND' ? AbsorbResult.notFound : AbsorbResult.error);
+    metrics.answeredError(code);
+    return code;
   }
 }

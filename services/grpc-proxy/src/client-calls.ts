@@ -6,6 +6,7 @@
 import type http2 from 'node:http2';
 import type { Authorization, ControlStore, OpenCalls } from '@switchyard/control-store';
 import { type ErrorCode, isSwitchyardError, Metadata, SwitchyardError, TunnelHeaders } from '@switchyard/protocol';
+import { type FrontEndMetrics, grpcOutcome, httpOutcome } from '@switchyard/telemetry';
 import {
   forwardHeaders,
   isGrpcContentType,
@@ -30,6 +31,14 @@ import type { LocalSession, SessionTable } from './session-table.ts';
  */
 const DROP_TO_WORKER: ReadonlySet<string> = new Set([Metadata.authorization, ...Object.values(TunnelHeaders)]);
 
+/** One ended client call, as {@link ClientCallsDeps.onCallEnd} is told it. */
+export interface CallEnd {
+  /** gRPC status as `0`..`16` (`cancelled` when none was sent), or the HTTP status class (`2xx`) of a non-gRPC call. */
+  outcome: string;
+  /** Time from the request headers to the stream's close, ms. */
+  durationMs: number;
+}
+
 /** What {@link ClientCalls} needs. */
 export interface ClientCallsDeps {
   /** Keys, functions and versions: authenticates callers (G1, G2). */
@@ -52,23 +61,13 @@ export interface ClientCallsDeps {
   openCalls: OpenCalls;
   /** Per-key cap on open connections (issue 11 item 2). @default unlimited */
   keyConnections?: KeyConnections;
-  /** Told when each client call ends (metrics). @default none */
+  /**
+   * Calls by version and outcome, and rejections (metrics). Versions are those the control store
+   * authorized, else `unknown`, so label values stay bounded by the deployed functions.
+   */
+  metrics: FrontEndMetrics;
+  /** Told when each call's stream closes, after its metrics (the heartbeat's call summary). @default none */
   onCallEnd?: (call: CallEnd) => void;
-}
-
-/**
- * One ended client call, for metrics. Function and version IDs are those the control store knew
- * (authorized calls) or `unknown`, so label values stay bounded by the deployed functions.
- */
-export interface CallEnd {
-  /** Function ID of an authorized call, else `unknown`. */
-  functionId: string;
-  /** Version ID the call was routed to, else `unknown`. */
-  versionId: string;
-  /** gRPC status code name-free number as a string (`0`..`16`), or the HTTP status class (`2xx`) of a non-gRPC call. */
-  outcome: string;
-  /** Time from the request headers to the stream's close, ms. */
-  durationMs: number;
 }
 
 /** Handles the client listener's HTTP/2 streams; see the file comment. */
@@ -84,11 +83,13 @@ export class ClientCalls {
   readonly #openCalls: OpenCalls;
   readonly #keyConnections: KeyConnections;
   #closing = false;
+  readonly #metrics: FrontEndMetrics;
   readonly #onCallEnd: ((call: CallEnd) => void) | undefined;
-  /** Function/version of authorized streams, for their {@link CallEnd}. */
-  readonly #routed = new WeakMap<http2.ServerHttp2Stream, { functionId: string; versionId: string }>();
+  /** Version of authorized streams, for their call metrics. */
+  readonly #routed = new WeakMap<http2.ServerHttp2Stream, string>();
 
   constructor(deps: ClientCallsDeps) {
+    this.#metrics = deps.metrics;
     this.#onCallEnd = deps.onCallEnd;
     this.#control = deps.control;
     this.#log = deps.logger;
@@ -102,8 +103,12 @@ export class ClientCalls {
     this.#keyConnections = deps.keyConnections ?? new KeyConnections(0);
   }
 
-  /** Reports the call's outcome (sent grpc-status, or HTTP status class) and duration once its stream closes. */
-  #watchCall(stream: http2.ServerHttp2Stream, grpc: boolean, report: (call: CallEnd) => void): void {
+  /**
+   * Records the call's outcome (sent grpc-status as `0`..`16`, or the HTTP status class `2xx` of a
+   * non-gRPC call; `cancelled` when none was sent) and duration (request headers to stream close, s)
+   * once its stream closes.
+   */
+  #watchCall(stream: http2.ServerHttp2Stream, grpc: boolean): void {
     const started = performance.now();
     stream.once('close', () => {
       const sent = stream as http2.ServerHttp2Stream & {
@@ -112,20 +117,10 @@ export class ClientCalls {
       };
       const grpcStatus = sent.sentTrailers?.['grpc-status'] ?? sent.sentHeaders?.['grpc-status'];
       const http = Number(sent.sentHeaders?.[':status'] ?? 0);
-      const outcome = grpc
-        ? grpcStatus !== undefined
-          ? String(grpcStatus)
-          : 'cancelled'
-        : http > 0
-          ? `${Math.floor(http / 100)}xx`
-          : 'cancelled';
-      const routed = this.#routed.get(stream);
-      report({
-        functionId: routed?.functionId ?? 'unknown',
-        versionId: routed?.versionId ?? 'unknown',
-        outcome,
-        durationMs: performance.now() - started,
-      });
+      const outcome = grpc ? grpcOutcome(grpcStatus) : httpOutcome(http);
+      const durationMs = performance.now() - started;
+      this.#metrics.callEnded(this.#routed.get(stream), outcome, durationMs / 1000);
+      this.#onCallEnd?.({ outcome, durationMs });
     });
   }
 
@@ -148,10 +143,11 @@ export class ClientCalls {
     // grpc.health.v1.Health for the proxy itself: NOT_SERVING once draining.
     if (handleHealth(stream, headers, () => !this.#closing)) return;
     if (this.#closing) {
+      this.#metrics.answeredError('SY_SHUTTING_DOWN');
       respondWithError(stream, grpc, 'SY_SHUTTING_DOWN', corsHeaders(headers.origin));
       return;
     }
-    if (this.#onCallEnd !== undefined) this.#watchCall(stream, grpc, this.#onCallEnd);
+    this.#watchCall(stream, grpc);
     if (isControlPath(headers[':path'])) {
       // The tunnel's control namespace is not a client's to call (G3 shape: NOT_FOUND / 404).
       respondWithError(stream, grpc, 'SY_ROUTE_NOT_FOUND', corsHeaders(headers.origin));
@@ -188,8 +184,9 @@ export class ClientCalls {
     auth: Authorization,
   ): void {
     if (stream.closed || stream.destroyed) return;
-    this.#routed.set(stream, { functionId: auth.fn.functionId, versionId: auth.version.versionId });
+    this.#routed.set(stream, auth.version.versionId);
     if (!this.#keyConnections.admit(auth.key.keyId, stream.session as http2.ServerHttp2Session)) {
+      this.#metrics.answeredError('SY_KEY_CONNECTIONS_EXCEEDED');
       respondWithError(stream, grpc, 'SY_KEY_CONNECTIONS_EXCEEDED', corsHeaders(headers.origin));
       return;
     }
@@ -287,6 +284,7 @@ export class ClientCalls {
     extra?: http2.OutgoingHttpHeaders,
   ): void {
     const code: ErrorCode = isSwitchyardError(err) ? err.code : 'SY_INTERNAL';
+    this.#metrics.answeredError(code);
     if (!isSwitchyardError(err)) this.#log.error({ err }, 'unexpected error handling a call');
     // The detail (e.g. "worker is gone") never reaches the client; at debug level it is in the log.
     else this.#log.debug({ code, detail: err.detail, path: headers[':path'] }, 'call answered with an error');

@@ -39,6 +39,11 @@ export interface ClientListenerOptions {
   onUpgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** A client HTTP/2 connection closed (its sessions are released). */
   onSessionClose: (session: http2.ServerHttp2Session) => void;
+  /**
+   * A client connection of `protocol` (`h2`, `http1`) opened (metrics); the returned function is called
+   * once when it closes. @default none
+   */
+  onConnection?: (protocol: 'h2' | 'http1') => () => void;
 }
 
 /** Number of open streams and the idle timer of a client connection. */
@@ -105,7 +110,16 @@ export class ClientListener {
   #byAlpn(socket: tls.TLSSocket): void {
     socket.on('error', () => socket.destroy());
     if (socket.alpnProtocol === 'h2') this.#h2.emit('connection', socket);
-    else this.#h1.emit('connection', socket);
+    else {
+      this.#countHttp1(socket);
+      this.#h1.emit('connection', socket);
+    }
+  }
+
+  /** Counts an HTTP/1.1 connection until its socket closes (HTTP/2 ones are counted per session). */
+  #countHttp1(socket: net.Socket): void {
+    const onConnection = this.#options.onConnection;
+    if (onConnection !== undefined) socket.once('close', onConnection('http1'));
   }
 
   #sniff(socket: net.Socket): void {
@@ -120,6 +134,7 @@ export class ClientListener {
         // The HTTP/2 session reads the bytes already buffered on the socket itself.
         this.#h2.emit('connection', socket);
       } else {
+        this.#countHttp1(socket);
         this.#guardHeaders(socket);
         this.#h1.emit('connection', socket);
         socket.resume();
@@ -129,6 +144,8 @@ export class ClientListener {
 
   #onSession(session: http2.ServerHttp2Session): void {
     this.#sessions.add(session);
+    const closed = this.#options.onConnection?.('h2');
+    if (closed !== undefined) session.once('close', closed);
     widenConnectionWindow(session);
     guardHttp2FirstStream(session, this.#options.limits);
     const state: ConnectionState = { open: 0, idle: undefined };

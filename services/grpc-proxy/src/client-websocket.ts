@@ -16,6 +16,7 @@ import {
   SwitchyardError,
   TunnelHeaders,
 } from '@switchyard/protocol';
+import { ClientProtocol, type FrontEndMetrics } from '@switchyard/telemetry';
 import { forwardHeaders, type ProxyTunnel } from '@switchyard/tunnel';
 import { type FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
@@ -78,6 +79,8 @@ export interface WebSocketGatewayDeps {
    * then the client gets 504 SY_REQUEST_TIMEOUT and the stream is cancelled.
    */
   handshakeTimeoutMs: number;
+  /** Rejections and WebSocket connections (metrics). */
+  metrics: FrontEndMetrics;
 }
 
 /**
@@ -134,6 +137,7 @@ export class WebSocketGateway {
       return;
     }
     if (this.#closing) {
+      this.#deps.metrics.answeredError('SY_SHUTTING_DOWN');
       writeError(socket, 'SY_SHUTTING_DOWN', cors);
       return;
     }
@@ -153,6 +157,7 @@ export class WebSocketGateway {
     } catch (err) {
       const code: ErrorCode = isSwitchyardError(err) ? err.code : 'SY_INTERNAL';
       if (!isSwitchyardError(err)) this.#deps.logger.error({ err }, 'unexpected error binding a WebSocket');
+      this.#deps.metrics.answeredError(code);
       writeError(
         socket,
         code,
@@ -247,6 +252,7 @@ export class WebSocketGateway {
       }
       if (headers[TunnelHeaders.upgrade] === WEBSOCKET) {
         socket.write(responseHead(101, { upgrade: WEBSOCKET, connection: 'Upgrade' }, headers, ours));
+        socket.once('close', this.#deps.metrics.connectionOpened(ClientProtocol.websocket));
         holder.ending = splice(socket, stream);
         return;
       }

@@ -7,7 +7,7 @@ import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
 import { CallWindow, HeartbeatPublisher, isServerErrorOutcome, RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
-import { Attr, CALL_DURATION_BUCKETS_MS, MetricNames, MetricSpecs } from '@switchyard/telemetry';
+import { FrontEndMetrics, MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { Redis } from 'ioredis';
 import { GrpcProxy } from './app.ts';
@@ -57,30 +57,13 @@ await runService({
       telemetry.watchDependency('redis', { connected: () => client.status === 'ready', reconnects: () => reconnects });
       rateLimiter = new RateLimiter(redis, config.rateLimitPerMinute);
     }
-    const callSpec = MetricSpecs[MetricNames.calls];
-    const calls = telemetry.meter.createCounter(MetricNames.calls, {
-      description: callSpec.description,
-      unit: callSpec.unit,
-    });
-    const durationSpec = MetricSpecs[MetricNames.callDuration];
-    const callDuration = telemetry.meter.createHistogram(MetricNames.callDuration, {
-      description: durationSpec.description,
-      unit: durationSpec.unit,
-      advice: { explicitBucketBoundaries: [...CALL_DURATION_BUCKETS_MS] },
-    });
+    // Function/version labels: the control store's versions, watched (deployed ones get 0 samples).
+    const metrics = new FrontEndMetrics(telemetry.meter, { service: 'grpc-proxy', catalogue: control });
     // Last-minute call summary for the heartbeat (the live status page).
     const lastMinute = new CallWindow();
     const proxy = new GrpcProxy(config, {
-      onCallEnd: (call) => {
-        lastMinute.record(call.durationMs, isServerErrorOutcome(call.outcome));
-        const attrs = {
-          [Attr.functionId]: call.functionId,
-          [Attr.versionId]: call.versionId,
-          [Attr.outcome]: call.outcome,
-        };
-        calls.add(1, attrs);
-        callDuration.record(call.durationMs, attrs);
-      },
+      metrics,
+      onCallEnd: (call) => lastMinute.record(call.durationMs, isServerErrorOutcome(call.outcome)),
       nc,
       control,
       directory,
@@ -129,7 +112,13 @@ await runService({
           },
         },
         { name: 'region health', run: () => health.stop() },
-        { name: 'control store', run: () => control.close() },
+        {
+          name: 'control store',
+          run: () => {
+            metrics.close();
+            return control.close();
+          },
+        },
         { name: 'nats', run: () => nc.drain() },
         { name: 'redis', run: () => redis?.disconnect() },
       ],

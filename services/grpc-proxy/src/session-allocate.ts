@@ -4,6 +4,7 @@
 
 import type { Authorization } from '@switchyard/control-store';
 import { newRequestId } from '@switchyard/protocol';
+import type { FrontEndMetrics } from '@switchyard/telemetry';
 import type { FrontEndLink } from '@switchyard/worker-link';
 import type { ProxyConfig } from './config.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -22,6 +23,8 @@ export interface SessionAllocatorDeps {
   spill: SpillRouter;
   /** The key's rate limit (G2). @default none (unlimited) */
   rateLimiter?: RateLimiter;
+  /** Session init durations (metrics). */
+  metrics: FrontEndMetrics;
 }
 
 /** Allocates sessions on free workers; see the file comment. */
@@ -45,6 +48,7 @@ export class SessionAllocator {
     const reqId = newRequestId();
     const waitMs = Math.min(this.#deps.config.attachTimeoutMs, deadlineMs ?? Number.POSITIVE_INFINITY);
     const { rateLimiter, spill } = this.#deps;
+    const startedMs = performance.now();
     const tunnel = await this.#deps.link.allocate({
       reqId,
       accountId: auth.key.accountId,
@@ -57,6 +61,7 @@ export class SessionAllocator {
       // names this proxy's callback, so the remote worker dials back here.
       queue: () => spill.queueFor(auth.fn, versionId),
     });
+    this.#deps.metrics.sessionInit(versionId, (performance.now() - startedMs) / 1000);
     return this.#deps.sessions.add({
       reqId,
       accountId: auth.key.accountId,

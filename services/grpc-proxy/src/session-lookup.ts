@@ -61,6 +61,11 @@ export class SessionLookup {
     this.#remoteTimeoutMs = remoteTimeoutMs;
   }
 
+  /** This proxy's region (its own bucket's). */
+  get localRegion(): string {
+    return this.#local.region;
+  }
+
   /** Regions looked up after the local one. */
   get remoteRegions(): string[] {
     return this.#remote.map((d) => d.region);

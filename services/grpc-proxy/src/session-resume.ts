@@ -3,7 +3,8 @@
 // attached once however many calls resume them at the same time; and ending an owned session (G13).
 
 import type { Authorization, ControlStore, VersionRecord } from '@switchyard/control-store';
-import { type SessionRecord, SwitchyardError } from '@switchyard/protocol';
+import { isSwitchyardError, type SessionRecord, SwitchyardError } from '@switchyard/protocol';
+import { type FrontEndMetrics, ResumeResult, ResumeSource } from '@switchyard/telemetry';
 import type { FrontEndLink } from '@switchyard/worker-link';
 import type { SessionLookup } from './session-lookup.ts';
 import type { LocalSession, SessionFields, SessionTable } from './session-table.ts';
@@ -18,6 +19,8 @@ export interface SessionResumerDeps {
   lookup: SessionLookup;
   /** Control data: a session record's version must be one of the caller's function (issue 8). */
   control: Pick<ControlStore, 'getVersion'>;
+  /** Resume durations by source and result (metrics). */
+  metrics: FrontEndMetrics;
 }
 
 /** Resumes and ends sessions by request ID; see the file comment. */
@@ -41,11 +44,42 @@ export class SessionResumer {
    *   SY_SESSION_MISMATCH, SY_DIRECTORY_UNAVAILABLE, SY_WORKER_UNAVAILABLE.
    */
   async resume(reqId: string, auth: Authorization, versionGiven: boolean): Promise<LocalSession> {
+    const startedMs = performance.now();
+    const { lookup, metrics } = this.#deps;
+    // A miss counts for the widest place looked in: this region's bucket, or the other regions' too.
+    let source: ResumeSource = ResumeSource.local;
+    try {
+      const session = await this.#resume(reqId, auth, versionGiven, (found) => {
+        source = found;
+      });
+      metrics.resumed(source, ResumeResult.found, (performance.now() - startedMs) / 1000);
+      return session;
+    } catch (err) {
+      if (source === ResumeSource.local && !this.#deps.sessions.live(reqId))
+        source = lookup.remoteRegions.length > 0 ? ResumeSource.region : ResumeSource.replica;
+      const notFound = isSwitchyardError(err, 'SY_SESSION_NOT_FOUND') || isSwitchyardError(err, 'SY_SESSION_MISMATCH');
+      metrics.resumed(
+        source,
+        notFound ? ResumeResult.notFound : ResumeResult.error,
+        (performance.now() - startedMs) / 1000,
+      );
+      throw err;
+    }
+  }
+
+  /** {@link resume} without the measurement; `foundIn` is told where a directory record was found. */
+  async #resume(
+    reqId: string,
+    auth: Authorization,
+    versionGiven: boolean,
+    foundIn: (source: ResumeSource) => void,
+  ): Promise<LocalSession> {
     let session = this.#deps.sessions.live(reqId);
     if (!session) {
       // Local bucket, then the other regions' in parallel (G15); an unanswered region is UNAVAILABLE.
       const entry = await this.#deps.lookup.find(reqId);
       if (!entry) throw new SwitchyardError('SY_SESSION_NOT_FOUND');
+      foundIn(entry.region === this.#deps.lookup.localRegion ? ResumeSource.replica : ResumeSource.region);
       // Checked before the worker is asked to attach: a refused resume must not hold the session (S1).
       checkOwner(entry.record, auth, versionGiven, this.#getVersion);
       let pending = this.#resuming.get(reqId);

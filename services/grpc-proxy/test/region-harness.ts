@@ -6,7 +6,7 @@ import { ControlStore } from '@switchyard/control-store';
 import { GrpcProxy, type GrpcProxyDeps, ProxyConfigSchema } from '@switchyard/grpc-proxy';
 import { loadEchoClient, type SampleServerHandle, startEchoServer } from '@switchyard/sample-functions';
 import { SessionDirectory } from '@switchyard/session-directory';
-import { createLogger } from '@switchyard/telemetry';
+import { createLogger, FrontEndMetrics, startTelemetry, type Telemetry } from '@switchyard/telemetry';
 import { type NatsServerHandle, startNats } from '@switchyard/testkit';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { Worker, WorkerConfigSchema } from '@switchyard/worker';
@@ -17,6 +17,8 @@ export interface HarnessProxy {
   port: number;
   address: string;
   callbackPort: number;
+  /** `http://127.0.0.1:<port>/metrics` of its telemetry, when started with `{ metrics: true }`. */
+  metricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -97,10 +99,14 @@ export class RegionHarness {
     return { key, keyId: record.keyId };
   }
 
-  /** Starts one gRPC proxy replica with its own NATS connection. */
+  /**
+   * Starts one gRPC proxy replica with its own NATS connection; with `options.metrics`, also its
+   * telemetry (a real Prometheus endpoint on an ephemeral loopback port) and front-end metrics, as main.ts wires them.
+   */
   async addProxy(
     overrides: Record<string, unknown> = {},
     deps: Partial<Pick<GrpcProxyDeps, 'rateLimiter'>> = {},
+    options: { metrics?: boolean } = {},
   ): Promise<HarnessProxy> {
     const config = loadConfig(ProxyConfigSchema, {
       service: 'grpc-proxy',
@@ -119,7 +125,18 @@ export class RegionHarness {
     const control = await ControlStore.open(nc);
     const directory = await SessionDirectory.open(nc, { region: this.region, timeoutMs: 1_000 });
     const queue = await TicketQueue.open(nc, { region: this.region });
-    const proxy = new GrpcProxy(config, { nc, control, directory, queue, logger: this.#logger, ...deps });
+    let telemetry: Telemetry | undefined;
+    let metrics: FrontEndMetrics | undefined;
+    if (options.metrics) {
+      telemetry = await startTelemetry({
+        service: 'grpc-proxy',
+        region: this.region,
+        instanceId: config.proxyId,
+        metricsPort: 0,
+      });
+      metrics = new FrontEndMetrics(telemetry.meter, { service: 'grpc-proxy', catalogue: control });
+    }
+    const proxy = new GrpcProxy(config, { nc, control, directory, queue, logger: this.#logger, metrics, ...deps });
     const { port, callbackPort } = await proxy.listen();
     const handle: HarnessProxy = {
       proxy,
@@ -127,8 +144,11 @@ export class RegionHarness {
       port,
       callbackPort,
       address: `127.0.0.1:${port}`,
+      metricsUrl: telemetry?.metricsUrl,
       stop: async () => {
         await proxy.close().catch(() => undefined);
+        metrics?.close();
+        await telemetry?.shutdown().catch(() => undefined);
         await control.close().catch(() => undefined);
         await nc.close().catch(() => undefined);
       },

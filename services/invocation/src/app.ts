@@ -16,6 +16,7 @@ import { type ControlStore, OpenCalls } from '@switchyard/control-store';
 import { SwitchyardError } from '@switchyard/protocol';
 import { TokenBuckets } from '@switchyard/rate-limit';
 import { RemoteResults } from '@switchyard/result-exchange';
+import { FrontEndMetrics } from '@switchyard/telemetry';
 import type { TicketQueue } from '@switchyard/ticket-queue';
 import { TunnelListener } from '@switchyard/tunnel';
 import { FrontEndLink, isControlPath } from '@switchyard/worker-link';
@@ -45,6 +46,11 @@ export interface InvocationDeps {
   redis: Redis;
   /** The service's logger. */
   logger: Logger;
+  /**
+   * The front-end series (calls, allocations, rejections, connections, 202s, status polls), built on the
+   * instance's meter with the control store as version catalogue. @default no-op metrics
+   */
+  metrics?: FrontEndMetrics;
   /** Told when each routed request's response closes (the heartbeat's call summary). @default none */
   onRequestEnd?: (end: RequestEnd) => void;
 }
@@ -81,6 +87,7 @@ export class InvocationService {
     this.config = config;
     this.#onRequestEnd = deps.onRequestEnd;
     const log = deps.logger;
+    const metrics = deps.metrics ?? FrontEndMetrics.noop('invocation');
     this.tunnels = new TunnelListener({
       host: config.callbackHost,
       port: config.callbackPort,
@@ -95,7 +102,10 @@ export class InvocationService {
       tunnels: this.tunnels,
       queue: deps.queue,
       maxQueuePerVersion: config.maxQueuePerVersion,
+      onAllocationEnd: (_functionId, versionId, outcome, waitMs) => metrics.allocationEnded(versionId, outcome, waitMs),
     });
+    const link = this.#link;
+    metrics.observeQueued((versionId) => link.queued(versionId));
     this.results = new ResultStore(deps.redis, {
       ttlMs: config.resultTtlMs,
       maxBytes: config.maxResultBytes,
@@ -117,6 +127,7 @@ export class InvocationService {
       warm: new WarmTunnels(),
       results: this.results,
       remoteResults: this.remoteResults,
+      metrics,
       inFlight: 0,
       closing: false,
     };
@@ -129,6 +140,7 @@ export class InvocationService {
           limits: config,
           tlsCertFile: config.tlsCertFile,
           tlsKeyFile: config.tlsKeyFile,
+          onConnection: (protocol) => metrics.connectionOpened(protocol),
         });
         return this.#listener.server as unknown as http.Server;
       },

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import type tls from 'node:tls';
 import {
   capConnections,
   guardFirstByte,
@@ -35,6 +36,11 @@ export interface ClientListenerOptions {
   /** PEM files: TLS with ALPN h2 + http/1.1 when both are set. */
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  /**
+   * A client connection of `protocol` (`h2`, `http1`) opened (metrics); the returned function is called
+   * once when it closes. @default none
+   */
+  onConnection?: (protocol: 'h2' | 'http1') => () => void;
 }
 
 /** Listener of client connections; `server` is what fastify listens on. */
@@ -69,6 +75,10 @@ export class ClientListener {
       );
       this.server = this.#h2;
       this.#h1 = undefined;
+      // HTTP/2 connections are counted per session; the others (ALPN http/1.1 or none) here.
+      this.#h2.on('secureConnection', (socket: tls.TLSSocket) => {
+        if (socket.alpnProtocol !== 'h2') this.#countHttp1(socket);
+      });
     } else {
       this.#h2 = http2.createServer(
         h2Options,
@@ -115,6 +125,12 @@ export class ClientListener {
     for (const socket of this.#h1Sockets.keys()) socket.destroy();
   }
 
+  /** Counts an HTTP/1.1 connection until its socket closes. */
+  #countHttp1(socket: net.Socket): void {
+    const onConnection = this.#options.onConnection;
+    if (onConnection !== undefined) socket.once('close', onConnection('http1'));
+  }
+
   #onHttp1Request(req: http.IncomingMessage, res: http.ServerResponse, handler: ClientHandler): void {
     const socket = req.socket;
     this.#h1Sockets.set(socket, (this.#h1Sockets.get(socket) ?? 0) + 1);
@@ -140,6 +156,7 @@ export class ClientListener {
         // The HTTP/2 session reads the bytes already buffered on the socket itself: no resume here.
         this.#h2.emit('connection', socket);
       } else {
+        this.#countHttp1(socket);
         this.#h1Sockets.set(socket, 0);
         socket.once('close', () => this.#h1Sockets.delete(socket));
         this.#guardHeaders?.(socket);
@@ -151,6 +168,8 @@ export class ClientListener {
 
   #onSession(session: http2.ServerHttp2Session): void {
     this.#sessions.add(session);
+    const closed = this.#options.onConnection?.('h2');
+    if (closed !== undefined) session.once('close', closed);
     widenConnectionWindow(session);
     guardHttp2FirstStream(session, this.#options.limits);
     let open = 0;

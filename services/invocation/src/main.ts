@@ -6,7 +6,7 @@ import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store
 import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
 import { CallWindow, HeartbeatPublisher } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
-import { MetricNames } from '@switchyard/telemetry';
+import { FrontEndMetrics, MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { Redis } from 'ioredis';
 import { InvocationService } from './app.ts';
@@ -40,12 +40,15 @@ await runService({
     redis.on('error', (err) => logger.warn({ err }, 'redis error'));
     // Last-minute call summary for the heartbeat (the live status page).
     const calls = new CallWindow();
+    // Function/version labels: the control store's versions, watched (deployed ones get 0 samples).
+    const metrics = new FrontEndMetrics(telemetry.meter, { service: 'invocation', catalogue: control });
     const service = new InvocationService(config, {
       nc,
       control,
       queue,
       redis,
       logger,
+      metrics,
       onRequestEnd: (end) => calls.record(end.durationMs, end.status >= 500),
     });
     const ports = await listen(service.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_CALLBACK_PORT');
@@ -81,7 +84,13 @@ await runService({
             return service.close();
           },
         },
-        { name: 'control store', run: () => control.close() },
+        {
+          name: 'control store',
+          run: () => {
+            metrics.close();
+            return control.close();
+          },
+        },
         { name: 'nats', run: () => nc.drain() },
         { name: 'redis', run: () => redis.disconnect() },
       ],

@@ -6,6 +6,7 @@
 import type { ControlStore, OpenCalls } from '@switchyard/control-store';
 import type { TokenBuckets } from '@switchyard/rate-limit';
 import type { RemoteResults } from '@switchyard/result-exchange';
+import type { FrontEndMetrics } from '@switchyard/telemetry';
 import type { FrontEndLink } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import type { InvocationConfig } from './config.ts';
@@ -32,6 +33,8 @@ export interface RequestContext {
   readonly results: ResultStore;
   /** Status polls from any region (H9): lookups in the other regions. */
   readonly remoteResults: RemoteResults;
+  /** Calls, rejections, 202s and status polls (metrics). */
+  readonly metrics: FrontEndMetrics;
   /** Requests being handled (202 results still being stored included); close() waits for 0. */
   inFlight: number;
   /** Set by close(): new invocations are answered 503 SY_SHUTTING_DOWN. */

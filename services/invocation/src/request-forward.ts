@@ -242,6 +242,7 @@ export function forward(
       }
       try {
         sendInProgress(res, reqId);
+        ctx.metrics.resultAccepted(call.versionId);
       } catch {
         // Client gone: the result is still stored for a later poll.
       }

@@ -8,8 +8,9 @@
 // stream closes; there is no session record and no reconnect window (nobody resumes an HTTP request).
 
 import type { Authorization } from '@switchyard/control-store';
-import { type ErrorCode, Metadata, newRequestId, SwitchyardError } from '@switchyard/protocol';
+import { type ErrorCode, isSwitchyardError, Metadata, newRequestId, SwitchyardError } from '@switchyard/protocol';
 import { bucketKey } from '@switchyard/rate-limit';
+import { httpOutcome } from '@switchyard/telemetry';
 import { type ProxyTunnel, readDeclaredBody } from '@switchyard/tunnel';
 import { hasBody, type RawRequest, type RawResponse } from './http-headers.ts';
 import { responseFinished, sendProblem } from './http-response.ts';
@@ -38,11 +39,17 @@ export async function invoke(
   url: string,
 ): Promise<void> {
   const startedMs = Date.now();
+  const started = performance.now();
   const reqId = newRequestId();
   const h = req.headers;
   let gone = false;
   let onGone: (() => void) | undefined;
+  /** The version the request was authorized for (its call's labels), else undefined (`unknown`). */
+  let routedVersion: string | undefined;
   res.once('close', () => {
+    // Outcome: the status class sent (a 202 counts as 2xx when it leaves), or `cancelled`.
+    const outcome = res.headersSent ? httpOutcome(res.statusCode) : 'cancelled';
+    ctx.metrics.callEnded(routedVersion, outcome, (performance.now() - started) / 1000);
     if (!responseFinished(req, res)) {
       gone = true;
       onGone?.();
@@ -60,6 +67,7 @@ export async function invoke(
       functionId: target.functionId,
       versionId: target.versionId,
     });
+    routedVersion = auth.version.versionId;
     // Ends the request if its key is revoked (or control data goes stale) before its response is
     // complete (issue 8): here while it waits for a worker, in forward() once relayed.
     const ending = ctx.openCalls.track(auth.key.keyId, auth.fn.functionId, res);
@@ -80,6 +88,7 @@ export async function invoke(
       { key: bucketKey('function', auth.fn.functionId), perMinute: ctx.config.rateLimitPerFunctionPerMinute },
     ]);
   } catch (err) {
+    if (isSwitchyardError(err)) ctx.metrics.answeredError(err.code);
     sendProblem(req, res, ctx.log, err, reqId);
     return;
   }
@@ -170,6 +179,7 @@ async function allocateAndForward(
       timeoutHint: ' (NVCF-POLL-SECONDS)',
     });
   } catch (err) {
+    if (isSwitchyardError(err)) ctx.metrics.answeredError(err.code);
     sendProblem(req, res, ctx.log, err, call.reqId);
     return;
   } finally {

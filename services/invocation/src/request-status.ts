@@ -7,6 +7,7 @@
 
 import type { ApiKeyRecord } from '@switchyard/control-store';
 import { isUuid, Metadata, SwitchyardError } from '@switchyard/protocol';
+import { PollResult } from '@switchyard/telemetry';
 import { clientResponseHeaders, type RawRequest, type RawResponse } from './http-headers.ts';
 import { abortResponse, sendInProgress, sendProblem } from './http-response.ts';
 import type { StatusTarget } from './invocation-route.ts';
@@ -34,6 +35,7 @@ export async function pollStatus(
       waitMs = pollSeconds(req.headers[Metadata.pollSeconds], undefined, ctx.config) * 1000;
     if (!isUuid(reqId)) throw new SwitchyardError('SY_RESULT_NOT_FOUND', { detail: 'not a request ID' });
   } catch (err) {
+    ctx.metrics.statusPolled(PollResult.errored);
     sendProblem(req, res, ctx.log, err, isUuid(reqId) ? reqId : undefined);
     return;
   }
@@ -49,9 +51,19 @@ export async function pollStatus(
       await new Promise((r) => setTimeout(r, Math.min(250, until - Date.now())));
     }
   } catch (err) {
+    ctx.metrics.statusPolled(PollResult.errored);
     sendProblem(req, res, ctx.log, err, reqId);
     return;
   }
+  ctx.metrics.statusPolled(
+    outcome.state === 'ready'
+      ? PollResult.fulfilled
+      : outcome.state === 'missing'
+        ? PollResult.notFound
+        : outcome.state === 'lost'
+          ? PollResult.lost
+          : PollResult.pending,
+  );
   if (outcome.state === 'lost') {
     sendProblem(req, res, ctx.log, new SwitchyardError('SY_RESULT_LOST'), reqId);
     return;

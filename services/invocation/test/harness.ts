@@ -9,7 +9,7 @@ import { loadConfig } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
 import { InvocationConfigSchema, InvocationService } from '@switchyard/invocation';
 import { SessionDirectory } from '@switchyard/session-directory';
-import { createLogger } from '@switchyard/telemetry';
+import { createLogger, FrontEndMetrics, startTelemetry, type Telemetry } from '@switchyard/telemetry';
 import { type NatsServerHandle, type RedisHandle, startNats, startRedis } from '@switchyard/testkit';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { Worker, WorkerConfigSchema } from '@switchyard/worker';
@@ -20,6 +20,8 @@ export interface HarnessInvocation {
   port: number;
   /** `http://127.0.0.1:<port>`. */
   url: string;
+  /** `http://127.0.0.1:<port>/metrics` of its telemetry, when started with `{ metrics: true }`. */
+  metricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -227,8 +229,15 @@ export class InvocationHarness {
     return { functionId: fn.functionId, versionId: version.versionId };
   }
 
-  /** Starts an invocation service replica with its own NATS and Redis connections. */
-  async addInvocation(overrides: Record<string, unknown> = {}): Promise<HarnessInvocation> {
+  /**
+   * Starts an invocation service replica with its own NATS and Redis connections; with
+   * `options.metrics`, also its telemetry (a real Prometheus endpoint on an ephemeral loopback port) and
+   * front-end metrics, as main.ts wires them.
+   */
+  async addInvocation(
+    overrides: Record<string, unknown> = {},
+    options: { metrics?: boolean } = {},
+  ): Promise<HarnessInvocation> {
     const config = loadConfig(InvocationConfigSchema, {
       service: 'invocation',
       env: {},
@@ -248,14 +257,28 @@ export class InvocationHarness {
     const control = await ControlStore.open(nc);
     const queue = await TicketQueue.open(nc, { region: this.region });
     const redis = new Redis(this.redis.url, { maxRetriesPerRequest: 1 });
-    const service = new InvocationService(config, { nc, control, queue, redis, logger: this.#logger });
+    let telemetry: Telemetry | undefined;
+    let metrics: FrontEndMetrics | undefined;
+    if (options.metrics) {
+      telemetry = await startTelemetry({
+        service: 'invocation',
+        region: this.region,
+        instanceId: config.instanceId,
+        metricsPort: 0,
+      });
+      metrics = new FrontEndMetrics(telemetry.meter, { service: 'invocation', catalogue: control });
+    }
+    const service = new InvocationService(config, { nc, control, queue, redis, logger: this.#logger, metrics });
     const { port } = await service.listen();
     const handle: HarnessInvocation = {
       service,
       port,
       url: `http://127.0.0.1:${port}`,
+      metricsUrl: telemetry?.metricsUrl,
       stop: async () => {
         await service.close().catch(() => undefined);
+        metrics?.close();
+        await telemetry?.shutdown().catch(() => undefined);
         await control.close().catch(() => undefined);
         await nc.close().catch(() => undefined);
         redis.disconnect();

@@ -73,6 +73,12 @@ SWITCHYARD_* names of this chart.
 {{- else if eq .Values.credentials.natsAuth "creds" }}
 - name: SWITCHYARD_NATS_CREDS
   value: /etc/switchyard/nats-auth/nats.creds
+{{- else if eq .Values.credentials.natsAuth "nkey" }}
+- name: SWITCHYARD_NATS_NKEY_SEED
+  value: /etc/switchyard/nats-auth/nats.nk
+# the only inbox a generated worker user may subscribe to (switchyard nats-user worker)
+- name: SWITCHYARD_NATS_INBOX_PREFIX
+  value: {{ printf "_INBOX_worker_%s" .Values.versionId | quote }}
 {{- end }}
 {{- if .Values.nats.tls.enabled }}
 - name: SWITCHYARD_NATS_TLS_CA

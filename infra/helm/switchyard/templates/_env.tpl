@@ -100,6 +100,15 @@ input of each define: dict "root" $ "c" <component from switchyard.components> "
 - name: SWITCHYARD_NAMESERVERS
   value: {{ join "," . | quote }}
 {{- end }}
+{{- range $v.nameservers }}
+{{- if and (hasSuffix (printf ".%s" $v.domain) .) (not (hasKey ($v.nameserverAddresses | default dict) .)) }}
+{{- fail (printf "geodns.nameserverAddresses needs the addresses of %s: a nameserver inside %s is answered by geodns itself" . $v.domain) }}
+{{- end }}
+{{- end }}
+{{- with $v.nameserverAddresses }}
+- name: SWITCHYARD_NAMESERVER_ADDRESSES
+  value: {{ toJson . | quote }}
+{{- end }}
 {{- with $v.hostmaster }}
 - name: SWITCHYARD_HOSTMASTER
   value: {{ . | quote }}
@@ -160,8 +169,9 @@ the headless Service's endpoints); hostIP: the node address and a hostPort (work
 {{- end }}
 
 {{/*
-NATS: servers, credentials (one NATS user per role: proxy, api, geodns, as accounts.conf names them)
-and TLS. A password comes from the Secret; a creds file is mounted at /etc/switchyard/nats-auth.
+NATS: servers, credentials (one NATS user per role: grpc-proxy, invocation, api, geodns, as
+infra/nats/production/users.conf names them) and TLS. A password comes from the Secret; a creds file
+or an nkey seed is mounted at /etc/switchyard/nats-auth (files are read again at every reconnect).
 */}}
 {{- define "switchyard.env.nats" -}}
 {{- $n := .root.Values.nats }}
@@ -183,10 +193,17 @@ and TLS. A password comes from the Secret; a creds file is mounted at /etc/switc
 {{- else if eq $n.auth.type "creds" }}
 - name: SWITCHYARD_NATS_CREDS
   value: /etc/switchyard/nats-auth/nats.creds
+{{- else if eq $n.auth.type "nkey" }}
+- name: SWITCHYARD_NATS_NKEY_SEED
+  value: /etc/switchyard/nats-auth/nats.nk
 {{- end }}
 {{- if and $n.auth.inboxPrefixPerUser (eq $n.auth.type "password") }}
 - name: SWITCHYARD_NATS_INBOX_PREFIX
   value: {{ printf "_INBOX_%s" (get $n.auth.users $role) | quote }}
+{{- else if eq $n.auth.type "nkey" }}
+# the only inbox this role's user may subscribe to (infra/nats/production/permissions.conf)
+- name: SWITCHYARD_NATS_INBOX_PREFIX
+  value: {{ printf "_INBOX_%s" $role | quote }}
 {{- end }}
 {{- if $n.tls.enabled }}
 - name: SWITCHYARD_NATS_TLS_CA
@@ -204,14 +221,16 @@ and TLS. A password comes from the Secret; a creds file is mounted at /etc/switc
 {{- define "switchyard.volumes" -}}
 - name: tmp
   emptyDir: {}
-{{- if eq .root.Values.nats.auth.type "creds" }}
+{{- $auth := .root.Values.nats.auth.type }}
+{{- if has $auth (list "creds" "nkey") }}
+{{- $ext := ternary "creds" "nk" (eq $auth "creds") }}
 - name: nats-auth
   secret:
     secretName: {{ include "switchyard.natsAuthSecretName" .root }}
     defaultMode: 0440
     items:
-      - key: {{ printf "%s.creds" .c.role }}
-        path: nats.creds
+      - key: {{ printf "%s.%s" .c.role $ext }}
+        path: {{ printf "nats.%s" $ext }}
 {{- end }}
 {{- if .root.Values.nats.tls.enabled }}
 - name: nats-tls
@@ -236,7 +255,7 @@ and TLS. A password comes from the Secret; a creds file is mounted at /etc/switc
 {{- define "switchyard.volumeMounts" -}}
 - name: tmp
   mountPath: /tmp
-{{- if eq .root.Values.nats.auth.type "creds" }}
+{{- if has .root.Values.nats.auth.type (list "creds" "nkey") }}
 - name: nats-auth
   mountPath: /etc/switchyard/nats-auth
   readOnly: true

@@ -58,17 +58,17 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/*
 The components as JSON: name (the `switchyard serve` argument), key (its block in values), role (its
-NATS user in infra/nats/production/accounts.conf), and container ports (name -> port/protocol).
+NATS user in infra/nats/production/users.conf: one per service), and container ports (name -> port/protocol).
 The ports here are what the process binds (set through _env.tpl); Services map their own ports to them.
 */}}
 {{- define "switchyard.components" -}}
 {{- $m := .Values.metrics.port -}}
 {{- $list := list
-  (dict "name" "grpc-proxy" "key" "grpcProxy" "role" "proxy" "client" "grpc" "ports" (list
+  (dict "name" "grpc-proxy" "key" "grpcProxy" "role" "grpc-proxy" "client" "grpc" "ports" (list
       (dict "name" "grpc" "port" 10081 "protocol" "TCP")
       (dict "name" "callback" "port" 10086 "protocol" "TCP")
       (dict "name" "metrics" "port" $m "protocol" "TCP")))
-  (dict "name" "invocation" "key" "invocation" "role" "proxy" "client" "http" "ports" (list
+  (dict "name" "invocation" "key" "invocation" "role" "invocation" "client" "http" "ports" (list
       (dict "name" "http" "port" 8080 "protocol" "TCP")
       (dict "name" "callback" "port" 10087 "protocol" "TCP")
       (dict "name" "metrics" "port" $m "protocol" "TCP")))

@@ -9,11 +9,11 @@ locals {
     eu-west = { lat = 53.3, lon = -6.3, addresses = var.public_addresses.eu_west }
   }
 
-  # NS names beside the zone in the parent zone (geodns answers no A for names inside its zone)
-  parent_domain = join(".", slice(split(".", var.domain), 1, length(split(".", var.domain))))
+  # One NS name per region's geodns, inside the zone: glue in the parent zone (modules/dns), and
+  # every geodns answers the same names' A records itself (nameserver_addresses).
   nameservers = {
-    "ns-us-east-${split(".", var.domain)[0]}.${local.parent_domain}" = var.geodns_addresses.us_east
-    "ns-eu-west-${split(".", var.domain)[0]}.${local.parent_domain}" = var.geodns_addresses.eu_west
+    "ns-us-east.${var.domain}" = var.geodns_addresses.us_east
+    "ns-eu-west.${var.domain}" = var.geodns_addresses.eu_west
   }
 }
 
@@ -21,32 +21,36 @@ module "us_east" {
   source    = "../../modules/region"
   providers = { helm = helm.us_east, kubernetes = kubernetes.us_east }
 
-  region           = "us-east"
-  remote_regions   = ["eu-west"]
-  chart_path       = "${local.repo_root}/infra/helm/switchyard"
-  nats_values_file = "${local.repo_root}/infra/nats/helm-values.yaml"
-  image            = var.image
-  domain           = var.domain
-  geo_regions      = local.geo_regions
-  nameservers      = keys(local.nameservers)
-  redis_url        = var.redis_urls.us_east
-  admin_token      = var.admin_token
+  region               = "us-east"
+  remote_regions       = ["eu-west"]
+  chart_path           = "${local.repo_root}/infra/helm/switchyard"
+  nats_values_file     = "${local.repo_root}/infra/nats/helm-values.yaml"
+  image                = var.image
+  domain               = var.domain
+  geo_regions          = local.geo_regions
+  nameservers          = keys(local.nameservers)
+  nameserver_addresses = local.nameservers
+  redis_url            = var.redis_urls.us_east
+  admin_token          = var.admin_token
+  nats_nkey_seeds      = var.nats_nkey_seeds
 }
 
 module "eu_west" {
   source    = "../../modules/region"
   providers = { helm = helm.eu_west, kubernetes = kubernetes.eu_west }
 
-  region           = "eu-west"
-  remote_regions   = ["us-east"]
-  chart_path       = "${local.repo_root}/infra/helm/switchyard"
-  nats_values_file = "${local.repo_root}/infra/nats/helm-values.yaml"
-  image            = var.image
-  domain           = var.domain
-  geo_regions      = local.geo_regions
-  nameservers      = keys(local.nameservers)
-  redis_url        = var.redis_urls.eu_west
-  admin_token      = var.admin_token
+  region               = "eu-west"
+  remote_regions       = ["us-east"]
+  chart_path           = "${local.repo_root}/infra/helm/switchyard"
+  nats_values_file     = "${local.repo_root}/infra/nats/helm-values.yaml"
+  image                = var.image
+  domain               = var.domain
+  geo_regions          = local.geo_regions
+  nameservers          = keys(local.nameservers)
+  nameserver_addresses = local.nameservers
+  redis_url            = var.redis_urls.eu_west
+  admin_token          = var.admin_token
+  nats_nkey_seeds      = var.nats_nkey_seeds
 }
 
 module "dns" {

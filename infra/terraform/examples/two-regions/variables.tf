@@ -66,3 +66,15 @@ variable "public_addresses" {
     eu_west = object({ grpc = list(string), http = list(string) })
   })
 }
+
+variable "nats_nkey_seeds" {
+  description = "nkey user seeds of the services (users of infra/nats/production/users.conf, the same in every region of the supercluster). Null: NATS without auth."
+  type = object({
+    grpc_proxy = string
+    invocation = string
+    api        = string
+    geodns     = string
+  })
+  default   = null
+  sensitive = true
+}

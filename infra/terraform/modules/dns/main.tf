@@ -6,8 +6,9 @@ resource "aws_route53_record" "delegation" {
   records = sort([for name in keys(var.nameservers) : "${name}."])
 }
 
-# One A record set per NS name in the parent zone: glue for names inside var.zone (geodns answers NS
-# at the apex but no A for its own names), ordinary records for names beside it in the parent zone.
+# One A record set per NS name in the parent zone: glue for names inside var.zone (geodns answers the
+# same addresses for them, chart value geodns.nameserverAddresses), ordinary records for names beside
+# it in the parent zone.
 resource "aws_route53_record" "glue" {
   for_each = var.nameservers
 

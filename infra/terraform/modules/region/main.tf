@@ -5,6 +5,10 @@ locals {
     "${local.nats_url_scheme}://nats.${var.nats_namespace}.svc:4222",
   ]
 
+  # NATS credentials per service (the chart's roles, as infra/nats/production/users.conf names them)
+  nats_auth_type = var.nats_nkey_seeds != null ? "nkey" : var.nats_creds != null ? "creds" : "none"
+  nats_roles     = { grpc_proxy = "grpc-proxy", invocation = "invocation", api = "api", geodns = "geodns" }
+
   # Chart values (infra/helm/switchyard/values.yaml); test/terraform-modules.test.ts checks every key
   # against the chart's schema.
   chart_values = {
@@ -14,8 +18,8 @@ locals {
     nats = {
       servers  = local.nats_servers
       replicas = var.nats_replicas
-      auth = var.nats_creds == null ? { type = "none", existingSecret = "" } : {
-        type           = "creds"
+      auth = local.nats_auth_type == "none" ? { type = "none", existingSecret = "" } : {
+        type           = local.nats_auth_type
         existingSecret = kubernetes_secret_v1.nats_auth[0].metadata[0].name
       }
       tls = var.nats_tls == null ? { enabled = false, existingSecret = "", clientCertificate = false } : {
@@ -54,6 +58,8 @@ locals {
       domain       = var.domain
       regions      = var.geo_regions
       nameservers  = var.nameservers
+      # only the in-zone names: geodns refuses addresses of names it does not serve
+      nameserverAddresses = { for name, addrs in var.nameserver_addresses : name => addrs if endswith(name, ".${var.domain}") }
     }
   }
 }
@@ -90,17 +96,18 @@ resource "kubernetes_secret_v1" "redis" {
   data = { "redis-url" = var.redis_url }
 }
 
+# Keys <role>.creds or <role>.nk, as the chart mounts them (nats.auth.existingSecret).
 resource "kubernetes_secret_v1" "nats_auth" {
-  count = var.nats_creds == null ? 0 : 1
+  count = local.nats_auth_type == "none" ? 0 : 1
 
   metadata {
-    name      = "${local.fullname}-nats-creds"
+    name      = "${local.fullname}-nats-auth"
     namespace = kubernetes_namespace_v1.switchyard.metadata[0].name
   }
-  data = {
-    "proxy.creds"  = var.nats_creds.proxy
-    "api.creds"    = var.nats_creds.api
-    "geodns.creds" = var.nats_creds.geodns
+  data = local.nats_auth_type == "nkey" ? {
+    for k, role in local.nats_roles : "${role}.nk" => "${trimspace(var.nats_nkey_seeds[k])}\n"
+    } : {
+    for k, role in local.nats_roles : "${role}.creds" => var.nats_creds[k]
   }
 }
 

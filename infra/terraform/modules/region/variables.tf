@@ -87,9 +87,20 @@ variable "geo_regions" {
 }
 
 variable "nameservers" {
-  description = "NS names of the zone served by geodns (chart value geodns.nameservers). Empty: ns.<domain>."
+  description = "NS names of the zone served by geodns (chart value geodns.nameservers), the same in every region and in the parent's delegation (modules/dns). Empty: ns.<domain>, a placeholder for a zone nobody delegates."
   type        = list(string)
   default     = []
+}
+
+variable "nameserver_addresses" {
+  description = "Addresses of the NS names inside the zone, NS name => IPs (chart value geodns.nameserverAddresses): geodns answers their A/AAAA records, as the parent's glue does. Every name of nameservers that ends in .<domain> needs an entry; the modules/dns input nameservers fits here."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for addrs in values(var.nameserver_addresses) : length(addrs) > 0 && alltrue([for a in addrs : can(cidrhost("${a}/32", 0)) || can(cidrhost("${a}/128", 0))])])
+    error_message = "every nameserver_addresses entry needs at least one IPv4 or IPv6 address."
+  }
 }
 
 variable "redis_url" {
@@ -115,14 +126,37 @@ variable "admin_token" {
 }
 
 variable "nats_creds" {
-  description = "NATS creds file contents per role (proxy, api, geodns) for chart auth type creds. Null: no NATS auth from this module."
+  description = "NATS creds file contents per service (grpc_proxy, invocation, api, geodns) for chart auth type creds (JWT auth). Null: not this way. Not with nats_nkey_seeds."
   type = object({
-    proxy  = string
-    api    = string
-    geodns = string
+    grpc_proxy = string
+    invocation = string
+    api        = string
+    geodns     = string
   })
   default   = null
   sensitive = true
+}
+
+variable "nats_nkey_seeds" {
+  description = "nkey user seeds (SU..., `nk -gen user`) per service (grpc_proxy, invocation, api, geodns) for chart auth type nkey: the users of infra/nats/production/users.conf, whose public keys the NATS servers hold (GRPC_PROXY_NKEY, ...). Null: not this way. Not with nats_creds."
+  type = object({
+    grpc_proxy = string
+    invocation = string
+    api        = string
+    geodns     = string
+  })
+  default   = null
+  sensitive = true
+
+  validation {
+    condition     = var.nats_nkey_seeds == null ? true : alltrue([for s in values(var.nats_nkey_seeds) : can(regex("^SU[A-Z2-7]{56}\\s*$", s))])
+    error_message = "every nats_nkey_seeds value must be an nkey user seed (SU followed by 56 base32 characters)."
+  }
+
+  validation {
+    condition     = var.nats_nkey_seeds == null || var.nats_creds == null
+    error_message = "set one of nats_creds and nats_nkey_seeds."
+  }
 }
 
 variable "nats_tls" {
