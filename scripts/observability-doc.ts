@@ -14,6 +14,8 @@ import {
   RejectionReason,
   ResumeResult,
   ResumeSource,
+  SPAN_DOCS,
+  TRACE_ENV_VARS,
   UNKNOWN_LABEL,
 } from '@switchyard/telemetry';
 import { parse as parseYaml } from 'yaml';
@@ -109,8 +111,8 @@ ${attrs.join('\n')}
 ## Cardinality
 
 Labels carry bounded values only: no request IDs, session IDs, API keys, account IDs or client addresses
-are ever labels. DNS labels are the answer region (a configured region, or empty), the rcode and the
-transport.
+are ever labels. DNS labels are the answer region (a configured region, or empty), the rcode, the transport
+and whether the query carried an EDNS Client Subnet option (\`dns_ecs\`).
 
 Function labels (${label(Attr.functionId)}, ${label(Attr.versionId)}) are bounded by the deployed
 functions: a front end labels a call with the IDs of the function version the control store authorized it
@@ -123,6 +125,19 @@ ${label(Attr.rejectionReason)} one of ${values(RejectionReason)}; ${label(Attr.r
 ${values(ResumeSource)} and ${label(Attr.resumeResult)} one of ${values(ResumeResult)}; ${label(Attr.protocol)} one of
 ${values(ClientProtocol)}; ${label(Attr.absorbResult)} one of ${values(AbsorbResult)}; ${label(Attr.pollResult)} one of
 ${values(PollResult)}.
+
+Tunnel, worker and dependency labels come from fixed lists: \`switchyard_tunnel_close_reason\` (ping_timeout,
+goaway_received, error, closed_locally, destroyed_locally, replaced, connection_closed),
+\`http_response_status_code\` of a CONNECT (200, 400, 401, 403, 404), \`switchyard_error_kind\` (dependencies:
+no_responders, timeout, other; containers: unavailable, failed, reset), \`switchyard_operation\` (NATS: kv_get,
+kv_put, kv_create, kv_update, kv_delete, stream_publish, consumer_fetch, jetstream_api, worker_reconnect,
+worker_evict, proxy_attach, result_exchange, request; Redis: the command name when it is one Switchyard sends,
+else \`other\`). These values start at 0 when a process starts, as do \`switchyard_worker_reconnect_expiries_total\`
+and \`switchyard_tunnels_opened_total\`; the worker's capacity gauges carry its one function version from the
+first scrape. NATS operations are timed at the connection's \`request()\` (every JetStream API call, KV
+operation and stream publish goes through it) and the ticket consumer's fetch; Redis commands at the client's
+\`sendCommand\`. A request that got an answer saying no (a JetStream API error, a Redis error reply) is not a
+request error.
 
 ## Front-end series: where each is recorded
 
@@ -209,7 +224,61 @@ Each alert links its runbook (what it means, the first three things to check, ho
 | Alert | Severity | For | Summary |
 | --- | --- | --- | --- |
 ${alertRows().join('\n')}
-${LIVE_STATUS_SECTION}`;
+${renderTracesSection()}${LIVE_STATUS_SECTION}`;
+}
+
+/** The traces section: OTLP export variables, the span tree of a call, every span. */
+function renderTracesSection(): string {
+  const vars = TRACE_ENV_VARS.map((v) => `| \`${v.name}\` | ${v.meaning} |`);
+  const spans = SPAN_DOCS.map(
+    (s) => `| ${s.name.includes('`') ? s.name : `\`${s.name}\``} | ${s.kind} | ${s.services} | ${s.meaning} |`,
+  );
+  return `
+## Traces
+
+The front ends continue the W3C \`traceparent\` / \`tracestate\` a client sends (or start a new root), the
+ticket carries the trace context in its NATS message headers, the tunnel request to the worker carries
+\`traceparent\`, and the worker passes its own to the function container (gRPC metadata / HTTP header
+\`traceparent\`), so one trace shows:
+
+\`\`\`
+client span
+└─ grpc-proxy | invocation  SERVER <service>/<method> or POST
+   ├─ switchyard.allocate                       (new sessions and HTTP requests on the ticket path)
+   │  ├─ switchyard.ticket.publish   PRODUCER
+   │  └─ switchyard.ticket.queue_wait
+   │     └─ worker  switchyard.ticket.claim  CONSUMER
+   ├─ switchyard.resume.lookup.local | .remote  (resumes by nvcf-reqid, gRPC proxy)
+   └─ switchyard.tunnel.call  CLIENT
+      └─ worker  switchyard.container.call  CLIENT  -> container receives traceparent
+\`\`\`
+
+Every log line (pino) written while a call's span is active carries \`trace_id\` and \`span_id\` (also for
+unsampled traces, so a log line finds its trace ID in the next hop's logs).
+
+**Pointing a region at an OTLP collector.** Export is configured only by the standard OpenTelemetry
+variables, read by the SDK (NodeSDK) of every service; for example, 1% of new traces, and every trace a
+client already sampled:
+
+\`\`\`sh
+OTEL_TRACES_EXPORTER=otlp
+OTEL_EXPORTER_OTLP_ENDPOINT=http://otel-collector:4318
+OTEL_TRACES_SAMPLER=parentbased_traceidratio
+OTEL_TRACES_SAMPLER_ARG=0.01
+\`\`\`
+
+| Variable | Meaning |
+| --- | --- |
+${vars.join('\n')}
+
+Cost when a trace is not sampled: the server span is the SDK's non-recording span; child spans
+(allocation, lookups, tunnel and container calls) are not created and no attributes are built; the
+\`traceparent\` is still written on the tunnel request and the ticket.
+
+| Span | Kind | Services | Meaning |
+| --- | --- | --- | --- |
+${spans.join('\n')}
+`;
 }
 
 /** The "Live status page" section (the API's /ui page, GET /v1/status, \`switchyard status\`). */

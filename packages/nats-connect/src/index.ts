@@ -2,6 +2,9 @@
 // service (credentials, TLS, inbox prefix) with their checks at start, connectNats(), and the
 // generated NATS user of a function version's workers.
 
+// Operation timing is installed on the connection by the service (the recorder comes from telemetry).
+export type { DependencyOperationRecorder } from '@switchyard/nats-errors';
+export { recordNatsOperations } from '@switchyard/nats-errors';
 export type { ConnectNatsOptions, NatsConnectionState, NatsConnectLogger } from './connect-nats.ts';
 export {
   connectNats,

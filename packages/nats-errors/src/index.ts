@@ -17,3 +17,5 @@ export {
   toSwitchyardError,
   withDeadline,
 } from './nats-errors.ts';
+export type { DependencyErrorKind, DependencyOperationRecorder, NatsOperation } from './nats-operations.ts';
+export { natsErrorKind, natsOperationOf, recordNatsOperations, timeNatsOperation } from './nats-operations.ts';

@@ -7,6 +7,12 @@ import { ContainerHeaders } from '@switchyard/protocol';
 
 /** Request metadata keys with this prefix come back in the response initial metadata. */
 export const ECHO_HEADER_PREFIX = 'x-echo-';
+/**
+ * Initial-metadata key under which both sample functions return the W3C `traceparent` they received
+ * (so tests see the trace context reach the container).
+ */
+export const RECEIVED_TRACEPARENT_HEADER = 'x-received-traceparent';
+
 /** Request metadata keys with this prefix come back as trailers. */
 export const ECHO_TRAILER_PREFIX = 'x-trailer-';
 /** Status message of a failure asked for with EchoRequest.fail_code. */
@@ -18,7 +24,7 @@ const MAX_TRACKED_SESSIONS = 100_000;
 export interface CallContext {
   /** The nvcf-reqid header, '' if absent. */
   readonly requestId: string;
-  /** x-echo-* entries, to send as initial metadata. */
+  /** x-echo-* entries, and the received `traceparent` as {@link RECEIVED_TRACEPARENT_HEADER}, to send as initial metadata. */
   readonly headers: grpc.Metadata;
   /** x-trailer-* entries, to send as trailers. */
   readonly trailers: grpc.Metadata;
@@ -48,9 +54,12 @@ export function callContext(call: ServerCallLike): CallContext {
   call.on('cancelled', () => controller.abort());
   if (call.cancelled) controller.abort();
   const value = call.metadata.get(ContainerHeaders.requestId)[0];
+  const headers = copyPrefixed(call.metadata, ECHO_HEADER_PREFIX);
+  const traceparent = call.metadata.get('traceparent')[0];
+  if (typeof traceparent === 'string') headers.set(RECEIVED_TRACEPARENT_HEADER, traceparent);
   return {
     requestId: typeof value === 'string' ? value : '',
-    headers: copyPrefixed(call.metadata, ECHO_HEADER_PREFIX),
+    headers,
     trailers: copyPrefixed(call.metadata, ECHO_TRAILER_PREFIX),
     signal: controller.signal,
   };

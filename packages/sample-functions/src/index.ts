@@ -2,7 +2,12 @@
 // function with echo, uploads, downloads and SSE chat) that the dev stack runs and tests call,
 // directly or through Switchyard.
 
-export { ECHO_HEADER_PREFIX, ECHO_TRAILER_PREFIX, REQUESTED_FAILURE_MESSAGE } from './call-context.ts';
+export {
+  ECHO_HEADER_PREFIX,
+  ECHO_TRAILER_PREFIX,
+  RECEIVED_TRACEPARENT_HEADER,
+  REQUESTED_FAILURE_MESSAGE,
+} from './call-context.ts';
 export type { EchoRequest, EchoResponse } from './echo-server.ts';
 export { startEchoServer } from './echo-server.ts';
 export type { ChatCompletionRequest, ChatPlan } from './http-chat.ts';

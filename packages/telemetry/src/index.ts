@@ -24,5 +24,38 @@ export {
   ResumeSource,
   WAIT_DURATION_BUCKETS_SECONDS,
 } from './names.ts';
+export type { DependencyMetricsRecorder, TunnelMetricsRecorder, WorkerMetricsRecorder } from './recorders.ts';
+export {
+  CONTAINER_ERROR_KINDS,
+  createDependencyRecorder,
+  createTunnelRecorder,
+  createWorkerRecorder,
+  DEPENDENCY_ERROR_KINDS,
+} from './recorders.ts';
 export type { Telemetry, TelemetryOptions } from './telemetry.ts';
 export { startTelemetry, TelemetryError, TelemetryErrorCode } from './telemetry.ts';
+export type { SpanName } from './trace-names.ts';
+export { SPAN_DOCS, SpanNames, TRACE_ENV_VARS, TraceAttr } from './trace-names.ts';
+export type { SpanScope } from './tracing.ts';
+export {
+  type Attributes,
+  type Context,
+  context,
+  contextFromHeaders,
+  endGrpcSpan,
+  endHttpSpan,
+  endRelaySpan,
+  endStreamSpan,
+  grpcMethodOf,
+  injectTraceHeaders,
+  ROOT_CONTEXT,
+  recordSpanError,
+  type Span,
+  SpanKind,
+  startChildSpan,
+  startSpan,
+  startTunnelSpan,
+  type Tracer,
+  trace,
+  tracerFor,
+} from './tracing.ts';

@@ -1,7 +1,7 @@
 // Structured JSON logs (pino) to stderr for every service, with the active trace and span IDs attached
 // and credentials (authorization headers, API keys, tokens) redacted wherever they appear.
 
-import { trace } from '@opentelemetry/api';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { type DestinationStream, type Logger, pino } from 'pino';
 
 /** Options for {@link createLogger}. */
@@ -42,7 +42,7 @@ export const REDACTED = '[REDACTED]';
 
 /**
  * Creates a pino logger writing one JSON object per line to stderr: ISO `time`, `level` as a label,
- * `service`, `region`, and `traceId`/`spanId` of the active span. `authorization`, `apiKey`, `token`,
+ * `service`, `region`, and `trace_id`/`span_id` (hex) of the active span, sampled or not. `authorization`, `apiKey`, `token`,
  * `cookie`, `password` and `secret` are replaced by `[REDACTED]` at any depth up to 4.
  *
  * @param options service, region, level, extra redaction paths, destination.
@@ -62,8 +62,8 @@ export function createLogger(options: LoggerOptions): Logger {
       mixin() {
         const span = trace.getActiveSpan();
         if (span === undefined) return {};
-        const { traceId, spanId } = span.spanContext();
-        return { traceId, spanId };
+        const sc = span.spanContext();
+        return isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
       },
     },
     options.destination ?? pino.destination({ dest: 2, sync: true }),

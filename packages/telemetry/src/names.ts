@@ -38,6 +38,25 @@ export const Attr = {
   absorbResult: 'switchyard.absorb.result',
   /** What a status poll answered: {@link PollResult}. */
   pollResult: 'switchyard.poll.result',
+  /** Why a worker tunnel closed: one of the tunnel package's `TUNNEL_CLOSE_REASONS` (bounded). */
+  tunnelCloseReason: 'switchyard.tunnel.close.reason',
+  /** HTTP status code a tunnel CONNECT was answered with (`200`, or a refusal's 4xx). */
+  httpStatusCode: 'http.response.status_code',
+  /**
+   * Kind of a failure: for dependencies `no_responders`, `timeout` or `other`; for container calls
+   * `unavailable` (no answer: not reachable, stream refused), `failed` (an HTTP container request
+   * failed before its answer) or `reset` (the answer was cut off).
+   */
+  errorKind: 'switchyard.error.kind',
+  /**
+   * Operation on a dependency (bounded): NATS `kv_get`, `kv_put`, `kv_create`, `kv_update`,
+   * `kv_delete`, `stream_publish`, `consumer_fetch`, `jetstream_api`, core requests by subject family
+   * (`worker_reconnect`, `worker_evict`, `proxy_attach`, `result_exchange`, `request`); Redis command
+   * names from a fixed list (else `other`).
+   */
+  operation: 'switchyard.operation',
+  /** Whether a geodns query carried an EDNS Client Subnet option: `true` or `false`. */
+  dnsEcs: 'dns.ecs',
 } as const;
 export type AttrKey = (typeof Attr)[keyof typeof Attr];
 
@@ -94,6 +113,28 @@ export const MetricNames = {
   resultsAccepted: 'switchyard.results.accepted',
   /** Counter: status polls (`GET /v2/nvcf/pexec/status/{id}`) answered, by result. */
   statusPolls: 'switchyard.status.polls',
+  /** Counter: worker tunnels opened (CONNECT accepted) at a proxy or invocation service. */
+  tunnelsOpened: 'switchyard.tunnels.opened',
+  /** Counter: worker tunnels closed, by `switchyard.tunnel.close.reason`. */
+  tunnelsClosed: 'switchyard.tunnels.closed',
+  /** Histogram (s): age of a tunnel token when a CONNECT or NATS attach redeems it. */
+  tunnelTokenAge: 'switchyard.tunnel.token.age.seconds',
+  /** Counter: tunnel CONNECT requests answered, by `http.response.status_code`. */
+  tunnelConnects: 'switchyard.tunnel.connects',
+  /** Observable gauge: session slots of a worker in all, by function version. */
+  workerCapacity: 'switchyard.worker.capacity',
+  /** Observable gauge: session slots of a worker in use (sessions, HTTP holds, reservations), by function version. */
+  workerCapacityUsed: 'switchyard.worker.capacity.used',
+  /** Histogram (s, buckets 1 ms .. 30 min): calls a worker relayed to its container, by outcome. */
+  containerCallDuration: 'switchyard.container.call.duration.seconds',
+  /** Counter: container calls that failed on the container's side, by `switchyard.error.kind`. */
+  containerErrors: 'switchyard.container.errors',
+  /** Counter: sessions a worker ended because their reconnect window ran out. */
+  workerReconnectExpiries: 'switchyard.worker.reconnect.expiries',
+  /** Counter: dependency requests that got no answer, by dependency and `switchyard.error.kind`. */
+  dependencyRequestErrors: 'switchyard.dependency.request.errors',
+  /** Histogram (s): durations of dependency operations, by dependency and `switchyard.operation`. */
+  dependencyOperationDuration: 'switchyard.dependency.operation.duration.seconds',
 } as const;
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames];
 
@@ -216,7 +257,7 @@ export const MetricSpecs: Record<MetricName, MetricSpec> = {
     type: 'counter',
     unit: '1',
     description: 'DNS queries answered by geodns',
-    attributes: [Attr.dnsAnswerRegion, Attr.dnsRcode, Attr.dnsTransport],
+    attributes: [Attr.dnsAnswerRegion, Attr.dnsRcode, Attr.dnsTransport, Attr.dnsEcs],
     services: ['geodns'],
   },
   [MetricNames.dependencyConnected]: {
@@ -331,5 +372,85 @@ export const MetricSpecs: Record<MetricName, MetricSpec> = {
     description: 'Status polls answered at this instance, by result',
     attributes: [Attr.pollResult],
     services: ['invocation'],
+  },
+  [MetricNames.tunnelsOpened]: {
+    type: 'counter',
+    unit: '1',
+    description: 'Worker tunnels opened (CONNECT accepted) at this proxy or invocation service',
+    attributes: [],
+    services: ['grpc-proxy', 'invocation'],
+  },
+  [MetricNames.tunnelsClosed]: {
+    type: 'counter',
+    unit: '1',
+    description:
+      'Worker tunnels closed, by reason (ping_timeout, goaway_received, error, closed_locally, destroyed_locally, replaced, connection_closed)',
+    attributes: [Attr.tunnelCloseReason],
+    services: ['grpc-proxy', 'invocation'],
+  },
+  [MetricNames.tunnelTokenAge]: {
+    type: 'histogram',
+    unit: 's',
+    description: 'Age of a tunnel token when a CONNECT or NATS attach redeems it',
+    attributes: [],
+    services: ['grpc-proxy', 'invocation'],
+  },
+  [MetricNames.tunnelConnects]: {
+    type: 'counter',
+    unit: '1',
+    description: 'Tunnel CONNECT requests answered, by HTTP status code (200 accepted, 4xx refused)',
+    attributes: [Attr.httpStatusCode],
+    services: ['grpc-proxy', 'invocation'],
+  },
+  [MetricNames.workerCapacity]: {
+    type: 'observableGauge',
+    unit: '1',
+    description: 'Session slots of this worker in all (its concurrency), by function version',
+    attributes: [Attr.versionId],
+    services: ['worker'],
+  },
+  [MetricNames.workerCapacityUsed]: {
+    type: 'observableGauge',
+    unit: '1',
+    description:
+      'Session slots of this worker in use (sessions, HTTP requests, tickets being taken), by function version',
+    attributes: [Attr.versionId],
+    services: ['worker'],
+  },
+  [MetricNames.containerCallDuration]: {
+    type: 'histogram',
+    unit: 's',
+    description: 'Duration of calls this worker relayed to its function container, by outcome',
+    attributes: [Attr.outcome],
+    services: ['worker'],
+  },
+  [MetricNames.containerErrors]: {
+    type: 'counter',
+    unit: '1',
+    description: 'Container calls that failed on the container side, by kind (unavailable, failed, reset)',
+    attributes: [Attr.errorKind],
+    services: ['worker'],
+  },
+  [MetricNames.workerReconnectExpiries]: {
+    type: 'counter',
+    unit: '1',
+    description: 'Sessions this worker ended because their reconnect window ran out',
+    attributes: [],
+    services: ['worker'],
+  },
+  [MetricNames.dependencyRequestErrors]: {
+    type: 'counter',
+    unit: '1',
+    description: 'Dependency (NATS, Redis) requests that got no answer, by kind (no_responders, timeout, other)',
+    attributes: [Attr.dependency, Attr.errorKind],
+    services: ['grpc-proxy', 'invocation', 'api', 'worker', 'geodns'],
+  },
+  [MetricNames.dependencyOperationDuration]: {
+    type: 'histogram',
+    unit: 's',
+    description:
+      'Duration of dependency operations (NATS KV, stream publish, consumer fetch, requests; Redis commands)',
+    attributes: [Attr.dependency, Attr.operation],
+    services: ['grpc-proxy', 'invocation', 'api', 'worker', 'geodns'],
   },
 };

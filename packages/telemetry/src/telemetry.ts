@@ -7,7 +7,7 @@ import { context, type Meter, metrics, propagation, type Tracer, trace } from '@
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { NodeSDK, type NodeSDKConfiguration, resources } from '@opentelemetry/sdk-node';
+import { NodeSDK, type NodeSDKConfiguration, resources, tracing } from '@opentelemetry/sdk-node';
 import { Attr, CONSTANT_LABEL_ATTRS, MetricNames, MetricSpecs } from './names.ts';
 
 /** Options for {@link startTelemetry}. */
@@ -120,8 +120,8 @@ let globalOwner: object | undefined;
 type SpanProcessor = NonNullable<NodeSDKConfiguration['spanProcessors']>[number];
 
 /**
- * Keeps spans recording (real trace IDs for logs and propagation) without exporting them; used unless
- * OTEL_TRACES_EXPORTER asks for an exporter.
+ * Drops ended spans without exporting them; used unless OTEL_TRACES_EXPORTER asks for an exporter
+ * (trace IDs still propagate and reach the logs).
  */
 const dropSpans: SpanProcessor = {
   onStart() {},
@@ -130,11 +130,15 @@ const dropSpans: SpanProcessor = {
   shutdown: async () => {},
 };
 
+/** Sampler while no trace exporter is configured: parent-based, new roots dropped. */
+const NO_EXPORT_SAMPLER = new tracing.ParentBasedSampler({ root: new tracing.AlwaysOffSampler() });
+
 /**
  * Starts metrics and tracing for one service instance. Metrics go to a MeterProvider of this instance
  * read by a Prometheus exporter (serving `GET /metrics`, `/healthz`, `/readyz` on `metricsPort` when set). The first instance
  * in the process also starts NodeSDK (no auto-instrumentation), which registers the global tracer provider,
- * context manager and propagator; traces are exported only when `OTEL_TRACES_EXPORTER` is set.
+ * context manager and W3C propagator; traces are exported only when `OTEL_TRACES_EXPORTER` is set
+ * (OTLP endpoint, protocol and sampler from the standard `OTEL_*` variables, read by NodeSDK).
  *
  * @param options service, region, instance ID, Prometheus port and host.
  * @returns the meter, tracer, bound metrics port and `shutdown()`.
@@ -198,6 +202,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   if (globalOwner === undefined) {
     globalOwner = token;
     const tracesFromEnv = (process.env.OTEL_TRACES_EXPORTER ?? '').trim() !== '';
+    const samplerFromEnv = (process.env.OTEL_TRACES_SAMPLER ?? '').trim() !== '';
     const logsFromEnv = (process.env.OTEL_LOGS_EXPORTER ?? '').trim() !== '';
     sdk = new NodeSDK({
       serviceName: options.service,
@@ -205,6 +210,10 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       autoDetectResources: false,
       instrumentations: [],
       spanProcessors: tracesFromEnv ? undefined : [dropSpans],
+      // No exporter: new traces are not sampled (nothing records on the hot path), a sampled parent
+      // still is, so its sampled flag reaches the next hop. Otherwise OTEL_TRACES_SAMPLER, or the
+      // SDK's default parentbased_always_on.
+      sampler: tracesFromEnv || samplerFromEnv ? undefined : NO_EXPORT_SAMPLER,
       logRecordProcessors: logsFromEnv ? undefined : [],
     });
     sdk.start();

@@ -1,7 +1,8 @@
 // Tickets (DESIGN flow 1, W2, S4): a JetStream work-queue stream per region, subjects
 // `rq.<region>.<versionId>.<reqId>`, one durable pull consumer per function version shared by all its
 // workers. A ticket is removed when a worker acknowledges it (tunnel up) or when the publisher
-// withdraws it (attach timeout, H8).
+// withdraws it (attach timeout, H8). A ticket carries its publisher's trace context in the NATS
+// message headers (W3C `traceparent`, `tracestate`), so the worker that takes it continues the trace.
 
 import {
   AckPolicy,
@@ -15,11 +16,12 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { type NatsConnection, nanos } from '@nats-io/nats-core';
+import { type MsgHdrs, type NatsConnection, nanos, headers as natsHeaders } from '@nats-io/nats-core';
 import {
   isReplicasExceedCluster,
   isStreamFull,
   retryWhileUnavailable,
+  timeNatsOperation,
   toSwitchyardError,
 } from '@switchyard/nats-errors';
 import {
@@ -30,6 +32,27 @@ import {
   type Ticket,
   TicketSchema,
 } from '@switchyard/protocol';
+import { type Context, context, contextFromHeaders, injectTraceHeaders, ROOT_CONTEXT } from '@switchyard/telemetry';
+
+/** Trace propagation headers a ticket may carry (W3C trace context). */
+const TRACE_HEADERS = ['traceparent', 'tracestate'] as const;
+
+/** NATS headers carrying `ctx`'s trace context, or undefined when it has none (nothing allocated). */
+function traceHeadersOf(ctx: Context): MsgHdrs | undefined {
+  const carrier = injectTraceHeaders(ctx, {} as Record<string, string>);
+  if (carrier.traceparent === undefined) return undefined;
+  const h = natsHeaders();
+  for (const name of TRACE_HEADERS) if (carrier[name] !== undefined) h.set(name, carrier[name]);
+  return h;
+}
+
+/** The trace context of a delivered ticket's headers (the root context when it carries none). */
+function traceContextOf(h: MsgHdrs | undefined): Context {
+  const traceparent = h?.get('traceparent');
+  if (!traceparent) return ROOT_CONTEXT;
+  const tracestate = h?.get('tracestate');
+  return contextFromHeaders(tracestate ? { traceparent, tracestate } : { traceparent });
+}
 
 /** Options of {@link TicketQueue.open}; all optional. */
 export interface TicketQueueOptions {
@@ -57,6 +80,8 @@ export interface PulledTicket {
    * JetStream reports in the delivery (`info.pending`): 0 means the queue was drained.
    */
   readonly pending: number;
+  /** Trace context the publisher put in the ticket's headers (`traceparent`), else the root context. */
+  readonly traceContext: Context;
   /** Acknowledge: the tunnel is up, the ticket is done (W2). */
   ack(): void;
   /** Terminate: drop the ticket for good (expired, not allowed, publisher gone). */
@@ -84,8 +109,11 @@ export class TicketQueue {
   readonly #options: TicketQueueOptions;
   readonly #consumers = new Map<string, Promise<TicketConsumer>>();
   readonly #failed = new Set<string>();
+  /** The connection (its operation recorder times consumer fetches). */
+  readonly #nc: NatsConnection;
 
-  private constructor(js: JetStreamClient, jsm: JetStreamManager, options: TicketQueueOptions) {
+  private constructor(nc: NatsConnection, js: JetStreamClient, jsm: JetStreamManager, options: TicketQueueOptions) {
+    this.#nc = nc;
     this.region = options.region;
     this.stream = NatsNames.ticketStream(options.region);
     this.#js = js;
@@ -125,22 +153,29 @@ export class TicketQueue {
       const jsm = await jetstreamManager(nc, { timeout: 5_000 });
       // Idempotent (info, then add only when missing): asked again while JetStream cannot answer.
       await retryWhileUnavailable(() => TicketQueue.#ensureStream(jsm, options));
-      return new TicketQueue(jetstream(nc, { timeout: 5_000 }), jsm, options);
+      return new TicketQueue(nc, jetstream(nc, { timeout: 5_000 }), jsm, options);
     } catch (err) {
       throw unavailable(err, `opening ticket stream ${NatsNames.ticketStream(options.region)}`);
     }
   }
 
   /**
-   * Publishes `ticket` (deduplicated by request ID). Resolves with the stream sequence, needed to withdraw it.
+   * Publishes `ticket` (deduplicated by request ID), with the trace context of `traceContext` in its
+   * headers. Resolves with the stream sequence, needed to withdraw it.
+   * @param traceContext context whose span the taking worker continues. @default the active context
    * @throws SwitchyardError SY_QUEUE_FULL when the stream is at its bound, SY_QUEUE_UNAVAILABLE otherwise.
    */
-  async publish(ticket: Ticket): Promise<number> {
+  async publish(ticket: Ticket, traceContext: Context = context.active()): Promise<number> {
     const subject = NatsNames.ticketSubject(this.region, ticket.versionId, ticket.reqId);
     const data = encodeMessage(ticket);
+    const headers = traceHeadersOf(traceContext);
     for (let attempt = 0; ; attempt++) {
       try {
-        const ack = await this.#js.publish(subject, data, { msgID: ticket.reqId });
+        const ack = await this.#js.publish(
+          subject,
+          data,
+          headers ? { msgID: ticket.reqId, headers } : { msgID: ticket.reqId },
+        );
         return ack.seq;
       } catch (err) {
         // DiscardPolicy.New: the stream at max_msgs refuses the ticket (a 503 that is not an outage).
@@ -203,7 +238,12 @@ export class TicketQueue {
           inactive_threshold: nanos(24 * 3600_000),
         });
       }
-      return new TicketConsumer(await this.#js.consumers.get(this.stream, name), () => this.#failed.add(versionId));
+      const nc = this.#nc;
+      return new TicketConsumer(
+        await this.#js.consumers.get(this.stream, name),
+        () => this.#failed.add(versionId),
+        (pull) => timeNatsOperation(nc, 'consumer_fetch', pull),
+      );
     } catch (err) {
       throw unavailable(err, `opening ticket consumer ${name}`);
     }
@@ -214,14 +254,20 @@ export class TicketQueue {
 export class TicketConsumer {
   readonly #consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>>;
   readonly #onFailure: () => void;
+  readonly #timed: (pull: () => Promise<JsMsg | null>) => Promise<JsMsg | null>;
 
-  /** @param onFailure called when a pull fails, so the queue opens the consumer anew next time. */
+  /**
+   * @param onFailure called when a pull fails, so the queue opens the consumer anew next time.
+   * @param timed runs each pull (the queue times it as a `consumer_fetch`). @default runs it as is
+   */
   constructor(
     consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>>,
     onFailure: () => void = () => undefined,
+    timed: (pull: () => Promise<JsMsg | null>) => Promise<JsMsg | null> = (pull) => pull(),
   ) {
     this.#consumer = consumer;
     this.#onFailure = onFailure;
+    this.#timed = timed;
   }
 
   /**
@@ -233,7 +279,7 @@ export class TicketConsumer {
     let msg: JsMsg | null;
     try {
       // JetStream pull requests expire after 1 s at the least.
-      msg = await this.#consumer.next({ expires: Math.max(1_000, expiresMs) });
+      msg = await this.#timed(() => this.#consumer.next({ expires: Math.max(1_000, expiresMs) }));
     } catch (err) {
       this.#onFailure();
       throw unavailable(err, 'pulling a ticket');
@@ -247,6 +293,13 @@ export class TicketConsumer {
       return null;
     }
     const m = msg;
-    return { ticket, pending: m.info.pending, ack: () => m.ack(), term: () => m.term(), nak: () => m.nak() };
+    return {
+      ticket,
+      pending: m.info.pending,
+      traceContext: traceContextOf(m.headers),
+      ack: () => m.ack(),
+      term: () => m.term(),
+      nak: () => m.nak(),
+    };
   }
 }

@@ -22,8 +22,9 @@ export { forwardHeaders, isGrpcContentType, relayStream, respondWithError } from
 export type { DialTunnelOptions, TunnelStreamHandler } from './tunnel-dial.ts';
 export { dialTunnel, PROCESS_WORKER_SECRET, WorkerTunnel } from './tunnel-dial.ts';
 export { TunnelEnd } from './tunnel-end.ts';
-export type { TunnelListenerOptions } from './tunnel-listener.ts';
-export { ProxyTunnel, TunnelListener } from './tunnel-listener.ts';
-export { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './tunnel-ping.ts';
+export type { TunnelListenerOptions, TunnelRecorder } from './tunnel-listener.ts';
+export { ProxyTunnel, TUNNEL_CONNECT_STATUSES, TunnelListener } from './tunnel-listener.ts';
+export type { TunnelCloseReason } from './tunnel-ping.ts';
+export { DEFAULT_TUNNEL_PING_INTERVAL_MS, TUNNEL_CLOSE_REASONS } from './tunnel-ping.ts';
 export type { PendingAttach } from './tunnel-token.ts';
 export { DEFAULT_TOKEN_TTL_MS, TokenTable } from './tunnel-token.ts';

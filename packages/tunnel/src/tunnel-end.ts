@@ -3,7 +3,7 @@
 
 import { EventEmitter } from 'node:events';
 import type http2 from 'node:http2';
-import { startPinging, trackCloseReason } from './tunnel-ping.ts';
+import { startPinging, type TunnelCloseReason, trackCloseReason } from './tunnel-ping.ts';
 
 /**
  * One end of a tunnel over `session`. Emits `close` once it takes no new streams (GOAWAY sent or
@@ -27,7 +27,9 @@ export class TunnelEnd<S extends http2.Http2Session> extends EventEmitter<{ clos
     session.on('close', () => this.#onClose());
     session.on('goaway', () => this.#onClose());
     this.#reason = trackCloseReason(session);
-    this.#stopPinging = startPinging(session, pingIntervalMs, undefined, () => this.#reason.set('ping timeout'));
+    this.#stopPinging = startPinging(session, pingIntervalMs, undefined, () =>
+      this.#reason.set('ping timeout', 'ping_timeout'),
+    );
   }
 
   /** Why the tunnel closed (for logs): `ping timeout`, `goaway received: code N`, `error: CODE`, `closed locally`... */
@@ -35,21 +37,30 @@ export class TunnelEnd<S extends http2.Http2Session> extends EventEmitter<{ clos
     return this.#reason.get();
   }
 
+  /** Why the tunnel closed, as a bounded label value (one of `TUNNEL_CLOSE_REASONS`). */
+  get closeReasonKind(): TunnelCloseReason {
+    return this.#reason.kind();
+  }
+
   /** True once the tunnel closed or received GOAWAY: no new streams may use it. */
   get closed(): boolean {
     return this.#closed || this.session.closed || this.session.destroyed;
   }
 
-  /** GOAWAY: in-flight streams finish, then the socket closes. */
-  close(): void {
-    this.#reason.set('closed locally');
+  /**
+   * GOAWAY: in-flight streams finish, then the socket closes.
+   * @param replaced true when a newer tunnel of the same worker replaces this one (close reason `replaced`).
+   */
+  close(replaced = false): void {
+    if (replaced) this.#reason.set('replaced by a newer tunnel', 'replaced');
+    else this.#reason.set('closed locally', 'closed_locally');
     if (!this.session.closed) this.session.close();
     this.#onClose();
   }
 
   /** Drops the tunnel at once (in-flight streams fail). */
   destroy(): void {
-    this.#reason.set('destroyed locally');
+    this.#reason.set('destroyed locally', 'destroyed_locally');
     this.session.destroy();
     this.#onClose();
   }

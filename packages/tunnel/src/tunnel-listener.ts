@@ -22,7 +22,7 @@ import {
 import { DEFAULT_MAX_SESSION_MEMORY_MB, H2_SETTINGS, widenConnectionWindow } from './h2-settings.ts';
 import type { SocketLimits } from './listener-guard.ts';
 import { TunnelEnd } from './tunnel-end.ts';
-import { DEFAULT_TUNNEL_PING_INTERVAL_MS } from './tunnel-ping.ts';
+import { DEFAULT_TUNNEL_PING_INTERVAL_MS, type TunnelCloseReason } from './tunnel-ping.ts';
 import { DEFAULT_TOKEN_TTL_MS, type PendingAttach, TokenTable } from './tunnel-token.ts';
 
 /** SHA-256 of a worker secret (kept instead of the secret). */
@@ -85,6 +85,34 @@ function clientSessionOver(workerId: string, socket: Socket, pingIntervalMs: num
   return session;
 }
 
+/**
+ * What a {@link TunnelListener} reports for metrics (injected, so this package needs no metrics SDK;
+ * `createTunnelRecorder` of @switchyard/telemetry makes one). Called synchronously; must not throw.
+ */
+export interface TunnelRecorder {
+  /** A tunnel was opened (its CONNECT answered 200). */
+  opened(): void;
+  /** A tunnel closed, for `reason`. */
+  closed(reason: TunnelCloseReason): void;
+  /** A CONNECT was answered with HTTP `status` (200, or the refusal's status). */
+  connectAnswered(status: number): void;
+  /** A token was redeemed (CONNECT or NATS attach) `ageMs` after it was issued or refreshed. */
+  tokenUsed(ageMs: number): void;
+}
+
+/** Error codes a CONNECT may be refused with (besides 404 for another path). */
+const CONNECT_REFUSALS = [
+  'SY_TUNNEL_AUTH_MISSING',
+  'SY_TUNNEL_WORKER_ID_INVALID',
+  'SY_TUNNEL_WORKER_MISMATCH',
+  'SY_TUNNEL_TOKEN_REJECTED',
+] as const satisfies readonly ErrorCode[];
+
+/** Every HTTP status a CONNECT on the callback listener can be answered with (bounded; for metrics). */
+export const TUNNEL_CONNECT_STATUSES: readonly number[] = [
+  ...new Set([200, 404, ...CONNECT_REFUSALS.map((code) => httpStatusOf(code))]),
+].sort((a, b) => a - b);
+
 /** Options of {@link TunnelListener}; all optional. */
 export interface TunnelListenerOptions {
   /** Interface to bind. @default '0.0.0.0' */
@@ -106,6 +134,8 @@ export interface TunnelListenerOptions {
    * @default node's (60 s headers timeout, 16 KiB headers, no connection cap)
    */
   limits?: Pick<SocketLimits, 'headersTimeoutMs' | 'maxHeaderListBytes' | 'maxConnections'>;
+  /** Receives tunnel metrics (opened, closed by reason, CONNECT statuses, token ages). @default none */
+  recorder?: TunnelRecorder;
 }
 
 /** Events: `tunnel` (a new tunnel is current for its worker), `tunnel-closed` (its `close` event). */
@@ -126,7 +156,8 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   /** Who dialled each tunnel: the hash of its worker's secret and the version it announced. */
   readonly #identities = new WeakMap<ProxyTunnel, { secretHash: Buffer; versionId: string | undefined }>();
   readonly #server: http.Server | https.Server;
-  readonly #options: Required<Omit<TunnelListenerOptions, 'tls' | 'limits'>>;
+  readonly #options: Required<Omit<TunnelListenerOptions, 'tls' | 'limits' | 'recorder'>>;
+  readonly #recorder: TunnelRecorder | undefined;
 
   constructor(options: TunnelListenerOptions = {}) {
     super();
@@ -136,6 +167,7 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
       tokenTtlMs: options.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS,
       pingIntervalMs: options.pingIntervalMs ?? DEFAULT_TUNNEL_PING_INTERVAL_MS,
     };
+    this.#recorder = options.recorder;
     const limits = options.limits;
     const serverOptions: http.ServerOptions = limits
       ? { headersTimeout: limits.headersTimeoutMs, maxHeaderSize: limits.maxHeaderListBytes }
@@ -210,7 +242,11 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     const pending = this.#tokens.peek(token);
     if (!pending || pending.reqId !== reqId) return 'SY_TUNNEL_TOKEN_REJECTED';
     if (!boundTo(pending, workerId, identity.versionId)) return 'SY_TUNNEL_WORKER_MISMATCH';
-    this.#tokens.redeem(token)?.resolve(tunnel);
+    const redeemed = this.#tokens.redeem(token);
+    if (redeemed) {
+      this.#recorder?.tokenUsed(Date.now() - redeemed.issuedAt);
+      redeemed.resolve(tunnel);
+    }
     return undefined;
   }
 
@@ -269,8 +305,9 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     await closed;
   }
 
-  #reject(socket: Socket, code: ErrorCode): void {
+  #reject(socket: Socket, code: (typeof CONNECT_REFUSALS)[number]): void {
     const status = httpStatusOf(code);
+    this.#recorder?.connectAnswered(status);
     const body = `${ErrorCatalogue[code].message}\n`;
     socket.end(
       `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: text/plain\r\n${TunnelHeaders.errorCode}: ${code}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
@@ -280,6 +317,7 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   #onConnect(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     if (req.url !== TUNNEL_CONNECT_PATH) {
+      this.#recorder?.connectAnswered(404);
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       return;
     }
@@ -324,6 +362,8 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
       return;
     }
 
+    this.#recorder?.connectAnswered(200);
+    this.#recorder?.tokenUsed(Date.now() - pending.issuedAt);
     // The HTTP/2 session is set up only once the 200 is written: on a TLS socket, node:http2 fails an
     // assertion when its session takes the socket while the TLS layer still writes the answer.
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n', (err) => {
@@ -356,8 +396,10 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     const previous = this.#tunnels.get(workerId);
     this.#tunnels.set(workerId, tunnel);
     // A worker re-dialled (its old tunnel looked alive to us): the old one finishes its streams and goes.
-    if (previous && previous !== tunnel) previous.close();
+    if (previous && previous !== tunnel) previous.close(true);
+    this.#recorder?.opened();
     tunnel.once('close', () => {
+      this.#recorder?.closed(tunnel.closeReasonKind);
       this.#all.delete(tunnel);
       if (this.#tunnels.get(workerId) === tunnel) this.#tunnels.delete(workerId);
       this.emit('tunnel-closed', tunnel);

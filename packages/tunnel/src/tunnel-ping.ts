@@ -64,15 +64,39 @@ export function startPinging(
 }
 
 /**
- * Records why `session` ends, for logs: the first of `error: <code>`, `goaway received: <code>`,
- * `ping timeout`, `closed locally` (set by the caller), else `connection closed`. Returns a getter.
+ * Why a tunnel closed, as a bounded label value (metrics): `ping_timeout`, `goaway_received`, `error`,
+ * `closed_locally` (GOAWAY sent by us, e.g. a drain), `destroyed_locally`, `replaced` (the worker
+ * dialled a new tunnel), `connection_closed` (socket gone without any of these).
  */
-export function trackCloseReason(session: http2.Http2Session): { get(): string; set(reason: string): void } {
+export const TUNNEL_CLOSE_REASONS = [
+  'ping_timeout',
+  'goaway_received',
+  'error',
+  'closed_locally',
+  'destroyed_locally',
+  'replaced',
+  'connection_closed',
+] as const;
+export type TunnelCloseReason = (typeof TUNNEL_CLOSE_REASONS)[number];
+
+/**
+ * Records why `session` ends, for logs: the first of `error: <code>`, `goaway received: <code>`,
+ * `ping timeout`, `closed locally` (set by the caller), else `connection closed`. Returns a getter of
+ * the text and of its bounded kind ({@link TUNNEL_CLOSE_REASONS}).
+ */
+export function trackCloseReason(session: http2.Http2Session): {
+  get(): string;
+  kind(): TunnelCloseReason;
+  set(reason: string, kind: TunnelCloseReason): void;
+} {
   let reason: string | undefined;
-  const set = (r: string) => {
-    reason ??= r;
+  let reasonKind: TunnelCloseReason = 'connection_closed';
+  const set = (r: string, k: TunnelCloseReason) => {
+    if (reason !== undefined) return;
+    reason = r;
+    reasonKind = k;
   };
-  session.on('error', (err: NodeJS.ErrnoException) => set(`error: ${err.code ?? err.message}`));
-  session.on('goaway', (code: number) => set(`goaway received: code ${code}`));
-  return { get: () => reason ?? 'connection closed', set };
+  session.on('error', (err: NodeJS.ErrnoException) => set(`error: ${err.code ?? err.message}`, 'error'));
+  session.on('goaway', (code: number) => set(`goaway received: code ${code}`, 'goaway_received'));
+  return { get: () => reason ?? 'connection closed', kind: () => reasonKind, set };
 }

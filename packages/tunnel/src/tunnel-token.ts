@@ -21,6 +21,8 @@ export interface PendingAttach<T> {
   readonly versionId?: string;
   /** Called once by the redeemer with the tunnel the session will use. */
   readonly resolve: (value: T) => void;
+  /** Epoch ms its current token was issued (a refresh issues a new one): the token's age at use is now minus this. */
+  readonly issuedAt: number;
 }
 
 /** Options of {@link TokenTable.issue}. */
@@ -60,7 +62,7 @@ export class TokenTable<T> {
     const token = randomBytes(24).toString('base64url');
     const entry: Entry<T> = {
       token,
-      pending: { reqId, resolve, workerId: options.workerId, versionId: options.versionId },
+      pending: { reqId, resolve, workerId: options.workerId, versionId: options.versionId, issuedAt: Date.now() },
       timer: setTimeout(() => {
         this.#entries.delete(entry.token);
         options.onExpire?.();
@@ -106,7 +108,9 @@ export class TokenTable<T> {
     if (!entry) return undefined;
     this.#entries.delete(token);
     entry.token = randomBytes(24).toString('base64url');
-    entry.connectUntil = Date.now() + entry.connectTtlMs;
+    const now = Date.now();
+    entry.connectUntil = now + entry.connectTtlMs;
+    entry.pending = { ...entry.pending, issuedAt: now };
     this.#entries.set(entry.token, entry);
     return entry.token;
   }

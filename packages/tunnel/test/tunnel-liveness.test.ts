@@ -54,6 +54,7 @@ describe('W3 dead peers: PINGs find a tunnel whose peer stopped answering', () =
     assert.ok(Date.now() - frozenAt < 2_000, `dropped after ${Date.now() - frozenAt} ms`);
     assert.equal(chain.listener.get('worker-1'), undefined);
     assert.equal(chain.proxyTunnel.closeReason, 'ping timeout');
+    assert.equal(chain.proxyTunnel.closeReasonKind, 'ping_timeout');
     assert.equal(chain.workerTunnel.closed, false, 'the worker has not noticed yet (its PING interval is long)');
   });
 

@@ -103,6 +103,7 @@ describe('W1 shared tunnels: redeem over NATS, re-dial, one tunnel per worker', 
     await until(() => first.proxyTunnel.session.destroyed && first.workerTunnel.session.destroyed, 5000, 'old socket');
     assert.equal(first.workerTunnel.closed, true);
     assert.deepEqual(closedEvents, [first.proxyTunnel]);
+    assert.equal(first.proxyTunnel.closeReasonKind, 'replaced', 'the metrics label of a re-dialled tunnel');
     assert.equal(listener.get('w-redial'), second.proxyTunnel);
     assert.deepEqual(await get(second.proxyTunnel, '/new'), { status: 200, body: '/new' });
     listener.off('tunnel-closed', onClosed);

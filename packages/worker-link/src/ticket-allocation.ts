@@ -2,11 +2,34 @@
 // service's requests. Count the request against its version's bound on this instance (before any
 // await, so concurrent requests cannot all pass it), issue a single-use token and expect the worker's
 // attach, publish a ticket naming this instance, then race the attach against the deadline (and the
-// caller giving up); a ticket nobody took is withdrawn from the stream.
+// caller giving up); a ticket nobody took is withdrawn from the stream. Traced (when the caller's span
+// records) as `switchyard.allocate` with children `switchyard.ticket.publish` (PRODUCER) and
+// `switchyard.ticket.queue_wait`; the ticket carries the queue wait's context to the worker.
 
 import { type FunctionKind, isSwitchyardError, SwitchyardError, type Ticket } from '@switchyard/protocol';
+import {
+  context,
+  recordSpanError,
+  type Span,
+  SpanKind,
+  SpanNames,
+  startChildSpan,
+  TraceAttr,
+  trace,
+  tracerFor,
+} from '@switchyard/telemetry';
 import type { TicketQueue } from '@switchyard/ticket-queue';
 import type { ProxyTunnel, TunnelListener } from '@switchyard/tunnel';
+
+const tracer = tracerFor('@switchyard/worker-link');
+
+/** Ends an allocation child span with `outcome`, an error status unless it is `attached`. */
+function endAllocationSpan(span: Span | undefined, outcome: string, err?: unknown): void {
+  if (span === undefined) return;
+  span.setAttribute(TraceAttr.allocationOutcome, outcome);
+  if (err !== undefined) recordSpanError(span, err);
+  span.end();
+}
 
 /** One request for a worker. */
 export interface AllocationRequest {
@@ -116,6 +139,12 @@ export class TicketAllocator {
     this.#queued.set(versionId, queued + 1);
     const timing: TicketTiming = { publishedMs: undefined };
     let outcome: AllocationOutcome = 'error';
+    const span = startChildSpan(tracer, SpanNames.allocate, SpanKind.INTERNAL, () => ({
+      [TraceAttr.requestId]: request.reqId,
+      [TraceAttr.functionId]: request.functionId,
+      [TraceAttr.versionId]: request.versionId,
+      [TraceAttr.functionKind]: request.kind,
+    }));
     try {
       if (request.admit) {
         try {
@@ -125,11 +154,17 @@ export class TicketAllocator {
           throw err;
         }
       }
-      const tunnel = await this.#ticket(request, timing);
+      const tunnel =
+        span === undefined
+          ? await this.#ticket(request, timing)
+          : await context.with(trace.setSpan(context.active(), span), () => this.#ticket(request, timing));
       outcome = tunnel === undefined ? 'cancelled' : 'assigned';
+      if (tunnel !== undefined) span?.setAttribute(TraceAttr.workerId, tunnel.workerId);
+      endAllocationSpan(span, tunnel === undefined ? 'gone' : 'attached');
       return tunnel;
     } catch (err) {
       if (isSwitchyardError(err, 'SY_ATTACH_TIMEOUT')) outcome = 'timeout';
+      endAllocationSpan(span, (err as { code?: string }).code ?? 'error', err);
       throw err;
     } finally {
       const n = this.queued(versionId) - 1;
@@ -153,6 +188,7 @@ export class TicketAllocator {
     );
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
+    let waitSpan: Span | undefined;
     try {
       const queue = request.queue ? await request.queue() : this.#options.queue;
       const ticket: Ticket = {
@@ -172,12 +208,33 @@ export class TicketAllocator {
         if (request.signal?.aborted) resolve('gone');
         else request.signal?.addEventListener('abort', onAbort, { once: true });
       });
-      const seq = await queue.publish(ticket);
+      // The queue wait starts with the publish (the ticket carries its context to the worker).
+      const attributes = () => ({
+        [TraceAttr.messagingSystem]: 'nats',
+        [TraceAttr.messagingDestinationName]: queue.stream,
+        [TraceAttr.region]: queue.region,
+      });
+      waitSpan = startChildSpan(tracer, SpanNames.queueWait, SpanKind.INTERNAL, attributes);
+      const publishSpan = startChildSpan(tracer, SpanNames.ticketPublish, SpanKind.PRODUCER, () => ({
+        ...attributes(),
+        [TraceAttr.messagingOperationType]: 'send',
+        [TraceAttr.messagingMessageId]: request.reqId,
+      }));
+      let seq: number;
+      try {
+        seq = await queue.publish(ticket, waitSpan ? trace.setSpan(context.active(), waitSpan) : context.active());
+      } catch (err) {
+        endAllocationSpan(publishSpan, (err as { code?: string }).code ?? 'error', err);
+        throw err;
+      }
       timing.publishedMs = performance.now();
+      publishSpan?.end();
       const timeout = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), Math.max(1, request.deadlineMs - Date.now()));
       });
       const outcome = await Promise.race([attached, timeout, given]);
+      endAllocationSpan(waitSpan, typeof outcome === 'string' ? outcome : 'attached');
+      waitSpan = undefined;
       if (outcome === 'timeout' || outcome === 'gone') {
         cancel();
         void queue.withdraw(seq);
@@ -189,6 +246,7 @@ export class TicketAllocator {
       return outcome;
     } catch (err) {
       cancel();
+      endAllocationSpan(waitSpan, (err as { code?: string }).code ?? 'error', err);
       throw err;
     } finally {
       clearTimeout(timer);

@@ -5,10 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { readTlsPair } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
-import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
+import { connectNats, recordNatsOperations, watchNatsConnection } from '@switchyard/nats-connect';
 import { RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
+import { createDependencyRecorder } from '@switchyard/telemetry';
 import { buildApp } from './app.ts';
 import { loadApiConfig } from './config.ts';
 
@@ -26,6 +27,7 @@ await runService({
   start: async ({ config, logger, telemetry, listen }) => {
     const nc = await connectNats(config, { name: instanceId, reconnectTimeWait: 500, logger });
     telemetry.watchDependency('nats', watchNatsConnection(nc));
+    recordNatsOperations(nc, createDependencyRecorder(telemetry.meter, 'nats'));
     const controlStore = await ControlStore.open(nc, { replicas: config.natsReplicas });
     const directories = await Promise.all(
       config.regions.map((region) =>

@@ -46,6 +46,8 @@ export interface AnswerResult {
   region?: string;
   /** Largest UDP response the client accepts, in bytes. */
   udpLimitBytes: number;
+  /** True when the query carried an EDNS Client Subnet option (valid or not), for metrics. */
+  ecs: boolean;
 }
 
 interface ClientSubnet {
@@ -97,6 +99,7 @@ export function answerQuery(
   picker: RegionPicker,
 ): AnswerResult {
   const opt = query.additionals?.find((a): a is OptAnswer => a.type === 'OPT');
+  const ecsPresent = opt?.options?.some((o) => Number(o.code) === ECS_OPTION) ?? false;
   const udpLimitBytes =
     opt === undefined
       ? CLASSIC_UDP_PAYLOAD_BYTES
@@ -131,7 +134,7 @@ export function answerQuery(
   if (responseOpt !== undefined) response.additionals.push(responseOpt);
   const finish = (rcode: Rcode, authoritative: boolean, region?: string): AnswerResult => {
     response.flags = (response.flags ?? 0) | Rcode[rcode] | (authoritative ? dnsPacket.AUTHORITATIVE_ANSWER : 0);
-    return { response, rcode, region, udpLimitBytes };
+    return { response, rcode, region, udpLimitBytes, ecs: ecsPresent };
   };
 
   if ((((query.flags ?? 0) >> 11) & 0xf) !== 0) return finish('NOTIMP', false); // opcode QUERY only

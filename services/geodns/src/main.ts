@@ -2,10 +2,10 @@
 // bind UDP and TCP; SIGTERM/SIGINT stop the listeners, drain NATS and exit 0 (@switchyard/service-main).
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@switchyard/config';
-import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
+import { connectNats, recordNatsOperations, watchNatsConnection } from '@switchyard/nats-connect';
 import { RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
-import { Attr, MetricNames, MetricSpecs } from '@switchyard/telemetry';
+import { Attr, createDependencyRecorder, MetricNames, MetricSpecs } from '@switchyard/telemetry';
 import { GeoDns } from './app.ts';
 import { GeoDnsConfigSchema } from './config.ts';
 
@@ -25,6 +25,7 @@ await runService({
   start: async ({ config, logger, telemetry, listen }) => {
     const nc = await connectNats(config, { name: instanceId, logger });
     telemetry.watchDependency('nats', watchNatsConnection(nc));
+    recordNatsOperations(nc, createDependencyRecorder(telemetry.meter, 'nats'));
     const view = await RegionHealthView.start(nc, { staleAfterIntervals: config.staleAfterIntervals });
     let healthy = '';
     view.on('change', () => {
@@ -45,6 +46,7 @@ await runService({
           [Attr.dnsRcode]: result.rcode,
           [Attr.dnsTransport]: transport,
           [Attr.dnsAnswerRegion]: result.region ?? '',
+          [Attr.dnsEcs]: result.ecs ? 'true' : 'false',
         }),
     });
     const { port } = await listen(dns.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_HOST');

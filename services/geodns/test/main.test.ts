@@ -2,7 +2,7 @@
 // prints one ready line, answers over UDP and TCP, and exits 0 on SIGTERM.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +114,19 @@ test('should serve /healthz, /readyz following NATS (503 while stopped, 200 afte
     assert.equal((await fetch(`${base}/healthz`)).status, 200, err());
     assert.equal((await fetch(`${base}/readyz`)).status, 200, err());
     await query(line.port, 'grpc.switchyard.local');
+    await query(line.port, 'grpc.switchyard.local', { subnet: '8.8.8.0/24' });
+    // ECS present or not is a label of the query counter; the scrape passes promtool's checks.
+    const text = await (await fetch(line.metrics)).text();
+    const ecs = (present: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('switchyard_dns_queries_total{') && l.includes(`dns_ecs="${present}"`))
+        .map((l) => Number(l.split(' ').at(-1)))
+        .reduce((a, b) => a + b, 0);
+    assert.equal(ecs('true'), 1, text);
+    assert.equal(ecs('false'), 1, text);
+    const promtool = spawnSync('/usr/bin/promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(promtool.status, 0, `${promtool.stdout}${promtool.stderr}`);
 
     prometheus = await startPrometheus([metricsUrl.host]);
     const scraped = async (promql: string) => {
@@ -131,6 +144,7 @@ test('should serve /healthz, /readyz following NATS (503 while stopped, 200 afte
     assert.equal(dns.metric.switchyard_region, 'global');
     assert.match(dns.metric.dns_rcode, /^[A-Z]+$/);
     assert.equal(dns.metric.dns_transport, 'udp');
+    assert.match(dns.metric.dns_ecs, /^(true|false)$/);
     assert.ok('dns_answer_region' in dns.metric || dns.metric.dns_rcode !== 'NOERROR', JSON.stringify(dns.metric));
     const [nats1] = await scraped('switchyard_dependency_connected{switchyard_dependency="nats"}');
     assert.equal(nats1.value, 1);

@@ -10,7 +10,7 @@ import type { RegionHealthView } from '@switchyard/region-health';
 import type { SessionDirectory } from '@switchyard/session-directory';
 import { FrontEndMetrics } from '@switchyard/telemetry';
 import type { TicketQueue } from '@switchyard/ticket-queue';
-import { DEFAULT_TOKEN_TTL_MS, TunnelListener } from '@switchyard/tunnel';
+import { DEFAULT_TOKEN_TTL_MS, TunnelListener, type TunnelRecorder } from '@switchyard/tunnel';
 import { FrontEndLink } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import { AbsorbHandler } from './client-absorb.ts';
@@ -55,6 +55,8 @@ export interface GrpcProxyDeps {
   metrics?: FrontEndMetrics;
   /** Told when each client HTTP/2 call ends (the heartbeat's last-minute call summary). @default none */
   onCallEnd?: (call: CallEnd) => void;
+  /** Tunnel metrics of the callback listener (opened, closed, CONNECT results, token ages). @default none */
+  tunnelRecorder?: TunnelRecorder;
 }
 
 /** The proxy. `listen()` opens both listeners; `close()` drains. */
@@ -83,6 +85,7 @@ export class GrpcProxy {
       // W1: a token opens a tunnel for 30 s; a ticket that waits longer gets a fresh one when claimed.
       tokenTtlMs: DEFAULT_TOKEN_TTL_MS,
       limits: config,
+      recorder: deps.tunnelRecorder,
     });
     this.tunnels.on('tunnel-closed', (t) =>
       logger.info({ workerId: t.workerId, reason: t.closeReason }, 'tunnel closed'),

@@ -2,11 +2,30 @@
 // proxy-made error) or authenticated and bound to a worker session, pinned to the connection (G6),
 // resumed by request ID (G7) or newly allocated, then relayed over the worker's tunnel. A pinned call
 // whose tunnel is up touches neither NATS nor KV, and awaits nothing.
+// Tracing: each call is a SERVER span continuing the client's `traceparent` (or a new root), active
+// while the call is handled (allocation, resume lookups and logs see it); the relay is a CLIENT span
+// `switchyard.tunnel.call` whose context goes to the worker as `traceparent`.
 
 import type http2 from 'node:http2';
 import type { Authorization, ControlStore, OpenCalls } from '@switchyard/control-store';
 import { type ErrorCode, isSwitchyardError, Metadata, SwitchyardError, TunnelHeaders } from '@switchyard/protocol';
-import { type FrontEndMetrics, grpcOutcome, httpOutcome } from '@switchyard/telemetry';
+import {
+  type Context,
+  context,
+  contextFromHeaders,
+  endRelaySpan,
+  endStreamSpan,
+  type FrontEndMetrics,
+  grpcOutcome,
+  httpOutcome,
+  injectTraceHeaders,
+  SpanKind,
+  startSpan,
+  startTunnelSpan,
+  TraceAttr,
+  trace,
+  tracerFor,
+} from '@switchyard/telemetry';
 import {
   forwardHeaders,
   isGrpcContentType,
@@ -17,6 +36,7 @@ import {
 } from '@switchyard/tunnel';
 import { type FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
+import { callSpanAttributes, callSpanName } from './call-span.ts';
 import { type AbsorbHandler, absorbAction } from './client-absorb.ts';
 import { handleHealth } from './grpc-health.ts';
 import { KeyConnections } from './key-connections.ts';
@@ -24,6 +44,8 @@ import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } 
 import type { SessionAllocator } from './session-allocate.ts';
 import type { SessionResumer } from './session-resume.ts';
 import type { LocalSession, SessionTable } from './session-table.ts';
+
+const tracer = tracerFor('@switchyard/grpc-proxy');
 
 /**
  * Client headers never forwarded to a worker: the API key, and every tunnel header of ours (the control
@@ -142,6 +164,15 @@ export class ClientCalls {
     }
     // grpc.health.v1.Health for the proxy itself: NOT_SERVING once draining.
     if (handleHealth(stream, headers, () => !this.#closing)) return;
+    const call = startSpan(tracer, callSpanName(headers, grpc), SpanKind.SERVER, contextFromHeaders(headers), () =>
+      callSpanAttributes(headers, grpc),
+    );
+    stream.once('close', () => endStreamSpan(call.span, stream, grpc, true));
+    context.with(call.ctx, this.#onCall, this, stream, headers, grpc);
+  }
+
+  /** A client call (not a preflight nor a health check), run with its span active. */
+  #onCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, grpc: boolean): void {
     if (this.#closing) {
       this.#metrics.answeredError('SY_SHUTTING_DOWN');
       respondWithError(stream, grpc, 'SY_SHUTTING_DOWN', corsHeaders(headers.origin));
@@ -185,6 +216,13 @@ export class ClientCalls {
   ): void {
     if (stream.closed || stream.destroyed) return;
     this.#routed.set(stream, auth.version.versionId);
+    const span = trace.getActiveSpan();
+    if (span?.isRecording()) {
+      span.setAttributes({
+        [TraceAttr.functionId]: auth.fn.functionId,
+        [TraceAttr.versionId]: auth.version.versionId,
+      });
+    }
     if (!this.#keyConnections.admit(auth.key.keyId, stream.session as http2.ServerHttp2Session)) {
       this.#metrics.answeredError('SY_KEY_CONNECTIONS_EXCEEDED');
       respondWithError(stream, grpc, 'SY_KEY_CONNECTIONS_EXCEEDED', corsHeaders(headers.origin));
@@ -268,11 +306,17 @@ export class ClientCalls {
       : { [Metadata.requestId]: session.reqId };
     // A browser reads the answer (and a relay failure, G14) only with CORS headers; gRPC clients send no Origin.
     if (headers.origin) Object.assign(responseHeaders, corsHeaders(headers.origin));
+    const active: Context = context.active();
+    const span = startTunnelSpan(tracer, session.reqId, tunnel.workerId, active);
+    const outgoing = forwardHeaders(headers, DROP_TO_WORKER, { [Metadata.requestId]: session.reqId });
+    injectTraceHeaders(span === undefined ? active : trace.setSpan(active, span), outgoing);
     relayStream(
       stream,
       tunnel.session,
-      forwardHeaders(headers, DROP_TO_WORKER, { [Metadata.requestId]: session.reqId }),
-      { responseHeaders, signal },
+      outgoing,
+      span === undefined
+        ? { responseHeaders, signal }
+        : { responseHeaders, signal, onEnd: (result) => endRelaySpan(span, result) },
     );
   }
 

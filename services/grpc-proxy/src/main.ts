@@ -3,12 +3,14 @@
 // send GOAWAY, close tunnels and exit 0 (@switchyard/service-main).
 import { loadConfig } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
-import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
+import { connectNats, recordNatsOperations, watchNatsConnection } from '@switchyard/nats-connect';
+import { recordRedisOperations } from '@switchyard/rate-limit';
 import { CallWindow, HeartbeatPublisher, isServerErrorOutcome, RegionHealthView } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
-import { FrontEndMetrics, MetricNames } from '@switchyard/telemetry';
+import { createDependencyRecorder, createTunnelRecorder, FrontEndMetrics, MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
+import { TUNNEL_CLOSE_REASONS, TUNNEL_CONNECT_STATUSES } from '@switchyard/tunnel';
 import { Redis } from 'ioredis';
 import { GrpcProxy } from './app.ts';
 import { ProxyConfigSchema } from './config.ts';
@@ -30,6 +32,7 @@ await runService({
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
     const nc = await connectNats(config, { name: config.proxyId, noAsyncTraces: true, logger });
     telemetry.watchDependency('nats', watchNatsConnection(nc));
+    recordNatsOperations(nc, createDependencyRecorder(telemetry.meter, 'nats'));
     const control = await ControlStore.open(nc, controlFreshnessOptions(config));
     const directory = await SessionDirectory.open(nc, {
       region: config.region,
@@ -51,6 +54,7 @@ await runService({
     if (config.redisUrl && config.rateLimitPerMinute > 0) {
       redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false });
       redis.on('error', (err) => logger.warn({ err }, 'redis error'));
+      recordRedisOperations(redis, createDependencyRecorder(telemetry.meter, 'redis'));
       const client = redis;
       let reconnects = 0;
       client.on('reconnecting', () => reconnects++);
@@ -64,6 +68,10 @@ await runService({
     const proxy = new GrpcProxy(config, {
       metrics,
       onCallEnd: (call) => lastMinute.record(call.durationMs, isServerErrorOutcome(call.outcome)),
+      tunnelRecorder: createTunnelRecorder(telemetry.meter, {
+        closeReasons: TUNNEL_CLOSE_REASONS,
+        connectStatuses: TUNNEL_CONNECT_STATUSES,
+      }),
       nc,
       control,
       directory,

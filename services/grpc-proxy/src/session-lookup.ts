@@ -3,10 +3,38 @@
 // (G6) never get here.
 // "Not found" is said only when every region answered "no"; a region that could not answer in time
 // makes a miss UNAVAILABLE (grpc-js' rule: an unreachable directory is never NOT_FOUND).
+// Each side is a span (`switchyard.resume.lookup.local` / `.remote`) when the call's span records.
 
 import type { NatsConnection } from '@nats-io/nats-core';
 import { isSwitchyardError } from '@switchyard/protocol';
 import { findSession, SessionDirectory, type SessionEntry } from '@switchyard/session-directory';
+import { recordSpanError, SpanKind, SpanNames, startChildSpan, TraceAttr, tracerFor } from '@switchyard/telemetry';
+
+const tracer = tracerFor('@switchyard/grpc-proxy');
+
+/**
+ * Runs the lookup `run` in span `name` (about `regions`) when the active span records, with its
+ * result (`found`, `missing`, `unavailable`); else just runs it.
+ */
+async function tracedLookup<T extends SessionEntry | null>(
+  name: string,
+  regions: string,
+  run: () => Promise<T>,
+): Promise<T> {
+  const span = startChildSpan(tracer, name, SpanKind.INTERNAL, () => ({ [TraceAttr.region]: regions }));
+  if (span === undefined) return run();
+  try {
+    const entry = await run();
+    span.setAttribute(TraceAttr.lookupResult, entry === null ? 'missing' : 'found');
+    return entry;
+  } catch (err) {
+    span.setAttribute(TraceAttr.lookupResult, 'unavailable');
+    recordSpanError(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
 
 /** Default budget of the parallel lookup in the other regions' buckets (G15), in milliseconds. */
 export const DEFAULT_REMOTE_LOOKUP_TIMEOUT_MS = 1_000;
@@ -85,17 +113,21 @@ export class SessionLookup {
    *   SY_INTERNAL for a corrupt record.
    */
   async find(reqId: string): Promise<FoundSession | null> {
+    const local = this.#local;
+    const localGet = () => tracedLookup(SpanNames.resumeLookupLocal, local.region, () => local.get(reqId));
     if (this.#remote.length === 0) {
-      const entry = await this.#local.get(reqId);
+      const entry = await localGet();
       return entry === null ? null : { ...entry, region: this.#local.region };
     }
-    const remote = findSession([...this.#remote], reqId, { timeoutMs: this.#remoteTimeoutMs }).then(
+    const remote = tracedLookup(SpanNames.resumeLookupRemote, this.remoteRegions.join(','), () =>
+      findSession([...this.#remote], reqId, { timeoutMs: this.#remoteTimeoutMs }),
+    ).then(
       (entry) => ({ entry }),
       (err: unknown) => ({ err }),
     );
     let localFailure: unknown;
     try {
-      const entry = await this.#local.get(reqId);
+      const entry = await localGet();
       if (entry !== null) return { ...entry, region: this.#local.region };
     } catch (err) {
       // The local cluster may be the broken one; a remote region may still have the session.

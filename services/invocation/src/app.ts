@@ -18,7 +18,7 @@ import { TokenBuckets } from '@switchyard/rate-limit';
 import { RemoteResults } from '@switchyard/result-exchange';
 import { FrontEndMetrics } from '@switchyard/telemetry';
 import type { TicketQueue } from '@switchyard/ticket-queue';
-import { TunnelListener } from '@switchyard/tunnel';
+import { TunnelListener, type TunnelRecorder } from '@switchyard/tunnel';
 import { FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -30,6 +30,7 @@ import { sendProblem } from './http-response.ts';
 import { resolveTarget } from './invocation-route.ts';
 import type { RequestContext } from './request-context.ts';
 import { invoke } from './request-invoke.ts';
+import { withRequestSpan } from './request-span.ts';
 import { pollStatus } from './request-status.ts';
 import { ResultStore } from './result-store.ts';
 import { WarmTunnels } from './warm-tunnels.ts';
@@ -51,6 +52,8 @@ export interface InvocationDeps {
    * instance's meter with the control store as version catalogue. @default no-op metrics
    */
   metrics?: FrontEndMetrics;
+  /** Tunnel metrics of the callback listener (opened, closed, CONNECT results, token ages). @default none */
+  tunnelRecorder?: TunnelRecorder;
   /** Told when each routed request's response closes (the heartbeat's call summary). @default none */
   onRequestEnd?: (end: RequestEnd) => void;
 }
@@ -94,6 +97,7 @@ export class InvocationService {
       tls: readTlsPair(config.callbackTlsCertFile, config.callbackTlsKeyFile),
       tokenTtlMs: config.tokenTtlMs,
       limits: config,
+      recorder: deps.tunnelRecorder,
     });
     this.tunnels.on('tunnel-closed', (t) => log.info({ workerId: t.workerId, reason: t.closeReason }, 'tunnel closed'));
     this.#link = new FrontEndLink({
@@ -151,7 +155,7 @@ export class InvocationService {
     this.app.addContentTypeParser('*', (_request, _payload, done) => done(null));
     this.app.all('*', (request, reply) => {
       reply.hijack();
-      this.#handle(request.raw as RawRequest, reply.raw as RawResponse);
+      withRequestSpan(request.raw as RawRequest, reply.raw as RawResponse, (req, res) => this.#handle(req, res));
     });
   }
 

@@ -3,11 +3,13 @@
 // drainTimeoutMs) and exit 0 (@switchyard/service-main).
 import { loadConfig } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
-import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
+import { connectNats, recordNatsOperations, watchNatsConnection } from '@switchyard/nats-connect';
+import { recordRedisOperations } from '@switchyard/rate-limit';
 import { CallWindow, HeartbeatPublisher } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
-import { FrontEndMetrics, MetricNames } from '@switchyard/telemetry';
+import { createDependencyRecorder, createTunnelRecorder, FrontEndMetrics, MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
+import { TUNNEL_CLOSE_REASONS, TUNNEL_CONNECT_STATUSES } from '@switchyard/tunnel';
 import { Redis } from 'ioredis';
 import { InvocationService } from './app.ts';
 import { InvocationConfigSchema } from './config.ts';
@@ -28,9 +30,11 @@ await runService({
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
     const nc = await connectNats(config, { name: config.instanceId, noAsyncTraces: true, logger });
     telemetry.watchDependency('nats', watchNatsConnection(nc));
+    recordNatsOperations(nc, createDependencyRecorder(telemetry.meter, 'nats'));
     const control = await ControlStore.open(nc, controlFreshnessOptions(config));
     const queue = await TicketQueue.open(nc, { region: config.region, replicas: config.natsReplicas });
     const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
+    recordRedisOperations(redis, createDependencyRecorder(telemetry.meter, 'redis'));
     let redisReconnects = 0;
     redis.on('reconnecting', () => redisReconnects++);
     telemetry.watchDependency('redis', {
@@ -42,6 +46,10 @@ await runService({
     const calls = new CallWindow();
     // Function/version labels: the control store's versions, watched (deployed ones get 0 samples).
     const metrics = new FrontEndMetrics(telemetry.meter, { service: 'invocation', catalogue: control });
+    const tunnelRecorder = createTunnelRecorder(telemetry.meter, {
+      closeReasons: TUNNEL_CLOSE_REASONS,
+      connectStatuses: TUNNEL_CONNECT_STATUSES,
+    });
     const service = new InvocationService(config, {
       nc,
       control,
@@ -49,6 +57,7 @@ await runService({
       redis,
       logger,
       metrics,
+      tunnelRecorder,
       onRequestEnd: (end) => calls.record(end.durationMs, end.status >= 500),
     });
     const ports = await listen(service.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_CALLBACK_PORT');

@@ -6,6 +6,7 @@
 
 import http2 from 'node:http2';
 import { ContainerHeaders, type ErrorCode, Metadata, SwitchyardError } from '@switchyard/protocol';
+import { type Context, context, injectTraceHeaders, type Span, startTunnelSpan, trace } from '@switchyard/telemetry';
 import type { ProxyTunnel } from '@switchyard/tunnel';
 import {
   clientResponseHeaders,
@@ -17,6 +18,7 @@ import {
 } from './http-headers.ts';
 import { abortResponse, responseFinished, sendInProgress, sendProblem } from './http-response.ts';
 import type { RequestContext } from './request-context.ts';
+import { endTunnelSpan, tracer } from './request-span.ts';
 import { isRefused } from './warm-tunnels.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
@@ -41,21 +43,36 @@ export interface ForwardedCall {
    * before the response is complete (issue 8): the answer is then that error, or the response is cut.
    */
   signal?: AbortSignal;
+  /**
+   * The tunnel-call span of a warm-path offer (its context went to the worker with the offer);
+   * {@link forward} ends it with the offered stream.
+   */
+  tunnelSpan?: Span;
   /** Set by {@link forward}: from then on it, not the caller, ends the request on `signal`. */
   forwarded?: boolean;
 }
 
-/** Tunnel request headers of `call` (H3, H4): the client's, cleaned, plus path, request ID and poll seconds left. */
-export function tunnelHeadersFor(req: RawRequest, call: ForwardedCall): http2.OutgoingHttpHeaders {
-  return tunnelRequestHeaders(req.headers, {
-    ':method': call.method,
-    ':path': call.path,
-    ':scheme': 'http',
-    ':authority': hostOf(req) ?? 'invocation',
-    [Metadata.requestId]: call.reqId,
-    // H4: the time left of the poll window, for the container.
-    [ContainerHeaders.pollSeconds]: String(Math.max(1, Math.ceil((call.deadlineMs - Date.now()) / 1000))),
-  });
+/**
+ * Tunnel request headers of `call` (H3, H4): the client's, cleaned, plus path, request ID, poll seconds
+ * left, and `traceparent` of `traceContext` (over the client's).
+ */
+export function tunnelHeadersFor(
+  req: RawRequest,
+  call: ForwardedCall,
+  traceContext: Context = context.active(),
+): http2.OutgoingHttpHeaders {
+  return injectTraceHeaders(
+    traceContext,
+    tunnelRequestHeaders(req.headers, {
+      ':method': call.method,
+      ':path': call.path,
+      ':scheme': 'http',
+      ':authority': hostOf(req) ?? 'invocation',
+      [Metadata.requestId]: call.reqId,
+      // H4: the time left of the poll window, for the container.
+      [ContainerHeaders.pollSeconds]: String(Math.max(1, Math.ceil((call.deadlineMs - Date.now()) / 1000))),
+    }),
+  );
 }
 
 /**
@@ -80,15 +97,28 @@ export function forward(
   // A body still to stream from the client (an inline body was read already).
   const body = inline === undefined && hasBody(req);
   let out: http2.ClientHttp2Stream;
+  const active = context.active();
+  // A warm-path stream was opened with its own span's context; otherwise the relay starts one here.
+  const span = opened ? call.tunnelSpan : startTunnelSpan(tracer, reqId, tunnel.workerId, active);
+  call.tunnelSpan = undefined;
   try {
     if (opened) out = opened;
     else {
-      out = tunnel.session.request(tunnelHeadersFor(req, call), { endStream: !body && !inline });
+      const traceContext = span === undefined ? active : trace.setSpan(active, span);
+      out = tunnel.session.request(tunnelHeadersFor(req, call, traceContext), { endStream: !body && !inline });
       if (inline) out.end(inline);
     }
   } catch {
+    if (span !== undefined) endTunnelSpan(span, undefined);
     sendProblem(req, res, ctx.log, new SwitchyardError('SY_TUNNEL_LOST'), reqId);
     return;
+  }
+  if (span !== undefined) {
+    let status: number | undefined;
+    out.once('response', (rh) => {
+      status = Number(rh[':status']);
+    });
+    out.once('close', () => endTunnelSpan(span, status));
   }
   out.on('error', () => {
     // Handled on 'close'.

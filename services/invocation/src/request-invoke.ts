@@ -10,7 +10,7 @@
 import type { Authorization } from '@switchyard/control-store';
 import { type ErrorCode, isSwitchyardError, Metadata, newRequestId, SwitchyardError } from '@switchyard/protocol';
 import { bucketKey } from '@switchyard/rate-limit';
-import { httpOutcome } from '@switchyard/telemetry';
+import { context, httpOutcome, startTunnelSpan, trace } from '@switchyard/telemetry';
 import { type ProxyTunnel, readDeclaredBody } from '@switchyard/tunnel';
 import { hasBody, type RawRequest, type RawResponse } from './http-headers.ts';
 import { responseFinished, sendProblem } from './http-response.ts';
@@ -18,6 +18,7 @@ import { type FunctionTarget, upstreamPath } from './invocation-route.ts';
 import { pollSeconds } from './poll-seconds.ts';
 import type { RequestContext } from './request-context.ts';
 import { type ForwardedCall, forward, tunnelHeadersFor } from './request-forward.ts';
+import { endTunnelSpan, tracer } from './request-span.ts';
 import { offerDirect } from './warm-tunnels.ts';
 
 /**
@@ -136,8 +137,18 @@ export async function invoke(
         onGone = cancel;
       });
     };
-    offerDirect(warm, tunnelHeadersFor(req, call), call.versionId, body, abort.signal, (outcome) => {
+    // The offer carries its tunnel-call span's context, so the worker's container call is its child.
+    const active = context.active();
+    const span = startTunnelSpan(tracer, reqId, warm.workerId, active);
+    call.tunnelSpan = span;
+    const traceContext = span === undefined ? active : trace.setSpan(active, span);
+    offerDirect(warm, tunnelHeadersFor(req, call, traceContext), call.versionId, body, abort.signal, (outcome) => {
       onGone = undefined;
+      if (span !== undefined && !(outcome.admitted && !gone)) {
+        // Not relayed over this offer: the span ends here (the ticket path makes its own).
+        call.tunnelSpan = undefined;
+        endTunnelSpan(span, undefined, gone || outcome.admitted ? 'CLIENT_CANCELLED' : outcome.reason);
+      }
       if (gone) return;
       if (outcome.admitted) forward(ctx, req, res, warm, call, outcome.stream, viaTicket);
       else if (outcome.reason === 'lost') sendProblem(req, res, ctx.log, new SwitchyardError('SY_TUNNEL_LOST'), reqId);

@@ -15,6 +15,7 @@ import type { TicketQueue } from '@switchyard/ticket-queue';
 import { serveWorkerLink, type WorkerLinkServer, WorkerTunnels } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config.ts';
+import type { WorkerRecorder } from './container-calls.ts';
 import { ContainerClient } from './container-client.ts';
 import { HttpHolds } from './http-holds.ts';
 import { TicketPull } from './ticket-pull.ts';
@@ -35,6 +36,8 @@ export interface WorkerDeps {
   logger: Logger;
   /** Reconnect window of this worker's function (ms), when the control store has one (S1). */
   functionReconnectWindowMs?: () => number | undefined;
+  /** Container call results and reconnect-window expiries (metrics). @default none */
+  recorder?: WorkerRecorder;
 }
 
 /** The worker. `start()` begins taking tickets; `stop()` ends every session and leaves. */
@@ -56,7 +59,7 @@ export class Worker {
     this.config = config;
     this.#deps = deps;
     const logger = deps.logger;
-    this.#container = new ContainerClient(config.upstream.replace(/^grpc:/, 'http:'));
+    this.#container = new ContainerClient(config.upstream.replace(/^grpc:/, 'http:'), deps.recorder);
     this.#tunnels = new WorkerTunnels({
       nc: deps.nc,
       workerId: config.workerId,
@@ -67,7 +70,7 @@ export class Worker {
     });
     const capacity = new WorkerCapacity(config.concurrency);
     const tunnels = this.#tunnels;
-    const { nc, directory, functionReconnectWindowMs } = deps;
+    const { nc, directory, functionReconnectWindowMs, recorder } = deps;
     const sessions = new WorkerSessions({
       config,
       nc,
@@ -76,8 +79,9 @@ export class Worker {
       capacity,
       logger,
       functionReconnectWindowMs,
+      onWindowExpired: recorder && (() => recorder.reconnectWindowExpired()),
     });
-    const holds = new HttpHolds({ config, tunnels, capacity, container: this.#container, logger });
+    const holds = new HttpHolds({ config, tunnels, capacity, container: this.#container, logger, recorder });
     capacity.countHolders(sessions, holds);
     this.#capacity = capacity;
     this.#sessions = sessions;
@@ -99,6 +103,11 @@ export class Worker {
   /** Free capacity units (W2). */
   get freeCapacity(): number {
     return this.#capacity.free;
+  }
+
+  /** Capacity units in use (sessions, HTTP holds, reservations): `concurrency - free`, within 0..concurrency. */
+  get usedCapacity(): number {
+    return Math.min(this.config.concurrency, Math.max(0, this.config.concurrency - this.#capacity.free));
   }
 
   /** Open tunnels (one per proxy instance). */

@@ -1,17 +1,22 @@
 // The worker's HTTP/2 connection to its function container (gRPC over h2c). One session, opened on
 // first use and re-opened after it closes, so a restarted container is picked up by the next call.
-// Tunnel streams are relayed over it without Switchyard's own request headers.
+// Tunnel streams are relayed over it without Switchyard's own request headers; a traced call carries
+// the worker's container-call span as `traceparent`.
 import http2 from 'node:http2';
 import net from 'node:net';
-import { TunnelHeaders } from '@switchyard/protocol';
+import { Metadata, TunnelHeaders } from '@switchyard/protocol';
+import { endRelaySpan, injectTraceHeaders } from '@switchyard/telemetry';
 import {
   DEFAULT_MAX_SESSION_MEMORY_MB,
   forwardHeaders,
   H2_SETTINGS,
+  isGrpcContentType,
   type RelayOptions,
   relayStream,
   widenConnectionWindow,
 } from '@switchyard/tunnel';
+import { recordRelayEnd, type WorkerRecorder } from './container-calls.ts';
+import { startContainerSpan } from './container-span.ts';
 
 /** Request headers never forwarded to the container. */
 const DROP_TO_CONTAINER: ReadonlySet<string> = new Set([
@@ -29,9 +34,15 @@ const RELAY_OPTIONS: RelayOptions = { upstreamErrorCode: 'SY_UPSTREAM_UNAVAILABL
 export class ContainerClient {
   readonly authority: string;
   #session: http2.ClientHttp2Session | undefined;
+  readonly #recorder: WorkerRecorder | undefined;
 
-  constructor(authority: string) {
+  /**
+   * @param authority `http://host:port` of the container.
+   * @param recorder receives each relayed call's outcome, duration and container-side failure. @default none
+   */
+  constructor(authority: string, recorder?: WorkerRecorder) {
     this.authority = authority;
+    this.#recorder = recorder;
   }
 
   /** The open session, connecting when there is none. Errors surface on the streams opened on it. */
@@ -66,7 +77,23 @@ export class ContainerClient {
    * @returns the container stream, or undefined when none could be opened (the client was answered).
    */
   relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): http2.ClientHttp2Stream | undefined {
-    return relayStream(stream, this.session(), forwardHeaders(headers, DROP_TO_CONTAINER), RELAY_OPTIONS);
+    const recorder = this.#recorder;
+    const reqId = headers[Metadata.requestId];
+    const traced = startContainerSpan(headers, typeof reqId === 'string' ? reqId : undefined, 'grpc');
+    if (recorder === undefined && traced === undefined) {
+      return relayStream(stream, this.session(), forwardHeaders(headers, DROP_TO_CONTAINER), RELAY_OPTIONS);
+    }
+    const startedAt = performance.now();
+    const grpc = isGrpcContentType(headers['content-type']);
+    const forwarded = forwardHeaders(headers, DROP_TO_CONTAINER);
+    const out = traced === undefined ? forwarded : injectTraceHeaders(traced.ctx, forwarded);
+    return relayStream(stream, this.session(), out, {
+      ...RELAY_OPTIONS,
+      onEnd: (result) => {
+        if (recorder !== undefined) recordRelayEnd(recorder, grpc, startedAt, result);
+        if (traced !== undefined) endRelaySpan(traced.span, result);
+      },
+    });
   }
 
   /** Closes the session. */

@@ -4,12 +4,15 @@
 
 import http2 from 'node:http2';
 import { DirectBody, Metadata, TunnelHeaders } from '@switchyard/protocol';
+import { endRelaySpan } from '@switchyard/telemetry';
 import type { PulledTicket } from '@switchyard/ticket-queue';
 import { respondWithError } from '@switchyard/tunnel';
 import type { WorkerTunnels } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import type { WorkerConfig } from './config.ts';
+import { recordHttpRelayEnd, type WorkerRecorder } from './container-calls.ts';
 import type { ContainerClient } from './container-client.ts';
+import { startContainerSpan } from './container-span.ts';
 import { HttpUpstream } from './http-upstream.ts';
 import type { WorkerCapacity } from './worker-capacity.ts';
 
@@ -41,6 +44,8 @@ export interface HttpHoldsOptions {
   container: ContainerClient;
   /** The worker's logger. */
   logger: Logger;
+  /** Receives each HTTP container request's outcome (HTTP containers; h2c ones record in `container`). @default none */
+  recorder?: WorkerRecorder;
 }
 
 /** The HTTP requests of one worker holding a capacity unit, by request ID; see the file comment. */
@@ -159,7 +164,12 @@ export class HttpHolds {
         versionId: config.versionId,
         region: config.region,
       };
-      void this.#httpUpstream.relay(stream, headers, context).then((result) => {
+      const startedAt = performance.now();
+      const recorder = this.#options.recorder;
+      const traced = startContainerSpan(headers, reqId, 'http');
+      void this.#httpUpstream.relay(stream, headers, context, traced?.ctx).then((result) => {
+        if (recorder !== undefined) recordHttpRelayEnd(recorder, startedAt, result);
+        if (traced !== undefined) endRelaySpan(traced.span, { httpStatus: result.status, error: result.error });
         if (result.error) this.#log.debug({ reqId, ...result }, 'HTTP request ended early');
       });
     } else {

@@ -12,6 +12,7 @@ import {
   problemDocument,
   TunnelHeaders,
 } from '@switchyard/protocol';
+import { type Context, injectTraceHeaders } from '@switchyard/telemetry';
 import { readDeclaredBody } from '@switchyard/tunnel';
 import { Pool } from 'undici';
 
@@ -172,12 +173,14 @@ export class HttpUpstream {
    * that closes before the answer is complete aborts the container request (H10). Container not
    * reachable -> 503 SY_UPSTREAM_UNAVAILABLE; failing before its answer -> 502 SY_UPSTREAM_FAILED;
    * failing mid-body -> the tunnel stream is reset (a truncated body must not look complete).
+   * @param traceContext the worker's container-call span, sent as `traceparent` (over the tunnel's).
    * @returns how it ended; never rejects.
    */
   async relay(
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
     context: ContainerRequestContext,
+    traceContext?: Context,
   ): Promise<HttpRelayResult> {
     const abort = new AbortController();
     let done = false;
@@ -205,7 +208,10 @@ export class HttpUpstream {
       response = await this.#pool.request({
         method: method as 'GET',
         path,
-        headers: containerRequestHeaders(headers, context),
+        headers:
+          traceContext === undefined
+            ? containerRequestHeaders(headers, context)
+            : injectTraceHeaders(traceContext, containerRequestHeaders(headers, context)),
         // A request whose HEADERS carried END_STREAM has no body; a small one was read whole above.
         // Otherwise the tunnel stream's readable side is the body, through a PassThrough: undici
         // destroys its body stream when done, and destroying the tunnel stream itself would reset it

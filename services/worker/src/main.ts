@@ -3,11 +3,11 @@
 // (@switchyard/service-main).
 import { loadConfig } from '@switchyard/config';
 import { ControlStore } from '@switchyard/control-store';
-import { connectNats, watchNatsConnection } from '@switchyard/nats-connect';
+import { connectNats, recordNatsOperations, watchNatsConnection } from '@switchyard/nats-connect';
 import { HeartbeatPublisher } from '@switchyard/region-health';
 import { runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
-import { MetricNames } from '@switchyard/telemetry';
+import { createDependencyRecorder, createWorkerRecorder, MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { Worker } from './app.ts';
 import { WorkerConfigSchema } from './config.ts';
@@ -32,6 +32,7 @@ await runService({
     // noAsyncTraces: nats.js would capture a stack trace for every request (one per allocation or resume).
     const nc = await connectNats(config, { name: `worker-${config.workerId}`, noAsyncTraces: true, logger });
     telemetry.watchDependency('nats', watchNatsConnection(nc));
+    recordNatsOperations(nc, createDependencyRecorder(telemetry.meter, 'nats'));
     const directory = await SessionDirectory.open(nc, {
       region: config.region,
       ttlMs: config.sessionTtlMs,
@@ -41,13 +42,21 @@ await runService({
     // Read only: the api creates the control buckets (a worker user may not create them).
     // Read (reconnect windows), never authorize: no freshness probes across the gateway.
     const control = await ControlStore.open(nc, { create: false, probeIntervalMs: 0 });
+    // Capacity is observed at each scrape; `worker` is set before the first one can happen.
+    let workerRef: Worker | undefined;
+    const recorder = createWorkerRecorder(telemetry.meter, config.versionId, {
+      total: () => config.concurrency,
+      used: () => workerRef?.usedCapacity ?? 0,
+    });
     const worker = new Worker(config, {
+      recorder,
       nc,
       directory,
       queue,
       logger,
       functionReconnectWindowMs: () => control.getFunction(config.functionId)?.reconnectWindowMs,
     });
+    workerRef = worker;
     await worker.start();
     // Region health: free capacity per version, for spill-over decisions (issue 4, item 3).
     const heartbeat = new HeartbeatPublisher(nc, {

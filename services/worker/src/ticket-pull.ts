@@ -1,7 +1,9 @@
 // Taking tickets (W2, W4): pull requests for this worker's function version kept outstanding while it
 // has free capacity, each pulled ticket checked (deadline, version, callback allow-list) and handed to
-// the sessions (session tickets) or the HTTP holds (HTTP request tickets).
+// the sessions (session tickets) or the HTTP holds (HTTP request tickets). Taking a ticket is a CONSUMER
+// span `switchyard.ticket.claim`, a child of the front end's queue wait carried in the ticket's headers.
 
+import { context, recordSpanError, SpanKind, SpanNames, startSpan, TraceAttr, tracerFor } from '@switchyard/telemetry';
 import type { PulledTicket, TicketQueue } from '@switchyard/ticket-queue';
 import type { Logger } from 'pino';
 import { isCallbackAllowed } from './callback-allow-list.ts';
@@ -9,6 +11,8 @@ import type { WorkerConfig } from './config.ts';
 import type { HttpHolds } from './http-holds.ts';
 import type { WorkerCapacity } from './worker-capacity.ts';
 import type { WorkerSessions } from './worker-sessions.ts';
+
+const tracer = tracerFor('@switchyard/worker');
 
 /** Pull requests a worker keeps outstanding at most (each asks for one ticket). */
 const MAX_CONCURRENT_PULLS = 8;
@@ -95,7 +99,7 @@ export class TicketPull {
           }
           capacity.ticketsWaiting = pulled.pending > 0;
           capacity.reserve();
-          void this.#take(pulled).finally(() => capacity.release());
+          void this.#claim(pulled).finally(() => capacity.release());
         } catch (err) {
           this.#log.warn({ err }, 'ticket pull failed; retrying');
           if (consumer === current) consumer = undefined;
@@ -110,6 +114,29 @@ export class TicketPull {
       void puller.finally(() => pullers.delete(puller));
     }
     await Promise.allSettled([...pullers]);
+  }
+
+  /** {@link TicketPull.#take} in a CONSUMER span continuing the ticket's trace context; rejects as it does. */
+  async #claim(pulled: PulledTicket): Promise<void> {
+    const t = pulled.ticket;
+    const { config } = this.#options;
+    const { span, ctx } = startSpan(tracer, SpanNames.ticketClaim, SpanKind.CONSUMER, pulled.traceContext, () => ({
+      [TraceAttr.messagingSystem]: 'nats',
+      [TraceAttr.messagingOperationType]: 'process',
+      [TraceAttr.messagingDestinationName]: this.#options.queue.stream,
+      [TraceAttr.messagingMessageId]: t.reqId,
+      [TraceAttr.requestId]: t.reqId,
+      [TraceAttr.functionKind]: t.kind,
+      [TraceAttr.workerId]: config.workerId,
+    }));
+    try {
+      await context.with(ctx, () => this.#take(pulled));
+    } catch (err) {
+      recordSpanError(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
   }
 
   /** Checks a pulled ticket (deadline, version, W4) and hands it over; drops it (term) when it fails. */

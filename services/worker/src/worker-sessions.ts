@@ -66,6 +66,8 @@ export interface WorkerSessionsOptions {
   logger: Logger;
   /** Reconnect window of this worker's function (ms), when the control store has one (S1). */
   functionReconnectWindowMs?: () => number | undefined;
+  /** Told when a session's reconnect window ran out (metrics). @default none */
+  onWindowExpired?: () => void;
 }
 
 /** The sessions of one worker, by request ID; see the file comment. */
@@ -254,7 +256,10 @@ export class WorkerSessions {
 
   #startWindow(session: WorkerSession): void {
     if (session.ending || session.windowTimer) return;
-    session.windowTimer = setTimeout(() => void this.#end(session, 'reconnect-window-expired'), this.#windowMs());
+    session.windowTimer = setTimeout(() => {
+      this.#options.onWindowExpired?.();
+      void this.#end(session, 'reconnect-window-expired');
+    }, this.#windowMs());
     session.windowTimer.unref();
   }
 

@@ -1,0 +1,116 @@
+// Tracing helpers and log correlation with the real SDK (NodeSDK started by startTelemetry, no
+// exporter configured): trace IDs in log lines, parent-based sampling, children only under recording
+// spans, propagation headers in and out.
+
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import {
+  context,
+  contextFromHeaders,
+  createLogger,
+  endGrpcSpan,
+  grpcMethodOf,
+  injectTraceHeaders,
+  SpanKind,
+  startChildSpan,
+  startSpan,
+  startTelemetry,
+  type Telemetry,
+  trace,
+  tracerFor,
+} from '../src/index.ts';
+
+function lines(): { stream: Writable; read: () => Record<string, unknown>[] } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  const read = () =>
+    chunks
+      .join('')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { stream, read };
+}
+
+const SAMPLED = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+const UNSAMPLED = '00-0af7651916cd43dd8448eb211c80319d-b7ad6b7169203332-00';
+
+describe('tracing without an exporter', () => {
+  let telemetry: Telemetry;
+  const saved = { exporter: process.env.OTEL_TRACES_EXPORTER, sampler: process.env.OTEL_TRACES_SAMPLER };
+  before(async () => {
+    delete process.env.OTEL_TRACES_EXPORTER;
+    delete process.env.OTEL_TRACES_SAMPLER;
+    telemetry = await startTelemetry({ service: 'test', region: 'eu', instanceId: 't-1' });
+  });
+  after(async () => {
+    await telemetry.shutdown();
+    if (saved.exporter !== undefined) process.env.OTEL_TRACES_EXPORTER = saved.exporter;
+    if (saved.sampler !== undefined) process.env.OTEL_TRACES_SAMPLER = saved.sampler;
+  });
+
+  test('a log line inside a span carries trace_id and span_id; one outside carries neither', () => {
+    const out = lines();
+    const log = createLogger({ service: 'test', destination: out.stream });
+    const tracer = tracerFor('test');
+    const { span, ctx } = startSpan(tracer, 'call', SpanKind.SERVER, contextFromHeaders({ traceparent: SAMPLED }));
+    log.info('outside');
+    context.with(ctx, () => log.info({ reqId: 'r' }, 'inside'));
+    span.end();
+    const [outside, inside] = out.read();
+    assert.equal(outside.trace_id, undefined);
+    assert.equal(outside.span_id, undefined);
+    assert.equal(inside.trace_id, '0af7651916cd43dd8448eb211c80319c');
+    assert.equal(inside.span_id, span.spanContext().spanId);
+    assert.equal(inside.reqId, 'r');
+  });
+
+  test('parent-based: a sampled client trace records, an unsampled one and a new root do not', () => {
+    const tracer = tracerFor('test');
+    const sampled = startSpan(tracer, 's', SpanKind.SERVER, contextFromHeaders({ traceparent: SAMPLED }));
+    const unsampled = startSpan(tracer, 'u', SpanKind.SERVER, contextFromHeaders({ traceparent: UNSAMPLED }));
+    const root = startSpan(tracer, 'r', SpanKind.SERVER, contextFromHeaders({}), () => {
+      throw new Error('attributes must not be built for a dropped span');
+    });
+    assert.equal(sampled.span.isRecording(), true);
+    assert.equal(unsampled.span.isRecording(), false);
+    assert.equal(root.span.isRecording(), false);
+    assert.equal(unsampled.span.spanContext().traceId, '0af7651916cd43dd8448eb211c80319d');
+    assert.notEqual(root.span.spanContext().traceId, '00000000000000000000000000000000');
+
+    // Children only under a recording span; none (nothing allocated) under a dropped one.
+    const child = startChildSpan(tracer, 'child', SpanKind.CLIENT, () => ({ a: 1 }), sampled.ctx);
+    assert.ok(child?.isRecording());
+    assert.equal(
+      startChildSpan(tracer, 'child', SpanKind.CLIENT, () => assert.fail('not built'), unsampled.ctx),
+      undefined,
+    );
+    assert.equal(startChildSpan(tracer, 'child', SpanKind.CLIENT, undefined, context.active()), undefined);
+
+    // Outgoing headers name the child (sampled) or the dropped server span (unsampled, flags 00).
+    const out = injectTraceHeaders(trace.setSpan(sampled.ctx, child as never), {} as Record<string, string>);
+    assert.equal(out.traceparent, `00-0af7651916cd43dd8448eb211c80319c-${child?.spanContext().spanId}-01`);
+    const quiet = injectTraceHeaders(unsampled.ctx, {} as Record<string, string>);
+    assert.equal(quiet.traceparent, `00-0af7651916cd43dd8448eb211c80319d-${unsampled.span.spanContext().spanId}-00`);
+    child?.end();
+    endGrpcSpan(sampled.span, '0', true);
+    unsampled.span.end();
+    root.span.end();
+  });
+
+  test('grpcMethodOf splits /package.Service/Method and refuses other paths', () => {
+    assert.deepEqual(grpcMethodOf('/switchyard.echo.v1.Echo/Unary'), {
+      service: 'switchyard.echo.v1.Echo',
+      method: 'Unary',
+    });
+    assert.equal(grpcMethodOf('/echo'), undefined);
+    assert.equal(grpcMethodOf('/a/'), undefined);
+    assert.equal(grpcMethodOf(undefined), undefined);
+  });
+});

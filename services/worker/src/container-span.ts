@@ -1,0 +1,37 @@
+// The worker's CLIENT span of a call relayed to the function container (`switchyard.container.call`),
+// a child of the front end's span named by the tunnel stream's `traceparent`. Started only for a
+// stream that carries one and kept only when the sampler records it; otherwise the front end's
+// `traceparent` reaches the container unchanged (same trace ID, nothing allocated here).
+
+import type http2 from 'node:http2';
+import {
+  contextFromHeaders,
+  SpanKind,
+  SpanNames,
+  type SpanScope,
+  startSpan,
+  TraceAttr,
+  tracerFor,
+} from '@switchyard/telemetry';
+
+const tracer = tracerFor('@switchyard/worker');
+
+/**
+ * Starts the container-call span of tunnel stream `headers` (request `reqId`, `grpc` or `http`
+ * container), or returns undefined when the stream carries no `traceparent` or the trace is not sampled.
+ */
+export function startContainerSpan(
+  headers: http2.IncomingHttpHeaders,
+  reqId: string | undefined,
+  protocol: 'grpc' | 'http',
+): SpanScope | undefined {
+  if (headers.traceparent === undefined) return undefined;
+  const scope = startSpan(tracer, SpanNames.containerCall, SpanKind.CLIENT, contextFromHeaders(headers), () => ({
+    [TraceAttr.httpRequestMethod]: headers[':method'] ?? 'GET',
+    [TraceAttr.urlPath]: (headers[':path'] ?? '/').split('?')[0],
+    [TraceAttr.networkProtocolName]: 'http',
+    ...(protocol === 'grpc' ? { [TraceAttr.rpcSystem]: 'grpc' } : {}),
+    ...(reqId !== undefined ? { [TraceAttr.requestId]: reqId } : {}),
+  }));
+  return scope.span.isRecording() ? scope : undefined;
+}
