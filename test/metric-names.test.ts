@@ -1,8 +1,7 @@
 // Every metric a dashboard panel or a Prometheus rule reads is one the services export: a name of the
 // telemetry spec table (packages/telemetry/src/names.ts MetricSpecs, in Prometheus spelling), a Node
-// runtime series, `up`, or a recording rule of infra/prometheus/rules. Names of the agreed catalogue
-// whose branches are not merged yet are listed in PENDING_CATALOGUE_SERIES / _LABELS and printed as a
-// diagnostic.
+// runtime series, `up`, or a recording rule of infra/prometheus/rules; and every label a query groups by
+// or matches on is one the series carry.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,8 +10,6 @@ import {
   labelNamesOf,
   metricNamesOf,
   OTHER_LABELS,
-  PENDING_CATALOGUE_LABELS,
-  PENDING_CATALOGUE_SERIES,
   RUNTIME_SERIES,
   rules,
   specLabelNames,
@@ -30,12 +27,6 @@ const spec = specSeriesNames();
 const labelsUsed = new Map<string, string>();
 for (const u of uses) for (const name of labelNamesOf(u.expr)) if (!labelsUsed.has(name)) labelsUsed.set(name, u.where);
 const specLabels = specLabelNames();
-const pendingUsed = [
-  ...[...used.keys()].filter((n) => PENDING_CATALOGUE_SERIES.has(n) && !spec.has(n)),
-  ...[...labelsUsed.keys()]
-    .filter((n) => PENDING_CATALOGUE_LABELS.has(n) && !specLabels.has(n))
-    .map((n) => `label ${n}`),
-].sort();
 
 test('metricNamesOf should find the metric names of a PromQL expression and nothing else', () => {
   assert.deepEqual(
@@ -46,15 +37,9 @@ test('metricNamesOf should find the metric names of a PromQL expression and noth
   );
 });
 
-test('should read only metrics the services export, runtime series, up, or recording rules', (t) => {
-  // Agreed catalogue names whose branches are not merged yet pass, and are listed here so they are seen.
-  if (pendingUsed.length > 0) t.diagnostic(`catalogue names not in MetricSpecs yet: ${pendingUsed.join(', ')}`);
+test('should read only metrics the services export, runtime series, up, or recording rules', () => {
   const unknown = [...used.entries()]
-    .filter(([name]) =>
-      name.includes(':')
-        ? !recorded.has(name)
-        : !spec.has(name) && !RUNTIME_SERIES.has(name) && !PENDING_CATALOGUE_SERIES.has(name),
-    )
+    .filter(([name]) => (name.includes(':') ? !recorded.has(name) : !spec.has(name) && !RUNTIME_SERIES.has(name)))
     .map(([name, where]) => `${name} (${where})`);
   assert.deepEqual(unknown, []);
   assert.ok(used.size > 20, `only ${used.size} names found`);
@@ -69,7 +54,7 @@ test('labelNamesOf should find grouping and matcher label names', () => {
 
 test('should group and match only on labels the services, the scrape or the runtime series carry', () => {
   const unknown = [...labelsUsed.entries()]
-    .filter(([name]) => !specLabels.has(name) && !OTHER_LABELS.has(name) && !PENDING_CATALOGUE_LABELS.has(name))
+    .filter(([name]) => !specLabels.has(name) && !OTHER_LABELS.has(name))
     .map(([name, where]) => `${name} (${where})`);
   assert.deepEqual(unknown, []);
 });

@@ -137,32 +137,6 @@ export const RUNTIME_SERIES = new Set([
   'v8js_memory_heap_used',
 ]);
 
-/**
- * Names of the agreed metric catalogue (session 7, issue 9 item 1) that the dashboards and rules use
- * before the branch adding them (worker, tunnel and dependency metrics) is merged. An entry is dropped once
- * MetricSpecs has it; the names test prints those still missing.
- */
-export const PENDING_CATALOGUE_SERIES = new Set([
-  'switchyard_tunnels_opened_total',
-  'switchyard_tunnels_closed_total',
-  'switchyard_tunnel_token_age_seconds_bucket',
-  'switchyard_tunnel_connects_total',
-  'switchyard_worker_capacity',
-  'switchyard_worker_capacity_used',
-  'switchyard_container_call_duration_seconds_bucket',
-  'switchyard_container_errors_total',
-  'switchyard_worker_reconnect_expiries_total',
-  'switchyard_dependency_request_errors_total',
-  'switchyard_dependency_operation_duration_seconds_bucket',
-  'switchyard_dependency_operation_duration_seconds_count',
-]);
-
-/**
- * Catalogue series MetricSpecs already names, but not yet for every service the catalogue lists, by
- * series name (e.g. `switchyard_calls_total: ['invocation']` until the invocation service recorded it).
- */
-export const PENDING_CATALOGUE_SERVICES: Readonly<Record<string, readonly string[]>> = {};
-
 /** Label names a PromQL expression groups by or matches on (`by (...)`, `without (...)`, `{name=...}`). */
 export function labelNamesOf(expr: string): string[] {
   const names = new Set<string>();
@@ -185,12 +159,3 @@ export function specLabelNames(): Set<string> {
  * of infra/prometheus/scrape-config.example.yaml (`switchyard_service`), and the runtime series' heap space.
  */
 export const OTHER_LABELS = new Set(['le', 'job', 'instance', 'switchyard_service', 'v8js_heap_space_name']);
-
-/** Catalogue label keys (session 7, issue 9 item 1) not yet in `Attr`; dropped once they are. */
-export const PENDING_CATALOGUE_LABELS = new Set([
-  'switchyard_tunnel_close_reason',
-  'http_response_status_code',
-  'switchyard_error_kind',
-  'switchyard_operation',
-  'dns_ecs',
-]);

@@ -145,11 +145,6 @@ export class PrometheusServer {
     return data.result as Sample[];
   }
 
-  /** Metric names Prometheus holds (scraped and recorded). */
-  async names(): Promise<Set<string>> {
-    return new Set(await this.#api<string[]>('/api/v1/label/__name__/values'));
-  }
-
   /** Scrape targets with their health (`up`, `down`, `unknown`). */
   async targets(): Promise<{ scrapeUrl: string; health: string; lastError: string }[]> {
     return (
