@@ -16,16 +16,25 @@ export const workersTunnels: DashboardSpec = {
     {
       title: 'Workers',
       panels: [
-        timeseries('Capacity per function version', 'short', 'Session slots of the workers: total and used.', [
-          {
-            expr: `sum by (switchyard_region, switchyard_function_version_id) (switchyard_worker_capacity{${R}})`,
-            legend: 'total {{switchyard_region}} {{switchyard_function_version_id}}',
-          },
-          {
-            expr: `sum by (switchyard_region, switchyard_function_version_id) (switchyard_worker_capacity_used{${R}})`,
-            legend: 'used {{switchyard_region}} {{switchyard_function_version_id}}',
-          },
-        ]),
+        timeseries(
+          'Capacity per function version',
+          'short',
+          'Session slots of the workers: total, used and free (recorded).',
+          [
+            {
+              expr: `sum by (switchyard_region, switchyard_function_version_id) (switchyard_worker_capacity{${R}})`,
+              legend: 'total {{switchyard_region}} {{switchyard_function_version_id}}',
+            },
+            {
+              expr: `sum by (switchyard_region, switchyard_function_version_id) (switchyard_worker_capacity_used{${R}})`,
+              legend: 'used {{switchyard_region}} {{switchyard_function_version_id}}',
+            },
+            {
+              expr: `switchyard_region_version:switchyard_worker_capacity_free:sum{${R}}`,
+              legend: 'free {{switchyard_region}} {{switchyard_function_version_id}}',
+            },
+          ],
+        ),
         timeseries('Free capacity per worker', 'short', 'Free session slots of each worker.', [
           {
             expr: `sum by (switchyard_region, service_instance_id) (switchyard_worker_capacity_free{${R}})`,
