@@ -11,6 +11,7 @@ import {
   HTTP_OUTCOMES,
   MetricSpecs,
   PollResult,
+  REJECTION_BY_ERROR_CODE,
   RejectionReason,
   ResumeResult,
   ResumeSource,
@@ -155,8 +156,10 @@ request error.
   the worker link's ticket allocation (gRPC sessions, invocation's ticket path; the invocation warm path
   reuses a worker without a ticket and is not an allocation). The queue gauge counts allocations waiting
   against \`maxQueuePerVersion\` (rate-limit check included); the wait runs from the ticket's publication.
-- \`switchyard_rejections_total\`: answers SY_QUEUE_FULL, SY_RATE_LIMITED, SY_KEY_CONNECTIONS_EXCEEDED and
-  SY_SHUTTING_DOWN.
+- \`switchyard_rejections_total\`: answers ${Object.keys(REJECTION_BY_ERROR_CODE).join(', ')} (by reason:
+  ${Object.entries(REJECTION_BY_ERROR_CODE)
+    .map(([code, reason]) => `${code} -> \`${reason}\``)
+    .join(', ')}).
 - \`switchyard_client_connections_total\` / \`_active\`: client listener connections (HTTP/2 per session;
   HTTP/1.1 per socket; a WebSocket is counted when its 101 is sent, on top of its HTTP/1.1 connection).
 - \`switchyard_status_polls_total\`: \`errored\` when the poll itself failed (bad key, result store or a

@@ -53,7 +53,41 @@ export const listenerLimitsFields = {
     .min(1_048_576)
     .default(33_554_432)
     .describe(
-      'nghttp2 memory per client HTTP/2 connection (bytes, rounded down to MiB); past it new streams are refused (ENHANCE_YOUR_CALM).',
+      'nghttp2 memory per client HTTP/2 connection (bytes, rounded down to MiB); past it new streams are refused (REFUSED_STREAM).',
+    ),
+  http2StreamWindowBytes: z
+    .number()
+    .int()
+    .min(65_535)
+    .max(2 ** 31 - 1)
+    .default(1_048_576)
+    .describe(
+      'HTTP/2 stream receive window (SETTINGS_INITIAL_WINDOW_SIZE) of client connections and worker tunnels (bytes): the most a peer that is not read can make this process buffer per open stream, so at most maxConcurrentStreams times this per client connection. Smaller costs throughput on long round trips (one stream moves at most this per round trip).',
+    ),
+  http2ConnectionWindowBytes: z
+    .number()
+    .int()
+    .min(1_048_576)
+    .max(2 ** 31 - 1)
+    .default(16_777_216)
+    .describe(
+      'HTTP/2 connection-level receive window of client connections and worker tunnels (bytes; keep it at least http2StreamWindowBytes): how much a peer may send ahead of our acknowledgement. What is buffered is bounded by the stream window per open stream (node acknowledges connection-level data as it arrives).',
+    ),
+  http2MaxRefusedStreams: z
+    .number()
+    .int()
+    .min(1)
+    .default(1_000)
+    .describe(
+      'Streams node refuses on one client HTTP/2 connection for want of session memory (REFUSED_STREAM) before it closes the connection with GOAWAY ENHANCE_YOUR_CALM.',
+    ),
+  http2MaxInvalidFrames: z
+    .number()
+    .int()
+    .min(1)
+    .default(1_000)
+    .describe(
+      'Invalid frames one client HTTP/2 connection may send (e.g. DATA on a stream we refused) before it is closed with GOAWAY ENHANCE_YOUR_CALM.',
     ),
 };
 
@@ -65,6 +99,10 @@ export interface ListenerLimits {
   maxConcurrentStreams: number;
   maxHeaderListBytes: number;
   http2MaxSessionMemoryBytes: number;
+  http2StreamWindowBytes: number;
+  http2ConnectionWindowBytes: number;
+  http2MaxRefusedStreams: number;
+  http2MaxInvalidFrames: number;
 }
 
 /** The defaults of {@link listenerLimitsFields}, for listeners built without a config. */

@@ -10,6 +10,8 @@ interface CatalogueEntry {
   readonly message: string;
   /** HTTP status for non-gRPC clients and HTTP invocation (G3, H10); defaults to the G3 mapping. */
   readonly httpStatus?: number;
+  /** Seconds an HTTP answer tells the client to wait (`Retry-After`) before trying again; none when absent. */
+  readonly retryAfterSeconds?: number;
 }
 
 /** Every Switchyard-made error, by stable code. */
@@ -56,6 +58,24 @@ export const ErrorCatalogue = {
     grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
     message: 'too many open connections for this API key',
     httpStatus: 429,
+  },
+  SY_KEY_SESSIONS_EXCEEDED: {
+    grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+    message: 'too many open sessions for this API key',
+    httpStatus: 429,
+    retryAfterSeconds: 1,
+  },
+  SY_KEY_WEBSOCKETS_EXCEEDED: {
+    grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+    message: 'too many open WebSockets for this API key',
+    httpStatus: 429,
+    retryAfterSeconds: 1,
+  },
+  SY_KEY_REQUESTS_EXCEEDED: {
+    grpcStatus: GrpcStatus.RESOURCE_EXHAUSTED,
+    message: 'too many concurrent requests for this API key',
+    httpStatus: 429,
+    retryAfterSeconds: 1,
   },
   // Dependencies (never a wrong NOT_FOUND)
   SY_DIRECTORY_UNAVAILABLE: { grpcStatus: GrpcStatus.UNAVAILABLE, message: 'session directory unavailable' },
@@ -136,6 +156,12 @@ export type ErrorCode = keyof typeof ErrorCatalogue;
 export function httpStatusOf(code: ErrorCode): number {
   const entry: CatalogueEntry = ErrorCatalogue[code];
   return entry.httpStatus ?? httpStatusForGrpc(entry.grpcStatus);
+}
+
+/** The `Retry-After` seconds of catalogue entry `code` (capacity answers), or undefined. */
+export function retryAfterOf(code: ErrorCode): number | undefined {
+  const entry: CatalogueEntry = ErrorCatalogue[code];
+  return entry.retryAfterSeconds;
 }
 
 /**

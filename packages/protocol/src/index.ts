@@ -1,7 +1,7 @@
 // @switchyard/protocol: wire names, status mapping, error catalogue, NATS names, message schemas.
 
 export type { ErrorCode } from './errors.ts';
-export { ErrorCatalogue, httpStatusOf, isSwitchyardError, SwitchyardError } from './errors.ts';
+export { ErrorCatalogue, httpStatusOf, isSwitchyardError, retryAfterOf, SwitchyardError } from './errors.ts';
 export type { GrpcStatusCode, GrpcStatusName } from './grpc-status.ts';
 export { encodeGrpcMessage, GrpcStatus, grpcStatusName, httpStatusForGrpc } from './grpc-status.ts';
 export type {

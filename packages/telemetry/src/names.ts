@@ -180,6 +180,9 @@ export const RejectionReason = {
   queueFull: 'queue_full',
   rateLimited: 'rate_limited',
   keyConnectionsExceeded: 'key_connections_exceeded',
+  keySessionsExceeded: 'key_sessions_exceeded',
+  keyWebSocketsExceeded: 'key_websockets_exceeded',
+  keyRequestsExceeded: 'key_requests_exceeded',
   shuttingDown: 'shutting_down',
 } as const;
 export type RejectionReason = (typeof RejectionReason)[keyof typeof RejectionReason];
@@ -188,6 +191,9 @@ export const REJECTION_BY_ERROR_CODE: Readonly<Record<string, RejectionReason>> 
   SY_QUEUE_FULL: RejectionReason.queueFull,
   SY_RATE_LIMITED: RejectionReason.rateLimited,
   SY_KEY_CONNECTIONS_EXCEEDED: RejectionReason.keyConnectionsExceeded,
+  SY_KEY_SESSIONS_EXCEEDED: RejectionReason.keySessionsExceeded,
+  SY_KEY_WEBSOCKETS_EXCEEDED: RejectionReason.keyWebSocketsExceeded,
+  SY_KEY_REQUESTS_EXCEEDED: RejectionReason.keyRequestsExceeded,
   SY_SHUTTING_DOWN: RejectionReason.shuttingDown,
 };
 /** Values of {@link Attr.protocol}: HTTP/2 (gRPC, h2c or TLS), HTTP/1.1, upgraded WebSocket. */

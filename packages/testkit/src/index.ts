@@ -13,6 +13,8 @@ export {
   scrapeMetrics,
   waitForSample,
 } from './exposition.ts';
+export type { RawH2Counts } from './h2-raw-client.ts';
+export { RawH2Connection } from './h2-raw-client.ts';
 export type {
   NatsClusterHandle,
   NatsSuperclusterHandle,

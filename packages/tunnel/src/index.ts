@@ -12,6 +12,7 @@ export {
   guardFirstByte,
   guardHttp1Headers,
   guardHttp2FirstStream,
+  guardHttp2Flood,
   h1ServerLimits,
   h2ServerLimits,
 } from './listener-guard.ts';
@@ -22,7 +23,7 @@ export { forwardHeaders, isGrpcContentType, relayStream, respondWithError } from
 export type { DialTunnelOptions, TunnelStreamHandler } from './tunnel-dial.ts';
 export { dialTunnel, PROCESS_WORKER_SECRET, WorkerTunnel } from './tunnel-dial.ts';
 export { TunnelEnd } from './tunnel-end.ts';
-export type { TunnelListenerOptions, TunnelRecorder } from './tunnel-listener.ts';
+export type { TunnelListenerOptions, TunnelRecorder, TunnelWindows } from './tunnel-listener.ts';
 export { ProxyTunnel, TUNNEL_CONNECT_STATUSES, TunnelListener } from './tunnel-listener.ts';
 export type { TunnelCloseReason } from './tunnel-ping.ts';
 export { DEFAULT_TUNNEL_PING_INTERVAL_MS, TUNNEL_CLOSE_REASONS } from './tunnel-ping.ts';

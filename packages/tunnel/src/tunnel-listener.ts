@@ -19,7 +19,13 @@ import {
   TUNNEL_CONNECT_PATH,
   TunnelHeaders,
 } from '@switchyard/protocol';
-import { DEFAULT_MAX_SESSION_MEMORY_MB, H2_SETTINGS, widenConnectionWindow } from './h2-settings.ts';
+import {
+  DEFAULT_CONNECTION_WINDOW_BYTES,
+  DEFAULT_MAX_SESSION_MEMORY_MB,
+  DEFAULT_STREAM_WINDOW_BYTES,
+  H2_SETTINGS,
+  widenConnectionWindow,
+} from './h2-settings.ts';
 import type { SocketLimits } from './listener-guard.ts';
 import { TunnelEnd } from './tunnel-end.ts';
 import { DEFAULT_TUNNEL_PING_INTERVAL_MS, type TunnelCloseReason } from './tunnel-ping.ts';
@@ -45,6 +51,20 @@ function boundTo(
   return pending.versionId === undefined || pending.versionId === versionId;
 }
 
+/** Receive windows of a tunnel's session on the front end (bytes). */
+export interface TunnelWindows {
+  /** SETTINGS_INITIAL_WINDOW_SIZE: the most one stream can have buffered here unread. */
+  streamBytes: number;
+  /** Connection-level window: bytes in flight (node acknowledges them as they arrive). */
+  connectionBytes: number;
+}
+
+/** The windows of a tunnel built without limits. */
+const DEFAULT_TUNNEL_WINDOWS: TunnelWindows = {
+  streamBytes: DEFAULT_STREAM_WINDOW_BYTES,
+  connectionBytes: DEFAULT_CONNECTION_WINDOW_BYTES,
+};
+
 /** Worker IDs: a NATS-token-safe name of at most 128 characters. */
 const WORKER_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -59,16 +79,30 @@ export class ProxyTunnel extends TunnelEnd<http2.ClientHttp2Session> {
   /** Features the worker announced when it dialled (`x-switchyard-features`; `TunnelFeatures` values). */
   readonly features: ReadonlySet<string>;
 
-  /** @param features the worker's announced features. @default none */
-  constructor(workerId: string, socket: Socket, pingIntervalMs: number, features: Iterable<string> = []) {
-    super(clientSessionOver(workerId, socket, pingIntervalMs), pingIntervalMs);
+  /**
+   * @param features the worker's announced features. @default none
+   * @param windows receive windows of the tunnel (bytes). @default 1 MiB per stream, 16 MiB per connection
+   */
+  constructor(
+    workerId: string,
+    socket: Socket,
+    pingIntervalMs: number,
+    features: Iterable<string> = [],
+    windows: TunnelWindows = DEFAULT_TUNNEL_WINDOWS,
+  ) {
+    super(clientSessionOver(workerId, socket, pingIntervalMs, windows), pingIntervalMs);
     this.workerId = workerId;
     this.features = new Set(features);
   }
 }
 
 /** The proxy's HTTP/2 client session over the socket a worker dialled. */
-function clientSessionOver(workerId: string, socket: Socket, pingIntervalMs: number): http2.ClientHttp2Session {
+function clientSessionOver(
+  workerId: string,
+  socket: Socket,
+  pingIntervalMs: number,
+  windows: TunnelWindows,
+): http2.ClientHttp2Session {
   socket.setNoDelay(true);
   socket.setKeepAlive(true, pingIntervalMs);
   // Sockets of an http.Server are half-open; a worker that dies sends FIN and nothing more, so the
@@ -77,11 +111,11 @@ function clientSessionOver(workerId: string, socket: Socket, pingIntervalMs: num
   socket.once('end', () => socket.destroy());
   const session = http2.connect(`http://${workerId}.tunnel`, {
     createConnection: () => socket,
-    settings: H2_SETTINGS,
+    settings: { ...H2_SETTINGS, initialWindowSize: windows.streamBytes },
     maxSessionMemory: DEFAULT_MAX_SESSION_MEMORY_MB,
     peerMaxConcurrentStreams: 2 ** 31 - 1,
   });
-  widenConnectionWindow(session);
+  widenConnectionWindow(session, windows.connectionBytes);
   return session;
 }
 
@@ -130,10 +164,13 @@ export interface TunnelListenerOptions {
   tls?: { cert: Buffer; key: Buffer };
   /**
    * Bounds of the callback listener (issue 11 item 2): headersTimeoutMs (a CONNECT whose headers take
-   * longer is closed), maxHeaderListBytes (larger: 431), maxConnections (excess sockets closed).
+   * longer is closed), maxHeaderListBytes (larger: 431), maxConnections (excess sockets closed);
+   * http2StreamWindowBytes and http2ConnectionWindowBytes, the receive windows of each tunnel (what a
+   * worker can make this process buffer: the stream window per open stream).
    * @default node's (60 s headers timeout, 16 KiB headers, no connection cap)
    */
-  limits?: Pick<SocketLimits, 'headersTimeoutMs' | 'maxHeaderListBytes' | 'maxConnections'>;
+  limits?: Pick<SocketLimits, 'headersTimeoutMs' | 'maxHeaderListBytes' | 'maxConnections'> &
+    Partial<Pick<SocketLimits, 'http2StreamWindowBytes' | 'http2ConnectionWindowBytes'>>;
   /** Receives tunnel metrics (opened, closed by reason, CONNECT statuses, token ages). @default none */
   recorder?: TunnelRecorder;
 }
@@ -158,6 +195,8 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   readonly #server: http.Server | https.Server;
   readonly #options: Required<Omit<TunnelListenerOptions, 'tls' | 'limits' | 'recorder'>>;
   readonly #recorder: TunnelRecorder | undefined;
+  /** Receive windows of each tunnel. */
+  readonly #windows: TunnelWindows;
 
   constructor(options: TunnelListenerOptions = {}) {
     super();
@@ -169,6 +208,10 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     };
     this.#recorder = options.recorder;
     const limits = options.limits;
+    this.#windows = {
+      streamBytes: limits?.http2StreamWindowBytes ?? DEFAULT_TUNNEL_WINDOWS.streamBytes,
+      connectionBytes: limits?.http2ConnectionWindowBytes ?? DEFAULT_TUNNEL_WINDOWS.connectionBytes,
+    };
     const serverOptions: http.ServerOptions = limits
       ? { headersTimeout: limits.headersTimeoutMs, maxHeaderSize: limits.maxHeaderListBytes }
       : {};
@@ -389,7 +432,7 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     if (head.length > 0) socket.unshift(head);
     const announced = req.headers[TunnelHeaders.features];
     const features = typeof announced === 'string' ? announced.split(',').map((f) => f.trim()) : [];
-    const tunnel = new ProxyTunnel(workerId, socket, this.#options.pingIntervalMs, features);
+    const tunnel = new ProxyTunnel(workerId, socket, this.#options.pingIntervalMs, features, this.#windows);
     // The version the token was bound to (checked equal to the announced one by boundTo).
     this.#identities.set(tunnel, { secretHash: hashSecret(secret), versionId: pending.versionId ?? versionId });
     this.#all.add(tunnel);

@@ -10,6 +10,7 @@ import type { RegionHealthView } from '@switchyard/region-health';
 import type { SessionDirectory } from '@switchyard/session-directory';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { adminTokenCheck } from './admin-auth.ts';
+import type { ApiListenerLimits } from './config.ts';
 import { errorHandler, notFoundHandler, problemOf, sendProblem } from './errors.ts';
 import { type NatsHealth, watchNatsHealth } from './nats-health.ts';
 import { registerFunctionRoutes } from './routes-functions.ts';
@@ -20,7 +21,7 @@ import { uiSessions } from './ui-session.ts';
 
 /** Path of the unauthenticated health route. */
 export const HEALTHZ_PATH = '/healthz';
-/** Largest request body accepted, bytes. */
+/** Largest request body accepted by default, bytes (SWITCHYARD_BODY_LIMIT_BYTES). */
 export const API_BODY_LIMIT_BYTES = 64 * 1024;
 
 /** What {@link buildApp} needs; the caller owns (and closes) the connection and the stores. */
@@ -43,6 +44,21 @@ export interface ApiDeps {
   tls?: TlsFilePair;
   /** Heartbeats of every region, for GET /v1/status and the /ui page. @default none (no region listed) */
   health?: RegionHealthView;
+  /**
+   * Bounds of the listener (issue 11 item 2). @default node's own timeouts, no connection cap, a
+   * 64 KiB body limit
+   */
+  limits?: ApiListenerLimits;
+}
+
+/** node http.Server options that apply `limits` (timeouts checked every second, not every 30 s). */
+function serverLimits(limits: ApiListenerLimits) {
+  return {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    maxHeaderSize: limits.maxHeaderListBytes,
+    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+  };
 }
 
 /**
@@ -54,12 +70,18 @@ export interface ApiDeps {
  * @returns a fastify instance, ready to `inject()` or `listen()`; `close()` stops its NATS health watch.
  */
 export function buildApp(deps: ApiDeps): FastifyInstance {
+  const limits = deps.limits;
+  const server = limits ? serverLimits(limits) : {};
   const app = Fastify({
     ...(deps.logger !== undefined ? { loggerInstance: deps.logger } : { logger: false }),
-    bodyLimit: API_BODY_LIMIT_BYTES,
-    ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key } } : {}),
+    bodyLimit: limits?.bodyLimitBytes ?? API_BODY_LIMIT_BYTES,
+    // A socket idle this long (silent from the start, or between requests) is destroyed.
+    ...(limits ? { connectionTimeout: limits.firstByteTimeoutMs, requestTimeout: limits.requestTimeoutMs } : {}),
+    ...(deps.tls ? { https: { ...server, cert: deps.tls.cert, key: deps.tls.key } } : { http: server }),
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: false, useDefaults: false } },
   }) as unknown as FastifyInstance;
+  // Excess sockets are closed at once (no answer), as on the other listeners.
+  if (limits) app.server.maxConnections = limits.maxConnections;
   const natsHealth: NatsHealth = watchNatsHealth(deps.nc);
   const checkAdmin = adminTokenCheck(deps.adminToken);
   const sessions = uiSessions(deps.adminToken, deps.tls !== undefined);

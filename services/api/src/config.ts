@@ -1,7 +1,14 @@
 // Configuration of the operator API: a zod schema read from SWITCHYARD_* variables by
 // @switchyard/config, then resolved (REGIONS defaults to [REGION]) into one frozen ApiConfig.
 
-import { clientTlsFields, loadConfig, metricsFields, refineTlsPairs, TLS_REFINE_WHEN } from '@switchyard/config';
+import {
+  clientTlsFields,
+  listenerLimitsFields,
+  loadConfig,
+  metricsFields,
+  refineTlsPairs,
+  TLS_REFINE_WHEN,
+} from '@switchyard/config';
 import {
   NATS_REFINE_WHEN,
   type NatsConnectionConfig,
@@ -55,9 +62,39 @@ export const ApiConfigSchema = z
       .describe('TTL of the session bucket when this API creates it, ms'),
     ...metricsFields,
     ...clientTlsFields,
+    // The listener bounds that apply to an HTTP/1.1 listener (issue 11 item 2); the HTTP/2 ones do not.
+    firstByteTimeoutMs: listenerLimitsFields.firstByteTimeoutMs,
+    headersTimeoutMs: listenerLimitsFields.headersTimeoutMs,
+    maxConnections: listenerLimitsFields.maxConnections,
+    maxHeaderListBytes: listenerLimitsFields.maxHeaderListBytes,
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .default(30_000)
+      .describe(
+        'API: longest time to receive a whole request, headers and body (ms); then 408 and the connection is closed. At least headersTimeoutMs.',
+      ),
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .min(1_024)
+      .default(64 * 1024)
+      .describe('API: largest request body (bytes); a larger one is answered 413 (problem+json).'),
   })
   .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
-  .superRefine((c, ctx) => refineTlsPairs(c, ctx, [['tlsCertFile', 'tlsKeyFile']]), TLS_REFINE_WHEN);
+  .superRefine((c, ctx) => refineTlsPairs(c, ctx, [['tlsCertFile', 'tlsKeyFile']]), TLS_REFINE_WHEN)
+  .superRefine((c, ctx) => {
+    // node's http.Server rejects a requestTimeout shorter than its headersTimeout. Runs with other
+    // fields invalid too (every problem at once), so both are checked for numbers.
+    if (typeof c.requestTimeoutMs !== 'number' || typeof c.headersTimeoutMs !== 'number') return;
+    if (c.requestTimeoutMs < c.headersTimeoutMs)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requestTimeoutMs'],
+        message: `must be at least headersTimeoutMs (${c.headersTimeoutMs})`,
+      });
+  }, TLS_REFINE_WHEN);
 
 /** Resolved, frozen configuration of the API; the NATS connection fields are those of @switchyard/nats-connect. */
 export interface ApiConfig extends NatsConnectionConfig {
@@ -85,6 +122,24 @@ export interface ApiConfig extends NatsConnectionConfig {
   readonly tlsCertFile: string | undefined;
   /** PEM private key of tlsCertFile (SWITCHYARD_TLS_KEY_FILE). */
   readonly tlsKeyFile: string | undefined;
+  /** Bounds of the HTTP listener (issue 11 item 2); see {@link ApiListenerLimits}. */
+  readonly limits: ApiListenerLimits;
+}
+
+/** Bounds of the API's HTTP/1.1 listener (issue 11 item 2); units in the names. */
+export interface ApiListenerLimits {
+  /** A connection idle this long (ms; silent from the start, or between requests) is closed. */
+  readonly firstByteTimeoutMs: number;
+  /** Request headers not complete within this (ms) after the request began: 408, closed. */
+  readonly headersTimeoutMs: number;
+  /** Whole request (headers and body) not received within this (ms): 408, closed. */
+  readonly requestTimeoutMs: number;
+  /** Open connections; one more is closed at once. */
+  readonly maxConnections: number;
+  /** Largest request header block (bytes); larger: 431. */
+  readonly maxHeaderListBytes: number;
+  /** Largest request body (bytes); larger: 413. */
+  readonly bodyLimitBytes: number;
 }
 
 /**
@@ -118,5 +173,13 @@ export function loadApiConfig(
     metricsPort: raw.metricsPort,
     tlsCertFile: raw.tlsCertFile,
     tlsKeyFile: raw.tlsKeyFile,
+    limits: Object.freeze({
+      firstByteTimeoutMs: raw.firstByteTimeoutMs,
+      headersTimeoutMs: raw.headersTimeoutMs,
+      requestTimeoutMs: raw.requestTimeoutMs,
+      maxConnections: raw.maxConnections,
+      maxHeaderListBytes: raw.maxHeaderListBytes,
+      bodyLimitBytes: raw.bodyLimitBytes,
+    }),
   });
 }

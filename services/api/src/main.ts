@@ -50,6 +50,7 @@ await runService({
       logger,
       tls: readTlsPair(config.tlsCertFile, config.tlsKeyFile),
       health,
+      limits: config.limits,
     });
     await listen(app.listen({ host: config.host, port: config.port }), 'set SWITCHYARD_PORT / SWITCHYARD_HOST');
     const address = app.server.address();

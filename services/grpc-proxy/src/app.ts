@@ -6,6 +6,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { readTlsPair } from '@switchyard/config';
 import { type ControlStore, OpenCalls } from '@switchyard/control-store';
+import { KeyConcurrency } from '@switchyard/rate-limit';
 import type { RegionHealthView } from '@switchyard/region-health';
 import type { SessionDirectory } from '@switchyard/session-directory';
 import { FrontEndMetrics } from '@switchyard/telemetry';
@@ -20,6 +21,7 @@ import { ClientListener } from './client-listener.ts';
 import { WebSocketGateway } from './client-websocket.ts';
 import type { ProxyConfig } from './config.ts';
 import { KeyConnections } from './key-connections.ts';
+import { KeySessions } from './key-sessions.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import { SessionAllocator } from './session-allocate.ts';
 import { SessionLookup } from './session-lookup.ts';
@@ -111,7 +113,15 @@ export class GrpcProxy {
       health: deps.health,
       logger,
     });
-    const allocator = new SessionAllocator({ config, link, sessions, spill, rateLimiter: deps.rateLimiter, metrics });
+    const allocator = new SessionAllocator({
+      config,
+      link,
+      sessions,
+      spill,
+      rateLimiter: deps.rateLimiter,
+      keySessions: new KeySessions(config.maxSessionsPerKey, sessions),
+      metrics,
+    });
     const lookup = new SessionLookup(deps.directory, deps.remoteDirectories, config.remoteLookupTimeoutMs);
     const resumer = new SessionResumer({ link, sessions, lookup, control, metrics });
     const absorb = new AbsorbHandler({ control, logger, allocator, resumer, metrics });
@@ -145,6 +155,7 @@ export class GrpcProxy {
       openCalls,
       handshakeTimeoutMs: config.websocketHandshakeTimeoutMs,
       metrics,
+      keyWebSockets: new KeyConcurrency(config.maxWebSocketsPerKey),
     });
     this.#webSockets = webSockets;
     this.#clients = new ClientListener({

@@ -15,6 +15,7 @@ import {
   guardFirstByte,
   guardHttp1Headers,
   guardHttp2FirstStream,
+  guardHttp2Flood,
   h1ServerLimits,
   h2ServerLimits,
   type SocketLimits,
@@ -146,8 +147,9 @@ export class ClientListener {
     this.#sessions.add(session);
     const closed = this.#options.onConnection?.('h2');
     if (closed !== undefined) session.once('close', closed);
-    widenConnectionWindow(session);
+    widenConnectionWindow(session, this.#options.limits.http2ConnectionWindowBytes);
     guardHttp2FirstStream(session, this.#options.limits);
+    guardHttp2Flood(session);
     const state: ConnectionState = { open: 0, idle: undefined };
     const idleMs = this.#options.idleTimeoutMs;
     const arm = () => {

@@ -13,9 +13,13 @@ import {
   httpStatusOf,
   isSwitchyardError,
   Metadata,
+  PROBLEM_CONTENT_TYPE,
+  problemDocument,
+  retryAfterOf,
   SwitchyardError,
   TunnelHeaders,
 } from '@switchyard/protocol';
+import type { KeyConcurrency } from '@switchyard/rate-limit';
 import { ClientProtocol, type FrontEndMetrics } from '@switchyard/telemetry';
 import { forwardHeaders, type ProxyTunnel } from '@switchyard/tunnel';
 import { type FrontEndLink, isControlPath } from '@switchyard/worker-link';
@@ -81,6 +85,8 @@ export interface WebSocketGatewayDeps {
   handshakeTimeoutMs: number;
   /** Rejections and WebSocket connections (metrics). */
   metrics: FrontEndMetrics;
+  /** Open WebSockets per API key (issue 11 item 2): one more gets 429 SY_KEY_WEBSOCKETS_EXCEEDED. @default unlimited */
+  keyWebSockets?: KeyConcurrency;
 }
 
 /**
@@ -150,6 +156,10 @@ export class WebSocketGateway {
     try {
       const credentials = webSocketCredentials(req.headers);
       const auth = await this.#deps.control.authorizeFresh(credentials);
+      // A place among the key's open WebSockets, given back when the socket closes (issue 11 item 2).
+      const release = this.#deps.keyWebSockets ? this.#deps.keyWebSockets.acquire(auth.key.keyId) : () => {};
+      if (!release) throw new SwitchyardError('SY_KEY_WEBSOCKETS_EXCEEDED');
+      socket.once('close', release);
       // Ends the WebSocket if its key is revoked (or control data goes stale) while it is open (issue 8).
       signal = this.#deps.openCalls.track(auth.key.keyId, auth.fn.functionId, socket);
       bound = await this.#bind(auth, requestedSessionId(req.headers), Boolean(credentials.versionId));
@@ -424,15 +434,23 @@ function responseHead(
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
 
-/** A proxy-made answer to an upgrade request (G3 text, HTTP status from the code), then the end. */
+/**
+ * A proxy-made answer to an upgrade request (G3 text, HTTP status from the code), then the end. A
+ * capacity answer (a code with a Retry-After, e.g. 429 SY_KEY_WEBSOCKETS_EXCEEDED) is problem+json.
+ */
 function writeError(socket: Duplex, code: ErrorCode, extra: http.OutgoingHttpHeaders, detail?: string): void {
   if (socket.destroyed) return;
   const status = httpStatusOf(code);
-  const body = `${detail ?? ErrorCatalogue[code].message}\n`;
+  const retryAfter = retryAfterOf(code);
+  const body =
+    retryAfter === undefined
+      ? `${detail ?? ErrorCatalogue[code].message}\n`
+      : JSON.stringify(problemDocument(code, detail));
   const headers: http.OutgoingHttpHeaders = {
     ...extra,
-    'content-type': 'text/plain; charset=utf-8',
+    'content-type': retryAfter === undefined ? 'text/plain; charset=utf-8' : PROBLEM_CONTENT_TYPE,
     'content-length': Buffer.byteLength(body),
+    ...(retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) }),
     connection: 'close',
   };
   socket.end(responseHead(status, headers, {}, {}) + body);

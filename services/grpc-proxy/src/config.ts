@@ -65,6 +65,22 @@ export const ProxyConfigSchema = z
       .describe(
         'Open client HTTP/2 connections per API key on this proxy; a call on one more gets RESOURCE_EXHAUSTED (SY_KEY_CONNECTIONS_EXCEEDED) until one closes. 0 = unlimited.',
       ),
+    maxSessionsPerKey: z
+      .number()
+      .int()
+      .min(0)
+      .default(1_024)
+      .describe(
+        'Sessions one API key may hold open on this proxy (allocations under way included); a call or WebSocket that would start one more gets RESOURCE_EXHAUSTED / 429 (SY_KEY_SESSIONS_EXCEEDED) until one ends. Resumes are never refused. 0 = unlimited.',
+      ),
+    maxWebSocketsPerKey: z
+      .number()
+      .int()
+      .min(0)
+      .default(256)
+      .describe(
+        'Open client WebSockets per API key on this proxy (upgrades being bound included); one more upgrade gets 429 problem+json (SY_KEY_WEBSOCKETS_EXCEEDED) with Retry-After until one closes. 0 = unlimited.',
+      ),
     redisUrl: z.string().url().optional().describe('Redis for rate limits (redis://host:port). Unset: no rate limit.'),
     rateLimitPerMinute: z
       .number()

@@ -7,6 +7,7 @@ import { newRequestId } from '@switchyard/protocol';
 import type { FrontEndMetrics } from '@switchyard/telemetry';
 import type { FrontEndLink } from '@switchyard/worker-link';
 import type { ProxyConfig } from './config.ts';
+import type { KeySessions } from './key-sessions.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { LocalSession, SessionTable } from './session-table.ts';
 import type { SpillRouter } from './spill-over.ts';
@@ -25,6 +26,8 @@ export interface SessionAllocatorDeps {
   rateLimiter?: RateLimiter;
   /** Session init durations (metrics). */
   metrics: FrontEndMetrics;
+  /** Open sessions per key on this proxy (issue 11 item 2). @default none (unlimited) */
+  keySessions?: KeySessions;
 }
 
 /** Allocates sessions on free workers; see the file comment. */
@@ -41,9 +44,21 @@ export class SessionAllocator {
    * within the attach timeout or the call's deadline (G10). The session is in the table, held by no
    * connection yet.
    * @param deadlineMs the call's deadline from now, ms (G4), or undefined.
-   * @throws SwitchyardError SY_QUEUE_FULL, SY_RATE_LIMITED, SY_ATTACH_TIMEOUT, SY_QUEUE_UNAVAILABLE.
+   * @throws SwitchyardError SY_KEY_SESSIONS_EXCEEDED, SY_QUEUE_FULL, SY_RATE_LIMITED, SY_ATTACH_TIMEOUT,
+   * SY_QUEUE_UNAVAILABLE.
    */
   async allocate(auth: Authorization, deadlineMs: number | undefined): Promise<LocalSession> {
+    const done = this.#deps.keySessions?.reserve(auth.key.keyId);
+    let session: LocalSession | undefined;
+    try {
+      session = await this.#allocate(auth, deadlineMs);
+      return session;
+    } finally {
+      done?.(session);
+    }
+  }
+
+  async #allocate(auth: Authorization, deadlineMs: number | undefined): Promise<LocalSession> {
     const versionId = auth.version.versionId;
     const reqId = newRequestId();
     const waitMs = Math.min(this.#deps.config.attachTimeoutMs, deadlineMs ?? Number.POSITIVE_INFINITY);

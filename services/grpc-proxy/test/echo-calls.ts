@@ -2,8 +2,10 @@
 // keep headers, trailers and status, and raw node:http2 / node:http requests for the wire shapes
 // grpc-js hides (trailers-only answers, HTTP statuses, set-cookie, GOAWAY).
 
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import {
   type EchoClient,
@@ -264,16 +266,58 @@ export function rawH1(
 ): Promise<RawH1Response> {
   const [host, port] = address.split(':');
   return new Promise((resolve, reject) => {
-    const req = http.request({ host, port: Number(port), method, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-      );
-    });
+    const req = http.request({ host, port: Number(port), method, path, headers, agent: false }, (res) =>
+      readAnswer(res, resolve),
+    );
     req.on('error', reject);
     req.end();
   });
+}
+
+/** What a WebSocket Upgrade got back: a 101 keeps its socket open (the caller ends it), else the answer. */
+export interface RawUpgradeResponse extends RawH1Response {
+  /** The upgraded socket, for a 101. */
+  socket?: Duplex;
+}
+
+/** A WebSocket Upgrade request (HTTP/1.1) to `address` on its own connection, `headers` over the defaults. */
+export function rawUpgradeRequest(
+  address: string,
+  headers: Record<string, string>,
+  path = '/',
+): Promise<RawUpgradeResponse> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host,
+      port: Number(port),
+      path,
+      agent: false,
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': randomBytes(16).toString('base64'),
+        ...headers,
+      },
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.on('error', () => undefined);
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '', socket });
+    });
+    req.on('response', (res) => readAnswer(res, resolve));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Reads `res` to its end and hands its status, headers and body to `resolve`. */
+function readAnswer(res: http.IncomingMessage, resolve: (answer: RawH1Response) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () =>
+    resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+  );
 }
 
 /** Resolves when `check` returns true (polling every 25 ms), rejects after `timeoutMs`. */

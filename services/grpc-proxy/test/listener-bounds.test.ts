@@ -110,6 +110,7 @@ describe('client listener bounds (issue 11 item 2)', () => {
     const session = h2connect(proxy.address);
     await once(session, 'remoteSettings');
     assert.equal(session.remoteSettings.maxConcurrentStreams, 8);
+    assert.equal(session.remoteSettings.initialWindowSize, 1024 * 1024, 'SWITCHYARD_HTTP2_STREAM_WINDOW_BYTES');
     // 12 slow streams on a connection that allows 8: the client holds back the last 4 until earlier
     // ones end; every one completes and the connection keeps serving.
     const slow = Array.from({ length: 12 }, () =>

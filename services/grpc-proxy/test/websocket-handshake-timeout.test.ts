@@ -2,11 +2,11 @@
 // and never answers) is answered 504 SY_REQUEST_TIMEOUT after websocketHandshakeTimeoutMs, instead of
 // holding the client, its session and a tunnel stream forever.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { rawUpgradeRequest } from './echo-calls.ts';
 import { type HarnessProxy, RegionHarness } from './region-harness.ts';
 
 /** A container that accepts Upgrade requests and never answers them. */
@@ -32,33 +32,14 @@ async function startSilentContainer(): Promise<{ port: number; held: Set<Duplex>
 }
 
 /** Sends an Upgrade and resolves with the status of whatever comes back (0 when the socket just closes). */
-function upgradeStatus(address: string, headers: Record<string, string>): Promise<number> {
-  const [host, port] = address.split(':');
-  return new Promise((resolve) => {
-    const req = http.request({
-      host,
-      port: Number(port),
-      path: '/',
-      agent: false,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': randomBytes(16).toString('base64'),
-        ...headers,
-      },
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', () => resolve(0));
-    req.end();
-  });
+async function upgradeStatus(address: string, headers: Record<string, string>): Promise<number> {
+  try {
+    const { status, socket } = await rawUpgradeRequest(address, headers);
+    socket?.destroy();
+    return status;
+  } catch {
+    return 0;
+  }
 }
 
 describe('WebSocket handshake timeout (G12)', () => {

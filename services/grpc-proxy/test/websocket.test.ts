@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import dc from 'node:diagnostics_channel';
-import http from 'node:http';
+import type http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { NatsNames } from '@switchyard/protocol';
-import { eventually, newChannel, reqIdOf, unary } from './echo-calls.ts';
+import { eventually, newChannel, rawUpgradeRequest, reqIdOf, unary } from './echo-calls.ts';
 import { type HarnessProxy, type HarnessWorker, RegionHarness } from './region-harness.ts';
 import { APP_SUBPROTOCOL, startWsContainer, type WsContainer, type WsHello } from './ws-container.ts';
 
@@ -69,40 +69,14 @@ function openWs(
 }
 
 /** A raw HTTP/1.1 Upgrade request: what a refused handshake answers (status, headers, body). */
-function rawUpgrade(
+async function rawUpgrade(
   address: string,
   headers: Record<string, string>,
   path = '/',
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  const [host, port] = address.split(':');
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host,
-      port: Number(port),
-      path,
-      agent: false,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': randomBytes(16).toString('base64'),
-        ...headers,
-      },
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '' });
-    });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-      );
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  const { socket, ...answer } = await rawUpgradeRequest(address, headers, path);
+  socket?.destroy();
+  return answer;
 }
 
 describe('WebSocket clients (G12)', () => {

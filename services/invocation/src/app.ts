@@ -14,7 +14,7 @@ import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { readTlsPair } from '@switchyard/config';
 import { type ControlStore, OpenCalls } from '@switchyard/control-store';
 import { SwitchyardError } from '@switchyard/protocol';
-import { TokenBuckets } from '@switchyard/rate-limit';
+import { KeyConcurrency, TokenBuckets } from '@switchyard/rate-limit';
 import { RemoteResults } from '@switchyard/result-exchange';
 import { FrontEndMetrics } from '@switchyard/telemetry';
 import type { TicketQueue } from '@switchyard/ticket-queue';
@@ -114,6 +114,10 @@ export class InvocationService {
       ttlMs: config.resultTtlMs,
       maxBytes: config.maxResultBytes,
       chunkBytes: config.resultChunkBytes,
+      ownerLeaseMs: config.resultOwnerLeaseMs,
+      writeRetryMs: config.resultWriteRetryMs,
+      claimLeaseMs: config.resultClaimLeaseMs,
+      restartGraceMs: config.resultRestartGraceMs,
     });
     this.remoteResults = new RemoteResults(
       deps.nc,
@@ -127,6 +131,7 @@ export class InvocationService {
       control: deps.control,
       openCalls: new OpenCalls(deps.control),
       buckets: new TokenBuckets(deps.redis),
+      keyRequests: new KeyConcurrency(config.maxConcurrentRequestsPerKey),
       link: this.#link,
       warm: new WarmTunnels(),
       results: this.results,

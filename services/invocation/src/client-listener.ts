@@ -15,6 +15,7 @@ import {
   guardFirstByte,
   guardHttp1Headers,
   guardHttp2FirstStream,
+  guardHttp2Flood,
   h1ServerLimits,
   h2ServerLimits,
   type SocketLimits,
@@ -170,8 +171,9 @@ export class ClientListener {
     this.#sessions.add(session);
     const closed = this.#options.onConnection?.('h2');
     if (closed !== undefined) session.once('close', closed);
-    widenConnectionWindow(session);
+    widenConnectionWindow(session, this.#options.limits.http2ConnectionWindowBytes);
     guardHttp2FirstStream(session, this.#options.limits);
+    guardHttp2Flood(session);
     let open = 0;
     let idle: NodeJS.Timeout | undefined;
     const idleMs = this.#options.idleTimeoutMs;

@@ -80,6 +80,14 @@ export const InvocationConfigSchema = z
           'a 100 when it has a free unit, else refused and sent as a ticket): no NATS message per request. ' +
           'false = every request takes a ticket.',
       ),
+    maxConcurrentRequestsPerKey: z
+      .number()
+      .int()
+      .min(0)
+      .default(1_000)
+      .describe(
+        'Invocations of one API key in flight on this instance at once (from authorization until the response ends or the 202 is sent); one more is answered 429 problem+json (SY_KEY_REQUESTS_EXCEEDED) with Retry-After. Status polls are not counted. 0 = unlimited.',
+      ),
     maxQueuePerVersion: z
       .number()
       .int()
@@ -143,6 +151,38 @@ export const InvocationConfigSchema = z
       .min(1_024)
       .default(256 * 1024)
       .describe('Size of the Redis list entries a 202 result body is stored in (bytes).'),
+    resultOwnerLeaseMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .default(15_000)
+      .describe(
+        'Lease of the instance storing a 202 result (ms), renewed every third of it: when it lapses (the instance died) the poll answers 500 SY_RESULT_LOST instead of pending.',
+      ),
+    resultWriteRetryMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(15_000)
+      .describe(
+        'How long each write of a 202 result is retried while Redis is unavailable (ms); then the result counts as lost (500 SY_RESULT_LOST).',
+      ),
+    resultClaimLeaseMs: z
+      .number()
+      .int()
+      .min(1_000)
+      .default(30_000)
+      .describe(
+        'How long a status poll holds a ready 202 result without reading on (ms, renewed as it reads); then another poll may take it.',
+      ),
+    resultRestartGraceMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(10_000)
+      .describe(
+        'After Redis restarted empty, a status poll that misses is answered 503 (not 404) this long (ms), while instances put back the results they still store.',
+      ),
     remoteRegions: z
       .array(z.string().regex(TOKEN))
       .default([])
@@ -183,6 +223,14 @@ export const InvocationConfigSchema = z
       ),
   })
   .superRefine(refineNatsConnection, NATS_REFINE_WHEN)
+  .superRefine((c, ctx) => {
+    // A lease or retry as long as the result's life would let a dead owner's result say pending until it expires.
+    // Runs with other fields invalid too (every problem at once), so each value is checked for a number.
+    if (typeof c.resultTtlMs !== 'number') return;
+    for (const field of ['resultOwnerLeaseMs', 'resultWriteRetryMs', 'resultClaimLeaseMs'] as const)
+      if (typeof c[field] === 'number' && c[field] >= c.resultTtlMs)
+        ctx.addIssue({ code: 'custom', path: [field], message: `must be less than resultTtlMs (${c.resultTtlMs})` });
+  }, TLS_REFINE_WHEN)
   .superRefine(
     (c, ctx) =>
       refineTlsPairs(c, ctx, [

@@ -8,6 +8,7 @@ import {
   Metadata,
   PROBLEM_CONTENT_TYPE,
   problemDocument,
+  retryAfterOf,
   SwitchyardError,
 } from '@switchyard/protocol';
 import type { Logger } from 'pino';
@@ -56,6 +57,8 @@ export function sendProblem(req: RawRequest, res: RawResponse, log: Logger, err:
     [EXPOSE]: Metadata.requestId,
   };
   if (reqId) headers[Metadata.requestId] = reqId;
+  const retryAfter = retryAfterOf(problem.code);
+  if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
   try {
     res.writeHead(problem.status, headers);
     res.end(body);

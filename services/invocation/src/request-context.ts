@@ -4,7 +4,7 @@
 // request, so nothing is allocated per request to reach it.
 
 import type { ControlStore, OpenCalls } from '@switchyard/control-store';
-import type { TokenBuckets } from '@switchyard/rate-limit';
+import type { KeyConcurrency, TokenBuckets } from '@switchyard/rate-limit';
 import type { RemoteResults } from '@switchyard/result-exchange';
 import type { FrontEndMetrics } from '@switchyard/telemetry';
 import type { FrontEndLink } from '@switchyard/worker-link';
@@ -25,6 +25,8 @@ export interface RequestContext {
   readonly openCalls: OpenCalls;
   /** Rate limits per key and per function (H10), in the region's Redis. */
   readonly buckets: TokenBuckets;
+  /** Invocations in flight per API key on this instance (issue 11 item 2). */
+  readonly keyRequests: KeyConcurrency;
   /** Tickets and workers' NATS attaches (see @switchyard/worker-link). */
   readonly link: FrontEndLink;
   /** Workers' tunnels by version, for the warm path (see warm-tunnels.ts). */

@@ -69,6 +69,10 @@ export async function invoke(
       versionId: target.versionId,
     });
     routedVersion = auth.version.versionId;
+    // A place among the key's invocations in flight here, given back when the response ends (issue 11 item 2).
+    const release = ctx.keyRequests.acquire(auth.key.keyId);
+    if (!release) throw new SwitchyardError('SY_KEY_REQUESTS_EXCEEDED');
+    res.once('close', release);
     // Ends the request if its key is revoked (or control data goes stale) before its response is
     // complete (issue 8): here while it waits for a worker, in forward() once relayed.
     const ending = ctx.openCalls.track(auth.key.keyId, auth.fn.functionId, res);

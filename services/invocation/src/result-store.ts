@@ -2,7 +2,7 @@
 // serve the status poll. Layout per request ID (hash-tagged, one cluster slot):
 //   switchyard:result:{<reqId>}       hash  state (pending|ready), account, status, headers (JSON)
 //   switchyard:result:{<reqId>}:body  list  body chunks of at most `chunkBytes` each
-//   switchyard:result:{<reqId>}:claim string  token of the poller delivering it (lease, CLAIM_LEASE_MS)
+//   switchyard:result:{<reqId>}:claim string  token of the poller delivering it (lease, claimLeaseMs)
 // Both expire `ttlMs` after the result is whole (set together, Lua). A result is handed out once: one
 // poller at a time claims it (a lease renewed as it reads), and it is deleted only once that poller
 // delivered it in full; a poller that drops mid-body gives the claim back (or its lease runs out).
@@ -31,6 +31,10 @@ export interface ResultStoreOptions {
   ownerLeaseMs?: number;
   /** How long each write is retried while Redis is unavailable (ms); default {@link DEFAULT_WRITE_RETRY_MS}. */
   writeRetryMs?: number;
+  /** How long a claim holds a ready result without its poller reading on (ms); default {@link DEFAULT_CLAIM_LEASE_MS}. */
+  claimLeaseMs?: number;
+  /** Misses answered 503 (not 404) this long after Redis restarted empty (ms); default {@link DEFAULT_RESTART_GRACE_MS}. */
+  restartGraceMs?: number;
 }
 
 /** What a status poll finds. */
@@ -41,11 +45,11 @@ export type PollOutcome =
   | { state: 'missing' };
 
 /** How long a claim holds a ready result without its poller reading on (ms): then another poll may take it. */
-export const CLAIM_LEASE_MS = 30_000;
+export const DEFAULT_CLAIM_LEASE_MS = 30_000;
 /** Lease of the instance that holds a pending result (ms): refreshed every third of it while it lives. */
 export const DEFAULT_OWNER_LEASE_MS = 15_000;
 /** After a Redis that restarted empty, misses are answered 503 (not 404) this long (ms): owners put their records back. */
-export const RESTART_GRACE_MS = 10_000;
+export const DEFAULT_RESTART_GRACE_MS = 10_000;
 /** Key marking the life of this Redis's data: gone means Redis restarted empty. */
 export const EPOCH_KEY = 'switchyard:results:epoch';
 /** How long a write to Redis is retried before the result counts as lost (ms). */
@@ -164,7 +168,9 @@ export class ResultStore implements ClaimableResults {
     const value = await this.#redis.get(EPOCH_KEY);
     if (value === null) return true;
     if (!value.startsWith('restarted:')) return false;
-    return Date.now() - Number(value.slice('restarted:'.length)) < RESTART_GRACE_MS;
+    return (
+      Date.now() - Number(value.slice('restarted:'.length)) < (this.#options.restartGraceMs ?? DEFAULT_RESTART_GRACE_MS)
+    );
   }
 
   static metaKey(reqId: string): string {
@@ -183,6 +189,10 @@ export class ResultStore implements ClaimableResults {
   /** Redis key holding the token of the poller that has claimed `reqId`'s ready result. */
   static claimKey(reqId: string): string {
     return `switchyard:result:{${reqId}}:claim`;
+  }
+
+  get #claimLeaseMs(): number {
+    return this.#options.claimLeaseMs ?? DEFAULT_CLAIM_LEASE_MS;
   }
 
   get #retryMs(): number {
@@ -348,7 +358,7 @@ export class ResultStore implements ClaimableResults {
   }
 
   /**
-   * Claims the ready result of `reqId` for `accountId` (H9) for {@link CLAIM_LEASE_MS}, renewed as its
+   * Claims the ready result of `reqId` for `accountId` (H9) for the claim lease (`claimLeaseMs`), renewed as its
    * body is read: one poller at a time; the result stays stored until {@link delivered}.
    * @returns pending (also while another poller holds the claim), lost (its owner's lease ran out),
    *   missing (unknown, expired, already
@@ -367,7 +377,7 @@ export class ResultStore implements ClaimableResults {
         ResultStore.leaseKey(reqId),
         accountId,
         claim,
-        CLAIM_LEASE_MS,
+        this.#claimLeaseMs,
       );
       if (!Array.isArray(reply) && (await this.#recovering()))
         throw new SwitchyardError('SY_RESULT_STORE_UNAVAILABLE', { detail: 'the result store restarted; recovering' });
@@ -395,7 +405,7 @@ export class ResultStore implements ClaimableResults {
     try {
       const replies = await this.#redis
         .multi()
-        .pexpire(ResultStore.claimKey(reqId), CLAIM_LEASE_MS)
+        .pexpire(ResultStore.claimKey(reqId), this.#claimLeaseMs)
         .lrangeBuffer(ResultStore.bodyKey(reqId), index, index)
         .exec();
       const [err, part] = replies?.[1] ?? [new Error('transaction aborted'), undefined];
