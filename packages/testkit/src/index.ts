@@ -34,6 +34,7 @@ export { canConnect, freePort } from './ports.ts';
 export { liveChildCount, livePids, stopAll } from './process-registry.ts';
 export type { PrometheusHandle, PromSample } from './prometheus-server.ts';
 export { prometheusBinary, startPrometheus } from './prometheus-server.ts';
+export { sendInPieces } from './raw-socket.ts';
 export type { RedisHandle } from './redis-server.ts';
 export { DEFAULT_REDIS_READY_TIMEOUT_MS, startRedis } from './redis-server.ts';
 export type { StartTcpRelayOptions, TcpRelayHandle } from './tcp-relay.ts';

@@ -11,10 +11,12 @@ export {
   capConnections,
   guardFirstByte,
   guardHttp1Headers,
+  guardHttp2ErrorCodes,
   guardHttp2FirstStream,
-  guardHttp2Flood,
   h1ServerLimits,
   h2ServerLimits,
+  SniffedProtocol,
+  sniffClientProtocol,
 } from './listener-guard.ts';
 export type { BodySource } from './read-body.ts';
 export { readDeclaredBody } from './read-body.ts';

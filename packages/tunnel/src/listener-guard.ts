@@ -26,7 +26,7 @@ export interface SocketLimits {
   http2StreamWindowBytes: number;
   /** HTTP/2 connection-level receive window (bytes, `widenConnectionWindow`). */
   http2ConnectionWindowBytes: number;
-  /** Streams node refuses (session memory) on one connection before closing it (GOAWAY ENHANCE_YOUR_CALM, {@link guardHttp2Flood}). */
+  /** Streams node refuses (session memory) on one connection before closing it (GOAWAY ENHANCE_YOUR_CALM, {@link guardHttp2ErrorCodes}). */
   http2MaxRefusedStreams: number;
   /** Invalid frames (e.g. DATA on a refused stream) on one connection before it is closed (ENHANCE_YOUR_CALM). */
   http2MaxInvalidFrames: number;
@@ -35,6 +35,10 @@ export interface SocketLimits {
 /** HTTP/2 server options (settings, header list, session memory) that apply `limits`. */
 export function h2ServerLimits(limits: SocketLimits): http2.ServerOptions {
   return {
+    // nghttp2 drops a field whose value starts or ends with whitespace (RFC 9113 §8.2.1): a dropped
+    // function-version-id sent the call to any version. Passed through, the routers reject it
+    // (INVALID_ARGUMENT / 400: not a UUID) instead of acting as if it had not been sent.
+    strictFieldWhitespaceValidation: false,
     settings: {
       ...H2_SETTINGS,
       initialWindowSize: limits.http2StreamWindowBytes,
@@ -124,21 +128,64 @@ export function guardHttp2FirstStream(session: http2.ServerHttp2Session, limits:
   session.once('close', () => clearTimeout(ack));
 }
 
-/** nghttp2's NGHTTP2_ERR_CALLBACK_FAILURE: node's callbacks return it for a flooding peer. */
-const NGHTTP2_ERR_CALLBACK_FAILURE = -902;
+/** The protocol a cleartext client connection speaks, as its first bytes tell. */
+export const SniffedProtocol = { Http2: 'h2', Http1: 'http/1.1' } as const;
+/** A {@link SniffedProtocol} value. */
+export type SniffedProtocol = (typeof SniffedProtocol)[keyof typeof SniffedProtocol];
+
+/** The first bytes of the HTTP/2 connection preface (RFC 9113 §3.4); no HTTP/1.1 method starts with them. */
+const PREFACE_START = Buffer.from('PRI', 'latin1');
 
 /**
- * Makes the GOAWAY that ends a flooding connection say ENHANCE_YOUR_CALM (RFC 9113 §7: "the peer
- * might be generating excessive load"). node ends a session whose peer had more than
- * maxSessionRejectedStreams streams refused, or sent more than maxSessionInvalidFrames invalid
- * frames, by failing an nghttp2 callback and destroying the session with that error, which it
- * reports as INTERNAL_ERROR, a code that blames the server. Call once per server session.
+ * Reads the first bytes of a cleartext client connection until they tell HTTP/2 prior knowledge
+ * ("PRI * HTTP/2.0") from HTTP/1.1, then calls `route` with the socket paused and every byte read so
+ * far unshifted back onto it. A first chunk that is a strict prefix of "PRI" ("P", "PR": also the
+ * start of "POST", "PUT", "PATCH") waits for more bytes. The socket is destroyed unless the deciding
+ * bytes arrive within firstByteTimeoutMs.
  */
-export function guardHttp2Flood(session: http2.ServerHttp2Session): void {
+export function sniffClientProtocol(
+  socket: net.Socket,
+  limits: SocketLimits,
+  route: (protocol: SniffedProtocol) => void,
+): void {
+  const decided = guardFirstByte(socket, limits);
+  let seen: Buffer = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    const n = Math.min(PREFACE_START.length, seen.length);
+    const http2 = seen.subarray(0, n).equals(PREFACE_START.subarray(0, n));
+    if (http2 && seen.length < PREFACE_START.length) return;
+    decided();
+    socket.off('data', onData);
+    socket.pause();
+    socket.unshift(seen);
+    route(http2 ? SniffedProtocol.Http2 : SniffedProtocol.Http1);
+  };
+  socket.on('data', onData);
+}
+
+/** nghttp2 library errors (errno) a client causes, and the RFC 9113 code its GOAWAY must carry. */
+const CLIENT_CAUSED_ERRORS: ReadonlyMap<number, number> = new Map([
+  // NGHTTP2_ERR_CALLBACK_FAILURE: node fails a callback for a flooding peer (more than
+  // maxSessionRejectedStreams refused streams or maxSessionInvalidFrames invalid frames; §7: ENHANCE_YOUR_CALM).
+  [-902, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM],
+  // NGHTTP2_ERR_BAD_CLIENT_MAGIC: not the connection preface (RFC 9113 §3.4: PROTOCOL_ERROR).
+  [-903, http2.constants.NGHTTP2_PROTOCOL_ERROR],
+  // NGHTTP2_ERR_TOO_MANY_CONTINUATIONS: a CONTINUATION flood (§10.5: ENHANCE_YOUR_CALM).
+  [-905, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM],
+]);
+
+/**
+ * Makes the GOAWAY that ends a client connection for a bad preface, a stream or invalid-frame flood,
+ * or a CONTINUATION flood carry the code RFC 9113 names (PROTOCOL_ERROR, ENHANCE_YOUR_CALM): node destroys the session with
+ * nghttp2's library error and reports it as INTERNAL_ERROR, a code that blames the server. Call once
+ * per server session.
+ */
+export function guardHttp2ErrorCodes(session: http2.ServerHttp2Session): void {
   const destroy = session.destroy.bind(session);
   session.destroy = ((error?: Error, code?: number) => {
-    const flooded =
-      code === undefined && (error as { errno?: unknown } | undefined)?.errno === NGHTTP2_ERR_CALLBACK_FAILURE;
-    destroy(error, flooded ? http2.constants.NGHTTP2_ENHANCE_YOUR_CALM : code);
+    const errno = (error as { errno?: unknown } | undefined)?.errno;
+    const mapped = code === undefined && typeof errno === 'number' ? CLIENT_CAUSED_ERRORS.get(errno) : undefined;
+    destroy(error, mapped ?? code);
   }) as typeof session.destroy;
 }

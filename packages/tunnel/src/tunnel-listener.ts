@@ -1,7 +1,7 @@
 // The proxy end of worker tunnels (W1): the callback listener that accepts `CONNECT /v1/proxy`, checks
 // the single-use token and worker ID, answers 200 and then speaks HTTP/2 as the *client* over the
-// socket the worker dialled. One tunnel per worker is kept current; every session and call between the
-// worker and this instance shares it.
+// socket the worker dialled. One tunnel per (function version, worker ID) is kept current; every session
+// and call between the worker and this instance shares it.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -67,6 +67,15 @@ const DEFAULT_TUNNEL_WINDOWS: TunnelWindows = {
 
 /** Worker IDs: a NATS-token-safe name of at most 128 characters. */
 const WORKER_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * Registry key of a tunnel: its function version and worker ID (issue 8). A worker ID is chosen by the
+ * worker, so a worker of version B may name A's ID; keyed by version too, it gets a tunnel of its own
+ * beside A's and never stands in A's way. `\n` cannot occur in a worker ID, so keys never collide.
+ */
+function tunnelKey(versionId: string | undefined, workerId: string): string {
+  return `${versionId ?? ''}\n${workerId}`;
+}
 
 /**
  * One tunnel as the proxy sees it: an HTTP/2 client session to a worker. Emits `close` once it takes no
@@ -188,7 +197,10 @@ interface TunnelListenerEvents {
  */
 export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   readonly #tokens = new TokenTable<ProxyTunnel>();
+  /** The current tunnel of each (version, worker ID), by {@link tunnelKey}. */
   readonly #tunnels = new Map<string, ProxyTunnel>();
+  /** The current tunnels of each worker ID, whatever their version (at most one per version). */
+  readonly #byWorker = new Map<string, Set<ProxyTunnel>>();
   readonly #all = new Set<ProxyTunnel>();
   /** Who dialled each tunnel: the hash of its worker's secret and the version it announced. */
   readonly #identities = new WeakMap<ProxyTunnel, { secretHash: Buffer; versionId: string | undefined }>();
@@ -213,7 +225,13 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
       connectionBytes: limits?.http2ConnectionWindowBytes ?? DEFAULT_TUNNEL_WINDOWS.connectionBytes,
     };
     const serverOptions: http.ServerOptions = limits
-      ? { headersTimeout: limits.headersTimeoutMs, maxHeaderSize: limits.maxHeaderListBytes }
+      ? {
+          headersTimeout: limits.headersTimeoutMs,
+          maxHeaderSize: limits.maxHeaderListBytes,
+          // Node enforces headersTimeout only when it checks (every 30 s by default): check often
+          // enough that a silent or trickling connection goes within a quarter of the timeout's late.
+          connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4))),
+        }
       : {};
     const notConnect = (_req: http.IncomingMessage, res: http.ServerResponse) => {
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'CONNECT' });
@@ -278,11 +296,23 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
    *   token bound to another worker or version), SY_TUNNEL_TOKEN_REJECTED (unknown, used, expired).
    */
   redeem(token: string, workerId: string, workerSecret: string, reqId: string): ErrorCode | undefined {
-    const tunnel = this.get(workerId);
-    if (!tunnel) return 'SY_TUNNEL_LOST';
-    const identity = this.#identities.get(tunnel);
-    if (!identity || !sameSecret(identity.secretHash, workerSecret)) return 'SY_TUNNEL_WORKER_MISMATCH';
+    const open = this.#openOf(workerId);
+    // The caller's own tunnel: the one whose secret it holds (one process serves one version).
+    const tunnel = open.find((t) => {
+      const hash = this.#identities.get(t)?.secretHash;
+      return hash !== undefined && sameSecret(hash, workerSecret);
+    });
     const pending = this.#tokens.peek(token);
+    if (!tunnel) {
+      if (open.length === 0) return 'SY_TUNNEL_LOST';
+      // Another process holds this ID: of the token's version (or of any, for a token bound to none)
+      // it is a same-version collision; of other versions only, it is no obstacle: dial (issue 8).
+      const versionId = pending?.reqId === reqId ? pending.versionId : undefined;
+      const collides = versionId === undefined || open.some((t) => this.#identities.get(t)?.versionId === versionId);
+      return collides ? 'SY_TUNNEL_WORKER_MISMATCH' : 'SY_TUNNEL_LOST';
+    }
+    const identity = this.#identities.get(tunnel);
+    if (!identity) return 'SY_TUNNEL_WORKER_MISMATCH';
     if (!pending || pending.reqId !== reqId) return 'SY_TUNNEL_TOKEN_REJECTED';
     if (!boundTo(pending, workerId, identity.versionId)) return 'SY_TUNNEL_WORKER_MISMATCH';
     const redeemed = this.#tokens.redeem(token);
@@ -318,16 +348,22 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   }
 
   /**
-   * The current open tunnel of `workerId`, if any. Give `versionId` whenever the tunnel is to carry a
-   * session's traffic (pinned calls, resume, detach): a worker ID is chosen by the worker, so a worker
-   * of another version may hold that ID here while the real one has no tunnel; only a tunnel whose
-   * token was bound to `versionId` is returned then (issue 8: B never receives a byte of A's calls).
+   * The current open tunnel of worker `workerId` serving version `versionId`, if any. Tunnels are kept
+   * per (version, worker ID) (issue 8): a worker ID is chosen by the worker, so a worker of another
+   * version may hold the same ID here; it has a tunnel of its own and is never returned for this
+   * version. Give `versionId` whenever the tunnel is to carry a session's traffic (pinned calls,
+   * resume, detach). Without it: the most recently opened tunnel of `workerId` of any version (for
+   * logs and tests; never route a session's bytes by it).
    */
   get(workerId: string, versionId?: string): ProxyTunnel | undefined {
-    const t = this.#tunnels.get(workerId);
-    if (!t || t.closed) return undefined;
-    if (versionId !== undefined && this.#identities.get(t)?.versionId !== versionId) return undefined;
-    return t;
+    if (versionId === undefined) return this.#openOf(workerId).at(-1);
+    const t = this.#tunnels.get(tunnelKey(versionId, workerId));
+    return t && !t.closed ? t : undefined;
+  }
+
+  /** The open current tunnels of `workerId`, one per version, oldest first. */
+  #openOf(workerId: string): ProxyTunnel[] {
+    return [...(this.#byWorker.get(workerId) ?? [])].filter((t) => !t.closed);
   }
 
   /** Number of open tunnels. */
@@ -382,9 +418,12 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     }
     const announcedVersion = req.headers[TunnelHeaders.functionVersionId];
     const versionId = typeof announcedVersion === 'string' ? announcedVersion : undefined;
-    // No takeover: while a worker's tunnel is open, only the holder of its secret may replace it.
-    // Checked before the token is used, so a refused CONNECT changes nothing here.
-    const current = this.get(workerId);
+    // No takeover: while a worker's tunnel is open, only the holder of its secret may replace it. Only
+    // a tunnel of the same version counts (tunnels are keyed by version and worker ID; boundTo below
+    // checks the announced version against the token's). Checked before the token is used, so a
+    // refused CONNECT changes nothing here.
+    const held = this.#tunnels.get(tunnelKey(versionId, workerId));
+    const current = held && !held.closed ? held : undefined;
     const currentIdentity = current ? this.#identities.get(current) : undefined;
     if (currentIdentity && !sameSecret(currentIdentity.secretHash, secret)) {
       this.#reject(socket, 'SY_TUNNEL_WORKER_MISMATCH');
@@ -434,17 +473,27 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     const features = typeof announced === 'string' ? announced.split(',').map((f) => f.trim()) : [];
     const tunnel = new ProxyTunnel(workerId, socket, this.#options.pingIntervalMs, features, this.#windows);
     // The version the token was bound to (checked equal to the announced one by boundTo).
-    this.#identities.set(tunnel, { secretHash: hashSecret(secret), versionId: pending.versionId ?? versionId });
+    const boundVersion = pending.versionId ?? versionId;
+    this.#identities.set(tunnel, { secretHash: hashSecret(secret), versionId: boundVersion });
     this.#all.add(tunnel);
-    const previous = this.#tunnels.get(workerId);
-    this.#tunnels.set(workerId, tunnel);
+    const key = tunnelKey(boundVersion, workerId);
+    const previous = this.#tunnels.get(key);
+    this.#tunnels.set(key, tunnel);
+    const ofWorker = this.#byWorker.get(workerId) ?? new Set<ProxyTunnel>();
+    if (previous) ofWorker.delete(previous);
+    ofWorker.add(tunnel);
+    this.#byWorker.set(workerId, ofWorker);
     // A worker re-dialled (its old tunnel looked alive to us): the old one finishes its streams and goes.
     if (previous && previous !== tunnel) previous.close(true);
     this.#recorder?.opened();
     tunnel.once('close', () => {
       this.#recorder?.closed(tunnel.closeReasonKind);
       this.#all.delete(tunnel);
-      if (this.#tunnels.get(workerId) === tunnel) this.#tunnels.delete(workerId);
+      if (this.#tunnels.get(key) === tunnel) {
+        this.#tunnels.delete(key);
+        ofWorker.delete(tunnel);
+        if (ofWorker.size === 0 && this.#byWorker.get(workerId) === ofWorker) this.#byWorker.delete(workerId);
+      }
       this.emit('tunnel-closed', tunnel);
     });
     this.emit('tunnel', tunnel);

@@ -1,5 +1,6 @@
 // Worker identity on the callback listener (W1, issue 8): a token is bound to the ticket's function
-// version or to the session's owner, a worker ID is bound to the secret of its open tunnel, and a
+// version or to the session's owner, tunnels are keyed by (version, worker ID), a worker ID is bound to
+// the secret of its open tunnel of that version, and a
 // token opens a tunnel only within 30 s of issue (older tickets get a fresh token over `refresh`).
 
 import assert from 'node:assert/strict';
@@ -40,7 +41,7 @@ describe('worker identity on the callback listener', () => {
     await listener.close();
   });
 
-  test('a worker of B with its own valid token and A’s worker ID gets 403, and A’s tunnel stays', async () => {
+  test('a worker of B naming A’s ID gets a tunnel of B’s version only, and A’s tunnel stays', async () => {
     const a = listener.expectAttach(REQ_1, 30_000, { versionId: VERSION_A });
     const tunnelA = await dialTunnel({
       callbackUri: uri,
@@ -53,30 +54,67 @@ describe('worker identity on the callback listener', () => {
     const proxyA: ProxyTunnel = await a.attached;
     try {
       const b = listener.expectAttach(REQ_2, 30_000, { versionId: VERSION_B });
-      await assert.rejects(
-        dialTunnel({
-          callbackUri: uri,
-          token: b.token,
-          workerId: 'worker-a',
-          workerSecret: SECRET_B,
-          versionId: VERSION_B,
-          onStream: noStreams,
-        }),
-        (err) => isSwitchyardError(err, 'SY_TUNNEL_WORKER_MISMATCH'),
-      );
-      assert.equal(listener.get('worker-a'), proxyA, 'A’s tunnel is still the current one');
-      assert.equal(proxyA.closed, false);
-      // The refused CONNECT did not use B's token: B's own worker can still redeem it.
       const tunnelB = await dialTunnel({
         callbackUri: uri,
         token: b.token,
-        workerId: 'worker-b',
+        workerId: 'worker-a',
         workerSecret: SECRET_B,
         versionId: VERSION_B,
         onStream: noStreams,
       });
-      assert.equal((await b.attached).workerId, 'worker-b');
+      const proxyB = await b.attached;
+      assert.equal(listener.get('worker-a', VERSION_A), proxyA, 'A’s tunnel is still A’s');
+      assert.equal(listener.get('worker-a', VERSION_B), proxyB, 'B’s tunnel is keyed by B’s version');
+      assert.equal(proxyA.closed, false);
+      // B's secret opens nothing of A's over NATS either; A's own attach still works.
+      const next = listener.expectAttach(REQ_1, 30_000, { versionId: VERSION_A });
+      const asB = { token: next.token, workerId: 'worker-a', workerSecret: SECRET_B, reqId: REQ_1 };
+      assert.deepEqual(attach(listener, asB), { ok: false, code: 'SY_TUNNEL_WORKER_MISMATCH' });
+      assert.deepEqual(attach(listener, { ...asB, workerSecret: SECRET_A }), { ok: true });
+      assert.equal(await next.attached, proxyA);
       tunnelB.close();
+    } finally {
+      tunnelA.close();
+    }
+  });
+
+  test('a worker of the same version with A’s ID and another secret gets 403, and A’s tunnel stays', async () => {
+    const a = listener.expectAttach(REQ_1, 30_000, { versionId: VERSION_A });
+    const tunnelA = await dialTunnel({
+      callbackUri: uri,
+      token: a.token,
+      workerId: 'worker-a5',
+      workerSecret: SECRET_A,
+      versionId: VERSION_A,
+      onStream: noStreams,
+    });
+    const proxyA: ProxyTunnel = await a.attached;
+    try {
+      const other = listener.expectAttach(REQ_2, 30_000, { versionId: VERSION_A });
+      await assert.rejects(
+        dialTunnel({
+          callbackUri: uri,
+          token: other.token,
+          workerId: 'worker-a5',
+          workerSecret: SECRET_B,
+          versionId: VERSION_A,
+          onStream: noStreams,
+        }),
+        (err) => isSwitchyardError(err, 'SY_TUNNEL_WORKER_MISMATCH'),
+      );
+      assert.equal(listener.get('worker-a5', VERSION_A), proxyA, 'A’s tunnel is still the current one');
+      assert.equal(proxyA.closed, false);
+      // The refused CONNECT did not use the token: a worker with its own ID can still redeem it.
+      const tunnelC = await dialTunnel({
+        callbackUri: uri,
+        token: other.token,
+        workerId: 'worker-c5',
+        workerSecret: SECRET_B,
+        versionId: VERSION_A,
+        onStream: noStreams,
+      });
+      assert.equal((await other.attached).workerId, 'worker-c5');
+      tunnelC.close();
     } finally {
       tunnelA.close();
     }
@@ -103,7 +141,7 @@ describe('worker identity on the callback listener', () => {
     }
   });
 
-  test('a worker of B naming A’s ID while A has no tunnel here is never handed A’s sessions', async () => {
+  test('a worker of B holding A’s ID while A has no tunnel here neither blocks A nor gets A’s sessions', async () => {
     // A's tunnel closed (a restart, a network cut): B dials first with its own ticket's token and A's ID.
     const b = listener.expectAttach(REQ_1, 30_000, { versionId: VERSION_B });
     const tunnelB = await dialTunnel({
@@ -119,6 +157,24 @@ describe('worker identity on the callback listener', () => {
       // Routing for A's sessions (pinned calls, resume, detach) asks for a tunnel of A's version.
       assert.equal(listener.get('worker-a4', VERSION_A), undefined, 'no tunnel of version A under that ID');
       assert.equal(listener.get('worker-a4', VERSION_B), proxyB, 'B still serves its own version');
+      // A's NATS attach is told to dial (no tunnel of A here), not refused.
+      const reconnect = listener.expectAttach(REQ_2, 30_000, { workerId: 'worker-a4', versionId: VERSION_A });
+      const request = { token: reconnect.token, workerId: 'worker-a4', workerSecret: SECRET_A, reqId: REQ_2 };
+      assert.deepEqual(attach(listener, request), { ok: false, code: 'SY_TUNNEL_LOST' });
+      // A re-dials with the reconnect token bound to its ID and version: accepted beside B's tunnel.
+      const tunnelA = await dialTunnel({
+        callbackUri: uri,
+        token: reconnect.token,
+        workerId: 'worker-a4',
+        workerSecret: SECRET_A,
+        versionId: VERSION_A,
+        onStream: noStreams,
+      });
+      const proxyA = await reconnect.attached;
+      assert.equal(listener.get('worker-a4', VERSION_A), proxyA);
+      assert.equal(listener.get('worker-a4', VERSION_B), proxyB, 'B’s tunnel is untouched');
+      assert.equal(proxyB.closed, false);
+      tunnelA.close();
     } finally {
       tunnelB.close();
     }

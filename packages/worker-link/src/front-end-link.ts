@@ -188,9 +188,10 @@ export class FrontEndLink {
    * Tells worker `workerId` that no client connection here uses session `reqId` any more, so its
    * reconnect window starts (S1). Nothing to tell without a tunnel: the worker already counts a lost
    * tunnel as a detach (W3). Never throws; a failure is a lost tunnel, which detaches too.
-   * @param versionId the session's version: only a tunnel bound to it is told (issue 8).
+   * @param versionId the session's version: only its tunnel is told (tunnels are keyed by version and
+   *   worker ID, issue 8; another version's worker may hold the same ID here).
    */
-  detach(reqId: string, workerId: string, versionId?: string): void {
+  detach(reqId: string, workerId: string, versionId: string): void {
     const tunnel = this.#tunnels.get(workerId, versionId);
     if (tunnel) sendControl(tunnel, 'detach', reqId).catch(() => undefined);
   }

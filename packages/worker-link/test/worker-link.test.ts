@@ -215,7 +215,7 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
     const reqId = await worker.takeOne(queue, versionId);
     await allocation;
     await link.resume(reqId, { versionId, workerId: worker.workerId });
-    link.detach(reqId, worker.workerId);
+    link.detach(reqId, worker.workerId, versionId);
     await waitFor(() => worker.controls.length === 2, { timeoutMs: 2_000 });
     assert.deepEqual(
       worker.controls.map((c) => [c.reqId, c.action, c.proxyId]),

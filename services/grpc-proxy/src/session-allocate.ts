@@ -96,7 +96,7 @@ export class SessionAllocator {
     const session = await this.allocate(auth, undefined);
     if (session.connections.size === 0) {
       this.#deps.sessions.forget(session);
-      this.#deps.link.detach(session.reqId, session.workerId);
+      this.#deps.link.detach(session.reqId, session.workerId, session.versionId);
     }
     return session;
   }

@@ -1,7 +1,7 @@
 // Tenant isolation end to end (issue 8, W1): a worker of function B that names worker A's ID (here a
-// real worker of B configured with A's worker ID, dialling with its own tickets' tokens) is refused
-// while A's tunnel is open, leaves A's clients working, and never receives a byte of A's calls, not
-// even when it holds A's ID on the proxy after A's tunnel dropped.
+// real worker of B configured with A's worker ID, dialling with its own tickets' tokens) gets a tunnel
+// of its own version only: tunnels are keyed by (version, worker ID), so holding A's ID while A's
+// tunnel is down neither blocks A's re-dial nor receives a byte of A's calls.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -39,7 +39,7 @@ describe('a worker of B naming A’s worker ID (issue 8)', () => {
   const metadataB = () => ({ authorization: `Bearer ${keyB}`, 'function-id': fnB.functionId });
   const answeredBy = (r: CallResult) => r.response?.instance_id;
 
-  test('B is refused while A’s tunnel is open, A keeps working, and B never carries A’s calls', async () => {
+  test('B squatting A’s ID while A’s tunnel is down cannot block A: A re-dials and its calls go on', async () => {
     const clientA = newChannel(proxy.address);
     const clientB = newChannel(proxy.address);
     try {
@@ -49,14 +49,7 @@ describe('a worker of B naming A’s worker ID (issue 8)', () => {
       const tunnelA = proxy.proxy.tunnels.get(SHARED_ID, h.versionId);
       assert.ok(tunnelA, 'A’s tunnel is open');
 
-      // B's worker takes B's ticket and dials with A's ID: 403, A's tunnel stays.
-      await unary(clientB, {}, metadataB(), { deadline: Date.now() + 3_000 });
-      assert.equal(proxy.proxy.tunnels.get(SHARED_ID), tunnelA, 'A’s tunnel is still the current one');
-      const again = await unary(clientA, {}, h.metadata());
-      assert.equal(again.error, undefined, again.status.details);
-      assert.equal(answeredBy(again), instanceA);
-
-      // A's tunnel drops (a network cut); B dials first and now holds the ID on this proxy.
+      // A's tunnel drops (a network cut); B's worker takes B's tickets and dials with A's ID.
       tunnelA.close();
       await waitFor(
         async () => {
@@ -68,11 +61,27 @@ describe('a worker of B naming A’s worker ID (issue 8)', () => {
       );
       const tunnelB = proxy.proxy.tunnels.get(SHARED_ID, fnB.versionId);
       assert.ok(tunnelB);
+      assert.equal(proxy.proxy.tunnels.get(SHARED_ID, h.versionId), undefined, 'A has no tunnel here now');
       const streamsOnB = tunnelB.session.state.nextStreamID;
-      // A's pinned connection calls again: whatever it is answered, not one stream opens on B's tunnel.
-      const pinned = await unary(clientA, {}, h.metadata(), { deadline: Date.now() + 8_000 });
-      assert.notEqual(answeredBy(pinned), instanceB);
+
+      // A's pinned connection calls again: the proxy asks A to re-dial, A is accepted, A answers.
+      const pinned = await unary(clientA, {}, h.metadata(), { deadline: Date.now() + 15_000 });
+      assert.equal(pinned.error, undefined, pinned.status.details);
+      assert.equal(answeredBy(pinned), instanceA);
+      const redialled = proxy.proxy.tunnels.get(SHARED_ID, h.versionId);
+      assert.ok(redialled && redialled !== tunnelA, 'A re-dialled under its own version');
+      // A new session of A works as well.
+      const clientA2 = newChannel(proxy.address);
+      const fresh = await unary(clientA2, {}, h.metadata());
+      clientA2.close();
+      assert.equal(fresh.error, undefined, fresh.status.details);
+      assert.equal(answeredBy(fresh), instanceA);
       assert.equal(tunnelB.session.state.nextStreamID, streamsOnB, 'no stream of A’s calls went to B');
+      // B keeps serving B on its own tunnel, untouched by A's re-dial.
+      assert.equal(proxy.proxy.tunnels.get(SHARED_ID, fnB.versionId), tunnelB, 'B’s tunnel is untouched');
+      const ofB = await unary(clientB, {}, metadataB());
+      assert.equal(ofB.error, undefined, ofB.status.details);
+      assert.equal(answeredBy(ofB), instanceB);
     } finally {
       clientA.close();
       clientB.close();

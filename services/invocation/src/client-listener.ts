@@ -12,13 +12,14 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import {
   capConnections,
-  guardFirstByte,
   guardHttp1Headers,
+  guardHttp2ErrorCodes,
   guardHttp2FirstStream,
-  guardHttp2Flood,
   h1ServerLimits,
   h2ServerLimits,
+  SniffedProtocol,
   type SocketLimits,
+  sniffClientProtocol,
   widenConnectionWindow,
 } from '@switchyard/tunnel';
 
@@ -147,13 +148,8 @@ export class ClientListener {
 
   #sniff(socket: net.Socket): void {
     socket.on('error', () => socket.destroy());
-    const gotFirstByte = guardFirstByte(socket, this.#options.limits);
-    socket.once('data', (chunk: Buffer) => {
-      gotFirstByte();
-      socket.pause();
-      socket.unshift(chunk);
-      // HTTP/2 prior knowledge starts with "PRI * HTTP/2.0"; no HTTP/1.1 method starts with "PRI".
-      if (chunk.subarray(0, 3).toString('latin1') === 'PRI'.slice(0, Math.min(3, chunk.length))) {
+    sniffClientProtocol(socket, this.#options.limits, (protocol) => {
+      if (protocol === SniffedProtocol.Http2) {
         // The HTTP/2 session reads the bytes already buffered on the socket itself: no resume here.
         this.#h2.emit('connection', socket);
       } else {
@@ -173,7 +169,7 @@ export class ClientListener {
     if (closed !== undefined) session.once('close', closed);
     widenConnectionWindow(session, this.#options.limits.http2ConnectionWindowBytes);
     guardHttp2FirstStream(session, this.#options.limits);
-    guardHttp2Flood(session);
+    guardHttp2ErrorCodes(session);
     let open = 0;
     let idle: NodeJS.Timeout | undefined;
     const idleMs = this.#options.idleTimeoutMs;
