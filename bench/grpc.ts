@@ -13,7 +13,7 @@ import { type SelfTimeEntry, topSelfTime } from './lib/cpu-profile.ts';
 import { encodeEchoRequest, grpcFrame, patternPayload } from './lib/grpc-frame.ts';
 import { type H2loadResult, runH2load } from './lib/h2load.ts';
 import { type NginxHandle, startNginx } from './lib/nginx.ts';
-import { type CpuSubject, cpuDelta, machineBusyMicros, readCpu } from './lib/proc-stat.ts';
+import { type CpuSubject, cpuDelta, machineBusyMicros, readCpu, withChildren } from './lib/proc-stat.ts';
 import { fmt, markdownTable, OUT_DIR, type TargetCheck, targetTable, writeResultFile } from './lib/report.ts';
 import { SERVICE_ENTRIES, type SwitchyardStack, startSwitchyard } from './lib/switchyard-stack.ts';
 import { ensureTools } from './lib/tools.ts';
@@ -39,6 +39,8 @@ export const GrpcTargets = {
 
 /** Resolved options of one run. */
 export interface GrpcBenchConfig {
+  /** SWITCHYARD_PROCESSES of the front end on the Switchyard path (`--processes`, issue 12). */
+  processes: number;
   durationS: number;
   warmupS: number;
   /** Connections used for every level above one stream. */
@@ -110,6 +112,7 @@ const USAGE = `usage: npm run bench -- grpc [options]
   --bidi-calls N      concurrent bidi calls (default 16)
   --bidi-bytes N      bidi message payload bytes (default 65536)
   --payload-bytes N   unary request payload bytes (default 100)
+  --processes LIST    SWITCHYARD_PROCESSES of the proxy, e.g. 1,2: one run per count, then a ratio table
   --profile           run proxy and worker with --cpu-prof into bench/out/profiles; print top 15
   -h, --help`;
 
@@ -134,6 +137,7 @@ export function parseGrpcArgs(argv: string[]): GrpcBenchConfig | undefined {
       'bidi-calls': { type: 'string' },
       'bidi-bytes': { type: 'string' },
       'payload-bytes': { type: 'string' },
+      processes: { type: 'string' },
       profile: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -154,6 +158,7 @@ export function parseGrpcArgs(argv: string[]): GrpcBenchConfig | undefined {
     streamLevels,
     paths: BenchPaths.filter((p) => paths.includes(p)),
     profile: values.profile ?? false,
+    processes: positiveInt('--processes', values.processes, 1),
     verifyCalls: positiveInt('--verify-calls', values['verify-calls'], 500),
     bidiCalls: positiveInt('--bidi-calls', values['bidi-calls'], 16),
     bidiMessageBytes: positiveInt('--bidi-bytes', values['bidi-bytes'], 65536),
@@ -208,6 +213,7 @@ async function setUpPath(
   const stack = await startSwitchyard({
     containerPort,
     concurrency: config.workerConcurrency,
+    proxyEnv: { SWITCHYARD_PROCESSES: String(config.processes) },
     profileDir: config.profile ? profileDir : undefined,
   });
   return {
@@ -216,7 +222,7 @@ async function setUpPath(
     stack,
     subjects: [
       containerSubject,
-      { name: 'proxy', pids: () => [stack.proxy.pid] },
+      { name: 'proxy', pids: () => withChildren(stack.proxy.pid) },
       { name: 'worker', pids: () => [stack.worker.pid] },
       { name: 'nats', pids: () => (stack.nats.pid === undefined ? [] : [stack.nats.pid]) },
     ],

@@ -14,7 +14,7 @@ import { type BenchChild, nodeBinary, REPO_ROOT, spawnChild } from './lib/child.
 import { type SelfTimeEntry, topSelfTime } from './lib/cpu-profile.ts';
 import { percentile } from './lib/h2load.ts';
 import { type NginxHandle, startNginx } from './lib/nginx.ts';
-import { type CpuSubject, cpuDelta, machineBusyMicros, readCpu } from './lib/proc-stat.ts';
+import { type CpuSubject, cpuDelta, machineBusyMicros, readCpu, withChildren } from './lib/proc-stat.ts';
 import { fmt, markdownTable, OUT_DIR, type TargetCheck, targetTable, writeResultFile } from './lib/report.ts';
 import { HTTP_SERVICE_ENTRIES, type SwitchyardHttpStack, startSwitchyardHttp } from './lib/switchyard-http-stack.ts';
 import { ensureTools } from './lib/tools.ts';
@@ -46,6 +46,8 @@ export const HttpTargets = {
 
 /** Resolved options of one run. */
 export interface HttpBenchConfig {
+  /** SWITCHYARD_PROCESSES of the front end on the Switchyard path (`--processes`, issue 12). */
+  processes: number;
   durationS: number;
   warmupS: number;
   connectionLevels: number[];
@@ -110,6 +112,7 @@ const USAGE = `usage: npm run bench -- http [options]
   --sse-tokens N        tokens per SSE stream (default 100)
   --sse-delay-ms N      delay between SSE events at the container (default 10)
   --worker-concurrency N  worker max concurrency on the Switchyard path (default 256)
+  --processes LIST      SWITCHYARD_PROCESSES of the invocation service, e.g. 1,2: one run per count, then a ratio table
   --profile             run invocation and worker with --cpu-prof into bench/out/profiles; print top 15
   -h, --help`;
 
@@ -135,6 +138,7 @@ export function parseHttpArgs(argv: string[]): HttpBenchConfig | undefined {
       'sse-tokens': { type: 'string' },
       'sse-delay-ms': { type: 'string' },
       'worker-concurrency': { type: 'string' },
+      processes: { type: 'string' },
       profile: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -149,6 +153,7 @@ export function parseHttpArgs(argv: string[]): HttpBenchConfig | undefined {
     connectionLevels: (values.connections ?? '1,64').split(',').map((s) => positiveInt('--connections', s, 1)),
     paths: HttpBenchPaths.filter((p) => paths.includes(p)),
     profile: values.profile ?? false,
+    processes: positiveInt('--processes', values.processes, 1),
     verifyRequests: positiveInt('--verify-requests', values['verify-requests'], 500),
     bodyBytes: positiveInt('--body-bytes', values['body-bytes'], 100, 0),
     sseStreams: positiveInt('--sse-streams', values['sse-streams'], 16),
@@ -197,6 +202,7 @@ async function setUpPath(
   const stack = await startSwitchyardHttp({
     containerPort,
     concurrency: config.workerConcurrency,
+    invocationEnv: { SWITCHYARD_PROCESSES: String(config.processes) },
     profileDir: config.profile ? profileDir : undefined,
   });
   return {
@@ -205,7 +211,7 @@ async function setUpPath(
     stack,
     subjects: [
       containerSubject,
-      { name: 'invocation', pids: () => [stack.invocation.pid] },
+      { name: 'invocation', pids: () => withChildren(stack.invocation.pid) },
       { name: 'worker', pids: () => [stack.worker.pid] },
       { name: 'nats', pids: () => (stack.nats.pid === undefined ? [] : [stack.nats.pid]) },
       { name: 'redis', pids: () => (stack.redisPid === undefined ? [] : [stack.redisPid]) },

@@ -4,11 +4,19 @@
 const MODES = {
   grpc: {
     about: 'unary and bidi gRPC load: direct vs nginx grpc_pass vs Switchyard',
-    load: () => import('./grpc.ts').then((m) => m.runGrpcBench),
+    load: async () => {
+      const { runGrpcBench } = await import('./grpc.ts');
+      const { runProcessesSweep } = await import('./lib/processes-sweep.ts');
+      return (argv: string[]) => runProcessesSweep('grpc', runGrpcBench, argv);
+    },
   },
   http: {
     about: 'HTTP/1.1 echo load and SSE per-event latency: direct vs nginx proxy_pass vs Switchyard',
-    load: () => import('./http.ts').then((m) => m.runHttpBench),
+    load: async () => {
+      const { runHttpBench } = await import('./http.ts');
+      const { runProcessesSweep } = await import('./lib/processes-sweep.ts');
+      return (argv: string[]) => runProcessesSweep('http', runHttpBench, argv);
+    },
   },
   regions: {
     about: 'cross-region vs local session resume latency (G15) with a delayed gateway link',

@@ -11,8 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { RegionLiveStatus } from '@switchyard/api';
 import { type CliIo, runCli } from '@switchyard/cli';
 import { type LaunchedChild, launchRegions, type RegionsLaunch } from '@switchyard/region-launcher';
+import { waitFor } from '@switchyard/testkit';
 import { type Browser, chromium } from 'playwright-core';
 import { echoClient, unary } from '../services/worker/test/helpers.ts';
 
@@ -31,6 +33,8 @@ const CHROMIUM_ARGS = [
 const HEARTBEAT_ENV = { SWITCHYARD_HEARTBEAT_INTERVAL_MS: '1000' };
 /** Time the page gets to show a change: 2 missed beats + one 2 s poll + slack for a loaded machine. */
 const PAGE_CHANGE_MS = 10_000;
+/** The echo function's reconnect window: longer than this file runs, so the call's session stays held. */
+const SESSION_WINDOW_MS = 600_000;
 
 let launch: RegionsLaunch;
 let stateDir: string;
@@ -80,7 +84,9 @@ before(async () => {
     samples: () => [{ name: 'echo', sample: 'echo', instanceId: 'echo' }],
     serviceEnv: { 'grpc-proxy': HEARTBEAT_ENV, invocation: HEARTBEAT_ENV, worker: HEARTBEAT_ENV },
   });
-  echo = await api('POST', '/v1/functions', { name: 'echo', kind: 'grpc' });
+  // The session of the one call below outlives its connection by the reconnect window (S1, W3) and
+  // holds a capacity unit meanwhile; a window longer than this file keeps that state fixed.
+  echo = await api('POST', '/v1/functions', { name: 'echo', kind: 'grpc', reconnectWindowMs: SESSION_WINDOW_MS });
   apiKey = (await api<{ key: string }>('POST', '/v1/keys', { functions: '*', description: 'status page' })).key;
   for (const [region, workerId] of [
     ['east', 'w-east-1'],
@@ -124,6 +130,19 @@ describe('switchyard status', () => {
   test('should print both regions as a table, and the API document with --json', async () => {
     const io = recordingIo(stateDir);
     const flags = ['--api', apiOf('east'), '--admin-token', ADMIN_TOKEN];
+    // What the table shows comes from heartbeats: the call of `before` is in them only after the
+    // proxy's and the worker's next beats (on a loaded machine, later than the table is asked for).
+    let seen = '';
+    await waitFor(
+      async () => {
+        const east = (await api<{ regions: RegionLiveStatus[] }>('GET', '/v1/status')).regions.find(
+          (r) => r.region === 'east',
+        );
+        seen = JSON.stringify({ calls: east?.calls, versions: east?.versions });
+        return east?.calls.count === 1 && east.versions.find((v) => v.versionId === echo.versionId)?.sessions === 1;
+      },
+      { timeoutMs: PAGE_CHANGE_MS, what: 'the call and its session in the east beats' },
+    ).catch((err: Error) => assert.fail(`${err.message}: last seen ${seen}`));
     assert.equal(await runCli(['status', ...flags], io), 0, io.err);
     const lines = io.out.split('\n');
     assert.match(lines[0], /^REGION\s+HEALTH\s+PROXIES\s+INVOCATION\s+WORKERS\s+SESSIONS\s+CALLS\/MIN\s+ERRORS/);
@@ -132,7 +151,9 @@ describe('switchyard status', () => {
         lines.some((l) => new RegExp(`^${region}\\s+healthy\\s+1\\s+1\\s+`).test(l)),
         io.out,
       );
-    assert.match(io.out, new RegExp(`east\\s+${echo.versionId}\\s+2\\s+0\\s+8\\s+8`));
+    // Two workers of 4 units; the call's session (in its reconnect window) holds one of them.
+    assert.match(io.out, new RegExp(`east\\s+${echo.versionId}\\s+2\\s+1\\s+7\\s+8\\s+1\\n`));
+    assert.match(io.out, /^east\s+healthy\s+1\s+1\s+2\s+1\s+1\s+0\s/m);
     assert.match(io.out, /east\s+worker\s+w-east-1\s/);
 
     const json = recordingIo(stateDir);

@@ -59,6 +59,19 @@ export function childPids(pid: number): number[] {
   }
 }
 
+/**
+ * `pid` and its direct children (Linux `/proc/<pid>/task/<pid>/children`): a front end run with
+ * SWITCHYARD_PROCESSES > 1 is a node:cluster primary whose children do the work. [] when `pid` is gone.
+ */
+export function withChildren(pid: number): number[] {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return [pid, ...kids.map(Number)];
+  } catch {
+    return [];
+  }
+}
+
 /** A named set of processes whose CPU is read together; `pids` is called at each reading. */
 export interface CpuSubject {
   name: string;

@@ -12,6 +12,7 @@ export { loadConfig } from './load-config.ts';
 export { metricsFields } from './metrics-fields.ts';
 export type { ServiceName } from './node-options.ts';
 export { missingNodeOptions, SERVICE_NODE_OPTIONS, startServiceRuntime } from './node-options.ts';
+export { processesFields, resolveProcesses } from './processes-fields.ts';
 export type { FieldInfo, FieldKind } from './schema-fields.ts';
 export { describeFields, ENV_PREFIX, envVarName } from './schema-fields.ts';
 export type { FileCheck, TlsFilePair } from './tls-files.ts';

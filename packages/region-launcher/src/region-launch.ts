@@ -249,6 +249,7 @@ export async function launchRegions(options: LaunchRegionsOptions): Promise<Regi
         callbackPort: ports.callback,
         redisUrl: region.endpoints.redis,
         remoteRegions: names.filter((r) => r !== region.name),
+        processes: Number(options.serviceEnv?.[kind]?.SWITCHYARD_PROCESSES ?? 1),
       }),
       ...(kind === 'grpc-proxy' && region.endpoints.dnsAddress !== undefined
         ? { SWITCHYARD_ADVERTISE_ADDRESSES: region.endpoints.dnsAddress }

@@ -54,16 +54,28 @@ export interface FrontEndEnvInput {
   redisUrl?: string;
   /** Other regions to look sessions up in (G15, H9); @default none */
   remoteRegions?: readonly string[];
+  /**
+   * `SWITCHYARD_PROCESSES` (issue 12); above 1 the callback port is 0 (each process its own ephemeral
+   * port, advertised as `http://127.0.0.1:<port>`). @default 1 (the dev stack stays light: one process per front end)
+   */
+  processes?: number;
 }
 
-/** Listener, callback, Redis and remote-region variables of a gRPC proxy or invocation service. */
+/** Listener, callback, process-count, Redis and remote-region variables of a gRPC proxy or invocation service. */
 export function frontEndEnv(input: FrontEndEnvInput): Record<string, string> {
   return {
     SWITCHYARD_HOST: '127.0.0.1',
     SWITCHYARD_PORT: String(input.port),
     SWITCHYARD_CALLBACK_HOST: '127.0.0.1',
-    SWITCHYARD_CALLBACK_PORT: String(input.callbackPort),
-    SWITCHYARD_CALLBACK_URI: `http://127.0.0.1:${input.callbackPort}`,
+    // Several processes: each child binds its own ephemeral callback port and advertises it (the
+    // default URI), rather than callbackPort + index, which may be another listener's port here.
+    ...((input.processes ?? 1) > 1
+      ? { SWITCHYARD_CALLBACK_PORT: '0' }
+      : {
+          SWITCHYARD_CALLBACK_PORT: String(input.callbackPort),
+          SWITCHYARD_CALLBACK_URI: `http://127.0.0.1:${input.callbackPort}`,
+        }),
+    SWITCHYARD_PROCESSES: String(input.processes ?? 1),
     ...(input.redisUrl !== undefined ? { SWITCHYARD_REDIS_URL: input.redisUrl } : {}),
     ...(input.remoteRegions !== undefined && input.remoteRegions.length > 0
       ? { SWITCHYARD_REMOTE_REGIONS: input.remoteRegions.join(',') }

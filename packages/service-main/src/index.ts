@@ -1,6 +1,16 @@
 // @switchyard/service-main: the start-up and drain sequence of every service's main.ts (config,
 // logger, telemetry, ready line, SIGTERM/SIGINT drain, the policy for unhandled faults, exit codes), so each main.ts only wires.
 
+export type { ChildReadyMessage, FrontEndProcessInput, PrimaryProcess, ProcessPlan } from './process-cluster.ts';
+export {
+  frontEndChildEnv,
+  frontEndProcessPlan,
+  MAX_RESTART_DELAY_MS,
+  MIN_RESTART_DELAY_MS,
+  PRIMARY_DRAIN_TIMEOUT_MS,
+  runPrimary,
+  STABLE_CHILD_MS,
+} from './process-cluster.ts';
 export type {
   DrainStep,
   FatalKind,

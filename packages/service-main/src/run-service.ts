@@ -2,8 +2,10 @@
 // problem printed, exit 1), logger, Node options, telemetry, the service's own start, one ready line
 // on stdout, and on SIGTERM/SIGINT an ordered drain, telemetry last, exit 0. A fault nothing handled
 // (uncaught exception, unhandled rejection) is logged and drains too, then exit 1.
+import cluster from 'node:cluster';
 import { ConfigError, type ServiceName, startServiceRuntime } from '@switchyard/config';
 import { createLogger, startTelemetry, type Telemetry } from '@switchyard/telemetry';
+import { type ChildReadyMessage, type ProcessPlan, runPrimary } from './process-cluster.ts';
 
 /** The pino logger every service writes with (as made by `createLogger`). */
 export type ServiceLogger = ReturnType<typeof createLogger>;
@@ -88,6 +90,13 @@ export interface RunServiceOptions<C> {
    * that calls NATS `connect()`). Any rejection ends start-up with exit 1.
    */
   start(context: ServiceContext<C>): Promise<RunningService>;
+  /**
+   * How many processes the instance runs and what makes each its own replica (`SWITCHYARD_PROCESSES`,
+   * issue 12). A count above 1 makes this process the node:cluster primary ({@link runPrimary});
+   * undefined or 1: the service runs in this process, as before. A `ConfigError` it throws is
+   * printed like a config problem (exit 1).
+   */
+  processes?(config: C): ProcessPlan;
 }
 
 /** What {@link runService} uses of `process`; tests pass their own. */
@@ -152,8 +161,10 @@ class ListenFailed extends Error {
 export async function runService<C>(options: RunServiceOptions<C>, proc: ServiceProcess = realProcess): Promise<void> {
   const { service } = options;
   let config: C;
+  let plan: ProcessPlan | undefined;
   try {
     config = options.loadConfig();
+    plan = options.processes?.(config);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     proc.stderr(`${err.message}\n`);
@@ -161,6 +172,10 @@ export async function runService<C>(options: RunServiceOptions<C>, proc: Service
   }
   const identity = options.identify(config);
   let logger = createLogger({ service, ...(identity.region !== undefined ? { region: identity.region } : {}) });
+  if (plan !== undefined && plan.count > 1 && cluster.isPrimary) {
+    return runPrimary(service, plan, logger, proc);
+  }
+  if (cluster.isWorker) logger = logger.child({ processIndex: Number(process.env.SWITCHYARD_PROCESS_INDEX ?? 0) });
   if (identity.logFields !== undefined) logger = logger.child(identity.logFields);
   let running: RunningService | undefined;
   let telemetry: Telemetry | undefined;
@@ -202,10 +217,6 @@ export async function runService<C>(options: RunServiceOptions<C>, proc: Service
     }
     return proc.exit(1);
   }
-  logger.info(running.readyLog, `${service} ready`);
-  const metricsLine = telemetry.metricsUrl !== undefined ? { metrics: telemetry.metricsUrl } : {};
-  proc.stdout(`${JSON.stringify({ ready: true, service, ...running.readyLine, ...metricsLine })}\n`);
-
   const started = telemetry;
   const up = running;
   let stopping = false;
@@ -230,10 +241,21 @@ export async function runService<C>(options: RunServiceOptions<C>, proc: Service
     }
     proc.exit(exitCode);
   };
+  // Handled before the ready line is out: whoever reads it may signal at once, and a signal that
+  // arrives before the handler exists takes its default action (killed, 143, no drain).
+  proc.onSignal('SIGTERM', () => void shutdown('SIGTERM'));
+  proc.onSignal('SIGINT', () => void shutdown('SIGINT'));
+  // A cluster child whose primary is gone (killed) drains rather than serve on unsupervised.
+  if (cluster.isWorker) process.once('disconnect', () => void shutdown('disconnect'));
+  logger.info(running.readyLog, `${service} ready`);
+  const metricsLine = telemetry.metricsUrl !== undefined ? { metrics: telemetry.metricsUrl } : {};
+  const readyLine = { ready: true, service, ...running.readyLine, ...metricsLine };
+  // A cluster child tells the primary, which prints the instance's one ready line.
+  if (cluster.isWorker)
+    process.send?.({ switchyardReady: { ...readyLine, pid: process.pid } } satisfies ChildReadyMessage);
+  else proc.stdout(`${JSON.stringify(readyLine)}\n`);
   fatal = (kind) => {
     if (stopping) return proc.exit(1); // a fault during the drain: stop now
     void shutdown(kind, 1);
   };
-  proc.onSignal('SIGTERM', () => void shutdown('SIGTERM'));
-  proc.onSignal('SIGINT', () => void shutdown('SIGINT'));
 }

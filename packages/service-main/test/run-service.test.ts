@@ -171,6 +171,33 @@ describe('runService', () => {
     assert.deepEqual(p.exits, [0]);
   });
 
+  test('should handle SIGTERM and SIGINT before it prints the ready line', async () => {
+    // A supervisor may signal the instant it reads the line; a signal before the handlers exist
+    // takes its default action (the process dies with 143, no drain).
+    const p = fakeProcess();
+    const handledWhenReady: string[][] = [];
+    const proc: ServiceProcess = {
+      ...p.proc,
+      stdout: (text) => {
+        handledWhenReady.push([...p.signals.keys()].sort());
+        p.proc.stdout(text);
+      },
+    };
+    await runService(
+      {
+        service: 'invocation',
+        loadConfig: () => ({}),
+        identify: () => identity,
+        start: async () => ({ readyLog: {}, readyLine: {}, drain: [] }),
+      },
+      proc,
+    );
+    assert.match(p.out(), /^\{"ready":true,"service":"invocation"/);
+    assert.deepEqual(handledWhenReady, [['SIGINT', 'SIGTERM']]);
+    p.signals.get('SIGTERM')?.();
+    assert.equal(await p.exited, 0);
+  });
+
   test('should exit 1 when the drain outlives forceExitAfterMs', async () => {
     const p = fakeProcess();
     await runService(

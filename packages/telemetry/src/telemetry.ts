@@ -181,7 +181,8 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     try {
       await new Promise<void>((resolve, reject) => {
         listening.once('error', reject);
-        listening.listen(port, host, () => {
+        // exclusive: each node:cluster child serves its own metrics port (no effect outside a cluster).
+        listening.listen({ port, host, exclusive: true }, () => {
           listening.off('error', reject);
           boundPort = (listening.address() as { port: number }).port;
           resolve();

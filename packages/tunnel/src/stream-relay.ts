@@ -7,6 +7,21 @@ import { ErrorCatalogue, type ErrorCode, encodeGrpcMessage, httpStatusOf } from 
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
+/**
+ * The 'error' listener of both relayed streams, shared by every call (one closure less per stream):
+ * errors are handled in 'close' (the client went away, or the upstream stream failed), and without a
+ * listener an error would be thrown.
+ */
+function ignoreStreamError(): void {}
+
+/** The `grpc-status` trailers of a relay that failed with `code` (G3 shape, after headers). */
+function failTrailersOf(code: ErrorCode): http2.OutgoingHttpHeaders {
+  return {
+    'grpc-status': String(ErrorCatalogue[code].grpcStatus),
+    'grpc-message': encodeGrpcMessage(ErrorCatalogue[code].message),
+  };
+}
+
 /** Request headers that never cross a hop: HTTP/2 connection-specific fields (RFC 9113 8.2.2). */
 const HOP_BY_HOP = new Set([
   'connection',
@@ -133,19 +148,14 @@ export function relayStream(
 ): http2.ClientHttp2Stream | undefined {
   const grpcRequest = isGrpcContentType(requestHeaders['content-type'] as string | undefined);
   let failCode: ErrorCode = options.upstreamErrorCode ?? 'SY_TUNNEL_LOST';
-  const failTrailers = (): http2.OutgoingHttpHeaders => ({
-    'grpc-status': String(ErrorCatalogue[failCode].grpcStatus),
-    'grpc-message': encodeGrpcMessage(ErrorCatalogue[failCode].message),
-  });
   let finished = false;
   const finish = (result: RelayResult) => {
     if (finished) return;
     finished = true;
     options.onEnd?.(result);
   };
-  inbound.on('error', () => {
-    // The client went away; 'close' cancels the upstream stream.
-  });
+  // The client went away; 'close' cancels the upstream stream.
+  inbound.on('error', ignoreStreamError);
 
   let out: http2.ClientHttp2Stream;
   try {
@@ -157,9 +167,7 @@ export function relayStream(
     finish({ error: failCode });
     return undefined;
   }
-  out.on('error', () => {
-    // Handled in 'close'; without a listener an upstream error would be thrown.
-  });
+  out.on('error', ignoreStreamError);
 
   // Trailers of the upstream answer; `lost` once the upstream stream is known to have ended without
   // its END_STREAM (reset, or its session destroyed under it).
@@ -204,7 +212,7 @@ export function relayStream(
       inbound.close(NGHTTP2_INTERNAL_ERROR);
       return;
     }
-    const t = lost ? failTrailers() : (trailers ?? (grpcResponse ? failTrailers() : {}));
+    const t = lost ? failTrailersOf(failCode) : (trailers ?? (grpcResponse ? failTrailersOf(failCode) : {}));
     finish(lost ? { error: failCode, httpStatus } : { httpStatus, grpcStatus: t['grpc-status'] as string | undefined });
     try {
       inbound.sendTrailers(t);
@@ -246,40 +254,41 @@ export function relayStream(
     }
   });
 
+  const signal = options.signal;
+  // One 'close' listener per call: cancels the upstream stream when the client went first, and
+  // detaches from the signal.
   inbound.on('close', () => {
+    if (signal && !signal.aborted) signal.removeEventListener('abort', stop);
     if (!out.closed && !out.destroyed) {
       finish({ error: 'CLIENT_CANCELLED', httpStatus });
       out.close(NGHTTP2_CANCEL);
     }
   });
-
-  const signal = options.signal;
   if (signal) {
-    const stop = () => {
-      if (inbound.destroyed || inbound.closed || lost) return;
-      failCode = isErrorCode(signal.reason) ? signal.reason : 'SY_INTERNAL';
-      lost = true;
-      out.unpipe(inbound);
-      if (!out.closed && !out.destroyed) out.close(NGHTTP2_CANCEL);
-      if (!inbound.headersSent) {
-        respondWithError(inbound, grpcRequest, failCode, options.responseHeaders);
-        finish({ error: failCode });
-      } else if (inbound.writableEnded) {
-        // Complete, or only its trailers pending: 'wantTrailers' sends ours.
-      } else if (grpcResponse) {
-        inbound.end(); // 'wantTrailers' then sends grpc-status of failCode
-      } else {
-        finish({ error: failCode, httpStatus });
-        inbound.close(NGHTTP2_CANCEL);
-      }
-    };
     if (signal.aborted) stop();
-    else {
-      signal.addEventListener('abort', stop, { once: true });
-      inbound.once('close', () => signal.removeEventListener('abort', stop));
-    }
+    else signal.addEventListener('abort', stop, { once: true });
   }
   return out;
+
+  function stop(): void {
+    if (!signal) return;
+    if (inbound.destroyed || inbound.closed || lost) return;
+    failCode = isErrorCode(signal.reason) ? signal.reason : 'SY_INTERNAL';
+    lost = true;
+    out.unpipe(inbound);
+    if (!out.closed && !out.destroyed) out.close(NGHTTP2_CANCEL);
+    if (!inbound.headersSent) {
+      respondWithError(inbound, grpcRequest, failCode, options.responseHeaders);
+      finish({ error: failCode });
+    } else if (inbound.writableEnded) {
+      // Complete, or only its trailers pending: 'wantTrailers' sends ours.
+    } else if (grpcResponse) {
+      inbound.end(); // 'wantTrailers' then sends grpc-status of failCode
+    } else {
+      finish({ error: failCode, httpStatus });
+      inbound.close(NGHTTP2_CANCEL);
+    }
+  }
 }
 
 function isErrorCode(value: unknown): value is ErrorCode {

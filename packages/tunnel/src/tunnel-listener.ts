@@ -248,7 +248,9 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   async listen(): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
-      this.#server.listen(this.#options.port, this.#options.host, () => {
+      // exclusive: in a node:cluster child this listener is its own (a tunnel must reach the process that
+      // issued its token), never shared with the other processes; no effect outside a cluster.
+      this.#server.listen({ port: this.#options.port, host: this.#options.host, exclusive: true }, () => {
         this.#server.off('error', reject);
         resolve();
       });

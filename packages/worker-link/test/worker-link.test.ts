@@ -169,11 +169,15 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
 
   test('S4, G10: a full version is SY_QUEUE_FULL at once; an untaken ticket is SY_ATTACH_TIMEOUT and withdrawn', async () => {
     const versionId = randomUUID();
-    const waiting = [link.allocate(request(versionId, 400)), link.allocate(request(versionId, 400))];
+    // The two waiting allocations reject 400 ms on; their handlers are attached now, not after the
+    // third allocation is refused (on a loaded machine that can take longer than 400 ms, and the
+    // timeouts were then unhandled rejections).
+    const waiting = [link.allocate(request(versionId, 400)), link.allocate(request(versionId, 400))].map((w) =>
+      assert.rejects(w, (err) => isSwitchyardError(err, 'SY_ATTACH_TIMEOUT') && /within/.test(err.detail ?? '')),
+    );
     assert.equal(link.queued(versionId), 2);
     await assert.rejects(link.allocate(request(versionId, 400)), (err) => isSwitchyardError(err, 'SY_QUEUE_FULL'));
-    for (const w of waiting)
-      await assert.rejects(w, (err) => isSwitchyardError(err, 'SY_ATTACH_TIMEOUT') && /within/.test(err.detail ?? ''));
+    await Promise.all(waiting);
     assert.equal(link.queued(versionId), 0);
     await waitFor(async () => (await (await queue.consumer(versionId)).next(1_000)) === null, { timeoutMs: 5_000 });
     assert.equal(listener.pendingTokens, 0, 'the tokens were withdrawn');

@@ -5,6 +5,7 @@ import {
   clientTlsFields,
   listenerLimitsFields,
   metricsFields,
+  processesFields,
   refineTlsPairs,
   TLS_REFINE_WHEN,
 } from '@switchyard/config';
@@ -57,6 +58,7 @@ export const ProxyConfigSchema = z
     ...natsConnectionFields,
     ...natsReplicasFields,
     ...listenerLimitsFields,
+    ...processesFields,
     maxConnectionsPerKey: z
       .number()
       .int()

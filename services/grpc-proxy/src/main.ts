@@ -1,12 +1,12 @@
 // gRPC proxy entry: load config (exit 1 listing every problem), connect NATS (and Redis when rate
 // limits are on), open the control store, session directory and ticket queue, listen; SIGTERM/SIGINT
 // send GOAWAY, close tunnels and exit 0 (@switchyard/service-main).
-import { loadConfig } from '@switchyard/config';
+import { loadConfig, resolveProcesses } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
 import { connectNats, recordNatsOperations, watchNatsConnection } from '@switchyard/nats-connect';
 import { recordRedisOperations } from '@switchyard/rate-limit';
 import { CallWindow, HeartbeatPublisher, isServerErrorOutcome, RegionHealthView } from '@switchyard/region-health';
-import { runService } from '@switchyard/service-main';
+import { frontEndProcessPlan, runService } from '@switchyard/service-main';
 import { SessionDirectory } from '@switchyard/session-directory';
 import { createDependencyRecorder, createTunnelRecorder, FrontEndMetrics, MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
@@ -20,6 +20,15 @@ import { openRemoteDirectories } from './session-lookup.ts';
 await runService({
   service: 'grpc-proxy',
   loadConfig: () => loadConfig(ProxyConfigSchema, { service: 'grpc-proxy' }),
+  // Issue 12: SWITCHYARD_PROCESSES replicas sharing the client port, each its own proxyId, callback and metrics port.
+  processes: (config) =>
+    frontEndProcessPlan('grpc-proxy', resolveProcesses(config.processes), {
+      idVar: 'SWITCHYARD_PROXY_ID',
+      id: config.proxyId,
+      callbackPort: config.callbackPort,
+      callbackUri: config.callbackUri,
+      metricsPort: config.metricsPort,
+    }),
   identify: (config) => ({
     region: config.region,
     instanceId: config.proxyId,

@@ -7,6 +7,8 @@ import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import { RequestError } from '@nats-io/transport-node';
+import { NatsNames } from '@switchyard/protocol';
 import { type SampleServerHandle, startEchoServer } from '@switchyard/sample-functions';
 import { waitFor } from '@switchyard/testkit';
 import { newChannel, reqIdOf, unary } from './echo-calls.ts';
@@ -60,6 +62,22 @@ describe('a killed worker process (G8)', () => {
       child.kill('SIGKILL');
       await once(child, 'exit');
       await waitFor(() => proxy.proxy.tunnels.size === 0, { timeoutMs: 1_000, what: 'the tunnel to be dropped' });
+      // The proxy (its tunnel) and nats-server (the worker's connection) notice the death apart. Until
+      // nats-server has dropped that connection, a request to the worker's subject goes to a dead socket
+      // and is answered by nobody within the proxy's 5 s reconnect timeout (longer than this call's
+      // deadline) rather than with "no responders", whose grace this test measures.
+      const subject = NatsNames.workerReconnect(h.versionId, 'worker-killed');
+      await waitFor(
+        async () => {
+          try {
+            await h.nc.request(subject, new Uint8Array(), { timeout: 500 });
+            return false;
+          } catch (err) {
+            return err instanceof RequestError && err.isNoResponders();
+          }
+        },
+        { timeoutMs: 5_000, what: 'nats-server to drop the killed worker’s subscription' },
+      );
       const started = Date.now();
       const after = await unary(pinned, {}, h.metadata(), { deadline: Date.now() + 4_000 });
       assert.equal(after.status.code, grpc.status.NOT_FOUND, `${after.status.code} ${after.status.details}`);

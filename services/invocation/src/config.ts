@@ -5,6 +5,7 @@ import {
   clientTlsFields,
   listenerLimitsFields,
   metricsFields,
+  processesFields,
   refineTlsPairs,
   TLS_REFINE_WHEN,
 } from '@switchyard/config';
@@ -56,6 +57,7 @@ export const InvocationConfigSchema = z
     ...natsConnectionFields,
     ...natsReplicasFields,
     ...listenerLimitsFields,
+    ...processesFields,
     redisUrl: z
       .string()
       .url()

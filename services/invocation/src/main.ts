@@ -1,12 +1,12 @@
 // Invocation service entry: load config (exit 1 listing every problem), connect NATS and Redis, open
 // the control store and ticket queue, listen; SIGTERM/SIGINT drain (requests in flight finish up to
 // drainTimeoutMs) and exit 0 (@switchyard/service-main).
-import { loadConfig } from '@switchyard/config';
+import { loadConfig, resolveProcesses } from '@switchyard/config';
 import { ControlStore, controlFreshnessOptions } from '@switchyard/control-store';
 import { connectNats, recordNatsOperations, watchNatsConnection } from '@switchyard/nats-connect';
 import { recordRedisOperations } from '@switchyard/rate-limit';
 import { CallWindow, HeartbeatPublisher } from '@switchyard/region-health';
-import { runService } from '@switchyard/service-main';
+import { frontEndProcessPlan, runService } from '@switchyard/service-main';
 import { createDependencyRecorder, createTunnelRecorder, FrontEndMetrics, MetricNames } from '@switchyard/telemetry';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { TUNNEL_CLOSE_REASONS, TUNNEL_CONNECT_STATUSES } from '@switchyard/tunnel';
@@ -17,6 +17,15 @@ import { InvocationConfigSchema } from './config.ts';
 await runService({
   service: 'invocation',
   loadConfig: () => loadConfig(InvocationConfigSchema, { service: 'invocation' }),
+  // Issue 12: SWITCHYARD_PROCESSES replicas sharing the client port, each its own instanceId, callback and metrics port.
+  processes: (config) =>
+    frontEndProcessPlan('invocation', resolveProcesses(config.processes), {
+      idVar: 'SWITCHYARD_INSTANCE_ID',
+      id: config.instanceId,
+      callbackPort: config.callbackPort,
+      callbackUri: config.callbackUri,
+      metricsPort: config.metricsPort,
+    }),
   identify: (config) => ({
     region: config.region,
     instanceId: config.instanceId,

@@ -26,6 +26,17 @@ input of each define: dict "root" $ "c" <component from switchyard.components> "
 # Prometheus come from outside the container.
 - name: SWITCHYARD_METRICS_HOST
   value: "0.0.0.0"
+{{- if has $c.name (list "grpc-proxy" "invocation") }}
+{{- $processes := int ($v.processes | default 1) }}
+{{- if and (gt $processes 1) (eq $v.callback.advertise "hostIP") }}
+{{- fail (printf "%s.processes > 1 needs callback.advertise podIP (each process has its own callback port)" $c.name) }}
+{{- end }}
+# Processes per pod (issue 12): each a full replica sharing the client port, with callback and
+# metrics ports offset by its index. Never left to the default: os.availableParallelism() counts the
+# node's cores, not the pod's CPU limit.
+- name: SWITCHYARD_PROCESSES
+  value: {{ $processes | quote }}
+{{- end }}
 {{- if eq $c.name "grpc-proxy" }}
 - name: SWITCHYARD_REGION
   value: {{ $root.Values.region | quote }}

@@ -1,0 +1,168 @@
+// Issue 12 item 3: SWITCHYARD_PROCESSES=2 on the gRPC proxy and the invocation service, every part a
+// process (nats-server, the front ends as node:cluster primaries with two children each, an echo and
+// an HTTP container, a worker per function). Fresh client connections are served by both children
+// (each child's own metrics port counts its calls); pinned calls on one connection stay on one
+// session; a resume by nvcf-reqid on connections the other child accepted reaches the session; a
+// child killed with SIGKILL is replaced (and its replacement serves); SIGTERM to a primary drains both children and exits 0.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import type { LaunchedChild } from '@switchyard/region-launcher';
+import { request } from 'undici';
+import { echoClient, unary } from '../services/worker/test/helpers.ts';
+import { launchProcessRegion, type ProcessRegion } from './process-region.ts';
+
+const REGION = 'procs';
+let region: ProcessRegion;
+
+before(async () => {
+  region = await launchProcessRegion({
+    region: REGION,
+    redis: true,
+    services: ['grpc-proxy', 'invocation'],
+    serviceEnv: { 'grpc-proxy': { SWITCHYARD_PROCESSES: '2' }, invocation: { SWITCHYARD_PROCESSES: '2' } },
+    functions: [
+      { name: 'echo', kind: 'grpc', sample: 'echo' },
+      { name: 'http', kind: 'http', sample: 'http', inferenceUrl: '/echo' },
+    ],
+    concurrency: 64,
+  });
+});
+
+after(() => region?.stop());
+
+interface ChildLine {
+  index: number;
+  pid: number;
+  metrics: string;
+}
+
+const primary = (kind: 'grpc-proxy' | 'invocation') => region.launch.regions[REGION].services[kind] as LaunchedChild;
+const children = (kind: 'grpc-proxy' | 'invocation') => primary(kind).readyLine?.children as ChildLine[];
+
+/** Sum of `switchyard_calls_total` on one child's metrics port. */
+async function callsOf(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  let sum = 0;
+  for (const line of text.split('\n'))
+    if (line.startsWith('switchyard_calls_total{')) sum += Number(line.split(' ').at(-1));
+  return sum;
+}
+const callsPerChild = (kind: 'grpc-proxy' | 'invocation') => Promise.all(children(kind).map((c) => callsOf(c.metrics)));
+
+/** Child PIDs of `pid` (Linux /proc). */
+const childPids = (pid: number) =>
+  readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+
+const md = () => ({ authorization: `Bearer ${region.apiKey}`, 'function-id': region.fns.echo.functionId });
+
+/** One call on a fresh connection (its own client), closed after; resolves with nvcf-reqid. */
+async function freshCall(extra: Record<string, string> = {}): Promise<string> {
+  const client = echoClient(region.launch.regions[REGION].endpoints.grpc);
+  try {
+    return (await unary(client, {}, { ...md(), ...extra })).reqId;
+  } finally {
+    client.close();
+  }
+}
+
+test('the ready line lists two children with their own PIDs, proxy IDs, callback and metrics ports', () => {
+  for (const kind of ['grpc-proxy', 'invocation'] as const) {
+    const line = primary(kind).readyLine as Record<string, unknown>;
+    assert.equal(line.processes, 2);
+    const kids = children(kind);
+    assert.equal(kids.length, 2);
+    assert.notEqual(kids[0].pid, kids[1].pid);
+    assert.notEqual(kids[0].metrics, kids[1].metrics);
+    assert.deepEqual(childPids(primary(kind).pid).sort(), kids.map((k) => k.pid).sort());
+  }
+  const proxies = children('grpc-proxy') as unknown as { proxyId: string; callbackPort: number }[];
+  assert.notEqual(proxies[0].proxyId, proxies[1].proxyId);
+  assert.notEqual(proxies[0].callbackPort, proxies[1].callbackPort);
+});
+
+test('gRPC: fresh connections are served by both processes; pinned calls on one connection stay on one session', async () => {
+  for (let i = 0; i < 8; i++) await freshCall();
+  const calls = await callsPerChild('grpc-proxy');
+  assert.ok(
+    calls.every((n) => n > 0),
+    `calls per process: ${calls}`,
+  );
+  const client = echoClient(region.launch.regions[REGION].endpoints.grpc);
+  try {
+    const reqIds = new Set<string>();
+    for (let i = 0; i < 6; i++) reqIds.add((await unary(client, {}, md())).reqId);
+    assert.equal(reqIds.size, 1, 'one session for the connection');
+  } finally {
+    client.close();
+  }
+});
+
+test('gRPC: a resume by nvcf-reqid on connections the other process accepted reaches the session', async () => {
+  const client = echoClient(region.launch.regions[REGION].endpoints.grpc);
+  try {
+    const reqId = (await unary(client, {}, md())).reqId;
+    const before = await callsPerChild('grpc-proxy');
+    // Round-robin over two processes: of four fresh connections, some land on the other process.
+    for (let i = 0; i < 4; i++) assert.equal(await freshCall({ 'nvcf-reqid': reqId }), reqId);
+    const after = await callsPerChild('grpc-proxy');
+    assert.ok(
+      after.every((n, i) => n > before[i]),
+      `resumes served by both processes: ${before} -> ${after}`,
+    );
+  } finally {
+    client.close();
+  }
+});
+
+test('HTTP: requests on fresh connections are served by both processes', async () => {
+  const base = new URL(region.launch.regions[REGION].endpoints.http);
+  for (let i = 0; i < 8; i++) {
+    const res = await request(`${base.origin}/echo`, {
+      method: 'POST',
+      body: 'hi',
+      reset: true, // Connection: close, so the next request is a fresh connection
+      headers: {
+        host: `${region.fns.http.functionId}.invocation.${base.host}`,
+        authorization: `Bearer ${region.apiKey}`,
+      },
+    });
+    assert.equal(res.statusCode, 200);
+    await res.body.text();
+  }
+  const calls = await callsPerChild('invocation');
+  assert.ok(
+    calls.every((n) => n > 0),
+    `requests per process: ${calls}`,
+  );
+});
+
+test('a child killed with SIGKILL is replaced and the replacement serves', async () => {
+  const proxy = primary('grpc-proxy');
+  const killed = children('grpc-proxy')[0].pid;
+  const replaced = proxy.nextJson((l) => l.msg === 'process restarted and ready', 30_000, { stderr: true });
+  process.kill(killed, 'SIGKILL');
+  const line = await replaced;
+  assert.equal(line.index, 0);
+  assert.notEqual(line.pid, killed);
+  assert.deepEqual(childPids(proxy.pid).sort(), [line.pid as number, children('grpc-proxy')[1].pid].sort());
+  // The replacement takes connections: fresh connections until its own metrics port counts a call.
+  let served = 0;
+  for (let i = 0; i < 8 && served === 0; i++) {
+    await freshCall();
+    served = await callsOf(line.metrics as string);
+  }
+  assert.ok(served > 0, 'the replacement served calls');
+});
+
+test('SIGTERM to a primary drains both children and exits 0', async () => {
+  for (const kind of ['grpc-proxy', 'invocation'] as const) {
+    const p = primary(kind);
+    const kids = childPids(p.pid);
+    p.kill('SIGTERM');
+    const exit = await p.exited;
+    assert.deepEqual(exit, { code: 0, signal: null }, `${kind}:\n${p.tail(40).join('\n')}`);
+    for (const pid of kids) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `${kind} child ${pid} gone`);
+  }
+});
