@@ -1,6 +1,6 @@
 // Writes docs/observability.md from the telemetry spec table (packages/telemetry/src/names.ts; run:
 // node scripts/observability-doc.ts). test/observability-doc.test.ts fails when they disagree.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import {
   AbsorbResult,
   AllocationResult,
@@ -19,6 +19,8 @@ import {
   TRACE_ENV_VARS,
   UNKNOWN_LABEL,
 } from '@switchyard/telemetry';
+import { parse as parseYaml } from 'yaml';
+import { DASHBOARD_SPECS } from '../infra/grafana/src/dashboards.ts';
 
 /** OpenTelemetry name -> Prometheus name as the exporter writes it (dots to underscores, `_total` on counters). */
 function promName(name: string, type: string): string {
@@ -33,7 +35,28 @@ const values = (set: Record<string, string>) =>
     .map((v) => `\`${v}\``)
     .join(', ');
 
-/** The document, generated from `MetricSpecs` and `Attr`. */
+/** Alerts of infra/prometheus/rules/switchyard-alerts.yaml, one row per alert name (absent() rules merged). */
+function alertRows(): string[] {
+  const doc = parseYaml(
+    readFileSync(new URL('../infra/prometheus/rules/switchyard-alerts.yaml', import.meta.url), 'utf8'),
+  ) as {
+    groups: {
+      rules: { alert: string; for: string; labels: { severity: string }; annotations: { summary: string } }[];
+    }[];
+  };
+  const seen = new Set<string>();
+  const rows: string[] = [];
+  for (const g of doc.groups)
+    for (const r of g.rules) {
+      if (seen.has(r.alert)) continue;
+      seen.add(r.alert);
+      const summary = r.annotations.summary.replace(/\{\{ \$labels\.([a-z_]+) \}\}/g, '{$1}');
+      rows.push(`| [\`${r.alert}\`](runbooks/${r.alert}.md) | ${r.labels.severity} | ${r.for} | ${summary} |`);
+    }
+  return rows;
+}
+
+/** The document, generated from `MetricSpecs`, `Attr`, the dashboards and the alert rules. */
 export function renderObservabilityDoc(): string {
   const rows = Object.entries(MetricSpecs)
     .sort(([a], [b]) => a.localeCompare(b))
@@ -157,6 +180,53 @@ alert on their \`_count\` with \`or vector(0)\`, or on the counters above.
 
 Durations are in seconds; the Prometheus exporter does not append units, so the unit is part of each
 OpenTelemetry name (\`switchyard.call.duration.seconds\`).
+
+## Prometheus and Grafana
+
+**Prometheus.** Scrape every instance's metrics port; \`infra/prometheus/scrape-config.example.yaml\` has a
+static and a file-based job and the Kubernetes ServiceMonitor settings. Give each target the labels
+\`switchyard_region\` and \`switchyard_service\` (the alerts read \`up\` by them) and set \`honor_labels: true\`
+so the series keep their own \`switchyard_region\` (geodns serves every region and reports \`global\`). For a
+dev stack, the URLs are in \`.switchyard/dev.json\` under \`metrics\`; the metrics ports bind loopback, so run
+Prometheus on the same machine or set \`SWITCHYARD_METRICS_HOST\`. Load the rule files
+\`infra/prometheus/rules/switchyard-recording.yaml\` (the dashboards read its recorded series) and
+\`infra/prometheus/rules/switchyard-alerts.yaml\`; with the Prometheus Operator wrap their \`groups\` in a
+PrometheusRule. \`promtool check rules\` and the unit tests in \`infra/prometheus/tests\` (\`promtool test rules\`)
+run in \`npm test\`, and \`test/prometheus-e2e.test.ts\` runs every dashboard query and recording rule
+against a real Prometheus scraping two dev regions.
+
+**Grafana.** Add the Prometheus above as a data source, then import the JSON files of
+\`infra/grafana/dashboards/\` (Dashboards -> New -> Import, or file provisioning pointing at that folder).
+Every dashboard has a \`datasource\` variable (any Prometheus data source; pick the one that scrapes the
+region) and a multi-value \`region\` variable (All by default). The JSON is generated from
+\`infra/grafana/src/\` (\`node scripts/grafana-dashboards.ts\`; \`--check\` and a test keep it in step): change
+the code, not the JSON.
+
+| Dashboard | UID | Shows |
+| --- | --- | --- |
+${DASHBOARD_SPECS.map((d) => `| ${d.title} | \`${d.uid}\` | ${d.description} |`).join('\n')}
+
+## SLIs and SLOs
+
+| SLI | Threshold | Series |
+| --- | --- | --- |
+| gRPC session init p95 (new session request to worker attached) | under 100 ms | \`switchyard_region:switchyard_session_init_duration_seconds:p95_5m\` |
+| HTTP invocation p95 | over 500 ms warns; over 2 s is saturation | \`switchyard_region:switchyard_http_call_duration_seconds:p95_5m\` |
+| Availability: calls without a server error (gRPC 2, 4, 13, 14, 15; HTTP 5xx) | SLO 99.9% over 30 days | \`switchyard_region_service:switchyard_call_error_ratio:rate5m\` (and 30m, 1h, 2h, 6h, 1d, 3d) |
+| Latency: HTTP invocations within 500 ms | SLO 95% over 30 days | \`switchyard_region:switchyard_http_slow_ratio:rate5m\` (and 30m ... 3d) |
+
+Client errors (NOT_FOUND, UNAUTHENTICATED, PERMISSION_DENIED, HTTP 4xx) and rejections
+(RESOURCE_EXHAUSTED, 429) do not spend the availability budget. The budget alerts are multi-window,
+multi-burn-rate (Google SRE workbook): page when 1 h and 5 min burn at 14.4x, or 6 h and 30 min at 6x; ticket
+when 1 d and 2 h burn at 3x, or 3 d and 6 h at 1x.
+
+## Alerts
+
+Each alert links its runbook (what it means, the first three things to check, how to mitigate).
+
+| Alert | Severity | For | Summary |
+| --- | --- | --- | --- |
+${alertRows().join('\n')}
 ${renderTracesSection()}${LIVE_STATUS_SECTION}`;
 }
 
