@@ -289,6 +289,17 @@ describe('infra/helm/switchyard', () => {
         assert.equal(scraped.length, deployments(objects).length, 'one scraped Service per component');
         for (const s of scraped)
           assert.ok(s.spec.ports.some((p: { name: string }) => p.name === monitor.spec.endpoints[0].port));
+        // `up` gets the labels infra/prometheus's alerts read, from labels every scraped Service has
+        const relabelings = monitor.spec.endpoints[0].relabelings as { sourceLabels: string[]; targetLabel: string }[];
+        assert.deepEqual(relabelings.map((r) => r.targetLabel).sort(), ['switchyard_region', 'switchyard_service']);
+        for (const r of relabelings) {
+          const label = r.sourceLabels[0].replace('__meta_kubernetes_service_label_', '');
+          for (const s of scraped)
+            assert.ok(
+              Object.keys(s.metadata.labels ?? {}).some((k) => k.replace(/[^A-Za-z0-9_]/g, '_') === label),
+              `${s.metadata.name} lacks the label ${label} that ${r.targetLabel} is read from`,
+            );
+        }
       });
     });
   }
