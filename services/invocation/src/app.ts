@@ -199,7 +199,9 @@ export class InvocationService {
     for (const sub of this.#subs) sub.unsubscribe();
     this.#listener.drain(this.config.drainTimeoutMs);
     const until = Date.now() + this.config.drainTimeoutMs;
-    while (ctx.inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    // Requests in flight, and connections whose request has begun to arrive (answered 503, not reset).
+    while ((ctx.inFlight > 0 || this.#listener.pendingHttp1 > 0) && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
     this.#listener.destroyAll();
     // Results still held now are lost with this instance: their leases run out (500 SY_RESULT_LOST).
     this.results.close();

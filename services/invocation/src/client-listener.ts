@@ -57,6 +57,8 @@ export class ClientListener {
    * connections it accepted itself, not those handed over by the sniffer.
    */
   readonly #h1Sockets = new Map<net.Socket, number>();
+  /** HTTP/1.1 sockets that have answered at least one request (idle ones may be closed at drain). */
+  readonly #h1Served = new WeakSet<net.Socket>();
   readonly #options: ClientListenerOptions;
   #guardHeaders: ((socket: net.Socket) => void) | undefined;
   #draining = false;
@@ -110,13 +112,28 @@ export class ClientListener {
   }
 
   /**
-   * Drains: GOAWAY on HTTP/2 connections, idle HTTP/1.1 connections closed; after `graceMs` every
-   * connection is destroyed. Does not close the listening socket (fastify does).
+   * HTTP/1.1 connections whose first request has begun to arrive (the sniffer read its first bytes)
+   * but has not reached the handler yet: a drain waits for them, as for requests in flight.
+   */
+  get pendingHttp1(): number {
+    let n = 0;
+    for (const [socket, inFlight] of this.#h1Sockets) if (inFlight === 0 && !this.#h1Served.has(socket)) n++;
+    return n;
+  }
+
+  /**
+   * Drains: the listening socket closes (new connections are refused, so clients and load balancers
+   * go to another instance), GOAWAY on HTTP/2 connections, idle kept-alive HTTP/1.1 connections closed;
+   * a connection whose request has begun to arrive is answered (`Connection: close`), never reset.
+   * After `graceMs` every connection is destroyed.
    */
   drain(graceMs: number): void {
     this.#draining = true;
+    // fastify's close later finds it closed (ERR_SERVER_NOT_RUNNING, which it ignores).
+    if (this.server.listening) this.server.close(() => undefined);
     for (const s of this.#sessions) if (!s.closed) s.close();
-    for (const [socket, inFlight] of this.#h1Sockets) if (inFlight === 0) socket.destroy();
+    for (const [socket, inFlight] of this.#h1Sockets)
+      if (inFlight === 0 && this.#h1Served.has(socket)) socket.destroy();
     const force = setTimeout(() => this.destroyAll(), graceMs);
     force.unref();
   }
@@ -138,6 +155,7 @@ export class ClientListener {
     this.#h1Sockets.set(socket, (this.#h1Sockets.get(socket) ?? 0) + 1);
     if (this.#draining) res.shouldKeepAlive = false;
     res.once('close', () => {
+      this.#h1Served.add(socket);
       const left = (this.#h1Sockets.get(socket) ?? 1) - 1;
       if (!this.#h1Sockets.has(socket)) return;
       this.#h1Sockets.set(socket, left);
