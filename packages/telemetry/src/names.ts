@@ -57,6 +57,8 @@ export const Attr = {
   operation: 'switchyard.operation',
   /** Whether a geodns query carried an EDNS Client Subnet option: `true` or `false`. */
   dnsEcs: 'dns.ecs',
+  /** Region a heartbeat series is about (geodns sees every region's heartbeats; its own region is `global`). */
+  heartbeatRegion: 'switchyard.heartbeat.region',
 } as const;
 export type AttrKey = (typeof Attr)[keyof typeof Attr];
 
@@ -135,6 +137,10 @@ export const MetricNames = {
   dependencyRequestErrors: 'switchyard.dependency.request.errors',
   /** Histogram (s): durations of dependency operations, by dependency and `switchyard.operation`. */
   dependencyOperationDuration: 'switchyard.dependency.operation.duration.seconds',
+  /** Observable gauge: 1 while some gRPC proxy or invocation instance of a region heart-beats (D2), else 0, as geodns sees it. */
+  regionHealthy: 'switchyard.region.healthy',
+  /** Observable gauge (s): time since the latest heartbeat of any instance of a region arrived at geodns. */
+  regionHeartbeatAge: 'switchyard.region.heartbeat.age.seconds',
 } as const;
 export type MetricName = (typeof MetricNames)[keyof typeof MetricNames];
 
@@ -264,6 +270,22 @@ export const MetricSpecs: Record<MetricName, MetricSpec> = {
     unit: '1',
     description: 'DNS queries answered by geodns',
     attributes: [Attr.dnsAnswerRegion, Attr.dnsRcode, Attr.dnsTransport, Attr.dnsEcs],
+    services: ['geodns'],
+  },
+  [MetricNames.regionHealthy]: {
+    type: 'observableGauge',
+    unit: '1',
+    description:
+      'Whether a configured region is healthy as this geodns sees it (some gRPC proxy or invocation instance heart-beats, D2): 1 or 0',
+    attributes: [Attr.heartbeatRegion],
+    services: ['geodns'],
+  },
+  [MetricNames.regionHeartbeatAge]: {
+    type: 'observableGauge',
+    unit: 's',
+    description:
+      "Time since the latest heartbeat of any of a region's instances arrived at this geodns (only while one is live)",
+    attributes: [Attr.heartbeatRegion],
     services: ['geodns'],
   },
   [MetricNames.dependencyConnected]: {

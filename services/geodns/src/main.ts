@@ -33,6 +33,26 @@ await runService({
       if (now !== healthy) logger.info({ healthyRegions: view.healthyRegions() }, 'healthy regions changed');
       healthy = now;
     });
+    // Every configured region, 1/0 from the first scrape (so an alert sees a region that never beat).
+    const configured = Object.keys(config.geoRegions);
+    const healthySpec = MetricSpecs[MetricNames.regionHealthy];
+    telemetry.meter
+      .createObservableGauge(MetricNames.regionHealthy, {
+        description: healthySpec.description,
+        unit: healthySpec.unit,
+      })
+      .addCallback((result) => {
+        const up = new Set(view.healthyRegions());
+        for (const region of configured) result.observe(up.has(region) ? 1 : 0, { [Attr.heartbeatRegion]: region });
+      });
+    const ageSpec = MetricSpecs[MetricNames.regionHeartbeatAge];
+    telemetry.meter
+      .createObservableGauge(MetricNames.regionHeartbeatAge, { description: ageSpec.description, unit: ageSpec.unit })
+      .addCallback((result) => {
+        const now = Date.now();
+        for (const r of view.regions())
+          result.observe((now - r.lastBeatAtMs) / 1000, { [Attr.heartbeatRegion]: r.region });
+      });
     const spec = MetricSpecs[MetricNames.dnsQueries];
     const queries = telemetry.meter.createCounter(MetricNames.dnsQueries, {
       description: spec.description,

@@ -149,6 +149,25 @@ test('should serve /healthz, /readyz following NATS (503 while stopped, 200 afte
     const [nats1] = await scraped('switchyard_dependency_connected{switchyard_dependency="nats"}');
     assert.equal(nats1.value, 1);
     await scraped('switchyard_ready == 1');
+    // A configured region is 0 from the first scrape; its first beat makes it 1, with the beat's age.
+    assert.ok(
+      text.includes('switchyard_region_healthy{switchyard_heartbeat_region="us-east"'),
+      'a configured region that never beat is scraped as 0',
+    );
+    await scraped('switchyard_region_healthy{switchyard_heartbeat_region="us-east"} == 0');
+    const beatNc = await connect({ servers: nats.url });
+    const beat = new HeartbeatPublisher(beatNc, {
+      region: 'us-east',
+      kind: 'grpc-proxy',
+      instanceId: 'p',
+      intervalMs: 300,
+    });
+    beat.start();
+    await scraped('switchyard_region_healthy{switchyard_heartbeat_region="us-east"} == 1');
+    const [age] = await scraped('switchyard_region_heartbeat_age_seconds{switchyard_heartbeat_region="us-east"}');
+    assert.ok(age.value >= 0 && age.value < 30, JSON.stringify(age));
+    await beat.stop();
+    await beatNc.close();
 
     await nats.stop();
     await waitFor(async () => (await fetch(`${base}/readyz`)).status === 503, {
