@@ -5,11 +5,14 @@
 // For each service and configuration the real region starts (bench/lib/bench-region.ts: nats-server,
 // redis-server for HTTP, the front end and one worker in front of the sample echo container); the front
 // end runs under callgrind (bench/lib/overhead-preload.ts). This process is the client: `--warmup`
-// calls (JIT, connections), then `callgrind_control --zero`, `--n1` calls, `callgrind_control --dump`,
-// `--n2` calls, `--dump`. Instructions per call = (Ir of dump 2 - Ir of dump 1) / (n2 - n1), which
-// cancels what a window costs regardless of its calls (the control requests themselves). Time-driven
-// background work (heartbeats, KV watches, span export every OTEL_BSP_SCHEDULE_DELAY) is not cancelled:
-// window 2 lasts longer, so it is charged to calls; it is small next to n2 - n1 calls.
+// calls (JIT, connections, first span export), `callgrind_control --zero`, then `--repeats` pairs of
+// windows: `--n1` calls, `callgrind_control --dump`, `--n2` calls, `--dump`. Each pair estimates
+// instructions per call = (Ir of the n2 window - Ir of the n1 window) / (n2 - n1), which cancels what a
+// window costs regardless of its calls (the control requests themselves); the median of the pairs is
+// reported with the smallest and largest, since a one-off (a GC cycle, a late JIT compile, a span
+// export) landing in one window moves that pair's estimate. Time-driven background work (heartbeats,
+// KV watches, span export every OTEL_BSP_SCHEDULE_DELAY) is not cancelled: the n2 window lasts longer,
+// so it is charged to calls; it is small next to n2 - n1 calls.
 //
 // Configurations (only the front end's environment differs; worker and container are the same):
 //   a  metrics on a no-op meter (SWITCHYARD_OVERHEAD_NOOP_METRICS=1, bench/lib/noop-telemetry.ts), no tracing
@@ -18,8 +21,8 @@
 //      export to a sink in this process that answers 200
 //   d  as c with OTEL_TRACES_SAMPLER=parentbased_always_on (every call traced), for scale
 //
-// One command: node bench/run.ts overhead [--services grpc,http] [--configs a,b,c,d] [--warmup 300]
-//   [--n1 200] [--n2 1200] [--concurrency 4]. Needs valgrind (callgrind_control). Prints a markdown table.
+// One command: node bench/run.ts overhead [--services grpc,http] [--configs a,b,c,d] [--warmup 500]
+//   [--n1 100] [--n2 500] [--repeats 5] [--concurrency 4]. Needs valgrind (callgrind_control). Prints a markdown table.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -60,17 +63,22 @@ export interface OverheadBenchConfig {
   n2: number;
   /** Calls in flight at once. */
   concurrency: number;
+  /** Window pairs (n1 calls, n2 calls) measured one after the other; the median estimate is reported. */
+  repeats: number;
 }
 
 /** The measurement of one service in one configuration. */
 export interface OverheadResult {
   service: OverheadService;
   config: OverheadConfig;
-  /** Instructions (callgrind Ir) of window 1 and window 2. */
-  ir1: number;
-  ir2: number;
-  /** (ir2 - ir1) / (n2 - n1). */
+  /** Instructions (callgrind Ir) of window 1 and window 2 of each repeat. */
+  windows: [number, number][];
+  /** (ir2 - ir1) / (n2 - n1) of each repeat. */
+  estimates: number[];
+  /** Median, smallest and largest of {@link OverheadResult.estimates}. */
   irPerCall: number;
+  min: number;
+  max: number;
   /** OTLP export requests the sink answered during the run. */
   exports: number;
 }
@@ -78,10 +86,11 @@ export interface OverheadResult {
 const USAGE = `usage: npm run bench -- overhead [options]
   --services LIST   grpc,http (default both)
   --configs LIST    a,b,c,d (default all; a no-op metrics, b metrics, c +1% tracing, d +100% tracing)
-  --warmup N        calls before the measured windows (default 300)
-  --n1 N            calls of window 1 (default 200)
-  --n2 N            calls of window 2 (default 1200)
+  --warmup N        calls before the measured windows (default 500)
+  --n1 N            calls of window 1 (default 100)
+  --n2 N            calls of window 2 (default 500)
   --concurrency N   calls in flight (default 4)
+  --repeats N       window pairs per configuration; the median estimate is reported (default 5)
   -h, --help`;
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
@@ -108,6 +117,7 @@ export function parseOverheadArgs(argv: string[]): OverheadBenchConfig | undefin
       n1: { type: 'string' },
       n2: { type: 'string' },
       concurrency: { type: 'string' },
+      repeats: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -115,10 +125,11 @@ export function parseOverheadArgs(argv: string[]): OverheadBenchConfig | undefin
   const config = {
     services: listOf('service', values.services, OverheadServices),
     configs: listOf('config', values.configs, OverheadConfigs),
-    warmup: positiveInt('--warmup', values.warmup, 300),
-    n1: positiveInt('--n1', values.n1, 200),
-    n2: positiveInt('--n2', values.n2, 1200),
+    warmup: positiveInt('--warmup', values.warmup, 500),
+    n1: positiveInt('--n1', values.n1, 100),
+    n2: positiveInt('--n2', values.n2, 500),
     concurrency: positiveInt('--concurrency', values.concurrency, 4),
+    repeats: positiveInt('--repeats', values.repeats, 5),
   };
   if (config.n2 <= config.n1) throw new TypeError('--n2 must be larger than --n1');
   return config;
@@ -262,16 +273,25 @@ async function measure(
   try {
     await drive(options.warmup, options.concurrency, caller.one);
     execFileSync('callgrind_control', ['--zero', String(pid)], { stdio: 'ignore', timeout: 300_000 });
-    await drive(options.n1, options.concurrency, caller.one);
-    const ir1 = dump(pid, dir, base);
-    await drive(options.n2, options.concurrency, caller.one);
-    const ir2 = dump(pid, dir, base);
+    const estimates: number[] = [];
+    const windows: [number, number][] = [];
+    for (let i = 0; i < options.repeats; i++) {
+      await drive(options.n1, options.concurrency, caller.one);
+      const ir1 = dump(pid, dir, base);
+      await drive(options.n2, options.concurrency, caller.one);
+      const ir2 = dump(pid, dir, base);
+      windows.push([ir1, ir2]);
+      estimates.push((ir2 - ir1) / (options.n2 - options.n1));
+    }
+    const sorted = [...estimates].sort((x, y) => x - y);
     return {
       service,
       config,
-      ir1,
-      ir2,
-      irPerCall: (ir2 - ir1) / (options.n2 - options.n1),
+      windows,
+      estimates,
+      irPerCall: sorted[Math.floor(sorted.length / 2)] as number,
+      min: sorted[0] as number,
+      max: sorted[sorted.length - 1] as number,
       exports: exports() - exportsAtStart,
     };
   } finally {
@@ -297,7 +317,7 @@ export function overheadTable(
     const a = of('a');
     const cells = configs.map((c) => {
       const r = of(c);
-      return r ? `${(r.irPerCall / 1e6).toFixed(3)} M` : '-';
+      return r ? `${(r.irPerCall / 1e6).toFixed(3)} M (${(r.min / 1e6).toFixed(3)}-${(r.max / 1e6).toFixed(3)})` : '-';
     });
     const ratios = (['b', 'c', 'd'] as const).map((c) => {
       const r = of(c);
@@ -360,7 +380,7 @@ export async function runOverheadBench(argv: string[]): Promise<number> {
     sink.close();
   }
   process.stdout.write(
-    `\nwarm-up ${options.warmup}, windows ${options.n1} and ${options.n2} calls, ${options.concurrency} in flight\n\n`,
+    `\nwarm-up ${options.warmup}, ${options.repeats} x windows of ${options.n1} and ${options.n2} calls, ${options.concurrency} in flight; median (min-max) of the repeats\n\n`,
   );
   process.stdout.write(`${overheadTable(results, options.services, options.configs)}\n`);
   return 0;
