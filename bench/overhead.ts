@@ -305,27 +305,49 @@ async function measure(
   }
 }
 
-/** Markdown table of the results: Ir per call per configuration, and the ratios to configuration a. */
+/** Pooled instructions per call: every measured window's Ir over every measured call (one-offs amortised, window overhead included). */
+export function pooledIrPerCall(result: Pick<OverheadResult, 'windows'>, n1: number, n2: number): number {
+  const ir = result.windows.reduce((sum, [w1, w2]) => sum + w1 + w2, 0);
+  return ir / (result.windows.length * (n1 + n2));
+}
+
+/**
+ * Markdown table of the results, one row per service and estimator: the median pair estimate (with
+ * min-max) and the pooled figure ({@link pooledIrPerCall}), each with its ratios to configuration a.
+ */
 export function overheadTable(
   results: OverheadResult[],
   services: OverheadService[],
   configs: OverheadConfig[],
+  windowCalls: { n1: number; n2: number },
 ): string {
   const rows: string[][] = [];
+  const M = (ir: number) => (ir / 1e6).toFixed(3);
   for (const service of services) {
     const of = (c: OverheadConfig) => results.find((r) => r.service === service && r.config === c);
-    const a = of('a');
-    const cells = configs.map((c) => {
-      const r = of(c);
-      return r ? `${(r.irPerCall / 1e6).toFixed(3)} M (${(r.min / 1e6).toFixed(3)}-${(r.max / 1e6).toFixed(3)})` : '-';
-    });
-    const ratios = (['b', 'c', 'd'] as const).map((c) => {
-      const r = of(c);
-      return r && a ? `${(r.irPerCall / a.irPerCall).toFixed(3)}x` : '-';
-    });
-    rows.push([service === 'grpc' ? 'gRPC proxy (unary)' : 'invocation (HTTP POST)', ...cells, ...ratios]);
+    const label = service === 'grpc' ? 'gRPC proxy (unary)' : 'invocation (HTTP POST)';
+    const estimators: [string, (r: OverheadResult) => number, (r: OverheadResult) => string][] = [
+      ['median pair', (r) => r.irPerCall, (r) => `${M(r.irPerCall)} M (${M(r.min)}-${M(r.max)})`],
+      [
+        'pooled',
+        (r) => pooledIrPerCall(r, windowCalls.n1, windowCalls.n2),
+        (r) => `${M(pooledIrPerCall(r, windowCalls.n1, windowCalls.n2))} M`,
+      ],
+    ];
+    for (const [name, value, cell] of estimators) {
+      const a = of('a');
+      const cells = configs.map((c) => {
+        const r = of(c);
+        return r ? cell(r) : '-';
+      });
+      const ratios = (['b', 'c', 'd'] as const).map((c) => {
+        const r = of(c);
+        return r && a ? `${(value(r) / value(a)).toFixed(3)}x` : '-';
+      });
+      rows.push([label, name, ...cells, ...ratios]);
+    }
   }
-  return markdownTable(['front end', ...configs.map((c) => `${c}: Ir/call`), 'b/a', 'c/a', 'd/a'], rows);
+  return markdownTable(['front end', 'estimate', ...configs.map((c) => `${c}: Ir/call`), 'b/a', 'c/a', 'd/a'], rows);
 }
 
 /** Entry of `npm run bench -- overhead`. */
@@ -382,6 +404,6 @@ export async function runOverheadBench(argv: string[]): Promise<number> {
   process.stdout.write(
     `\nwarm-up ${options.warmup}, ${options.repeats} x windows of ${options.n1} and ${options.n2} calls, ${options.concurrency} in flight; median (min-max) of the repeats\n\n`,
   );
-  process.stdout.write(`${overheadTable(results, options.services, options.configs)}\n`);
+  process.stdout.write(`${overheadTable(results, options.services, options.configs, options)}\n`);
   return 0;
 }
