@@ -12,7 +12,9 @@
 // reported with the smallest and largest, since a one-off (a GC cycle, a late JIT compile, a span
 // export) landing in one window moves that pair's estimate. Time-driven background work (heartbeats,
 // KV watches, span export every OTEL_BSP_SCHEDULE_DELAY) is not cancelled: the n2 window lasts longer,
-// so it is charged to calls; it is small next to n2 - n1 calls.
+// so it is charged to calls, and callgrind stretches wall time ~50x, so that work is overcharged ~50x.
+// Hence an idle window (`--idle-s`, no calls) after the pairs: the "pooled - idle" figure is every
+// window's Ir less idle Ir/s x the windows' wall time, over every measured call.
 //
 // Configurations (only the front end's environment differs; worker and container are the same):
 //   a  metrics on a no-op meter (SWITCHYARD_OVERHEAD_NOOP_METRICS=1, bench/lib/noop-telemetry.ts), no tracing
@@ -22,7 +24,7 @@
 //   d  as c with OTEL_TRACES_SAMPLER=parentbased_always_on (every call traced), for scale
 //
 // One command: node bench/run.ts overhead [--services grpc,http] [--configs a,b,c,d] [--warmup 500]
-//   [--n1 100] [--n2 500] [--repeats 5] [--concurrency 4]. Needs valgrind (callgrind_control). Prints a markdown table.
+//   [--n1 100] [--n2 500] [--repeats 5] [--idle-s 10] [--concurrency 4]. Needs valgrind (callgrind_control). Prints a markdown table.
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -65,6 +67,8 @@ export interface OverheadBenchConfig {
   concurrency: number;
   /** Window pairs (n1 calls, n2 calls) measured one after the other; the median estimate is reported. */
   repeats: number;
+  /** Seconds of the idle window measured after the calls. */
+  idleS: number;
 }
 
 /** The measurement of one service in one configuration. */
@@ -73,6 +77,10 @@ export interface OverheadResult {
   config: OverheadConfig;
   /** Instructions (callgrind Ir) of window 1 and window 2 of each repeat. */
   windows: [number, number][];
+  /** Wall milliseconds of each window (under callgrind, ~50x a normal run). */
+  windowMs?: [number, number][];
+  /** Ir per second of an idle window of `--idle-s` with no calls. */
+  idleIrPerS?: number;
   /** (ir2 - ir1) / (n2 - n1) of each repeat. */
   estimates: number[];
   /** Median, smallest and largest of {@link OverheadResult.estimates}. */
@@ -91,6 +99,7 @@ const USAGE = `usage: npm run bench -- overhead [options]
   --n2 N            calls of window 2 (default 500)
   --concurrency N   calls in flight (default 4)
   --repeats N       window pairs per configuration; the median estimate is reported (default 5)
+  --idle-s N        seconds of the idle window after the calls (default 10)
   -h, --help`;
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
@@ -118,6 +127,7 @@ export function parseOverheadArgs(argv: string[]): OverheadBenchConfig | undefin
       n2: { type: 'string' },
       concurrency: { type: 'string' },
       repeats: { type: 'string' },
+      'idle-s': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -130,6 +140,7 @@ export function parseOverheadArgs(argv: string[]): OverheadBenchConfig | undefin
     n2: positiveInt('--n2', values.n2, 500),
     concurrency: positiveInt('--concurrency', values.concurrency, 4),
     repeats: positiveInt('--repeats', values.repeats, 5),
+    idleS: positiveInt('--idle-s', values['idle-s'], 10),
   };
   if (config.n2 <= config.n1) throw new TypeError('--n2 must be larger than --n1');
   return config;
@@ -275,19 +286,35 @@ async function measure(
     execFileSync('callgrind_control', ['--zero', String(pid)], { stdio: 'ignore', timeout: 300_000 });
     const estimates: number[] = [];
     const windows: [number, number][] = [];
+    const windowMs: [number, number][] = [];
+    let mark = performance.now();
+    const lap = () => {
+      const now = performance.now();
+      const ms = now - mark;
+      mark = now;
+      return ms;
+    };
     for (let i = 0; i < options.repeats; i++) {
       await drive(options.n1, options.concurrency, caller.one);
       const ir1 = dump(pid, dir, base);
+      const ms1 = lap();
       await drive(options.n2, options.concurrency, caller.one);
       const ir2 = dump(pid, dir, base);
       windows.push([ir1, ir2]);
+      windowMs.push([ms1, lap()]);
       estimates.push((ir2 - ir1) / (options.n2 - options.n1));
     }
+    // Idle window: what the front end executes per second with no calls (timers, heartbeats, exports).
+    await new Promise((resolve) => setTimeout(resolve, options.idleS * 1000));
+    const idleIr = dump(pid, dir, base);
+    const idleIrPerS = idleIr / (lap() / 1000);
     const sorted = [...estimates].sort((x, y) => x - y);
     return {
       service,
       config,
       windows,
+      windowMs,
+      idleIrPerS,
       estimates,
       irPerCall: sorted[Math.floor(sorted.length / 2)] as number,
       min: sorted[0] as number,
@@ -312,6 +339,22 @@ export function pooledIrPerCall(result: Pick<OverheadResult, 'windows'>, n1: num
 }
 
 /**
+ * Pooled instructions per call less the idle rate times the windows' wall time: what calls cost once
+ * time-driven work (stretched ~50x by callgrind, so charged ~50x too heavily per call) is taken out.
+ * Undefined when the result has no idle measurement.
+ */
+export function idleCorrectedIrPerCall(
+  result: Pick<OverheadResult, 'windows' | 'windowMs' | 'idleIrPerS'>,
+  n1: number,
+  n2: number,
+): number | undefined {
+  if (result.windowMs === undefined || result.idleIrPerS === undefined) return undefined;
+  const ir = result.windows.reduce((sum, [w1, w2]) => sum + w1 + w2, 0);
+  const ms = result.windowMs.reduce((sum, [m1, m2]) => sum + m1 + m2, 0);
+  return (ir - (result.idleIrPerS * ms) / 1000) / (result.windows.length * (n1 + n2));
+}
+
+/**
  * Markdown table of the results, one row per service and estimator: the median pair estimate (with
  * min-max) and the pooled figure ({@link pooledIrPerCall}), each with its ratios to configuration a.
  */
@@ -332,6 +375,12 @@ export function overheadTable(
         'pooled',
         (r) => pooledIrPerCall(r, windowCalls.n1, windowCalls.n2),
         (r) => `${M(pooledIrPerCall(r, windowCalls.n1, windowCalls.n2))} M`,
+      ],
+      [
+        'pooled - idle',
+        (r) => idleCorrectedIrPerCall(r, windowCalls.n1, windowCalls.n2) ?? Number.NaN,
+        (r) =>
+          `${M(idleCorrectedIrPerCall(r, windowCalls.n1, windowCalls.n2) ?? Number.NaN)} M (idle ${M(r.idleIrPerS ?? Number.NaN)} M/s)`,
       ],
     ];
     for (const [name, value, cell] of estimators) {

@@ -35,6 +35,14 @@ if (outFile && process.env[UNDER_VALGRIND] !== '1') {
   await new Promise(() => {});
 }
 
+if (outFile && process.env[UNDER_VALGRIND] === '1') {
+  // The thin parent may be SIGKILLed (the launcher's last resort): do not outlive it.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(1);
+  }, 2_000).unref();
+}
+
 if (process.env.SWITCHYARD_OVERHEAD_NOOP_METRICS === '1') {
   const shim = new URL('./noop-telemetry.ts', import.meta.url).href;
   registerHooks({
