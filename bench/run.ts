@@ -26,6 +26,10 @@ const MODES = {
     about: 'memory per idle connection and per idle session; tunnels per worker',
     load: () => import('./memory.ts').then((m) => m.runMemoryBench),
   },
+  overhead: {
+    about: 'instructions per call of the front ends (callgrind): metrics and tracing on vs off (issue 9)',
+    load: () => import('./overhead.ts').then((m) => m.runOverheadBench),
+  },
 } as const;
 
 function usage(): string {

@@ -40,7 +40,10 @@ export async function createBenchFunction(
 
 /** Options of {@link launchBenchRegion}. */
 export interface BenchRegionOptions
-  extends Pick<LaunchRegionsOptions, 'redis' | 'services' | 'logLevel' | 'nodeFlags' | 'serviceEnv' | 'noFileLimit'> {
+  extends Pick<
+    LaunchRegionsOptions,
+    'redis' | 'services' | 'logLevel' | 'nodeFlags' | 'serviceEnv' | 'noFileLimit' | 'readyTimeoutMs'
+  > {
   /** Prefix of the temporary state directory, e.g. `switchyard-bench-`. */
   stateDirPrefix: string;
   /** The bench function (account `bench`). */
@@ -84,6 +87,7 @@ export async function launchBenchRegion(options: BenchRegionOptions): Promise<Be
     nodeFlags: options.nodeFlags,
     serviceEnv: options.serviceEnv,
     noFileLimit: options.noFileLimit,
+    readyTimeoutMs: options.readyTimeoutMs,
   }).catch((err) => {
     rmSync(stateDir, { recursive: true, force: true });
     throw err;
