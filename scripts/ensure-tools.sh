@@ -4,7 +4,9 @@
 #   newer suite into ~/.cache/switchyard (private apt lists; the system's apt sources are untouched);
 # - redis-server: installed with apt-get when missing and we are root, else a message saying what to install;
 # - prometheus and promtool (Debian's `prometheus` package: the rule tests and the Prometheus end-to-end test),
-#   the same way.
+#   the same way;
+# - chromium (Debian's `chromium` at /usr/bin/chromium: the live status page's browser test, driven by
+#   playwright-core), the same way.
 # Prints nothing when all is present. Exit status 1 with a message when something cannot be provided.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -39,6 +41,20 @@ if { ! command -v promtool >/dev/null 2>&1 && [ -z "${SWITCHYARD_PROMTOOL:-}" ];
     }
   else
     echo "switchyard: prometheus/promtool not found. Install them (Debian/Ubuntu: sudo apt-get install prometheus; macOS: brew install prometheus) or set SWITCHYARD_PROMETHEUS=/path/to/prometheus and SWITCHYARD_PROMTOOL=/path/to/promtool." >&2
+    exit 1
+  fi
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "switchyard: installing chromium (the status page's browser test) with apt-get..." >&2
+    (apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 ||
+      { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null; }) || {
+      echo "switchyard: apt-get could not install chromium; install it (Debian: apt-get install chromium)." >&2
+      exit 1
+    }
+  else
+    echo "switchyard: /usr/bin/chromium not found. Install it (Debian/Ubuntu: sudo apt-get install chromium)." >&2
     exit 1
   fi
 fi
