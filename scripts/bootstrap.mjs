@@ -34,8 +34,10 @@ if (!existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > stat
   }
 }
 
-// 2. nats-server 2.10+ and redis-server (cached outside the clone).
-if (run('bash', [join(root, 'scripts/ensure-tools.sh')]) !== 0) process.exit(1);
+// 2. nats-server 2.10+ and redis-server (cached outside the clone); for `npm test` also Prometheus
+// and Chromium, which only tests use.
+const toolArgs = task === 'test' ? ['--test'] : [];
+if (run('bash', [join(root, 'scripts/ensure-tools.sh'), ...toolArgs]) !== 0) process.exit(1);
 
 // 3. The task, on Node 24, as a child that stops when this process is told to stop. A supervisor
 // signals one process (npm's, or this one), not the group: SIGINT, SIGTERM and SIGHUP sent here are
