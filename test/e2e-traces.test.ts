@@ -17,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { inheritedEnv, launchRegions, type RegionsLaunch } from '@switchyard/region-launcher';
 import { RECEIVED_TRACEPARENT_HEADER } from '@switchyard/sample-functions';
 import { echoClient, sleep, unary } from '../services/worker/test/helpers.ts';
+import { adminApi } from './admin-api.ts';
 import { assertChild, Collector, clientTrace, Kind, one, parseTraceparent } from './otlp-collector.ts';
 
 const REGION = 'tr';
@@ -32,15 +33,7 @@ describe('traces across processes (OTLP/HTTP collector)', () => {
   /** Client address of a second gRPC proxy: it resumes sessions of the first by lookup. */
   let proxy2 = '';
 
-  async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${launch.regions[REGION].endpoints.api}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
-    return (await res.json()) as T;
-  }
+  const api = adminApi(() => launch.regions[REGION].endpoints.api, ADMIN_TOKEN);
 
   before(async () => {
     const port = await collector.listen();

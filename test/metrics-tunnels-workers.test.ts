@@ -13,9 +13,16 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TUNNEL_CONNECT_PATH, TunnelHeaders } from '@switchyard/protocol';
 import { type LaunchedChild, launchRegions, type RegionsLaunch } from '@switchyard/region-launcher';
-import { freePort, startPrometheus, waitFor } from '@switchyard/testkit';
+import {
+  freePort,
+  promtoolCheckMetrics,
+  sampleValue,
+  scrapeMetrics,
+  startPrometheus,
+  waitFor,
+} from '@switchyard/testkit';
 import { echoClient, unary } from '../services/worker/test/helpers.ts';
-import { promtoolCheckMetrics, scrape, seriesValue } from './metrics-scrape.ts';
+import { adminApi } from './admin-api.ts';
 
 const REGION = 'wkm';
 const ADMIN_TOKEN = `wkm_${randomBytes(12).toString('hex')}`;
@@ -30,15 +37,7 @@ let brokenFn = { functionId: '', versionId: '' };
 let echoWorker: LaunchedChild;
 let brokenWorker: LaunchedChild;
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${launch.regions[REGION].endpoints.api}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
-  return (await res.json()) as T;
-}
+const api = adminApi(() => launch.regions[REGION].endpoints.api, ADMIN_TOKEN);
 
 /** The metrics URL a child printed in its ready line. */
 function metricsOf(child: LaunchedChild | undefined): string {
@@ -55,7 +54,7 @@ async function scrapeUntil(url: string, check: (text: string) => boolean, what: 
   let text = '';
   await waitFor(
     async () => {
-      text = await scrape(url);
+      text = await scrapeMetrics(url);
       return check(text);
     },
     { timeoutMs: 30_000, what },
@@ -107,16 +106,16 @@ after(async () => {
 });
 
 test('should initialise worker, tunnel and dependency series at start (absent() and rate() work from the first scrape)', async () => {
-  const worker = await scrape(metricsOf(echoWorker));
+  const worker = await scrapeMetrics(metricsOf(echoWorker));
   const ver = { switchyard_function_version_id: echoFn.versionId };
-  assert.equal(seriesValue(worker, 'switchyard_worker_capacity', ver), 4);
-  assert.equal(seriesValue(worker, 'switchyard_worker_capacity_used', ver), 0);
+  assert.equal(sampleValue(worker, 'switchyard_worker_capacity', ver), 4);
+  assert.equal(sampleValue(worker, 'switchyard_worker_capacity_used', ver), 0);
   for (const kind of ['unavailable', 'failed', 'reset'])
-    assert.equal(seriesValue(worker, 'switchyard_container_errors_total', { switchyard_error_kind: kind }), 0, kind);
-  assert.equal(seriesValue(worker, 'switchyard_worker_reconnect_expiries_total'), 0);
+    assert.equal(sampleValue(worker, 'switchyard_container_errors_total', { switchyard_error_kind: kind }), 0, kind);
+  assert.equal(sampleValue(worker, 'switchyard_worker_reconnect_expiries_total'), 0);
   for (const kind of ['no_responders', 'timeout', 'other'])
     assert.equal(
-      typeof seriesValue(worker, 'switchyard_dependency_request_errors_total', {
+      typeof sampleValue(worker, 'switchyard_dependency_request_errors_total', {
         switchyard_dependency: 'nats',
         switchyard_error_kind: kind,
       }),
@@ -127,7 +126,7 @@ test('should initialise worker, tunnel and dependency series at start (absent() 
   await scrapeUntil(
     metricsOf(echoWorker),
     (t) =>
-      (seriesValue(t, 'switchyard_dependency_operation_duration_seconds_count', {
+      (sampleValue(t, 'switchyard_dependency_operation_duration_seconds_count', {
         switchyard_dependency: 'nats',
         switchyard_operation: 'consumer_fetch',
       }) ?? 0) >= 1,
@@ -135,7 +134,7 @@ test('should initialise worker, tunnel and dependency series at start (absent() 
   );
 
   for (const url of [proxyMetrics(), invocationMetrics()]) {
-    const text = await scrape(url);
+    const text = await scrapeMetrics(url);
     for (const reason of [
       'ping_timeout',
       'goaway_received',
@@ -145,28 +144,28 @@ test('should initialise worker, tunnel and dependency series at start (absent() 
       'connection_closed',
     ])
       assert.equal(
-        typeof seriesValue(text, 'switchyard_tunnels_closed_total', { switchyard_tunnel_close_reason: reason }),
+        typeof sampleValue(text, 'switchyard_tunnels_closed_total', { switchyard_tunnel_close_reason: reason }),
         'number',
         `${url} ${reason}`,
       );
     for (const status of ['200', '401', '403', '404'])
       assert.equal(
-        typeof seriesValue(text, 'switchyard_tunnel_connects_total', { http_response_status_code: status }),
+        typeof sampleValue(text, 'switchyard_tunnel_connects_total', { http_response_status_code: status }),
         'number',
         `${url} CONNECT ${status}`,
       );
-    assert.equal(typeof seriesValue(text, 'switchyard_tunnels_opened_total'), 'number', url);
+    assert.equal(typeof sampleValue(text, 'switchyard_tunnels_opened_total'), 'number', url);
   }
   // Redis commands of the invocation service (its 202 result store checks Redis at start).
   const inv = await scrapeUntil(
     invocationMetrics(),
     (t) =>
-      (seriesValue(t, 'switchyard_dependency_operation_duration_seconds_count', { switchyard_dependency: 'redis' }) ??
+      (sampleValue(t, 'switchyard_dependency_operation_duration_seconds_count', { switchyard_dependency: 'redis' }) ??
         0) >= 1,
     'redis commands timed on invocation',
   );
   assert.equal(
-    seriesValue(inv, 'switchyard_dependency_request_errors_total', {
+    sampleValue(inv, 'switchyard_dependency_request_errors_total', {
       switchyard_dependency: 'redis',
       switchyard_error_kind: 'timeout',
     }),
@@ -175,7 +174,7 @@ test('should initialise worker, tunnel and dependency series at start (absent() 
 });
 
 test('a gRPC session: tunnel opened, token age and CONNECT 200 at the proxy; capacity used up, then down when its window runs out', async () => {
-  const before = await scrape(proxyMetrics());
+  const before = await scrapeMetrics(proxyMetrics());
   const client = echoClient(launch.regions[REGION].endpoints.grpc);
   const md = { authorization: `Bearer ${apiKey}`, 'function-id': echoFn.functionId };
   const first = await unary(client, {}, md);
@@ -183,32 +182,32 @@ test('a gRPC session: tunnel opened, token age and CONNECT 200 at the proxy; cap
   const ver = { switchyard_function_version_id: echoFn.versionId };
   const held = await scrapeUntil(
     metricsOf(echoWorker),
-    (t) => seriesValue(t, 'switchyard_worker_capacity_used', ver) === 1,
+    (t) => sampleValue(t, 'switchyard_worker_capacity_used', ver) === 1,
     'capacity used 1 while the session is held',
   );
   assert.ok(
-    (seriesValue(held, 'switchyard_container_call_duration_seconds_count', { switchyard_outcome: '0' }) ?? 0) >= 2,
+    (sampleValue(held, 'switchyard_container_call_duration_seconds_count', { switchyard_outcome: '0' }) ?? 0) >= 2,
     'both calls timed with outcome 0',
   );
   assert.ok(
-    (seriesValue(held, 'switchyard_dependency_operation_duration_seconds_count', {
+    (sampleValue(held, 'switchyard_dependency_operation_duration_seconds_count', {
       switchyard_dependency: 'nats',
       switchyard_operation: 'kv_create',
     }) ?? 0) >= 1,
     'the session record create is timed',
   );
-  const proxy = await scrape(proxyMetrics());
+  const proxy = await scrapeMetrics(proxyMetrics());
   const grew = (name: string, labels: Record<string, string> = {}) =>
-    (seriesValue(proxy, name, labels) ?? 0) - (seriesValue(before, name, labels) ?? 0);
+    (sampleValue(proxy, name, labels) ?? 0) - (sampleValue(before, name, labels) ?? 0);
   // The worker dialled its tunnel at start-up or for this ticket; at least one is open and counted.
-  assert.ok((seriesValue(proxy, 'switchyard_tunnels_opened_total') ?? 0) >= 1, 'tunnel opened');
-  assert.ok((seriesValue(proxy, 'switchyard_tunnel_connects_total', { http_response_status_code: '200' }) ?? 0) >= 1);
+  assert.ok((sampleValue(proxy, 'switchyard_tunnels_opened_total') ?? 0) >= 1, 'tunnel opened');
+  assert.ok((sampleValue(proxy, 'switchyard_tunnel_connects_total', { http_response_status_code: '200' }) ?? 0) >= 1);
   assert.ok(
     grew('switchyard_tunnel_token_age_seconds_count') >= 1,
     'the ticket token was redeemed and its age recorded',
   );
   assert.ok(
-    (seriesValue(proxy, 'switchyard_dependency_operation_duration_seconds_count', {
+    (sampleValue(proxy, 'switchyard_dependency_operation_duration_seconds_count', {
       switchyard_dependency: 'nats',
       switchyard_operation: 'stream_publish',
     }) ?? 0) >= 1,
@@ -218,15 +217,15 @@ test('a gRPC session: tunnel opened, token age and CONNECT 200 at the proxy; cap
   client.close();
   const done = await scrapeUntil(
     metricsOf(echoWorker),
-    (t) => seriesValue(t, 'switchyard_worker_capacity_used', ver) === 0,
+    (t) => sampleValue(t, 'switchyard_worker_capacity_used', ver) === 0,
     'capacity used back to 0 after the reconnect window',
   );
-  assert.equal(seriesValue(done, 'switchyard_worker_reconnect_expiries_total'), 1);
+  assert.equal(sampleValue(done, 'switchyard_worker_reconnect_expiries_total'), 1);
 });
 
 test('a CONNECT with an unknown token is refused and counted by its status', async () => {
   const url = proxyMetrics();
-  const before = await scrape(url);
+  const before = await scrapeMetrics(url);
   const status = await new Promise<number>((resolve, reject) => {
     const req = http.request({
       host: '127.0.0.1',
@@ -247,11 +246,11 @@ test('a CONNECT with an unknown token is refused and counted by its status', asy
     req.end();
   });
   assert.equal(status, 403);
-  const text = await scrape(url);
+  const text = await scrapeMetrics(url);
   const labels = { http_response_status_code: '403' };
   assert.equal(
-    (seriesValue(text, 'switchyard_tunnel_connects_total', labels) ?? 0) -
-      (seriesValue(before, 'switchyard_tunnel_connects_total', labels) ?? 0),
+    (sampleValue(text, 'switchyard_tunnel_connects_total', labels) ?? 0) -
+      (sampleValue(before, 'switchyard_tunnel_connects_total', labels) ?? 0),
     1,
   );
 });
@@ -282,26 +281,26 @@ test('an HTTP call to a container that is not there: the worker counts an unavai
   assert.equal(res, 503);
   const worker = await scrapeUntil(
     metricsOf(brokenWorker),
-    (t) => seriesValue(t, 'switchyard_container_errors_total', { switchyard_error_kind: 'unavailable' }) === 1,
+    (t) => sampleValue(t, 'switchyard_container_errors_total', { switchyard_error_kind: 'unavailable' }) === 1,
     'container error counted',
   );
   assert.equal(
-    seriesValue(worker, 'switchyard_container_call_duration_seconds_count', { switchyard_outcome: '5xx' }),
+    sampleValue(worker, 'switchyard_container_call_duration_seconds_count', { switchyard_outcome: '5xx' }),
     1,
   );
   assert.equal(
-    seriesValue(worker, 'switchyard_worker_capacity_used', { switchyard_function_version_id: brokenFn.versionId }),
+    sampleValue(worker, 'switchyard_worker_capacity_used', { switchyard_function_version_id: brokenFn.versionId }),
     0,
   );
-  const inv = await scrape(invocationMetrics());
+  const inv = await scrapeMetrics(invocationMetrics());
   assert.ok(
-    (seriesValue(inv, 'switchyard_tunnels_opened_total') ?? 0) >= 1,
+    (sampleValue(inv, 'switchyard_tunnels_opened_total') ?? 0) >= 1,
     'the worker dialled the invocation service',
   );
 });
 
 test('promtool check metrics accepts a worker scrape', async () => {
-  const r = promtoolCheckMetrics(await scrape(metricsOf(echoWorker)));
+  const r = promtoolCheckMetrics(await scrapeMetrics(metricsOf(echoWorker)));
   assert.equal(r.status, 0, r.output);
 });
 
@@ -346,14 +345,14 @@ test('a resume whose worker was killed: the proxy counts NATS no_responders and 
   const md = { authorization: `Bearer ${apiKey}`, 'function-id': echoFn.functionId };
   const { reqId } = await unary(client, {}, md);
   client.close();
-  const before = await scrape(proxyMetrics());
+  const before = await scrapeMetrics(proxyMetrics());
   echoWorker.kill('SIGKILL');
   await echoWorker.exited;
   const closed = await scrapeUntil(
     proxyMetrics(),
     (t) =>
-      (seriesValue(t, 'switchyard_tunnels_closed_total') ?? 0) >
-      (seriesValue(before, 'switchyard_tunnels_closed_total') ?? 0),
+      (sampleValue(t, 'switchyard_tunnels_closed_total') ?? 0) >
+      (sampleValue(before, 'switchyard_tunnels_closed_total') ?? 0),
     'the killed worker tunnel closed',
   );
   assert.ok(closed.length > 0);
@@ -366,19 +365,19 @@ test('a resume whose worker was killed: the proxy counts NATS no_responders and 
   const labels = { switchyard_dependency: 'nats', switchyard_error_kind: 'no_responders' };
   await scrapeUntil(
     proxyMetrics(),
-    (t) => (seriesValue(t, 'switchyard_dependency_request_errors_total', labels) ?? 0) >= 1,
+    (t) => (sampleValue(t, 'switchyard_dependency_request_errors_total', labels) ?? 0) >= 1,
     'no_responders counted at the proxy',
   );
-  const after = await scrape(proxyMetrics());
+  const after = await scrapeMetrics(proxyMetrics());
   assert.ok(
-    (seriesValue(after, 'switchyard_dependency_operation_duration_seconds_count', {
+    (sampleValue(after, 'switchyard_dependency_operation_duration_seconds_count', {
       switchyard_dependency: 'nats',
       switchyard_operation: 'worker_reconnect',
     }) ?? 0) >= 1,
     'the reconnect request is timed',
   );
   assert.ok(
-    (seriesValue(after, 'switchyard_dependency_operation_duration_seconds_count', {
+    (sampleValue(after, 'switchyard_dependency_operation_duration_seconds_count', {
       switchyard_dependency: 'nats',
       switchyard_operation: 'kv_get',
     }) ?? 0) >= 1,

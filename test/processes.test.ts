@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { LaunchedChild } from '@switchyard/region-launcher';
+import { sampleValue, scrapeMetrics } from '@switchyard/testkit';
 import { request } from 'undici';
 import { echoClient, unary } from '../services/worker/test/helpers.ts';
 import { launchProcessRegion, type ProcessRegion } from './process-region.ts';
@@ -43,11 +44,7 @@ const children = (kind: 'grpc-proxy' | 'invocation') => primary(kind).readyLine?
 
 /** Sum of `switchyard_calls_total` on one child's metrics port. */
 async function callsOf(metricsUrl: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith('switchyard_calls_total{')) sum += Number(line.split(' ').at(-1));
-  return sum;
+  return sampleValue(await scrapeMetrics(metricsUrl), 'switchyard_calls_total') ?? 0;
 }
 const callsPerChild = (kind: 'grpc-proxy' | 'invocation') => Promise.all(children(kind).map((c) => callsOf(c.metrics)));
 

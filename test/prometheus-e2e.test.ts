@@ -19,6 +19,7 @@ import { freePorts, type LaunchedChild, launchRegions, type RegionsLaunch } from
 import { request } from 'undici';
 import { REGION_VARIABLE_QUERY } from '../infra/grafana/src/panels.ts';
 import { echoClient, sleep, unary } from '../services/worker/test/helpers.ts';
+import { adminApi } from './admin-api.ts';
 import { dashboardQueries, rules, substituteVariables } from './observability-queries.ts';
 import { PrometheusServer, type Sample, type ScrapeTarget } from './prometheus-server.ts';
 
@@ -36,15 +37,7 @@ let echoFn = { functionId: '', versionId: '' };
 let httpFn = { functionId: '', versionId: '' };
 let onlyWorkerOfB: LaunchedChild;
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${launch.regions[A].endpoints.api}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
-  return (await res.json()) as T;
-}
+const api = adminApi(() => launch.regions[A].endpoints.api, ADMIN_TOKEN);
 
 before(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'switchyard-prom-e2e-'));

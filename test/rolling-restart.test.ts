@@ -17,6 +17,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type LaunchedChild, launchRegions, type RegionsLaunch } from '@switchyard/region-launcher';
 import type { EchoClient } from '@switchyard/sample-functions';
 import { echoClient, sleep, unary } from '../services/worker/test/helpers.ts';
+import { adminApi } from './admin-api.ts';
 
 const REGION = 'roll';
 const ADMIN_TOKEN = `roll_${randomBytes(12).toString('hex')}`;
@@ -31,15 +32,7 @@ let apiKey = '';
 let echoFn = { functionId: '', versionId: '' };
 let httpFn = { functionId: '', versionId: '' };
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${launch.regions[REGION].endpoints.api}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
-  return (await res.json()) as T;
-}
+const api = adminApi(() => launch.regions[REGION].endpoints.api, ADMIN_TOKEN);
 
 before(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'switchyard-roll-'));

@@ -17,6 +17,7 @@ import { type LaunchedChild, launchRegions, type RegionsLaunch } from '@switchya
 import { waitFor } from '@switchyard/testkit';
 import { type Browser, chromium } from 'playwright-core';
 import { echoClient, unary } from '../services/worker/test/helpers.ts';
+import { adminApi } from './admin-api.ts';
 
 const REGIONS = ['east', 'west'] as const;
 const ADMIN_TOKEN = `ui_${randomBytes(12).toString('hex')}`;
@@ -62,15 +63,7 @@ function recordingIo(cwd: string): CliIo & { out: string; err: string } {
 
 const apiOf = (region: string) => launch.regions[region].endpoints.api;
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${apiOf('east')}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.ok(res.ok, `${method} ${path}: ${res.status} ${await res.clone().text()}`);
-  return (await res.json()) as T;
-}
+const api = adminApi(() => apiOf('east'), ADMIN_TOKEN);
 
 before(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'switchyard-status-page-'));

@@ -2,6 +2,9 @@
 // on a proxy, requests in flight on an invocation instance. Unlike the token buckets it is not shared
 // between replicas: it bounds what one key can make one process hold.
 
+/** What an unlimited {@link KeyConcurrency} hands out: nothing to give back (one function, not one per call). */
+const NOTHING_HELD = (): void => {};
+
 /** Places per key ID; a taken place is given back by the function {@link KeyConcurrency.acquire} returns. */
 export class KeyConcurrency {
   readonly #held = new Map<string, number>();
@@ -17,7 +20,7 @@ export class KeyConcurrency {
    * the key already holds `max` places (the caller answers its catalogue code, e.g. 429).
    */
   acquire(keyId: string): (() => void) | undefined {
-    if (this.#max <= 0) return () => {};
+    if (this.#max <= 0) return NOTHING_HELD;
     const held = this.#held.get(keyId) ?? 0;
     if (held >= this.#max) return undefined;
     this.#held.set(keyId, held + 1);

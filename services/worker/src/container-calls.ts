@@ -3,6 +3,7 @@
 // HTTP/2 one for gRPC and h2c containers, undici for HTTP containers) end here.
 
 import { ErrorCatalogue } from '@switchyard/protocol';
+import { grpcOutcome, httpOutcome } from '@switchyard/telemetry';
 import type { RelayResult } from '@switchyard/tunnel';
 import type { HttpRelayResult } from './http-upstream.ts';
 
@@ -25,14 +26,6 @@ export interface WorkerRecorder {
   reconnectWindowExpired(): void;
 }
 
-/** HTTP status class of `status` (`2xx`...); precomputed so nothing is built per call. */
-const STATUS_CLASSES = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
-
-/** `2xx` for 200..299 etc.; anything out of range is `5xx`. */
-export function statusClass(status: number): string {
-  return STATUS_CLASSES[Math.floor(status / 100)] ?? '5xx';
-}
-
 /**
  * Records an HTTP/2 relay's result (gRPC or h2c container).
  * @param grpc the request was gRPC (an error's outcome is then its gRPC code, else its HTTP class).
@@ -47,8 +40,9 @@ export function recordRelayEnd(recorder: WorkerRecorder, grpc: boolean, startedA
       seconds,
       r.httpStatus === undefined ? 'unavailable' : 'reset',
     );
-  else if (r.grpcStatus !== undefined) recorder.containerCall(r.grpcStatus, seconds, undefined);
-  else recorder.containerCall(r.httpStatus === undefined ? 'cancelled' : statusClass(r.httpStatus), seconds, undefined);
+  // a container's grpc-status outside 0..16 counts as UNKNOWN, as at the front ends (bounded labels)
+  else if (r.grpcStatus !== undefined) recorder.containerCall(grpcOutcome(r.grpcStatus), seconds, undefined);
+  else recorder.containerCall(httpOutcome(r.httpStatus ?? 0), seconds, undefined);
 }
 
 /**
@@ -62,6 +56,6 @@ export function recordHttpRelayEnd(recorder: WorkerRecorder, startedAt: number, 
   else if (r.error !== undefined) {
     const kind: ContainerErrorKind =
       r.status !== undefined ? 'reset' : r.error === 'SY_UPSTREAM_UNAVAILABLE' ? 'unavailable' : 'failed';
-    recorder.containerCall(r.status !== undefined ? statusClass(r.status) : '5xx', seconds, kind);
-  } else recorder.containerCall(statusClass(r.status ?? 500), seconds, undefined);
+    recorder.containerCall(r.status !== undefined ? httpOutcome(r.status) : '5xx', seconds, kind);
+  } else recorder.containerCall(httpOutcome(r.status ?? 500), seconds, undefined);
 }
