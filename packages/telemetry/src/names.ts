@@ -32,7 +32,10 @@ export const Attr = {
   allocationResult: 'switchyard.allocation.result',
   /** Why a front end refused a request: {@link RejectionReason}. */
   rejectionReason: 'switchyard.rejection.reason',
-  /** Client connection protocol: {@link ClientProtocol}. */
+  /**
+   * Protocol: of a client connection at a front end, {@link ClientProtocol}; of a call a worker relayed
+   * to its container, {@link ContainerProtocol}.
+   */
   protocol: 'switchyard.protocol',
   /** How a G13 `X-NVCF-ABSORB` / `DELETE` request ended: {@link AbsorbResult}. */
   absorbResult: 'switchyard.absorb.result',
@@ -127,9 +130,9 @@ export const MetricNames = {
   workerCapacity: 'switchyard.worker.capacity',
   /** Observable gauge: session slots of a worker in use (sessions, HTTP holds, reservations), by function version. */
   workerCapacityUsed: 'switchyard.worker.capacity.used',
-  /** Histogram (s, buckets 1 ms .. 30 min): calls a worker relayed to its container, by outcome. */
+  /** Histogram (s, buckets 1 ms .. 30 min): calls a worker relayed to its container, by protocol and outcome. */
   containerCallDuration: 'switchyard.container.call.duration.seconds',
-  /** Counter: container calls that failed on the container's side, by `switchyard.error.kind`. */
+  /** Counter: container calls that failed on the container's side, by protocol and `switchyard.error.kind`. */
   containerErrors: 'switchyard.container.errors',
   /** Counter: sessions a worker ended because their reconnect window ran out. */
   workerReconnectExpiries: 'switchyard.worker.reconnect.expiries',
@@ -205,6 +208,12 @@ export const REJECTION_BY_ERROR_CODE: Readonly<Record<string, RejectionReason>> 
 /** Values of {@link Attr.protocol}: HTTP/2 (gRPC, h2c or TLS), HTTP/1.1, upgraded WebSocket. */
 export const ClientProtocol = { h2: 'h2', http1: 'http1', websocket: 'websocket' } as const;
 export type ClientProtocol = (typeof ClientProtocol)[keyof typeof ClientProtocol];
+/**
+ * Values of {@link Attr.protocol} on container series: a gRPC call, an HTTP request (h2c or HTTP/1.1
+ * container), a client WebSocket relayed as an HTTP/1.1 Upgrade (G12).
+ */
+export const ContainerProtocol = { grpc: 'grpc', http: 'http', websocket: 'websocket' } as const;
+export type ContainerProtocol = (typeof ContainerProtocol)[keyof typeof ContainerProtocol];
 /** Values of {@link Attr.absorbResult}: a session pre-allocated; a session ended; not found; any other error. */
 export const AbsorbResult = { allocated: 'allocated', ended: 'ended', notFound: 'not_found', error: 'error' } as const;
 export type AbsorbResult = (typeof AbsorbResult)[keyof typeof AbsorbResult];
@@ -448,15 +457,17 @@ export const MetricSpecs: Record<MetricName, MetricSpec> = {
   [MetricNames.containerCallDuration]: {
     type: 'histogram',
     unit: 's',
-    description: 'Duration of calls this worker relayed to its function container, by outcome',
-    attributes: [Attr.outcome],
+    description:
+      'Duration of calls this worker relayed to its function container, by protocol (grpc, http, websocket) and outcome (a WebSocket: its handshake answer class, 1xx once switched, for as long as it stays open)',
+    attributes: [Attr.protocol, Attr.outcome],
     services: ['worker'],
   },
   [MetricNames.containerErrors]: {
     type: 'counter',
     unit: '1',
-    description: 'Container calls that failed on the container side, by kind (unavailable, failed, reset)',
-    attributes: [Attr.errorKind],
+    description:
+      'Container calls that failed on the container side, by protocol (grpc, http, websocket) and kind (unavailable, failed, reset)',
+    attributes: [Attr.protocol, Attr.errorKind],
     services: ['worker'],
   },
   [MetricNames.workerReconnectExpiries]: {

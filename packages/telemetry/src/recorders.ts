@@ -4,7 +4,7 @@
 // reused, so recording allocates nothing per call.
 
 import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api';
-import { Attr, CALL_DURATION_BUCKETS_SECONDS, MetricNames, MetricSpecs } from './names.ts';
+import { Attr, CALL_DURATION_BUCKETS_SECONDS, ContainerProtocol, MetricNames, MetricSpecs } from './names.ts';
 
 /** Buckets of dependency operation durations (s): 0.5 ms to 10 s. */
 const DEPENDENCY_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -132,18 +132,26 @@ export const CONTAINER_ERROR_KINDS = ['unavailable', 'failed', 'reset'] as const
 export interface WorkerMetricsRecorder {
   /**
    * A call relayed to the container ended.
-   * @param outcome gRPC status code (`0`..`16`), HTTP status class (`2xx`..`5xx`) or `cancelled`.
+   * @param protocol `grpc`, `http` or `websocket` ({@link ContainerProtocol}).
+   * @param outcome gRPC status code (`0`..`16`), HTTP status class (`1xx`..`5xx`; `1xx` for a switched
+   *   WebSocket) or `cancelled`.
    * @param seconds its duration.
    * @param error the kind of container failure, if it failed on the container's side.
    */
-  containerCall(outcome: string, seconds: number, error: (typeof CONTAINER_ERROR_KINDS)[number] | undefined): void;
+  containerCall(
+    protocol: ContainerProtocol,
+    outcome: string,
+    seconds: number,
+    error: (typeof CONTAINER_ERROR_KINDS)[number] | undefined,
+  ): void;
   /** A session's reconnect window ran out (the session ended). */
   reconnectWindowExpired(): void;
 }
 
 /**
  * Records the worker series on `meter`: capacity total/used of `versionId` (observed from `capacity`),
- * container call durations and errors (every kind starts at 0), reconnect-window expiries (starts at 0).
+ * container call durations and errors by protocol (every protocol and kind starts at 0), reconnect-window
+ * expiries (starts at 0).
  * @param capacity live capacity: `total` slots and `used` ones.
  */
 export function createWorkerRecorder(
@@ -167,14 +175,15 @@ export function createWorkerRecorder(
     MetricNames.workerReconnectExpiries,
     specOf(MetricNames.workerReconnectExpiries),
   );
-  const outcomeAttrs = attrCache(Attr.outcome);
-  const kindAttrs = attrCache(Attr.errorKind);
-  for (const kind of CONTAINER_ERROR_KINDS) errors.add(0, kindAttrs(kind));
+  const protocols = Object.values(ContainerProtocol);
+  const outcomeAttrs = new Map(protocols.map((p) => [p, attrCache(Attr.outcome, { [Attr.protocol]: p })]));
+  const kindAttrs = new Map(protocols.map((p) => [p, attrCache(Attr.errorKind, { [Attr.protocol]: p })]));
+  for (const p of protocols) for (const kind of CONTAINER_ERROR_KINDS) errors.add(0, kindAttrs.get(p)?.(kind));
   expiries.add(0);
   return {
-    containerCall(outcome, seconds, error) {
-      duration.record(seconds, outcomeAttrs(outcome));
-      if (error !== undefined) errors.add(1, kindAttrs(error));
+    containerCall(protocol, outcome, seconds, error) {
+      duration.record(seconds, outcomeAttrs.get(protocol)?.(outcome));
+      if (error !== undefined) errors.add(1, kindAttrs.get(protocol)?.(error));
     },
     reconnectWindowExpired: () => expiries.add(1),
   };

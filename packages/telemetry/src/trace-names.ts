@@ -20,6 +20,8 @@ export const SpanNames = {
   tunnelCall: 'switchyard.tunnel.call',
   /** CLIENT (worker): the call relayed to the function container. */
   containerCall: 'switchyard.container.call',
+  /** SERVER (gRPC proxy): a client WebSocket, from its Upgrade request until the connection closed (G12). */
+  webSocket: 'switchyard.websocket',
 } as const;
 export type SpanName = (typeof SpanNames)[keyof typeof SpanNames];
 
@@ -56,6 +58,14 @@ export const TraceAttr = {
   lookupResult: 'switchyard.lookup.result',
   /** How an allocation ended: `attached`, `timeout`, `gone` or an error code. */
   allocationOutcome: 'switchyard.allocation.outcome',
+  /**
+   * Close code (RFC 6455 7.4.1) a WebSocket ended with: the first close frame's (client's or
+   * container's), the proxy's own close (1001 session ended, 1008/1013 key), 1005 for a close frame
+   * without a code, 1006 when none was sent (abnormal closure).
+   */
+  webSocketCloseCode: 'switchyard.websocket.close.code',
+  /** Who sent that first close frame: `client`, `container` or `proxy`. */
+  webSocketClosedBy: 'switchyard.websocket.closed_by',
 } as const;
 
 /**
@@ -140,12 +150,21 @@ export const SPAN_DOCS: readonly { name: string; kind: string; services: string;
     name: SpanNames.tunnelCall,
     kind: 'CLIENT',
     services: 'grpc-proxy, invocation',
-    meaning: 'The call relayed over the worker tunnel; its context is the `traceparent` the worker receives.',
+    meaning:
+      'The call (or WebSocket) relayed over the worker tunnel; its context is the `traceparent` the worker receives.',
   },
   {
     name: SpanNames.containerCall,
     kind: 'CLIENT',
     services: 'worker',
-    meaning: 'The call relayed to the function container, which receives its context as `traceparent`.',
+    meaning:
+      'The call relayed to the function container, which receives its context as `traceparent` (for a WebSocket, on its Upgrade request).',
+  },
+  {
+    name: SpanNames.webSocket,
+    kind: 'SERVER',
+    services: 'grpc-proxy',
+    meaning:
+      'A client WebSocket (G12), continuing the `traceparent` of its Upgrade request, until the connection closes: the HTTP status of a refused upgrade, else `switchyard.websocket.close.code` and `switchyard.websocket.closed_by`; an error for an abnormal close (1006: no close frame) or a server-side code (1011-1015).',
   },
 ];

@@ -187,6 +187,35 @@ export function endRelaySpan(span: Span, result: { grpcStatus?: string; httpStat
   else endHttpSpan(span, result.httpStatus, false);
 }
 
+/** WebSocket close codes a SERVER span reports as an error: abnormal closure (1006) and server-side failures (1011-1015). */
+const WS_SERVER_ERRORS: ReadonlySet<number> = new Set([1006, 1011, 1012, 1013, 1014, 1015]);
+/** WebSocket close codes no span reports as an error: normal closure, going away, no status code. */
+const WS_CLEAN: ReadonlySet<number> = new Set([1000, 1001, 1005]);
+
+/**
+ * Ends the span of a switched WebSocket with how it closed: `switchyard.websocket.close.code` (1006
+ * when `closeCode` is undefined: no close frame) and `switchyard.websocket.closed_by`. An error for a
+ * server span at 1006 and 1011-1015, for a client span at any code but 1000, 1001, 1005 and the
+ * application range (3000-4999); a relay `error` (its code) is an error whatever the close code.
+ */
+export function endWebSocketSpan(
+  span: Span,
+  result: { closeCode?: number; closedBy?: string; error?: string },
+  server: boolean,
+): void {
+  if (span.isRecording()) {
+    const code = result.closeCode ?? 1006;
+    span.setAttribute(TraceAttr.webSocketCloseCode, code);
+    if (result.closedBy !== undefined) span.setAttribute(TraceAttr.webSocketClosedBy, result.closedBy);
+    if (result.error !== undefined) recordSpanError(span, { code: result.error, message: result.error });
+    else if (server ? WS_SERVER_ERRORS.has(code) : !WS_CLEAN.has(code) && code < 3000) {
+      span.setAttribute(TraceAttr.errorType, String(code));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: `WebSocket closed with ${code}` });
+    }
+  }
+  span.end();
+}
+
 /** Marks `span` failed with `err` (exception event, status ERROR, `error.type` = its code or name). */
 export function recordSpanError(span: Span | undefined, err: unknown): void {
   if (span === undefined || !span.isRecording()) return;

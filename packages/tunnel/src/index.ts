@@ -33,3 +33,4 @@ export type { TunnelCloseReason } from './tunnel-ping.ts';
 export { DEFAULT_TUNNEL_PING_INTERVAL_MS, TUNNEL_CLOSE_REASONS } from './tunnel-ping.ts';
 export type { PendingAttach } from './tunnel-token.ts';
 export { DEFAULT_TOKEN_TTL_MS, TokenTable } from './tunnel-token.ts';
+export { FrameBoundary, WS_CLOSE_ABNORMAL, WS_CLOSE_NO_STATUS } from './websocket-frames.ts';

@@ -2,6 +2,8 @@
 // may ride in Sec-WebSocket-Protocol), bound to a session like a gRPC call (resumed or allocated),
 // and carried over the worker's tunnel as one HTTP/2 stream marked `x-switchyard-upgrade: websocket`.
 // The container answers the upgrade; from then on raw bytes are piped both ways, frames never decoded.
+// Tracing (websocket-span.ts): a SERVER span continuing the Upgrade request's `traceparent`, active
+// while the session is bound, and a tunnel CLIENT span whose context the worker receives.
 
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -20,8 +22,8 @@ import {
   TunnelHeaders,
 } from '@switchyard/protocol';
 import type { KeyConcurrency } from '@switchyard/rate-limit';
-import { ClientProtocol, type FrontEndMetrics } from '@switchyard/telemetry';
-import { forwardHeaders, type ProxyTunnel } from '@switchyard/tunnel';
+import { ClientProtocol, context, type FrontEndMetrics } from '@switchyard/telemetry';
+import { FrameBoundary, forwardHeaders, type ProxyTunnel } from '@switchyard/tunnel';
 import { type FrontEndLink, isControlPath } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
 import { containerSubprotocols, webSocketCredentials } from './client-websocket-credentials.ts';
@@ -29,6 +31,7 @@ import { CLEAR_SESSION_COOKIE, corsHeaders, requestedSessionId, sessionCookie } 
 import type { SessionAllocator } from './session-allocate.ts';
 import type { SessionResumer } from './session-resume.ts';
 import type { LocalSession, SessionHolder, SessionTable } from './session-table.ts';
+import { WebSocketTrace } from './websocket-span.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
@@ -53,6 +56,9 @@ const DROP_FROM_WORKER: ReadonlySet<string> = new Set([
   Metadata.requestId,
   TunnelHeaders.upgrade,
 ]);
+
+/** HTTP status each client socket was answered (101 once switched), for its span. */
+const answerStatus = new WeakMap<Duplex, number>();
 
 /** A session bound for a WebSocket, with the tunnel to its worker. */
 export interface BoundSession {
@@ -124,19 +130,26 @@ export class WebSocketGateway {
   /**
    * One HTTP/1.1 Upgrade request. Errors before the upgrade get an HTTP answer with the G3 status
    * and CORS headers (G14), and NOT_FOUND clears the cookie (G8). After the upgrade, the socket is
-   * the session's holder until it closes; an ended session (S3) closes it.
+   * the session's holder until it closes; an ended session (S3) closes it. Its SERVER span ends when
+   * the connection closes.
    */
   handle(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
     this.#open.add(socket);
-    socket.once('close', () => this.#open.delete(socket));
-    void this.#upgrade(req, socket, head).catch((err: unknown) => {
-      this.#deps.logger.error({ err }, 'unexpected error handling a WebSocket upgrade');
-      socket.destroy();
+    const call = new WebSocketTrace(req);
+    socket.once('close', () => {
+      this.#open.delete(socket);
+      call.end(answerStatus.get(socket));
     });
+    context
+      .with(call.ctx, () => this.#upgrade(req, socket, head, call))
+      .catch((err: unknown) => {
+        this.#deps.logger.error({ err }, 'unexpected error handling a WebSocket upgrade');
+        socket.destroy();
+      });
   }
 
-  async #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  async #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, call: WebSocketTrace): Promise<void> {
     const cors = corsHeaders(req.headers.origin) as http.OutgoingHttpHeaders;
     if (String(req.headers.upgrade).toLowerCase() !== WEBSOCKET) {
       writeError(socket, 'SY_REQUEST_INVALID', cors, 'only Upgrade: websocket is supported');
@@ -156,6 +169,7 @@ export class WebSocketGateway {
     try {
       const credentials = webSocketCredentials(req.headers);
       const auth = await this.#deps.control.authorizeFresh(credentials);
+      call.authorized(auth);
       // A place among the key's open WebSockets, given back when the socket closes (issue 11 item 2).
       const release = this.#deps.keyWebSockets ? this.#deps.keyWebSockets.acquire(auth.key.keyId) : () => {};
       if (!release) throw new SwitchyardError('SY_KEY_WEBSOCKETS_EXCEEDED');
@@ -193,7 +207,7 @@ export class WebSocketGateway {
       },
       { once: true },
     );
-    this.#relay(req, socket, head, session, tunnel, isNew, cors, holder);
+    this.#relay(req, socket, head, { session, tunnel, isNew }, cors, holder, call);
   }
 
   /**
@@ -209,16 +223,18 @@ export class WebSocketGateway {
     return { session, tunnel, isNew: !requested };
   }
 
-  /** Opens the tunnel stream and answers the client with the container's answer to the upgrade. */
+  /**
+   * Opens the tunnel stream (with `call`'s tunnel span) and answers the client with the container's
+   * answer to the upgrade.
+   */
   #relay(
     req: http.IncomingMessage,
     socket: Duplex,
     head: Buffer,
-    session: LocalSession,
-    tunnel: ProxyTunnel,
-    isNew: boolean,
+    { session, tunnel, isNew }: BoundSession,
     cors: http.OutgoingHttpHeaders,
     holder: WebSocketHolder,
+    call: WebSocketTrace,
   ): void {
     const protocols = containerSubprotocols(req.headers[Metadata.secWebSocketProtocol]);
     const requestHeaders = forwardHeaders(req.headers as http2.IncomingHttpHeaders, DROP_TO_WORKER, {
@@ -230,14 +246,19 @@ export class WebSocketGateway {
       [TunnelHeaders.upgrade]: WEBSOCKET,
       ...(protocols ? { [Metadata.secWebSocketProtocol]: protocols } : {}),
     });
+    call.startTunnel(session.reqId, tunnel.workerId, requestHeaders);
     let stream: http2.ClientHttp2Stream;
     try {
       stream = tunnel.session.request(requestHeaders, { endStream: false });
     } catch {
+      call.tunnelFailed('SY_TUNNEL_LOST');
+      call.endTunnel(false);
       writeError(socket, 'SY_TUNNEL_LOST', cors);
       return;
     }
     stream.on('error', () => undefined);
+    // Registered before the relay's own close handling: the tunnel span sees the stream as it ended.
+    stream.once('close', () => call.endTunnel(socket.destroyed));
     // Bytes a client sent right behind its request wait in the stream until the container switched.
     if (head.length > 0) stream.write(head);
     const ours: http.OutgoingHttpHeaders = isNew
@@ -248,6 +269,7 @@ export class WebSocketGateway {
     const handshake = setTimeout(() => {
       if (answered) return;
       answered = true;
+      call.tunnelFailed('SY_REQUEST_TIMEOUT');
       if (!stream.closed) stream.close(NGHTTP2_CANCEL);
       if (!socket.destroyed) writeError(socket, 'SY_REQUEST_TIMEOUT', cors);
     }, this.#deps.handshakeTimeoutMs);
@@ -261,15 +283,24 @@ export class WebSocketGateway {
         return;
       }
       if (headers[TunnelHeaders.upgrade] === WEBSOCKET) {
+        call.tunnelAnswered('switched');
+        answerStatus.set(socket, 101);
         socket.write(responseHead(101, { upgrade: WEBSOCKET, connection: 'Upgrade' }, headers, ours));
         socket.once('close', this.#deps.metrics.connectionOpened(ClientProtocol.websocket));
-        holder.ending = splice(socket, stream);
+        holder.ending = splice(socket, stream, head, call);
         return;
       }
       // The container (or the worker) refused the upgrade: its answer, then the connection ends.
       const status = Number(headers[':status']) || 502;
+      call.tunnelAnswered(status);
+      answerStatus.set(socket, status);
       socket.write(responseHead(status, { ...cors, connection: 'close' }, headers, ours));
       stream.pipe(socket);
+      // Nothing more goes to the container: our side ends, so the stream closes once its answer did.
+      stream.end();
+      socket.once('close', () => {
+        if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+      });
     });
     stream.once('close', () => {
       clearTimeout(handshake);
@@ -314,14 +345,26 @@ class WebSocketHolder implements SessionHolder {
  * (FIN, END_STREAM) is passed on as a clean end; a client error resets the stream; a reset stream
  * (session ended, tunnel lost) ends the client's WebSocket with a close frame (1001) when the bytes
  * relayed so far end on a frame boundary, else closes the connection.
+ * Close frames either side relays, the proxy's own, and a reset from the worker's side are told to
+ * `call` (spans); the client's frame headers (from `head` on) are followed only when it is sampled.
  * @returns a function that ends the relay that way (S3), with close `code` and `reason` (default 1001
  *   "session ended"; 1008 for a revoked key).
  */
-function splice(socket: Duplex, stream: http2.ClientHttp2Stream): (code?: number, reason?: string) => void {
+function splice(
+  socket: Duplex,
+  stream: http2.ClientHttp2Stream,
+  head: Buffer,
+  call: WebSocketTrace,
+): (code?: number, reason?: string) => void {
   (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-  const frames = new FrameBoundary();
+  const frames = new FrameBoundary((code) => call.sawClose('container', code));
   stream.on('data', (chunk: Buffer) => frames.push(chunk));
   socket.pipe(stream);
+  if (call.recording) {
+    const fromClient = new FrameBoundary((code) => call.sawClose('client', code));
+    fromClient.push(head);
+    socket.on('data', (chunk: Buffer) => fromClient.push(chunk));
+  }
   // A reset stream also ends its readable side, and its reset code is known only a moment later:
   // only a clean END_STREAM becomes the client's FIN; a reset is handled on 'close' below.
   stream.pipe(socket, { end: false });
@@ -342,6 +385,7 @@ function splice(socket: Duplex, stream: http2.ClientHttp2Stream): (code?: number
       socket.destroy();
       return;
     }
+    call.proxyClosed(code);
     socket.end(closeFrame(code, reason));
     setTimeout(() => socket.destroy(), 5_000).unref();
   };
@@ -358,6 +402,7 @@ function splice(socket: Duplex, stream: http2.ClientHttp2Stream): (code?: number
   stream.once('close', () => {
     if (socket.destroyed) return;
     if (stream.rstCode !== NGHTTP2_NO_ERROR) {
+      if (!gone) call.relayFailed('stream_reset');
       goAway();
       return;
     }
@@ -371,46 +416,6 @@ function splice(socket: Duplex, stream: http2.ClientHttp2Stream): (code?: number
 function closeFrame(code: number, reason: string): Buffer {
   const payload = Buffer.concat([Buffer.from([code >> 8, code & 0xff]), Buffer.from(reason)]);
   return Buffer.concat([Buffer.from([0x88, payload.length]), payload]);
-}
-
-/**
- * Follows frame boundaries of the container-to-client bytes (headers only, payloads skipped), so
- * that the proxy may add a close frame without decoding or buffering anything.
- */
-class FrameBoundary {
-  readonly #header = Buffer.alloc(14);
-  #have = 0;
-  #need = 2;
-  #payloadLeft = 0;
-
-  /** True when the bytes seen so far end exactly at the end of a frame. */
-  get atBoundary(): boolean {
-    return this.#have === 0 && this.#payloadLeft === 0;
-  }
-
-  push(chunk: Buffer): void {
-    let i = 0;
-    while (i < chunk.length) {
-      if (this.#payloadLeft > 0) {
-        const n = Math.min(this.#payloadLeft, chunk.length - i);
-        this.#payloadLeft -= n;
-        i += n;
-        continue;
-      }
-      this.#header[this.#have++] = chunk[i++];
-      if (this.#have === 2) {
-        const len7 = this.#header[1] & 0x7f;
-        this.#need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (this.#header[1] & 0x80 ? 4 : 0);
-      }
-      if (this.#have >= 2 && this.#have === this.#need) {
-        const len7 = this.#header[1] & 0x7f;
-        this.#payloadLeft =
-          len7 === 126 ? this.#header.readUInt16BE(2) : len7 === 127 ? Number(this.#header.readBigUInt64BE(2)) : len7;
-        this.#have = 0;
-        this.#need = 2;
-      }
-    }
-  }
 }
 
 /** An HTTP/1.1 response head: status line, `first` fields, the worker's fields, then `ours`. */
@@ -441,6 +446,7 @@ function responseHead(
 function writeError(socket: Duplex, code: ErrorCode, extra: http.OutgoingHttpHeaders, detail?: string): void {
   if (socket.destroyed) return;
   const status = httpStatusOf(code);
+  if (!answerStatus.has(socket)) answerStatus.set(socket, status);
   const retryAfter = retryAfterOf(code);
   const body =
     retryAfter === undefined

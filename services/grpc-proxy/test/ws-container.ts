@@ -24,6 +24,8 @@ export interface WsHello {
   path: string;
   /** How many WebSockets of this request ID the container has accepted so far. */
   connectionsOfSession: number;
+  /** The `traceparent` of the Upgrade request (the worker's container-call span), if any. */
+  traceparent: string | undefined;
 }
 
 /** A running sample container. */
@@ -87,6 +89,7 @@ export async function startWsContainer(): Promise<WsContainer> {
       sawAuthorization: req.headers.authorization !== undefined,
       path: req.url ?? '',
       connectionsOfSession: accepted.filter((r) => r === (reqId ?? '')).length,
+      traceparent: typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined,
     };
     socket.write(encodeFrame(OPCODE.text, Buffer.from(JSON.stringify(hello))));
     const reader = new FrameReader();

@@ -91,7 +91,7 @@ export class Worker {
       sessions,
       holds,
       container: this.#container,
-      webSocket: new WebSocketUpstream(webSocketTarget(config.upstream, config.websocketUpstream)),
+      webSocket: new WebSocketUpstream(webSocketTarget(config.upstream, config.websocketUpstream), recorder),
     });
   }
 

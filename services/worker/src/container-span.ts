@@ -18,18 +18,19 @@ const tracer = tracerFor('@switchyard/worker');
 
 /**
  * Starts the container-call span of tunnel stream `headers` (request `reqId`, `grpc` or `http`
- * container), or returns undefined when the stream carries no `traceparent` or the trace is not sampled.
+ * container, or a `websocket` relayed as an HTTP/1.1 Upgrade), or returns undefined when the stream
+ * carries no `traceparent` or the trace is not sampled.
  */
 export function startContainerSpan(
   headers: http2.IncomingHttpHeaders,
   reqId: string | undefined,
-  protocol: 'grpc' | 'http',
+  protocol: 'grpc' | 'http' | 'websocket',
 ): SpanScope | undefined {
   if (headers.traceparent === undefined) return undefined;
   const scope = startSpan(tracer, SpanNames.containerCall, SpanKind.CLIENT, contextFromHeaders(headers), () => ({
     [TraceAttr.httpRequestMethod]: headers[':method'] ?? 'GET',
     [TraceAttr.urlPath]: (headers[':path'] ?? '/').split('?')[0],
-    [TraceAttr.networkProtocolName]: 'http',
+    [TraceAttr.networkProtocolName]: protocol === 'websocket' ? 'websocket' : 'http',
     ...(protocol === 'grpc' ? { [TraceAttr.rpcSystem]: 'grpc' } : {}),
     ...(reqId !== undefined ? { [TraceAttr.requestId]: reqId } : {}),
   }));
