@@ -7,6 +7,7 @@ import {
   Attr,
   ClientProtocol,
   CONSTANT_LABEL_ATTRS,
+  ContainerProtocol,
   GRPC_OUTCOMES_INITIALISED,
   HTTP_OUTCOMES,
   MetricSpecs,
@@ -130,7 +131,9 @@ ${values(PollResult)}.
 Tunnel, worker and dependency labels come from fixed lists: \`switchyard_tunnel_close_reason\` (ping_timeout,
 goaway_received, error, closed_locally, destroyed_locally, replaced, connection_closed),
 \`http_response_status_code\` of a CONNECT (200, 400, 401, 403, 404), \`switchyard_error_kind\` (dependencies:
-no_responders, timeout, other; containers: unavailable, failed, reset), \`switchyard_operation\` (NATS: kv_get,
+no_responders, timeout, other; containers: unavailable, failed, reset), ${label(Attr.protocol)} of the container
+series (${values(ContainerProtocol)}: a WebSocket relayed to the container counts once, timed from its Upgrade until
+it closed, its outcome the class of the container's answer, \`1xx\` once switched), \`switchyard_operation\` (NATS: kv_get,
 kv_put, kv_create, kv_update, kv_delete, stream_publish, consumer_fetch, jetstream_api, worker_reconnect,
 worker_evict, proxy_attach, result_exchange, request; Redis: the command name when it is one Switchyard sends,
 else \`other\`). These values start at 0 when a process starts, as do \`switchyard_worker_reconnect_expiries_total\`
@@ -255,6 +258,17 @@ client span
    └─ switchyard.tunnel.call  CLIENT
       └─ worker  switchyard.container.call  CLIENT  -> container receives traceparent
 \`\`\`
+
+A client WebSocket (G12, gRPC proxy) has the same shape: the SERVER span is \`switchyard.websocket\`,
+continuing the \`traceparent\` of the Upgrade request (a browser cannot set one; other clients can), and
+the container receives the worker's \`traceparent\` on its own Upgrade request. The spans last as long as
+the WebSocket and end with \`switchyard.websocket.close.code\` (the first close frame either side sent, the
+proxy's own close, else 1006) and \`switchyard.websocket.closed_by\` (\`client\`, \`container\`, \`proxy\`): an
+error for 1006 (no close frame) and 1011-1015, on the CLIENT spans for any code but 1000, 1001, 1005 and the
+application range, and on the SERVER span when the worker reset the relay (\`error.type\` \`stream_reset\`).
+Frames are not decoded for this: the relays follow frame headers only (payloads skipped, but for the two
+code bytes of a close frame), and the client-to-container direction only for a sampled WebSocket. A refused
+upgrade ends them with the HTTP status instead.
 
 Every log line (pino) written while a call's span is active carries \`trace_id\` and \`span_id\` (also for
 unsampled traces, so a log line finds its trace ID in the next hop's logs).
