@@ -191,7 +191,12 @@ static and a file-based job and the Kubernetes ServiceMonitor settings. Give eac
 \`switchyard_region\` and \`switchyard_service\` (the alerts read \`up\` by them) and set \`honor_labels: true\`
 so the series keep their own \`switchyard_region\` (geodns serves every region and reports \`global\`). For a
 dev stack, the URLs are in \`.switchyard/dev.json\` under \`metrics\`; the metrics ports bind loopback, so run
-Prometheus on the same machine or set \`SWITCHYARD_METRICS_HOST\`. Load the rule files
+Prometheus on the same machine or set \`SWITCHYARD_METRICS_HOST\`. An instance running N processes
+(\`SWITCHYARD_PROCESSES\`) serves N metrics endpoints, process i on the metrics port + i, each with its own
+\`service_instance_id\` (\`<id>-<i>\`): scrape them all (its ready line lists them under \`children\`; the Helm
+chart declares ports \`metrics\`, \`metrics-1\`... and its ServiceMonitor has an endpoint per port). They are
+not merged into one exposition, so \`up\` shows a dead child and a child's restart resets only its own
+counters; queries sum over instances as over replicas. Load the rule files
 \`infra/prometheus/rules/switchyard-recording.yaml\` (the dashboards read its recorded series) and
 \`infra/prometheus/rules/switchyard-alerts.yaml\`; with the Prometheus Operator wrap their \`groups\` in a
 PrometheusRule. \`promtool check rules\` and the unit tests in \`infra/prometheus/tests\` (\`promtool test rules\`)

@@ -183,12 +183,18 @@ describe('infra/helm/switchyard', () => {
         for (const d of deployments(objects)) {
           const { container } = switchyardContainer(d);
           const env = envOf(container);
+          // with SWITCHYARD_PROCESSES N, process i binds the callback and metrics ports + i
+          const processes = Number(env.get('SWITCHYARD_PROCESSES')?.value ?? 1);
           const bound = new Set(
             ['SWITCHYARD_PORT', 'SWITCHYARD_CALLBACK_PORT', 'SWITCHYARD_METRICS_PORT']
               .map((n) => env.get(n)?.value)
               .filter((v) => v !== undefined)
               .map(Number),
           );
+          for (const n of ['SWITCHYARD_CALLBACK_PORT', 'SWITCHYARD_METRICS_PORT']) {
+            const base = env.get(n)?.value;
+            if (base !== undefined) for (let i = 1; i < processes; i++) bound.add(Number(base) + i);
+          }
           const declared = new Set((container.ports ?? []).map((p) => p.containerPort));
           assert.deepEqual([...declared].sort(), [...bound].sort(), `${d.metadata.name}: declared vs bound ports`);
         }
@@ -276,7 +282,7 @@ describe('infra/helm/switchyard', () => {
       test('should let only workers reach the callback ports, and scrape through the headless Services', () => {
         for (const np of objects.filter((o) => o.kind === 'NetworkPolicy')) {
           for (const rule of np.spec.ingress) {
-            if (rule.ports.some((p: { port: string }) => p.port === 'callback')) {
+            if (rule.ports.some((p: { port: string }) => p.port.startsWith('callback'))) {
               assert.ok(rule.from?.length > 0, `${np.metadata.name}: callback port open to everyone`);
             }
           }
@@ -289,6 +295,38 @@ describe('infra/helm/switchyard', () => {
         assert.equal(scraped.length, deployments(objects).length, 'one scraped Service per component');
         for (const s of scraped)
           assert.ok(s.spec.ports.some((p: { name: string }) => p.name === monitor.spec.endpoints[0].port));
+        // every process of every pod is a target: each metrics port (metrics, metrics-1... with processes
+        // N > 1) is a port of the headless Service and an endpoint of the ServiceMonitor
+        const endpoints = new Set(monitor.spec.endpoints.map((e: { port: string }) => e.port));
+        for (const d of deployments(objects)) {
+          const { container } = switchyardContainer(d);
+          const processes = Number(envOf(container).get('SWITCHYARD_PROCESSES')?.value ?? 1);
+          const metrics = (container.ports ?? []).filter((p) => p.name?.startsWith('metrics'));
+          const base = Number(envOf(container).get('SWITCHYARD_METRICS_PORT')?.value);
+          assert.deepEqual(
+            metrics.map((p) => [p.name, p.containerPort]),
+            Array.from({ length: processes }, (_, i) => [i === 0 ? 'metrics' : `metrics-${i}`, base + i]),
+            `${d.metadata.name}: one metrics port per process`,
+          );
+          const svc = scraped.find((s) => selects(s.spec.selector, d.spec.template.metadata.labels));
+          for (const p of metrics) {
+            assert.ok(endpoints.has(p.name), `ServiceMonitor scrapes ${d.metadata.name}'s ${p.name}`);
+            assert.ok(
+              svc?.spec.ports.some((sp: { targetPort: string }) => sp.targetPort === p.name),
+              `headless Service of ${d.metadata.name} exposes ${p.name}`,
+            );
+          }
+        }
+        const np = objects.filter((o) => o.kind === 'NetworkPolicy');
+        for (const d of deployments(objects)) {
+          const policy = np.find((o) => selects(o.spec.podSelector.matchLabels, d.spec.template.metadata.labels));
+          if (policy === undefined) continue;
+          const allowed = new Set(
+            policy.spec.ingress.flatMap((r: { ports: { port: string }[] }) => r.ports.map((p) => p.port)),
+          );
+          for (const p of switchyardContainer(d).container.ports ?? [])
+            assert.ok(allowed.has(p.name), `${policy.metadata.name} admits port ${p.name}`);
+        }
         // `up` gets the labels infra/prometheus's alerts read, from labels every scraped Service has
         const relabelings = monitor.spec.endpoints[0].relabelings as { sourceLabels: string[]; targetLabel: string }[];
         assert.deepEqual(relabelings.map((r) => r.targetLabel).sort(), ['switchyard_region', 'switchyard_service']);

@@ -60,18 +60,19 @@ app.kubernetes.io/component: {{ .component }}
 The components as JSON: name (the `switchyard serve` argument), key (its block in values), role (its
 NATS user in infra/nats/production/users.conf: one per service), and container ports (name -> port/protocol).
 The ports here are what the process binds (set through _env.tpl); Services map their own ports to them.
+A front end with `processes` N > 1 runs N processes per pod, process i on callback and metrics ports
+port+i: those are declared too, named `callback-<i>` and `metrics-<i>` (every process is scraped, and
+workers may reach every callback port through the NetworkPolicy).
 */}}
 {{- define "switchyard.components" -}}
 {{- $m := .Values.metrics.port -}}
+{{- $grpcProxy := list (dict "name" "grpc" "port" 10081 "protocol" "TCP") -}}
+{{- $grpcProxy = concat $grpcProxy (include "switchyard.processPorts" (dict "n" .Values.grpcProxy.processes "callback" 10086 "metrics" $m) | fromJson).items -}}
+{{- $invocation := list (dict "name" "http" "port" 8080 "protocol" "TCP") -}}
+{{- $invocation = concat $invocation (include "switchyard.processPorts" (dict "n" .Values.invocation.processes "callback" 10087 "metrics" $m) | fromJson).items -}}
 {{- $list := list
-  (dict "name" "grpc-proxy" "key" "grpcProxy" "role" "grpc-proxy" "client" "grpc" "ports" (list
-      (dict "name" "grpc" "port" 10081 "protocol" "TCP")
-      (dict "name" "callback" "port" 10086 "protocol" "TCP")
-      (dict "name" "metrics" "port" $m "protocol" "TCP")))
-  (dict "name" "invocation" "key" "invocation" "role" "invocation" "client" "http" "ports" (list
-      (dict "name" "http" "port" 8080 "protocol" "TCP")
-      (dict "name" "callback" "port" 10087 "protocol" "TCP")
-      (dict "name" "metrics" "port" $m "protocol" "TCP")))
+  (dict "name" "grpc-proxy" "key" "grpcProxy" "role" "grpc-proxy" "client" "grpc" "ports" $grpcProxy)
+  (dict "name" "invocation" "key" "invocation" "role" "invocation" "client" "http" "ports" $invocation)
   (dict "name" "api" "key" "api" "role" "api" "client" "http" "ports" (list
       (dict "name" "http" "port" 8088 "protocol" "TCP")
       (dict "name" "metrics" "port" $m "protocol" "TCP")))
@@ -81,6 +82,31 @@ The ports here are what the process binds (set through _env.tpl); Services map t
       (dict "name" "metrics" "port" $m "protocol" "TCP")))
 -}}
 {{- toJson (dict "items" $list) }}
+{{- end }}
+
+{{/*
+Callback and metrics ports of a front end's N processes (JSON {"items": [...]}): `callback` and
+`metrics` for process 0, `callback-<i>` and `metrics-<i>` (port + i) for process i.
+input: dict "n" <processes (unset: 1)> "callback" <port> "metrics" <port>
+*/}}
+{{- define "switchyard.processPorts" -}}
+{{- $items := list -}}
+{{- range $i := until (int (.n | default 1)) -}}
+{{- $suffix := ternary "" (printf "-%d" $i) (eq $i 0) -}}
+{{- $items = append $items (dict "name" (printf "callback%s" $suffix) "port" (add $.callback $i) "protocol" "TCP") -}}
+{{- $items = append $items (dict "name" (printf "metrics%s" $suffix) "port" (add $.metrics $i) "protocol" "TCP") -}}
+{{- end -}}
+{{- toJson (dict "items" $items) -}}
+{{- end }}
+
+{{/* Most processes per pod of any enabled front end (the ServiceMonitor's metrics endpoints). */}}
+{{- define "switchyard.maxProcesses" -}}
+{{- $max := 1 -}}
+{{- range $key := list "grpcProxy" "invocation" -}}
+{{- $v := get $.Values $key -}}
+{{- if and $v.enabled (gt (int ($v.processes | default 1)) $max) -}}{{- $max = int $v.processes -}}{{- end -}}
+{{- end -}}
+{{- $max -}}
 {{- end }}
 
 {{/* Container port number of a named port. input: dict "c" <component> "name" "callback" */}}
