@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { LaunchedChild } from '@switchyard/region-launcher';
-import { sampleValue, scrapeMetrics } from '@switchyard/testkit';
+import { parseExposition, sampleValue, scrapeMetrics } from '@switchyard/testkit';
 import { request } from 'undici';
 import { echoClient, unary } from '../services/worker/test/helpers.ts';
 import { launchProcessRegion, type ProcessRegion } from './process-region.ts';
@@ -86,6 +86,21 @@ test('gRPC: fresh connections are served by both processes; pinned calls on one 
     calls.every((n) => n > 0),
     `calls per process: ${calls}`,
   );
+  // Each process's series carry its own instance label (`<id>-<index>`): scraped side by side (the Helm
+  // chart's ServiceMonitor has an endpoint per process), they add up instead of clashing.
+  const instances = await Promise.all(
+    children('grpc-proxy').map(async (c) => {
+      const ids = new Set(
+        parseExposition(await scrapeMetrics(c.metrics))
+          .filter((s) => s.name === 'switchyard_calls_total')
+          .map((s) => s.labels.service_instance_id),
+      );
+      assert.equal(ids.size, 1, `one service_instance_id on ${c.metrics}: ${[...ids]}`);
+      return [...ids][0];
+    }),
+  );
+  assert.match(instances[0] ?? '', /-0$/);
+  assert.match(instances[1] ?? '', /-1$/);
   const client = echoClient(region.launch.regions[REGION].endpoints.grpc);
   try {
     const reqIds = new Set<string>();
