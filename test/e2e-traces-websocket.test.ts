@@ -12,10 +12,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import dc from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { inheritedEnv, type LaunchedChild, launchRegions, type RegionsLaunch } from '@switchyard/region-launcher';
 import { sampleValue, scrapeMetrics, waitFor } from '@switchyard/testkit';
@@ -34,6 +33,16 @@ const { APP_SUBPROTOCOL, startWsContainer } = (await import(
 )) as {
   APP_SUBPROTOCOL: string;
   startWsContainer(): Promise<{ port: number; readonly openCount: number; stop(): Promise<void> }>;
+};
+// echo-calls.ts likewise: a raw Upgrade request, what it answered and, for a 101, the socket.
+const { rawUpgradeRequest } = (await import(
+  new URL('../services/grpc-proxy/test/echo-calls.ts', import.meta.url).href
+)) as {
+  rawUpgradeRequest(
+    address: string,
+    headers: Record<string, string>,
+    path?: string,
+  ): Promise<{ status: number; socket?: Duplex; head?: Buffer }>;
 };
 
 const REGION = 'wst';
@@ -74,40 +83,6 @@ function openWs(
     ws.addEventListener('open', async () => resolve({ ws, hello: JSON.parse(await next()), next, closed }), {
       once: true,
     });
-  });
-}
-
-/** A raw HTTP/1.1 Upgrade: resolves with the answer's status and, when switched, the socket. */
-function rawUpgrade(
-  address: string,
-  headers: Record<string, string>,
-  path = '/',
-): Promise<{ status: number; socket?: net.Socket; head?: Buffer }> {
-  const [host, port] = address.split(':');
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host,
-      port: Number(port),
-      path,
-      agent: false,
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': randomBytes(16).toString('base64'),
-        ...headers,
-      },
-    });
-    req.on('upgrade', (res, socket, head) => {
-      socket.on('error', () => undefined);
-      resolve({ status: res.statusCode ?? 0, socket: socket as net.Socket, head });
-    });
-    req.on('response', (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
-    });
-    req.on('error', reject);
-    req.end();
   });
 }
 
@@ -219,7 +194,7 @@ describe('WebSocket traces and container series across processes', () => {
 
   test('a WebSocket dropped without a close frame ends its spans with 1006 and an error', async () => {
     const client = clientTrace(true);
-    const { status, socket, head } = await rawUpgrade(proxy(), {
+    const { status, socket, head } = await rawUpgradeRequest(proxy(), {
       'sec-websocket-protocol': [...creds(), APP_SUBPROTOCOL].join(', '),
       traceparent: client.traceparent,
     });
@@ -237,7 +212,7 @@ describe('WebSocket traces and container series across processes', () => {
 
   test('a refused upgrade ends its spans with the container status (an error for the client spans only)', async () => {
     const client = clientTrace(true);
-    const { status } = await rawUpgrade(
+    const { status } = await rawUpgradeRequest(
       proxy(),
       { 'sec-websocket-protocol': creds().join(', '), traceparent: client.traceparent },
       '/refuse',

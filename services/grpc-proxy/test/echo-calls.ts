@@ -278,6 +278,8 @@ export function rawH1(
 export interface RawUpgradeResponse extends RawH1Response {
   /** The upgraded socket, for a 101. */
   socket?: Duplex;
+  /** Bytes that came behind the 101 in the same read (the first frames), for a 101. */
+  head?: Buffer;
 }
 
 /** A WebSocket Upgrade request (HTTP/1.1) to `address` on its own connection, `headers` over the defaults. */
@@ -301,9 +303,9 @@ export function rawUpgradeRequest(
         ...headers,
       },
     });
-    req.on('upgrade', (res, socket) => {
+    req.on('upgrade', (res, socket, head) => {
       socket.on('error', () => undefined);
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '', socket });
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '', socket, head });
     });
     req.on('response', (res) => readAnswer(res, resolve));
     req.on('error', reject);
