@@ -6,7 +6,8 @@
 // allocate -> queue wait -> worker ticket claim; proxy -> tunnel call -> worker container call, whose
 // context the container receives on its Upgrade request. Spans end with the close code (1000 from the
 // client: no error; a connection dropped without a close frame: 1006, an error), a refused upgrade with
-// the container's status. The worker's /metrics then shows the calls as `switchyard_protocol="websocket"`.
+// the container's status. An unsampled `traceparent` reaches the container and exports nothing. The
+// worker's /metrics then shows the calls as `switchyard_protocol="websocket"`.
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -228,6 +229,23 @@ describe('WebSocket traces and container series across processes', () => {
     assert.equal(containerCall.status, STATUS_ERROR);
   });
 
+  test('an unsampled WebSocket trace is continued to the container but exports nothing', async () => {
+    const client = clientTrace(false);
+    const c = await openWs(proxy(), [...creds(), APP_SUBPROTOCOL], { traceparent: client.traceparent });
+    c.ws.close(1000);
+    await c.closed;
+    const got = parseTraceparent(c.hello.traceparent);
+    assert.equal(got.traceId, client.traceId, 'the trace ID reaches the container');
+    assert.equal(got.flags, '00', 'still unsampled');
+    // A sampled WebSocket after it is exported: once it is, the unsampled one would have been too.
+    const marker = clientTrace(true);
+    const m = await openWs(proxy(), [...creds(), APP_SUBPROTOCOL], { traceparent: marker.traceparent });
+    m.ws.close(1000);
+    await m.closed;
+    await webSocketTrace(marker.traceId, marker.spanId, true);
+    assert.deepEqual(collector.of(client.traceId), []);
+  });
+
   test("the worker's /metrics shows its WebSocket calls as switchyard_protocol=websocket", async () => {
     const url = worker.readyLine?.metrics;
     assert.equal(typeof url, 'string', 'the worker prints its metrics URL');
@@ -240,14 +258,18 @@ describe('WebSocket traces and container series across processes', () => {
     await waitFor(
       async () => {
         text = await scrapeMetrics(url as string);
-        // the four WebSockets switched (one per test above and this one), the refused one 4xx
+        // the WebSockets that switched (four above, this one), the refused one 4xx
         const switched = sampleValue(text, 'switchyard_container_call_duration_seconds_count', {
           ...ws,
           switchyard_outcome: '1xx',
         });
-        return (switched ?? 0) >= 3;
+        return (switched ?? 0) >= 5;
       },
       { timeoutMs: 15_000, what: 'WebSocket container calls in the worker scrape' },
+    );
+    assert.equal(
+      sampleValue(text, 'switchyard_container_call_duration_seconds_count', { ...ws, switchyard_outcome: '1xx' }),
+      5,
     );
     const refused = sampleValue(text, 'switchyard_container_call_duration_seconds_count', {
       ...ws,
