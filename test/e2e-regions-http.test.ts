@@ -15,7 +15,13 @@ import { ControlStore } from '@switchyard/control-store';
 import { InvocationConfigSchema, InvocationService } from '@switchyard/invocation';
 import { SessionDirectory } from '@switchyard/session-directory';
 import { createLogger } from '@switchyard/telemetry';
-import { type NatsSuperclusterHandle, type RedisHandle, startNatsSupercluster, startRedis } from '@switchyard/testkit';
+import {
+  type NatsSuperclusterHandle,
+  type RedisHandle,
+  startNatsSupercluster,
+  startRedis,
+  waitFor,
+} from '@switchyard/testkit';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { Worker, WorkerConfigSchema } from '@switchyard/worker';
 import { Redis } from 'ioredis';
@@ -213,9 +219,11 @@ describe('two regions: HTTP status polls from any region (H9)', () => {
     assert.equal(ready.headers['nvcf-reqid'], reqId);
     assert.equal(ready.headers['x-container'], 'slow');
     assert.deepEqual(await ready.body.json(), { slept: 2500 });
-    // Handed out once, in every region.
+    // Handed out once, in every region. The polls wait: us-east deletes the result when eu-west pulls
+    // its end, just after this client has the whole (content-length) body, and a poll before that
+    // meets the claim and answers 202.
     for (const inv of [west, east]) {
-      const again = await request(statusUrl(inv, reqId), { headers: auth() });
+      const again = await request(statusUrl(inv, reqId), { headers: { ...auth(), 'nvcf-poll-seconds': '10' } });
       const problem = (await again.body.json()) as { code: string };
       assert.equal(again.statusCode, 404);
       assert.equal(problem.code, 'SY_RESULT_NOT_FOUND');
@@ -231,10 +239,14 @@ describe('two regions: HTTP status polls from any region (H9)', () => {
     const body = Buffer.from(await ready.body.arrayBuffer());
     assert.equal(body.length, BIG_BYTES);
     assert.ok(body.equals(pattern(BIG_BYTES)), 'the same bytes');
-    // The claimed body was released in us-east once read to its end.
+    // The claimed body is deleted in us-east once eu-west pulled its end: just after this client has
+    // every byte (it knows the length), so the check waits for it (it was still there when checked at once).
     const probe = new Redis((redis.get(EAST) as RedisHandle).url);
     try {
-      assert.deepEqual(await probe.keys(`switchyard:result:{${reqId}}*`), []);
+      await waitFor(async () => (await probe.keys(`switchyard:result:{${reqId}}*`)).length === 0, {
+        timeoutMs: 10_000,
+        what: 'the delivered result deleted in us-east',
+      });
     } finally {
       probe.disconnect();
     }

@@ -12,8 +12,6 @@ import { parse as parseYaml } from 'yaml';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The promtool binary (Debian's `prometheus` package), overridable for other layouts. */
 export const PROMTOOL = process.env.SWITCHYARD_PROMTOOL ?? 'promtool';
-/** The Prometheus server binary (Debian's `prometheus` package). */
-export const PROMETHEUS = process.env.SWITCHYARD_PROMETHEUS ?? '/usr/bin/prometheus';
 
 /** One panel query of a committed dashboard. */
 export interface PanelQuery {

@@ -10,18 +10,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { freePorts, type LaunchedChild, launchRegions, type RegionsLaunch } from '@switchyard/region-launcher';
+import { type PrometheusHandle, type PrometheusTarget, type PromSample, startPrometheus } from '@switchyard/testkit';
 import { request } from 'undici';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { REGION_VARIABLE_QUERY } from '../infra/grafana/src/panels.ts';
 import { echoClient, sleep, unary } from '../services/worker/test/helpers.ts';
 import { adminApi } from './admin-api.ts';
-import { dashboardQueries, rules, substituteVariables } from './observability-queries.ts';
-import { PrometheusServer, type Sample, type ScrapeTarget } from './prometheus-server.ts';
+import { dashboardQueries, ROOT, ruleFiles, rules, substituteVariables } from './observability-queries.ts';
 
 const A = 'pa';
 const B = 'pb';
@@ -29,7 +30,7 @@ const ADMIN_TOKEN = `prom_${randomBytes(12).toString('hex')}`;
 const DOMAIN = 'switchyard.test';
 
 let launch: RegionsLaunch;
-let prom: PrometheusServer | undefined;
+let prom: PrometheusHandle | undefined;
 let stateDir: string;
 let apiKey = '';
 let dnsPort = 0;
@@ -84,11 +85,14 @@ before(async () => {
   });
   await launch.waitReady([...workers, geodns]);
 
-  const targets: ScrapeTarget[] = [];
+  const targets: PrometheusTarget[] = [];
   const add = (child: LaunchedChild | undefined, region: string, service: string) => {
     const url = child?.readyLine?.metrics;
     assert.equal(typeof url, 'string', `${child?.spec.name} printed no metrics URL`);
-    targets.push({ url: url as string, region, service });
+    targets.push({
+      address: new URL(url as string).host,
+      labels: { switchyard_region: region, switchyard_service: service },
+    });
   };
   for (const region of [A, B])
     for (const kind of ['api', 'grpc-proxy', 'invocation'] as const)
@@ -98,7 +102,11 @@ before(async () => {
   add(workers[2], B, 'worker');
   add(geodns, 'global', 'geodns');
   // `for: 3s`: long enough that one slow scrape (stale for a second) fires nothing, short for the test.
-  prom = await PrometheusServer.start(join(stateDir, 'prometheus'), targets, '3s');
+  // honor_labels as infra/prometheus/scrape-config.example.yaml: the series keep their own switchyard_region.
+  prom = await startPrometheus(targets, {
+    ruleFiles: alertsFiring(join(stateDir, 'rules'), '3s'),
+    honorLabels: true,
+  });
   // Every target scraped at least once and up.
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -114,6 +122,23 @@ after(async () => {
   await launch?.stop();
   if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
 });
+
+/**
+ * Copies the repository's rule files into `dir` with every alert's `for:` set to `alertFor`, so an
+ * alert can fire within the test. @returns their paths.
+ */
+function alertsFiring(dir: string, alertFor: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  return ruleFiles().map((file) => {
+    const doc = parseYaml(readFileSync(join(ROOT, file), 'utf8')) as {
+      groups: { rules: { alert?: string; for?: string }[] }[];
+    };
+    for (const g of doc.groups) for (const r of g.rules) if (r.alert !== undefined) r.for = alertFor;
+    const out = join(dir, file.split('/').pop() ?? file);
+    writeFileSync(out, stringifyYaml(doc));
+    return out;
+  });
+}
 
 /** gRPC: new sessions, pinned calls, a local and a cross-region resume, and a resume that finds nothing. */
 async function driveGrpc(): Promise<void> {
@@ -220,7 +245,7 @@ async function driveDns(): Promise<void> {
 test('should return data for every dashboard panel query and recording rule, and fire an alert when the only worker of a region stops', {
   timeout: 170_000,
 }, async (t) => {
-  const server = prom as PrometheusServer;
+  const server = prom as PrometheusHandle;
   const phase = async (what: string, run: () => Promise<void>) => {
     const started = Date.now();
     await run();
@@ -244,7 +269,7 @@ test('should return data for every dashboard panel query and recording rule, and
   const recorded = rules().flatMap((r) => (r.record !== undefined ? [r.record] : []));
   const problems: string[] = [];
   const checkQuery = async (where: string, expr: string) => {
-    let result: Sample[];
+    let result: PromSample[];
     try {
       result = await server.query(expr);
     } catch (err) {
@@ -252,7 +277,7 @@ test('should return data for every dashboard panel query and recording rule, and
       return;
     }
     // Data: at least one series with a number (a quantile of zero rates is NaN, a line Grafana cannot draw).
-    if (!result.some((r) => Number.isFinite(Number(r.value[1]))))
+    if (!result.some((r) => Number.isFinite(r.value)))
       problems.push(`${where}: ${result.length === 0 ? 'no data' : 'only NaN'} (${expr})`);
   };
   const queries = dashboardQueries();
@@ -267,7 +292,7 @@ test('should return data for every dashboard panel query and recording rule, and
     ['server error ratio', 'switchyard_region_service:switchyard_call_error_ratio:rate5m'],
   ])
     for (const sample of await server.query(expr))
-      t.diagnostic(`${what} ${JSON.stringify(sample.metric)}: ${Number(sample.value[1]).toPrecision(3)}`);
+      t.diagnostic(`${what} ${JSON.stringify(sample.metric)}: ${sample.value.toPrecision(3)}`);
   // The region variable (Grafana's label_values, run as PromQL) offers both regions and nothing else.
   const variable = /^label_values\((.+), (\w+)\)$/.exec(REGION_VARIABLE_QUERY);
   assert.ok(variable, REGION_VARIABLE_QUERY);

@@ -1,6 +1,6 @@
 // @switchyard/testkit: starts real nats-server (single, cluster, supercluster: the region launcher's
-// plan and configs) and redis-server on free loopback ports for tests, and guarantees they do not
-// outlive the test process.
+// plan and configs), redis-server and Prometheus on free loopback ports for tests, and guarantees they
+// do not outlive the test process.
 
 export { redisPing } from '@switchyard/local-tools';
 export { natsServerBinary, redisServerBinary } from './binaries.ts';
@@ -32,7 +32,14 @@ export type { NatsFileServerHandle, StartNatsFromFileOptions } from './nats-serv
 export { startNatsFromFile } from './nats-server-file.ts';
 export { canConnect, freePort } from './ports.ts';
 export { liveChildCount, livePids, stopAll } from './process-registry.ts';
-export type { PrometheusHandle, PromSample } from './prometheus-server.ts';
+export type {
+  PromAlert,
+  PrometheusHandle,
+  PrometheusTarget,
+  PromSample,
+  PromTargetHealth,
+  StartPrometheusOptions,
+} from './prometheus-server.ts';
 export { prometheusBinary, startPrometheus } from './prometheus-server.ts';
 export { sendInPieces } from './raw-socket.ts';
 export type { RedisHandle } from './redis-server.ts';

@@ -82,10 +82,11 @@ export async function pollStatus(
     res.writeHead(result.status, clientResponseHeaders(result.headers, reqId, result.status));
     for await (const chunk of result.body) {
       if (res.destroyed) break;
-      if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+      if (!res.write(chunk)) await drainedOrClosed(res);
     }
     if (!res.destroyed) {
       // Delivered only once the last byte left for the client: a poller that drops mid-body loses nothing.
+      // (HTTP gives no receipt: one that drops after that, its last bytes in flight, counts as served.)
       sent = await new Promise<boolean>((resolve) => {
         res.once('finish', () => resolve(true));
         res.once('close', () => resolve(res.writableFinished));
@@ -98,6 +99,24 @@ export async function pollStatus(
   } finally {
     await result.settle(sent);
   }
+}
+
+/**
+ * Resolves once `res` can take more (`drain`) or is gone (`close`): a poller that drops while its
+ * response is full never drains, and waiting for that alone held its claim until the claim lease
+ * (resultClaimLeaseMs) ran out, so the next poll of that result answered 202 meanwhile.
+ */
+function drainedOrClosed(res: RawResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+    if (res.destroyed) done();
+  });
 }
 
 /**

@@ -4,11 +4,11 @@
 // drops mid-body stays for the next poll; body and metadata expire together.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startRedis } from '@switchyard/testkit';
+import { startRedis, waitFor } from '@switchyard/testkit';
 import { Redis } from 'ioredis';
 import { request } from 'undici';
-import { ResultStore } from '../src/result-store.ts';
-import { type HarnessInvocation, InvocationHarness } from './harness.ts';
+import { DEFAULT_CLAIM_LEASE_MS, ResultStore } from '../src/result-store.ts';
+import { type HarnessInvocation, InvocationHarness, patternBuffer } from './harness.ts';
 
 interface Problem {
   status: number;
@@ -80,21 +80,39 @@ describe('durable 202 results (H9, issue 11 item 4)', () => {
   });
 
   it('should keep a result whose poller dropped mid-body, and hand it whole to the next poll, once', async () => {
-    const size = 2 * 1024 * 1024;
+    // Larger than what the loopback socket buffers and undici hold for a reader that stops: the
+    // service is surely mid-body (waiting for the socket to drain) when this poller drops.
+    const size = 8 * 1024 * 1024;
     const reqId = await accepted(`/download?bytes=${size}&delayMs=1200`);
-    const first = await status(reqId, '10');
+    const first = await status(reqId, '30');
     assert.equal(first.statusCode, 200);
-    // Read a little, then drop the connection.
-    for await (const _chunk of first.body) break;
-    first.body.destroy();
-    await new Promise((r) => setTimeout(r, 500));
-    const second = await status(reqId, '35');
-    assert.equal(second.statusCode, 200);
-    const got = Buffer.from(await second.body.arrayBuffer());
-    assert.equal(got.length, size);
-    // Delivered, then gone (a 503 is allowed only within RESTART_GRACE_MS of the earlier restarts).
+    // Read a little, stop reading until the service has stopped renewing its claim (it waits for the
+    // socket), then drop the connection.
+    const iterator = first.body[Symbol.asyncIterator]();
+    assert.equal((await iterator.next()).done, false);
+    const probe = new Redis(h.redis.url, { maxRetriesPerRequest: 1 });
+    try {
+      await waitFor(async () => (await probe.pttl(ResultStore.claimKey(reqId))) < DEFAULT_CLAIM_LEASE_MS - 1_000, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        what: 'the service blocked on a full socket',
+      });
+      first.body.destroy();
+      // The claim is given back at once, not when its lease (30 s) runs out: the next poll, waiting
+      // less than the lease, gets the result.
+      const second = await status(reqId, '10');
+      assert.equal(second.statusCode, 200);
+      const got = Buffer.from(await second.body.arrayBuffer());
+      assert.equal(got.length, size);
+      assert.ok(got.equals(patternBuffer(size)), 'the bytes the container sent');
+    } finally {
+      probe.disconnect();
+    }
+    // Delivered, then gone. The poll waits: its claim is settled (the result deleted) just after the
+    // last byte left, and a poll before that meets the claim and answers 202. A 503 is allowed only
+    // within RESTART_GRACE_MS of the earlier restarts.
     for (let tries = 0; ; tries++) {
-      const third = await status(reqId);
+      const third = await status(reqId, '10');
       await third.body.dump();
       if (third.statusCode === 503 && tries < 30) {
         await new Promise((r) => setTimeout(r, 500));
