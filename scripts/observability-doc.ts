@@ -76,7 +76,7 @@ Every service (grpc-proxy, invocation, api, worker, geodns) serves, on its **met
 | --- | --- |
 | \`GET /metrics\` | Prometheus text exposition (OpenTelemetry metrics through the Prometheus exporter) |
 | \`GET /healthz\` | 200 while the process runs (liveness) |
-| \`GET /readyz\` | 200 when every dependency check passes, else 503 with \`{"ready":false,"checks":{"nats":false}}\` (readiness) |
+| \`GET /readyz\` | 200 when every readiness check passes, else 503; the body lists every check and the failing ones with a message: \`{"ready":false,"checks":{"nats":false},"reasons":[{"check":"nats","message":"nats: not connected"}]}\` (readiness) |
 
 The port is on by default: \`SWITCHYARD_METRICS_ENABLED\` (default \`true\`), \`SWITCHYARD_METRICS_HOST\`
 (default \`127.0.0.1\`; set \`0.0.0.0\` for a scraper on another host), \`SWITCHYARD_METRICS_PORT\` (0 = an
@@ -87,7 +87,10 @@ points its liveness and readiness probes at \`/healthz\` and \`/readyz\`.
 Readiness checks today: \`nats\` on every service (the NATS connection is up; false while NATS is
 unreachable, true again when it reconnects); \`redis\` where Redis is used (invocation; grpc-proxy with rate
 limiting); \`listener\` on grpc-proxy and invocation (client and tunnel listeners accept; false once the drain
-starts). The gRPC proxy also answers the standard \`grpc.health.v1.Health\` (Check, Watch) on its client
+starts); \`processes\` on process 0 of a gRPC proxy or invocation instance running N processes
+(\`SWITCHYARD_PROCESSES\`): the primary polls every other child's \`/readyz\` each second (1 s timeout) and
+process 0 fails \`processes\` while one is not ready, not answering or restarting, naming it
+(docs/deploy.md, "Probes"). The gRPC proxy also answers the standard \`grpc.health.v1.Health\` (Check, Watch) on its client
 listener for service \`""\` and \`grpc-proxy\` (NOT_SERVING once draining).
 
 ## Labels on every series

@@ -3,13 +3,15 @@
 // an HTTP container, a worker per function). Fresh client connections are served by both children
 // (each child's own metrics port counts its calls); pinned calls on one connection stay on one
 // session; a resume by nvcf-reqid on connections the other child accepted reaches the session; a
-// child killed with SIGKILL is replaced (and its replacement serves); SIGTERM to a primary drains both children and exits 0.
+// child killed with SIGKILL is replaced (and its replacement serves); process 0's /readyz fails its
+// `processes` check naming a child that is stopped (SIGSTOP) or killed, and passes again once it
+// answers (SIGCONT) or its replacement is ready; SIGTERM to a primary drains both children and exits 0.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { LaunchedChild } from '@switchyard/region-launcher';
-import { parseExposition, sampleValue, scrapeMetrics } from '@switchyard/testkit';
+import { parseExposition, sampleValue, scrapeMetrics, waitFor } from '@switchyard/testkit';
 import { request } from 'undici';
 import { echoClient, unary } from '../services/worker/test/helpers.ts';
 import { launchProcessRegion, type ProcessRegion } from './process-region.ts';
@@ -148,6 +150,88 @@ test('HTTP: requests on fresh connections are served by both processes', async (
     calls.every((n) => n > 0),
     `requests per process: ${calls}`,
   );
+});
+
+/** `GET /readyz` of process 0 of `kind` (the instance's metrics port): status and body. */
+async function readyzOf(kind: 'grpc-proxy' | 'invocation') {
+  const res = await fetch(children(kind)[0].metrics.replace(/\/metrics$/, '/readyz'));
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      ready: boolean;
+      checks: Record<string, boolean>;
+      reasons: { check: string; message: string }[];
+    },
+  };
+}
+
+/** Waits until process 0's /readyz answers `status` (15 s at most); returns the body. */
+async function readyzBecomes(kind: 'grpc-proxy' | 'invocation', status: number, what: string) {
+  let last: Awaited<ReturnType<typeof readyzOf>> | undefined;
+  try {
+    await waitFor(
+      async () => {
+        last = await readyzOf(kind);
+        return last.status === status;
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: `${kind} process 0 /readyz ${status} (${what})` },
+    );
+  } catch (err) {
+    assert.fail(`${(err as Error).message}; last answer: ${JSON.stringify(last)}`);
+  }
+  return (last as Awaited<ReturnType<typeof readyzOf>>).body;
+}
+
+test('process 0 /readyz: 200 with an empty reasons list and a passing processes check while every process is ready', async () => {
+  for (const kind of ['grpc-proxy', 'invocation'] as const) {
+    const { status, body } = await readyzOf(kind);
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.checks.processes, true);
+    assert.deepEqual(body.reasons, []);
+  }
+  // Process 1 has no `processes` check (only process 0 speaks for the instance).
+  const other = await fetch(children('invocation')[1].metrics.replace(/\/metrics$/, '/readyz'));
+  assert.equal(other.status, 200);
+  assert.equal(((await other.json()) as { checks: Record<string, boolean> }).checks.processes, undefined);
+});
+
+test('process 0 /readyz: a stopped child (SIGSTOP) fails the processes check naming it; SIGCONT makes it ready again', async () => {
+  const stopped = children('invocation')[1].pid;
+  process.kill(stopped, 'SIGSTOP');
+  try {
+    const body = await readyzBecomes('invocation', 503, 'child 1 stopped');
+    assert.equal(body.ready, false);
+    assert.equal(body.checks.processes, false);
+    assert.deepEqual(body.reasons, [
+      { check: 'processes', message: `process 1 (pid ${stopped}) is not answering /readyz within 1000 ms` },
+    ]);
+  } finally {
+    process.kill(stopped, 'SIGCONT');
+  }
+  const body = await readyzBecomes('invocation', 200, 'child 1 continued');
+  assert.deepEqual(body.reasons, []);
+});
+
+test('process 0 /readyz: a killed child (SIGKILL) fails the processes check naming it until its replacement is ready', async () => {
+  const killed = children('invocation')[1].pid;
+  const replaced = primary('invocation').nextJson((l) => l.msg === 'process restarted and ready', 30_000, {
+    stderr: true,
+  });
+  process.kill(killed, 'SIGKILL');
+  const body = await readyzBecomes('invocation', 503, 'child 1 killed');
+  const [reason] = body.reasons;
+  assert.equal(body.reasons.length, 1, JSON.stringify(body.reasons));
+  assert.equal(reason.check, 'processes');
+  // Seen while it is down (exited, restarting) or while its replacement starts; either names process 1.
+  assert.match(
+    reason.message,
+    new RegExp(
+      `^process 1 \\(pid (${killed}\\) exited \\(signal SIGKILL\\); restarting in \\d+ ms|\\d+\\) is starting)$`,
+    ),
+  );
+  const line = await replaced;
+  assert.equal(line.index, 1);
+  assert.deepEqual((await readyzBecomes('invocation', 200, 'child 1 replaced')).reasons, []);
 });
 
 test('a child killed with SIGKILL is replaced and the replacement serves', async () => {

@@ -11,6 +11,14 @@ export {
   runPrimary,
   STABLE_CHILD_MS,
 } from './process-cluster.ts';
+export type { ProcessesReportMessage, ProcessNotReady, ProcessReadinessOptions } from './process-readiness.ts';
+export {
+  PROCESS_POLL_INTERVAL_MS,
+  PROCESS_POLL_TIMEOUT_MS,
+  PROCESSES_CHECK,
+  ProcessReadiness,
+  watchOtherProcesses,
+} from './process-readiness.ts';
 export type {
   DrainStep,
   FatalKind,

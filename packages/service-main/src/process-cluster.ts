@@ -2,10 +2,12 @@
 // N children, each a full replica (its own instance ID, callback port and metrics port) sharing the
 // client port, which the primary accepts on and hands out round-robin (cluster's SCHED_RR, the
 // default on Linux). The primary prints the one ready line once every child is ready, restarts a
-// child that dies (with backoff), and on SIGTERM/SIGINT drains every child and exits.
+// child that dies (with backoff), polls the other children's /readyz for child 0's `processes` check
+// (process-readiness.ts), and on SIGTERM/SIGINT drains every child and exits.
 import cluster, { type Worker } from 'node:cluster';
 import { ConfigError, type ServiceName } from '@switchyard/config';
 import type { createLogger } from '@switchyard/telemetry';
+import { type ProcessesReportMessage, ProcessReadiness } from './process-readiness.ts';
 
 /** How a service instance runs as several processes. */
 export interface ProcessPlan {
@@ -91,7 +93,9 @@ export function frontEndProcessPlan(service: ServiceName, count: number, input: 
  * `{"ready":true,"service",processes,...child 0's fields,"children":[...]}` on stdout once all are
  * ready, restarts a child that exits after that (delay {@link MIN_RESTART_DELAY_MS} doubling per
  * quick death up to {@link MAX_RESTART_DELAY_MS}), and exits 1 when a child exits before the first
- * ready line (a config or listen problem the child printed). SIGTERM/SIGINT: SIGTERM to every child
+ * ready line (a config or listen problem the child printed). Meanwhile it polls children 1..N-1 on
+ * their `/readyz` every second and sends child 0 the ones not ready ({@link ProcessReadiness}), which
+ * child 0's `/readyz` reports as its `processes` check. SIGTERM/SIGINT: SIGTERM to every child
  * (each drains as a single process would), exit 0 when all exited 0, else 1 (also after
  * {@link PRIMARY_DRAIN_TIMEOUT_MS}, remaining children killed).
  */
@@ -105,6 +109,15 @@ export function runPrimary(
   const ready: (Record<string, unknown> | undefined)[] = new Array(plan.count).fill(undefined);
   const fails: number[] = new Array(plan.count).fill(0);
   const live = new Map<Worker, { index: number; startedAt: number }>();
+  const byIndex: (Worker | undefined)[] = new Array(plan.count).fill(undefined);
+  const readiness = new ProcessReadiness({
+    count: plan.count,
+    send: (report: ProcessesReportMessage) => {
+      const first = byIndex[0];
+      // Child 0 not running (restarting): its replacement is sent the report once ready.
+      if (first?.isConnected()) first.send(report, undefined, () => {});
+    },
+  });
   let printed = false;
   let stopping = false;
   let failed = false;
@@ -112,9 +125,12 @@ export function runPrimary(
   const fork = (index: number): void => {
     const child = cluster.fork({ ...plan.childEnv(index), SWITCHYARD_PROCESS_INDEX: String(index) });
     live.set(child, { index, startedAt: Date.now() });
+    byIndex[index] = child;
+    readiness.forked(index, child.process.pid);
     child.on('message', (msg: Partial<ChildReadyMessage>) => {
       if (msg?.switchyardReady === undefined) return;
       ready[index] = msg.switchyardReady;
+      readiness.ready(index, child.process.pid, msg.switchyardReady.metrics);
       const fields = { index, pid: child.process.pid, ...msg.switchyardReady };
       // A replacement's readiness is logged at warn, beside the `process exited` that caused it.
       if (printed) log.warn(fields, 'process restarted and ready');
@@ -150,6 +166,7 @@ export function runPrimary(
     if (!printed) {
       // A child that cannot start (config, listen) would fail again: stop the instance.
       stopping = true;
+      readiness.stop();
       for (const other of live.keys()) other.process.kill('SIGTERM');
       failed = true;
       return maybeExit();
@@ -157,6 +174,8 @@ export function runPrimary(
     ready[info.index] = undefined;
     fails[info.index] = Date.now() - info.startedAt >= STABLE_CHILD_MS ? 0 : fails[info.index] + 1;
     const delayMs = Math.min(MAX_RESTART_DELAY_MS, MIN_RESTART_DELAY_MS * 2 ** Math.max(0, fails[info.index] - 1));
+    if (byIndex[info.index] === child) byIndex[info.index] = undefined;
+    readiness.exited(info.index, code, signal, delayMs);
     log.warn({ index: info.index, delayMs }, 'restarting process');
     setTimeout(() => {
       if (!stopping) fork(info.index);
@@ -166,6 +185,7 @@ export function runPrimary(
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    readiness.stop();
     log.info({ signal, processes: live.size }, 'stopping: draining every process');
     for (const child of live.keys()) child.process.kill('SIGTERM');
     const force = setTimeout(() => {
@@ -179,4 +199,5 @@ export function runPrimary(
   proc.onSignal('SIGINT', () => shutdown('SIGINT'));
 
   for (let i = 0; i < plan.count; i++) fork(i);
+  readiness.start();
 }

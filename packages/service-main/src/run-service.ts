@@ -6,6 +6,7 @@ import cluster from 'node:cluster';
 import { ConfigError, type ServiceName, startServiceRuntime } from '@switchyard/config';
 import { createLogger, startTelemetry, type Telemetry } from '@switchyard/telemetry';
 import { type ChildReadyMessage, type ProcessPlan, runPrimary } from './process-cluster.ts';
+import { watchOtherProcesses } from './process-readiness.ts';
 
 /** The pino logger every service writes with (as made by `createLogger`). */
 export type ServiceLogger = ReturnType<typeof createLogger>;
@@ -198,6 +199,8 @@ export async function runService<C>(options: RunServiceOptions<C>, proc: Service
       metricsPort: identity.metricsEnabled === true ? identity.metricsPort : undefined,
       metricsHost: identity.metricsHost,
     });
+    // Child 0 of several processes: its /readyz also covers the others (`processes`, from the primary).
+    watchOtherProcesses(telemetry);
     running = await options.start({
       config,
       logger,

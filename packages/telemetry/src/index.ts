@@ -33,7 +33,7 @@ export {
   createWorkerRecorder,
   DEPENDENCY_ERROR_KINDS,
 } from './recorders.ts';
-export type { Telemetry, TelemetryOptions } from './telemetry.ts';
+export type { ReadinessBody, ReadinessFailure, ReadinessReason, Telemetry, TelemetryOptions } from './telemetry.ts';
 export { startTelemetry, TelemetryError, TelemetryErrorCode } from './telemetry.ts';
 export type { SpanName } from './trace-names.ts';
 export { SPAN_DOCS, SpanNames, TRACE_ENV_VARS, TraceAttr } from './trace-names.ts';

@@ -31,6 +31,30 @@ export interface TelemetryOptions {
   metricsHost?: string;
 }
 
+/** What a readiness check returns to fail with its own human message. */
+export interface ReadinessFailure {
+  /** Why the instance is not ready, e.g. `process 1 (pid 4242) is not answering /readyz`. */
+  reason: string;
+}
+
+/** One failing readiness check in a `/readyz` body. */
+export interface ReadinessReason {
+  /** The check's name (`nats`, `listener`, `processes`, ...). */
+  check: string;
+  /** What is wrong, for a human. */
+  message: string;
+}
+
+/**
+ * JSON body of `GET /readyz` (200 or 503): `ready`, every check by name, and the failing ones with a
+ * human message (`reasons`, empty when ready).
+ */
+export interface ReadinessBody {
+  ready: boolean;
+  checks: Record<string, boolean>;
+  reasons: ReadinessReason[];
+}
+
 /** A started telemetry pipeline, as returned by {@link startTelemetry}. */
 export interface Telemetry {
   /** Meter of this instance (its own MeterProvider, so several instances in one process stay apart). */
@@ -43,14 +67,17 @@ export interface Telemetry {
   metricsUrl: string | undefined;
   /**
    * Adds a readiness check to `GET /readyz` (e.g. `nats` -> connected). `/readyz` answers 200 when every
-   * check returns true, else 503 with `{ ready: false, checks: { name: boolean } }`. A check that throws
-   * counts as false. Adding a name twice replaces the earlier check.
-   * @param name short dependency name shown in the body (`nats`, `kv`, `redis`, `listener`).
-   * @param check synchronous probe; must not block.
+   * check passes, else 503; the body is {@link ReadinessBody} either way. A check that throws fails
+   * with the error's message. Adding a name twice replaces the earlier check.
+   * @param name short dependency name shown in the body (`nats`, `kv`, `redis`, `listener`, `processes`).
+   * @param check synchronous probe; must not block. `true` passes; `false` fails with `reason`; a
+   *   {@link ReadinessFailure} fails with its own message (e.g. naming the process that is not ready).
+   * @param reason the human message of a `false`. @default `<name>: check failed`
    */
-  addReadinessCheck(name: string, check: () => boolean): void;
+  addReadinessCheck(name: string, check: () => boolean | ReadinessFailure, reason?: string): void;
   /**
-   * Watches a dependency's client connection: a readiness check named `dependency`, and the
+   * Watches a dependency's client connection: a readiness check named `dependency` (failing with
+   * `<dependency>: not connected`), and the
    * `switchyard.dependency.connected` / `.reconnects` series labelled `switchyard.dependency`.
    * @param dependency `nats` or `redis` (a bounded label value).
    * @param state live connection state (e.g. from `watchNatsConnection`).
@@ -91,10 +118,7 @@ const CONSTANT_LABELS = new RegExp(`^(${CONSTANT_LABEL_ATTRS.map((a) => a.replac
  * Serves `GET /metrics` (the exporter's text exposition), `GET /healthz` (200 while the process runs)
  * and `GET /readyz` (200 or 503 from `ready()`), anything else 404.
  */
-function metricsServer(
-  exporter: PrometheusExporter,
-  ready: () => { ok: boolean; checks: Record<string, boolean> },
-): Server {
+function metricsServer(exporter: PrometheusExporter, ready: () => ReadinessBody): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -104,10 +128,8 @@ function metricsServer(
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"alive":true}\n');
     } else if (path === '/readyz') {
-      const { ok, checks } = ready();
-      res
-        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
-        .end(`${JSON.stringify({ ready: ok, checks })}\n`);
+      const body = ready();
+      res.writeHead(body.ready ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
     } else {
       res.writeHead(404).end();
     }
@@ -160,17 +182,21 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   );
   const exporter = new PrometheusExporter({ preventServerStart: true, withResourceConstantLabels: CONSTANT_LABELS });
   const meterProvider = new MeterProvider({ resource, readers: [exporter] });
-  const checks = new Map<string, () => boolean>();
-  const ready = () => {
+  const checks = new Map<string, { check: () => boolean | ReadinessFailure; reason: string }>();
+  const ready = (): ReadinessBody => {
     const out: Record<string, boolean> = {};
-    for (const [name, check] of checks) {
+    const reasons: ReadinessReason[] = [];
+    for (const [name, { check, reason }] of checks) {
+      let result: boolean | ReadinessFailure;
       try {
-        out[name] = check() === true;
-      } catch {
-        out[name] = false;
+        result = check();
+      } catch (err) {
+        result = { reason: `${name}: check threw: ${(err as Error)?.message ?? String(err)}` };
       }
+      out[name] = result === true;
+      if (result !== true) reasons.push({ check: name, message: result === false ? reason : result.reason });
     }
-    return { ok: Object.values(out).every((v) => v), checks: out };
+    return { ready: reasons.length === 0, checks: out, reasons };
   };
   const host = options.metricsHost ?? '127.0.0.1';
   let server: Server | undefined;
@@ -229,7 +255,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   const dependencies = new Map<string, { connected(): boolean; reconnects(): number }>();
   meter
     .createObservableGauge(MetricNames.ready, specOf(MetricNames.ready))
-    .addCallback((r) => r.observe(ready().ok ? 1 : 0));
+    .addCallback((r) => r.observe(ready().ready ? 1 : 0));
   meter
     .createObservableGauge(MetricNames.dependencyConnected, specOf(MetricNames.dependencyConnected))
     .addCallback((r) => {
@@ -257,12 +283,12 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     metricsPort: boundPort,
     metricsUrl:
       boundPort === undefined ? undefined : `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}/metrics`,
-    addReadinessCheck(name, check) {
-      checks.set(name, check);
+    addReadinessCheck(name, check, reason) {
+      checks.set(name, { check, reason: reason ?? `${name}: check failed` });
     },
     watchDependency(dependency, state) {
       dependencies.set(dependency, state);
-      checks.set(dependency, () => state.connected());
+      checks.set(dependency, { check: () => state.connected(), reason: `${dependency}: not connected` });
     },
     shutdown() {
       stopped ??= (async () => {

@@ -203,12 +203,26 @@ describe('metrics endpoint', () => {
       });
       const down = await fetch(`${base}/readyz`);
       assert.equal(down.status, 503);
-      assert.deepEqual(await down.json(), { ready: false, checks: { nats: false, broken: false } });
+      assert.deepEqual(await down.json(), {
+        ready: false,
+        checks: { nats: false, broken: false },
+        reasons: [
+          { check: 'nats', message: 'nats: check failed' },
+          { check: 'broken', message: 'broken: check threw: boom' },
+        ],
+      });
+      // A check may name what is wrong; a `false` uses the reason given with the check.
+      telemetry.addReadinessCheck('broken', () => ({ reason: 'process 1 (pid 42) is not answering /readyz' }));
+      telemetry.addReadinessCheck('nats', () => natsUp, 'nats: not connected');
+      assert.deepEqual(((await (await fetch(`${base}/readyz`)).json()) as { reasons: unknown }).reasons, [
+        { check: 'nats', message: 'nats: not connected' },
+        { check: 'broken', message: 'process 1 (pid 42) is not answering /readyz' },
+      ]);
       telemetry.addReadinessCheck('broken', () => true);
       natsUp = true;
       const up = await fetch(`${base}/readyz`);
       assert.equal(up.status, 200);
-      assert.deepEqual(await up.json(), { ready: true, checks: { nats: true, broken: true } });
+      assert.deepEqual(await up.json(), { ready: true, checks: { nats: true, broken: true }, reasons: [] });
       assert.equal((await fetch(`${base}/nope`)).status, 404);
     } finally {
       await telemetry.shutdown();

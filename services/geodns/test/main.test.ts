@@ -169,7 +169,11 @@ test('should serve /healthz, /readyz following NATS (503 while stopped, 200 afte
       what: '/readyz 503',
     });
     const down = (await (await fetch(`${base}/readyz`)).json()) as { ready: boolean; checks: Record<string, boolean> };
-    assert.deepEqual(down, { ready: false, checks: { nats: false } });
+    assert.deepEqual(down, {
+      ready: false,
+      checks: { nats: false },
+      reasons: [{ check: 'nats', message: 'nats: not connected' }],
+    });
     assert.equal((await fetch(`${base}/healthz`)).status, 200, 'alive while NATS is down');
     await scraped('switchyard_ready == 0');
 

@@ -93,7 +93,7 @@ await runService({
     const ports = await listen(proxy.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_CALLBACK_PORT');
     // Readiness: the client and tunnel (callback) listeners accept until the drain closes them.
     let listening = true;
-    telemetry.addReadinessCheck('listener', () => listening);
+    telemetry.addReadinessCheck('listener', () => listening, 'listener: closed (draining)');
     const meter = telemetry.meter;
     meter
       .createObservableGauge(MetricNames.tunnelsActive, { description: 'Open worker tunnels' })

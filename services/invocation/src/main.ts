@@ -72,7 +72,7 @@ await runService({
     const ports = await listen(service.listen(), 'set SWITCHYARD_PORT / SWITCHYARD_CALLBACK_PORT');
     // Readiness: the client and tunnel (callback) listeners accept until the drain closes them.
     let listening = true;
-    telemetry.addReadinessCheck('listener', () => listening);
+    telemetry.addReadinessCheck('listener', () => listening, 'listener: closed (draining)');
     telemetry.meter
       .createObservableGauge(MetricNames.tunnelsActive, { description: 'Open worker tunnels' })
       .addCallback((r) => r.observe(service.tunnels.size));
