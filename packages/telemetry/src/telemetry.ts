@@ -160,7 +160,9 @@ const NO_EXPORT_SAMPLER = new tracing.ParentBasedSampler({ root: new tracing.Alw
  * read by a Prometheus exporter (serving `GET /metrics`, `/healthz`, `/readyz` on `metricsPort` when set). The first instance
  * in the process also starts NodeSDK (no auto-instrumentation), which registers the global tracer provider,
  * context manager and W3C propagator; traces are exported only when `OTEL_TRACES_EXPORTER` is set
- * (OTLP endpoint, protocol and sampler from the standard `OTEL_*` variables, read by NodeSDK).
+ * (OTLP endpoint, protocol and sampler from the standard `OTEL_*` variables, read by NodeSDK). NodeSDK
+ * gets no metric reader (`OTEL_METRICS_EXPORTER` is ignored): the global meter provider is this
+ * instance's Prometheus-read one.
  *
  * @param options service, region, instance ID, Prometheus port and host.
  * @returns the meter, tracer, bound metrics port and `shutdown()`.
@@ -242,6 +244,10 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       // SDK's default parentbased_always_on.
       sampler: tracesFromEnv || samplerFromEnv ? undefined : NO_EXPORT_SAMPLER,
       logRecordProcessors: logsFromEnv ? undefined : [],
+      // Metrics are this instance's MeterProvider, read by Prometheus. Without an explicit (empty) list
+      // NodeSDK reads OTEL_METRICS_EXPORTER (default otlp) and starts a second MeterProvider exporting
+      // to OTEL_EXPORTER_OTLP_ENDPOINT every OTEL_METRIC_EXPORT_INTERVAL, registered as the global one.
+      metricReaders: [],
     });
     sdk.start();
     metrics.setGlobalMeterProvider(meterProvider);

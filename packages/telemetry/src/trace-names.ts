@@ -99,6 +99,11 @@ export const TRACE_ENV_VARS: readonly { name: string; meaning: string }[] = [
     meaning: 'Batch span processor export interval, ms (default 5000); also `OTEL_BSP_MAX_QUEUE_SIZE`.',
   },
   { name: 'OTEL_PROPAGATORS', meaning: 'Propagators (default `tracecontext,baggage`: W3C `traceparent`).' },
+  {
+    name: 'OTEL_METRICS_EXPORTER',
+    meaning:
+      'Ignored (also `OTEL_METRIC_EXPORT_INTERVAL`): metrics are never pushed over OTLP; they are served on the metrics port (`GET /metrics`) for Prometheus to scrape.',
+  },
 ];
 
 /** What each span is, for docs/observability.md: name, kind, the services that make it, meaning. */
