@@ -24,10 +24,10 @@
 //   d  as c with OTEL_TRACES_SAMPLER=parentbased_always_on (every call traced), for scale
 //
 // One command: node bench/run.ts overhead [--services grpc,http] [--configs a,b,c,d] [--warmup 500]
-//   [--n1 100] [--n2 500] [--repeats 5] [--idle-s 10] [--concurrency 4]. Needs valgrind (callgrind_control). Prints a markdown table.
+//   [--n1 100] [--n2 500] [--repeats 5] [--idle-s 10] [--concurrency 4] [--keep-dumps DIR]. Needs valgrind (callgrind_control). Prints a markdown table.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,11 @@ export interface OverheadBenchConfig {
   repeats: number;
   /** Seconds of the idle window measured after the calls. */
   idleS: number;
+  /**
+   * Directory that keeps each configuration's callgrind dumps (`<dir>/<service>-<config>/callgrind.out.N`,
+   * for `callgrind_annotate`); undefined deletes them when the configuration ends.
+   */
+  keepDumps?: string;
 }
 
 /** The measurement of one service in one configuration. */
@@ -100,6 +105,7 @@ const USAGE = `usage: npm run bench -- overhead [options]
   --concurrency N   calls in flight (default 4)
   --repeats N       window pairs per configuration; the median estimate is reported (default 5)
   --idle-s N        seconds of the idle window after the calls (default 10)
+  --keep-dumps DIR  keep the callgrind dumps in DIR/<service>-<config>/ (default: deleted)
   -h, --help`;
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
@@ -128,6 +134,7 @@ export function parseOverheadArgs(argv: string[]): OverheadBenchConfig | undefin
       concurrency: { type: 'string' },
       repeats: { type: 'string' },
       'idle-s': { type: 'string' },
+      'keep-dumps': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -141,6 +148,7 @@ export function parseOverheadArgs(argv: string[]): OverheadBenchConfig | undefin
     concurrency: positiveInt('--concurrency', values.concurrency, 4),
     repeats: positiveInt('--repeats', values.repeats, 5),
     idleS: positiveInt('--idle-s', values['idle-s'], 10),
+    keepDumps: values['keep-dumps'],
   };
   if (config.n2 <= config.n1) throw new TypeError('--n2 must be larger than --n1');
   return config;
@@ -256,7 +264,13 @@ async function measure(
   sinkUrl: string,
   exports: () => number,
 ): Promise<OverheadResult> {
-  const dir = mkdtempSync(join(tmpdir(), `switchyard-overhead-${service}-${config}-`));
+  let dir: string;
+  if (options.keepDumps === undefined) dir = mkdtempSync(join(tmpdir(), `switchyard-overhead-${service}-${config}-`));
+  else {
+    dir = join(options.keepDumps, `${service}-${config}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+  }
   const base = 'callgrind.out';
   const outFile = join(dir, base);
   const frontEnd = service === 'grpc' ? 'grpc-proxy' : 'invocation';
@@ -328,7 +342,7 @@ async function measure(
     try {
       process.kill(pid, 'SIGKILL');
     } catch {}
-    rmSync(dir, { recursive: true, force: true });
+    if (options.keepDumps === undefined) rmSync(dir, { recursive: true, force: true });
   }
 }
 
