@@ -23,11 +23,17 @@
 //      export to a sink in this process that answers 200
 //   d  as c with OTEL_TRACES_SAMPLER=parentbased_always_on (every call traced), for scale
 //
+// `--warmup-sampled N` prepends N warm-up calls whose client `traceparent` is sampled, in every
+// configuration (a and b record those spans and drop them; c and d export them): at 1%, the recording
+// and export path runs ~5 times in a 500-call warm-up and stays in the interpreter and baseline tiers
+// for the measured windows, whereas a front end that has served 10^5 calls has run it 10^3 times.
+//
 // One command: node bench/run.ts overhead [--services grpc,http] [--configs a,b,c,d] [--warmup 500]
-//   [--n1 100] [--n2 500] [--repeats 5] [--idle-s 10] [--concurrency 4]. Needs valgrind (callgrind_control). Prints a markdown table.
+//   [--warmup-sampled 0] [--n1 100] [--n2 500] [--repeats 5] [--idle-s 10] [--concurrency 4] [--keep-dumps DIR]. Needs valgrind (callgrind_control). Prints a markdown table.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +66,11 @@ export interface OverheadBenchConfig {
   configs: OverheadConfig[];
   /** Calls before the first measured window. */
   warmup: number;
+  /**
+   * Calls before `warmup` that carry a sampled client `traceparent`, so every configuration records
+   * (and c, d export) their spans: the JIT compiles the recording path as a long run at 1% would.
+   */
+  warmupSampled: number;
   /** Calls of the first and second measured window (n2 > n1). */
   n1: number;
   n2: number;
@@ -69,6 +80,11 @@ export interface OverheadBenchConfig {
   repeats: number;
   /** Seconds of the idle window measured after the calls. */
   idleS: number;
+  /**
+   * Directory that keeps each configuration's callgrind dumps (`<dir>/<service>-<config>/callgrind.out.N`,
+   * for `callgrind_annotate`); undefined deletes them when the configuration ends.
+   */
+  keepDumps?: string;
 }
 
 /** The measurement of one service in one configuration. */
@@ -87,7 +103,7 @@ export interface OverheadResult {
   irPerCall: number;
   min: number;
   max: number;
-  /** OTLP export requests the sink answered during the run. */
+  /** OTLP export requests the sink answered from the first measured window on. */
   exports: number;
 }
 
@@ -95,11 +111,13 @@ const USAGE = `usage: npm run bench -- overhead [options]
   --services LIST   grpc,http (default both)
   --configs LIST    a,b,c,d (default all; a no-op metrics, b metrics, c +1% tracing, d +100% tracing)
   --warmup N        calls before the measured windows (default 500)
+  --warmup-sampled N  calls with a sampled client traceparent before the warm-up (default 0)
   --n1 N            calls of window 1 (default 100)
   --n2 N            calls of window 2 (default 500)
   --concurrency N   calls in flight (default 4)
   --repeats N       window pairs per configuration; the median estimate is reported (default 5)
   --idle-s N        seconds of the idle window after the calls (default 10)
+  --keep-dumps DIR  keep the callgrind dumps in DIR/<service>-<config>/ (default: deleted)
   -h, --help`;
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
@@ -123,11 +141,13 @@ export function parseOverheadArgs(argv: string[]): OverheadBenchConfig | undefin
       services: { type: 'string' },
       configs: { type: 'string' },
       warmup: { type: 'string' },
+      'warmup-sampled': { type: 'string' },
       n1: { type: 'string' },
       n2: { type: 'string' },
       concurrency: { type: 'string' },
       repeats: { type: 'string' },
       'idle-s': { type: 'string' },
+      'keep-dumps': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -136,11 +156,13 @@ export function parseOverheadArgs(argv: string[]): OverheadBenchConfig | undefin
     services: listOf('service', values.services, OverheadServices),
     configs: listOf('config', values.configs, OverheadConfigs),
     warmup: positiveInt('--warmup', values.warmup, 500),
+    warmupSampled: values['warmup-sampled'] === '0' ? 0 : positiveInt('--warmup-sampled', values['warmup-sampled'], 0),
     n1: positiveInt('--n1', values.n1, 100),
     n2: positiveInt('--n2', values.n2, 500),
     concurrency: positiveInt('--concurrency', values.concurrency, 4),
     repeats: positiveInt('--repeats', values.repeats, 5),
     idleS: positiveInt('--idle-s', values['idle-s'], 10),
+    keepDumps: values['keep-dumps'],
   };
   if (config.n2 <= config.n1) throw new TypeError('--n2 must be larger than --n1');
   return config;
@@ -190,7 +212,8 @@ function dump(pid: number, dir: string, base: string): number {
 
 /** A client of one front end: one call, checked. */
 interface Caller {
-  one(): Promise<void>;
+  /** One call; `extra` headers are added to this call only. */
+  one(extra?: Record<string, string>): Promise<void>;
   close(): void;
 }
 
@@ -202,9 +225,14 @@ function grpcCaller(port: number, headers: Record<string, string>): Caller {
   const request = encodeEchoRequest(payload);
   const identity = (b: Buffer) => b;
   return {
-    one: () =>
+    one: (extra) =>
       new Promise((resolve, reject) => {
-        client.makeUnaryRequest(UNARY_PATH, identity, identity, request, metadata, {}, (err, response) => {
+        let md = metadata;
+        if (extra !== undefined) {
+          md = metadata.clone();
+          for (const [k, v] of Object.entries(extra)) md.set(k, v);
+        }
+        client.makeUnaryRequest(UNARY_PATH, identity, identity, request, md, {}, (err, response) => {
           if (err) reject(new Error(`grpc-status ${err.code}: ${err.details}`));
           else if (!response || !echoResponsePayload(response)?.equals(payload))
             reject(new Error('payload not echoed'));
@@ -219,7 +247,7 @@ function httpCaller(port: number, headers: Record<string, string>): Caller {
   const agent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
   const body = 'x'.repeat(100);
   return {
-    one: () =>
+    one: (extra) =>
       new Promise((resolve, reject) => {
         const req = httpRequest(
           {
@@ -228,7 +256,7 @@ function httpCaller(port: number, headers: Record<string, string>): Caller {
             method: 'POST',
             path: '/echo',
             agent,
-            headers: { ...headers, 'content-type': 'text/plain' },
+            headers: { ...headers, ...extra, 'content-type': 'text/plain' },
           },
           (res: IncomingMessage) => {
             res.resume();
@@ -256,7 +284,13 @@ async function measure(
   sinkUrl: string,
   exports: () => number,
 ): Promise<OverheadResult> {
-  const dir = mkdtempSync(join(tmpdir(), `switchyard-overhead-${service}-${config}-`));
+  let dir: string;
+  if (options.keepDumps === undefined) dir = mkdtempSync(join(tmpdir(), `switchyard-overhead-${service}-${config}-`));
+  else {
+    dir = join(options.keepDumps, `${service}-${config}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+  }
   const base = 'callgrind.out';
   const outFile = join(dir, base);
   const frontEnd = service === 'grpc' ? 'grpc-proxy' : 'invocation';
@@ -280,10 +314,14 @@ async function measure(
           Authorization: `Bearer ${apiKey}`,
           Host: `${functionId}.invocation.localhost`,
         });
-  const exportsAtStart = exports();
+  let exportsAtStart = exports();
   try {
-    await drive(options.warmup, options.concurrency, caller.one);
+    const sampled = () =>
+      caller.one({ traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` });
+    await drive(options.warmupSampled, options.concurrency, sampled);
+    await drive(options.warmup, options.concurrency, () => caller.one());
     execFileSync('callgrind_control', ['--zero', String(pid)], { stdio: 'ignore', timeout: 300_000 });
+    exportsAtStart = exports();
     const estimates: number[] = [];
     const windows: [number, number][] = [];
     const windowMs: [number, number][] = [];
@@ -295,10 +333,10 @@ async function measure(
       return ms;
     };
     for (let i = 0; i < options.repeats; i++) {
-      await drive(options.n1, options.concurrency, caller.one);
+      await drive(options.n1, options.concurrency, () => caller.one());
       const ir1 = dump(pid, dir, base);
       const ms1 = lap();
-      await drive(options.n2, options.concurrency, caller.one);
+      await drive(options.n2, options.concurrency, () => caller.one());
       const ir2 = dump(pid, dir, base);
       windows.push([ir1, ir2]);
       windowMs.push([ms1, lap()]);
@@ -328,7 +366,7 @@ async function measure(
     try {
       process.kill(pid, 'SIGKILL');
     } catch {}
-    rmSync(dir, { recursive: true, force: true });
+    if (options.keepDumps === undefined) rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -451,7 +489,7 @@ export async function runOverheadBench(argv: string[]): Promise<number> {
     sink.close();
   }
   process.stdout.write(
-    `\nwarm-up ${options.warmup}, ${options.repeats} x windows of ${options.n1} and ${options.n2} calls, ${options.concurrency} in flight; median (min-max) of the repeats\n\n`,
+    `\nwarm-up ${options.warmupSampled > 0 ? `${options.warmupSampled} sampled + ` : ''}${options.warmup}, ${options.repeats} x windows of ${options.n1} and ${options.n2} calls, ${options.concurrency} in flight; median (min-max) of the repeats\n\n`,
   );
   process.stdout.write(`${overheadTable(results, options.services, options.configs, options)}\n`);
   return 0;

@@ -81,7 +81,9 @@ Every service (grpc-proxy, invocation, api, worker, geodns) serves, on its **met
 The port is on by default: \`SWITCHYARD_METRICS_ENABLED\` (default \`true\`), \`SWITCHYARD_METRICS_HOST\`
 (default \`127.0.0.1\`; set \`0.0.0.0\` for a scraper on another host), \`SWITCHYARD_METRICS_PORT\` (0 = an
 ephemeral port). Each service prints its URL in its ready line as \`metrics\`; \`switchyard dev\` lists them
-in \`.switchyard/dev.json\` under \`metrics\`, by region then service. The Helm chart sets a fixed port and
+in \`.switchyard/dev.json\` under \`metrics\`, by region then service (process i > 0 of a front end running N
+processes as \`<service>/<i>\`: each process is its own scrape target); \`scripts/prometheus-targets.ts\` writes
+that map as a Prometheus target file for infra/prometheus/scrape-config.example.yaml. The Helm chart sets a fixed port and
 points its liveness and readiness probes at \`/healthz\` and \`/readyz\`.
 
 Readiness checks today: \`nats\` on every service (the NATS connection is up; false while NATS is

@@ -1,7 +1,7 @@
-// Every metric a dashboard panel or a Prometheus rule reads is one the services export: a name of the
-// telemetry spec table (packages/telemetry/src/names.ts MetricSpecs, in Prometheus spelling), a Node
-// runtime series, `up`, or a recording rule of infra/prometheus/rules; and every label a query groups by
-// or matches on is one the series carry.
+// Every metric a dashboard panel, a Prometheus rule or a runbook's PromQL reads is one the services
+// export: a name of the telemetry spec table (packages/telemetry/src/names.ts MetricSpecs, in Prometheus
+// spelling), a Node runtime series, `up`, or a recording rule of infra/prometheus/rules; and every label a
+// query groups by or matches on is one the series carry.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,8 +10,10 @@ import {
   labelNamesOf,
   metricNamesOf,
   OTHER_LABELS,
+  promqlOf,
   RUNTIME_SERIES,
   rules,
+  runbookQueries,
   specLabelNames,
   specSeriesNames,
 } from './observability-queries.ts';
@@ -56,5 +58,44 @@ test('should group and match only on labels the services, the scrape or the runt
   const unknown = [...labelsUsed.entries()]
     .filter(([name]) => !specLabels.has(name) && !OTHER_LABELS.has(name))
     .map(([name, where]) => `${name} (${where})`);
+  assert.deepEqual(unknown, []);
+});
+
+test('promqlOf should find the PromQL quoted in a runbook and leave paths, subjects and label values out', () => {
+  const text = [
+    'Check `/readyz`, `health.<region>.<kind>.<id>` and `ping_timeout`; the ratio `a:b:rate5m` (and `:rate1h`).',
+    'Ask `curl http://HOST:METRICS_PORT/readyz`; it says `nats: not connected`.',
+    'Then `sum by (switchyard_x) (rate(switchyard_nope_total{switchyard_region="R"}[5m]))` and `up{job="j"} == 0`.',
+    '```promql',
+    'switchyard_fenced_total > 0',
+    '```',
+    '```sh',
+    'curl `switchyard_in_shell`',
+    '```',
+  ].join('\n');
+  assert.deepEqual(promqlOf(text), [
+    'switchyard_fenced_total > 0',
+    'a:b:rate5m',
+    'sum by (switchyard_x) (rate(switchyard_nope_total{switchyard_region="R"}[5m]))',
+    'up{job="j"} == 0',
+  ]);
+});
+
+test('should quote in the runbooks only metrics the services export, runtime series, up or recording rules, and labels they carry', () => {
+  const queries = runbookQueries();
+  assert.ok(queries.length > 15, `only ${queries.length} runbook expressions found`);
+  const unknown: string[] = [];
+  for (const { runbook, expr } of queries) {
+    const names = metricNamesOf(expr);
+    // A bare name in backticks may be a label the text talks about (`switchyard_function_version_id`).
+    const bareLabel = names.length === 1 && names[0] === expr && (specLabels.has(expr) || OTHER_LABELS.has(expr));
+    if (bareLabel) continue;
+    for (const name of names) {
+      const known = name.includes(':') ? recorded.has(name) : spec.has(name) || RUNTIME_SERIES.has(name);
+      if (!known) unknown.push(`${runbook}: metric ${name} in \`${expr}\``);
+    }
+    for (const label of labelNamesOf(expr))
+      if (!specLabels.has(label) && !OTHER_LABELS.has(label)) unknown.push(`${runbook}: label ${label} in \`${expr}\``);
+  }
   assert.deepEqual(unknown, []);
 });

@@ -1,6 +1,7 @@
-// What the dashboards and Prometheus rules ask of the metrics, for the tests that check them: every
-// panel query of infra/grafana/dashboards, every rule of infra/prometheus/rules, the metric names a
-// PromQL expression reads, and the Prometheus names the telemetry spec table (MetricSpecs) produces.
+// What the dashboards, Prometheus rules and runbooks ask of the metrics, for the tests that check them:
+// every panel query of infra/grafana/dashboards, every rule of infra/prometheus/rules, the PromQL quoted
+// in docs/runbooks, the metric names a PromQL expression reads, and the Prometheus names the telemetry
+// spec table (MetricSpecs) produces.
 
 import { globSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -157,3 +158,49 @@ export function specLabelNames(): Set<string> {
  * of infra/prometheus/scrape-config.example.yaml (`switchyard_service`), and the runtime series' heap space.
  */
 export const OTHER_LABELS = new Set(['le', 'job', 'instance', 'switchyard_service', 'v8js_heap_space_name']);
+
+/** A PromQL expression quoted in a runbook. */
+export interface RunbookQuery {
+  /** Runbook file name (`SwitchyardNotReady.md`). */
+  runbook: string;
+  /** The expression, as quoted (`R` for a region is a string value, so any placeholder reads as PromQL). */
+  expr: string;
+}
+
+/** A recording rule's name, `level:metric:operations` (`switchyard_region:switchyard_calls:rate5m`). */
+const RECORDED_NAME = /^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z0-9_]+$/;
+
+/** Whether `name` (from {@link metricNamesOf}) is a series name of this stack rather than a word of prose. */
+const isSeriesLike = (name: string) =>
+  /^(switchyard_|nodejs_|v8js_)/.test(name) || name === 'up' || RECORDED_NAME.test(name);
+
+/**
+ * The PromQL of a markdown text: each inline code span (and each line of a ```promql block) that names
+ * a series (a `switchyard_`, `nodejs_` or `v8js_` name, `up`, or a recording rule `a:b:c`); paths,
+ * subjects and label values in backticks are prose, and a `:rate1h` suffix fragment is left out.
+ * @param markdown the text of a runbook.
+ */
+export function promqlOf(markdown: string): string[] {
+  const out: string[] = [];
+  const fenced = /```promql\n([\s\S]*?)```/g;
+  for (const m of markdown.matchAll(fenced))
+    for (const line of m[1].split('\n')) if (line.trim() !== '' && !line.trim().startsWith('#')) out.push(line.trim());
+  for (const m of markdown.replace(/```[\s\S]*?```/g, ' ').matchAll(/`([^`\n]+)`/g)) {
+    const span = m[1].trim();
+    if (span.startsWith(':')) continue;
+    if (metricNamesOf(span).some(isSeriesLike)) out.push(span);
+  }
+  return out;
+}
+
+/** The PromQL quoted in every runbook of docs/runbooks (file order). */
+export function runbookQueries(): RunbookQuery[] {
+  return globSync('docs/runbooks/*.md', { cwd: ROOT })
+    .sort()
+    .flatMap((file) =>
+      promqlOf(readFileSync(join(ROOT, file), 'utf8')).map((expr) => ({
+        runbook: file.split('/').pop() ?? file,
+        expr,
+      })),
+    );
+}

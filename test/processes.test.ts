@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import type { LaunchedChild } from '@switchyard/region-launcher';
+import { type LaunchedChild, metricsUrls, scrapeTargets } from '@switchyard/region-launcher';
 import { parseExposition, sampleValue, scrapeMetrics, waitFor } from '@switchyard/testkit';
 import { request } from 'undici';
 import { echoClient, unary } from '../services/worker/test/helpers.ts';
@@ -76,6 +76,21 @@ test('the ready line lists two children with their own PIDs, proxy IDs, callback
     assert.notEqual(kids[0].metrics, kids[1].metrics);
     assert.deepEqual(childPids(primary(kind).pid).sort(), kids.map((k) => k.pid).sort());
   }
+  // dev.json's `metrics` lists every process (process i > 0 as `<service>/<i>`): one scrape target each.
+  const metrics = metricsUrls({ 'grpc-proxy': primary('grpc-proxy'), invocation: primary('invocation') });
+  assert.deepEqual(metrics, {
+    'grpc-proxy': children('grpc-proxy')[0].metrics,
+    'grpc-proxy/1': children('grpc-proxy')[1].metrics,
+    invocation: children('invocation')[0].metrics,
+    'invocation/1': children('invocation')[1].metrics,
+  });
+  assert.deepEqual(
+    scrapeTargets({ [REGION]: metrics }).map((g) => [g.labels.switchyard_service, g.targets.length]),
+    [
+      ['grpc-proxy', 2],
+      ['invocation', 2],
+    ],
+  );
   const proxies = children('grpc-proxy') as unknown as { proxyId: string; callbackPort: number }[];
   assert.notEqual(proxies[0].proxyId, proxies[1].proxyId);
   assert.notEqual(proxies[0].callbackPort, proxies[1].callbackPort);

@@ -3,7 +3,9 @@
 // Prometheus with the repository's recording and alerting rules. The test drives gRPC sessions, local
 // and cross-region resumes, a failed resume, HTTP calls, a 500, a 202 with its status poll, an SSE
 // stream and DNS queries; then every panel query of every dashboard and every recording rule must run
-// without error and return data, and stopping region pb's only worker must fire SwitchyardNoFreeCapacity.
+// without error and return data, the workers dashboard's container calls come apart by protocol (gRPC
+// and HTTP series), and stopping region pb's only worker must fire SwitchyardNoFreeCapacity. Prometheus
+// scrapes exactly the targets a dev stack's dev.json `metrics` map gives (scripts/prometheus-targets.ts).
 // "Data" means at least one series with a number: a quantile over zero rates is NaN, which Grafana
 // cannot draw.
 
@@ -15,10 +17,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { freePorts, type LaunchedChild, launchRegions, type RegionsLaunch } from '@switchyard/region-launcher';
+import {
+  freePorts,
+  type LaunchedChild,
+  launchRegions,
+  metricsUrls,
+  type RegionsLaunch,
+  scrapeTargets,
+} from '@switchyard/region-launcher';
 import { type PrometheusHandle, type PrometheusTarget, type PromSample, startPrometheus } from '@switchyard/testkit';
 import { request } from 'undici';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { CONTAINER_CALLS_BY_PROTOCOL } from '../infra/grafana/src/dashboards-back.ts';
 import { REGION_VARIABLE_QUERY } from '../infra/grafana/src/panels.ts';
 import { echoClient, sleep, unary } from '../services/worker/test/helpers.ts';
 import { adminApi } from './admin-api.ts';
@@ -85,22 +95,21 @@ before(async () => {
   });
   await launch.waitReady([...workers, geodns]);
 
-  const targets: PrometheusTarget[] = [];
-  const add = (child: LaunchedChild | undefined, region: string, service: string) => {
-    const url = child?.readyLine?.metrics;
-    assert.equal(typeof url, 'string', `${child?.spec.name} printed no metrics URL`);
-    targets.push({
-      address: new URL(url as string).host,
-      labels: { switchyard_region: region, switchyard_service: service },
-    });
+  // The metrics map as the dev stack writes it to dev.json (services/cli dev-regions.ts), and the
+  // targets scripts/prometheus-targets.ts makes of it: one per process, labelled region and service.
+  const metrics: Record<string, Record<string, string>> = {
+    [A]: metricsUrls({ ...launch.regions[A].services, 'worker-echo': workers[0], 'worker-http': workers[1] }),
+    [B]: metricsUrls({ ...launch.regions[B].services, 'worker-echo': workers[2] }),
+    global: metricsUrls({ geodns }),
   };
   for (const region of [A, B])
-    for (const kind of ['api', 'grpc-proxy', 'invocation'] as const)
-      add(launch.regions[region].services[kind], region, kind);
-  add(workers[0], A, 'worker');
-  add(workers[1], A, 'worker');
-  add(workers[2], B, 'worker');
-  add(geodns, 'global', 'geodns');
+    for (const key of ['api', 'grpc-proxy', 'invocation', 'worker-echo'])
+      assert.equal(typeof metrics[region][key], 'string', `${region} ${key} printed no metrics URL`);
+  assert.equal(typeof metrics.global.geodns, 'string', 'geodns printed no metrics URL');
+  const targets: PrometheusTarget[] = scrapeTargets(metrics).flatMap((g) =>
+    g.targets.map((address) => ({ address, labels: { ...g.labels } })),
+  );
+  assert.equal(targets.length, Object.values(metrics).flatMap((m) => Object.values(m)).length);
   // `for: 3s`: long enough that one slow scrape (stale for a second) fires nothing, short for the test.
   // honor_labels as infra/prometheus/scrape-config.example.yaml: the series keep their own switchyard_region.
   prom = await startPrometheus(targets, {
@@ -285,6 +294,27 @@ test('should return data for every dashboard panel query and recording rule, and
   for (const name of recorded) await checkQuery(`recording rule ${name}`, name);
   t.diagnostic(`${queries.length} panel queries and ${recorded.length} recording rules run`);
   assert.deepEqual(problems, []);
+  // The workers dashboard splits container calls by protocol: region pa's gRPC (echo) and HTTP
+  // workers each give a series of their own, with calls in the window.
+  const byProtocol = queries.find((q) => q.panel === CONTAINER_CALLS_BY_PROTOCOL);
+  assert.ok(byProtocol, `a panel "${CONTAINER_CALLS_BY_PROTOCOL}"`);
+  const protocolRates = await server.query(substituteVariables(byProtocol.expr));
+  for (const protocol of ['grpc', 'http']) {
+    const series = protocolRates.filter(
+      (r) => r.metric.switchyard_region === A && r.metric.switchyard_protocol === protocol,
+    );
+    assert.equal(series.length, 1, `${protocol} series in ${A}: ${JSON.stringify(protocolRates)}`);
+    assert.ok(series[0].value > 0, `${protocol} calls per second in ${A}: ${series[0].value}`);
+  }
+  const p95 = queries.find((q) => q.panel === 'Container call duration p95 by protocol and outcome');
+  assert.ok(p95);
+  const protocols = new Set(
+    (await server.query(substituteVariables(p95.expr)))
+      .filter((r) => Number.isFinite(r.value))
+      .map((r) => r.metric.switchyard_protocol),
+  );
+  for (const protocol of ['grpc', 'http'])
+    assert.ok(protocols.has(protocol), `p95 series for ${protocol}: ${[...protocols]}`);
   // Figures of this run (printed, not asserted: performance is never asserted by timed tests).
   for (const [what, expr] of [
     ['session init p95 (s)', 'switchyard_region:switchyard_session_init_duration_seconds:p95_5m'],

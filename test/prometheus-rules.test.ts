@@ -1,14 +1,20 @@
 // The Prometheus rules (infra/prometheus): `promtool check rules` and `promtool check config` accept
 // them, `promtool test rules` runs the unit tests (synthetic series) in infra/prometheus/tests, every
 // alert is tested both firing and not firing, and every alert links an existing runbook with the
-// three sections an on-call engineer needs.
+// three sections an on-call engineer needs. The scrape-config example: one target per process of each
+// service (process i of a front end on metrics port + i, as the process plan lays them out), the same
+// services a dev stack's `.switchyard/dev.json` lists under `metrics`, a file_sd target file made from
+// that map (scripts/prometheus-targets.ts) that promtool accepts, and a commented Kubernetes job that
+// keeps the ports and labels the Helm chart gives.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, globSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, globSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { type LaunchedChild, metricsUrls, type ScrapeTargetGroup, scrapeTargets } from '@switchyard/region-launcher';
+import { frontEndChildEnv } from '@switchyard/service-main';
 import { parse as parseYaml } from 'yaml';
 import { PROMTOOL, ROOT, ruleFiles, rules } from './observability-queries.ts';
 
@@ -77,12 +83,136 @@ test('should link every alert to docs/runbooks/<alert>.md, which says what it me
     assert.ok(alertNames.includes(file.split('/').pop()?.replace(/\.md$/, '') ?? ''), `${file} has no alert`);
 });
 
-test('promtool check config should accept the scrape-config example with the rule files', () => {
+const EXAMPLE = 'infra/prometheus/scrape-config.example.yaml';
+
+interface ScrapeJob {
+  job_name: string;
+  honor_labels?: boolean;
+  static_configs?: ScrapeTargetGroup[];
+  relabel_configs?: { source_labels?: string[]; regex?: string; action?: string; target_label?: string }[];
+}
+
+/** A ready line as a service prints it: one process, or a cluster primary with `children` (one per process). */
+function readyLine(service: string, ports: number[]): LaunchedChild {
+  const url = (port: number) => `http://127.0.0.1:${port}/metrics`;
+  const line: Record<string, unknown> = { ready: true, service, metrics: url(ports[0]) };
+  if (ports.length > 1) line.children = ports.map((port, index) => ({ index, pid: 1000 + index, metrics: url(port) }));
+  return { readyLine: line } as unknown as LaunchedChild;
+}
+
+/**
+ * The `metrics` map of a dev.json, made by the dev stack's own `metricsUrls` from ready lines: two
+ * regions (`switchyard dev --regions`), the front ends of `pa` running 2 processes, geodns under `global`.
+ */
+const DEV_METRICS: Record<string, Record<string, string>> = {
+  pa: metricsUrls({
+    api: readyLine('api', [41001]),
+    'grpc-proxy': readyLine('grpc-proxy', [41002, 41003]),
+    invocation: readyLine('invocation', [41004, 41005]),
+    'worker-echo': readyLine('worker', [41006]),
+    'worker-http-echo': readyLine('worker', [41007]),
+  }),
+  pb: metricsUrls({
+    api: readyLine('api', [42001]),
+    'grpc-proxy': readyLine('grpc-proxy', [42002]),
+    invocation: readyLine('invocation', [42004]),
+    'worker-echo': readyLine('worker', [42006]),
+  }),
+  global: metricsUrls({ geodns: readyLine('geodns', [43001]) }),
+};
+
+test("the scrape-config example should scrape every process of a front end on metrics port + index, with the alerts' labels", () => {
+  const doc = parseYaml(readFileSync(join(ROOT, EXAMPLE), 'utf8')) as { scrape_configs: ScrapeJob[] };
+  const job = doc.scrape_configs.find((j) => j.job_name === 'switchyard');
+  assert.ok(job?.static_configs, 'a static job `switchyard`');
+  assert.equal(job.honor_labels, true);
+  for (const group of job.static_configs) {
+    assert.deepEqual(
+      Object.keys(group.labels).sort(),
+      ['switchyard_region', 'switchyard_service'],
+      JSON.stringify(group),
+    );
+    const byHost = Map.groupBy(group.targets, (t) => t.split(':')[0]);
+    for (const [host, targets] of byHost) {
+      const ports = targets.map((t) => Number(t.split(':')[1]));
+      if (!['grpc-proxy', 'invocation'].includes(group.labels.switchyard_service)) {
+        assert.equal(ports.length, 1, `${host}: one process per ${group.labels.switchyard_service}`);
+        continue;
+      }
+      // N processes: the ports the process plan gives processes 0..N-1 from the configured base port.
+      const planned = ports.map((_, i) => {
+        const env = frontEndChildEnv(
+          { idVar: 'SWITCHYARD_PROXY_ID', id: 'p', callbackPort: 10086, metricsPort: ports[0] },
+          i,
+        );
+        return Number(env.SWITCHYARD_METRICS_PORT);
+      });
+      assert.deepEqual(ports, planned, `${host} (${group.labels.switchyard_service}): one target per process`);
+      assert.ok(ports.length > 1, `${host}: the example shows a front end with several processes`);
+    }
+  }
+  // The services a dev stack lists under `metrics` are the services the example scrapes.
+  const exampleServices = new Set(job.static_configs.map((g) => g.labels.switchyard_service));
+  const devServices = new Set(scrapeTargets(DEV_METRICS).map((g) => g.labels.switchyard_service));
+  assert.deepEqual([...exampleServices].sort(), [...devServices].sort());
+  assert.deepEqual([...devServices].sort(), ['api', 'geodns', 'grpc-proxy', 'invocation', 'worker']);
+});
+
+test("scrapeTargets should make one target per process of dev.json's metrics map, grouped by region and service", () => {
+  assert.equal(DEV_METRICS.pa['grpc-proxy/1'], 'http://127.0.0.1:41003/metrics', 'dev.json lists process 1');
+  const groups = scrapeTargets(DEV_METRICS);
+  const urls = Object.values(DEV_METRICS).flatMap((m) => Object.values(m).map((u) => new URL(u).host));
+  assert.deepEqual(groups.flatMap((g) => g.targets).sort(), urls.sort(), 'every URL of dev.json, once');
+  assert.deepEqual(
+    groups.find((g) => g.labels.switchyard_region === 'pa' && g.labels.switchyard_service === 'grpc-proxy')?.targets,
+    ['127.0.0.1:41002', '127.0.0.1:41003'],
+  );
+  assert.deepEqual(
+    groups.find((g) => g.labels.switchyard_region === 'pa' && g.labels.switchyard_service === 'worker')?.targets,
+    ['127.0.0.1:41006', '127.0.0.1:41007'],
+  );
+  assert.deepEqual(groups.find((g) => g.labels.switchyard_service === 'geodns')?.labels.switchyard_region, 'global');
+  assert.equal(groups.length, 9, '4 services in each region and geodns');
+});
+
+test("the commented Kubernetes job should keep every metrics port of the chart's headless Services and label targets as the alerts read them", () => {
+  const text = readFileSync(join(ROOT, EXAMPLE), 'utf8');
+  const block = /# BEGIN kubernetes-endpoints\n([\s\S]*?)# END kubernetes-endpoints/.exec(text)?.[1];
+  assert.ok(block, 'a commented kubernetes-endpoints block');
+  const [job] = parseYaml(block.replace(/^#/gm, '')) as ScrapeJob[];
+  assert.equal(job.honor_labels, true);
+  const relabel = job.relabel_configs ?? [];
+  const keep = (label: string) => relabel.find((r) => r.action === 'keep' && r.source_labels?.[0] === label)?.regex;
+  // The chart's labels and port names (templates/service.yaml, _helpers.tpl, servicemonitor.yaml).
+  assert.equal(keep('__meta_kubernetes_service_label_switchyard_io_service'), 'headless');
+  const ports = new RegExp(`^(?:${keep('__meta_kubernetes_endpoint_port_name')})$`);
+  for (const name of ['metrics', 'metrics-1', 'metrics-7']) assert.match(name, ports);
+  for (const name of ['callback', 'callback-1', 'grpc', 'metricsx']) assert.doesNotMatch(name, ports);
+  const target = (label: string) => relabel.find((r) => r.target_label === label)?.source_labels?.[0];
+  assert.equal(target('switchyard_region'), '__meta_kubernetes_service_label_switchyard_io_region');
+  assert.equal(target('switchyard_service'), '__meta_kubernetes_service_label_app_kubernetes_io_component');
+  const monitor = readFileSync(join(ROOT, 'infra/helm/switchyard/templates/servicemonitor.yaml'), 'utf8');
+  for (const label of [target('switchyard_region'), target('switchyard_service')])
+    assert.ok(monitor.includes(`[${label}]`), `the ServiceMonitor relabels from ${label} too`);
+  assert.match(monitor, /switchyard\.io\/service: headless/);
+  assert.match(monitor, /printf "metrics-%d"/);
+});
+
+test("promtool check config should accept the scrape-config example with the rule files and a dev stack's target file", () => {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-promconfig-'));
   try {
     cpSync(join(ROOT, 'infra/prometheus'), dir, { recursive: true });
+    mkdirSync(join(dir, 'targets'), { recursive: true });
+    writeFileSync(join(dir, 'targets/dev.json'), JSON.stringify(scrapeTargets(DEV_METRICS)));
     const out = promtool(['check', 'config', 'scrape-config.example.yaml'], dir);
     assert.match(out, /is valid prometheus config file syntax/);
+    // promtool reads the target file: a bad label name in it fails the check.
+    writeFileSync(
+      join(dir, 'targets/dev.json'),
+      JSON.stringify([{ targets: ['127.0.0.1:1'], labels: { 'a b': 'x' } }]),
+    );
+    const bad = spawnSync(PROMTOOL, ['check', 'config', 'scrape-config.example.yaml'], { cwd: dir, encoding: 'utf8' });
+    assert.notEqual(bad.status, 0, `${bad.stdout}${bad.stderr}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,11 +7,14 @@ const RATE = '$__rate_interval';
 
 const WORKER = `${R}, service_name="worker"`;
 
+/** Title of the workers panel of container calls per second by protocol (test/prometheus-e2e reads its series). */
+export const CONTAINER_CALLS_BY_PROTOCOL = 'Container calls per second by protocol';
+
 /** Workers (capacity, container calls) and tunnels (open, churn, CONNECT results, token age). */
 export const workersTunnels: DashboardSpec = {
   uid: 'switchyard-workers-tunnels',
   title: 'Switchyard / Workers and tunnels',
-  description: 'Worker capacity and container calls; tunnels between workers and front ends.',
+  description: 'Worker capacity and container calls by protocol (gRPC, HTTP); tunnels between workers and front ends.',
   rows: [
     {
       title: 'Workers',
@@ -47,18 +50,39 @@ export const workersTunnels: DashboardSpec = {
             legend: '{{switchyard_region}} {{service_instance_id}}',
           },
         ]),
-        timeseries('Container call duration p95 by outcome', 's', 'Worker to function container calls.', [
-          {
-            expr: `histogram_quantile(0.95, sum by (le, switchyard_region, switchyard_outcome) (rate(switchyard_container_call_duration_seconds_bucket{${R}}[${RATE}])))`,
-            legend: '{{switchyard_region}} {{switchyard_outcome}}',
-          },
-        ]),
-        timeseries('Container errors per second by kind', 'reqps', 'Calls the container failed or refused.', [
-          {
-            expr: `sum by (switchyard_region, switchyard_error_kind) (rate(switchyard_container_errors_total{${R}}[${RATE}]))`,
-            legend: '{{switchyard_region}} {{switchyard_error_kind}}',
-          },
-        ]),
+        timeseries(
+          CONTAINER_CALLS_BY_PROTOCOL,
+          'reqps',
+          'Calls each worker relayed to its function container, by protocol (grpc, http; websocket while switched).',
+          [
+            {
+              expr: `sum by (switchyard_region, switchyard_protocol) (rate(switchyard_container_call_duration_seconds_count{${R}}[${RATE}]))`,
+              legend: '{{switchyard_region}} {{switchyard_protocol}}',
+            },
+          ],
+        ),
+        timeseries(
+          'Container call duration p95 by protocol and outcome',
+          's',
+          'Worker to function container calls; gRPC and HTTP calls apart (a WebSocket lasts as long as it stays open).',
+          [
+            {
+              expr: `histogram_quantile(0.95, sum by (le, switchyard_region, switchyard_protocol, switchyard_outcome) (rate(switchyard_container_call_duration_seconds_bucket{${R}}[${RATE}])))`,
+              legend: '{{switchyard_region}} {{switchyard_protocol}} {{switchyard_outcome}}',
+            },
+          ],
+        ),
+        timeseries(
+          'Container errors per second by protocol and kind',
+          'reqps',
+          'Calls the container failed or refused, by protocol.',
+          [
+            {
+              expr: `sum by (switchyard_region, switchyard_protocol, switchyard_error_kind) (rate(switchyard_container_errors_total{${R}}[${RATE}]))`,
+              legend: '{{switchyard_region}} {{switchyard_protocol}} {{switchyard_error_kind}}',
+            },
+          ],
+        ),
         timeseries(
           'Reconnect windows expired per second',
           'reqps',

@@ -16,7 +16,8 @@ export {
 export type { ChildExit, ChildSpec } from './launched-child.ts';
 export { DEFAULT_STOP_GRACE_MS, describeExit, LaunchedChild } from './launched-child.ts';
 export { LauncherError, LauncherErrorCode } from './launcher-error.ts';
-export { metricsUrls } from './metrics-urls.ts';
+export type { ScrapeTargetGroup } from './metrics-urls.ts';
+export { metricsUrls, scrapeTargets, serviceOfMetricsKey } from './metrics-urls.ts';
 export type { NatsServers, StartNatsServersOptions } from './nats-launch.ts';
 export {
   NATS_STALL_MS,

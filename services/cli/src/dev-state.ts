@@ -61,7 +61,9 @@ export const DevStateSchema = z.object({
     .optional(),
   /**
    * Metrics endpoints (`GET /metrics`; `/healthz` and `/readyz` beside it) by region, then by service
-   * (`grpc-proxy`, `invocation`, `api`, `worker-<sample>`); the global geodns under `global`.
+   * (`grpc-proxy`, `invocation`, `api`, `worker-<sample>`; a front end running N processes adds
+   * `<service>/<index>` for process 1..N-1); the global geodns under `global`. As Prometheus targets:
+   * `scripts/prometheus-targets.ts`.
    */
   metrics: z.record(z.string(), z.record(z.string(), z.string())).optional(),
   /** The dev geodns of a multi-region run: `host:port` and zone. */

@@ -44,10 +44,13 @@ export async function invoke(
   const reqId = newRequestId();
   const h = req.headers;
   let gone = false;
+  /** Set when the response closed (a 'close' listener added after that would never run). */
+  let closed = false;
   let onGone: (() => void) | undefined;
   /** The version the request was authorized for (its call's labels), else undefined (`unknown`). */
   let routedVersion: string | undefined;
   res.once('close', () => {
+    closed = true;
     // Outcome: the status class sent (a 202 counts as 2xx when it leaves), or `cancelled`.
     const outcome = res.headersSent ? httpOutcome(res.statusCode) : 'cancelled';
     ctx.metrics.callEnded(routedVersion, outcome, (performance.now() - started) / 1000);
@@ -69,6 +72,9 @@ export async function invoke(
       versionId: target.versionId,
     });
     routedVersion = auth.version.versionId;
+    // The client left during the authorization: no place is taken, since a 'close' listener added now
+    // would never run to give it back.
+    if (closed) return;
     // A place among the key's invocations in flight here, given back when the response ends (issue 11 item 2).
     const release = ctx.keyRequests.acquire(auth.key.keyId);
     if (!release) throw new SwitchyardError('SY_KEY_REQUESTS_EXCEEDED');

@@ -22,6 +22,8 @@ export interface HarnessInvocation {
   url: string;
   /** `http://127.0.0.1:<port>/metrics` of its telemetry, when started with `{ metrics: true }`. */
   metricsUrl?: string;
+  /** The replica's own control store (its copy of functions, versions and API keys). */
+  control: ControlStore;
   stop(): Promise<void>;
 }
 
@@ -232,11 +234,13 @@ export class InvocationHarness {
   /**
    * Starts an invocation service replica with its own NATS and Redis connections; with
    * `options.metrics`, also its telemetry (a real Prometheus endpoint on an ephemeral loopback port) and
-   * front-end metrics, as main.ts wires them.
+   * front-end metrics, as main.ts wires them. `options.natsUrl`: the server its NATS connection dials
+   * (default the harness server), e.g. a delaying relay in front of it, to slow its control store's
+   * catch-ups.
    */
   async addInvocation(
     overrides: Record<string, unknown> = {},
-    options: { metrics?: boolean } = {},
+    options: { metrics?: boolean; natsUrl?: string } = {},
   ): Promise<HarnessInvocation> {
     const config = loadConfig(InvocationConfigSchema, {
       service: 'invocation',
@@ -253,7 +257,7 @@ export class InvocationHarness {
         ...overrides,
       },
     });
-    const nc = await connect({ servers: this.nats.url });
+    const nc = await connect({ servers: options.natsUrl ?? this.nats.url });
     const control = await ControlStore.open(nc);
     const queue = await TicketQueue.open(nc, { region: this.region });
     const redis = new Redis(this.redis.url, { maxRetriesPerRequest: 1 });
@@ -275,6 +279,7 @@ export class InvocationHarness {
       port,
       url: `http://127.0.0.1:${port}`,
       metricsUrl: telemetry?.metricsUrl,
+      control,
       stop: async () => {
         await service.close().catch(() => undefined);
         metrics?.close();

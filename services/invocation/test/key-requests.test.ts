@@ -1,9 +1,11 @@
 // Issue 11 item 2: a per-API-key cap on invocations in flight on one invocation instance, driven past
 // its limit against real servers (NATS, Redis, the service's listener, a worker, an HTTP container):
 // one more request is answered 429 problem+json (SY_KEY_REQUESTS_EXCEEDED) with Retry-After, other
-// keys and status polls are unaffected, and the place is free again once a request ends.
+// keys and status polls are unaffected, and the place is free again once a request ends, also when
+// its client left while the key was being authorized.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { startTcpRelay, waitFor } from '@switchyard/testkit';
 import { request } from 'undici';
 import { type HarnessInvocation, InvocationHarness } from './harness.ts';
 
@@ -62,5 +64,45 @@ describe('per-key cap on concurrent requests (issue 11 item 2)', () => {
     });
     assert.equal(after202.statusCode, 200);
     await after202.body.dump();
+  });
+
+  it('should give the place back when the client leaves while its key is being authorized', async () => {
+    // A replica whose NATS link delays every chunk by 400 ms each way: a key created a moment ago is
+    // not in its copy yet, so authorizeFresh waits for a catch-up (a stream info round trip, ~800 ms).
+    const relay = await startTcpRelay({ targetPort: h.nats.port });
+    const slow = await h.addInvocation(
+      { maxConcurrentRequestsPerKey: 1 },
+      { natsUrl: `nats://127.0.0.1:${relay.port}` },
+    );
+    try {
+      relay.setDelay(400);
+      const { key } = await h.control.createApiKey({ accountId: h.accountId });
+      const send = (signal?: AbortSignal) =>
+        request(`${slow.url}/echo`, {
+          headers: { host: h.host(slow), authorization: `Bearer ${key}` },
+          signal,
+        });
+      const leave = new AbortController();
+      const left = send(leave.signal).then(
+        () => assert.fail('the request whose client left was answered'),
+        () => undefined,
+      );
+      // The key reaches the replica's watch (one delayed push) while the request's catch-up still
+      // waits for its stream info reply: the client leaves during the authorization.
+      await waitFor(() => slow.control.authenticate(key) !== undefined, { what: 'the key in the replica' });
+      leave.abort();
+      await left;
+      // A catch-up asked for now runs after the request's one: once it is done, the request has taken
+      // its place (and, with the client gone, must have given it back).
+      assert.equal(await slow.control.catchUp(5_000), true);
+      relay.setDelay(0);
+      const again = await send();
+      assert.equal(again.statusCode, 200, 'the only place of the key is free again');
+      await again.body.dump();
+    } finally {
+      await slow.stop();
+      h.invocations.splice(h.invocations.indexOf(slow), 1);
+      await relay.stop();
+    }
   });
 });
