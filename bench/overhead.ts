@@ -31,9 +31,8 @@
 // One command: node bench/run.ts overhead [--services grpc,http] [--configs a,b,c,d] [--warmup 500]
 //   [--warmup-sampled 0] [--n1 100] [--n2 500] [--repeats 5] [--idle-s 10] [--concurrency 4] [--keep-dumps DIR]. Needs valgrind (callgrind_control). Prints a markdown table.
 
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { launchBenchRegion } from './lib/bench-region.ts';
+import { callgrindZero, drive, callgrindDump as dump } from './lib/callgrind.ts';
 import { nodeBinary, spawnChild } from './lib/child.ts';
 import { echoResponsePayload, encodeEchoRequest, patternPayload } from './lib/grpc-frame.ts';
 import { markdownTable } from './lib/report.ts';
@@ -182,36 +182,8 @@ function frontEndEnv(config: OverheadConfig, sinkUrl: string, outFile: string): 
   return env;
 }
 
-/** Runs `calls` calls of `one`, `concurrency` at a time; throws the first failure. */
-async function drive(calls: number, concurrency: number, one: () => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < calls) {
-      next++;
-      await one();
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, lane));
-}
-
-/** Ir total of one callgrind dump file (its `summary:` or `totals:` line). */
-function irOf(file: string): number {
-  const match = /^(?:summary|totals): (\d+)/m.exec(readFileSync(file, 'utf8'));
-  if (!match) throw new Error(`no Ir total in ${file}`);
-  return Number(match[1]);
-}
-
-/** Asks the callgrind of `pid` to dump (counters then restart at zero); returns the new dump's Ir. */
-function dump(pid: number, dir: string, base: string): number {
-  const before = new Set(readdirSync(dir));
-  execFileSync('callgrind_control', ['--dump', String(pid)], { stdio: 'ignore', timeout: 300_000 });
-  const fresh = readdirSync(dir).filter((f) => f.startsWith(`${base}.`) && /\.\d+$/.test(f) && !before.has(f));
-  if (fresh.length !== 1) throw new Error(`expected one new callgrind dump in ${dir}, found ${fresh.join(', ')}`);
-  return irOf(join(dir, fresh[0]));
-}
-
 /** A client of one front end: one call, checked. */
-interface Caller {
+export interface Caller {
   /** One call; `extra` headers are added to this call only. */
   one(extra?: Record<string, string>): Promise<void>;
   close(): void;
@@ -243,7 +215,11 @@ function grpcCaller(port: number, headers: Record<string, string>): Caller {
   };
 }
 
-function httpCaller(port: number, headers: Record<string, string>): Caller {
+/**
+ * A keep-alive HTTP/1.1 client of the invocation service: each call is `POST /echo` with a 100-byte
+ * body and `headers`, and must answer 200. Also used by http-relay-ir.ts.
+ */
+export function httpCaller(port: number, headers: Record<string, string>): Caller {
   const agent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
   const body = 'x'.repeat(100);
   return {
@@ -259,11 +235,15 @@ function httpCaller(port: number, headers: Record<string, string>): Caller {
             headers: { ...headers, ...extra, 'content-type': 'text/plain' },
           },
           (res: IncomingMessage) => {
-            res.resume();
+            // The body only matters when the status is not 200 (a problem document says why).
+            let problem = '';
+            res.on('data', (chunk: Buffer) => {
+              if (res.statusCode !== 200 && problem.length < 1024) problem += chunk.toString();
+            });
             res.once('end', () =>
               res.statusCode === 200
                 ? resolve()
-                : reject(new Error(`HTTP ${res.statusCode} from the invocation service`)),
+                : reject(new Error(`HTTP ${res.statusCode} from the invocation service: ${problem}`)),
             );
             res.once('error', reject);
           },
@@ -320,7 +300,7 @@ async function measure(
       caller.one({ traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` });
     await drive(options.warmupSampled, options.concurrency, sampled);
     await drive(options.warmup, options.concurrency, () => caller.one());
-    execFileSync('callgrind_control', ['--zero', String(pid)], { stdio: 'ignore', timeout: 300_000 });
+    callgrindZero(pid);
     exportsAtStart = exports();
     const estimates: number[] = [];
     const windows: [number, number][] = [];

@@ -30,6 +30,10 @@ const MODES = {
     about: 'instructions per call of the front ends (callgrind): metrics and tracing on vs off (issue 9)',
     load: () => import('./overhead.ts').then((m) => m.runOverheadBench),
   },
+  'http-relay-ir': {
+    about: 'instructions per HTTP request of the worker relay and the invocation service (callgrind, issue 12)',
+    load: () => import('./http-relay-ir.ts').then((m) => m.runRelayIrBench),
+  },
 } as const;
 
 function usage(): string {

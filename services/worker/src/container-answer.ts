@@ -1,0 +1,201 @@
+// One HTTP container request as an undici dispatch handler (H3, H4, H6, H10): the container's answer
+// is written straight into the tunnel stream, with no Readable per answer in between. Backpressure
+// both ways of the answer: a full tunnel stream pauses the container read (a slow client slows the
+// container, memory stays bounded) and 'drain' resumes it. The stream is ended only once its last
+// write was called back, so a normal end never meets a pending write (no ERR_STREAM_DESTROYED built).
+
+import http2 from 'node:http2';
+import type { PassThrough } from 'node:stream';
+import { type ErrorCode, PROBLEM_CONTENT_TYPE, problemDocument } from '@switchyard/protocol';
+import type { Dispatcher } from 'undici';
+import { tunnelResponseHeaders } from './container-headers.ts';
+import type { HttpRelayResult } from './http-upstream.ts';
+
+const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
+
+/** Connection errors that mean the container is not there at all (503), as opposed to failing (502). */
+const DOWN_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** Answers a tunnel stream with a problem document (no-op when it is closed; reset when already answered). */
+export function respondProblem(stream: http2.ServerHttp2Stream, code: ErrorCode, detail?: string): void {
+  if (stream.destroyed || stream.closed) return;
+  if (stream.headersSent) {
+    stream.close(NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  const problem = problemDocument(code, detail);
+  const body = JSON.stringify(problem);
+  try {
+    stream.respond({
+      ':status': problem.status,
+      'content-type': PROBLEM_CONTENT_TYPE,
+      'content-length': Buffer.byteLength(body),
+    });
+    stream.end(body);
+  } catch {
+    // The stream was reset meanwhile.
+  }
+}
+
+/**
+ * The handler of one container request relayed from `stream`. It settles once, through `done`:
+ * answer complete -> `{status}`; tunnel stream closed first (H10) -> CLIENT_CANCELLED and the container
+ * request aborted; container unreachable -> 503 SY_UPSTREAM_UNAVAILABLE; failing before its answer ->
+ * 502 SY_UPSTREAM_FAILED; failing mid-body -> the tunnel stream is reset (a truncated body must not look
+ * complete). Listens to the stream's 'aborted' and 'close' from construction.
+ */
+export class ContainerAnswer implements Dispatcher.DispatchHandler {
+  readonly #stream: http2.ServerHttp2Stream;
+  readonly #done: (result: HttpRelayResult) => void;
+  /** `METHOD /path` of the request, for problem details. */
+  readonly #method: string;
+  readonly #path: string;
+  #controller: Dispatcher.DispatchController | undefined;
+  /** The request body when it streams from the tunnel (a PassThrough undici may destroy). */
+  #body: PassThrough | undefined;
+  #status: number | undefined;
+  #cancelled = false;
+  #settled = false;
+  /** Writes to the tunnel stream not called back yet. */
+  #writes = 0;
+  /** The container's answer is complete; the stream ends once {@link #writes} is 0. */
+  #ending = false;
+  #draining = false;
+
+  constructor(stream: http2.ServerHttp2Stream, method: string, path: string, done: (result: HttpRelayResult) => void) {
+    this.#stream = stream;
+    this.#method = method;
+    this.#path = path;
+    this.#done = done;
+    // A reset tunnel stream ends its readable side like a clean END_STREAM: cancel first, so that a
+    // truncated upload never reaches the container as a complete body.
+    stream.once('aborted', this.#cancel);
+    stream.once('close', this.#cancel);
+  }
+
+  /** True once the tunnel stream closed or was reset before the answer was complete. */
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  /** Sets the streamed request body, destroyed (never ended) if the tunnel stream is cancelled. */
+  set body(body: PassThrough) {
+    this.#body = body;
+  }
+
+  /** Settles as CLIENT_CANCELLED without a container request (cancelled before it was sent). */
+  cancelledBeforeStart(): void {
+    this.#settle({ error: 'CLIENT_CANCELLED' });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#cancelled) controller.abort(new Error('request cancelled by the client'));
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    // 1xx informational answers are not relayed; the final one follows.
+    if (statusCode < 200 || this.#settled) return;
+    this.#status = statusCode;
+    const stream = this.#stream;
+    if (stream.destroyed || stream.closed) {
+      this.#settle({ status: statusCode, error: 'CLIENT_CANCELLED' });
+      controller.abort(new Error('tunnel stream closed'));
+      return;
+    }
+    try {
+      stream.respond(tunnelResponseHeaders(headers, statusCode));
+    } catch {
+      this.#settle({ status: statusCode, error: 'CLIENT_CANCELLED' });
+      controller.abort(new Error('tunnel stream reset'));
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const stream = this.#stream;
+    // 204/304/HEAD: node ended the stream with the headers; nothing more goes in.
+    if (this.#settled || stream.writableEnded) return;
+    this.#writes++;
+    if (!stream.write(chunk, this.#written)) {
+      controller.pause();
+      if (!this.#draining) {
+        this.#draining = true;
+        stream.on('drain', this.#drain);
+      }
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#settled) return;
+    this.#ending = true;
+    if (this.#writes === 0) this.#end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.#settled) return;
+    const stream = this.#stream;
+    if (this.#cancelled) {
+      if (!stream.destroyed && !stream.closed) stream.close(NGHTTP2_INTERNAL_ERROR);
+      this.#settle({ status: this.#status, error: 'CLIENT_CANCELLED' });
+      return;
+    }
+    if (this.#status !== undefined) {
+      // The container died mid-body: never end the stream cleanly.
+      if (!stream.destroyed && !stream.closed) stream.close(NGHTTP2_INTERNAL_ERROR);
+      this.#settle({ status: this.#status, error: 'SY_UPSTREAM_FAILED' });
+      return;
+    }
+    const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
+    const errorCode: ErrorCode = DOWN_CODES.has(code) ? 'SY_UPSTREAM_UNAVAILABLE' : 'SY_UPSTREAM_FAILED';
+    respondProblem(stream, errorCode, `${this.#method} ${this.#path.split('?')[0]}: ${err.message}`);
+    this.#settle({ error: errorCode });
+  }
+
+  #settle(result: HttpRelayResult): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#done(result);
+  }
+
+  #end(): void {
+    const stream = this.#stream;
+    if (!stream.destroyed && !stream.writableEnded) stream.end();
+    this.#settle({ status: this.#status });
+  }
+
+  /** Callback of every write to the tunnel stream. */
+  readonly #written = (): void => {
+    if (--this.#writes === 0 && this.#ending && !this.#settled) this.#end();
+  };
+
+  readonly #drain = (): void => {
+    this.#controller?.resume();
+  };
+
+  readonly #cancel = (): void => {
+    if (this.#settled || this.#cancelled) return;
+    this.#cancelled = true;
+    if (this.#ending) {
+      // The container's answer was complete; only the last writes were lost with the stream.
+      this.#settle({ status: this.#status, error: 'CLIENT_CANCELLED' });
+      return;
+    }
+    const body = this.#body;
+    if (body !== undefined) {
+      this.#stream.unpipe(body);
+      body.destroy(new Error('request cancelled by the client'));
+    }
+    this.#controller?.abort(new Error('request cancelled by the client'));
+  };
+}
