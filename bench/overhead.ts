@@ -26,8 +26,7 @@
 // One command: node bench/run.ts overhead [--services grpc,http] [--configs a,b,c,d] [--warmup 500]
 //   [--n1 100] [--n2 500] [--repeats 5] [--idle-s 10] [--concurrency 4]. Needs valgrind (callgrind_control). Prints a markdown table.
 
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { launchBenchRegion } from './lib/bench-region.ts';
+import { dump, zero } from './lib/callgrind.ts';
 import { nodeBinary, spawnChild } from './lib/child.ts';
 import { echoResponsePayload, encodeEchoRequest, patternPayload } from './lib/grpc-frame.ts';
 import { markdownTable } from './lib/report.ts';
@@ -172,22 +172,6 @@ async function drive(calls: number, concurrency: number, one: () => Promise<void
   await Promise.all(Array.from({ length: concurrency }, lane));
 }
 
-/** Ir total of one callgrind dump file (its `summary:` or `totals:` line). */
-function irOf(file: string): number {
-  const match = /^(?:summary|totals): (\d+)/m.exec(readFileSync(file, 'utf8'));
-  if (!match) throw new Error(`no Ir total in ${file}`);
-  return Number(match[1]);
-}
-
-/** Asks the callgrind of `pid` to dump (counters then restart at zero); returns the new dump's Ir. */
-function dump(pid: number, dir: string, base: string): number {
-  const before = new Set(readdirSync(dir));
-  execFileSync('callgrind_control', ['--dump', String(pid)], { stdio: 'ignore', timeout: 300_000 });
-  const fresh = readdirSync(dir).filter((f) => f.startsWith(`${base}.`) && /\.\d+$/.test(f) && !before.has(f));
-  if (fresh.length !== 1) throw new Error(`expected one new callgrind dump in ${dir}, found ${fresh.join(', ')}`);
-  return irOf(join(dir, fresh[0]));
-}
-
 /** A client of one front end: one call, checked. */
 interface Caller {
   one(): Promise<void>;
@@ -283,7 +267,7 @@ async function measure(
   const exportsAtStart = exports();
   try {
     await drive(options.warmup, options.concurrency, caller.one);
-    execFileSync('callgrind_control', ['--zero', String(pid)], { stdio: 'ignore', timeout: 300_000 });
+    zero(pid);
     const estimates: number[] = [];
     const windows: [number, number][] = [];
     const windowMs: [number, number][] = [];
