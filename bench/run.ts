@@ -34,10 +34,14 @@ const MODES = {
     about: 'instructions per HTTP request of the worker relay and the invocation service (callgrind, issue 12)',
     load: () => import('./http-relay-ir.ts').then((m) => m.runRelayIrBench),
   },
+  'relay-micro': {
+    about: 'instructions per call of one relay hop (callgrind): in-process client -> relayStream -> echo vs direct',
+    load: () => import('./relay-micro.ts').then((m) => m.runRelayMicroBench),
+  },
 } as const;
 
 function usage(): string {
-  const lines = Object.entries(MODES).map(([name, mode]) => `  ${name.padEnd(8)} ${mode.about}`);
+  const lines = Object.entries(MODES).map(([name, mode]) => `  ${name.padEnd(15)} ${mode.about}`);
   return `usage: npm run bench -- <mode> [options]   (<mode> --help for its options)\nmodes:\n${lines.join('\n')}`;
 }
 

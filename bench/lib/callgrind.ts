@@ -1,6 +1,6 @@
-// Callgrind helpers shared by the instruction-count benches (overhead.ts, http-relay-ir.ts): a
-// process started under `valgrind --tool=callgrind` (bench/lib/overhead-preload.ts) is zeroed and
-// dumped with `callgrind_control`, and each dump's total Ir is read back.
+// Callgrind helpers shared by the instruction-count benches (overhead, http-relay-ir, relay-micro,
+// stack-callgrind): read a dump's Ir total, ask a running callgrind to zero or dump its counters, drive
+// calls, and the estimators over measured windows.
 
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -40,4 +40,25 @@ export async function drive(calls: number, concurrency: number, one: () => Promi
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
+}
+
+/** Alias of {@link callgrindZero} (the name relay-micro and stack-callgrind use). */
+export const zero = callgrindZero;
+
+/** Alias of {@link callgrindDump} (the name relay-micro and stack-callgrind use). */
+export const dump = callgrindDump;
+
+/** Median of `values` (the upper one of an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+/** Ir per call of window pairs: pooled (all Ir / all calls) and the median of (ir2 - ir1) / (n2 - n1). */
+export function perCall(windows: [number, number][], n1: number, n2: number): { pooled: number; pair: number } {
+  const ir = windows.reduce((sum, [w1, w2]) => sum + w1 + w2, 0);
+  return {
+    pooled: ir / (windows.length * (n1 + n2)),
+    pair: median(windows.map(([w1, w2]) => (w2 - w1) / (n2 - n1))),
+  };
 }

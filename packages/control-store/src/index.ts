@@ -16,7 +16,7 @@ export { controlFreshnessFields, controlFreshnessOptions } from './control-store
 export type { CreateApiKeyInput, CreateFunctionInput } from './control-store-inputs.ts';
 export { API_KEY_PREFIX, hashApiKey } from './control-store-inputs.ts';
 export type { ApiKeyChangeListener, VersionChangeListener } from './control-store-watch.ts';
-export type { CallCarrier, CallEndCode, CallEndSource } from './open-calls.ts';
-export { OpenCalls } from './open-calls.ts';
+export type { CallCarrier, CallEndCode, CallEndSource, CallStopper } from './open-calls.ts';
+export { CallEnding, OpenCalls } from './open-calls.ts';
 export type { ApiKeyRecord, FunctionRecord, VersionRecord } from './records.ts';
 export { ApiKeyRecordSchema, FunctionRecordSchema, VersionRecordSchema } from './records.ts';

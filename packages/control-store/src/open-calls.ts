@@ -7,7 +7,7 @@
 
 import type { ApiKeyRecord } from './records.ts';
 
-/** The codes a tracked call may be ended with (the abort reason of its signal). */
+/** The codes a watched call may be ended with (its CallEnding's code, the abort reason of a tracked call's signal). */
 export type CallEndCode = 'SY_AUTH_INVALID' | 'SY_AUTH_FORBIDDEN' | 'SY_CONTROL_UNAVAILABLE';
 
 /** What a call is ended for: the store's API key records and events (a ControlStore). */
@@ -27,19 +27,60 @@ export interface CallCarrier {
   readonly closed?: boolean;
 }
 
-interface OpenCall {
-  readonly functionId: string;
-  readonly controller: AbortController;
+/** Told when a watched call must end (a {@link CallEnding}'s slot). */
+export interface CallStopper {
+  /** Ends the call with `code` (called at most once, synchronously; must not throw). */
+  stop(code: CallEndCode): void;
 }
 
 /**
- * Calls in progress by API key. `track()` each authorized call; its signal is aborted, with a
- * {@link CallEndCode} as reason, when the call must end. The front end ends it in its protocol's way
- * (gRPC trailers, a WebSocket close frame, a cut HTTP response).
+ * One watched call ({@link OpenCalls.watch}): `code` once the call must end, and the `stopper` told
+ * then. A plain object with a callback slot, not an AbortSignal: nothing per call but this object
+ * (the hot path of the gRPC proxy watches every call). Fits the relay's `RelayEnding` of
+ * @switchyard/tunnel.
+ */
+export class CallEnding {
+  /** The key the call was authorized with. */
+  readonly keyId: string;
+  readonly functionId: string;
+  /** Why the call must end, once it must; undefined while it may go on. */
+  code: CallEndCode | undefined;
+  /** Told (once) when the call must end; set by whoever ends the call in its protocol's way. */
+  stopper: CallStopper | undefined = undefined;
+
+  constructor(keyId: string, functionId: string, code: CallEndCode | undefined) {
+    this.keyId = keyId;
+    this.functionId = functionId;
+    this.code = code;
+  }
+
+  /** Marks the call ended with `code` and tells the stopper, if any. */
+  end(code: CallEndCode): void {
+    if (this.code !== undefined) return;
+    this.code = code;
+    this.stopper?.stop(code);
+  }
+}
+
+/** The stopper of {@link OpenCalls.track}: aborts the signal it returned. */
+class AbortStopper implements CallStopper {
+  readonly #controller: AbortController;
+  constructor(controller: AbortController) {
+    this.#controller = controller;
+  }
+  stop(code: CallEndCode): void {
+    this.#controller.abort(code);
+  }
+}
+
+/**
+ * Calls in progress by API key. `watch()` (or `track()`) each authorized call; it is told, with a
+ * {@link CallEndCode}, when the call must end. The front end ends it in its protocol's way (gRPC
+ * trailers, a WebSocket close frame, a cut HTTP response).
  */
 export class OpenCalls {
   readonly #source: CallEndSource;
-  readonly #byKey = new Map<string, Set<OpenCall>>();
+  readonly #byKey = new Map<string, Set<CallEnding>>();
   readonly #unsubscribe: (() => void)[];
   #size = 0;
 
@@ -58,27 +99,36 @@ export class OpenCalls {
   }
 
   /**
-   * Tracks a call authorized for key `keyId` and function `functionId` until `carrier` emits 'close'.
-   * @returns a signal aborted (reason: a {@link CallEndCode}) when the call must end; already aborted
-   *   when the key changed or the store became unavailable since the call was authorized.
+   * Watches a call authorized for key `keyId` and function `functionId` until `carrier` emits 'close'.
+   * @returns its ending: `code` already set when the key changed or the store became unavailable since
+   *   the call was authorized; else set later, with `stopper.stop(code)` called, when the call must end.
    */
-  track(keyId: string, functionId: string, carrier: CallCarrier): AbortSignal {
-    const controller = new AbortController();
+  watch(keyId: string, functionId: string, carrier: CallCarrier): CallEnding {
     const now = this.#source.getApiKey(keyId);
     const code = endCodeFor(now, functionId) ?? (this.#source.available ? undefined : 'SY_CONTROL_UNAVAILABLE');
-    if (code !== undefined || carrier.destroyed || carrier.closed === true) {
-      if (code !== undefined) controller.abort(code);
-      return controller.signal;
-    }
-    const call: OpenCall = { functionId, controller };
+    const ending = new CallEnding(keyId, functionId, code);
+    if (code !== undefined || carrier.destroyed || carrier.closed === true) return ending;
     let calls = this.#byKey.get(keyId);
     if (!calls) {
       calls = new Set();
       this.#byKey.set(keyId, calls);
     }
-    calls.add(call);
+    calls.add(ending);
     this.#size++;
-    carrier.once('close', () => this.#remove(keyId, call));
+    carrier.once('close', () => this.#remove(ending));
+    return ending;
+  }
+
+  /**
+   * {@link watch} as an AbortSignal, for callers that end calls by signal (WebSockets, HTTP responses).
+   * @returns a signal aborted (reason: a {@link CallEndCode}) when the call must end; already aborted
+   *   when the key changed or the store became unavailable since the call was authorized.
+   */
+  track(keyId: string, functionId: string, carrier: CallCarrier): AbortSignal {
+    const ending = this.watch(keyId, functionId, carrier);
+    const controller = new AbortController();
+    if (ending.code !== undefined) controller.abort(ending.code);
+    else ending.stopper = new AbortStopper(controller);
     return controller.signal;
   }
 
@@ -92,24 +142,24 @@ export class OpenCalls {
     if (!calls) return;
     for (const call of calls) {
       const code = endCodeFor(record, call.functionId);
-      if (code !== undefined) this.#end(keyId, call, code);
+      if (code !== undefined) this.#end(call, code);
     }
   }
 
   #endAll(code: CallEndCode): void {
-    for (const [keyId, calls] of this.#byKey) for (const call of calls) this.#end(keyId, call, code);
+    for (const calls of this.#byKey.values()) for (const call of calls) this.#end(call, code);
   }
 
-  #end(keyId: string, call: OpenCall, code: CallEndCode): void {
-    this.#remove(keyId, call);
-    call.controller.abort(code);
+  #end(call: CallEnding, code: CallEndCode): void {
+    this.#remove(call);
+    call.end(code);
   }
 
-  #remove(keyId: string, call: OpenCall): void {
-    const calls = this.#byKey.get(keyId);
+  #remove(call: CallEnding): void {
+    const calls = this.#byKey.get(call.keyId);
     if (!calls?.delete(call)) return;
     this.#size--;
-    if (calls.size === 0) this.#byKey.delete(keyId);
+    if (calls.size === 0) this.#byKey.delete(call.keyId);
   }
 }
 

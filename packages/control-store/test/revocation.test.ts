@@ -77,10 +77,17 @@ describe('revocation in one region', () => {
       const doomed = calls.track(revoked.record.keyId, fn.functionId, new Carrier());
       const doomedToo = calls.track(revoked.record.keyId, other.functionId, new Carrier());
       const living = calls.track(kept.record.keyId, fn.functionId, new Carrier());
+      // watch(): a plain callback slot instead of a signal (the gRPC proxy's relays).
+      const watched = calls.watch(revoked.record.keyId, fn.functionId, new Carrier());
+      const told: string[] = [];
+      watched.stopper = { stop: (code) => told.push(code) };
       const ended = new Carrier();
       calls.track(revoked.record.keyId, fn.functionId, ended);
       ended.end();
-      assert.equal(calls.size, 3, 'a closed call is no longer tracked');
+      const endedWatch = new Carrier();
+      calls.watch(revoked.record.keyId, fn.functionId, endedWatch).stopper = { stop: (code) => told.push(code) };
+      endedWatch.end();
+      assert.equal(calls.size, 4, 'a closed call is no longer tracked');
 
       const revokedAt = Date.now();
       await a.revokeApiKey(revoked.record.keyId);
@@ -89,9 +96,13 @@ describe('revocation in one region', () => {
       assert.ok(first.atMs - revokedAt <= 1_000, `ended after ${first.atMs - revokedAt} ms`);
       assert.equal((await aborted(doomedToo, 1_000)).reason, 'SY_AUTH_INVALID');
       assert.equal(living.aborted, false, 'another key’s call goes on');
+      assert.equal(watched.code, 'SY_AUTH_INVALID');
+      assert.deepEqual(told, ['SY_AUTH_INVALID'], 'the watched call’s stopper is told once; the closed one not');
       assert.equal(calls.size, 1);
       // A call tracked after the revocation (authorized from a copy a moment older) ends at once.
       assert.equal(calls.track(revoked.record.keyId, fn.functionId, new Carrier()).reason, 'SY_AUTH_INVALID');
+      assert.equal(calls.watch(revoked.record.keyId, fn.functionId, new Carrier()).code, 'SY_AUTH_INVALID');
+      assert.equal(calls.size, 1, 'a call ended at once is not tracked');
     } finally {
       calls.close();
       await a.close();

@@ -22,8 +22,14 @@ export type { TunnelWindows } from './proxy-tunnel.ts';
 export { ProxyTunnel } from './proxy-tunnel.ts';
 export type { BodySource } from './read-body.ts';
 export { readDeclaredBody } from './read-body.ts';
-export type { RelayOptions, RelayResult } from './stream-relay.ts';
-export { forwardHeaders, isGrpcContentType, relayStream, respondWithError } from './stream-relay.ts';
+export type { RelayEnding, RelayOptions, RelayResult, RelayStopper } from './stream-relay.ts';
+export {
+  detachResponse,
+  forwardHeaders,
+  isGrpcContentType,
+  relayStream,
+  respondWithError,
+} from './stream-relay.ts';
 export type { DialTunnelOptions, TunnelStreamHandler } from './tunnel-dial.ts';
 export { dialTunnel, PROCESS_WORKER_SECRET, WorkerTunnel } from './tunnel-dial.ts';
 export { TunnelEnd } from './tunnel-end.ts';

@@ -1,6 +1,8 @@
-// Forwards one HTTP/2 stream to another at the stream level: headers, DATA (with flow control, via
-// pipe backpressure), trailers and resets pass through without decoding a message. The proxy relays
-// client -> tunnel, the worker relays tunnel -> container, with the same code (G4, DESIGN flow 4).
+// Forwards one HTTP/2 stream to another at the stream level: headers, DATA (with flow control:
+// write() false pauses the source until 'drain'), trailers and resets pass through without decoding a
+// message. The proxy relays client -> tunnel, the worker relays tunnel -> container, with the same code
+// (G4, DESIGN flow 4). Hot path: one Relay object per call and listeners shared by every call (no
+// pipe(), no closure per call); each stream finds its Relay through a symbol property.
 
 import http2 from 'node:http2';
 import { ErrorCatalogue, type ErrorCode, encodeGrpcMessage, httpStatusOf } from '@switchyard/protocol';
@@ -115,6 +117,26 @@ export interface RelayResult {
   error?: ErrorCode | 'CLIENT_CANCELLED';
 }
 
+/** What a relay ended early from outside is told: see {@link RelayEnding}. */
+export interface RelayStopper {
+  /** Ends the call with catalogue code `code` (called at most once, synchronously). */
+  stop(code: ErrorCode): void;
+}
+
+/**
+ * Ends a relay early from outside (a key revoked while the call runs, issue 8): a plain callback slot
+ * instead of an AbortSignal, so watching a call allocates no EventTarget. The relay reads `code` when
+ * it starts (already set: it ends at once) and otherwise sets `stopper` to itself; whoever owns the
+ * handle calls `stopper.stop(code)` when the call must end. `OpenCalls.watch` of
+ * @switchyard/control-store returns one.
+ */
+export interface RelayEnding {
+  /** Catalogue code the call must end with, once it must; undefined while it may go on. */
+  readonly code: ErrorCode | undefined;
+  /** Told when the call must end; set by the relay. */
+  stopper: RelayStopper | undefined;
+}
+
 /** Options of {@link relayStream}. */
 export interface RelayOptions {
   /** Headers added to the upstream's response headers (`nvcf-reqid`, `set-cookie`, CORS). */
@@ -124,17 +146,244 @@ export interface RelayOptions {
   /** Called once when the relay is over. */
   onEnd?: (result: RelayResult) => void;
   /**
-   * Ends the relay early when aborted; its reason, a catalogue code (e.g. SY_AUTH_INVALID for a key
-   * revoked meanwhile), is what the client gets: the G3 answer before the upstream answered, else
-   * `grpc-status` trailers after the data relayed so far (a non-gRPC response is reset). The upstream
-   * stream is cancelled.
+   * Ends the relay early when told; the code (e.g. SY_AUTH_INVALID for a key revoked meanwhile) is
+   * what the client gets: the G3 answer before the upstream answered, else `grpc-status` trailers after
+   * the data relayed so far (a non-gRPC response is reset). The upstream stream is cancelled.
    */
-  signal?: AbortSignal;
+  ending?: RelayEnding;
+}
+
+/** The Relay of a stream, set on both streams of a call. */
+const kRelay = Symbol('switchyard.relay');
+type Carrying<T> = T & { [kRelay]: Relay };
+
+const WAIT_FOR_TRAILERS = { waitForTrailers: true } as const;
+const END_STREAM = { endStream: true } as const;
+const NO_END_STREAM = { endStream: false } as const;
+
+/** One relayed call: the state the listeners below share (see relayStream). */
+class Relay implements RelayStopper {
+  readonly inbound: http2.ServerHttp2Stream;
+  readonly upstream: http2.ClientHttp2Session;
+  readonly out: http2.ClientHttp2Stream;
+  readonly grpcRequest: boolean;
+  readonly responseHeaders: http2.OutgoingHttpHeaders | undefined;
+  readonly onEnd: ((result: RelayResult) => void) | undefined;
+  failCode: ErrorCode;
+  finished = false;
+  /** Trailers of the upstream answer. */
+  trailers: http2.OutgoingHttpHeaders | undefined = undefined;
+  /** The upstream stream is known to have ended without its END_STREAM (reset, session destroyed). */
+  lost = false;
+  grpcResponse = false;
+  httpStatus: number | undefined = undefined;
+  /** True while the response body flows upstream -> inbound (what pipe() did). */
+  piping = false;
+  /** The caller answers the inbound stream itself (detachResponse): response handling is off. */
+  detached = false;
+  outDrainHooked = false;
+  inboundDrainHooked = false;
+
+  constructor(
+    inbound: http2.ServerHttp2Stream,
+    upstream: http2.ClientHttp2Session,
+    out: http2.ClientHttp2Stream,
+    grpcRequest: boolean,
+    failCode: ErrorCode,
+    options: RelayOptions,
+  ) {
+    this.inbound = inbound;
+    this.upstream = upstream;
+    this.out = out;
+    this.grpcRequest = grpcRequest;
+    this.failCode = failCode;
+    this.responseHeaders = options.responseHeaders;
+    this.onEnd = options.onEnd;
+  }
+
+  finish(result: RelayResult): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.onEnd?.(result);
+  }
+
+  /** Ends the call with `code` (RelayEnding): see RelayOptions.ending. */
+  stop(code: ErrorCode): void {
+    const { inbound, out } = this;
+    if (inbound.destroyed || inbound.closed || this.lost) return;
+    this.failCode = code;
+    this.lost = true;
+    this.piping = false;
+    if (!out.closed && !out.destroyed) out.close(NGHTTP2_CANCEL);
+    if (!inbound.headersSent) {
+      respondWithError(inbound, this.grpcRequest, code, this.responseHeaders);
+      this.finish({ error: code });
+    } else if (inbound.writableEnded) {
+      // Complete, or only its trailers pending: 'wantTrailers' sends ours.
+    } else if (this.grpcResponse) {
+      inbound.end(); // 'wantTrailers' then sends grpc-status of the code
+    } else {
+      this.finish({ error: code, httpStatus: this.httpStatus });
+      inbound.close(NGHTTP2_CANCEL);
+    }
+  }
+}
+
+function relayOf(stream: http2.Http2Stream): Relay {
+  return (stream as Carrying<http2.Http2Stream>)[kRelay];
+}
+
+// Request body, inbound -> upstream. Data after the upstream stream ended or failed is dropped.
+function onInboundData(this: http2.ServerHttp2Stream, chunk: Buffer): void {
+  const relay = relayOf(this);
+  const out = relay.out;
+  if (out.writableEnded || out.destroyed) return;
+  if (!out.write(chunk)) {
+    if (!relay.outDrainHooked) {
+      relay.outDrainHooked = true;
+      out.on('drain', onOutDrain);
+    }
+    this.pause();
+  }
+}
+function onOutDrain(this: http2.ClientHttp2Stream): void {
+  relayOf(this).inbound.resume();
+}
+function onInboundEnd(this: http2.ServerHttp2Stream): void {
+  const out = relayOf(this).out;
+  if (!out.writableEnded && !out.destroyed) out.end();
+}
+
+function onOutResponse(this: http2.ClientHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number): void {
+  const relay = relayOf(this);
+  const inbound = relay.inbound;
+  if (relay.detached || inbound.destroyed || inbound.closed) return;
+  const httpStatus = Number(headers[':status']);
+  relay.httpStatus = httpStatus;
+  relay.grpcResponse = isGrpcContentType(headers['content-type']);
+  // The received headers object is ours alone: extend it rather than copy it.
+  const responseHeaders = relay.responseHeaders ? Object.assign(headers, relay.responseHeaders) : headers;
+  try {
+    if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
+      // Trailers-only answer (gRPC errors): one HEADERS frame with END_STREAM.
+      inbound.respond(responseHeaders, END_STREAM);
+      relay.finish({ httpStatus, grpcStatus: headers['grpc-status'] as string | undefined });
+      return;
+    }
+    // Always wait for trailers: gRPC needs them, and HTTP trailers pass through too (none: the
+    // stream ends with an empty DATA frame).
+    inbound.respond(responseHeaders, WAIT_FOR_TRAILERS);
+  } catch {
+    // The client reset the stream in the meantime; its 'close' cancels the upstream stream.
+    return;
+  }
+  relay.piping = true;
+  this.on('data', onOutData);
+}
+
+// Response body, upstream -> inbound, while piping.
+function onOutData(this: http2.ClientHttp2Stream, chunk: Buffer): void {
+  const relay = relayOf(this);
+  if (!relay.piping) return;
+  const inbound = relay.inbound;
+  if (!inbound.write(chunk)) {
+    if (!relay.inboundDrainHooked) {
+      relay.inboundDrainHooked = true;
+      inbound.on('drain', onInboundDrain);
+    }
+    this.pause();
+  }
+}
+function onInboundDrain(this: http2.ServerHttp2Stream): void {
+  const relay = relayOf(this);
+  if (relay.piping) relay.out.resume();
+}
+function onOutTrailers(this: http2.ClientHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+  relayOf(this).trailers = headers;
+}
+// A session destroyed without an error code (session.destroy()) ends its streams with 'end' and rstCode
+// NO_ERROR, exactly like a clean END_STREAM; only the missing trailers and the dead session tell them
+// apart. Then the inbound answer ends and 'wantTrailers' sends the trailers.
+function onOutEnd(this: http2.ClientHttp2Stream): void {
+  const relay = relayOf(this);
+  if (relay.trailers === undefined && relay.upstream.destroyed) relay.lost = true;
+  if (!relay.piping) return;
+  relay.piping = false;
+  relay.inbound.end();
+}
+
+function onInboundWantTrailers(this: http2.ServerHttp2Stream): void {
+  const relay = relayOf(this);
+  if (relay.detached) return;
+  const { lost, grpcResponse, httpStatus, failCode } = relay;
+  if (lost && !grpcResponse) {
+    relay.finish({ error: failCode, httpStatus });
+    this.close(NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  const t = lost ? failTrailersOf(failCode) : (relay.trailers ?? (grpcResponse ? failTrailersOf(failCode) : {}));
+  relay.finish(
+    lost ? { error: failCode, httpStatus } : { httpStatus, grpcStatus: t['grpc-status'] as string | undefined },
+  );
+  try {
+    this.sendTrailers(t);
+  } catch {
+    // The client reset the stream meanwhile.
+  }
+}
+
+function onOutClose(this: http2.ClientHttp2Stream): void {
+  const relay = relayOf(this);
+  const inbound = relay.inbound;
+  if (relay.detached || inbound.destroyed || inbound.closed) return;
+  const { grpcRequest, failCode } = relay;
+  if (!relay.lost && this.readableEnded) {
+    // Clean end: onOutEnd ended inbound and 'wantTrailers' forwards the trailers.
+    if (relay.httpStatus === undefined) {
+      respondWithError(inbound, grpcRequest, failCode, relay.responseHeaders);
+      relay.finish({ error: failCode });
+    }
+    return;
+  }
+  relay.lost = true;
+  // Request data still coming is dropped (onInboundData), so a paused client stream may finish.
+  if (inbound.isPaused()) inbound.resume();
+  if (!inbound.headersSent) {
+    respondWithError(inbound, grpcRequest, failCode, relay.responseHeaders);
+    relay.finish({ error: failCode });
+    return;
+  }
+  if (inbound.writableEnded) {
+    // Our answer is complete (trailers-only) or only its trailers are pending ('wantTrailers').
+    relay.finish({ error: failCode, httpStatus: relay.httpStatus });
+    return;
+  }
+  relay.piping = false;
+  if (relay.grpcResponse) {
+    // Headers went out: end with UNAVAILABLE trailers after whatever data was relayed.
+    inbound.end();
+  } else {
+    relay.finish({ error: failCode, httpStatus: relay.httpStatus });
+    inbound.close(this.rstCode === NGHTTP2_CANCEL ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
+  }
+}
+
+// The client went first (or the call is over): cancel the upstream stream if still open.
+function onInboundClose(this: http2.ServerHttp2Stream): void {
+  const relay = relayOf(this);
+  const out = relay.out;
+  if (!out.closed && !out.destroyed) {
+    relay.finish({ error: 'CLIENT_CANCELLED', httpStatus: relay.httpStatus });
+    out.close(NGHTTP2_CANCEL);
+  } else if (relay.detached) {
+    relay.finish({ error: 'CLIENT_CANCELLED', httpStatus: relay.httpStatus });
+  }
 }
 
 /**
  * Relays `inbound` (a stream received by our HTTP/2 server) to a new stream on `upstream` (an HTTP/2
- * client session) with `requestHeaders`, and the answer back. Bodies are piped, so HTTP/2 flow control
+ * client session) with `requestHeaders`, and the answer back. Bodies are relayed chunk by chunk with
+ * backpressure (a write() that returns false pauses the source until 'drain'), so HTTP/2 flow control
  * holds end to end and nothing buffers a whole message; trailers and trailers-only answers are kept;
  * a client cancel resets the upstream stream (the worker and container see CANCEL); an upstream
  * failure becomes UNAVAILABLE (G3 shape) or, after headers, `grpc-status: 14` trailers.
@@ -147,150 +396,54 @@ export function relayStream(
   options: RelayOptions = {},
 ): http2.ClientHttp2Stream | undefined {
   const grpcRequest = isGrpcContentType(requestHeaders['content-type'] as string | undefined);
-  let failCode: ErrorCode = options.upstreamErrorCode ?? 'SY_TUNNEL_LOST';
-  let finished = false;
-  const finish = (result: RelayResult) => {
-    if (finished) return;
-    finished = true;
-    options.onEnd?.(result);
-  };
+  const failCode: ErrorCode = options.upstreamErrorCode ?? 'SY_TUNNEL_LOST';
   // The client went away; 'close' cancels the upstream stream.
   inbound.on('error', ignoreStreamError);
-
+  const endAfterHeaders = inbound.endAfterHeaders;
   let out: http2.ClientHttp2Stream;
   try {
     // A request whose HEADERS carried END_STREAM (GET, empty body) goes upstream the same way.
-    out = upstream.request(requestHeaders, { endStream: inbound.endAfterHeaders });
+    out = upstream.request(requestHeaders, endAfterHeaders ? END_STREAM : NO_END_STREAM);
   } catch {
     // Session closed (GOAWAY) or destroyed: the tunnel or upstream is gone.
     respondWithError(inbound, grpcRequest, failCode, options.responseHeaders);
-    finish({ error: failCode });
+    options.onEnd?.({ error: failCode });
     return undefined;
   }
+  const relay = new Relay(inbound, upstream, out, grpcRequest, failCode, options);
+  (inbound as Carrying<http2.ServerHttp2Stream>)[kRelay] = relay;
+  (out as Carrying<http2.ClientHttp2Stream>)[kRelay] = relay;
   out.on('error', ignoreStreamError);
-
-  // Trailers of the upstream answer; `lost` once the upstream stream is known to have ended without
-  // its END_STREAM (reset, or its session destroyed under it).
-  let trailers: http2.OutgoingHttpHeaders | undefined;
-  let lost = false;
-  let grpcResponse = false;
-  let httpStatus: number | undefined;
-
-  out.on('response', (headers, flags) => {
-    if (inbound.destroyed || inbound.closed) return;
-    httpStatus = Number(headers[':status']);
-    grpcResponse = isGrpcContentType(headers['content-type']);
-    const responseHeaders = options.responseHeaders ? { ...headers, ...options.responseHeaders } : headers;
-    try {
-      if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
-        // Trailers-only answer (gRPC errors): one HEADERS frame with END_STREAM.
-        inbound.respond(responseHeaders, { endStream: true });
-        finish({ httpStatus, grpcStatus: headers['grpc-status'] as string | undefined });
-        return;
-      }
-      // Always wait for trailers: gRPC needs them, and HTTP trailers pass through too (none: the
-      // stream ends with an empty DATA frame).
-      inbound.respond(responseHeaders, { waitForTrailers: true });
-    } catch {
-      // The client reset the stream in the meantime; its 'close' cancels the upstream stream.
-      return;
-    }
-    out.pipe(inbound);
-  });
-  out.on('trailers', (headers) => {
-    trailers = headers;
-  });
-  // Registered before the pipe's own 'end' listener, so it runs first. A session destroyed without an
-  // error code (session.destroy()) ends its streams with 'end' and rstCode NO_ERROR, exactly like a
-  // clean END_STREAM; only the missing trailers and the dead session tell them apart.
-  out.on('end', () => {
-    if (trailers === undefined && upstream.destroyed) lost = true;
-  });
-  inbound.on('wantTrailers', () => {
-    if (lost && !grpcResponse) {
-      finish({ error: failCode, httpStatus });
-      inbound.close(NGHTTP2_INTERNAL_ERROR);
-      return;
-    }
-    const t = lost ? failTrailersOf(failCode) : (trailers ?? (grpcResponse ? failTrailersOf(failCode) : {}));
-    finish(lost ? { error: failCode, httpStatus } : { httpStatus, grpcStatus: t['grpc-status'] as string | undefined });
-    try {
-      inbound.sendTrailers(t);
-    } catch {
-      // The client reset the stream meanwhile.
-    }
-  });
-
-  inbound.pipe(out);
-
-  out.on('close', () => {
-    if (inbound.destroyed || inbound.closed) return;
-    if (!lost && out.readableEnded) {
-      // Clean end: the pipe ends inbound and 'wantTrailers' forwards the trailers.
-      if (httpStatus === undefined) {
-        respondWithError(inbound, grpcRequest, failCode, options.responseHeaders);
-        finish({ error: failCode });
-      }
-      return;
-    }
-    lost = true;
-    if (!inbound.headersSent) {
-      respondWithError(inbound, grpcRequest, failCode, options.responseHeaders);
-      finish({ error: failCode });
-      return;
-    }
-    if (inbound.writableEnded) {
-      // Our answer is complete (trailers-only) or only its trailers are pending ('wantTrailers').
-      finish({ error: failCode, httpStatus });
-      return;
-    }
-    out.unpipe(inbound);
-    if (grpcResponse) {
-      // Headers went out: end with UNAVAILABLE trailers after whatever data was relayed.
-      inbound.end();
-    } else {
-      finish({ error: failCode, httpStatus });
-      inbound.close(out.rstCode === NGHTTP2_CANCEL ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
-    }
-  });
-
-  const signal = options.signal;
-  // One 'close' listener per call: cancels the upstream stream when the client went first, and
-  // detaches from the signal.
-  inbound.on('close', () => {
-    if (signal && !signal.aborted) signal.removeEventListener('abort', stop);
-    if (!out.closed && !out.destroyed) {
-      finish({ error: 'CLIENT_CANCELLED', httpStatus });
-      out.close(NGHTTP2_CANCEL);
-    }
-  });
-  if (signal) {
-    if (signal.aborted) stop();
-    else signal.addEventListener('abort', stop, { once: true });
+  out.on('response', onOutResponse);
+  out.on('trailers', onOutTrailers);
+  out.on('end', onOutEnd);
+  out.on('close', onOutClose);
+  inbound.on('wantTrailers', onInboundWantTrailers);
+  inbound.on('close', onInboundClose);
+  if (endAfterHeaders) {
+    inbound.resume();
+  } else {
+    inbound.on('data', onInboundData);
+    inbound.on('end', onInboundEnd);
+  }
+  const ending = options.ending;
+  if (ending !== undefined) {
+    if (ending.code !== undefined) relay.stop(ending.code);
+    else ending.stopper = relay;
   }
   return out;
-
-  function stop(): void {
-    if (!signal) return;
-    if (inbound.destroyed || inbound.closed || lost) return;
-    failCode = isErrorCode(signal.reason) ? signal.reason : 'SY_INTERNAL';
-    lost = true;
-    out.unpipe(inbound);
-    if (!out.closed && !out.destroyed) out.close(NGHTTP2_CANCEL);
-    if (!inbound.headersSent) {
-      respondWithError(inbound, grpcRequest, failCode, options.responseHeaders);
-      finish({ error: failCode });
-    } else if (inbound.writableEnded) {
-      // Complete, or only its trailers pending: 'wantTrailers' sends ours.
-    } else if (grpcResponse) {
-      inbound.end(); // 'wantTrailers' then sends grpc-status of failCode
-    } else {
-      finish({ error: failCode, httpStatus });
-      inbound.close(NGHTTP2_CANCEL);
-    }
-  }
 }
 
-function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && Object.hasOwn(ErrorCatalogue, value);
+/**
+ * Takes the response of the call relayed over upstream stream `out` away from its relay: no more
+ * response headers, data, trailers or upstream failure handling; the caller answers the inbound stream
+ * itself (the worker ending a call of an ended session with its own status, S3). The relay still
+ * cancels `out` when the inbound stream closes first, and reports the call as CLIENT_CANCELLED. No-op
+ * for a stream relayStream did not open.
+ */
+export function detachResponse(out: http2.ClientHttp2Stream): void {
+  const relay = (out as Partial<Carrying<http2.ClientHttp2Stream>>)[kRelay];
+  if (relay === undefined) return;
+  relay.detached = true;
+  relay.piping = false;
 }

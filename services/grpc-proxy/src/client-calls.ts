@@ -7,7 +7,7 @@
 // `switchyard.tunnel.call` whose context goes to the worker as `traceparent`.
 
 import type http2 from 'node:http2';
-import type { Authorization, ControlStore, OpenCalls } from '@switchyard/control-store';
+import type { Authorization, CallEnding, ControlStore, OpenCalls } from '@switchyard/control-store';
 import { type ErrorCode, isSwitchyardError, Metadata, SwitchyardError, TunnelHeaders } from '@switchyard/protocol';
 import {
   type Context,
@@ -229,7 +229,7 @@ export class ClientCalls {
       return;
     }
     // Ends the call if its key is revoked (or control data goes stale) while it runs (issue 8).
-    const signal = this.#openCalls.track(auth.key.keyId, auth.fn.functionId, stream);
+    const ending = this.#openCalls.watch(auth.key.keyId, auth.fn.functionId, stream);
     const versionHeader = (headers[Metadata.functionVersionId] as string | undefined) || '';
     const requested = requestedSessionId(headers);
     const pinKey = `${auth.key.keyId}/${auth.fn.functionId}/${versionHeader}`;
@@ -241,11 +241,11 @@ export class ClientCalls {
     if (pinned && !(pinned instanceof Promise) && !pinned.ended && (!requested || requested === pinned.reqId)) {
       const tunnel = this.#tunnels.get(pinned.workerId, pinned.versionId);
       if (tunnel) {
-        this.#forward(stream, headers, pinned, tunnel, false, signal);
+        this.#forward(stream, headers, pinned, tunnel, false, ending);
         return;
       }
     }
-    void this.#bindAndForward(stream, headers, grpc, auth, versionHeader !== '', requested, conn, pinKey, signal);
+    void this.#bindAndForward(stream, headers, grpc, auth, versionHeader !== '', requested, conn, pinKey, ending);
   }
 
   async #bindAndForward(
@@ -257,7 +257,7 @@ export class ClientCalls {
     requested: string | undefined,
     conn: http2.ServerHttp2Session,
     pinKey: string,
-    signal: AbortSignal,
+    ending: CallEnding,
   ): Promise<void> {
     const pins = this.#sessions.pinsOf(conn);
     let isNew = false;
@@ -284,8 +284,8 @@ export class ClientCalls {
       this.#sessions.bind(conn, pinKey, session);
       const tunnel = await this.#link.tunnelFor(session.reqId, session);
       if (stream.closed || stream.destroyed) return;
-      if (signal.aborted) throw new SwitchyardError(signal.reason as ErrorCode);
-      this.#forward(stream, headers, session, tunnel, isNew, signal);
+      if (ending.code !== undefined) throw new SwitchyardError(ending.code);
+      this.#forward(stream, headers, session, tunnel, isNew, ending);
     } catch (err) {
       const clear = isSwitchyardError(err, 'SY_SESSION_NOT_FOUND');
       if (clear && session !== undefined) this.#sessions.lost(session);
@@ -299,7 +299,7 @@ export class ClientCalls {
     session: LocalSession,
     tunnel: ProxyTunnel,
     isNew: boolean,
-    signal: AbortSignal,
+    ending: CallEnding,
   ): void {
     const responseHeaders: http2.OutgoingHttpHeaders = isNew
       ? { [Metadata.requestId]: session.reqId, 'set-cookie': sessionCookie(session.reqId) }
@@ -315,8 +315,8 @@ export class ClientCalls {
       tunnel.session,
       outgoing,
       span === undefined
-        ? { responseHeaders, signal }
-        : { responseHeaders, signal, onEnd: (result) => endRelaySpan(span, result) },
+        ? { responseHeaders, ending }
+        : { responseHeaders, ending, onEnd: (result) => endRelaySpan(span, result) },
     );
   }
 

@@ -3,7 +3,7 @@
 
 import http2 from 'node:http2';
 import { ErrorCatalogue, type ErrorCode, encodeGrpcMessage } from '@switchyard/protocol';
-import { respondWithError } from '@switchyard/tunnel';
+import { detachResponse, respondWithError } from '@switchyard/tunnel';
 
 const { NGHTTP2_CANCEL } = http2.constants;
 
@@ -19,9 +19,9 @@ export interface InFlightCall {
  * Ends an in-flight call of an ended session with `code` (UNAVAILABLE) as a gRPC status the client
  * sees (S3), not a bare stream reset: the proxy's relay turns a reset after response headers into a
  * reset of the client's stream, which grpc-js reports as CANCELLED. Trailers when the response has
- * started, trailers-only when not. relayStream offers no way to end a call with a chosen status, so
- * its listeners on these two streams are replaced; it still cancels the container stream when the
- * tunnel stream closes. Non-gRPC calls are reset, as a truncated HTTP body must not look complete.
+ * started, trailers-only when not. The relay's response handling is detached (detachResponse) and
+ * this answers instead; the relay still cancels the container stream when the tunnel stream closes.
+ * Non-gRPC calls are reset, as a truncated HTTP body must not look complete.
  * A stream already closed is left alone.
  */
 export function endCall(stream: http2.ServerHttp2Stream, call: InFlightCall, code: ErrorCode): void {
@@ -35,15 +35,16 @@ export function endCall(stream: http2.ServerHttp2Stream, call: InFlightCall, cod
     if (stream.writableEnded) return; // the container's answer is complete and finishes on its own
     const entry = ErrorCatalogue[code];
     const trailers = { 'grpc-status': String(entry.grpcStatus), 'grpc-message': encodeGrpcMessage(entry.message) };
-    out?.unpipe(stream);
+    if (out) detachResponse(out);
     stream.removeAllListeners('wantTrailers');
     stream.once('wantTrailers', () => stream.sendTrailers(trailers));
     stream.end();
     return;
   }
   // No answer yet: silence the relay's response/close handling of the container stream, then answer.
-  out?.removeAllListeners('response');
-  out?.removeAllListeners('close');
-  out?.close(NGHTTP2_CANCEL);
+  if (out) {
+    detachResponse(out);
+    out.close(NGHTTP2_CANCEL);
+  }
   respondWithError(stream, true, code);
 }

@@ -1,0 +1,156 @@
+// `npm run bench -- relay-micro`: instructions per call of one relay hop (`relayStream` of
+// @switchyard/tunnel), counted by valgrind's callgrind so the figure does not depend on the machine's
+// load. Two processes under callgrind (bench/lib/relay-micro-child.ts), each one in-process loopback
+// setup: `direct` = HTTP/2 client -> gRPC echo server; `relay` = client -> relay (h2c server +
+// relayStream over one upstream session) -> echo server. Each makes `--warmup` unary calls
+// (`--concurrency` in flight), then the counters are zeroed and `--repeats` pairs of windows of `--n1`
+// and `--n2` calls are dumped. Per mode: pooled Ir per call (all windows' Ir / all calls) and the
+// median pair estimate ((Ir2 - Ir1) / (n2 - n1)); the relay hop's cost is relay minus direct (the
+// client and the echo server cost the same in both).
+//   node bench/run.ts relay-micro [--warmup 2000] [--n1 500] [--n2 2500] [--repeats 3] [--concurrency 4]
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { dump, perCall, zero } from './lib/callgrind.ts';
+import { nodeBinary, spawnChild } from './lib/child.ts';
+import { markdownTable, writeResultFile } from './lib/report.ts';
+
+const CHILD = fileURLToPath(new URL('./lib/relay-micro-child.ts', import.meta.url));
+/** Time for a child to start or run a window under callgrind (~50x slower than native). */
+const STEP_TIMEOUT_MS = 600_000;
+
+const USAGE = `usage: npm run bench -- relay-micro [options]
+  --warmup N        calls before the measured windows (default 2000)
+  --n1 N            calls of window 1 (default 500)
+  --n2 N            calls of window 2 (default 2500)
+  --repeats N       window pairs per mode (default 3)
+  --concurrency N   calls in flight (default 4)
+  --payload-bytes N EchoRequest payload (default 100)
+  -h, --help`;
+
+/** Resolved options of one run. */
+export interface RelayMicroConfig {
+  warmup: number;
+  n1: number;
+  n2: number;
+  repeats: number;
+  concurrency: number;
+  payloadBytes: number;
+}
+
+/** The measurement of one mode: each pair's window Ir, and the two estimates. */
+export interface RelayMicroResult {
+  mode: 'direct' | 'relay';
+  windows: [number, number][];
+  pooled: number;
+  pair: number;
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer, got ${raw}`);
+  return value;
+}
+
+/** Parses the command line; undefined for --help; throws TypeError on bad input. */
+export function parseRelayMicroArgs(argv: string[]): RelayMicroConfig | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      warmup: { type: 'string' },
+      n1: { type: 'string' },
+      n2: { type: 'string' },
+      repeats: { type: 'string' },
+      concurrency: { type: 'string' },
+      'payload-bytes': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return undefined;
+  const config = {
+    warmup: positiveInt('--warmup', values.warmup, 2000),
+    n1: positiveInt('--n1', values.n1, 500),
+    n2: positiveInt('--n2', values.n2, 2500),
+    repeats: positiveInt('--repeats', values.repeats, 3),
+    concurrency: positiveInt('--concurrency', values.concurrency, 4),
+    payloadBytes: positiveInt('--payload-bytes', values['payload-bytes'], 100),
+  };
+  if (config.n2 <= config.n1) throw new TypeError('--n2 must be larger than --n1');
+  return config;
+}
+
+async function measure(mode: RelayMicroResult['mode'], options: RelayMicroConfig): Promise<RelayMicroResult> {
+  const dir = mkdtempSync(join(tmpdir(), `switchyard-relay-micro-${mode}-`));
+  const base = 'callgrind.out';
+  const child = await spawnChild(
+    `relay-micro ${mode}`,
+    'valgrind',
+    [
+      '--tool=callgrind',
+      `--callgrind-out-file=${join(dir, base)}`,
+      '--dump-instr=no',
+      '--dump-line=no',
+      nodeBinary(),
+      CHILD,
+      '--mode',
+      mode,
+      '--concurrency',
+      String(options.concurrency),
+      '--payload-bytes',
+      String(options.payloadBytes),
+    ],
+    { stdin: true, readyTimeoutMs: STEP_TIMEOUT_MS },
+  );
+  const run = async (calls: number) => {
+    const done = child.nextJson((v) => v.done === calls, STEP_TIMEOUT_MS);
+    child.child.stdin?.write(`run ${calls}\n`);
+    await done;
+  };
+  try {
+    await run(options.warmup);
+    zero(child.pid);
+    const windows: [number, number][] = [];
+    for (let i = 0; i < options.repeats; i++) {
+      await run(options.n1);
+      const ir1 = dump(child.pid, dir, base);
+      await run(options.n2);
+      windows.push([ir1, dump(child.pid, dir, base)]);
+    }
+    return { mode, windows, ...perCall(windows, options.n1, options.n2) };
+  } finally {
+    await child.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Entry of `npm run bench -- relay-micro`. */
+export async function runRelayMicroBench(argv: string[]): Promise<number> {
+  const options = parseRelayMicroArgs(argv);
+  if (!options) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const direct = await measure('direct', options);
+  process.stdout.write(`${JSON.stringify(direct)}\n`);
+  const relay = await measure('relay', options);
+  process.stdout.write(`${JSON.stringify(relay)}\n`);
+  const M = (ir: number) => `${(ir / 1e6).toFixed(3)} M`;
+  const table = markdownTable(
+    ['estimate', 'direct Ir/call', 'relay Ir/call', 'relay hop (relay - direct)'],
+    (['pooled', 'pair'] as const).map((k) => [
+      k === 'pooled' ? 'pooled' : 'median pair',
+      M(direct[k]),
+      M(relay[k]),
+      M(relay[k] - direct[k]),
+    ]),
+  );
+  const file = writeResultFile('relay-micro', { options, direct, relay });
+  process.stdout.write(
+    `\nwarm-up ${options.warmup}, ${options.repeats} x windows of ${options.n1} and ${options.n2} calls, ${options.concurrency} in flight, ${options.payloadBytes}-byte payload\n\n${table}\n\n(${file})\n`,
+  );
+  return 0;
+}
