@@ -161,7 +161,7 @@ function frontEndEnv(config: OverheadConfig, sinkUrl: string, outFile: string): 
 }
 
 /** Runs `calls` calls of `one`, `concurrency` at a time; throws the first failure. */
-async function drive(calls: number, concurrency: number, one: () => Promise<void>): Promise<void> {
+export async function drive(calls: number, concurrency: number, one: () => Promise<void>): Promise<void> {
   let next = 0;
   const lane = async () => {
     while (next < calls) {
@@ -173,12 +173,16 @@ async function drive(calls: number, concurrency: number, one: () => Promise<void
 }
 
 /** A client of one front end: one call, checked. */
-interface Caller {
+export interface Caller {
   one(): Promise<void>;
   close(): void;
 }
 
-function grpcCaller(port: number, headers: Record<string, string>): Caller {
+/**
+ * A grpc-js client of the proxy at 127.0.0.1:`port` making unary Echo calls of 100 bytes with
+ * `headers` as metadata; a call rejects unless grpc-status is 0 and the payload is echoed.
+ */
+export function grpcCaller(port: number, headers: Record<string, string>): Caller {
   const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const metadata = new grpc.Metadata();
   for (const [k, v] of Object.entries(headers)) metadata.set(k, v);

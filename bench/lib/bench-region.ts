@@ -52,6 +52,10 @@ export interface BenchRegionOptions
   upstream: string;
   /** Worker max concurrency. */
   concurrency: number;
+  /** Extra node flags of the worker (e.g. a preload). @default none */
+  workerNodeFlags?: string[];
+  /** Extra environment of the worker. @default none */
+  workerEnv?: Record<string, string>;
 }
 
 /** A running bench region. */
@@ -107,6 +111,8 @@ export async function launchBenchRegion(options: BenchRegionOptions): Promise<Be
       upstream: options.upstream,
       concurrency: options.concurrency,
       callbackAllowList: ['http://127.0.0.1:'],
+      env: options.workerEnv,
+      nodeFlags: options.workerNodeFlags,
     });
     await launch.waitReady([worker]);
     return { launch, region: launch.regions[BENCH_REGION], worker, functionId, versionId, apiKey, stop };
