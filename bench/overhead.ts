@@ -189,7 +189,11 @@ export interface Caller {
   close(): void;
 }
 
-function grpcCaller(port: number, headers: Record<string, string>): Caller {
+/**
+ * A grpc-js client of the proxy at 127.0.0.1:`port` making unary Echo calls of 100 bytes with
+ * `headers` as metadata; a call rejects unless grpc-status is 0 and the payload is echoed.
+ */
+export function grpcCaller(port: number, headers: Record<string, string>): Caller {
   const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const metadata = new grpc.Metadata();
   for (const [k, v] of Object.entries(headers)) metadata.set(k, v);

@@ -38,6 +38,10 @@ const MODES = {
     about: 'instructions per call of one relay hop (callgrind): in-process client -> relayStream -> echo vs direct',
     load: () => import('./relay-micro.ts').then((m) => m.runRelayMicroBench),
   },
+  'stack-callgrind': {
+    about: 'instructions per relayed gRPC call of the proxy and the worker, both under callgrind',
+    load: () => import('./stack-callgrind.ts').then((m) => m.runStackCallgrindBench),
+  },
 } as const;
 
 function usage(): string {
