@@ -34,10 +34,16 @@ describe('OTLP export from the standard OTEL_* variables', () => {
   before(async () => {
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const { port } = receiver.address() as { port: number };
-    for (const name of [...Object.keys(ENV), 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_METRICS_EXPORTER'])
+    // Only these OTEL_* variables (OTEL_METRICS_EXPORTER unset: the SDK's default would be otlp).
+    for (const name of new Set([
+      ...Object.keys(process.env).filter((n) => n.startsWith('OTEL_')),
+      ...Object.keys(ENV),
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+    ])) {
       saved.set(name, process.env[name]);
+      delete process.env[name];
+    }
     Object.assign(process.env, ENV, { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
-    delete process.env.OTEL_METRICS_EXPORTER; // the SDK's default would be otlp
     telemetry = await startTelemetry({ service: 'otlp-test', region: 'r1', instanceId: 'i1', metricsPort: 0 });
   });
 
