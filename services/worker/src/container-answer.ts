@@ -9,7 +9,6 @@ import type { PassThrough } from 'node:stream';
 import { type ErrorCode, PROBLEM_CONTENT_TYPE, problemDocument } from '@switchyard/protocol';
 import type { Dispatcher } from 'undici';
 import { tunnelResponseHeaders } from './container-headers.ts';
-import type { HttpRelayResult } from './http-upstream.ts';
 
 const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -22,6 +21,14 @@ const DOWN_CODES: ReadonlySet<string> = new Set([
   'EAI_AGAIN',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
+
+/** How a relayed request ended, for logs. */
+export interface HttpRelayResult {
+  /** Container status, when it answered. */
+  status?: number;
+  /** Set when the worker answered or reset instead of the container, or the tunnel stream closed early. */
+  error?: ErrorCode | 'CLIENT_CANCELLED';
+}
 
 /** Answers a tunnel stream with a problem document (no-op when it is closed; reset when already answered). */
 export function respondProblem(stream: http2.ServerHttp2Stream, code: ErrorCode, detail?: string): void {

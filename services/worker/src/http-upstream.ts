@@ -6,13 +6,13 @@
 
 import type http2 from 'node:http2';
 import { PassThrough } from 'node:stream';
-import type { ErrorCode } from '@switchyard/protocol';
 import { type Context, injectTraceHeaders } from '@switchyard/telemetry';
 import { readDeclaredBody } from '@switchyard/tunnel';
 import { type Dispatcher, Pool } from 'undici';
-import { ContainerAnswer } from './container-answer.ts';
+import { ContainerAnswer, type HttpRelayResult } from './container-answer.ts';
 import { type ContainerRequestContext, containerRequestHeaders } from './container-headers.ts';
 
+export type { HttpRelayResult } from './container-answer.ts';
 export type { ContainerRequestContext } from './container-headers.ts';
 export { containerRequestHeaders, tunnelResponseHeaders } from './container-headers.ts';
 
@@ -20,14 +20,6 @@ export { containerRequestHeaders, tunnelResponseHeaders } from './container-head
 export interface HttpUpstreamOptions {
   /** Keep-alive connections to the container at most. @default 256 */
   connections?: number;
-}
-
-/** How a relayed request ended, for logs. */
-export interface HttpRelayResult {
-  /** Container status, when it answered. */
-  status?: number;
-  /** Set when the worker answered or reset instead of the container, or the tunnel stream closed early. */
-  error?: ErrorCode | 'CLIENT_CANCELLED';
 }
 
 /** Request bodies of at most this many bytes (by content-length) are read whole and sent as one buffer. */
