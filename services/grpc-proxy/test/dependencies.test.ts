@@ -97,7 +97,10 @@ describe('NATS outage (dependencies)', () => {
         }
         return last.status.code === grpc.status.OK;
       },
-      5_000,
+      // New sessions come back some 6-8 s after the restart (the worker's ticket pull reconnecting),
+      // measured on a loaded 2-core machine; 5 s from the end of the resume test held only when that
+      // test took long enough. The test is about recovering, not about how fast.
+      15_000,
       'a new session after the restart',
     ).catch((err: Error) => {
       throw new Error(`${err.message}; last answer ${last?.status.code} ${last?.status.details}`);
