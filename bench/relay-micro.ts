@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { dump, perCall, zero } from './lib/callgrind.ts';
+import { callgrindDump, callgrindZero, perCall } from './lib/callgrind.ts';
 import { nodeBinary, spawnChild } from './lib/child.ts';
 import { markdownTable, writeResultFile } from './lib/report.ts';
 
@@ -112,13 +112,13 @@ async function measure(mode: RelayMicroResult['mode'], options: RelayMicroConfig
   };
   try {
     await run(options.warmup);
-    zero(child.pid);
+    callgrindZero(child.pid);
     const windows: [number, number][] = [];
     for (let i = 0; i < options.repeats; i++) {
       await run(options.n1);
-      const ir1 = dump(child.pid, dir, base);
+      const ir1 = callgrindDump(child.pid, dir, base);
       await run(options.n2);
-      windows.push([ir1, dump(child.pid, dir, base)]);
+      windows.push([ir1, callgrindDump(child.pid, dir, base)]);
     }
     return { mode, windows, ...perCall(windows, options.n1, options.n2) };
   } finally {

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { launchBenchRegion } from './lib/bench-region.ts';
-import { drive, dump, perCall, zero } from './lib/callgrind.ts';
+import { callgrindDump, callgrindZero, drive, perCall } from './lib/callgrind.ts';
 import { nodeBinary, spawnChild } from './lib/child.ts';
 import { markdownTable, writeResultFile } from './lib/report.ts';
 import { grpcCaller } from './overhead.ts';
@@ -132,15 +132,15 @@ export async function runStackCallgrindBench(argv: string[]): Promise<number> {
     const windows = { proxy: [] as [number, number][], worker: [] as [number, number][] };
     try {
       await drive(options.warmup, options.concurrency, caller.one);
-      zero(proxyPid);
-      zero(workerPid);
+      callgrindZero(proxyPid);
+      callgrindZero(workerPid);
       for (let i = 0; i < options.repeats; i++) {
         await drive(options.n1, options.concurrency, caller.one);
-        const p1 = dump(proxyPid, dir, base.proxy);
-        const w1 = dump(workerPid, dir, base.worker);
+        const p1 = callgrindDump(proxyPid, dir, base.proxy);
+        const w1 = callgrindDump(workerPid, dir, base.worker);
         await drive(options.n2, options.concurrency, caller.one);
-        windows.proxy.push([p1, dump(proxyPid, dir, base.proxy)]);
-        windows.worker.push([w1, dump(workerPid, dir, base.worker)]);
+        windows.proxy.push([p1, callgrindDump(proxyPid, dir, base.proxy)]);
+        windows.worker.push([w1, callgrindDump(workerPid, dir, base.worker)]);
       }
     } finally {
       caller.close();

@@ -42,12 +42,6 @@ export async function drive(calls: number, concurrency: number, one: () => Promi
   await Promise.all(Array.from({ length: concurrency }, lane));
 }
 
-/** Alias of {@link callgrindZero} (the name relay-micro and stack-callgrind use). */
-export const zero = callgrindZero;
-
-/** Alias of {@link callgrindDump} (the name relay-micro and stack-callgrind use). */
-export const dump = callgrindDump;
-
 /** Median of `values` (the upper one of an even count). */
 export function median(values: number[]): number {
   const sorted = [...values].sort((x, y) => x - y);

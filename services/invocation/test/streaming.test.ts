@@ -153,7 +153,8 @@ describe('HTTP streaming (H3, H6, H7, H10)', () => {
     console.log(
       `# SSE per-event latency through Switchyard: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms; direct p99 ${percentile(direct.delays, 99).toFixed(2)} ms; added p99 ${added99.toFixed(2)} ms`,
     );
-    assert.ok(p99 < 25, `p99 ${p99.toFixed(2)} ms`);
+    // The latency figures are printed, not asserted: a time bound fails on a loaded machine and proves
+    // nothing on a quiet one (the house rule); `npm run bench -- http` measures SSE p99 against direct.
   });
 
   it('H7: should keep an HTTP/2 call alive with client PINGs for several times the idle timeout', async () => {
