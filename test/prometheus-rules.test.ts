@@ -203,7 +203,17 @@ test("promtool check config should accept the scrape-config example with the rul
   try {
     cpSync(join(ROOT, 'infra/prometheus'), dir, { recursive: true });
     mkdirSync(join(dir, 'targets'), { recursive: true });
-    writeFileSync(join(dir, 'targets/dev.json'), JSON.stringify(scrapeTargets(DEV_METRICS)));
+    // The target file as an operator makes it: scripts/prometheus-targets.ts run on a dev state file.
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({ region: 'pa', metrics: DEV_METRICS }));
+    const script = join(ROOT, 'scripts/prometheus-targets.ts');
+    const made = spawnSync(process.execPath, [script, join(dir, 'state.json')], { encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    assert.deepEqual(JSON.parse(made.stdout), scrapeTargets(DEV_METRICS));
+    writeFileSync(join(dir, 'targets/dev.json'), made.stdout);
+    // A missing state file is one clear line and exit 1, not a stack trace.
+    const missing = spawnSync(process.execPath, [script, join(dir, 'nope.json')], { encoding: 'utf8' });
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /^prometheus-targets: cannot read .*nope\.json: ENOENT.*\n$/);
     const out = promtool(['check', 'config', 'scrape-config.example.yaml'], dir);
     assert.match(out, /is valid prometheus config file syntax/);
     // promtool reads the target file: a bad label name in it fails the check.
