@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stopAll } from '@switchyard/testkit';
+import { positiveInt } from './lib/args.ts';
 import { type BenchChild, nodeBinary, REPO_ROOT, spawnChild } from './lib/child.ts';
 import { type SelfTimeEntry, topSelfTime } from './lib/cpu-profile.ts';
 import { encodeEchoRequest, grpcFrame, patternPayload } from './lib/grpc-frame.ts';
@@ -115,13 +116,6 @@ const USAGE = `usage: npm run bench -- grpc [options]
   --processes LIST    SWITCHYARD_PROCESSES of the proxy, e.g. 1,2: one run per count, then a ratio table
   --profile           run proxy and worker with --cpu-prof into bench/out/profiles; print top 15
   -h, --help`;
-
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer, got ${raw}`);
-  return value;
-}
 
 /** Parses the command line of `bench grpc` into a resolved config; throws TypeError on bad input. */
 export function parseGrpcArgs(argv: string[]): GrpcBenchConfig | undefined {

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parseOrExit, positiveInt } from './lib/args.ts';
 import { launchBenchRegion } from './lib/bench-region.ts';
 import { callgrindDump, callgrindZero, drive } from './lib/callgrind.ts';
 import { nodeBinary, spawnChild } from './lib/child.ts';
@@ -76,13 +77,6 @@ const USAGE = `usage: npm run bench -- http-relay-ir [options]
   --repeats N       window pairs (default 3)
   --concurrency N   requests in flight (default 4)
   -h, --help`;
-
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer, got ${raw}`);
-  return value;
-}
 
 /** Parses the command line of `bench http-relay-ir`; undefined for --help; throws TypeError on bad input. */
 export function parseRelayIrArgs(argv: string[]): RelayIrConfig | undefined {
@@ -216,11 +210,8 @@ export function relayIrTable(results: RelayIrResult[]): string {
 
 /** Entry of `npm run bench -- http-relay-ir`. */
 export async function runRelayIrBench(argv: string[]): Promise<number> {
-  const options = parseRelayIrArgs(argv);
-  if (!options) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const options = parseOrExit(parseRelayIrArgs, argv, USAGE);
+  if (typeof options === 'number') return options;
   const container = await spawnChild('container', nodeBinary(), [
     'packages/sample-functions/src/main.ts',
     'http',

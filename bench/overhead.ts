@@ -39,6 +39,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import { parseOrExit, positiveInt } from './lib/args.ts';
 import { launchBenchRegion } from './lib/bench-region.ts';
 import { callgrindZero, drive, callgrindDump as dump } from './lib/callgrind.ts';
 import { nodeBinary, spawnChild } from './lib/child.ts';
@@ -119,13 +120,6 @@ const USAGE = `usage: npm run bench -- overhead [options]
   --idle-s N        seconds of the idle window after the calls (default 10)
   --keep-dumps DIR  keep the callgrind dumps in DIR/<service>-<config>/ (default: deleted)
   -h, --help`;
-
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer, got ${raw}`);
-  return value;
-}
 
 function listOf<T extends string>(name: string, raw: string | undefined, all: readonly T[]): T[] {
   const picked = (raw ?? all.join(',')).split(',') as T[];
@@ -423,11 +417,8 @@ export function overheadTable(
 
 /** Entry of `npm run bench -- overhead`. */
 export async function runOverheadBench(argv: string[]): Promise<number> {
-  const options = parseOverheadArgs(argv);
-  if (!options) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const options = parseOrExit(parseOverheadArgs, argv, USAGE);
+  if (typeof options === 'number') return options;
   let exportRequests = 0;
   const sink = createServer((req, res) => {
     req.resume();

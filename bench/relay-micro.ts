@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parseOrExit, positiveInt } from './lib/args.ts';
 import { callgrindDump, callgrindZero, perCall } from './lib/callgrind.ts';
 import { nodeBinary, spawnChild } from './lib/child.ts';
 import { markdownTable, writeResultFile } from './lib/report.ts';
@@ -47,13 +48,6 @@ export interface RelayMicroResult {
   windows: [number, number][];
   pooled: number;
   pair: number;
-}
-
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer, got ${raw}`);
-  return value;
 }
 
 /** Parses the command line; undefined for --help; throws TypeError on bad input. */
@@ -129,11 +123,8 @@ async function measure(mode: RelayMicroResult['mode'], options: RelayMicroConfig
 
 /** Entry of `npm run bench -- relay-micro`. */
 export async function runRelayMicroBench(argv: string[]): Promise<number> {
-  const options = parseRelayMicroArgs(argv);
-  if (!options) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const options = parseOrExit(parseRelayMicroArgs, argv, USAGE);
+  if (typeof options === 'number') return options;
   const direct = await measure('direct', options);
   process.stdout.write(`${JSON.stringify(direct)}\n`);
   const relay = await measure('relay', options);

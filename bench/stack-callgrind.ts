@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parseOrExit, positiveInt } from './lib/args.ts';
 import { launchBenchRegion } from './lib/bench-region.ts';
 import { callgrindDump, callgrindZero, drive, perCall } from './lib/callgrind.ts';
 import { nodeBinary, spawnChild } from './lib/child.ts';
@@ -51,13 +52,6 @@ export interface StackProcessResult {
   pair: number;
 }
 
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer, got ${raw}`);
-  return value;
-}
-
 /** Parses the command line; undefined for --help; throws TypeError on bad input. */
 export function parseStackCallgrindArgs(argv: string[]): StackCallgrindConfig | undefined {
   const { values } = parseArgs({
@@ -89,11 +83,8 @@ export function parseStackCallgrindArgs(argv: string[]): StackCallgrindConfig | 
 
 /** Entry of `npm run bench -- stack-callgrind`. */
 export async function runStackCallgrindBench(argv: string[]): Promise<number> {
-  const options = parseStackCallgrindArgs(argv);
-  if (!options) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const options = parseOrExit(parseStackCallgrindArgs, argv, USAGE);
+  if (typeof options === 'number') return options;
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-stack-callgrind-'));
   const base = { proxy: 'proxy.callgrind.out', worker: 'worker.callgrind.out' };
   const tracing: Record<string, string> =

@@ -40,6 +40,7 @@ export { PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_PREFIX, problemDocument } from './pr
 export { isUuid, isUuidV4, newRequestId } from './request-id.ts';
 export {
   ContainerHeaders,
+  connectionTokens,
   DefaultPorts,
   DirectBody,
   HOP_BY_HOP_HEADERS,

@@ -137,3 +137,20 @@ export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
   'host',
   'expect',
 ]);
+
+/** No extra names: what {@link connectionTokens} answers for an absent or plain `keep-alive`/`close` header. */
+const NO_TOKENS: readonly string[] = [];
+
+/**
+ * Names listed in a `connection` header, hop-by-hop too (RFC 9110 7.6.1). Runs per request, so the
+ * usual values (absent, `keep-alive`, `close`, which name only fields that are hop-by-hop anyway)
+ * return one shared empty array.
+ * @returns lower-case names, possibly empty; never throws.
+ */
+export function connectionTokens(value: string | string[] | undefined): readonly string[] {
+  if (value === undefined || value === 'keep-alive' || value === 'close') return NO_TOKENS;
+  return (Array.isArray(value) ? value.join(',') : value)
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t !== '');
+}

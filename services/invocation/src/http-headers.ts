@@ -4,7 +4,7 @@
 
 import type http from 'node:http';
 import type http2 from 'node:http2';
-import { ContainerHeaders, HOP_BY_HOP_HEADERS, Metadata, TunnelHeaders } from '@switchyard/protocol';
+import { ContainerHeaders, connectionTokens, HOP_BY_HOP_HEADERS, Metadata, TunnelHeaders } from '@switchyard/protocol';
 
 /** Either protocol's request (fastify's raw object). */
 export type RawRequest = http.IncomingMessage | http2.Http2ServerRequest;
@@ -37,19 +37,6 @@ const DROP_TO_WORKER: ReadonlySet<string> = new Set([
 /** `access-control-expose-headers`: every answer exposes `nvcf-reqid` to browsers (H5). */
 export const EXPOSE = 'access-control-expose-headers';
 
-/** No extra names: what {@link connectionTokens} answers for an absent or plain `keep-alive`/`close` header. */
-const NONE: readonly string[] = [];
-
-/** Names listed in a `connection` header (hop-by-hop too), lower case. */
-function connectionTokens(value: string | string[] | undefined): readonly string[] {
-  // The usual values name only fields that are hop-by-hop anyway.
-  if (value === undefined || value === 'keep-alive' || value === 'close') return NONE;
-  return (Array.isArray(value) ? value.join(',') : value)
-    .split(',')
-    .map((t) => t.trim().toLowerCase())
-    .filter((t) => t !== '');
-}
-
 /**
  * Client request headers as sent to the worker over the tunnel (H3, H4): pseudo-headers, hop-by-hop
  * headers (and those the `connection` header lists) and {@link DROP_TO_WORKER} removed, then `set`
@@ -66,7 +53,7 @@ export function tunnelRequestHeaders(
     const value = h[name];
     // 58 is ':' (pseudo-headers).
     if (value === undefined || name.charCodeAt(0) === 58 || DROP_TO_WORKER.has(name)) continue;
-    if (listed !== NONE && listed.includes(name)) continue;
+    if (listed.includes(name)) continue;
     out[name] = value;
   }
   for (const name in set) out[name] = set[name];

@@ -4,7 +4,7 @@
 // request: plain loops over the header objects, no intermediate arrays.
 
 import type http2 from 'node:http2';
-import { ContainerHeaders, HOP_BY_HOP_HEADERS, TunnelHeaders } from '@switchyard/protocol';
+import { ContainerHeaders, connectionTokens, HOP_BY_HOP_HEADERS, TunnelHeaders } from '@switchyard/protocol';
 
 /** Request headers the container never receives from the tunnel: hop-by-hop ones, ours (set below) and Switchyard's. */
 const DROP_TO_CONTAINER: ReadonlySet<string> = new Set([
@@ -13,9 +13,6 @@ const DROP_TO_CONTAINER: ReadonlySet<string> = new Set([
   ...Object.values(TunnelHeaders),
   'authorization',
 ]);
-
-/** No extra names: what {@link connectionTokens} answers for an absent or plain `keep-alive`/`close` header. */
-const NONE: readonly string[] = [];
 
 /** What the worker adds for the container on every request (H4). */
 export interface ContainerRequestContext {
@@ -27,19 +24,6 @@ export interface ContainerRequestContext {
   versionId: string;
   /** `NVCF-INVOCATION-REGION`. */
   region: string;
-}
-
-/**
- * Names listed in a `connection` header are hop-by-hop too (RFC 9110 7.6.1).
- * @returns lower-case names, possibly empty.
- */
-function connectionTokens(value: string | string[] | undefined): readonly string[] {
-  // The usual values name only fields that are hop-by-hop anyway.
-  if (value === undefined || value === 'keep-alive' || value === 'close') return NONE;
-  return (Array.isArray(value) ? value.join(',') : value)
-    .split(',')
-    .map((t) => t.trim().toLowerCase())
-    .filter((t) => t !== '');
 }
 
 /**
@@ -58,7 +42,7 @@ export function containerRequestHeaders(
     const value = headers[name];
     // 58 is ':' (pseudo-headers).
     if (value === undefined || name.charCodeAt(0) === 58 || DROP_TO_CONTAINER.has(name)) continue;
-    if (drop !== NONE && drop.includes(name)) continue;
+    if (drop.includes(name)) continue;
     out[name] = value;
   }
   out[ContainerHeaders.requestId] = context.reqId;
@@ -83,7 +67,7 @@ export function tunnelResponseHeaders(
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined || HOP_BY_HOP_HEADERS.has(name)) continue;
-    if (drop !== NONE && drop.includes(name)) continue;
+    if (drop.includes(name)) continue;
     out[name] = value;
   }
   return out;
