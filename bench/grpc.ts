@@ -17,6 +17,7 @@ import { type NginxHandle, startNginx } from './lib/nginx.ts';
 import { type CpuSubject, cpuDelta, machineBusyMicros, readCpu, withChildren } from './lib/proc-stat.ts';
 import { fmt, markdownTable, OUT_DIR, type TargetCheck, targetTable, writeResultFile } from './lib/report.ts';
 import { SERVICE_ENTRIES, type SwitchyardStack, startSwitchyard } from './lib/switchyard-stack.ts';
+import { parseTelemetryMode, startOtlpSink, type TelemetryMode, telemetryEnv } from './lib/telemetry-modes.ts';
 import { ensureTools } from './lib/tools.ts';
 
 const UNARY_PATH = '/switchyard.echo.v1.Echo/Unary';
@@ -42,6 +43,8 @@ export const GrpcTargets = {
 export interface GrpcBenchConfig {
   /** SWITCHYARD_PROCESSES of the front end on the Switchyard path (`--processes`, issue 12). */
   processes: number;
+  /** Metrics and tracing of the front end and worker on the Switchyard path (`--telemetry`, issue 9). */
+  telemetry: TelemetryMode;
   durationS: number;
   warmupS: number;
   /** Connections used for every level above one stream. */
@@ -114,6 +117,9 @@ const USAGE = `usage: npm run bench -- grpc [options]
   --bidi-bytes N      bidi message payload bytes (default 65536)
   --payload-bytes N   unary request payload bytes (default 100)
   --processes LIST    SWITCHYARD_PROCESSES of the proxy, e.g. 1,2: one run per count, then a ratio table
+  --telemetry MODE    off, metrics or traces (1% sampled, OTLP to a sink): the proxy and worker's
+                      metrics and tracing (issue 9); a list (off,metrics,traces) runs each, then a ratio table
+  --repeats N         with a --telemetry or --processes list: rounds of the whole list, interleaved (default 1)
   --profile           run proxy and worker with --cpu-prof into bench/out/profiles; print top 15
   -h, --help`;
 
@@ -132,6 +138,7 @@ export function parseGrpcArgs(argv: string[]): GrpcBenchConfig | undefined {
       'bidi-bytes': { type: 'string' },
       'payload-bytes': { type: 'string' },
       processes: { type: 'string' },
+      telemetry: { type: 'string' },
       profile: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -153,6 +160,7 @@ export function parseGrpcArgs(argv: string[]): GrpcBenchConfig | undefined {
     paths: BenchPaths.filter((p) => paths.includes(p)),
     profile: values.profile ?? false,
     processes: positiveInt('--processes', values.processes, 1),
+    telemetry: parseTelemetryMode(values.telemetry),
     verifyCalls: positiveInt('--verify-calls', values['verify-calls'], 500),
     bidiCalls: positiveInt('--bidi-calls', values['bidi-calls'], 16),
     bidiMessageBytes: positiveInt('--bidi-bytes', values['bidi-bytes'], 65536),
@@ -190,6 +198,7 @@ async function setUpPath(
   containerPort: number,
   config: GrpcBenchConfig,
   profileDir: string,
+  serviceEnv: Record<string, string>,
 ): Promise<PathSetup> {
   const containerSubject: CpuSubject = { name: 'container', pids: () => [container.pid] };
   if (path === 'direct') {
@@ -207,7 +216,8 @@ async function setUpPath(
   const stack = await startSwitchyard({
     containerPort,
     concurrency: config.workerConcurrency,
-    proxyEnv: { SWITCHYARD_PROCESSES: String(config.processes) },
+    proxyEnv: { ...serviceEnv, SWITCHYARD_PROCESSES: String(config.processes) },
+    workerEnv: serviceEnv,
     profileDir: config.profile ? profileDir : undefined,
   });
   return {
@@ -354,6 +364,7 @@ async function runPath(
   containerPort: number,
   config: GrpcBenchConfig,
   work: string,
+  serviceEnv: Record<string, string>,
 ): Promise<PathResult> {
   const result: PathResult = { path, unary: [] };
   if (path === 'switchyard') {
@@ -368,7 +379,7 @@ async function runPath(
   let setup: PathSetup | undefined;
   try {
     process.stderr.write(`bench grpc: ${path}: starting\n`);
-    setup = await setUpPath(path, container, containerPort, config, profileDir);
+    setup = await setUpPath(path, container, containerPort, config, profileDir, serviceEnv);
     result.verify = await verifyPath(setup, config);
     for (const streams of config.streamLevels) {
       process.stderr.write(`bench grpc: ${path}: unary, ${streams} stream(s)\n`);
@@ -608,9 +619,17 @@ export async function runGrpcBench(argv: string[]): Promise<number> {
   ]);
   const containerPort = container.ready.port as number;
   const results: PathResult[] = [];
+  const sink = config.telemetry === 'traces' ? await startOtlpSink() : undefined;
+  const serviceEnv = telemetryEnv(config.telemetry, sink?.url);
   try {
-    for (const path of config.paths) results.push(await runPath(path, container, containerPort, config, work));
+    for (const path of config.paths)
+      results.push(await runPath(path, container, containerPort, config, work, serviceEnv));
   } finally {
+    if (sink !== undefined)
+      process.stdout.write(
+        `--telemetry traces: the OTLP sink answered ${sink.traceRequests()} trace export request(s)\n`,
+      );
+    await sink?.close();
     await container.stop();
     await stopAll();
   }

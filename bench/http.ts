@@ -17,6 +17,7 @@ import { type NginxHandle, startNginx } from './lib/nginx.ts';
 import { type CpuSubject, cpuDelta, machineBusyMicros, readCpu, withChildren } from './lib/proc-stat.ts';
 import { fmt, markdownTable, OUT_DIR, type TargetCheck, targetTable, writeResultFile } from './lib/report.ts';
 import { HTTP_SERVICE_ENTRIES, type SwitchyardHttpStack, startSwitchyardHttp } from './lib/switchyard-http-stack.ts';
+import { parseTelemetryMode, startOtlpSink, type TelemetryMode, telemetryEnv } from './lib/telemetry-modes.ts';
 import { ensureTools } from './lib/tools.ts';
 import { runWrk, type WrkResult } from './lib/wrk.ts';
 
@@ -48,6 +49,8 @@ export const HttpTargets = {
 export interface HttpBenchConfig {
   /** SWITCHYARD_PROCESSES of the front end on the Switchyard path (`--processes`, issue 12). */
   processes: number;
+  /** Metrics and tracing of the front end and worker on the Switchyard path (`--telemetry`, issue 9). */
+  telemetry: TelemetryMode;
   durationS: number;
   warmupS: number;
   connectionLevels: number[];
@@ -113,6 +116,9 @@ const USAGE = `usage: npm run bench -- http [options]
   --sse-delay-ms N      delay between SSE events at the container (default 10)
   --worker-concurrency N  worker max concurrency on the Switchyard path (default 256)
   --processes LIST      SWITCHYARD_PROCESSES of the invocation service, e.g. 1,2: one run per count, then a ratio table
+  --telemetry MODE      off, metrics or traces (1% sampled, OTLP to a sink): the invocation service and worker's
+                        metrics and tracing (issue 9); a list (off,metrics,traces) runs each, then a ratio table
+  --repeats N           with a --telemetry or --processes list: rounds of the whole list, interleaved (default 1)
   --profile             run invocation and worker with --cpu-prof into bench/out/profiles; print top 15
   -h, --help`;
 
@@ -139,6 +145,7 @@ export function parseHttpArgs(argv: string[]): HttpBenchConfig | undefined {
       'sse-delay-ms': { type: 'string' },
       'worker-concurrency': { type: 'string' },
       processes: { type: 'string' },
+      telemetry: { type: 'string' },
       profile: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -154,6 +161,7 @@ export function parseHttpArgs(argv: string[]): HttpBenchConfig | undefined {
     paths: HttpBenchPaths.filter((p) => paths.includes(p)),
     profile: values.profile ?? false,
     processes: positiveInt('--processes', values.processes, 1),
+    telemetry: parseTelemetryMode(values.telemetry),
     verifyRequests: positiveInt('--verify-requests', values['verify-requests'], 500),
     bodyBytes: positiveInt('--body-bytes', values['body-bytes'], 100, 0),
     sseStreams: positiveInt('--sse-streams', values['sse-streams'], 16),
@@ -186,6 +194,7 @@ async function setUpPath(
   containerPort: number,
   config: HttpBenchConfig,
   profileDir: string,
+  serviceEnv: Record<string, string>,
 ): Promise<PathSetup> {
   const containerSubject: CpuSubject = { name: 'container', pids: () => [container.pid] };
   if (path === 'direct')
@@ -202,7 +211,8 @@ async function setUpPath(
   const stack = await startSwitchyardHttp({
     containerPort,
     concurrency: config.workerConcurrency,
-    invocationEnv: { SWITCHYARD_PROCESSES: String(config.processes) },
+    invocationEnv: { ...serviceEnv, SWITCHYARD_PROCESSES: String(config.processes) },
+    workerEnv: serviceEnv,
     profileDir: config.profile ? profileDir : undefined,
   });
   return {
@@ -414,6 +424,7 @@ async function runPath(
   container: BenchChild,
   containerPort: number,
   config: HttpBenchConfig,
+  serviceEnv: Record<string, string>,
 ): Promise<HttpPathResult> {
   const result: HttpPathResult = { path, load: [] };
   if (path === 'switchyard') {
@@ -427,7 +438,7 @@ async function runPath(
   let setup: PathSetup | undefined;
   try {
     process.stderr.write(`bench http: ${path}: starting\n`);
-    setup = await setUpPath(path, container, containerPort, config, profileDir);
+    setup = await setUpPath(path, container, containerPort, config, profileDir, serviceEnv);
     result.verify = await verifyPath(setup, path, config);
     if (result.verify.failed > 0)
       throw new Error(`verification: ${result.verify.failed} bad answers, first: ${result.verify.firstFailure}`);
@@ -690,9 +701,16 @@ export async function runHttpBench(argv: string[]): Promise<number> {
   ]);
   const containerPort = container.ready.port as number;
   const results: HttpPathResult[] = [];
+  const sink = config.telemetry === 'traces' ? await startOtlpSink() : undefined;
+  const serviceEnv = telemetryEnv(config.telemetry, sink?.url);
   try {
-    for (const path of config.paths) results.push(await runPath(path, container, containerPort, config));
+    for (const path of config.paths) results.push(await runPath(path, container, containerPort, config, serviceEnv));
   } finally {
+    if (sink !== undefined)
+      process.stdout.write(
+        `--telemetry traces: the OTLP sink answered ${sink.traceRequests()} trace export request(s)\n`,
+      );
+    await sink?.close();
     await container.stop();
     await stopAll();
   }

@@ -33,7 +33,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,7 @@ import { callgrindZero, drive, callgrindDump as dump } from './lib/callgrind.ts'
 import { nodeBinary, spawnChild } from './lib/child.ts';
 import { echoResponsePayload, encodeEchoRequest, patternPayload } from './lib/grpc-frame.ts';
 import { markdownTable } from './lib/report.ts';
+import { startOtlpSink, tracesEnv } from './lib/telemetry-modes.ts';
 
 const PRELOAD = fileURLToPath(new URL('./lib/overhead-preload.ts', import.meta.url));
 const UNARY_PATH = '/switchyard.echo.v1.Echo/Unary';
@@ -166,13 +167,8 @@ export function parseOverheadArgs(argv: string[]): OverheadBenchConfig | undefin
 function frontEndEnv(config: OverheadConfig, sinkUrl: string, outFile: string): Record<string, string> {
   const env: Record<string, string> = { SWITCHYARD_OVERHEAD_CALLGRIND_OUT: outFile };
   if (config === 'a') env.SWITCHYARD_OVERHEAD_NOOP_METRICS = '1';
-  if (config === 'c' || config === 'd') {
-    env.OTEL_TRACES_EXPORTER = 'otlp';
-    env.OTEL_EXPORTER_OTLP_ENDPOINT = sinkUrl;
-    env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = 'http/protobuf';
-    env.OTEL_TRACES_SAMPLER = config === 'c' ? 'parentbased_traceidratio' : 'parentbased_always_on';
-    if (config === 'c') env.OTEL_TRACES_SAMPLER_ARG = '0.01';
-  }
+  if (config === 'c') Object.assign(env, tracesEnv(sinkUrl, 'parentbased_traceidratio', '0.01'));
+  if (config === 'd') Object.assign(env, tracesEnv(sinkUrl, 'parentbased_always_on'));
   return env;
 }
 
@@ -419,17 +415,8 @@ export function overheadTable(
 export async function runOverheadBench(argv: string[]): Promise<number> {
   const options = parseOrExit(parseOverheadArgs, argv, USAGE);
   if (typeof options === 'number') return options;
-  let exportRequests = 0;
-  const sink = createServer((req, res) => {
-    req.resume();
-    req.once('end', () => {
-      if (req.url?.startsWith('/v1/traces')) exportRequests++;
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-    });
-  });
-  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
-  const address = sink.address();
-  const sinkUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const sink = await startOtlpSink();
+  const sinkUrl = sink.url;
   const results: OverheadResult[] = [];
   try {
     for (const service of options.services) {
@@ -449,7 +436,7 @@ export async function runOverheadBench(argv: string[]): Promise<number> {
             options,
             container.ready.port as number,
             sinkUrl,
-            () => exportRequests,
+            sink.traceRequests,
           );
           results.push(result);
           process.stdout.write(
@@ -461,7 +448,7 @@ export async function runOverheadBench(argv: string[]): Promise<number> {
       }
     }
   } finally {
-    sink.close();
+    await sink.close();
   }
   process.stdout.write(
     `\nwarm-up ${options.warmupSampled > 0 ? `${options.warmupSampled} sampled + ` : ''}${options.warmup}, ${options.repeats} x windows of ${options.n1} and ${options.n2} calls, ${options.concurrency} in flight; median (min-max) of the repeats\n\n`,

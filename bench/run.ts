@@ -6,16 +6,16 @@ const MODES = {
     about: 'unary and bidi gRPC load: direct vs nginx grpc_pass vs Switchyard',
     load: async () => {
       const { runGrpcBench } = await import('./grpc.ts');
-      const { runProcessesSweep } = await import('./lib/processes-sweep.ts');
-      return (argv: string[]) => runProcessesSweep('grpc', runGrpcBench, argv);
+      const { runSweep } = await import('./lib/sweep.ts');
+      return (argv: string[]) => runSweep('grpc', runGrpcBench, argv);
     },
   },
   http: {
     about: 'HTTP/1.1 echo load and SSE per-event latency: direct vs nginx proxy_pass vs Switchyard',
     load: async () => {
       const { runHttpBench } = await import('./http.ts');
-      const { runProcessesSweep } = await import('./lib/processes-sweep.ts');
-      return (argv: string[]) => runProcessesSweep('http', runHttpBench, argv);
+      const { runSweep } = await import('./lib/sweep.ts');
+      return (argv: string[]) => runSweep('http', runHttpBench, argv);
     },
   },
   regions: {

@@ -84,7 +84,9 @@ ephemeral port). Each service prints its URL in its ready line as \`metrics\`; \
 in \`.switchyard/dev.json\` under \`metrics\`, by region then service (process i > 0 of a front end running N
 processes as \`<service>/<i>\`: each process is its own scrape target); \`scripts/prometheus-targets.ts\` writes
 that map as a Prometheus target file for infra/prometheus/scrape-config.example.yaml. The Helm chart sets a fixed port and
-points its liveness and readiness probes at \`/healthz\` and \`/readyz\`.
+points its liveness and readiness probes at \`/healthz\` and \`/readyz\`. With
+\`SWITCHYARD_METRICS_ENABLED=false\` there is no port, and nothing is recorded either: the services get a
+no-op meter, so a measurement costs an empty call (what the metrics cost per call is in "Overhead" below).
 
 Readiness checks today: \`nats\` on every service (the NATS connection is up; false while NATS is
 unreachable, true again when it reconnects); \`redis\` where Redis is used (invocation; grpc-proxy with rate

@@ -11,7 +11,9 @@ export const metricsFields = {
   metricsEnabled: z
     .boolean()
     .default(true)
-    .describe('Serve /metrics (Prometheus), /healthz and /readyz on the metrics port.'),
+    .describe(
+      'Serve /metrics (Prometheus), /healthz and /readyz on the metrics port. false: no port, and nothing is recorded (a no-op meter).',
+    ),
   metricsHost: z
     .string()
     .min(1)

@@ -3,7 +3,7 @@
 // tracer provider, context and propagation.
 
 import { createServer, type Server } from 'node:http';
-import { context, type Meter, metrics, propagation, type Tracer, trace } from '@opentelemetry/api';
+import { context, createNoopMeter, type Meter, metrics, propagation, type Tracer, trace } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
@@ -20,7 +20,8 @@ export interface TelemetryOptions {
   instanceId: string;
   /**
    * TCP port of the metrics endpoint (`GET /metrics`, `/healthz`, `/readyz`); 0 = an ephemeral port.
-   * Undefined serves none (metrics are still recorded).
+   * Undefined serves none, and nothing reads metrics then: `meter` is a no-op meter, so a measurement
+   * costs a call to an empty function (`SWITCHYARD_METRICS_ENABLED=false`).
    * @default undefined
    */
   metricsPort?: number;
@@ -156,8 +157,9 @@ const dropSpans: SpanProcessor = {
 const NO_EXPORT_SAMPLER = new tracing.ParentBasedSampler({ root: new tracing.AlwaysOffSampler() });
 
 /**
- * Starts metrics and tracing for one service instance. Metrics go to a MeterProvider of this instance
- * read by a Prometheus exporter (serving `GET /metrics`, `/healthz`, `/readyz` on `metricsPort` when set). The first instance
+ * Starts metrics and tracing for one service instance. With `metricsPort` set, metrics go to a MeterProvider
+ * of this instance read by a Prometheus exporter (serving `GET /metrics`, `/healthz`, `/readyz` on that
+ * port); without it the meter is a no-op one (nothing would read them). The first instance
  * in the process also starts NodeSDK (no auto-instrumentation), which registers the global tracer provider,
  * context manager and W3C propagator; traces are exported only when `OTEL_TRACES_EXPORTER` is set
  * (OTLP endpoint, protocol and sampler from the standard `OTEL_*` variables, read by NodeSDK). NodeSDK
@@ -182,8 +184,13 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       [Attr.region]: options.region,
     }),
   );
-  const exporter = new PrometheusExporter({ preventServerStart: true, withResourceConstantLabels: CONSTANT_LABELS });
-  const meterProvider = new MeterProvider({ resource, readers: [exporter] });
+  // Metrics exist only where something reads them: without a port (metrics disabled) there is no
+  // provider and the meter is a no-op one, so the hot path's measurements cost nothing.
+  const exporter =
+    port === undefined
+      ? undefined
+      : new PrometheusExporter({ preventServerStart: true, withResourceConstantLabels: CONSTANT_LABELS });
+  const meterProvider = exporter === undefined ? undefined : new MeterProvider({ resource, readers: [exporter] });
   const checks = new Map<string, { check: () => boolean | ReadinessFailure; reason: string }>();
   const ready = (): ReadinessBody => {
     const out: Record<string, boolean> = {};
@@ -203,7 +210,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   const host = options.metricsHost ?? '127.0.0.1';
   let server: Server | undefined;
   let boundPort: number | undefined;
-  if (port !== undefined) {
+  if (exporter !== undefined) {
     server = metricsServer(exporter, ready);
     const listening = server;
     try {
@@ -217,7 +224,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
         });
       });
     } catch (err) {
-      await meterProvider.shutdown().catch(() => {});
+      await meterProvider?.shutdown().catch(() => {});
       throw new TelemetryError(
         TelemetryErrorCode.metricsListen,
         `cannot serve Prometheus metrics on ${host}:${port}: ${(err as Error).message}`,
@@ -250,10 +257,10 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       metricReaders: [],
     });
     sdk.start();
-    metrics.setGlobalMeterProvider(meterProvider);
+    if (meterProvider !== undefined) metrics.setGlobalMeterProvider(meterProvider);
   }
 
-  const meter = meterProvider.getMeter(options.service);
+  const meter = meterProvider === undefined ? createNoopMeter() : meterProvider.getMeter(options.service);
   const specOf = (name: keyof typeof MetricSpecs) => ({
     description: MetricSpecs[name].description,
     unit: MetricSpecs[name].unit,
@@ -276,7 +283,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   // Node runtime series (event-loop delay and utilisation, heap, GC) from the well-kept instrumentation,
   // on this instance's provider, only when an endpoint serves them.
   let runtime: RuntimeNodeInstrumentation | undefined;
-  if (server !== undefined) {
+  if (meterProvider !== undefined) {
     runtime = new RuntimeNodeInstrumentation({ enabled: false });
     runtime.setMeterProvider(meterProvider);
     runtime.enable();
@@ -305,7 +312,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
               server?.closeAllConnections();
             })
           : undefined;
-        const results = await Promise.allSettled([meterProvider.shutdown(), sdk?.shutdown(), closing]);
+        const results = await Promise.allSettled([meterProvider?.shutdown(), sdk?.shutdown(), closing]);
         if (globalOwner === token) {
           // Let a later instance in this process (tests, in-process suites) register its own globals.
           metrics.disable();

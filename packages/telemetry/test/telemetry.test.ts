@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
+import { createNoopMeter, metrics } from '@opentelemetry/api';
 import { freePort } from '@switchyard/testkit';
 import {
   CONSTANT_LABEL_ATTRS,
@@ -84,10 +85,16 @@ describe('startTelemetry', () => {
     }
   });
 
-  test('should serve nothing when metricsPort is unset and still accept measurements', async () => {
+  test('should serve nothing and record nothing when metricsPort is unset (metrics disabled)', async () => {
     const telemetry = await startTelemetry({ service: 'worker', region: 'us', instanceId: 'w-1' });
     assert.equal(telemetry.metricsPort, undefined);
-    telemetry.meter.createCounter('switchyard.tickets.published').add(1);
+    assert.equal(telemetry.metricsUrl, undefined);
+    // Measurements are accepted and go nowhere: the meter is the API's no-op meter, not an SDK one
+    // whose storage would hash the attributes of every measurement for a reader that does not exist.
+    const counter = telemetry.meter.createCounter('switchyard.tickets.published');
+    counter.add(1, { a: 'b' });
+    assert.equal(counter.constructor, createNoopMeter().createCounter('x').constructor);
+    assert.equal(metrics.getMeterProvider().getMeter('x').constructor, createNoopMeter().constructor);
     await telemetry.shutdown();
     await telemetry.shutdown();
   });
