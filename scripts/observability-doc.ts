@@ -86,7 +86,7 @@ processes as \`<service>/<i>\`: each process is its own scrape target); \`script
 that map as a Prometheus target file for infra/prometheus/scrape-config.example.yaml. The Helm chart sets a fixed port and
 points its liveness and readiness probes at \`/healthz\` and \`/readyz\`. With
 \`SWITCHYARD_METRICS_ENABLED=false\` there is no port, and nothing is recorded either: the services get a
-no-op meter, so a measurement costs an empty call (what the metrics cost per call is in "Overhead" below).
+no-op meter, so a measurement costs an empty call (see "Overhead" below).
 
 Readiness checks today: \`nats\` on every service (the NATS connection is up; false while NATS is
 unreachable, true again when it reconnects); \`redis\` where Redis is used (invocation; grpc-proxy with rate
@@ -312,6 +312,28 @@ ${spans.join('\n')}
 
 /** The "Live status page" section (the API's /ui page, GET /v1/status, \`switchyard status\`). */
 const LIVE_STATUS_SECTION = `
+## Overhead
+
+What metrics and tracing cost is measured, not assumed. Per call, a front end makes two measurements
+(\`switchyard_calls_total\` and \`switchyard_call_duration_seconds\`, attribute objects cached per
+function version and outcome) and a worker one (\`switchyard_container_call_duration_seconds\`); tunnels,
+sessions and allocations are measured when they open, close or allocate, not per call on a held session.
+With tracing sampled at 1% (\`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, \`OTEL_TRACES_SAMPLER_ARG=0.01\`),
+each process starts one non-recording span per unsampled call (IDs, the sampler, a context) and carries
+\`traceparent\` on; child spans (allocation, tunnel call) are started only under a recording parent. With
+\`SWITCHYARD_METRICS_ENABLED=false\` the meter is a no-op one, and without \`OTEL_TRACES_EXPORTER\` new
+traces are not sampled, so both can be taken out to compare:
+
+\`\`\`sh
+npm run bench -- grpc --paths switchyard --streams 64 --telemetry off,metrics,traces --repeats 3
+npm run bench -- http --paths switchyard --connections 64 --telemetry off,metrics,traces --repeats 3
+\`\`\`
+
+Each prints the proxy (or invocation service) and worker CPU per call in each configuration, one sitting,
+rounds interleaved, with the ratio to \`off\`; \`npm run bench -- overhead\` counts the front end's
+instructions per call under callgrind instead. The figures are in bench/RESULTS.md (issue 9); the target is
+under 10% more CPU per call with metrics on and tracing sampled at 1%.
+
 ## Live status page
 
 The API serves a live page of every region at \`GET /ui\` (\`endpoints.status\` in \`.switchyard/dev.json\`;
