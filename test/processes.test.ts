@@ -257,6 +257,9 @@ test('a child killed with SIGKILL is replaced and the replacement serves', async
   const line = await replaced;
   assert.equal(line.index, 0);
   assert.notEqual(line.pid, killed);
+  // The replacement binds its predecessor's (ephemeral) metrics port: the primary's ready line, which
+  // dev.json and the Prometheus targets were written from, still names it.
+  assert.equal(line.metrics, children('grpc-proxy')[0].metrics);
   assert.deepEqual(childPids(proxy.pid).sort(), [line.pid as number, children('grpc-proxy')[1].pid].sort());
   // The replacement takes connections: fresh connections until its own metrics port counts a call.
   let served = 0;

@@ -92,7 +92,8 @@ export function frontEndProcessPlan(service: ServiceName, count: number, input: 
  * Runs the cluster primary: forks `plan.count` children (this same entry point), prints
  * `{"ready":true,"service",processes,...child 0's fields,"children":[...]}` on stdout once all are
  * ready, restarts a child that exits after that (delay {@link MIN_RESTART_DELAY_MS} doubling per
- * quick death up to {@link MAX_RESTART_DELAY_MS}), and exits 1 when a child exits before the first
+ * quick death up to {@link MAX_RESTART_DELAY_MS}; a replacement binds the metrics port its predecessor
+ * bound, ephemeral ones included, so the URLs of the ready line stay valid), and exits 1 when a child exits before the first
  * ready line (a config or listen problem the child printed). Meanwhile it polls children 1..N-1 on
  * their `/readyz` every second and sends child 0 the ones not ready ({@link ProcessReadiness}), which
  * child 0's `/readyz` reports as its `processes` check. SIGTERM/SIGINT: SIGTERM to every child
@@ -108,7 +109,10 @@ export function runPrimary(
   const log = logger.child({ role: 'primary' });
   const ready: (Record<string, unknown> | undefined)[] = new Array(plan.count).fill(undefined);
   const fails: number[] = new Array(plan.count).fill(0);
-  const live = new Map<Worker, { index: number; startedAt: number }>();
+  const live = new Map<Worker, { index: number; startedAt: number; reusedMetricsPort: boolean }>();
+  // The ephemeral metrics port each child bound (SWITCHYARD_METRICS_PORT=0): its replacement binds the
+  // same one, so the URL in the ready line (dev.json, Prometheus targets) stays the child's.
+  const metricsPorts: (number | undefined)[] = new Array(plan.count).fill(undefined);
   const byIndex: (Worker | undefined)[] = new Array(plan.count).fill(undefined);
   const readiness = new ProcessReadiness({
     count: plan.count,
@@ -123,13 +127,18 @@ export function runPrimary(
   let failed = false;
 
   const fork = (index: number): void => {
-    const child = cluster.fork({ ...plan.childEnv(index), SWITCHYARD_PROCESS_INDEX: String(index) });
-    live.set(child, { index, startedAt: Date.now() });
+    const env = plan.childEnv(index);
+    const keep = metricsPorts[index];
+    const reusedMetricsPort = env.SWITCHYARD_METRICS_PORT === '0' && keep !== undefined;
+    if (reusedMetricsPort) env.SWITCHYARD_METRICS_PORT = String(keep);
+    const child = cluster.fork({ ...env, SWITCHYARD_PROCESS_INDEX: String(index) });
+    live.set(child, { index, startedAt: Date.now(), reusedMetricsPort });
     byIndex[index] = child;
     readiness.forked(index, child.process.pid);
     child.on('message', (msg: Partial<ChildReadyMessage>) => {
       if (msg?.switchyardReady === undefined) return;
       ready[index] = msg.switchyardReady;
+      metricsPorts[index] ??= portOf(msg.switchyardReady.metrics);
       readiness.ready(index, child.process.pid, msg.switchyardReady.metrics);
       const fields = { index, pid: child.process.pid, ...msg.switchyardReady };
       // A replacement's readiness is logged at warn, beside the `process exited` that caused it.
@@ -171,6 +180,9 @@ export function runPrimary(
       failed = true;
       return maybeExit();
     }
+    // A replacement that died before it was ready may have found its old port taken: the next one
+    // binds an ephemeral port again.
+    if (info.reusedMetricsPort && ready[info.index] === undefined) metricsPorts[info.index] = undefined;
     ready[info.index] = undefined;
     fails[info.index] = Date.now() - info.startedAt >= STABLE_CHILD_MS ? 0 : fails[info.index] + 1;
     const delayMs = Math.min(MAX_RESTART_DELAY_MS, MIN_RESTART_DELAY_MS * 2 ** Math.max(0, fails[info.index] - 1));
@@ -200,4 +212,15 @@ export function runPrimary(
 
   for (let i = 0; i < plan.count; i++) fork(i);
   readiness.start();
+}
+
+/** The port of a ready line's `metrics` URL (`http://host:port/metrics`), or undefined. */
+function portOf(url: unknown): number | undefined {
+  if (typeof url !== 'string') return undefined;
+  try {
+    const port = Number(new URL(url).port);
+    return Number.isInteger(port) && port > 0 ? port : undefined;
+  } catch {
+    return undefined;
+  }
 }
