@@ -5,7 +5,8 @@
 // session; a resume by nvcf-reqid on connections the other child accepted reaches the session; a
 // child killed with SIGKILL is replaced (and its replacement serves); process 0's /readyz fails its
 // `processes` check naming a child that is stopped (SIGSTOP) or killed, and passes again once it
-// answers (SIGCONT) or its replacement is ready; SIGTERM to a primary drains both children and exits 0.
+// answers (SIGCONT) or its replacement is ready; a child that gives no answer for the liveness timeout is
+// killed and replaced; SIGTERM to a primary drains both children and exits 0.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -17,6 +18,8 @@ import { echoClient, unary } from '../services/worker/test/helpers.ts';
 import { launchProcessRegion, type ProcessRegion } from './process-region.ts';
 
 const REGION = 'procs';
+/** SWITCHYARD_PROCESS_LIVENESS_TIMEOUT_MS of the gRPC proxy (the invocation service keeps the default, 30 s). */
+const PROXY_LIVENESS_MS = 4_000;
 let region: ProcessRegion;
 
 before(async () => {
@@ -24,7 +27,10 @@ before(async () => {
     region: REGION,
     redis: true,
     services: ['grpc-proxy', 'invocation'],
-    serviceEnv: { 'grpc-proxy': { SWITCHYARD_PROCESSES: '2' }, invocation: { SWITCHYARD_PROCESSES: '2' } },
+    serviceEnv: {
+      'grpc-proxy': { SWITCHYARD_PROCESSES: '2', SWITCHYARD_PROCESS_LIVENESS_TIMEOUT_MS: String(PROXY_LIVENESS_MS) },
+      invocation: { SWITCHYARD_PROCESSES: '2' },
+    },
     functions: [
       { name: 'echo', kind: 'grpc', sample: 'echo' },
       { name: 'http', kind: 'http', sample: 'http', inferenceUrl: '/echo' },
@@ -268,6 +274,36 @@ test('a child killed with SIGKILL is replaced and the replacement serves', async
     served = await callsOf(line.metrics as string);
   }
   assert.ok(served > 0, 'the replacement served calls');
+});
+
+test('a child that gives no answer for SWITCHYARD_PROCESS_LIVENESS_TIMEOUT_MS (SIGSTOP) is killed and replaced', async () => {
+  const proxy = primary('grpc-proxy');
+  // Process 1 (the primary polls processes 1..N-1; process 0 is the orchestrator's to probe): the
+  // earlier test replaced process 0, so the ready line's PID of process 1 is still current.
+  const stopped = children('grpc-proxy')[1].pid;
+  const first = childPids(proxy.pid).find((pid) => pid !== stopped) as number;
+  const killing = proxy.nextJson((l) => typeof l.msg === 'string' && l.msg.endsWith('killing it (SIGKILL)'), 30_000, {
+    stderr: true,
+  });
+  const replaced = proxy.nextJson((l) => l.msg === 'process restarted and ready', 30_000, { stderr: true });
+  const stoppedAt = Date.now();
+  process.kill(stopped, 'SIGSTOP');
+  try {
+    const kill = await killing;
+    assert.equal(kill.pid, stopped);
+    assert.ok(Date.now() - stoppedAt >= PROXY_LIVENESS_MS, 'not before the liveness timeout');
+    assert.match(kill.msg as string, /is not answering \/readyz .* for \d+ ms: killing it \(SIGKILL\)$/);
+    const line = await replaced;
+    assert.equal(line.index, 1);
+    assert.equal(kill.index, 1);
+    assert.notEqual(line.pid, stopped);
+    assert.deepEqual(childPids(proxy.pid).sort(), [first, line.pid as number].sort());
+  } finally {
+    try {
+      process.kill(stopped, 'SIGCONT'); // only if the primary did not kill it
+    } catch {}
+  }
+  assert.deepEqual((await readyzBecomes('grpc-proxy', 200, 'wedged child replaced')).reasons, []);
 });
 
 test('SIGTERM to a primary drains both children and exits 0', async () => {

@@ -18,6 +18,11 @@ export interface ProcessPlan {
    * what makes the child its own replica (instance ID, callback and metrics ports).
    */
   childEnv(index: number): Record<string, string>;
+  /**
+   * A child whose `/readyz` gives no answer at all for this long is killed (SIGKILL) and restarted,
+   * ms; 0 or unset = never (`SWITCHYARD_PROCESS_LIVENESS_TIMEOUT_MS`).
+   */
+  livenessTimeoutMs?: number;
 }
 
 /** What a cluster child sends the primary once ready: its stdout ready-line object. */
@@ -72,6 +77,8 @@ export interface FrontEndProcessInput {
   callbackPort: number;
   callbackUri?: string;
   metricsPort: number;
+  /** See {@link ProcessPlan.livenessTimeoutMs}, ms. @default 0 (never) */
+  livenessTimeoutMs?: number;
 }
 
 /**
@@ -85,7 +92,7 @@ export function frontEndProcessPlan(service: ServiceName, count: number, input: 
     throw new ConfigError(service, [
       `SWITCHYARD_PROCESSES (processes): ${count} processes cannot share SWITCHYARD_CALLBACK_URI with SWITCHYARD_CALLBACK_PORT=0; set a callback port (each process gets port + index, and the URI's port is offset likewise) or leave the URI unset`,
     ]);
-  return { count, childEnv: (index) => frontEndChildEnv(input, index) };
+  return { count, childEnv: (index) => frontEndChildEnv(input, index), livenessTimeoutMs: input.livenessTimeoutMs };
 }
 
 /**
@@ -96,7 +103,8 @@ export function frontEndProcessPlan(service: ServiceName, count: number, input: 
  * bound, ephemeral ones included, so the URLs of the ready line stay valid), and exits 1 when a child exits before the first
  * ready line (a config or listen problem the child printed). Meanwhile it polls children 1..N-1 on
  * their `/readyz` every second and sends child 0 the ones not ready ({@link ProcessReadiness}), which
- * child 0's `/readyz` reports as its `processes` check. SIGTERM/SIGINT: SIGTERM to every child
+ * child 0's `/readyz` reports as its `processes` check, and kills (SIGKILL, then restarts) one that gave
+ * no answer at all for `plan.livenessTimeoutMs`. SIGTERM/SIGINT: SIGTERM to every child
  * (each drains as a single process would), exit 0 when all exited 0, else 1 (also after
  * {@link PRIMARY_DRAIN_TIMEOUT_MS}, remaining children killed).
  */
@@ -116,6 +124,14 @@ export function runPrimary(
   const byIndex: (Worker | undefined)[] = new Array(plan.count).fill(undefined);
   const readiness = new ProcessReadiness({
     count: plan.count,
+    livenessTimeoutMs: plan.livenessTimeoutMs,
+    onUnresponsive: (index, pid, message) => {
+      const child = byIndex[index];
+      if (child?.process.pid !== pid) return;
+      // Its share of the connections would hang: kill it; the exit restarts it as any death does.
+      log.error({ index, pid }, `${message}: killing it (SIGKILL)`);
+      child.process.kill('SIGKILL');
+    },
     send: (report: ProcessesReportMessage) => {
       const first = byIndex[0];
       // Child 0 not running (restarting): its replacement is sent the report once ready.

@@ -2,7 +2,9 @@
 // every other child's own /readyz each second and reports the ones not ready (or not answering, or
 // exited and restarting) to child 0 over IPC; child 0's metrics port, the one the ready line and
 // dev.json name for the instance, fails a `processes` readiness check naming them. A child the primary
-// has not heard from counts as not ready, so a stopped (SIGSTOP) or killed child fails the instance.
+// has not heard from counts as not ready, so a stopped (SIGSTOP) or killed child fails the instance;
+// one that gives no answer at all for SWITCHYARD_PROCESS_LIVENESS_TIMEOUT_MS is reported unresponsive,
+// and the primary kills it (a wedged process would keep taking the connections handed to it).
 import cluster from 'node:cluster';
 import type { Telemetry } from '@switchyard/telemetry';
 
@@ -36,6 +38,10 @@ interface ChildState {
   /** Why it is not ready, or undefined when it is. */
   notReady?: string;
   polling: boolean;
+  /** When polls started getting no answer at all (timeout, refused), ms since epoch; undefined while it answers. */
+  silentSince?: number;
+  /** `onUnresponsive` was called for this child (once per child). */
+  reported?: boolean;
 }
 
 /** Options of {@link ProcessReadiness}. */
@@ -48,6 +54,13 @@ export interface ProcessReadinessOptions {
   intervalMs?: number;
   /** Per-poll timeout, ms. @default PROCESS_POLL_TIMEOUT_MS */
   timeoutMs?: number;
+  /**
+   * A child whose `/readyz` has given no answer at all (timed out or refused; a 503 is an answer) for
+   * this long is unresponsive: `onUnresponsive` is called once for it. 0 = never. @default 0
+   */
+  livenessTimeoutMs?: number;
+  /** Called once for a child that has been unresponsive for `livenessTimeoutMs` (the primary kills it). */
+  onUnresponsive?(index: number, pid: number, message: string): void;
 }
 
 /**
@@ -67,6 +80,8 @@ export class ProcessReadiness {
     this.#options = {
       intervalMs: PROCESS_POLL_INTERVAL_MS,
       timeoutMs: PROCESS_POLL_TIMEOUT_MS,
+      livenessTimeoutMs: 0,
+      onUnresponsive: () => {},
       ...options,
     };
     this.#children = Array.from({ length: options.count }, (_, i) => ({
@@ -139,6 +154,7 @@ export class ProcessReadiness {
     const url = child.readyzUrl;
     const who = `process ${index} (pid ${child.pid})`;
     let notReady: string | undefined;
+    let answered = true;
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(this.#options.timeoutMs) });
       const body = (await res.json().catch(() => ({}))) as { reasons?: { message?: string }[] };
@@ -147,6 +163,7 @@ export class ProcessReadiness {
         notReady = `${who} is not ready: ${why.length > 0 ? why.join('; ') : `/readyz answered ${res.status}`}`;
       }
     } catch (err) {
+      answered = false;
       const e = err as { name?: string; cause?: { code?: string }; message?: string };
       notReady =
         e.name === 'TimeoutError'
@@ -158,6 +175,18 @@ export class ProcessReadiness {
     child.polling = false;
     child.notReady = notReady;
     this.#changed();
+    if (answered) child.silentSince = undefined;
+    else this.#silent(index, child, notReady ?? who);
+  }
+
+  /** A poll of `child` got no answer: past `livenessTimeoutMs` of that, it is reported unresponsive once. */
+  #silent(index: number, child: ChildState, why: string): void {
+    const now = Date.now();
+    child.silentSince ??= now;
+    const limit = this.#options.livenessTimeoutMs;
+    if (limit <= 0 || child.reported || child.pid === undefined || now - child.silentSince < limit) return;
+    child.reported = true;
+    this.#options.onUnresponsive(index, child.pid, `${why} for ${now - child.silentSince} ms`);
   }
 
   /** Sends the report when it differs from the last one sent (or always, when `force`). */

@@ -85,3 +85,45 @@ test('should report each child that is not ready or not answering, and an empty 
     readiness.stop();
   }
 });
+
+test('should report a child unresponsive once after livenessTimeoutMs without any answer, never one that answers 503', async () => {
+  const urls = [
+    await child(() => ({
+      status: 503,
+      body: { ready: false, reasons: [{ check: 'nats', message: 'nats: not connected' }] },
+    })),
+    await child(undefined),
+  ];
+  const unresponsive: { index: number; pid: number; message: string }[] = [];
+  const readiness = new ProcessReadiness({
+    count: 3,
+    send: () => {},
+    intervalMs: 50,
+    timeoutMs: 100,
+    livenessTimeoutMs: 400,
+    onUnresponsive: (index, pid, message) => unresponsive.push({ index, pid, message }),
+  });
+  try {
+    for (let i = 0; i < 3; i++) readiness.forked(i, 200 + i);
+    readiness.ready(0, 200, 'http://127.0.0.1:1/metrics');
+    readiness.ready(1, 201, urls[0]);
+    readiness.ready(2, 202, urls[1]);
+    const started = Date.now();
+    readiness.start();
+    await waitFor(() => unresponsive.length > 0, { what: 'child 2 reported unresponsive' });
+    assert.ok(Date.now() - started >= 400, 'not before livenessTimeoutMs');
+    await sleep(600); // more polls: still reported once, and the 503 child never
+    assert.equal(unresponsive.length, 1, JSON.stringify(unresponsive));
+    assert.equal(unresponsive[0].index, 2);
+    assert.equal(unresponsive[0].pid, 202);
+    assert.match(unresponsive[0].message, /^process 2 \(pid 202\) is not answering \/readyz within 100 ms for \d+ ms$/);
+    // Its replacement is watched afresh: it answers, so it is never reported.
+    readiness.exited(2, null, 'SIGKILL', 500);
+    readiness.forked(2, 302);
+    readiness.ready(2, 302, urls[0]);
+    await sleep(600);
+    assert.equal(unresponsive.length, 1);
+  } finally {
+    readiness.stop();
+  }
+});

@@ -28,6 +28,7 @@ await runService({
       callbackPort: config.callbackPort,
       callbackUri: config.callbackUri,
       metricsPort: config.metricsPort,
+      livenessTimeoutMs: config.processLivenessTimeoutMs,
     }),
   identify: (config) => ({
     region: config.region,

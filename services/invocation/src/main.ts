@@ -25,6 +25,7 @@ await runService({
       callbackPort: config.callbackPort,
       callbackUri: config.callbackUri,
       metricsPort: config.metricsPort,
+      livenessTimeoutMs: config.processLivenessTimeoutMs,
     }),
   identify: (config) => ({
     region: config.region,
