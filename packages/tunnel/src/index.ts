@@ -26,6 +26,7 @@ export type { RelayEnding, RelayOptions, RelayResult, RelayStopper } from './str
 export {
   detachResponse,
   forwardHeaders,
+  ignoreStreamError,
   isGrpcContentType,
   relayStream,
   respondWithError,

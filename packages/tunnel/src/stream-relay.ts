@@ -12,9 +12,10 @@ const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http
 /**
  * The 'error' listener of both relayed streams, shared by every call (one closure less per stream):
  * errors are handled in 'close' (the client went away, or the upstream stream failed), and without a
- * listener an error would be thrown.
+ * listener an error would be thrown. Callers that take a stream before relaying it add this same
+ * listener, and relayStream then adds none of its own.
  */
-function ignoreStreamError(): void {}
+export function ignoreStreamError(): void {}
 
 /** The `grpc-status` trailers of a relay that failed with `code` (G3 shape, after headers). */
 function failTrailersOf(code: ErrorCode): http2.OutgoingHttpHeaders {
@@ -143,7 +144,10 @@ export interface RelayOptions {
   responseHeaders?: http2.OutgoingHttpHeaders;
   /** Catalogue code used when the upstream stream fails before answering. @default 'SY_TUNNEL_LOST' */
   upstreamErrorCode?: ErrorCode;
-  /** Called once when the relay is over. */
+  /**
+   * Called once when the relay is over, as a method of this options object (`options.onEnd(result)`):
+   * a per-call options object may carry the call's state and end it without a closure.
+   */
   onEnd?: (result: RelayResult) => void;
   /**
    * Ends the relay early when told; the code (e.g. SY_AUTH_INVALID for a key revoked meanwhile) is
@@ -168,7 +172,7 @@ class Relay implements RelayStopper {
   readonly out: http2.ClientHttp2Stream;
   readonly grpcRequest: boolean;
   readonly responseHeaders: http2.OutgoingHttpHeaders | undefined;
-  readonly onEnd: ((result: RelayResult) => void) | undefined;
+  readonly options: RelayOptions;
   failCode: ErrorCode;
   finished = false;
   /** Trailers of the upstream answer. */
@@ -198,13 +202,13 @@ class Relay implements RelayStopper {
     this.grpcRequest = grpcRequest;
     this.failCode = failCode;
     this.responseHeaders = options.responseHeaders;
-    this.onEnd = options.onEnd;
+    this.options = options;
   }
 
   finish(result: RelayResult): void {
     if (this.finished) return;
     this.finished = true;
-    this.onEnd?.(result);
+    this.options.onEnd?.(result);
   }
 
   /** Ends the call with `code` (RelayEnding): see RelayOptions.ending. */
@@ -397,8 +401,9 @@ export function relayStream(
 ): http2.ClientHttp2Stream | undefined {
   const grpcRequest = isGrpcContentType(requestHeaders['content-type'] as string | undefined);
   const failCode: ErrorCode = options.upstreamErrorCode ?? 'SY_TUNNEL_LOST';
-  // The client went away; 'close' cancels the upstream stream.
-  inbound.on('error', ignoreStreamError);
+  // The client went away; 'close' cancels the upstream stream. (One listener is enough: skipped when
+  // the caller already added one.)
+  if (inbound.listenerCount('error') === 0) inbound.on('error', ignoreStreamError);
   const endAfterHeaders = inbound.endAfterHeaders;
   let out: http2.ClientHttp2Stream;
   try {

@@ -19,6 +19,7 @@ import {
   grpcOutcome,
   httpOutcome,
   injectTraceHeaders,
+  type Span,
   SpanKind,
   startSpan,
   startTunnelSpan,
@@ -28,8 +29,11 @@ import {
 } from '@switchyard/telemetry';
 import {
   forwardHeaders,
+  ignoreStreamError,
   isGrpcContentType,
   type ProxyTunnel,
+  type RelayOptions,
+  type RelayResult,
   relayStream,
   respondWithError,
   type TunnelListener,
@@ -59,6 +63,70 @@ export interface CallEnd {
   outcome: string;
   /** Time from the request headers to the stream's close, ms. */
   durationMs: number;
+}
+
+/** The {@link ClientCall} of a client stream, set by onStream. */
+const kCall = Symbol('switchyard.proxy.call');
+type WithCall = http2.ServerHttp2Stream & { [kCall]: ClientCall };
+
+/**
+ * One client call's state, found from its stream by a 'close' listener every call shares, and the
+ * options of its relay (`onEnd` ends the tunnel span): one object per call instead of a closure per
+ * listener and a WeakMap entry.
+ */
+class ClientCall implements RelayOptions {
+  readonly span: Span;
+  readonly grpc: boolean;
+  readonly #metrics: FrontEndMetrics;
+  readonly #onCallEnd: ((call: CallEnd) => void) | undefined;
+  /** `performance.now()` at the request headers; -1 while the call is not counted in the call metrics. */
+  started = -1;
+  /** Version the control store authorized, for the call metrics. */
+  versionId: string | undefined = undefined;
+  /** The relay's CLIENT span (`switchyard.tunnel.call`), when the call's trace is sampled. */
+  tunnelSpan: Span | undefined = undefined;
+  /** RelayOptions: headers added to the worker's answer. */
+  responseHeaders: http2.OutgoingHttpHeaders | undefined = undefined;
+  /** RelayOptions: ends the relay when the key is revoked meanwhile. */
+  ending: CallEnding | undefined = undefined;
+
+  constructor(span: Span, grpc: boolean, metrics: FrontEndMetrics, onCallEnd: ((call: CallEnd) => void) | undefined) {
+    this.span = span;
+    this.grpc = grpc;
+    this.#metrics = metrics;
+    this.#onCallEnd = onCallEnd;
+  }
+
+  /** RelayOptions: the relay is over. */
+  onEnd(result: RelayResult): void {
+    if (this.tunnelSpan !== undefined) endRelaySpan(this.tunnelSpan, result);
+  }
+
+  /**
+   * The call's stream closed: ends its span and, for a counted call, records its outcome (sent
+   * grpc-status as `0`..`16`, or the HTTP status class `2xx` of a non-gRPC call; `cancelled` when none
+   * was sent) and duration (request headers to stream close).
+   */
+  closed(stream: http2.ServerHttp2Stream): void {
+    const grpc = this.grpc;
+    endStreamSpan(this.span, stream, grpc, true);
+    if (this.started < 0) return;
+    const sent = stream as http2.ServerHttp2Stream & {
+      sentHeaders?: http2.OutgoingHttpHeaders;
+      sentTrailers?: http2.OutgoingHttpHeaders;
+    };
+    const outcome = grpc
+      ? grpcOutcome(sent.sentTrailers?.['grpc-status'] ?? sent.sentHeaders?.['grpc-status'])
+      : httpOutcome(Number(sent.sentHeaders?.[':status'] ?? 0));
+    const durationMs = performance.now() - this.started;
+    this.#metrics.callEnded(this.versionId, outcome, durationMs / 1000);
+    this.#onCallEnd?.({ outcome, durationMs });
+  }
+}
+
+/** The 'close' listener of every client stream (see {@link ClientCall.closed}). */
+function onCallClose(this: WithCall): void {
+  this[kCall].closed(this);
 }
 
 /** What {@link ClientCalls} needs. */
@@ -107,8 +175,8 @@ export class ClientCalls {
   #closing = false;
   readonly #metrics: FrontEndMetrics;
   readonly #onCallEnd: ((call: CallEnd) => void) | undefined;
-  /** Version of authorized streams, for their call metrics. */
-  readonly #routed = new WeakMap<http2.ServerHttp2Stream, string>();
+  /** Whether the proxy still serves (grpc.health.v1): one closure for every health call. */
+  readonly #serving = (): boolean => !this.#closing;
 
   constructor(deps: ClientCallsDeps) {
     this.#metrics = deps.metrics;
@@ -125,27 +193,6 @@ export class ClientCalls {
     this.#keyConnections = deps.keyConnections ?? new KeyConnections(0);
   }
 
-  /**
-   * Records the call's outcome (sent grpc-status as `0`..`16`, or the HTTP status class `2xx` of a
-   * non-gRPC call; `cancelled` when none was sent) and duration (request headers to stream close, s)
-   * once its stream closes.
-   */
-  #watchCall(stream: http2.ServerHttp2Stream, grpc: boolean): void {
-    const started = performance.now();
-    stream.once('close', () => {
-      const sent = stream as http2.ServerHttp2Stream & {
-        sentHeaders?: http2.OutgoingHttpHeaders;
-        sentTrailers?: http2.OutgoingHttpHeaders;
-      };
-      const grpcStatus = sent.sentTrailers?.['grpc-status'] ?? sent.sentHeaders?.['grpc-status'];
-      const http = Number(sent.sentHeaders?.[':status'] ?? 0);
-      const outcome = grpc ? grpcOutcome(grpcStatus) : httpOutcome(http);
-      const durationMs = performance.now() - started;
-      this.#metrics.callEnded(this.#routed.get(stream), outcome, durationMs / 1000);
-      this.#onCallEnd?.({ outcome, durationMs });
-    });
-  }
-
   /** From now on, calls are answered SY_SHUTTING_DOWN (proxy shutdown; CORS preflights still 204). */
   close(): void {
     this.#closing = true;
@@ -153,7 +200,7 @@ export class ClientCalls {
 
   /** One client stream: answered here, or relayed to its session's worker. Never throws. */
   onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on('error', () => undefined);
+    stream.on('error', ignoreStreamError);
     // A stream reset in the same read as its HEADERS arrives already destroyed: respond() would throw.
     if (stream.destroyed || stream.closed) return;
     const grpc = isGrpcContentType(headers['content-type']);
@@ -163,22 +210,25 @@ export class ClientCalls {
       return;
     }
     // grpc.health.v1.Health for the proxy itself: NOT_SERVING once draining.
-    if (handleHealth(stream, headers, () => !this.#closing)) return;
-    const call = startSpan(tracer, callSpanName(headers, grpc), SpanKind.SERVER, contextFromHeaders(headers), () =>
+    if (handleHealth(stream, headers, this.#serving)) return;
+    const scope = startSpan(tracer, callSpanName(headers, grpc), SpanKind.SERVER, contextFromHeaders(headers), () =>
       callSpanAttributes(headers, grpc),
     );
-    stream.once('close', () => endStreamSpan(call.span, stream, grpc, true));
-    context.with(call.ctx, this.#onCall, this, stream, headers, grpc);
+    const call = new ClientCall(scope.span, grpc, this.#metrics, this.#onCallEnd);
+    (stream as WithCall)[kCall] = call;
+    stream.on('close', onCallClose);
+    context.with(scope.ctx, this.#onCall, this, stream, headers, call);
   }
 
   /** A client call (not a preflight nor a health check), run with its span active. */
-  #onCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, grpc: boolean): void {
+  #onCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, call: ClientCall): void {
+    const grpc = call.grpc;
     if (this.#closing) {
       this.#metrics.answeredError('SY_SHUTTING_DOWN');
       respondWithError(stream, grpc, 'SY_SHUTTING_DOWN', corsHeaders(headers.origin));
       return;
     }
-    this.#watchCall(stream, grpc);
+    call.started = performance.now();
     if (isControlPath(headers[':path'])) {
       // The tunnel's control namespace is not a client's to call (G3 shape: NOT_FOUND / 404).
       respondWithError(stream, grpc, 'SY_ROUTE_NOT_FOUND', corsHeaders(headers.origin));
@@ -215,9 +265,10 @@ export class ClientCalls {
     auth: Authorization,
   ): void {
     if (stream.closed || stream.destroyed) return;
-    this.#routed.set(stream, auth.version.versionId);
-    const span = trace.getActiveSpan();
-    if (span?.isRecording()) {
+    const call = (stream as WithCall)[kCall];
+    call.versionId = auth.version.versionId;
+    const span = call.span;
+    if (span.isRecording()) {
       span.setAttributes({
         [TraceAttr.functionId]: auth.fn.functionId,
         [TraceAttr.versionId]: auth.version.versionId,
@@ -306,18 +357,17 @@ export class ClientCalls {
       : { [Metadata.requestId]: session.reqId };
     // A browser reads the answer (and a relay failure, G14) only with CORS headers; gRPC clients send no Origin.
     if (headers.origin) Object.assign(responseHeaders, corsHeaders(headers.origin));
+    const call = (stream as WithCall)[kCall];
     const active: Context = context.active();
-    const span = startTunnelSpan(tracer, session.reqId, tunnel.workerId, active);
-    const outgoing = forwardHeaders(headers, DROP_TO_WORKER, { [Metadata.requestId]: session.reqId });
+    // An unsampled call starts no tunnel span (nor the attributes closure startTunnelSpan would make).
+    const span = call.span.isRecording() ? startTunnelSpan(tracer, session.reqId, tunnel.workerId, active) : undefined;
+    const outgoing = forwardHeaders(headers, DROP_TO_WORKER);
+    outgoing[Metadata.requestId] = session.reqId;
     injectTraceHeaders(span === undefined ? active : trace.setSpan(active, span), outgoing);
-    relayStream(
-      stream,
-      tunnel.session,
-      outgoing,
-      span === undefined
-        ? { responseHeaders, ending }
-        : { responseHeaders, ending, onEnd: (result) => endRelaySpan(span, result) },
-    );
+    call.tunnelSpan = span;
+    call.responseHeaders = responseHeaders;
+    call.ending = ending;
+    relayStream(stream, tunnel.session, outgoing, call);
   }
 
   #fail(

@@ -51,7 +51,17 @@ export interface ClientListenerOptions {
 /** Number of open streams and the idle timer of a client connection. */
 interface ConnectionState {
   open: number;
-  idle: NodeJS.Timeout | undefined;
+  /** (Re)starts the idle timer; called when the last open stream closes. */
+  readonly arm: () => void;
+}
+
+/** The ConnectionState of a client stream's connection, set when the stream opens. */
+const kConnection = Symbol('switchyard.client.connection');
+
+/** 'close' listener of every client stream (shared: no closure per stream). */
+function onClientStreamClose(this: http2.ServerHttp2Stream & { [kConnection]: ConnectionState }): void {
+  const state = this[kConnection];
+  if (--state.open === 0) state.arm();
 }
 
 /** Listener of client connections (gRPC h2c and HTTP/1.1 on one port). */
@@ -146,35 +156,34 @@ export class ClientListener {
     widenConnectionWindow(session, this.#options.limits.http2ConnectionWindowBytes);
     guardHttp2FirstStream(session, this.#options.limits);
     guardHttp2ErrorCodes(session);
-    const state: ConnectionState = { open: 0, idle: undefined };
+    // One idle timer per connection, re-armed (refresh) each time its last stream closes; a stream
+    // opening does not stop it: when it fires with streams open it does nothing.
     const idleMs = this.#options.idleTimeoutMs;
-    const arm = () => {
-      if (idleMs <= 0) return;
-      if (state.idle) state.idle.refresh();
-      else {
-        state.idle = setTimeout(() => {
-          if (state.open === 0 && !session.closed) session.close();
-        }, idleMs);
-        state.idle.unref();
-      }
+    let idle: NodeJS.Timeout | undefined;
+    const state: ConnectionState = {
+      open: 0,
+      arm: () => {
+        if (idleMs <= 0) return;
+        if (idle) idle.refresh();
+        else {
+          idle = setTimeout(() => {
+            if (state.open === 0 && !session.closed) session.close();
+          }, idleMs);
+          idle.unref();
+        }
+      },
     };
-    arm();
-    session.on('stream', (stream) => {
+    state.arm();
+    session.on('stream', (stream: http2.ServerHttp2Stream & { [kConnection]: ConnectionState }) => {
       state.open++;
-      if (state.idle) {
-        clearTimeout(state.idle);
-        state.idle = undefined;
-      }
-      stream.once('close', () => {
-        state.open--;
-        if (state.open === 0) arm();
-      });
+      stream[kConnection] = state;
+      stream.on('close', onClientStreamClose);
     });
     session.on('error', () => {
       // 'close' follows.
     });
     session.once('close', () => {
-      if (state.idle) clearTimeout(state.idle);
+      if (idle) clearTimeout(idle);
       this.#sessions.delete(session);
       this.#options.onSessionClose(session);
     });

@@ -4,14 +4,15 @@
 // the worker's container-call span as `traceparent`.
 import http2 from 'node:http2';
 import net from 'node:net';
-import { Metadata, TunnelHeaders } from '@switchyard/protocol';
-import { endRelaySpan, injectTraceHeaders } from '@switchyard/telemetry';
+import { type ErrorCode, Metadata, TunnelHeaders } from '@switchyard/protocol';
+import { endRelaySpan, injectTraceHeaders, type Span } from '@switchyard/telemetry';
 import {
   DEFAULT_MAX_SESSION_MEMORY_MB,
   forwardHeaders,
   H2_SETTINGS,
   isGrpcContentType,
   type RelayOptions,
+  type RelayResult,
   relayStream,
   widenConnectionWindow,
 } from '@switchyard/tunnel';
@@ -29,6 +30,31 @@ const DROP_TO_CONTAINER: ReadonlySet<string> = new Set([
 
 /** Options of every relay to the container: a failed container stream is the upstream's fault. */
 const RELAY_OPTIONS: RelayOptions = { upstreamErrorCode: 'SY_UPSTREAM_UNAVAILABLE' };
+
+/**
+ * One container call that is measured or traced: its relay's options, whose `onEnd` records the
+ * outcome and ends the span (one object per call instead of an options copy and a closure).
+ */
+class ContainerCall implements RelayOptions {
+  readonly upstreamErrorCode: ErrorCode = 'SY_UPSTREAM_UNAVAILABLE';
+  readonly #recorder: WorkerRecorder | undefined;
+  readonly #grpc: boolean;
+  readonly #startedAt: number;
+  readonly #span: Span | undefined;
+
+  constructor(recorder: WorkerRecorder | undefined, grpc: boolean, startedAt: number, span: Span | undefined) {
+    this.#recorder = recorder;
+    this.#grpc = grpc;
+    this.#startedAt = startedAt;
+    this.#span = span;
+  }
+
+  /** RelayOptions: the relay is over. */
+  onEnd(result: RelayResult): void {
+    if (this.#recorder !== undefined) recordRelayEnd(this.#recorder, this.#grpc, this.#startedAt, result);
+    if (this.#span !== undefined) endRelaySpan(this.#span, result);
+  }
+}
 
 /** Lazily connected HTTP/2 client session to `authority` (`http://host:port`). */
 export class ContainerClient {
@@ -87,13 +113,7 @@ export class ContainerClient {
     const grpc = isGrpcContentType(headers['content-type']);
     const forwarded = forwardHeaders(headers, DROP_TO_CONTAINER);
     const out = traced === undefined ? forwarded : injectTraceHeaders(traced.ctx, forwarded);
-    return relayStream(stream, this.session(), out, {
-      ...RELAY_OPTIONS,
-      onEnd: (result) => {
-        if (recorder !== undefined) recordRelayEnd(recorder, grpc, startedAt, result);
-        if (traced !== undefined) endRelaySpan(traced.span, result);
-      },
-    });
+    return relayStream(stream, this.session(), out, new ContainerCall(recorder, grpc, startedAt, traced?.span));
   }
 
   /** Closes the session. */

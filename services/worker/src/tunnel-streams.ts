@@ -1,7 +1,8 @@
 // Streams a front end opens over a tunnel (W1, S1, S3, G12, H2): a control request (attach or detach
 // of a session), an HTTP request holding a unit (or a warm offer), or a call of a session (gRPC or
 // HTTP relayed to the container, or a client WebSocket). This is the hot path (benchmarked): no awaits,
-// and nothing allocated per call beyond its InFlightCall, its close listener and the relay's own.
+// and nothing allocated per call beyond its InFlightCall and the relay's own (the 'close' listener
+// that forgets the call is shared by every call).
 
 import type http2 from 'node:http2';
 import { Metadata } from '@switchyard/protocol';
@@ -12,6 +13,15 @@ import type { ContainerClient } from './container-client.ts';
 import type { HttpHolds } from './http-holds.ts';
 import { isWebSocketStream, type WebSocketUpstream } from './websocket-upstream.ts';
 import type { WorkerSessions } from './worker-sessions.ts';
+
+/** The in-flight calls of the session a call stream belongs to, set on the stream when it is held. */
+const kHeldBy = Symbol('switchyard.worker.heldBy');
+type Held = http2.ServerHttp2Stream & { [kHeldBy]: Map<http2.ServerHttp2Stream, InFlightCall> };
+
+/** 'close' listener of every held call stream: the session no longer holds it. */
+function forgetCall(this: Held): void {
+  this[kHeldBy].delete(this);
+}
 
 /** What {@link TunnelStreams} dispatches to. */
 export interface TunnelStreamsOptions {
@@ -64,7 +74,8 @@ export class TunnelStreams {
     if (proxyId && !session.proxies.has(proxyId)) this.#sessions.attachProxy(session, proxyId);
     const call: InFlightCall = { grpc, out: undefined };
     session.streams.set(stream, call);
-    stream.once('close', () => session.streams.delete(stream));
+    (stream as Held)[kHeldBy] = session.streams;
+    stream.on('close', forgetCall);
     if (isWebSocketStream(headers)) {
       // G12: held like a call, so an ended session resets it (S3).
       this.#webSocket.relay(stream, headers);
