@@ -5,7 +5,8 @@
 // headers, 'streaming' it to the client, 'background' after a 202, then 'done'.
 
 import http2 from 'node:http2';
-import { ContainerHeaders, type ErrorCode, Metadata, SwitchyardError } from '@switchyard/protocol';
+import type { CallEndCode, CallEnding } from '@switchyard/control-store';
+import { ContainerHeaders, Metadata, SwitchyardError } from '@switchyard/protocol';
 import { type Context, context, injectTraceHeaders, type Span, startTunnelSpan, trace } from '@switchyard/telemetry';
 import type { ProxyTunnel } from '@switchyard/tunnel';
 import {
@@ -23,6 +24,9 @@ import { isRefused } from './warm-tunnels.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
+/** A tunnel stream's 'error' listener: its 'close' says what the relay needs to know. */
+function ignoreError(): void {}
+
 /** One request on its way to a worker. */
 export interface ForwardedCall {
   /** Request ID (UUIDv4), `nvcf-reqid`. */
@@ -39,17 +43,16 @@ export interface ForwardedCall {
   /** The whole body, when it was small enough to be read before a warm offer; else it is streamed. */
   inlineBody?: Buffer;
   /**
-   * Aborted (reason: the catalogue code) when the caller's key is revoked, or control data goes stale,
-   * before the response is complete (issue 8): the answer is then that error, or the response is cut.
+   * The call's watch (issue 8): its code is set, and its stopper told, when the caller's key is
+   * revoked, or control data goes stale, before the response is complete: the answer is then that
+   * error, or the response is cut. {@link forward} takes the stopper over.
    */
-  signal?: AbortSignal;
+  ending?: CallEnding;
   /**
    * The tunnel-call span of a warm-path offer (its context went to the worker with the offer);
    * {@link forward} ends it with the offered stream.
    */
   tunnelSpan?: Span;
-  /** Set by {@link forward}: from then on it, not the caller, ends the request on `signal`. */
-  forwarded?: boolean;
 }
 
 /**
@@ -92,7 +95,6 @@ export function forward(
   onRefused?: () => void,
 ): void {
   const { reqId } = call;
-  call.forwarded = true;
   const inline = call.inlineBody;
   // A body still to stream from the client (an inline body was read already).
   const body = inline === undefined && hasBody(req);
@@ -120,11 +122,7 @@ export function forward(
     });
     out.once('close', () => endTunnelSpan(span, status));
   }
-  out.on('error', () => {
-    // Handled on 'close'.
-  });
-  // The worker's unit is free again once the stream ends: it may take the next warm offer.
-  out.once('close', () => ctx.warm.released(call.versionId, tunnel));
+  out.on('error', ignoreError);
   // 'waiting' for the answer's headers; 'streaming' it to the client; 'background' after a 202 (H9).
   let phase: 'waiting' | 'streaming' | 'background' | 'done' = 'waiting';
   let responded = false;
@@ -201,6 +199,8 @@ export function forward(
     if (tunnel.session.destroyed) lost = true;
   });
   out.on('close', () => {
+    // The worker's unit is free again once the stream ends: it may take the next warm offer.
+    ctx.warm.released(call.versionId, tunnel);
     clearTimeout(pollTimer);
     const clean = !lost && out.readableEnded && (out.rstCode === undefined || out.rstCode === NGHTTP2_NO_ERROR);
     if (phase === 'waiting') {
@@ -282,14 +282,14 @@ export function forward(
 
   // Key revoked (or control data stale) before the response is complete: the error, or a cut response.
   // A request already answered 202 is the service's from then on (its result needs a valid key to fetch).
-  const signal = call.signal;
-  const stop = () => {
+  const ending = call.ending;
+  const stop = (code: CallEndCode) => {
     if (phase === 'waiting') {
       phase = 'done';
       clearTimeout(pollTimer);
       clearTimeout(requestTimer);
       cancelOut();
-      sendProblem(req, res, ctx.log, new SwitchyardError(signal?.reason as ErrorCode), reqId);
+      sendProblem(req, res, ctx.log, new SwitchyardError(code), reqId);
     } else if (phase === 'streaming') {
       phase = 'done';
       clearTimeout(requestTimer);
@@ -298,8 +298,10 @@ export function forward(
       abortResponse(req, res);
     }
   };
-  if (signal?.aborted) stop();
-  else signal?.addEventListener('abort', stop, { once: true });
+  if (ending !== undefined) {
+    if (ending.code !== undefined) stop(ending.code);
+    else ending.stopper = { stop };
+  }
 
   if (ctx.config.requestTimeoutMs > 0) {
     requestTimer = setTimeout(

@@ -7,8 +7,8 @@
 // Capacity: an HTTP request holds one unit of its worker's capacity from the ticket until its tunnel
 // stream closes; there is no session record and no reconnect window (nobody resumes an HTTP request).
 
-import type { Authorization } from '@switchyard/control-store';
-import { type ErrorCode, isSwitchyardError, Metadata, newRequestId, SwitchyardError } from '@switchyard/protocol';
+import type { Authorization, CallEnding } from '@switchyard/control-store';
+import { isSwitchyardError, Metadata, newRequestId, SwitchyardError } from '@switchyard/protocol';
 import { bucketKey } from '@switchyard/rate-limit';
 import { context, httpOutcome, startTunnelSpan, trace } from '@switchyard/telemetry';
 import { type ProxyTunnel, readDeclaredBody } from '@switchyard/tunnel';
@@ -49,8 +49,11 @@ export async function invoke(
   let onGone: (() => void) | undefined;
   /** The version the request was authorized for (its call's labels), else undefined (`unknown`). */
   let routedVersion: string | undefined;
+  /** Gives back the key's place (issue 11 item 2) once taken. */
+  let release: (() => void) | undefined;
   res.once('close', () => {
     closed = true;
+    release?.();
     // Outcome: the status class sent (a 202 counts as 2xx when it leaves), or `cancelled`.
     const outcome = res.headersSent ? httpOutcome(res.statusCode) : 'cancelled';
     ctx.metrics.callEnded(routedVersion, outcome, (performance.now() - started) / 1000);
@@ -61,43 +64,45 @@ export async function invoke(
   });
   let auth: Authorization;
   let pollMs: number;
-  let tracked: ForwardedCall | undefined;
-  let signal: AbortSignal;
+  let ending: CallEnding;
   try {
     if (ctx.closing) throw new SwitchyardError('SY_SHUTTING_DOWN');
     pollMs = pollSeconds(h[Metadata.pollSeconds], h.accept, ctx.config) * 1000;
-    auth = await ctx.control.authorizeFresh({
-      authorization: h.authorization,
-      functionId: target.functionId,
-      versionId: target.versionId,
-    });
+    const input = { authorization: h.authorization, functionId: target.functionId, versionId: target.versionId };
+    // A hit is answered from the in-process copy, synchronously (no Promise, no await); a refusal is
+    // asked again of authorizeFresh, which waits for a catch-up when a lagging copy could explain it.
+    try {
+      auth = ctx.control.authorize(input);
+    } catch {
+      auth = await ctx.control.authorizeFresh(input);
+      // The client left during the catch-up: no place is taken, since a 'close' listener added now
+      // would never run to give it back.
+      if (closed) return;
+    }
     routedVersion = auth.version.versionId;
-    // The client left during the authorization: no place is taken, since a 'close' listener added now
-    // would never run to give it back.
-    if (closed) return;
     // A place among the key's invocations in flight here, given back when the response ends (issue 11 item 2).
-    const release = ctx.keyRequests.acquire(auth.key.keyId);
+    release = ctx.keyRequests.acquire(auth.key.keyId);
     if (!release) throw new SwitchyardError('SY_KEY_REQUESTS_EXCEEDED');
-    res.once('close', release);
     // Ends the request if its key is revoked (or control data goes stale) before its response is
-    // complete (issue 8): here while it waits for a worker, in forward() once relayed.
-    const ending = ctx.openCalls.track(auth.key.keyId, auth.fn.functionId, res);
-    signal = ending;
-    ending.addEventListener(
-      'abort',
-      () => {
-        if (tracked?.forwarded) return;
+    // complete (issue 8): here while it waits for a worker, in forward() (which takes the stopper
+    // over) once relayed.
+    ending = ctx.openCalls.watch(auth.key.keyId, auth.fn.functionId, res);
+    if (ending.code !== undefined) throw new SwitchyardError(ending.code);
+    ending.stopper = {
+      stop: (code) => {
         gone = true;
         onGone?.();
-        sendProblem(req, res, ctx.log, new SwitchyardError(ending.reason as ErrorCode), reqId);
+        sendProblem(req, res, ctx.log, new SwitchyardError(code), reqId);
       },
-      { once: true },
-    );
-    if (ending.aborted) return;
-    await ctx.buckets.take([
-      { key: bucketKey('key', auth.key.keyId), perMinute: ctx.config.rateLimitPerKeyPerMinute },
-      { key: bucketKey('function', auth.fn.functionId), perMinute: ctx.config.rateLimitPerFunctionPerMinute },
-    ]);
+    };
+    const perKey = ctx.config.rateLimitPerKeyPerMinute;
+    const perFunction = ctx.config.rateLimitPerFunctionPerMinute;
+    // No limit configured: no bucket to take (and no await).
+    if (perKey > 0 || perFunction > 0)
+      await ctx.buckets.take([
+        { key: bucketKey('key', auth.key.keyId), perMinute: perKey },
+        { key: bucketKey('function', auth.fn.functionId), perMinute: perFunction },
+      ]);
   } catch (err) {
     if (isSwitchyardError(err)) ctx.metrics.answeredError(err.code);
     sendProblem(req, res, ctx.log, err, reqId);
@@ -112,10 +117,8 @@ export async function invoke(
     path: upstreamPath(target, url, auth.fn.inferenceUrl),
     deadlineMs: startedMs + pollMs,
     startedMs,
-    signal,
-    forwarded: false,
+    ending,
   };
-  tracked = call;
   const warm = ctx.config.warmPath ? ctx.warm.pick(call.versionId) : undefined;
   if (warm) {
     // The warm path: offered straight to a worker that served this version here before.
@@ -138,8 +141,10 @@ export async function invoke(
       call.inlineBody = read;
       body = read;
     }
-    const abort = new AbortController();
-    onGone = () => abort.abort();
+    // Only an offer that waits for the worker's admission (a streamed body) is cancelled through a
+    // signal; one with its whole body (or none) is decided synchronously.
+    const abort = body === 'later' ? new AbortController() : undefined;
+    if (abort !== undefined) onGone = () => abort.abort();
     // Not processed by the worker: the ticket path, with the same call (a read body is kept).
     const viaTicket = () => {
       ctx.warm.refused(call.versionId, warm);
@@ -152,7 +157,7 @@ export async function invoke(
     const span = startTunnelSpan(tracer, reqId, warm.workerId, active);
     call.tunnelSpan = span;
     const traceContext = span === undefined ? active : trace.setSpan(active, span);
-    offerDirect(warm, tunnelHeadersFor(req, call, traceContext), call.versionId, body, abort.signal, (outcome) => {
+    offerDirect(warm, tunnelHeadersFor(req, call, traceContext), call.versionId, body, abort?.signal, (outcome) => {
       onGone = undefined;
       if (span !== undefined && !(outcome.admitted && !gone)) {
         // Not relayed over this offer: the span ends here (the ticket path makes its own).

@@ -110,14 +110,15 @@ export class WarmTunnels {
  *   written before, so a refused request loses nothing.
  * `onOutcome` runs synchronously inside the event that decided, so a caller that attaches its
  * `response` listener there cannot miss the final headers. `signal` aborting (the client went away)
- * cancels the stream.
+ * cancels the stream while a `later` offer waits for its admission (unused for the others, which are
+ * reported before this returns or in the next microtask).
  */
 export function offerDirect(
   tunnel: ProxyTunnel,
   headers: http2.OutgoingHttpHeaders,
   versionId: string,
   body: 'none' | 'later' | Buffer,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
   onOutcome: (outcome: DirectOutcome) => void,
 ): void {
   const whole = body !== 'later';
@@ -144,7 +145,7 @@ export function offerDirect(
     stream.off('headers', onHeaders);
     stream.off('response', onResponse);
     stream.off('close', onClose);
-    signal.removeEventListener('abort', cancel);
+    signal?.removeEventListener('abort', cancel);
     onOutcome(outcome);
   };
   const onHeaders = (h: http2.IncomingHttpHeaders) => {
@@ -160,6 +161,6 @@ export function offerDirect(
   stream.on('headers', onHeaders);
   stream.on('response', onResponse);
   stream.on('close', onClose);
-  if (signal.aborted) cancel();
-  else signal.addEventListener('abort', cancel, { once: true });
+  if (signal?.aborted) cancel();
+  else signal?.addEventListener('abort', cancel, { once: true });
 }
