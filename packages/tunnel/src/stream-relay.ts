@@ -6,6 +6,7 @@
 
 import http2 from 'node:http2';
 import { ErrorCatalogue, type ErrorCode, encodeGrpcMessage, httpStatusOf } from '@switchyard/protocol';
+import { isGrpcContentType, listValue, responseList } from './stream-headers.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -23,43 +24,6 @@ function failTrailersOf(code: ErrorCode): http2.OutgoingHttpHeaders {
     'grpc-status': String(ErrorCatalogue[code].grpcStatus),
     'grpc-message': encodeGrpcMessage(ErrorCatalogue[code].message),
   };
-}
-
-/** Request headers that never cross a hop: HTTP/2 connection-specific fields (RFC 9113 8.2.2). */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
-  'host',
-]);
-
-/**
- * Copies `headers` for forwarding: pseudo-headers `:method`, `:path`, `:scheme`, `:authority` kept,
- * hop-by-hop fields (and `te` other than `trailers`) and the names in `drop` (lower case) removed,
- * `set` applied last.
- */
-export function forwardHeaders(
-  headers: http2.IncomingHttpHeaders,
-  drop: ReadonlySet<string>,
-  set?: http2.OutgoingHttpHeaders,
-): http2.OutgoingHttpHeaders {
-  const out: http2.OutgoingHttpHeaders = {};
-  for (const name of Object.keys(headers)) {
-    if (name === ':status' || HOP_BY_HOP.has(name) || drop.has(name)) continue;
-    // HTTP/2 allows only `te: trailers` (RFC 9113 8.2.2); anything else would make request() throw.
-    if (name === 'te' && headers[name] !== 'trailers') continue;
-    out[name] = headers[name];
-  }
-  if (set) Object.assign(out, set);
-  return out;
-}
-
-/** True when a request or response content type is gRPC (`application/grpc`, `+proto`, `+json`...). */
-export function isGrpcContentType(contentType: string | string[] | undefined): boolean {
-  return typeof contentType === 'string' && contentType.startsWith('application/grpc');
 }
 
 /**
@@ -233,6 +197,10 @@ class Relay implements RelayStopper {
   }
 }
 
+function isHeaderList(headers: http2.OutgoingHttpHeaders | readonly string[]): headers is readonly string[] {
+  return Array.isArray(headers);
+}
+
 function relayOf(stream: http2.Http2Stream): Relay {
   return (stream as Carrying<http2.Http2Stream>)[kRelay];
 }
@@ -258,15 +226,26 @@ function onInboundEnd(this: http2.ServerHttp2Stream): void {
   if (!out.writableEnded && !out.destroyed) out.end();
 }
 
-function onOutResponse(this: http2.ClientHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number): void {
+function onOutResponse(
+  this: http2.ClientHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  flags: number,
+  raw: string[] | undefined,
+): void {
   const relay = relayOf(this);
   const inbound = relay.inbound;
   if (relay.detached || inbound.destroyed || inbound.closed) return;
   const httpStatus = Number(headers[':status']);
   relay.httpStatus = httpStatus;
   relay.grpcResponse = isGrpcContentType(headers['content-type']);
-  // The received headers object is ours alone: extend it rather than copy it.
-  const responseHeaders = relay.responseHeaders ? Object.assign(headers, relay.responseHeaders) : headers;
+  // The received header list (or, without one, the object) is ours alone: extend it rather than copy
+  // it. respond() takes a list as it is, and copies an object into one of its own.
+  const responseHeaders =
+    raw !== undefined
+      ? responseList(raw, headers, relay.responseHeaders)
+      : relay.responseHeaders
+        ? Object.assign(headers, relay.responseHeaders)
+        : headers;
   try {
     if ((flags & NGHTTP2_FLAG_END_STREAM) !== 0) {
       // Trailers-only answer (gRPC errors): one HEADERS frame with END_STREAM.
@@ -386,7 +365,8 @@ function onInboundClose(this: http2.ServerHttp2Stream): void {
 
 /**
  * Relays `inbound` (a stream received by our HTTP/2 server) to a new stream on `upstream` (an HTTP/2
- * client session) with `requestHeaders`, and the answer back. Bodies are relayed chunk by chunk with
+ * client session) with `requestHeaders` (an object, or a flat list from forwardHeaderList that request()
+ * takes without a copy), and the answer back. Bodies are relayed chunk by chunk with
  * backpressure (a write() that returns false pauses the source until 'drain'), so HTTP/2 flow control
  * holds end to end and nothing buffers a whole message; trailers and trailers-only answers are kept;
  * a client cancel resets the upstream stream (the worker and container see CANCEL); an upstream
@@ -396,10 +376,13 @@ function onInboundClose(this: http2.ServerHttp2Stream): void {
 export function relayStream(
   inbound: http2.ServerHttp2Stream,
   upstream: http2.ClientHttp2Session,
-  requestHeaders: http2.OutgoingHttpHeaders,
+  requestHeaders: http2.OutgoingHttpHeaders | readonly string[],
   options: RelayOptions = {},
 ): http2.ClientHttp2Stream | undefined {
-  const grpcRequest = isGrpcContentType(requestHeaders['content-type'] as string | undefined);
+  const contentType = isHeaderList(requestHeaders)
+    ? listValue(requestHeaders, 'content-type')
+    : (requestHeaders['content-type'] as string | undefined);
+  const grpcRequest = isGrpcContentType(contentType);
   const failCode: ErrorCode = options.upstreamErrorCode ?? 'SY_TUNNEL_LOST';
   // The client went away; 'close' cancels the upstream stream. (One listener is enough: skipped when
   // the caller already added one.)

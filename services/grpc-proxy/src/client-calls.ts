@@ -28,7 +28,7 @@ import {
   tracerFor,
 } from '@switchyard/telemetry';
 import {
-  forwardHeaders,
+  forwardHeaderList,
   ignoreStreamError,
   isGrpcContentType,
   type ProxyTunnel,
@@ -361,9 +361,10 @@ export class ClientCalls {
     const active: Context = context.active();
     // An unsampled call starts no tunnel span (nor the attributes closure startTunnelSpan would make).
     const span = call.span.isRecording() ? startTunnelSpan(tracer, session.reqId, tunnel.workerId, active) : undefined;
-    const outgoing = forwardHeaders(headers, DROP_TO_WORKER);
-    outgoing[Metadata.requestId] = session.reqId;
-    injectTraceHeaders(span === undefined ? active : trace.setSpan(active, span), outgoing);
+    // Ours (request ID, trace context) replace the client's fields of the same names.
+    const ours: Record<string, string | undefined> = { [Metadata.requestId]: session.reqId };
+    injectTraceHeaders(span === undefined ? active : trace.setSpan(active, span), ours);
+    const outgoing = forwardHeaderList(headers, DROP_TO_WORKER, ours);
     call.tunnelSpan = span;
     call.responseHeaders = responseHeaders;
     call.ending = ending;

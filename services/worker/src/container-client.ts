@@ -8,7 +8,7 @@ import { type ErrorCode, Metadata, TunnelHeaders } from '@switchyard/protocol';
 import { endRelaySpan, injectTraceHeaders, type Span } from '@switchyard/telemetry';
 import {
   DEFAULT_MAX_SESSION_MEMORY_MB,
-  forwardHeaders,
+  forwardHeaderList,
   H2_SETTINGS,
   isGrpcContentType,
   type RelayOptions,
@@ -107,12 +107,15 @@ export class ContainerClient {
     const reqId = headers[Metadata.requestId];
     const traced = startContainerSpan(headers, typeof reqId === 'string' ? reqId : undefined, 'grpc');
     if (recorder === undefined && traced === undefined) {
-      return relayStream(stream, this.session(), forwardHeaders(headers, DROP_TO_CONTAINER), RELAY_OPTIONS);
+      return relayStream(stream, this.session(), forwardHeaderList(headers, DROP_TO_CONTAINER), RELAY_OPTIONS);
     }
     const startedAt = performance.now();
     const grpc = isGrpcContentType(headers['content-type']);
-    const forwarded = forwardHeaders(headers, DROP_TO_CONTAINER);
-    const out = traced === undefined ? forwarded : injectTraceHeaders(traced.ctx, forwarded);
+    // The span's trace context replaces the front end's.
+    const out =
+      traced === undefined
+        ? forwardHeaderList(headers, DROP_TO_CONTAINER)
+        : forwardHeaderList(headers, DROP_TO_CONTAINER, injectTraceHeaders(traced.ctx, {}));
     return relayStream(stream, this.session(), out, new ContainerCall(recorder, grpc, startedAt, traced?.span));
   }
 
