@@ -90,7 +90,12 @@ export function authorizeWith(reads: AuthorizationReads, input: AuthorizeInput):
       throw new SwitchyardError('SY_VERSION_NOT_FOUND');
     return { key, fn, version };
   }
-  const deployed = [...reads.versionsOf(functionId)].filter((v) => v.status === 'deployed');
-  if (deployed.length === 0) throw new SwitchyardError('SY_NO_DEPLOYED_VERSION');
-  return { key, fn, version: deployed[Math.floor(Math.random() * deployed.length)] };
+  // A deployed version at random, in one pass with no array (reservoir sampling: the n-th deployed
+  // one replaces the pick with probability 1/n, so each of them is picked with the same probability).
+  let version: VersionRecord | undefined;
+  let deployed = 0;
+  for (const v of reads.versionsOf(functionId))
+    if (v.status === 'deployed' && Math.random() * ++deployed < 1) version = v;
+  if (version === undefined) throw new SwitchyardError('SY_NO_DEPLOYED_VERSION');
+  return { key, fn, version };
 }

@@ -3,12 +3,15 @@
 // both ways of the answer: a full tunnel stream pauses the container read (a slow client slows the
 // container, memory stays bounded) and 'drain' resumes it. The stream is ended only once its last
 // write was called back, so a normal end never meets a pending write (no ERR_STREAM_DESTROYED built).
+// It implements undici's handler methods that its HTTP/1.1 client calls itself (onConnect, onHeaders,
+// onData, onComplete, onError): the newer controller methods would put an adapter in between that
+// allocates a controller per request and parses the headers and trailers into objects first.
 
 import http2 from 'node:http2';
 import type { PassThrough } from 'node:stream';
 import { type ErrorCode, PROBLEM_CONTENT_TYPE, problemDocument } from '@switchyard/protocol';
 import type { Dispatcher } from 'undici';
-import { tunnelResponseHeaders } from './container-headers.ts';
+import { tunnelResponseHeadersFromRaw } from './container-headers.ts';
 
 const { NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -64,7 +67,11 @@ export class ContainerAnswer implements Dispatcher.DispatchHandler {
   /** `METHOD /path` of the request, for problem details. */
   readonly #method: string;
   readonly #path: string;
-  #controller: Dispatcher.DispatchController | undefined;
+  /** Aborts the container request (undici's, from onConnect). */
+  #abort: ((err: Error) => void) | undefined;
+  /** Resumes the container read after onData returned false (undici's, from onHeaders). */
+  #resume: (() => void) | undefined;
+  #aborted = false;
   /** The request body when it streams from the tunnel (a PassThrough undici may destroy). */
   #body: PassThrough | undefined;
   #status: number | undefined;
@@ -82,9 +89,10 @@ export class ContainerAnswer implements Dispatcher.DispatchHandler {
     this.#path = path;
     this.#done = done;
     // A reset tunnel stream ends its readable side like a clean END_STREAM: cancel first, so that a
-    // truncated upload never reaches the container as a complete body.
-    stream.once('aborted', this.#cancel);
-    stream.once('close', this.#cancel);
+    // truncated upload never reaches the container as a complete body. (#cancel runs once: plain
+    // listeners, no once() wrappers.)
+    stream.on('aborted', this.#cancel);
+    stream.on('close', this.#cancel);
   }
 
   /** True once the tunnel stream closed or was reset before the answer was complete. */
@@ -102,54 +110,52 @@ export class ContainerAnswer implements Dispatcher.DispatchHandler {
     this.#settle({ error: 'CLIENT_CANCELLED' });
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#cancelled) controller.abort(new Error('request cancelled by the client'));
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#cancelled) this.#abortRequest('request cancelled by the client');
   }
 
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-  ): void {
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     // 1xx informational answers are not relayed; the final one follows.
-    if (statusCode < 200 || this.#settled) return;
+    if (statusCode < 200 || this.#settled) return true;
     this.#status = statusCode;
+    this.#resume = resume;
     const stream = this.#stream;
     if (stream.destroyed || stream.closed) {
       this.#settle({ status: statusCode, error: 'CLIENT_CANCELLED' });
-      controller.abort(new Error('tunnel stream closed'));
-      return;
+      this.#abortRequest('tunnel stream closed');
+      return true;
     }
     try {
-      stream.respond(tunnelResponseHeaders(headers, statusCode));
+      stream.respond(tunnelResponseHeadersFromRaw(rawHeaders, statusCode));
     } catch {
       this.#settle({ status: statusCode, error: 'CLIENT_CANCELLED' });
-      controller.abort(new Error('tunnel stream reset'));
+      this.#abortRequest('tunnel stream reset');
     }
+    return true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  /** @returns false to pause the container read until the tunnel stream drains. */
+  onData(chunk: Buffer): boolean {
     const stream = this.#stream;
     // 204/304/HEAD: node ended the stream with the headers; nothing more goes in.
-    if (this.#settled || stream.writableEnded) return;
+    if (this.#settled || stream.writableEnded) return true;
     this.#writes++;
-    if (!stream.write(chunk, this.#written)) {
-      controller.pause();
-      if (!this.#draining) {
-        this.#draining = true;
-        stream.on('drain', this.#drain);
-      }
+    if (stream.write(chunk, this.#written)) return true;
+    if (!this.#draining) {
+      this.#draining = true;
+      stream.on('drain', this.#drain);
     }
+    return false;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     if (this.#settled) return;
     this.#ending = true;
     if (this.#writes === 0) this.#end();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  onError(err: Error): void {
     if (this.#settled) return;
     const stream = this.#stream;
     if (this.#cancelled) {
@@ -167,6 +173,13 @@ export class ContainerAnswer implements Dispatcher.DispatchHandler {
     const errorCode: ErrorCode = DOWN_CODES.has(code) ? 'SY_UPSTREAM_UNAVAILABLE' : 'SY_UPSTREAM_FAILED';
     respondProblem(stream, errorCode, `${this.#method} ${this.#path.split('?')[0]}: ${err.message}`);
     this.#settle({ error: errorCode });
+  }
+
+  /** Aborts the container request once (no-op before onConnect: it aborts then, on #cancelled). */
+  #abortRequest(reason: string): void {
+    if (this.#aborted || this.#abort === undefined) return;
+    this.#aborted = true;
+    this.#abort(new Error(reason));
   }
 
   #settle(result: HttpRelayResult): void {
@@ -187,7 +200,7 @@ export class ContainerAnswer implements Dispatcher.DispatchHandler {
   };
 
   readonly #drain = (): void => {
-    this.#controller?.resume();
+    this.#resume?.();
   };
 
   readonly #cancel = (): void => {
@@ -203,6 +216,6 @@ export class ContainerAnswer implements Dispatcher.DispatchHandler {
       this.#stream.unpipe(body);
       body.destroy(new Error('request cancelled by the client'));
     }
-    this.#controller?.abort(new Error('request cancelled by the client'));
+    this.#abortRequest('request cancelled by the client');
   };
 }

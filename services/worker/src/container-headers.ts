@@ -5,6 +5,7 @@
 
 import type http2 from 'node:http2';
 import { ContainerHeaders, connectionTokens, HOP_BY_HOP_HEADERS, TunnelHeaders } from '@switchyard/protocol';
+import { util } from 'undici';
 
 /** Request headers the container never receives from the tunnel: hop-by-hop ones, ours (set below) and Switchyard's. */
 const DROP_TO_CONTAINER: ReadonlySet<string> = new Set([
@@ -70,5 +71,30 @@ export function tunnelResponseHeaders(
     if (drop.includes(name)) continue;
     out[name] = value;
   }
+  return out;
+}
+
+/**
+ * {@link tunnelResponseHeaders} of a container answer as undici's parser delivers it (`raw`: name,
+ * value, name, value... as Buffers), built in one pass with no intermediate header object: names
+ * lower-cased, repeated fields as arrays, hop-by-hop fields (and those `connection` lists) removed,
+ * `:status` first.
+ */
+export function tunnelResponseHeadersFromRaw(raw: readonly Buffer[], status: number): http2.OutgoingHttpHeaders {
+  const out: http2.OutgoingHttpHeaders = { ':status': status };
+  let connection: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = util.headerNameToString(raw[i]);
+    const value = raw[i + 1].toString('latin1');
+    if (name === 'connection') connection = connection === undefined ? value : `${connection},${value}`;
+    // '__proto__' is no field name a plain object can hold.
+    if (HOP_BY_HOP_HEADERS.has(name) || name === '__proto__') continue;
+    const had = out[name];
+    if (had === undefined) out[name] = value;
+    else if (Array.isArray(had)) had.push(value);
+    else out[name] = [String(had), value];
+  }
+  if (connection !== undefined)
+    for (const token of connectionTokens(connection)) if (token.charCodeAt(0) !== 58) delete out[token];
   return out;
 }

@@ -155,7 +155,7 @@ export class HttpHolds {
     }
     hold.started = true;
     clearTimeout(hold.timer);
-    stream.once('close', () => this.#release(reqId, hold));
+    stream.on('close', () => this.#release(reqId, hold));
     if (this.#httpUpstream) {
       const { config } = this.#options;
       const context = {
