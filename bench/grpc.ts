@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { stopAll } from '@switchyard/testkit';
 import { positiveInt } from './lib/args.ts';
 import { type BenchChild, nodeBinary, REPO_ROOT, spawnChild } from './lib/child.ts';
-import { type SelfTimeEntry, topSelfTime } from './lib/cpu-profile.ts';
+import { type ProfileReport, profileReport, renderProfileReports } from './lib/cpu-profile.ts';
 import { encodeEchoRequest, grpcFrame, patternPayload } from './lib/grpc-frame.ts';
 import { type H2loadResult, runH2load } from './lib/h2load.ts';
 import { type NginxHandle, startNginx } from './lib/nginx.ts';
@@ -103,7 +103,7 @@ export interface PathResult {
   verify?: { calls: number; ok: number; failed: number };
   unary: UnaryResult[];
   bidi?: BidiResult;
-  profiles?: { process: string; file: string; top: SelfTimeEntry[] }[];
+  profiles?: ProfileReport[];
 }
 
 const USAGE = `usage: npm run bench -- grpc [options]
@@ -403,8 +403,7 @@ async function runPath(
       ['worker', stack.worker],
     ] as const) {
       const file = readdirSync(profileDir).find((f) => f.includes(`.${child.pid}.`) && f.endsWith('.cpuprofile'));
-      if (file)
-        result.profiles.push({ process: name, file: join(profileDir, file), top: topSelfTime(join(profileDir, file)) });
+      if (file) result.profiles.push(profileReport(name, join(profileDir, file)));
     }
   }
   return result;
@@ -570,19 +569,7 @@ export function renderGrpcReport(results: PathResult[], checks: TargetCheck[], c
     .map((r) => `${r.path} ${r.verify?.ok}/${r.verify?.calls}`)
     .join(', ');
   out.push('', `grpc-js verification pass (grpc-status 0 and payload echoed): ${verified || 'none'}`);
-  for (const r of results) {
-    for (const p of r.profiles ?? []) {
-      out.push(
-        '',
-        `### CPU profile, ${p.process} (top 15 self time): ${p.file}`,
-        '',
-        markdownTable(
-          ['self ms', '%', 'function', 'location'],
-          p.top.map((e) => [fmt(e.selfMs, 1), fmt(e.percent, 1), e.function, e.location]),
-        ),
-      );
-    }
-  }
+  for (const r of results) out.push(...renderProfileReports(r.profiles ?? []));
   if (config.profile)
     out.push('', 'Note: --profile runs proxy and worker under the CPU profiler; their figures are inflated.');
   return out.join('\n');

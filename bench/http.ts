@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { type HttpEchoResponse, readSseEvents } from '@switchyard/sample-functions';
 import { stopAll } from '@switchyard/testkit';
 import { type BenchChild, nodeBinary, REPO_ROOT, spawnChild } from './lib/child.ts';
-import { type SelfTimeEntry, topSelfTime } from './lib/cpu-profile.ts';
+import { type ProfileReport, profileReport, renderProfileReports } from './lib/cpu-profile.ts';
 import { percentile } from './lib/h2load.ts';
 import { type NginxHandle, startNginx } from './lib/nginx.ts';
 import { type CpuSubject, cpuDelta, machineBusyMicros, readCpu, withChildren } from './lib/proc-stat.ts';
@@ -101,7 +101,7 @@ export interface HttpPathResult {
   verify?: { requests: number; ok: number; failed: number; firstFailure?: string };
   load: LoadResult[];
   sse?: SseResult;
-  profiles?: { process: string; file: string; top: SelfTimeEntry[] }[];
+  profiles?: ProfileReport[];
 }
 
 const USAGE = `usage: npm run bench -- http [options]
@@ -462,8 +462,7 @@ async function runPath(
       ['worker', stack.worker],
     ] as const) {
       const file = readdirSync(profileDir).find((f) => f.includes(`.${child.pid}.`) && f.endsWith('.cpuprofile'));
-      if (file)
-        result.profiles.push({ process: name, file: join(profileDir, file), top: topSelfTime(join(profileDir, file)) });
+      if (file) result.profiles.push(profileReport(name, join(profileDir, file)));
     }
   }
   return result;
@@ -654,19 +653,7 @@ export function renderHttpReport(results: HttpPathResult[], checks: TargetCheck[
     '',
     `verification pass (status 200, echoed method/path/query/body; on Switchyard nvcf-reqid, nvcf-status fulfilled, NVCF-REQID at the container, no Authorization): ${verified || 'none'}`,
   );
-  for (const r of results) {
-    for (const p of r.profiles ?? []) {
-      out.push(
-        '',
-        `### CPU profile, ${p.process} (top 15 self time): ${p.file}`,
-        '',
-        markdownTable(
-          ['self ms', '%', 'function', 'location'],
-          p.top.map((e) => [fmt(e.selfMs, 1), fmt(e.percent, 1), e.function, e.location]),
-        ),
-      );
-    }
-  }
+  for (const r of results) out.push(...renderProfileReports(r.profiles ?? []));
   if (config.profile)
     out.push('', 'Note: --profile runs invocation and worker under the CPU profiler; their figures are inflated.');
   return out.join('\n');
