@@ -97,7 +97,10 @@ const worker = await startChild(`${root}services/worker/src/main.ts`, optionsOf(
   SWITCHYARD_UPSTREAM: `http://127.0.0.1:${container.port}`,
 });
 const host = `${fn.functionId}.invocation.127.0.0.1:${port}`;
-const headers = { host, authorization: `Bearer ${key}` };
+// The longest poll window (H8): on a slow or loaded machine a 2 GiB upload may take more than the
+// default 60 s, and its answer would then be a 202 with nothing to check.
+const POLL_SECONDS = '3600';
+const headers = { host, authorization: `Bearer ${key}`, 'nvcf-poll-seconds': POLL_SECONDS };
 
 async function measured(what: string, run: () => Promise<void>): Promise<boolean> {
   const base = { inv: rssMiB(invocation.pid!), wrk: rssMiB(worker.pid!) };
@@ -129,6 +132,7 @@ async function h2Call(
     ':path': path,
     ':authority': host,
     authorization: headers.authorization,
+    'nvcf-poll-seconds': POLL_SECONDS,
   });
   if (body) body.pipe(stream);
   else stream.end();
