@@ -22,7 +22,7 @@ export type { TunnelWindows } from './proxy-tunnel.ts';
 export { ProxyTunnel } from './proxy-tunnel.ts';
 export type { BodySource } from './read-body.ts';
 export { readDeclaredBody } from './read-body.ts';
-export { forwardHeaderList, forwardHeaders, isGrpcContentType } from './stream-headers.ts';
+export { forwardHeaderList, forwardHeaders, forwardRawHeaderList, isGrpcContentType } from './stream-headers.ts';
 export type { RelayEnding, RelayOptions, RelayResult, RelayStopper } from './stream-relay.ts';
 export { detachResponse, ignoreStreamError, relayStream, respondWithError } from './stream-relay.ts';
 export type { DialTunnelOptions, TunnelStreamHandler } from './tunnel-dial.ts';

@@ -67,6 +67,34 @@ export function forwardHeaderList(
   return out;
 }
 
+/**
+ * {@link forwardHeaderList} of a request whose headers are also at hand as node:http2 received them
+ * (`raw`: the flat list `[name, value, ...]` of the 'stream' event, lower-case names), read in one pass
+ * without the object's key list and lookups. Repeated fields stay repeated.
+ */
+export function forwardRawHeaderList(
+  raw: readonly string[],
+  drop: ReadonlySet<string>,
+  set?: Readonly<Record<string, string | undefined>>,
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    if (name === ':status' || HOP_BY_HOP.has(name) || drop.has(name)) continue;
+    if (set !== undefined && Object.hasOwn(set, name)) continue;
+    // HTTP/2 allows only `te: trailers` (RFC 9113 8.2.2); anything else would make request() throw.
+    if (name !== 'te' || value === 'trailers') out.push(name, value);
+  }
+  if (set !== undefined) {
+    for (const name of Object.keys(set)) {
+      const value = set[name];
+      if (value !== undefined) out.push(name, value);
+    }
+  }
+  return out;
+}
+
 /** The first value of field `name` (lower case) in a flat header list, or undefined. */
 export function listValue(list: readonly string[], name: string): string | undefined {
   for (let i = 0; i < list.length; i += 2) if (list[i] === name) return list[i + 1];

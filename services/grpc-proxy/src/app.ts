@@ -164,7 +164,7 @@ export class GrpcProxy {
       idleTimeoutMs: config.idleTimeoutMs,
       tls: readTlsPair(config.tlsCertFile, config.tlsKeyFile),
       limits: config,
-      onStream: (stream, headers) => calls.onStream(stream, headers),
+      onStream: (stream, headers, _flags, rawHeaders) => calls.onStream(stream, headers, rawHeaders),
       onHttp1Request: (req, res) => http1.handle(req, res),
       onUpgrade: (req, socket, head) => webSockets.handle(req, socket, head),
       onSessionClose: (conn) => sessions.onConnectionClose(conn),

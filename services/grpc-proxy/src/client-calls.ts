@@ -29,6 +29,7 @@ import {
 } from '@switchyard/telemetry';
 import {
   forwardHeaderList,
+  forwardRawHeaderList,
   ignoreStreamError,
   isGrpcContentType,
   type ProxyTunnel,
@@ -89,6 +90,8 @@ class ClientCall implements RelayOptions {
   responseHeaders: http2.OutgoingHttpHeaders | undefined = undefined;
   /** RelayOptions: ends the relay when the key is revoked meanwhile. */
   ending: CallEnding | undefined = undefined;
+  /** The request headers as node:http2 received them, when given (forwarded without the object). */
+  rawHeaders: string[] | undefined = undefined;
 
   constructor(span: Span, grpc: boolean, metrics: FrontEndMetrics, onCallEnd: ((call: CallEnd) => void) | undefined) {
     this.span = span;
@@ -198,8 +201,11 @@ export class ClientCalls {
     this.#closing = true;
   }
 
-  /** One client stream: answered here, or relayed to its session's worker. Never throws. */
-  onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+  /**
+   * One client stream: answered here, or relayed to its session's worker. Never throws.
+   * @param rawHeaders `headers` as node:http2 received them (the 'stream' event's flat list), when at hand.
+   */
+  onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, rawHeaders?: string[]): void {
     stream.on('error', ignoreStreamError);
     // A stream reset in the same read as its HEADERS arrives already destroyed: respond() would throw.
     if (stream.destroyed || stream.closed) return;
@@ -215,6 +221,7 @@ export class ClientCalls {
       callSpanAttributes(headers, grpc),
     );
     const call = new ClientCall(scope.span, grpc, this.#metrics, this.#onCallEnd);
+    call.rawHeaders = rawHeaders;
     (stream as WithCall)[kCall] = call;
     stream.on('close', onCallClose);
     context.with(scope.ctx, this.#onCall, this, stream, headers, call);
@@ -364,7 +371,11 @@ export class ClientCalls {
     // Ours (request ID, trace context) replace the client's fields of the same names.
     const ours: Record<string, string | undefined> = { [Metadata.requestId]: session.reqId };
     injectTraceHeaders(span === undefined ? active : trace.setSpan(active, span), ours);
-    const outgoing = forwardHeaderList(headers, DROP_TO_WORKER, ours);
+    const raw = call.rawHeaders;
+    const outgoing =
+      raw === undefined
+        ? forwardHeaderList(headers, DROP_TO_WORKER, ours)
+        : forwardRawHeaderList(raw, DROP_TO_WORKER, ours);
     call.tunnelSpan = span;
     call.responseHeaders = responseHeaders;
     call.ending = ending;

@@ -33,8 +33,16 @@ export interface ClientListenerOptions {
   tls?: TlsFilePair;
   /** Resource bounds (first byte, headers, connections, streams, header list, session memory). */
   limits: SocketLimits;
-  /** Every HTTP/2 stream. */
-  onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+  /**
+   * Every HTTP/2 stream, with its request headers as an object and as node:http2 received them (the
+   * flat list `[name, value, ...]`, lower-case names, in order).
+   */
+  onStream: (
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    flags: number,
+    rawHeaders: string[],
+  ) => void;
   /** Every HTTP/1.1 request. */
   onHttp1Request: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   /** Every HTTP/1.1 request with `Upgrade` (WebSocket, G12): the socket is the handler's from now on. */
