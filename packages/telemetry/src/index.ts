@@ -52,6 +52,7 @@ export {
   injectTraceHeaders,
   ROOT_CONTEXT,
   recordSpanError,
+  remoteParentToFollow,
   type Span,
   SpanKind,
   startChildSpan,

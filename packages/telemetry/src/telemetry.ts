@@ -9,6 +9,7 @@ import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runti
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { NodeSDK, type NodeSDKConfiguration, resources, tracing } from '@opentelemetry/sdk-node';
 import { Attr, CONSTANT_LABEL_ATTRS, MetricNames, MetricSpecs } from './names.ts';
+import { setParentBasedSampler } from './tracing.ts';
 
 /** Options for {@link startTelemetry}. */
 export interface TelemetryOptions {
@@ -240,6 +241,9 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     const tracesFromEnv = (process.env.OTEL_TRACES_EXPORTER ?? '').trim() !== '';
     const samplerFromEnv = (process.env.OTEL_TRACES_SAMPLER ?? '').trim() !== '';
     const logsFromEnv = (process.env.OTEL_LOGS_EXPORTER ?? '').trim() !== '';
+    // NO_EXPORT_SAMPLER and NodeSDK's default (parentbased_always_on) are parent-based; from the
+    // environment, the parentbased_* samplers are.
+    setParentBasedSampler(!samplerFromEnv || /^parentbased_/.test((process.env.OTEL_TRACES_SAMPLER ?? '').trim()));
     sdk = new NodeSDK({
       serviceName: options.service,
       resource,

@@ -13,6 +13,7 @@ import {
   type Span,
   SpanKind,
   SpanStatusCode,
+  TraceFlags,
   type Tracer,
   trace,
 } from '@opentelemetry/api';
@@ -45,6 +46,34 @@ export function contextFromHeaders(
   base: Context = ROOT_CONTEXT,
 ): Context {
   return propagation.extract(base, headers);
+}
+
+/** Whether the configured sampler follows a remote parent's sampled flag (set by `startTelemetry`). */
+let parentBasedSampler = true;
+
+/**
+ * Tells the span helpers whether the sampler `startTelemetry` configured is parent-based (the default
+ * without an exporter, NodeSDK's default `parentbased_always_on`, or `OTEL_TRACES_SAMPLER=parentbased_*`):
+ * then a child of a remote parent that is not sampled would not record. Called by `startTelemetry`.
+ */
+export function setParentBasedSampler(parentBased: boolean): void {
+  parentBasedSampler = parentBased;
+}
+
+/**
+ * The trace context of request `headers` to start a child span under (the propagator's extract), or
+ * undefined when no child would record: there is no `traceparent`, or it names a remote parent that is
+ * not sampled and the sampler is parent-based, so a child would cost IDs, a sampler call and a context
+ * for nothing. The headers then travel on unchanged, and the next hop continues the same trace.
+ */
+export function remoteParentToFollow(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): Context | undefined {
+  if (headers.traceparent === undefined) return undefined;
+  const ctx = propagation.extract(ROOT_CONTEXT, headers);
+  const parent = trace.getSpanContext(ctx);
+  if (parentBasedSampler && parent !== undefined && (parent.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
+  return ctx;
 }
 
 /**

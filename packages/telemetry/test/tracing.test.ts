@@ -12,6 +12,7 @@ import {
   endGrpcSpan,
   grpcMethodOf,
   injectTraceHeaders,
+  remoteParentToFollow,
   SpanKind,
   startChildSpan,
   startSpan,
@@ -104,6 +105,18 @@ describe('tracing without an exporter', () => {
     root.span.end();
   });
 
+  test('remoteParentToFollow: a sampled parent is followed; an unsampled one (parent-based sampler) and none are not', () => {
+    const followed = remoteParentToFollow({ traceparent: SAMPLED, 'content-type': 'application/grpc' });
+    assert.equal(trace.getSpanContext(followed ?? context.active())?.traceId, '0af7651916cd43dd8448eb211c80319c');
+    assert.equal(remoteParentToFollow({ traceparent: UNSAMPLED }), undefined);
+    assert.equal(remoteParentToFollow({ 'content-type': 'application/grpc' }), undefined);
+    // A malformed header names no parent: the context is returned, and a child would be a new root
+    // for the sampler to decide (what the full path did before).
+    const malformed = remoteParentToFollow({ traceparent: 'ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00' });
+    assert.notEqual(malformed, undefined);
+    assert.equal(trace.getSpanContext(malformed ?? context.active()), undefined);
+  });
+
   test('grpcMethodOf splits /package.Service/Method and refuses other paths', () => {
     assert.deepEqual(grpcMethodOf('/switchyard.echo.v1.Echo/Unary'), {
       service: 'switchyard.echo.v1.Echo',
@@ -112,5 +125,27 @@ describe('tracing without an exporter', () => {
     assert.equal(grpcMethodOf('/echo'), undefined);
     assert.equal(grpcMethodOf('/a/'), undefined);
     assert.equal(grpcMethodOf(undefined), undefined);
+  });
+});
+
+describe('tracing with a sampler that is not parent-based (OTEL_TRACES_SAMPLER=always_on)', () => {
+  let telemetry: Telemetry;
+  const saved = process.env.OTEL_TRACES_SAMPLER;
+  before(async () => {
+    process.env.OTEL_TRACES_SAMPLER = 'always_on';
+    telemetry = await startTelemetry({ service: 'test', region: 'eu', instanceId: 't-2' });
+  });
+  after(async () => {
+    await telemetry.shutdown();
+    if (saved === undefined) delete process.env.OTEL_TRACES_SAMPLER;
+    else process.env.OTEL_TRACES_SAMPLER = saved;
+  });
+
+  test('remoteParentToFollow follows an unsampled parent too: the sampler, not its flag, decides', () => {
+    const followed = remoteParentToFollow({ traceparent: UNSAMPLED });
+    assert.equal(trace.getSpanContext(followed ?? context.active())?.traceId, '0af7651916cd43dd8448eb211c80319d');
+    const { span } = startSpan(tracerFor('test'), 'c', SpanKind.CLIENT, followed ?? context.active());
+    assert.equal(span.isRecording(), true);
+    span.end();
   });
 });
