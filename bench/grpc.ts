@@ -45,6 +45,8 @@ export interface GrpcBenchConfig {
   processes: number;
   /** Metrics and tracing of the front end and worker on the Switchyard path (`--telemetry`, issue 9). */
   telemetry: TelemetryMode;
+  /** Offered load of the levels above one connection, calls/s in total (`--rate`); undefined: as fast as they go. */
+  rate: number | undefined;
   durationS: number;
   warmupS: number;
   /** Connections used for every level above one stream. */
@@ -120,6 +122,8 @@ const USAGE = `usage: npm run bench -- grpc [options]
   --telemetry MODE    off, metrics or traces (1% sampled, OTLP to a sink): the proxy and worker's
                       metrics and tracing (issue 9); a list (off,metrics,traces) runs each, then a ratio table
   --repeats N         with a --telemetry or --processes list: rounds of the whole list, interleaved (default 1)
+  --rate N            offered load: N calls/s in total at the levels above 1 connection (h2load --rps), so
+                      configurations compare CPU per call at equal load (default: as fast as they go)
   --profile           run proxy and worker with --cpu-prof into bench/out/profiles; print top 15
   -h, --help`;
 
@@ -139,6 +143,7 @@ export function parseGrpcArgs(argv: string[]): GrpcBenchConfig | undefined {
       'payload-bytes': { type: 'string' },
       processes: { type: 'string' },
       telemetry: { type: 'string' },
+      rate: { type: 'string' },
       profile: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -161,6 +166,7 @@ export function parseGrpcArgs(argv: string[]): GrpcBenchConfig | undefined {
     profile: values.profile ?? false,
     processes: positiveInt('--processes', values.processes, 1),
     telemetry: parseTelemetryMode(values.telemetry),
+    rate: values.rate === undefined ? undefined : positiveInt('--rate', values.rate, 1),
     verifyCalls: positiveInt('--verify-calls', values['verify-calls'], 500),
     bidiCalls: positiveInt('--bidi-calls', values['bidi-calls'], 16),
     bidiMessageBytes: positiveInt('--bidi-bytes', values['bidi-bytes'], 65536),
@@ -270,6 +276,7 @@ async function runUnaryLevel(
     url: `http://127.0.0.1:${setup.port}${UNARY_PATH}`,
     connections,
     streamsPerConnection,
+    rps: streams === 1 ? undefined : config.rate,
     bodyFile,
     headers: [
       'content-type: application/grpc',

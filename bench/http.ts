@@ -51,6 +51,8 @@ export interface HttpBenchConfig {
   processes: number;
   /** Metrics and tracing of the front end and worker on the Switchyard path (`--telemetry`, issue 9). */
   telemetry: TelemetryMode;
+  /** Offered load of the levels above one connection, requests/s in total (`--rate`); undefined: as fast as they go. */
+  rate: number | undefined;
   durationS: number;
   warmupS: number;
   connectionLevels: number[];
@@ -119,6 +121,8 @@ const USAGE = `usage: npm run bench -- http [options]
   --telemetry MODE      off, metrics or traces (1% sampled, OTLP to a sink): the invocation service and worker's
                         metrics and tracing (issue 9); a list (off,metrics,traces) runs each, then a ratio table
   --repeats N           with a --telemetry or --processes list: rounds of the whole list, interleaved (default 1)
+  --rate N              offered load: N requests/s in total at the levels above 1 connection (wrk delay()), so
+                        configurations compare CPU per call at equal load (default: as fast as they go)
   --profile             run invocation and worker with --cpu-prof into bench/out/profiles; print top 15
   -h, --help`;
 
@@ -146,6 +150,7 @@ export function parseHttpArgs(argv: string[]): HttpBenchConfig | undefined {
       'worker-concurrency': { type: 'string' },
       processes: { type: 'string' },
       telemetry: { type: 'string' },
+      rate: { type: 'string' },
       profile: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -162,6 +167,7 @@ export function parseHttpArgs(argv: string[]): HttpBenchConfig | undefined {
     profile: values.profile ?? false,
     processes: positiveInt('--processes', values.processes, 1),
     telemetry: parseTelemetryMode(values.telemetry),
+    rate: values.rate === undefined ? undefined : positiveInt('--rate', values.rate, 1),
     verifyRequests: positiveInt('--verify-requests', values['verify-requests'], 500),
     bodyBytes: positiveInt('--body-bytes', values['body-bytes'], 100, 0),
     sseStreams: positiveInt('--sse-streams', values['sse-streams'], 16),
@@ -318,6 +324,7 @@ async function runLoadLevel(setup: PathSetup, connections: number, config: HttpB
   const common = {
     url: `http://127.0.0.1:${setup.port}/echo`,
     connections,
+    rps: connections === 1 ? undefined : config.rate,
     method: 'POST',
     body: echoBody(config.bodyBytes),
     headers: { 'Content-Type': 'application/json', ...setup.headers },

@@ -22,6 +22,11 @@ export interface H2loadOptions {
   headers: string[];
   /** Per-request log (`--log-file`), for percentiles; omitted for warm-ups. */
   logFile?: string;
+  /**
+   * Offered load, requests per second over all connections (`--rps` per client, rounded up); unset:
+   * as fast as the streams allow.
+   */
+  rps?: number;
 }
 
 /** What one h2load run measured. */
@@ -126,6 +131,7 @@ export async function runH2load(options: H2loadOptions): Promise<H2loadResult> {
     '-d',
     options.bodyFile,
   ];
+  if (options.rps !== undefined) args.push(`--rps=${Math.ceil(options.rps / options.connections)}`);
   for (const header of options.headers) args.push('-H', header);
   if (options.logFile) {
     rmSync(options.logFile, { force: true });

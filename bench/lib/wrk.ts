@@ -24,6 +24,12 @@ export interface WrkOptions {
   headers: Record<string, string>;
   /** Per-request timeout (`--timeout`), seconds. @default 10 */
   timeoutS?: number;
+  /**
+   * Offered load, requests per second over all connections: each connection waits
+   * `connections / rps` s before each request (wrk's `delay()`), so the rate is a little under `rps`
+   * by the response time. Unset: as fast as the connections go.
+   */
+  rps?: number;
 }
 
 /** What one wrk run measured. */
@@ -45,8 +51,12 @@ function luaString(value: string): string {
 }
 
 /** The Lua script of one run: request shape, then a JSON summary line on stdout. */
-export function renderWrkScript(options: Pick<WrkOptions, 'method' | 'body' | 'headers'>): string {
+export function renderWrkScript(
+  options: Pick<WrkOptions, 'method' | 'body' | 'headers' | 'rps' | 'connections'>,
+): string {
   const lines = [`wrk.method = ${luaString(options.method)}`];
+  if (options.rps !== undefined)
+    lines.push(`delay = function() return ${((options.connections * 1000) / options.rps).toFixed(3)} end`);
   if (options.body !== undefined) lines.push(`wrk.body = ${luaString(options.body)}`);
   for (const [name, value] of Object.entries(options.headers))
     lines.push(`wrk.headers[${luaString(name)}] = ${luaString(value)}`);
