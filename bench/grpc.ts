@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stopAll } from '@switchyard/testkit';
-import { positiveInt } from './lib/args.ts';
+import { listOf, parseOrExit, positiveInt } from './lib/args.ts';
 import { type BenchChild, nodeBinary, REPO_ROOT, spawnChild } from './lib/child.ts';
 import { type ProfileReport, profileReport, renderProfileReports } from './lib/cpu-profile.ts';
 import { encodeEchoRequest, grpcFrame, patternPayload } from './lib/grpc-frame.ts';
@@ -154,15 +154,12 @@ export function parseGrpcArgs(argv: string[]): GrpcBenchConfig | undefined {
   for (const level of streamLevels)
     if (level > 1 && level % connections !== 0)
       throw new TypeError(`--streams ${level} is not a multiple of --connections ${connections}`);
-  const paths = (values.paths ?? BenchPaths.join(',')).split(',') as BenchPath[];
-  for (const p of paths)
-    if (!BenchPaths.includes(p)) throw new TypeError(`unknown path ${p} (${BenchPaths.join(', ')})`);
   return {
     durationS: positiveInt('--duration', values.duration, 10),
     warmupS: positiveInt('--warmup', values.warmup, 2),
     connections,
     streamLevels,
-    paths: BenchPaths.filter((p) => paths.includes(p)),
+    paths: listOf('path', values.paths, BenchPaths),
     profile: values.profile ?? false,
     processes: positiveInt('--processes', values.processes, 1),
     telemetry: parseTelemetryMode(values.telemetry),
@@ -587,17 +584,8 @@ export function renderGrpcReport(results: PathResult[], checks: TargetCheck[], c
  * writes bench/out/grpc-<timestamp>.json. Resolves with the process exit code.
  */
 export async function runGrpcBench(argv: string[]): Promise<number> {
-  let config: GrpcBenchConfig | undefined;
-  try {
-    config = parseGrpcArgs(argv);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (config === undefined) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const config = parseOrExit(parseGrpcArgs, argv, USAGE);
+  if (typeof config === 'number') return config;
   const tools: ('h2load' | 'nginx')[] = config.paths.includes('nginx') ? ['h2load', 'nginx'] : ['h2load'];
   ensureTools(tools);
   const startedAt = new Date();

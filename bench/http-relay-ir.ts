@@ -22,9 +22,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseOrExit, positiveInt } from './lib/args.ts';
+import { listOf, parseOrExit } from './lib/args.ts';
 import { launchBenchRegion } from './lib/bench-region.ts';
-import { callgrindDump, callgrindZero, drive } from './lib/callgrind.ts';
+import { callgrindDump, callgrindZero, drive, parseWindows, WINDOW_OPTIONS } from './lib/callgrind.ts';
 import { nodeBinary, spawnChild } from './lib/child.ts';
 import { markdownTable } from './lib/report.ts';
 import { httpCaller } from './overhead.ts';
@@ -84,28 +84,15 @@ export function parseRelayIrArgs(argv: string[]): RelayIrConfig | undefined {
     args: argv,
     options: {
       targets: { type: 'string' },
-      warmup: { type: 'string' },
-      n1: { type: 'string' },
-      n2: { type: 'string' },
-      repeats: { type: 'string' },
-      concurrency: { type: 'string' },
+      ...WINDOW_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return undefined;
-  const picked = (values.targets ?? RelayIrTargets.join(',')).split(',') as RelayIrTarget[];
-  for (const t of picked)
-    if (!RelayIrTargets.includes(t)) throw new TypeError(`unknown target ${t} (${RelayIrTargets.join(', ')})`);
-  const config: RelayIrConfig = {
-    targets: RelayIrTargets.filter((t) => picked.includes(t)),
-    warmup: positiveInt('--warmup', values.warmup, 500),
-    n1: positiveInt('--n1', values.n1, 100),
-    n2: positiveInt('--n2', values.n2, 500),
-    repeats: positiveInt('--repeats', values.repeats, 3),
-    concurrency: positiveInt('--concurrency', values.concurrency, 4),
+  return {
+    targets: listOf('target', values.targets, RelayIrTargets),
+    ...parseWindows(values, { warmup: 500, n1: 100, n2: 500, repeats: 3, concurrency: 4 }),
   };
-  if (config.n2 <= config.n1) throw new TypeError('--n2 must be larger than --n1');
-  return config;
 }
 
 /** Summary of one process's windows. */

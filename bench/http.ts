@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type HttpEchoResponse, readSseEvents } from '@switchyard/sample-functions';
 import { stopAll } from '@switchyard/testkit';
+import { listOf, parseOrExit, positiveInt } from './lib/args.ts';
 import { type BenchChild, nodeBinary, REPO_ROOT, spawnChild } from './lib/child.ts';
 import { type ProfileReport, profileReport, renderProfileReports } from './lib/cpu-profile.ts';
 import { percentile } from './lib/h2load.ts';
@@ -126,13 +127,6 @@ const USAGE = `usage: npm run bench -- http [options]
   --profile             run invocation and worker with --cpu-prof into bench/out/profiles; print top 15
   -h, --help`;
 
-function positiveInt(name: string, raw: string | undefined, fallback: number, min = 1): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new TypeError(`${name} must be an integer >= ${min}, got ${raw}`);
-  return value;
-}
-
 /** Parses the command line of `bench http` into a resolved config; throws TypeError on bad input. */
 export function parseHttpArgs(argv: string[]): HttpBenchConfig | undefined {
   const { values } = parseArgs({
@@ -156,14 +150,11 @@ export function parseHttpArgs(argv: string[]): HttpBenchConfig | undefined {
     },
   });
   if (values.help) return undefined;
-  const paths = (values.paths ?? HttpBenchPaths.join(',')).split(',') as HttpBenchPath[];
-  for (const p of paths)
-    if (!HttpBenchPaths.includes(p)) throw new TypeError(`unknown path ${p} (${HttpBenchPaths.join(', ')})`);
   return {
     durationS: positiveInt('--duration', values.duration, 10),
     warmupS: positiveInt('--warmup', values.warmup, 2),
     connectionLevels: (values.connections ?? '1,64').split(',').map((s) => positiveInt('--connections', s, 1)),
-    paths: HttpBenchPaths.filter((p) => paths.includes(p)),
+    paths: listOf('path', values.paths, HttpBenchPaths),
     profile: values.profile ?? false,
     processes: positiveInt('--processes', values.processes, 1),
     telemetry: parseTelemetryMode(values.telemetry),
@@ -672,17 +663,8 @@ export function renderHttpReport(results: HttpPathResult[], checks: TargetCheck[
  * status check did not hold; a MISSed target alone does not fail the run).
  */
 export async function runHttpBench(argv: string[]): Promise<number> {
-  let config: HttpBenchConfig | undefined;
-  try {
-    config = parseHttpArgs(argv);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (config === undefined) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const config = parseOrExit(parseHttpArgs, argv, USAGE);
+  if (typeof config === 'number') return config;
   ensureTools(config.paths.includes('nginx') ? ['wrk', 'nginx'] : ['wrk']);
   const startedAt = new Date();
   const container = await spawnChild('container', nodeBinary(), [

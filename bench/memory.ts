@@ -8,6 +8,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, stopAll } from '@switchyard/testkit';
+import { parseOrExit } from './lib/args.ts';
 import { type BenchChild, nodeBinary, REPO_ROOT, spawnChild } from './lib/child.ts';
 import { gcAndHeapUsage } from './lib/inspector.ts';
 import { rssBytes } from './lib/proc-stat.ts';
@@ -126,17 +127,8 @@ function atMost(target: string, value: number, limit: number, render: (n: number
  * writes bench/out/memory-<timestamp>.json. Resolves with the process exit code.
  */
 export async function runMemoryBench(argv: string[]): Promise<number> {
-  let config: MemoryBenchConfig | undefined;
-  try {
-    config = parseMemoryArgs(argv);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  if (config === undefined) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const config = parseOrExit(parseMemoryArgs, argv, USAGE);
+  if (typeof config === 'number') return config;
   const missing = Object.values(SERVICE_ENTRIES).filter((f) => !existsSync(join(REPO_ROOT, f)));
   if (missing.length > 0) {
     process.stderr.write(`bench memory: needs the Switchyard services; not built yet: ${missing.join(', ')}\n`);

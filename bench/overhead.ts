@@ -39,9 +39,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { parseOrExit, positiveInt } from './lib/args.ts';
+import { listOf, parseOrExit, positiveInt } from './lib/args.ts';
 import { launchBenchRegion } from './lib/bench-region.ts';
-import { callgrindZero, drive, callgrindDump as dump } from './lib/callgrind.ts';
+import { callgrindZero, drive, callgrindDump as dump, parseWindows, WINDOW_OPTIONS } from './lib/callgrind.ts';
 import { nodeBinary, spawnChild } from './lib/child.ts';
 import { echoResponsePayload, encodeEchoRequest, patternPayload } from './lib/grpc-frame.ts';
 import { markdownTable } from './lib/report.ts';
@@ -122,12 +122,6 @@ const USAGE = `usage: npm run bench -- overhead [options]
   --keep-dumps DIR  keep the callgrind dumps in DIR/<service>-<config>/ (default: deleted)
   -h, --help`;
 
-function listOf<T extends string>(name: string, raw: string | undefined, all: readonly T[]): T[] {
-  const picked = (raw ?? all.join(',')).split(',') as T[];
-  for (const p of picked) if (!all.includes(p)) throw new TypeError(`unknown ${name} ${p} (${all.join(', ')})`);
-  return all.filter((p) => picked.includes(p));
-}
-
 /** Parses the command line of `bench overhead`; undefined for --help; throws TypeError on bad input. */
 export function parseOverheadArgs(argv: string[]): OverheadBenchConfig | undefined {
   const { values } = parseArgs({
@@ -135,32 +129,22 @@ export function parseOverheadArgs(argv: string[]): OverheadBenchConfig | undefin
     options: {
       services: { type: 'string' },
       configs: { type: 'string' },
-      warmup: { type: 'string' },
+      ...WINDOW_OPTIONS,
       'warmup-sampled': { type: 'string' },
-      n1: { type: 'string' },
-      n2: { type: 'string' },
-      concurrency: { type: 'string' },
-      repeats: { type: 'string' },
       'idle-s': { type: 'string' },
       'keep-dumps': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return undefined;
-  const config = {
+  return {
     services: listOf('service', values.services, OverheadServices),
     configs: listOf('config', values.configs, OverheadConfigs),
-    warmup: positiveInt('--warmup', values.warmup, 500),
+    ...parseWindows(values, { warmup: 500, n1: 100, n2: 500, repeats: 5, concurrency: 4 }),
     warmupSampled: values['warmup-sampled'] === '0' ? 0 : positiveInt('--warmup-sampled', values['warmup-sampled'], 0),
-    n1: positiveInt('--n1', values.n1, 100),
-    n2: positiveInt('--n2', values.n2, 500),
-    concurrency: positiveInt('--concurrency', values.concurrency, 4),
-    repeats: positiveInt('--repeats', values.repeats, 5),
     idleS: positiveInt('--idle-s', values['idle-s'], 10),
     keepDumps: values['keep-dumps'],
   };
-  if (config.n2 <= config.n1) throw new TypeError('--n2 must be larger than --n1');
-  return config;
 }
 
 /** Environment of the front end in one configuration. */

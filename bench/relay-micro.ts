@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseOrExit, positiveInt } from './lib/args.ts';
-import { callgrindDump, callgrindZero, perCall } from './lib/callgrind.ts';
+import { callgrindDump, callgrindZero, parseWindows, perCall, WINDOW_OPTIONS } from './lib/callgrind.ts';
 import { nodeBinary, spawnChild } from './lib/child.ts';
 import { markdownTable, writeResultFile } from './lib/report.ts';
 
@@ -55,26 +55,16 @@ export function parseRelayMicroArgs(argv: string[]): RelayMicroConfig | undefine
   const { values } = parseArgs({
     args: argv,
     options: {
-      warmup: { type: 'string' },
-      n1: { type: 'string' },
-      n2: { type: 'string' },
-      repeats: { type: 'string' },
-      concurrency: { type: 'string' },
+      ...WINDOW_OPTIONS,
       'payload-bytes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return undefined;
-  const config = {
-    warmup: positiveInt('--warmup', values.warmup, 2000),
-    n1: positiveInt('--n1', values.n1, 500),
-    n2: positiveInt('--n2', values.n2, 2500),
-    repeats: positiveInt('--repeats', values.repeats, 3),
-    concurrency: positiveInt('--concurrency', values.concurrency, 4),
+  return {
+    ...parseWindows(values, { warmup: 2000, n1: 500, n2: 2500, repeats: 3, concurrency: 4 }),
     payloadBytes: positiveInt('--payload-bytes', values['payload-bytes'], 100),
   };
-  if (config.n2 <= config.n1) throw new TypeError('--n2 must be larger than --n1');
-  return config;
 }
 
 async function measure(mode: RelayMicroResult['mode'], options: RelayMicroConfig): Promise<RelayMicroResult> {

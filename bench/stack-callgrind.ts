@@ -15,9 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseOrExit, positiveInt } from './lib/args.ts';
+import { parseOrExit } from './lib/args.ts';
 import { launchBenchRegion } from './lib/bench-region.ts';
-import { callgrindDump, callgrindZero, drive, perCall } from './lib/callgrind.ts';
+import { callgrindDump, callgrindZero, drive, parseWindows, perCall, WINDOW_OPTIONS } from './lib/callgrind.ts';
 import { nodeBinary, spawnChild } from './lib/child.ts';
 import { markdownTable, writeResultFile } from './lib/report.ts';
 import { grpcCaller } from './overhead.ts';
@@ -57,11 +57,7 @@ export function parseStackCallgrindArgs(argv: string[]): StackCallgrindConfig | 
   const { values } = parseArgs({
     args: argv,
     options: {
-      warmup: { type: 'string' },
-      n1: { type: 'string' },
-      n2: { type: 'string' },
-      repeats: { type: 'string' },
-      concurrency: { type: 'string' },
+      ...WINDOW_OPTIONS,
       'trace-ratio': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -69,16 +65,10 @@ export function parseStackCallgrindArgs(argv: string[]): StackCallgrindConfig | 
   if (values.help) return undefined;
   const ratio = values['trace-ratio'] === undefined ? undefined : Number(values['trace-ratio']);
   if (ratio !== undefined && !(ratio >= 0 && ratio <= 1)) throw new TypeError('--trace-ratio must be in 0..1');
-  const config = {
-    warmup: positiveInt('--warmup', values.warmup, 1000),
-    n1: positiveInt('--n1', values.n1, 200),
-    n2: positiveInt('--n2', values.n2, 1000),
-    repeats: positiveInt('--repeats', values.repeats, 3),
-    concurrency: positiveInt('--concurrency', values.concurrency, 16),
+  return {
+    ...parseWindows(values, { warmup: 1000, n1: 200, n2: 1000, repeats: 3, concurrency: 16 }),
     traceRatio: ratio,
   };
-  if (config.n2 <= config.n1) throw new TypeError('--n2 must be larger than --n1');
-  return config;
 }
 
 /** Entry of `npm run bench -- stack-callgrind`. */

@@ -5,6 +5,50 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { positiveInt } from './args.ts';
+import { median } from './report.ts';
+
+/** `parseArgs` options of the measured windows, shared by the callgrind benches. */
+export const WINDOW_OPTIONS = {
+  warmup: { type: 'string' },
+  n1: { type: 'string' },
+  n2: { type: 'string' },
+  repeats: { type: 'string' },
+  concurrency: { type: 'string' },
+} as const;
+
+/** Calls before and in the measured windows. */
+export interface WindowConfig {
+  /** Calls before the first measured window. */
+  warmup: number;
+  /** Calls of window 1 and window 2 of each pair (n2 > n1). */
+  n1: number;
+  n2: number;
+  /** Window pairs. */
+  repeats: number;
+  /** Calls in flight at once. */
+  concurrency: number;
+}
+
+/**
+ * The window options of a bench's parsed `values` ({@link WINDOW_OPTIONS}), each absent one from
+ * `defaults`.
+ * @throws TypeError naming a bad option, or when --n2 is not larger than --n1.
+ */
+export function parseWindows(
+  values: Partial<Record<keyof WindowConfig, string>>,
+  defaults: WindowConfig,
+): WindowConfig {
+  const config = {
+    warmup: positiveInt('--warmup', values.warmup, defaults.warmup),
+    n1: positiveInt('--n1', values.n1, defaults.n1),
+    n2: positiveInt('--n2', values.n2, defaults.n2),
+    repeats: positiveInt('--repeats', values.repeats, defaults.repeats),
+    concurrency: positiveInt('--concurrency', values.concurrency, defaults.concurrency),
+  };
+  if (config.n2 <= config.n1) throw new TypeError('--n2 must be larger than --n1');
+  return config;
+}
 
 /** Ir total of one callgrind dump file (its `summary:` or `totals:` line). @throws when it has none. */
 export function irOf(file: string): number {
@@ -40,12 +84,6 @@ export async function drive(calls: number, concurrency: number, one: () => Promi
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
-}
-
-/** Median of `values` (the upper one of an even count). */
-export function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 /** Ir per call of window pairs: pooled (all Ir / all calls) and the median of (ir2 - ir1) / (n2 - n1). */

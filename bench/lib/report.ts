@@ -52,3 +52,9 @@ export function targetTable(checks: TargetCheck[]): string {
     checks.map((c) => [c.target, c.value, c.verdict, c.gap]),
   );
 }
+
+/** Median of `values` (the upper one of an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted.length === 0 ? Number.NaN : (sorted[Math.floor(sorted.length / 2)] as number);
+}

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { positiveInt } from './args.ts';
-import { OUT_DIR } from './report.ts';
+import { median, OUT_DIR } from './report.ts';
 
 /** A mode's run function: argv in, exit code out. */
 type ModeRun = (argv: string[]) => Promise<number>;
@@ -106,12 +106,6 @@ export function parseSweepArgs(argv: string[]): SweepArgs | undefined {
   const repeats = repeatsAt >= 0 ? positiveInt('--repeats', argv[repeatsAt + 1], 1) : 1;
   const drop = new Set([found.at, found.at + 1, ...(repeatsAt >= 0 ? [repeatsAt, repeatsAt + 1] : [])]);
   return { option, values, repeats, rest: argv.filter((_, i) => !drop.has(i)) };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /**
