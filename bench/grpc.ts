@@ -119,7 +119,7 @@ const USAGE = `usage: npm run bench -- grpc [options]
   --bidi-bytes N      bidi message payload bytes (default 65536)
   --payload-bytes N   unary request payload bytes (default 100)
   --processes LIST    SWITCHYARD_PROCESSES of the proxy, e.g. 1,2: one run per count, then a ratio table
-  --telemetry MODE    off, metrics or traces (1% sampled, OTLP to a sink): the proxy and worker's
+  --telemetry MODE    none, off, metrics or traces (1% sampled, OTLP to a sink): the proxy and worker's
                       metrics and tracing (issue 9); a list (off,metrics,traces) runs each, then a ratio table
   --repeats N         with a --telemetry or --processes list: rounds of the whole list, interleaved (default 1)
   --rate N            offered load: N calls/s in total at the levels above 1 connection (h2load --rps), so

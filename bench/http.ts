@@ -119,7 +119,7 @@ const USAGE = `usage: npm run bench -- http [options]
   --sse-delay-ms N      delay between SSE events at the container (default 10)
   --worker-concurrency N  worker max concurrency on the Switchyard path (default 256)
   --processes LIST      SWITCHYARD_PROCESSES of the invocation service, e.g. 1,2: one run per count, then a ratio table
-  --telemetry MODE      off, metrics or traces (1% sampled, OTLP to a sink): the invocation service and worker's
+  --telemetry MODE      none, off, metrics or traces (1% sampled, OTLP to a sink): the invocation service and worker's
                         metrics and tracing (issue 9); a list (off,metrics,traces) runs each, then a ratio table
   --repeats N           with a --telemetry or --processes list: rounds of the whole list, interleaved (default 1)
   --rate N              offered load: N requests/s in total at the levels above 1 connection (wrk delay()), so

@@ -5,17 +5,17 @@ const MODES = {
   grpc: {
     about: 'unary and bidi gRPC load: direct vs nginx grpc_pass vs Switchyard',
     load: async () => {
-      const { runGrpcBench } = await import('./grpc.ts');
+      const { parseGrpcArgs, runGrpcBench } = await import('./grpc.ts');
       const { runSweep } = await import('./lib/sweep.ts');
-      return (argv: string[]) => runSweep('grpc', runGrpcBench, argv);
+      return (argv: string[]) => runSweep('grpc', runGrpcBench, argv, parseGrpcArgs);
     },
   },
   http: {
     about: 'HTTP/1.1 echo load and SSE per-event latency: direct vs nginx proxy_pass vs Switchyard',
     load: async () => {
-      const { runHttpBench } = await import('./http.ts');
+      const { parseHttpArgs, runHttpBench } = await import('./http.ts');
       const { runSweep } = await import('./lib/sweep.ts');
-      return (argv: string[]) => runSweep('http', runHttpBench, argv);
+      return (argv: string[]) => runSweep('http', runHttpBench, argv, parseHttpArgs);
     },
   },
   regions: {

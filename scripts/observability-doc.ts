@@ -322,15 +322,18 @@ With tracing sampled at 1% (\`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, \`
 each process starts one non-recording span per unsampled call (IDs, the sampler, a context) and carries
 \`traceparent\` on; child spans (allocation, tunnel call) are started only under a recording parent. With
 \`SWITCHYARD_METRICS_ENABLED=false\` the meter is a no-op one, and without \`OTEL_TRACES_EXPORTER\` new
-traces are not sampled, so both can be taken out to compare:
+traces are not sampled; \`OTEL_SDK_DISABLED=true\` takes tracing out entirely (no spans, no context). So
+each can be taken out to compare (\`none\` is both metrics and the SDK off, \`off\` metrics off with the
+tracing SDK dropping new roots):
 
 \`\`\`sh
-npm run bench -- grpc --paths switchyard --streams 64 --telemetry off,metrics,traces --repeats 3
-npm run bench -- http --paths switchyard --connections 64 --telemetry off,metrics,traces --repeats 3
+npm run bench -- grpc --paths switchyard --streams 64 --rate 2000 --telemetry none,off,metrics,traces --repeats 3
+npm run bench -- http --paths switchyard --connections 64 --rate 2000 --telemetry none,off,metrics,traces --repeats 3
 \`\`\`
 
 Each prints the proxy (or invocation service) and worker CPU per call in each configuration, one sitting,
-rounds interleaved, with the ratio to \`off\`; \`npm run bench -- overhead\` counts the front end's
+rounds interleaved, with the ratio to the first; compare at a fixed offered load (\`--rate\`), since at
+saturation the CPU per call of every process moves with the throughput itself; \`npm run bench -- overhead\` counts the front end's
 instructions per call under callgrind instead. The figures are in bench/RESULTS.md (issue 9); the target is
 under 10% more CPU per call with metrics on and tracing sampled at 1%.
 

@@ -113,12 +113,21 @@ export function parseSweepArgs(argv: string[]): SweepArgs | undefined {
  * list, so the values interleave and a slow minute of a shared machine lands on each about equally),
  * then prints a markdown table of the Switchyard path: each figure per value (the median of the rounds,
  * with the range) and its ratio to the first value. Without a list, `run(argv)` as it is.
- * @returns the worst exit code of the runs; 2 for a bad sweep option.
+ * @param parse the mode's option parser (throws TypeError for a bad option): each run's options are
+ *   checked with it before the first run, so a bad option or list value fails once, up front.
+ * @returns the worst exit code of the runs; 2 for a bad sweep option or a bad option of any run.
  */
-export async function runSweep(mode: 'grpc' | 'http', run: ModeRun, argv: string[]): Promise<number> {
+export async function runSweep(
+  mode: 'grpc' | 'http',
+  run: ModeRun,
+  argv: string[],
+  parse?: (argv: string[]) => unknown,
+): Promise<number> {
   let sweep: SweepArgs | undefined;
   try {
     sweep = parseSweepArgs(argv);
+    if (sweep !== undefined && parse !== undefined)
+      for (const value of sweep.values) parse([...sweep.rest, sweep.option, value]);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     return 2;

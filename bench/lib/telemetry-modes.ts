@@ -1,6 +1,8 @@
 // `--telemetry MODE` of the grpc and http modes (issue 9, "Figures for the note": CPU per call with and
 // without metrics and tracing, same sitting). The mode sets the environment of the front end and the
 // worker on the Switchyard path with the product's own switches, nothing bench-only:
+//   none     no telemetry at all: SWITCHYARD_METRICS_ENABLED=false and OTEL_SDK_DISABLED=true (no tracer
+//            provider, context manager or propagator: every span is the API's no-op one)
 //   off      SWITCHYARD_METRICS_ENABLED=false (no metrics port, a no-op meter), no trace exporter or
 //            sampler (new roots dropped; a client's traceparent is still continued)
 //   metrics  metrics on (the default), no trace exporter or sampler
@@ -11,7 +13,7 @@
 import { createServer } from 'node:http';
 
 /** Values of `--telemetry`. */
-export const TelemetryModes = ['off', 'metrics', 'traces'] as const;
+export const TelemetryModes = ['none', 'off', 'metrics', 'traces'] as const;
 /** One of {@link TelemetryModes}, or `inherit` (no variable set: the bench's environment decides). */
 export type TelemetryMode = (typeof TelemetryModes)[number] | 'inherit';
 
@@ -76,9 +78,19 @@ export function tracesEnv(sinkUrl: string, sampler: string, samplerArg?: string)
  */
 export function telemetryEnv(mode: TelemetryMode, sinkUrl?: string): Record<string, string> {
   if (mode === 'inherit') return {};
-  const noTraces = { OTEL_TRACES_EXPORTER: '', OTEL_TRACES_SAMPLER: '', OTEL_TRACES_SAMPLER_ARG: '' };
+  const noTraces = {
+    OTEL_SDK_DISABLED: '',
+    OTEL_TRACES_EXPORTER: '',
+    OTEL_TRACES_SAMPLER: '',
+    OTEL_TRACES_SAMPLER_ARG: '',
+  };
+  if (mode === 'none') return { SWITCHYARD_METRICS_ENABLED: 'false', ...noTraces, OTEL_SDK_DISABLED: 'true' };
   if (mode === 'off') return { SWITCHYARD_METRICS_ENABLED: 'false', ...noTraces };
   if (mode === 'metrics') return { SWITCHYARD_METRICS_ENABLED: 'true', ...noTraces };
   if (sinkUrl === undefined) throw new TypeError('--telemetry traces needs an OTLP sink');
-  return { SWITCHYARD_METRICS_ENABLED: 'true', ...tracesEnv(sinkUrl, 'parentbased_traceidratio', '0.01') };
+  return {
+    SWITCHYARD_METRICS_ENABLED: 'true',
+    OTEL_SDK_DISABLED: '',
+    ...tracesEnv(sinkUrl, 'parentbased_traceidratio', '0.01'),
+  };
 }

@@ -100,6 +100,11 @@ export const TRACE_ENV_VARS: readonly { name: string; meaning: string }[] = [
   },
   { name: 'OTEL_PROPAGATORS', meaning: 'Propagators (default `tracecontext,baggage`: W3C `traceparent`).' },
   {
+    name: 'OTEL_SDK_DISABLED',
+    meaning:
+      "`true` turns tracing off entirely, whatever the other variables say: no spans, and no `traceparent` is continued or passed to the next hop (a client's own header still passes through unchanged). Metrics are not affected (they have their own switch, `SWITCHYARD_METRICS_ENABLED`).",
+  },
+  {
     name: 'OTEL_METRICS_EXPORTER',
     meaning:
       'Ignored (also `OTEL_METRIC_EXPORT_INTERVAL`): metrics are never pushed over OTLP; they are served on the metrics port (`GET /metrics`) for Prometheus to scrape.',
