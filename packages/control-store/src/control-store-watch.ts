@@ -253,12 +253,24 @@ export class ControlCopies {
     if (this.#closed || asOfMs <= this.#freshAsOfMs) return;
     this.#freshAsOfMs = asOfMs;
     this.#toldUnavailable = false;
+    this.#armExpiry();
+  }
+
+  /**
+   * Tells the unavailable listeners once the last proof is older than maxStalenessMs. A timer may fire
+   * a little before Date.now() says the time is up (libuv's loop time, which timers count from, lags
+   * the clock after a long turn), so one that finds the copies still fresh re-arms for the rest
+   * instead of leaving the expiry untold.
+   */
+  #armExpiry(): void {
     clearTimeout(this.#expiry);
+    if (this.#closed) return;
     this.#expiry = setTimeout(
       () => {
         if (!this.available) this.#tellUnavailable();
+        else this.#armExpiry();
       },
-      Math.max(0, asOfMs + this.#config.maxStalenessMs - Date.now()) + 1,
+      Math.max(0, this.#freshAsOfMs + this.#config.maxStalenessMs - Date.now()) + 1,
     );
     this.#expiry.unref();
   }

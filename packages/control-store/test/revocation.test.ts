@@ -133,6 +133,30 @@ describe('revocation in one region', () => {
       await nc.close();
     }
   });
+  test('should end tracked calls even when the expiry timer fires before Date.now() says the time is up', async () => {
+    // After a long turn of the event loop, libuv's loop time (which timers count from) lags the clock,
+    // so a timer can fire while Date.now() still reads inside the window. Shown here by setting the
+    // clock back 150 ms once NATS is gone: an expiry that does not re-arm is never told.
+    const server = await startNats({ jetstream: true });
+    const nc = await connectTo(server.url);
+    const store = await ControlStore.open(nc, { maxStalenessMs: 400 });
+    const calls = new OpenCalls(store);
+    const realNow = Date.now;
+    try {
+      const { fn } = await store.createFunction({ accountId: 'acct-1', name: 'echo', kind: 'grpc' });
+      const { record } = await store.createApiKey({ accountId: 'acct-1' });
+      const signal = calls.track(record.keyId, fn.functionId, new Carrier());
+      await server.stop();
+      Date.now = () => realNow.call(Date) - 150;
+      const end = await aborted(signal, 3_000);
+      assert.equal(end.reason, 'SY_CONTROL_UNAVAILABLE');
+    } finally {
+      Date.now = realNow;
+      calls.close();
+      await store.close();
+      await nc.close();
+    }
+  });
 });
 
 describe('revocation across regions, gateway cut included', () => {
