@@ -18,6 +18,19 @@ export {
   SniffedProtocol,
   sniffClientProtocol,
 } from './listener-guard.ts';
+export type { MuxFrameHandler, MuxHeaders } from './mux-frames.ts';
+export {
+  DEFAULT_MAX_MUX_FRAME_PAYLOAD_BYTES,
+  MAX_MUX_CALL_ID,
+  MUX_FLAG_END_STREAM,
+  MUX_FRAME_HEADER_BYTES,
+  MuxFrameDecoder,
+  MuxFrameError,
+  MuxFrameErrorCode,
+  MuxFrameType,
+  MuxFrameWriter,
+  parseHeaderList,
+} from './mux-frames.ts';
 export type { TunnelWindows } from './proxy-tunnel.ts';
 export { ProxyTunnel } from './proxy-tunnel.ts';
 export type { BodySource } from './read-body.ts';
