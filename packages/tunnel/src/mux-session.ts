@@ -89,6 +89,8 @@ export abstract class MuxSession extends EventEmitter implements MuxStreamOwner,
   destroyed = false;
   /** True once close() was called or the mux ended: no new calls. */
   closed = false;
+  /** MuxStreamOwner: credit goes back once half a call's window is due (bytes). */
+  readonly windowUpdateBytes: number;
   /** What ended the mux, if it ended from an error. */
   reason: Error | undefined = undefined;
   readonly #writer: MuxFrameWriter;
@@ -103,6 +105,7 @@ export abstract class MuxSession extends EventEmitter implements MuxStreamOwner,
     super();
     this.duplex = duplex;
     this.config = muxConfigOf(options);
+    this.windowUpdateBytes = this.config.windowBytes >>> 1;
     this.#writer = new MuxFrameWriter(this.config.maxFramePayloadBytes);
     this.#decoder = new MuxFrameDecoder(this, this.config.maxFramePayloadBytes);
     duplex.on('data', (chunk: Buffer) => {

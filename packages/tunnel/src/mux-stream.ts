@@ -21,6 +21,11 @@ export interface MuxStreamOwner {
   windowDue(stream: MuxStream): void;
   /** `stream` is closed: frames for its id are ignored from now on. */
   forget(stream: MuxStream): void;
+  /**
+   * Credit is returned once this much is due (bytes; half the receive window, as HTTP/2 stacks do), so a
+   * call whose body fits in the window sends no WINDOW frame.
+   */
+  readonly windowUpdateBytes: number;
 }
 
 /** A stream-state error thrown like node:http2 throws (code `ERR_HTTP2_*`). */
@@ -174,8 +179,10 @@ export class MuxStream extends EventEmitter {
   /** Returns `bytes` of credit to the peer (at the next flush). */
   credit(bytes: number): void {
     if (this.remoteEnded || this.closed) return;
-    if (this.creditDue === 0) this.owner.windowDue(this);
-    this.creditDue += bytes;
+    const due = this.creditDue;
+    this.creditDue = due + bytes;
+    if (due < this.owner.windowUpdateBytes && this.creditDue >= this.owner.windowUpdateBytes)
+      this.owner.windowDue(this);
   }
 
   /** The credit due goes out: the peer may send that much more. */
@@ -233,8 +240,9 @@ export class MuxStream extends EventEmitter {
           pending.shift();
           this.#sendData(chunk);
         } else {
-          this.#sendData(chunk.subarray(0, this.#sendCredit));
-          pending[0] = chunk.subarray(this.#sendCredit);
+          const credit = this.#sendCredit;
+          this.#sendData(chunk.subarray(0, credit));
+          pending[0] = chunk.subarray(credit);
         }
       }
       if (pending.length > 0) return;

@@ -22,51 +22,71 @@ import { attachWorker, startListener } from './helpers.ts';
 /** Path of the tunnel stream that carries the mux in these tests. */
 export const MUX_PATH = '/_switchyard/v1/mux';
 
-/** Both ends of a mux over one HTTP/2 stream of a real tunnel. */
-export interface MuxPair {
+/** One HTTP/2 stream of a real tunnel, both ends (to carry a mux, or raw frames of a test). */
+export interface TunnelStreamPair {
   listener: TunnelListener;
   proxyTunnel: ProxyTunnel;
   workerTunnel: WorkerTunnel;
-  /** The proxy's HTTP/2 stream on the tunnel that carries the mux. */
+  /** The proxy's HTTP/2 stream on the tunnel (it opened it). */
   proxyStream: http2.ClientHttp2Stream;
-  /** The worker's HTTP/2 stream that carries it. */
+  /** The worker's end of it (answered 200). */
   workerStream: http2.ServerHttp2Stream;
-  client: MuxClient;
-  server: MuxServer;
+  /** Opens one more such stream on the same tunnel. */
+  another(): Promise<[http2.ClientHttp2Stream, http2.ServerHttp2Stream]>;
   close(): Promise<void>;
 }
 
-/** Opens a tunnel and one mux stream on it (the proxy opens it, the worker answers 200). */
-export async function startMuxPair(options: MuxOptions = {}): Promise<MuxPair> {
+/** Opens a tunnel and one stream on it (the proxy opens it, the worker answers 200). */
+export async function startTunnelStreamPair(): Promise<TunnelStreamPair> {
   const { listener, uri } = await startListener();
-  let resolveServer: (value: [MuxServer, http2.ServerHttp2Stream]) => void = () => {};
-  const serverReady = new Promise<[MuxServer, http2.ServerHttp2Stream]>((resolve) => {
-    resolveServer = resolve;
-  });
+  const waiting: ((stream: http2.ServerHttp2Stream) => void)[] = [];
   const { proxyTunnel, workerTunnel } = await attachWorker(listener, uri, 'worker-mux', (stream, headers) => {
     if (headers[':path'] !== MUX_PATH) {
       stream.respond({ ':status': 404 }, { endStream: true });
       return;
     }
     stream.respond({ ':status': 200 });
-    resolveServer([new MuxServer(stream, options), stream]);
+    waiting.shift()?.(stream);
   });
-  const proxyStream = proxyTunnel.session.request({ ':method': 'POST', ':path': MUX_PATH });
-  const client = new MuxClient(proxyStream, options);
-  const [server, workerStream] = await serverReady;
+  const another = async (): Promise<[http2.ClientHttp2Stream, http2.ServerHttp2Stream]> => {
+    const worker = new Promise<http2.ServerHttp2Stream>((resolve) => waiting.push(resolve));
+    const proxy = proxyTunnel.session.request({ ':method': 'POST', ':path': MUX_PATH });
+    return [proxy, await worker];
+  };
+  const [proxyStream, workerStream] = await another();
   return {
     listener,
     proxyTunnel,
     workerTunnel,
     proxyStream,
     workerStream,
+    another,
+    async close() {
+      workerTunnel.destroy();
+      await listener.close();
+    },
+  };
+}
+
+/** Both ends of a mux over one HTTP/2 stream of a real tunnel. */
+export interface MuxPair extends TunnelStreamPair {
+  client: MuxClient;
+  server: MuxServer;
+}
+
+/** Opens a tunnel and a mux over one stream of it. */
+export async function startMuxPair(options: MuxOptions = {}): Promise<MuxPair> {
+  const pair = await startTunnelStreamPair();
+  const client = new MuxClient(pair.proxyStream, options);
+  const server = new MuxServer(pair.workerStream, options);
+  return {
+    ...pair,
     client,
     server,
     async close() {
       client.destroy();
       server.destroy();
-      workerTunnel.destroy();
-      await listener.close();
+      await pair.close();
     },
   };
 }
