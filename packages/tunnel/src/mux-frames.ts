@@ -61,8 +61,11 @@ export class MuxFrameError extends Error {
 export type MuxHeaders = Readonly<Record<string, unknown>> | readonly string[];
 
 const EMPTY = Buffer.alloc(0);
-/** Least capacity of a new batch buffer (bytes). */
-const MIN_BATCH_BYTES = 16 * 1024;
+/**
+ * Least capacity of a new batch buffer (bytes): small enough that Buffer.allocUnsafe takes it from
+ * node's shared pool (no ArrayBuffer per tick for a few small frames); larger batches grow by doubling.
+ */
+const MIN_BATCH_BYTES = 2 * 1024;
 
 /**
  * Appends frames to a batch: one buffer, grown as needed, taken whole by {@link MuxFrameWriter.take}

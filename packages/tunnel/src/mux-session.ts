@@ -58,7 +58,8 @@ export function muxConfigOf(options: MuxOptions = {}): MuxConfig {
  * a repeated field an array of its values (`set-cookie` always).
  */
 export function headersObject(list: readonly string[]): http2.IncomingHttpHeaders {
-  const out = Object.create(null) as Record<string, string | string[] | number>;
+  // A literal with a null prototype stays a fast object (Object.create(null) makes a dictionary).
+  const out = { __proto__: null } as unknown as Record<string, string | string[] | number>;
   for (let i = 0; i + 1 < list.length; i += 2) {
     const name = list[i] as string;
     const value = list[i + 1] as string;
