@@ -74,6 +74,12 @@ export function headersObject(list: readonly string[]): http2.IncomingHttpHeader
 function flushSession(session: MuxSession): void {
   session.flush();
 }
+function emitClosed(session: MuxSession): void {
+  session.emitClosed();
+}
+function rethrow(error: unknown): never {
+  throw error;
+}
 
 /**
  * One end of a mux over `duplex`. Events: 'close' (reason: the MuxFrameError or Error that ended it,
@@ -100,6 +106,8 @@ export abstract class MuxSession extends EventEmitter implements MuxStreamOwner,
   /** The Duplex's write() said false: frames wait for 'drain'. */
   #blocked = false;
   #windowQueue: MuxStream[] = [];
+  /** Calls closed since the last setImmediate: their 'close' is due. */
+  #closing: MuxStream[] = [];
 
   /** @param duplex carries the frames (read at once, written in batches). */
   constructor(duplex: Duplex, options?: MuxOptions) {
@@ -146,6 +154,24 @@ export abstract class MuxSession extends EventEmitter implements MuxStreamOwner,
   forget(stream: MuxStream): void {
     this.streams.delete(stream.id);
     if (this.closed && !this.destroyed && this.streams.size === 0) this.frames();
+  }
+
+  /** MuxStreamOwner: 'close' of `stream` on the next setImmediate, with the others closing meanwhile. */
+  closeLater(stream: MuxStream): void {
+    if (this.#closing.push(stream) === 1) setImmediate(emitClosed, this);
+  }
+
+  /** Emits 'close' of the calls closed since the last time (a listener's throw is rethrown apart). */
+  emitClosed(): void {
+    const closing = this.#closing;
+    this.#closing = [];
+    for (const stream of closing) {
+      try {
+        stream.emitClose();
+      } catch (error) {
+        process.nextTick(rethrow, error);
+      }
+    }
   }
 
   /** Writes the batch (and the WINDOW frames due) to the Duplex, unless it asked to wait. */

@@ -21,6 +21,8 @@ export interface MuxStreamOwner {
   windowDue(stream: MuxStream): void;
   /** `stream` is closed: frames for its id are ignored from now on. */
   forget(stream: MuxStream): void;
+  /** Emits 'close' of `stream` on setImmediate (one per batch of closing calls), via emitClose(). */
+  closeLater(stream: MuxStream): void;
   /**
    * Credit is returned once this much is due (bytes; half the receive window, as HTTP/2 stacks do), so a
    * call whose body fits in the window sends no WINDOW frame.
@@ -54,10 +56,6 @@ export class MuxStreamResetError extends Error {
   }
 }
 
-function emitClose(stream: MuxStream): void {
-  stream.destroyed = true;
-  stream.emit('close');
-}
 function flushQueue(stream: MuxStream): void {
   stream.flushQueued();
 }
@@ -65,7 +63,8 @@ function flushQueue(stream: MuxStream): void {
 /**
  * The part of a mux call both ends share (see the file comment). Frames arrive through the
  * `receive*` methods (called by the mux endpoint); events are emitted synchronously as they arrive,
- * except 'close', which follows on setImmediate (after whatever I/O the last frame caused).
+ * except 'close', which follows on setImmediate (after whatever I/O the last frame caused; the owner
+ * batches them).
  */
 export class MuxStream extends EventEmitter {
   /** Call id on the mux (odd, allocated by the client end). */
@@ -329,7 +328,13 @@ export class MuxStream extends EventEmitter {
     this.#pending = undefined;
     this.#queue = undefined;
     this.owner.forget(this);
-    setImmediate(emitClose, this);
+    this.owner.closeLater(this);
+  }
+
+  /** Emits 'close' (called by the owner, after I/O of the tick the call closed in). */
+  emitClose(): void {
+    this.destroyed = true;
+    this.emit('close');
   }
 
   /** Resets the call (RESET with `code`, default NO_ERROR) unless already closed; 'close' follows. */
