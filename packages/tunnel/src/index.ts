@@ -38,6 +38,8 @@ export { MuxServer, MuxServerStream } from './mux-server.ts';
 export type { MuxConfig, MuxOptions } from './mux-session.ts';
 export { MuxSession, muxConfigOf } from './mux-session.ts';
 export { MUX_INITIAL_WINDOW_BYTES, MuxStream, MuxStreamResetError, MuxStreamStateError } from './mux-stream.ts';
+export type { MuxCallHandler } from './mux-tunnel.ts';
+export { isTunnelMuxStream, openTunnelMux, serveTunnelMux } from './mux-tunnel.ts';
 export type { TunnelWindows } from './proxy-tunnel.ts';
 export { ProxyTunnel } from './proxy-tunnel.ts';
 export type { BodySource } from './read-body.ts';
