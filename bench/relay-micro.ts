@@ -9,8 +9,8 @@
 // client and the echo server cost the same in both).
 // `--mux` (issue 12) measures two relay hops instead, the proxy and the worker in one process: client ->
 // front (relayStream) -> tunnel -> worker (relayStream) -> echo, with the tunnel carrying an HTTP/2
-// stream per call (`tunnel`, today) or every call framed on one HTTP/2 stream (`mux`); the ratio
-// mux / tunnel is what the framed tunnel saves per call.
+// stream per call (`tunnel`, today) or every call framed on one HTTP/2 stream (`mux`), and `direct`;
+// the ratio (mux - direct) / (tunnel - direct) is what the framed tunnel saves of the hops' own cost.
 //   node bench/run.ts relay-micro [--mux] [--warmup 2000] [--n1 500] [--n2 2500] [--repeats 3] [--concurrency 4]
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -146,23 +146,41 @@ export async function runRelayMicroBench(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** `--mux`: two hops over a tunnel, an HTTP/2 stream per call vs the framed tunnel. */
+/**
+ * `--mux`: two hops over a tunnel, an HTTP/2 stream per call vs the framed tunnel; `direct` too, so the
+ * hops' own cost (mode - direct: what the proxy and the worker spend) can be compared as well as the
+ * whole process's (which also counts the client and the echo server).
+ */
 async function runMuxComparison(options: RelayMicroConfig, M: (ir: number) => string): Promise<number> {
-  const tunnel = await measure('tunnel', options);
-  process.stdout.write(`${JSON.stringify(tunnel)}\n`);
   const mux = await measure('mux', options);
   process.stdout.write(`${JSON.stringify(mux)}\n`);
+  const tunnel = await measure('tunnel', options);
+  process.stdout.write(`${JSON.stringify(tunnel)}\n`);
+  const direct = await measure('direct', options);
+  process.stdout.write(`${JSON.stringify(direct)}\n`);
   const table = markdownTable(
-    ['estimate', 'tunnel (h2 stream per call) Ir/call', 'mux Ir/call', 'mux / tunnel', 'saved per call'],
+    [
+      'estimate',
+      'direct Ir/call',
+      'tunnel (h2 stream per call) Ir/call',
+      'mux Ir/call',
+      'mux / tunnel',
+      'two hops, tunnel (- direct)',
+      'two hops, mux (- direct)',
+      'hops mux / tunnel',
+    ],
     (['pooled', 'pair'] as const).map((k) => [
       k === 'pooled' ? 'pooled' : 'median pair',
+      M(direct[k]),
       M(tunnel[k]),
       M(mux[k]),
       `${(mux[k] / tunnel[k]).toFixed(3)}x`,
-      M(tunnel[k] - mux[k]),
+      M(tunnel[k] - direct[k]),
+      M(mux[k] - direct[k]),
+      `${((mux[k] - direct[k]) / (tunnel[k] - direct[k])).toFixed(3)}x`,
     ]),
   );
-  const file = writeResultFile('relay-micro-mux', { options, tunnel, mux });
+  const file = writeResultFile('relay-micro-mux', { options, direct, tunnel, mux });
   process.stdout.write(
     `\ntwo relay hops (proxy + worker in one process); warm-up ${options.warmup}, ${options.repeats} x windows of ${options.n1} and ${options.n2} calls, ${options.concurrency} in flight, ${options.payloadBytes}-byte payload\n\n${table}\n\n(${file})\n`,
   );
