@@ -7,7 +7,11 @@
 // and `--n2` calls are dumped. Per mode: pooled Ir per call (all windows' Ir / all calls) and the
 // median pair estimate ((Ir2 - Ir1) / (n2 - n1)); the relay hop's cost is relay minus direct (the
 // client and the echo server cost the same in both).
-//   node bench/run.ts relay-micro [--warmup 2000] [--n1 500] [--n2 2500] [--repeats 3] [--concurrency 4]
+// `--mux` (issue 12) measures two relay hops instead, the proxy and the worker in one process: client ->
+// front (relayStream) -> tunnel -> worker (relayStream) -> echo, with the tunnel carrying an HTTP/2
+// stream per call (`tunnel`, today) or every call framed on one HTTP/2 stream (`mux`), and `direct`;
+// the ratio (mux - direct) / (tunnel - direct) is what the framed tunnel saves of the hops' own cost.
+//   node bench/run.ts relay-micro [--mux] [--warmup 2000] [--n1 500] [--n2 2500] [--repeats 3] [--concurrency 4]
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +34,7 @@ const USAGE = `usage: npm run bench -- relay-micro [options]
   --repeats N       window pairs per mode (default 3)
   --concurrency N   calls in flight (default 4)
   --payload-bytes N EchoRequest payload (default 100)
+  --mux             two relay hops over a tunnel: an HTTP/2 stream per call vs the framed tunnel (mux)
   -h, --help`;
 
 /** Resolved options of one run. */
@@ -40,11 +45,13 @@ export interface RelayMicroConfig {
   repeats: number;
   concurrency: number;
   payloadBytes: number;
+  /** Measure two hops, tunnel vs mux, instead of direct vs one relay hop. */
+  mux: boolean;
 }
 
 /** The measurement of one mode: each pair's window Ir, and the two estimates. */
 export interface RelayMicroResult {
-  mode: 'direct' | 'relay';
+  mode: 'direct' | 'relay' | 'tunnel' | 'mux';
   windows: [number, number][];
   pooled: number;
   pair: number;
@@ -57,6 +64,7 @@ export function parseRelayMicroArgs(argv: string[]): RelayMicroConfig | undefine
     options: {
       ...WINDOW_OPTIONS,
       'payload-bytes': { type: 'string' },
+      mux: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -64,6 +72,7 @@ export function parseRelayMicroArgs(argv: string[]): RelayMicroConfig | undefine
   return {
     ...parseWindows(values, { warmup: 2000, n1: 500, n2: 2500, repeats: 3, concurrency: 4 }),
     payloadBytes: positiveInt('--payload-bytes', values['payload-bytes'], 100),
+    mux: values.mux === true,
   };
 }
 
@@ -115,11 +124,12 @@ async function measure(mode: RelayMicroResult['mode'], options: RelayMicroConfig
 export async function runRelayMicroBench(argv: string[]): Promise<number> {
   const options = parseOrExit(parseRelayMicroArgs, argv, USAGE);
   if (typeof options === 'number') return options;
+  const M = (ir: number) => `${(ir / 1e6).toFixed(3)} M`;
+  if (options.mux) return runMuxComparison(options, M);
   const direct = await measure('direct', options);
   process.stdout.write(`${JSON.stringify(direct)}\n`);
   const relay = await measure('relay', options);
   process.stdout.write(`${JSON.stringify(relay)}\n`);
-  const M = (ir: number) => `${(ir / 1e6).toFixed(3)} M`;
   const table = markdownTable(
     ['estimate', 'direct Ir/call', 'relay Ir/call', 'relay hop (relay - direct)'],
     (['pooled', 'pair'] as const).map((k) => [
@@ -132,6 +142,47 @@ export async function runRelayMicroBench(argv: string[]): Promise<number> {
   const file = writeResultFile('relay-micro', { options, direct, relay });
   process.stdout.write(
     `\nwarm-up ${options.warmup}, ${options.repeats} x windows of ${options.n1} and ${options.n2} calls, ${options.concurrency} in flight, ${options.payloadBytes}-byte payload\n\n${table}\n\n(${file})\n`,
+  );
+  return 0;
+}
+
+/**
+ * `--mux`: two hops over a tunnel, an HTTP/2 stream per call vs the framed tunnel; `direct` too, so the
+ * hops' own cost (mode - direct: what the proxy and the worker spend) can be compared as well as the
+ * whole process's (which also counts the client and the echo server).
+ */
+async function runMuxComparison(options: RelayMicroConfig, M: (ir: number) => string): Promise<number> {
+  const mux = await measure('mux', options);
+  process.stdout.write(`${JSON.stringify(mux)}\n`);
+  const tunnel = await measure('tunnel', options);
+  process.stdout.write(`${JSON.stringify(tunnel)}\n`);
+  const direct = await measure('direct', options);
+  process.stdout.write(`${JSON.stringify(direct)}\n`);
+  const table = markdownTable(
+    [
+      'estimate',
+      'direct Ir/call',
+      'tunnel (h2 stream per call) Ir/call',
+      'mux Ir/call',
+      'mux / tunnel',
+      'two hops, tunnel (- direct)',
+      'two hops, mux (- direct)',
+      'hops mux / tunnel',
+    ],
+    (['pooled', 'pair'] as const).map((k) => [
+      k === 'pooled' ? 'pooled' : 'median pair',
+      M(direct[k]),
+      M(tunnel[k]),
+      M(mux[k]),
+      `${(mux[k] / tunnel[k]).toFixed(3)}x`,
+      M(tunnel[k] - direct[k]),
+      M(mux[k] - direct[k]),
+      `${((mux[k] - direct[k]) / (tunnel[k] - direct[k])).toFixed(3)}x`,
+    ]),
+  );
+  const file = writeResultFile('relay-micro-mux', { options, direct, tunnel, mux });
+  process.stdout.write(
+    `\ntwo relay hops (proxy + worker in one process); warm-up ${options.warmup}, ${options.repeats} x windows of ${options.n1} and ${options.n2} calls, ${options.concurrency} in flight, ${options.payloadBytes}-byte payload\n\n${table}\n\n(${file})\n`,
   );
   return 0;
 }

@@ -3,15 +3,28 @@
 // (`relayStream` of @switchyard/tunnel on its own h2c server, one upstream session to the echo server),
 // all on loopback in this one process. Driven over stdin, one command a line: `run <calls>` makes that
 // many unary calls, `--concurrency` at a time, and prints `{"done":<calls>}`. First line printed:
-// `{"ready":true}`.
-//   node bench/lib/relay-micro-child.ts --mode direct|relay [--concurrency 4] [--payload-bytes 100]
+// `{"ready":true}`. Two-hop modes (issue 12, `relay-micro --mux`): client -> front (h2c server,
+// relayStream) -> tunnel -> worker (relayStream) -> echo, the proxy and the worker in this one process;
+// `tunnel` = an HTTP/2 stream per call on the tunnel session (today), `mux` = every call framed on one
+// HTTP/2 stream of that session (MuxClient/MuxServer).
+//   node bench/lib/relay-micro-child.ts --mode direct|relay|tunnel|mux [--concurrency 4] [--payload-bytes 100]
 
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { forwardHeaders, relayStream } from '@switchyard/tunnel';
+import {
+  forwardHeaders,
+  H2_SETTINGS,
+  MuxClient,
+  MuxServer,
+  type MuxServerStream,
+  type RelayUpstream,
+  type RelayUpstreamSession,
+  relayStream,
+  widenConnectionWindow,
+} from '@switchyard/tunnel';
 import { encodeEchoRequest, grpcFrame, patternPayload } from './grpc-frame.ts';
 
 const { values } = parseArgs({
@@ -22,7 +35,9 @@ const { values } = parseArgs({
   },
 });
 const mode = values.mode;
-if (mode !== 'direct' && mode !== 'relay') throw new TypeError('--mode must be direct or relay');
+if (mode !== 'direct' && mode !== 'relay' && mode !== 'tunnel' && mode !== 'mux') {
+  throw new TypeError('--mode must be direct, relay, tunnel or mux');
+}
 const concurrency = Number(values.concurrency);
 const body = grpcFrame(encodeEchoRequest(patternPayload(Number(values['payload-bytes']))));
 
@@ -49,14 +64,52 @@ echo.on('stream', (stream) => {
 });
 let port = await listen(echo);
 
-if (mode === 'relay') {
-  const upstream = http2.connect(`http://127.0.0.1:${port}`);
-  await once(upstream, 'connect');
+/** An h2c server on a free port whose streams are relayed to `upstream` (one relay hop). */
+async function relayHop(upstream: RelayUpstreamSession<RelayUpstream>): Promise<number> {
   const relay = http2.createServer();
   relay.on('stream', (stream, headers) => {
     relayStream(stream, upstream, forwardHeaders(headers, NO_DROP));
   });
-  port = await listen(relay);
+  return listen(relay);
+}
+
+/** A session to `port` with the tunnel's settings (as ProxyTunnel opens them). */
+async function connectTunnelLike(to: number): Promise<http2.ClientHttp2Session> {
+  const session = http2.connect(`http://127.0.0.1:${to}`, {
+    settings: H2_SETTINGS,
+    peerMaxConcurrentStreams: 2 ** 31 - 1,
+  });
+  widenConnectionWindow(session);
+  await once(session, 'connect');
+  return session;
+}
+
+if (mode === 'relay') {
+  const upstream = http2.connect(`http://127.0.0.1:${port}`);
+  await once(upstream, 'connect');
+  port = await relayHop(upstream);
+} else if (mode === 'tunnel' || mode === 'mux') {
+  // The worker: relays to the echo server (its "container").
+  const container = http2.connect(`http://127.0.0.1:${port}`, { settings: H2_SETTINGS });
+  await once(container, 'connect');
+  const worker = http2.createServer({ settings: H2_SETTINGS });
+  const onCall = (stream: MuxServerStream | http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    relayStream(stream, container, forwardHeaders(headers, NO_DROP));
+  };
+  if (mode === 'tunnel') {
+    worker.on('stream', onCall);
+    port = await relayHop(await connectTunnelLike(await listen(worker)));
+  } else {
+    // One long-lived stream of the tunnel session carries every call.
+    worker.on('stream', (stream) => {
+      stream.respond({ ':status': 200 });
+      new MuxServer(stream).on('stream', onCall);
+    });
+    const tunnel = await connectTunnelLike(await listen(worker));
+    const muxStream = tunnel.request({ ':method': 'POST', ':path': '/_switchyard/v1/mux' });
+    await once(muxStream, 'response');
+    port = await relayHop(new MuxClient(muxStream));
+  }
 }
 
 const client = http2.connect(`http://127.0.0.1:${port}`);

@@ -94,6 +94,12 @@ export const DirectBody = {
 export const TunnelFeatures = {
   /** Takes HTTP requests offered without a ticket (`x-switchyard-direct`; docs/architecture.md). */
   warmPath: 'warm-path',
+  /**
+   * Takes calls framed on one long-lived stream of the tunnel (issue 12): the front end opens it with
+   * `POST {@link TunnelControlPaths.mux}` marked as control, and every call then travels as frames on
+   * it (@switchyard/tunnel mux-frames.ts) instead of as an HTTP/2 stream of its own.
+   */
+  mux: 'mux',
 } as const;
 
 /** Path of the tunnel registration request on the callback listener (W1). */
@@ -106,6 +112,8 @@ export const TunnelControlPaths = {
   attach: (reqId: string) => `/_switchyard/v1/sessions/${reqId}/attach`,
   /** `POST /_switchyard/v1/sessions/<reqId>/detach`: one client connection stopped using it. */
   detach: (reqId: string) => `/_switchyard/v1/sessions/${reqId}/detach`,
+  /** `POST /_switchyard/v1/mux` (control-marked): the stream that carries framed calls (feature `mux`). */
+  mux: '/_switchyard/v1/mux',
 } as const;
 
 /** Default listener ports (G*, H*, W1). */

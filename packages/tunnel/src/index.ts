@@ -18,10 +18,33 @@ export {
   SniffedProtocol,
   sniffClientProtocol,
 } from './listener-guard.ts';
+export type { MuxRequestOptions } from './mux-client.ts';
+export { MuxClient, MuxClientStream } from './mux-client.ts';
+export type { MuxFrameHandler, MuxHeaders } from './mux-frames.ts';
+export {
+  DEFAULT_MAX_MUX_FRAME_PAYLOAD_BYTES,
+  MAX_MUX_CALL_ID,
+  MUX_FLAG_END_STREAM,
+  MUX_FRAME_HEADER_BYTES,
+  MuxFrameDecoder,
+  MuxFrameError,
+  MuxFrameErrorCode,
+  MuxFrameType,
+  MuxFrameWriter,
+  parseHeaderList,
+} from './mux-frames.ts';
+export type { MuxRespondOptions } from './mux-server.ts';
+export { MuxServer, MuxServerStream } from './mux-server.ts';
+export type { MuxConfig, MuxOptions } from './mux-session.ts';
+export { MuxSession, muxConfigOf } from './mux-session.ts';
+export { MUX_INITIAL_WINDOW_BYTES, MuxStream, MuxStreamResetError, MuxStreamStateError } from './mux-stream.ts';
+export type { MuxCallHandler } from './mux-tunnel.ts';
+export { isTunnelMuxStream, openTunnelMux, serveTunnelMux } from './mux-tunnel.ts';
 export type { TunnelWindows } from './proxy-tunnel.ts';
 export { ProxyTunnel } from './proxy-tunnel.ts';
 export type { BodySource } from './read-body.ts';
 export { readDeclaredBody } from './read-body.ts';
+export type { RelayInbound, RelayStreamBase, RelayUpstream, RelayUpstreamSession } from './relay-streams.ts';
 export { forwardHeaderList, forwardHeaders, forwardRawHeaderList, isGrpcContentType } from './stream-headers.ts';
 export type { RelayEnding, RelayOptions, RelayResult, RelayStopper } from './stream-relay.ts';
 export { detachResponse, ignoreStreamError, relayStream, respondWithError } from './stream-relay.ts';

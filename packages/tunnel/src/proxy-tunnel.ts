@@ -10,6 +10,9 @@ import {
   H2_SETTINGS,
   widenConnectionWindow,
 } from './h2-settings.ts';
+import type { MuxClient } from './mux-client.ts';
+import type { MuxOptions } from './mux-session.ts';
+import { openTunnelMux } from './mux-tunnel.ts';
 import { TunnelEnd } from './tunnel-end.ts';
 
 /** Receive windows of a tunnel's session on the front end (bytes). */
@@ -36,6 +39,7 @@ export class ProxyTunnel extends TunnelEnd<http2.ClientHttp2Session> {
   readonly workerId: string;
   /** Features the worker announced when it dialled (`x-switchyard-features`; `TunnelFeatures` values). */
   readonly features: ReadonlySet<string>;
+  #mux: MuxClient | undefined = undefined;
 
   /**
    * @param features the worker's announced features. @default none
@@ -51,6 +55,21 @@ export class ProxyTunnel extends TunnelEnd<http2.ClientHttp2Session> {
     super(clientSessionOver(workerId, socket, pingIntervalMs, windows), pingIntervalMs);
     this.workerId = workerId;
     this.features = new Set(features);
+  }
+
+  /**
+   * The framed tunnel of this tunnel (issue 12): calls relayed over it (relayStream with it as the
+   * upstream session) share one HTTP/2 stream instead of one each. Opened on first use and again after
+   * it was lost or closed; `options` apply when it is opened. Use only when `features` has
+   * TunnelFeatures.mux.
+   * @throws like `session.request()` when the tunnel takes no new streams.
+   */
+  mux(options?: MuxOptions): MuxClient {
+    const current = this.#mux;
+    if (current !== undefined && !current.closed) return current;
+    const mux = openTunnelMux(this.session, options);
+    this.#mux = mux;
+    return mux;
   }
 }
 

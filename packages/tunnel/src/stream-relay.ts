@@ -2,10 +2,13 @@
 // write() false pauses the source until 'drain'), trailers and resets pass through without decoding a
 // message. The proxy relays client -> tunnel, the worker relays tunnel -> container, with the same code
 // (G4, DESIGN flow 4). Hot path: one Relay object per call and listeners shared by every call (no
-// pipe(), no closure per call); each stream finds its Relay through a symbol property.
+// pipe(), no closure per call); each stream finds its Relay through a symbol property. The streams are
+// typed by what the relay uses of them (RelayInbound, RelayUpstream), so the calls of a framed tunnel
+// (mux-client.ts, mux-server.ts) are relayed by the same code as node:http2 streams.
 
 import http2 from 'node:http2';
 import { ErrorCatalogue, type ErrorCode, encodeGrpcMessage, httpStatusOf } from '@switchyard/protocol';
+import type { RelayInbound, RelayStreamBase, RelayUpstream, RelayUpstreamSession } from './relay-streams.ts';
 import { isGrpcContentType, listValue, responseList } from './stream-headers.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_INTERNAL_ERROR } = http2.constants;
@@ -33,7 +36,7 @@ function failTrailersOf(code: ErrorCode): http2.OutgoingHttpHeaders {
  * discarded. No-op on a closed stream.
  */
 export function respondWithError(
-  stream: http2.ServerHttp2Stream,
+  stream: RelayInbound,
   grpc: boolean,
   code: ErrorCode,
   extra?: http2.OutgoingHttpHeaders,
@@ -124,6 +127,8 @@ export interface RelayOptions {
 /** The Relay of a stream, set on both streams of a call. */
 const kRelay = Symbol('switchyard.relay');
 type Carrying<T> = T & { [kRelay]: Relay };
+type Inbound = Carrying<RelayInbound>;
+type Upstream = Carrying<RelayUpstream>;
 
 const WAIT_FOR_TRAILERS = { waitForTrailers: true } as const;
 const END_STREAM = { endStream: true } as const;
@@ -131,9 +136,9 @@ const NO_END_STREAM = { endStream: false } as const;
 
 /** One relayed call: the state the listeners below share (see relayStream). */
 class Relay implements RelayStopper {
-  readonly inbound: http2.ServerHttp2Stream;
-  readonly upstream: http2.ClientHttp2Session;
-  readonly out: http2.ClientHttp2Stream;
+  readonly inbound: RelayInbound;
+  readonly upstream: RelayUpstreamSession;
+  readonly out: RelayUpstream;
   readonly grpcRequest: boolean;
   readonly responseHeaders: http2.OutgoingHttpHeaders | undefined;
   readonly options: RelayOptions;
@@ -153,9 +158,9 @@ class Relay implements RelayStopper {
   inboundDrainHooked = false;
 
   constructor(
-    inbound: http2.ServerHttp2Stream,
-    upstream: http2.ClientHttp2Session,
-    out: http2.ClientHttp2Stream,
+    inbound: RelayInbound,
+    upstream: RelayUpstreamSession,
+    out: RelayUpstream,
     grpcRequest: boolean,
     failCode: ErrorCode,
     options: RelayOptions,
@@ -201,12 +206,12 @@ function isHeaderList(headers: http2.OutgoingHttpHeaders | readonly string[]): h
   return Array.isArray(headers);
 }
 
-function relayOf(stream: http2.Http2Stream): Relay {
-  return (stream as Carrying<http2.Http2Stream>)[kRelay];
+function relayOf(stream: RelayStreamBase): Relay {
+  return (stream as Carrying<RelayStreamBase>)[kRelay];
 }
 
 // Request body, inbound -> upstream. Data after the upstream stream ended or failed is dropped.
-function onInboundData(this: http2.ServerHttp2Stream, chunk: Buffer): void {
+function onInboundData(this: RelayInbound, chunk: Buffer): void {
   const relay = relayOf(this);
   const out = relay.out;
   if (out.writableEnded || out.destroyed) return;
@@ -218,16 +223,16 @@ function onInboundData(this: http2.ServerHttp2Stream, chunk: Buffer): void {
     this.pause();
   }
 }
-function onOutDrain(this: http2.ClientHttp2Stream): void {
+function onOutDrain(this: RelayUpstream): void {
   relayOf(this).inbound.resume();
 }
-function onInboundEnd(this: http2.ServerHttp2Stream): void {
+function onInboundEnd(this: RelayInbound): void {
   const out = relayOf(this).out;
   if (!out.writableEnded && !out.destroyed) out.end();
 }
 
 function onOutResponse(
-  this: http2.ClientHttp2Stream,
+  this: RelayUpstream,
   headers: http2.IncomingHttpHeaders,
   flags: number,
   raw: string[] | undefined,
@@ -265,7 +270,7 @@ function onOutResponse(
 }
 
 // Response body, upstream -> inbound, while piping.
-function onOutData(this: http2.ClientHttp2Stream, chunk: Buffer): void {
+function onOutData(this: RelayUpstream, chunk: Buffer): void {
   const relay = relayOf(this);
   if (!relay.piping) return;
   const inbound = relay.inbound;
@@ -277,17 +282,17 @@ function onOutData(this: http2.ClientHttp2Stream, chunk: Buffer): void {
     this.pause();
   }
 }
-function onInboundDrain(this: http2.ServerHttp2Stream): void {
+function onInboundDrain(this: RelayInbound): void {
   const relay = relayOf(this);
   if (relay.piping) relay.out.resume();
 }
-function onOutTrailers(this: http2.ClientHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+function onOutTrailers(this: RelayUpstream, headers: http2.IncomingHttpHeaders): void {
   relayOf(this).trailers = headers;
 }
 // A session destroyed without an error code (session.destroy()) ends its streams with 'end' and rstCode
 // NO_ERROR, exactly like a clean END_STREAM; only the missing trailers and the dead session tell them
 // apart. Then the inbound answer ends and 'wantTrailers' sends the trailers.
-function onOutEnd(this: http2.ClientHttp2Stream): void {
+function onOutEnd(this: RelayUpstream): void {
   const relay = relayOf(this);
   if (relay.trailers === undefined && relay.upstream.destroyed) relay.lost = true;
   if (!relay.piping) return;
@@ -295,7 +300,7 @@ function onOutEnd(this: http2.ClientHttp2Stream): void {
   relay.inbound.end();
 }
 
-function onInboundWantTrailers(this: http2.ServerHttp2Stream): void {
+function onInboundWantTrailers(this: RelayInbound): void {
   const relay = relayOf(this);
   if (relay.detached) return;
   const { lost, grpcResponse, httpStatus, failCode } = relay;
@@ -315,7 +320,7 @@ function onInboundWantTrailers(this: http2.ServerHttp2Stream): void {
   }
 }
 
-function onOutClose(this: http2.ClientHttp2Stream): void {
+function onOutClose(this: RelayUpstream): void {
   const relay = relayOf(this);
   const inbound = relay.inbound;
   if (relay.detached || inbound.destroyed || inbound.closed) return;
@@ -352,7 +357,7 @@ function onOutClose(this: http2.ClientHttp2Stream): void {
 }
 
 // The client went first (or the call is over): cancel the upstream stream if still open.
-function onInboundClose(this: http2.ServerHttp2Stream): void {
+function onInboundClose(this: RelayInbound): void {
   const relay = relayOf(this);
   const out = relay.out;
   if (!out.closed && !out.destroyed) {
@@ -373,12 +378,12 @@ function onInboundClose(this: http2.ServerHttp2Stream): void {
  * failure becomes UNAVAILABLE (G3 shape) or, after headers, `grpc-status: 14` trailers.
  * @returns the upstream stream, or undefined when the session could not open one (already answered).
  */
-export function relayStream(
-  inbound: http2.ServerHttp2Stream,
-  upstream: http2.ClientHttp2Session,
+export function relayStream<S extends RelayUpstream>(
+  inbound: RelayInbound,
+  upstream: RelayUpstreamSession<S>,
   requestHeaders: http2.OutgoingHttpHeaders | readonly string[],
   options: RelayOptions = {},
-): http2.ClientHttp2Stream | undefined {
+): S | undefined {
   const contentType = isHeaderList(requestHeaders)
     ? listValue(requestHeaders, 'content-type')
     : (requestHeaders['content-type'] as string | undefined);
@@ -388,7 +393,7 @@ export function relayStream(
   // the caller already added one.)
   if (inbound.listenerCount('error') === 0) inbound.on('error', ignoreStreamError);
   const endAfterHeaders = inbound.endAfterHeaders;
-  let out: http2.ClientHttp2Stream;
+  let out: S;
   try {
     // A request whose HEADERS carried END_STREAM (GET, empty body) goes upstream the same way.
     out = upstream.request(requestHeaders, endAfterHeaders ? END_STREAM : NO_END_STREAM);
@@ -399,8 +404,8 @@ export function relayStream(
     return undefined;
   }
   const relay = new Relay(inbound, upstream, out, grpcRequest, failCode, options);
-  (inbound as Carrying<http2.ServerHttp2Stream>)[kRelay] = relay;
-  (out as Carrying<http2.ClientHttp2Stream>)[kRelay] = relay;
+  (inbound as Inbound)[kRelay] = relay;
+  (out as RelayUpstream as Upstream)[kRelay] = relay;
   out.on('error', ignoreStreamError);
   out.on('response', onOutResponse);
   out.on('trailers', onOutTrailers);
@@ -429,8 +434,8 @@ export function relayStream(
  * cancels `out` when the inbound stream closes first, and reports the call as CLIENT_CANCELLED. No-op
  * for a stream relayStream did not open.
  */
-export function detachResponse(out: http2.ClientHttp2Stream): void {
-  const relay = (out as Partial<Carrying<http2.ClientHttp2Stream>>)[kRelay];
+export function detachResponse(out: RelayUpstream): void {
+  const relay = (out as Partial<Upstream>)[kRelay];
   if (relay === undefined) return;
   relay.detached = true;
   relay.piping = false;
