@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { ErrorCatalogue, isUuidV4, TunnelFeatures } from '@switchyard/protocol';
+import { ErrorCatalogue, isUuidV4, NatsNames, TunnelFeatures } from '@switchyard/protocol';
 import type { EchoClient, EchoResponse } from '@switchyard/sample-functions';
 import { clientStream, newChannel, reqIdOf, serverStream, toMetadata, unary } from './echo-calls.ts';
 import { type HarnessProxy, type HarnessWorker, RegionHarness } from './region-harness.ts';
@@ -93,6 +93,22 @@ describe('forwarding over framed tunnels (G4, issue 12)', () => {
     assert.equal((await result).status.code, grpc.status.CANCELLED);
     const next = await unary(client, { payload: Buffer.from('after') }, h.metadata());
     assert.equal(next.response?.payload.toString(), 'after');
+  });
+
+  // Last: the session ends.
+  test('S3: an evicted session should end its framed calls in flight with UNAVAILABLE', async () => {
+    const first = await unary(client, { payload: Buffer.from('x') }, h.metadata());
+    const reqId = reqIdOf(first) ?? '';
+    const { call, result } = serverStream(client, { repeat: 1_000, delay_ms: 5 }, h.metadata());
+    await new Promise<void>((resolve) => call.once('data', () => resolve()));
+    const { versionId, workerId } = worker.worker.config;
+    const reply = await h.nc.request(NatsNames.workerEvict(versionId, workerId), JSON.stringify({ reqId }), {
+      timeout: 3_000,
+    });
+    assert.deepEqual(JSON.parse(Buffer.from(reply.data).toString()), { ok: true });
+    const r = await result;
+    assert.equal(r.status.code, grpc.status.UNAVAILABLE, `${grpc.status[r.status.code]} ${r.status.details}`);
+    assert.equal(r.status.details, ErrorCatalogue.SY_SESSION_EVICTED.message);
   });
 });
 
