@@ -43,15 +43,26 @@ export type MuxCallHandler = (
 
 /**
  * Serves the mux stream `stream` (see isTunnelMuxStream) on the worker: answers it 200 and hands each
- * call framed on it to `onCall`. The mux ends with the stream (every open call then closes as reset).
+ * call framed on it to `onCall`. The mux ends with the stream (every open call then closes as reset);
+ * a stream already reset gives a mux already ended. Never throws.
  */
 export function serveTunnelMux(
   stream: http2.ServerHttp2Stream,
   onCall: MuxCallHandler,
   options?: MuxOptions,
 ): MuxServer {
-  stream.respond({ ':status': 200 });
   const server = new MuxServer(stream, options);
   server.on('stream', onCall);
+  // A stream reset in the same read as its HEADERS arrives closed: respond() would throw (and its
+  // 'close' may be gone already), so the mux ends at once.
+  if (stream.destroyed || stream.closed) {
+    server.destroy();
+    return server;
+  }
+  try {
+    stream.respond({ ':status': 200 });
+  } catch {
+    server.destroy();
+  }
   return server;
 }

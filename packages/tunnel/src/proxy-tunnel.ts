@@ -55,13 +55,16 @@ export class ProxyTunnel extends TunnelEnd<http2.ClientHttp2Session> {
     super(clientSessionOver(workerId, socket, pingIntervalMs, windows), pingIntervalMs);
     this.workerId = workerId;
     this.features = new Set(features);
+    // The mux stream would keep a closing session open forever: it ends with the calls on it.
+    this.on('close', () => this.#mux?.close());
   }
 
   /**
    * The framed tunnel of this tunnel (issue 12): calls relayed over it (relayStream with it as the
    * upstream session) share one HTTP/2 stream instead of one each. Opened on first use and again after
    * it was lost or closed; `options` apply when it is opened. Use only when `features` has
-   * TunnelFeatures.mux.
+   * TunnelFeatures.mux. Once the tunnel closes (GOAWAY), the mux takes no new calls and its stream ends
+   * after the last one.
    * @throws like `session.request()` when the tunnel takes no new streams.
    */
   mux(options?: MuxOptions): MuxClient {

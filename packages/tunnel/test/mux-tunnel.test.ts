@@ -10,6 +10,7 @@ import {
   type MuxClientStream,
   type MuxServer,
   type MuxServerStream,
+  openTunnelMux,
   type ProxyTunnel,
   relayStream,
   serveTunnelMux,
@@ -28,12 +29,15 @@ describe('framed tunnel opened by ProxyTunnel.mux()', () => {
   const servers: MuxServer[] = [];
   /** False: the worker answers the mux stream as a worker without the feature would (404). */
   let workerServesMux = true;
+  /** True: the worker's mux stream is reset before serveTunnelMux gets it. */
+  let resetFirst = false;
 
   before(async () => {
     let uri: string;
     ({ listener, uri } = await startListener());
     ({ proxyTunnel, workerTunnel } = await attachWorker(listener, uri, 'worker-mux', (stream, headers) => {
       if (workerServesMux && isTunnelMuxStream(headers)) {
+        if (resetFirst) stream.close(NGHTTP2_INTERNAL_ERROR);
         const server = serveTunnelMux(stream, (call: MuxServerStream, callHeaders) => {
           call.respond(
             { ':status': 200, 'content-type': 'application/grpc', 'x-path': String(callHeaders[':path']) },
@@ -113,5 +117,15 @@ describe('framed tunnel opened by ProxyTunnel.mux()', () => {
     client.destroy();
     front.close();
     workerServesMux = true;
+  });
+
+  test('serveTunnelMux should not throw on a stream already reset, and its mux is ended', async () => {
+    resetFirst = true;
+    const before = servers.length;
+    const client = openTunnelMux(proxyTunnel.session);
+    await until(() => servers.length > before, 5000, 'the worker saw the stream');
+    assert.equal(servers.at(-1)?.destroyed, true);
+    await until(() => client.destroyed, 5000, 'the proxy end ended too');
+    resetFirst = false;
   });
 });

@@ -7,7 +7,13 @@ import { randomBytes } from 'node:crypto';
 import type http2 from 'node:http2';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { isSwitchyardError, TunnelFeatures } from '@switchyard/protocol';
-import { dialTunnel, type WorkerTunnel } from '@switchyard/tunnel';
+import {
+  dialTunnel,
+  isTunnelMuxStream,
+  type MuxServerStream,
+  serveTunnelMux,
+  type WorkerTunnel,
+} from '@switchyard/tunnel';
 import { attachOverNats, DEFAULT_ATTACH_TIMEOUT_MS, refreshToken } from './worker-end.ts';
 
 /** What {@link WorkerTunnels} needs. */
@@ -19,6 +25,11 @@ export interface WorkerTunnelsOptions {
   versionId?: string;
   /** Every stream a front end opens over any of these tunnels, with the instance it came from. */
   onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined) => void;
+  /**
+   * Every call a front end frames on a tunnel's mux stream (issue 12), with the instance it came from.
+   * Set: this worker announces TunnelFeatures.mux and serves the mux stream. @default none (no mux)
+   */
+  onMuxCall?: (call: MuxServerStream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined) => void;
   /** The current tunnel to `proxyId` closed (W3: its sessions' reconnect windows may start). */
   onClosed: (proxyId: string, tunnel: WorkerTunnel) => void;
   /** Budget of an attach over NATS, ms. @default 5_000 */
@@ -102,8 +113,22 @@ export class WorkerTunnels {
       workerSecret: this.#secret,
       ...(this.#options.callbackTlsCa ? { tlsCa: this.#options.callbackTlsCa } : {}),
       ...(this.#options.versionId !== undefined ? { versionId: this.#options.versionId } : {}),
-      features: [TunnelFeatures.warmPath],
-      onStream: (stream, headers, tunnel) => this.#options.onStream(stream, headers, this.#proxyOf.get(tunnel)),
+      features: this.#options.onMuxCall ? [TunnelFeatures.warmPath, TunnelFeatures.mux] : [TunnelFeatures.warmPath],
+      onStream: (stream, headers, tunnel) => {
+        const onMuxCall = this.#options.onMuxCall;
+        if (onMuxCall !== undefined && isTunnelMuxStream(headers)) {
+          // One closure per mux stream, not per call.
+          const mux = serveTunnelMux(stream, (call, callHeaders) =>
+            onMuxCall(call, callHeaders, this.#proxyOf.get(tunnel)),
+          );
+          // A closing tunnel waits for its streams: the mux stream ends after its last call.
+          const closeMux = () => mux.close();
+          tunnel.once('close', closeMux);
+          mux.once('close', () => tunnel.off('close', closeMux));
+          return;
+        }
+        this.#options.onStream(stream, headers, this.#proxyOf.get(tunnel));
+      },
     });
     this.#dialing.set(proxyId, dialing);
     try {

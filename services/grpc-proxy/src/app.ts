@@ -142,6 +142,7 @@ export class GrpcProxy {
       keyConnections,
       metrics,
       onCallEnd: deps.onCallEnd,
+      tunnelMux: config.tunnelMux,
     });
     this.#calls = calls;
     const http1 = new Http1Responder({ control, logger, resumer, absorb });

@@ -8,7 +8,14 @@
 
 import type http2 from 'node:http2';
 import type { Authorization, CallEnding, ControlStore, OpenCalls } from '@switchyard/control-store';
-import { type ErrorCode, isSwitchyardError, Metadata, SwitchyardError, TunnelHeaders } from '@switchyard/protocol';
+import {
+  type ErrorCode,
+  isSwitchyardError,
+  Metadata,
+  SwitchyardError,
+  TunnelFeatures,
+  TunnelHeaders,
+} from '@switchyard/protocol';
 import {
   type Context,
   context,
@@ -35,6 +42,7 @@ import {
   type ProxyTunnel,
   type RelayOptions,
   type RelayResult,
+  type RelayUpstreamSession,
   relayStream,
   respondWithError,
   type TunnelListener,
@@ -161,6 +169,11 @@ export interface ClientCallsDeps {
   metrics: FrontEndMetrics;
   /** Told when each call's stream closes, after its metrics (the heartbeat's call summary). @default none */
   onCallEnd?: (call: CallEnd) => void;
+  /**
+   * Relay calls over the framed tunnel (ProxyTunnel.mux(), issue 12) of workers that announced
+   * TunnelFeatures.mux. @default false: an HTTP/2 stream of the tunnel per call
+   */
+  tunnelMux?: boolean;
 }
 
 /** Handles the client listener's HTTP/2 streams; see the file comment. */
@@ -175,6 +188,7 @@ export class ClientCalls {
   readonly #absorb: AbsorbHandler;
   readonly #openCalls: OpenCalls;
   readonly #keyConnections: KeyConnections;
+  readonly #tunnelMux: boolean;
   #closing = false;
   readonly #metrics: FrontEndMetrics;
   readonly #onCallEnd: ((call: CallEnd) => void) | undefined;
@@ -184,6 +198,7 @@ export class ClientCalls {
   constructor(deps: ClientCallsDeps) {
     this.#metrics = deps.metrics;
     this.#onCallEnd = deps.onCallEnd;
+    this.#tunnelMux = deps.tunnelMux === true;
     this.#control = deps.control;
     this.#log = deps.logger;
     this.#tunnels = deps.tunnels;
@@ -379,7 +394,18 @@ export class ClientCalls {
     call.tunnelSpan = span;
     call.responseHeaders = responseHeaders;
     call.ending = ending;
-    relayStream(stream, tunnel.session, outgoing, call);
+    relayStream(stream, this.#upstreamOf(tunnel), outgoing, call);
+  }
+
+  /** Where a call to `tunnel` goes: its framed tunnel when on and the worker takes one, else its session. */
+  #upstreamOf(tunnel: ProxyTunnel): RelayUpstreamSession {
+    if (!this.#tunnelMux || !tunnel.features.has(TunnelFeatures.mux)) return tunnel.session;
+    try {
+      return tunnel.mux();
+    } catch {
+      // The tunnel takes no new streams: its session's request() throws too, and the relay answers SY_TUNNEL_LOST.
+      return tunnel.session;
+    }
   }
 
   #fail(

@@ -83,6 +83,12 @@ export const ProxyConfigSchema = z
       .describe(
         'Open client WebSockets per API key on this proxy (upgrades being bound included); one more upgrade gets 429 problem+json (SY_KEY_WEBSOCKETS_EXCEEDED) with Retry-After until one closes. 0 = unlimited.',
       ),
+    tunnelMux: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Relay gRPC calls over framed tunnels (issue 12): to a worker that announced feature `mux` (its own SWITCHYARD_TUNNEL_MUX on), every call travels as frames on one HTTP/2 stream of the worker's tunnel instead of a stream of its own. Off: one HTTP/2 stream per call.",
+      ),
     redisUrl: z.string().url().optional().describe('Redis for rate limits (redis://host:port). Unset: no rate limit.'),
     rateLimitPerMinute: z
       .number()

@@ -66,6 +66,9 @@ export class Worker {
       versionId: config.versionId,
       callbackTlsCa: readTlsFile(config.callbackTlsCaFile),
       onStream: (stream, headers, proxyId) => this.#streams.dispatch(stream, headers, proxyId),
+      onMuxCall: config.tunnelMux
+        ? (call, headers, proxyId) => this.#streams.dispatchMuxCall(call, headers, proxyId)
+        : undefined,
       onClosed: (proxyId, tunnel) => this.#sessions.tunnelClosed(proxyId, tunnel),
     });
     const capacity = new WorkerCapacity(config.concurrency);

@@ -3,9 +3,20 @@
 
 import http2 from 'node:http2';
 import { ErrorCatalogue, type ErrorCode, encodeGrpcMessage } from '@switchyard/protocol';
-import { detachResponse, respondWithError } from '@switchyard/tunnel';
+import { detachResponse, type RelayInbound, respondWithError } from '@switchyard/tunnel';
 
 const { NGHTTP2_CANCEL } = http2.constants;
+
+/**
+ * The tunnel end of a call: an HTTP/2 stream of the tunnel, or a call framed on its mux stream
+ * (MuxServerStream, issue 12); both are relayed and ended alike.
+ */
+export type TunnelCall = RelayInbound & {
+  /** Adds a one-time listener (EventEmitter). */
+  once(event: 'wantTrailers', listener: () => void): unknown;
+  /** Removes every listener of `event` (EventEmitter). */
+  removeAllListeners(event: 'wantTrailers'): unknown;
+};
 
 /** An in-flight call: whether it is gRPC, and the container stream the relay opened for it. */
 export interface InFlightCall {
@@ -24,7 +35,7 @@ export interface InFlightCall {
  * Non-gRPC calls are reset, as a truncated HTTP body must not look complete.
  * A stream already closed is left alone.
  */
-export function endCall(stream: http2.ServerHttp2Stream, call: InFlightCall, code: ErrorCode): void {
+export function endCall(stream: TunnelCall, call: InFlightCall, code: ErrorCode): void {
   if (stream.closed || stream.destroyed) return;
   const { out } = call;
   if (!call.grpc) {

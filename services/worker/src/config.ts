@@ -62,6 +62,12 @@ export const WorkerConfigSchema = z
       .describe('TTL of the session bucket; records are refreshed every TTL/3 (S2).'),
     ticketPullExpiresMs: z.number().int().min(1_000).default(5_000).describe('Long-poll time of one ticket pull.'),
     ...metricsFields,
+    tunnelMux: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Serve framed tunnels (issue 12): announce feature `mux` on each tunnel and take the calls a front end frames on one HTTP/2 stream of it (a front end uses it only with its own SWITCHYARD_TUNNEL_MUX on). Off: one HTTP/2 stream per call.',
+      ),
     heartbeatIntervalMs: z
       .number()
       .int()

@@ -11,6 +11,7 @@ import {
   forwardHeaderList,
   H2_SETTINGS,
   isGrpcContentType,
+  type RelayInbound,
   type RelayOptions,
   type RelayResult,
   relayStream,
@@ -97,12 +98,13 @@ export class ContainerClient {
   }
 
   /**
-   * Relays tunnel stream `stream` (request `headers`, minus Switchyard's own) to a new stream to the
+   * Relays tunnel stream `stream` (an HTTP/2 stream or a call framed on the mux; request `headers`, minus
+   * Switchyard's own) to a new stream to the
    * container, and the answer back (relayStream); a container that fails before answering gives the
    * client SY_UPSTREAM_UNAVAILABLE.
    * @returns the container stream, or undefined when none could be opened (the client was answered).
    */
-  relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): http2.ClientHttp2Stream | undefined {
+  relay(stream: RelayInbound, headers: http2.IncomingHttpHeaders): http2.ClientHttp2Stream | undefined {
     const recorder = this.#recorder;
     const reqId = headers[Metadata.requestId];
     const traced = startContainerSpan(headers, typeof reqId === 'string' ? reqId : undefined, 'grpc');

@@ -2,13 +2,14 @@
 // of a session), an HTTP request holding a unit (or a warm offer), or a call of a session (gRPC or
 // HTTP relayed to the container, or a client WebSocket). This is the hot path (benchmarked): no awaits,
 // and nothing allocated per call beyond its InFlightCall and the relay's own (the 'close' listener
-// that forgets the call is shared by every call).
+// that forgets the call is shared by every call). Calls framed on a tunnel's mux stream (issue 12)
+// come through dispatchMuxCall: session calls only, held and relayed like the others.
 
 import type http2 from 'node:http2';
 import { Metadata } from '@switchyard/protocol';
-import { isGrpcContentType, respondWithError } from '@switchyard/tunnel';
+import { isGrpcContentType, type MuxServerStream, respondWithError } from '@switchyard/tunnel';
 import { answerControl, isControlStream, parseControlPath } from '@switchyard/worker-link';
-import type { InFlightCall } from './call-end.ts';
+import type { InFlightCall, TunnelCall } from './call-end.ts';
 import type { ContainerClient } from './container-client.ts';
 import type { HttpHolds } from './http-holds.ts';
 import { isWebSocketStream, type WebSocketUpstream } from './websocket-upstream.ts';
@@ -16,7 +17,7 @@ import type { WorkerSessions } from './worker-sessions.ts';
 
 /** The in-flight calls of the session a call stream belongs to, set on the stream when it is held. */
 const kHeldBy = Symbol('switchyard.worker.heldBy');
-type Held = http2.ServerHttp2Stream & { [kHeldBy]: Map<http2.ServerHttp2Stream, InFlightCall> };
+type Held = TunnelCall & { [kHeldBy]: Map<TunnelCall, InFlightCall> };
 
 /** 'close' listener of every held call stream: the session no longer holds it. */
 function forgetCall(this: Held): void {
@@ -62,12 +63,41 @@ export class TunnelStreams {
       return;
     }
     if (this.#holds.onStream(stream, headers)) return;
+    const call = this.#hold(stream, headers, proxyId);
+    if (call === undefined) return;
+    if (isWebSocketStream(headers)) {
+      // G12: held like a call, so an ended session resets it (S3).
+      this.#webSocket.relay(stream, headers);
+      return;
+    }
+    call.out = this.#container.relay(stream, headers);
+  }
+
+  /**
+   * Handles `call`, framed on the mux stream of a tunnel to front-end instance `proxyId` (issue 12): a
+   * call of a session held here, relayed to the container; anything else (no such session, or a
+   * control request or WebSocket, which keep streams of their own) is answered SY_SESSION_NOT_FOUND.
+   */
+  dispatchMuxCall(call: MuxServerStream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined): void {
+    if (isControlStream(headers) || isWebSocketStream(headers)) {
+      respondWithError(call, isGrpcContentType(headers['content-type']), 'SY_SESSION_NOT_FOUND');
+      return;
+    }
+    const held = this.#hold(call, headers, proxyId);
+    if (held !== undefined) held.out = this.#container.relay(call, headers);
+  }
+
+  /**
+   * Holds a session call in its session (an ended session ends it, S3), or answers SY_SESSION_NOT_FOUND.
+   * @returns the in-flight call, or undefined when answered.
+   */
+  #hold(stream: TunnelCall, headers: http2.IncomingHttpHeaders, proxyId: string | undefined): InFlightCall | undefined {
     const grpc = isGrpcContentType(headers['content-type']);
     const reqId = headers[Metadata.requestId];
     const session = typeof reqId === 'string' ? this.#sessions.get(reqId) : undefined;
     if (!session || session.ending) {
       respondWithError(stream, grpc, 'SY_SESSION_NOT_FOUND');
-      return;
+      return undefined;
     }
     // A proxy forwards a call only for a client connection bound to the session: after a lost tunnel
     // was re-dialled for another session, this is how a still-pinned connection re-attaches (W3, S1).
@@ -76,12 +106,7 @@ export class TunnelStreams {
     session.streams.set(stream, call);
     (stream as Held)[kHeldBy] = session.streams;
     stream.on('close', forgetCall);
-    if (isWebSocketStream(headers)) {
-      // G12: held like a call, so an ended session resets it (S3).
-      this.#webSocket.relay(stream, headers);
-      return;
-    }
-    call.out = this.#container.relay(stream, headers);
+    return call;
   }
 
   /** `POST /_switchyard/v1/sessions/<reqId>/attach|detach` from a proxy over its tunnel. */

@@ -3,7 +3,6 @@
 // for a reconnect window when none does, refreshed against the bucket TTL, and ended (record deleted,
 // in-flight calls ended, every proxy that held it told).
 
-import type http2 from 'node:http2';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
   type ErrorCode,
@@ -18,7 +17,7 @@ import type { PulledTicket } from '@switchyard/ticket-queue';
 import type { WorkerTunnel } from '@switchyard/tunnel';
 import { publishSessionEnded, type WorkerTunnels } from '@switchyard/worker-link';
 import type { Logger } from 'pino';
-import { endCall, type InFlightCall } from './call-end.ts';
+import { endCall, type InFlightCall, type TunnelCall } from './call-end.ts';
 import { isCallbackAllowed } from './callback-allow-list.ts';
 import type { WorkerConfig } from './config.ts';
 import type { WorkerCapacity } from './worker-capacity.ts';
@@ -37,7 +36,7 @@ export interface WorkerSession {
    */
   readonly lostProxies: Set<string>;
   /** In-flight calls (tunnel stream -> its relay), ended with UNAVAILABLE on eviction (S3). */
-  readonly streams: Map<http2.ServerHttp2Stream, InFlightCall>;
+  readonly streams: Map<TunnelCall, InFlightCall>;
   /**
    * Proxies an attach is in progress for (ticket or reconnect), mapped to true when their detach
    * arrived over the tunnel before the attach settled here (the NATS attach reply races the tunnel):
