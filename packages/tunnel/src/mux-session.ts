@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { DEFAULT_STREAM_WINDOW_BYTES } from './h2-settings.ts';
 import {
   DEFAULT_MAX_MUX_FRAME_PAYLOAD_BYTES,
   MuxFrameDecoder,
@@ -22,7 +23,12 @@ const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2
 
 /** Options of a mux end; all optional. */
 export interface MuxOptions {
-  /** Receive window of each call (bytes, at least 64 KiB): what the peer may send before credit. @default 64 KiB */
+  /**
+   * Receive window of each call (bytes, at least 64 KiB): what the peer may send before credit. The
+   * default is the stream window of the tunnel's HTTP/2 streams, so a call may buffer what a stream of
+   * its own could: a smaller window makes a message larger than it wait a round trip per window
+   * (measured: 64 KiB cut 64 KiB bidi messages by a third on loopback). @default 1 MiB
+   */
   windowBytes?: number;
   /** Largest frame payload this end accepts and sends (bytes). @default 1 MiB */
   maxFramePayloadBytes?: number;
@@ -38,7 +44,7 @@ export interface MuxConfig {
 
 /** Resolves `options`. @throws RangeError on a window under 64 KiB or a payload bound under 16 KiB. */
 export function muxConfigOf(options: MuxOptions = {}): MuxConfig {
-  const windowBytes = options.windowBytes ?? MUX_INITIAL_WINDOW_BYTES;
+  const windowBytes = options.windowBytes ?? DEFAULT_STREAM_WINDOW_BYTES;
   const maxFramePayloadBytes = options.maxFramePayloadBytes ?? DEFAULT_MAX_MUX_FRAME_PAYLOAD_BYTES;
   if (!Number.isInteger(windowBytes) || windowBytes < MUX_INITIAL_WINDOW_BYTES || windowBytes > 2 ** 31 - 1) {
     throw new RangeError(`mux windowBytes must be an integer from ${MUX_INITIAL_WINDOW_BYTES} to 2^31-1`);

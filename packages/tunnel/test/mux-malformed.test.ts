@@ -39,6 +39,9 @@ function rawHead(id: number, type: number, length: number): Buffer {
 const REQUEST = ['content-type', 'application/grpc', ':path', '/x'];
 
 /** Raw bytes a client sends after opening call 1 (and what the server must make of them). */
+/** Receive window of the worker ends under test (bytes): the smallest a mux accepts. */
+const WINDOW_BYTES = 64 * 1024;
+
 const AGAINST_SERVER: [string, Buffer, MuxFrameErrorCode][] = [
   ['an unknown frame type', rawHead(1, 77, 0), MuxFrameErrorCode.UNKNOWN_TYPE],
   ['a frame over 1 MiB', rawHead(1, MuxFrameType.DATA, 1024 * 1024 + 1), MuxFrameErrorCode.TOO_LARGE],
@@ -57,7 +60,7 @@ const AGAINST_SERVER: [string, Buffer, MuxFrameErrorCode][] = [
     frames((w) => w.headers(4, MuxFrameType.HEADERS, 0, REQUEST)),
     MuxFrameErrorCode.PROTOCOL,
   ],
-  ['DATA beyond the call window', frames((w) => w.data(1, Buffer.alloc(64 * 1024 + 1))), MuxFrameErrorCode.PROTOCOL],
+  ['DATA beyond the call window', frames((w) => w.data(1, Buffer.alloc(WINDOW_BYTES + 1))), MuxFrameErrorCode.PROTOCOL],
   ['DATA for a call never opened', frames((w) => w.data(9, Buffer.from('x'))), MuxFrameErrorCode.PROTOCOL],
   [
     'DATA after END',
@@ -82,7 +85,8 @@ describe('framed tunnel: malformed frames from a raw peer', () => {
     test(`the worker end should drop the mux on ${what} (${code}) and reset its open calls`, async () => {
       const [proxyStream, workerStream] = await pair.another();
       proxyStream.on('error', () => {});
-      const server = new MuxServer(workerStream);
+      // The smallest window a mux takes, so DATA one byte beyond it is a small frame.
+      const server = new MuxServer(workerStream, { windowBytes: WINDOW_BYTES });
       const calls: MuxServerStream[] = [];
       server.on('stream', (call: MuxServerStream) => {
         call.on('error', () => {});

@@ -112,6 +112,6 @@ describe('framed tunnel calls as streams', () => {
   test('options should be checked when the mux is built', () => {
     assert.throws(() => muxConfigOf({ windowBytes: 1024 }), RangeError);
     assert.throws(() => muxConfigOf({ maxFramePayloadBytes: 10 }), RangeError);
-    assert.deepEqual(muxConfigOf({}), { windowBytes: 64 * 1024, maxFramePayloadBytes: 1024 * 1024 });
+    assert.deepEqual(muxConfigOf({}), { windowBytes: 1024 * 1024, maxFramePayloadBytes: 1024 * 1024 });
   });
 });
