@@ -34,7 +34,7 @@ export {
   DEPENDENCY_ERROR_KINDS,
 } from './recorders.ts';
 export type { ReadinessBody, ReadinessFailure, ReadinessReason, Telemetry, TelemetryOptions } from './telemetry.ts';
-export { startTelemetry, TelemetryError, TelemetryErrorCode } from './telemetry.ts';
+export { EVENT_LOOP_DELAY_RESOLUTION_MS, startTelemetry, TelemetryError, TelemetryErrorCode } from './telemetry.ts';
 export type { SpanName } from './trace-names.ts';
 export { SPAN_DOCS, SpanNames, TRACE_ENV_VARS, TraceAttr } from './trace-names.ts';
 export type { SpanScope } from './tracing.ts';

@@ -138,6 +138,15 @@ function metricsServer(exporter: PrometheusExporter, ready: () => ReadinessBody)
   });
 }
 
+/**
+ * Sampling interval of the event-loop delay histogram (`nodejs_eventloop_delay_*`), ms. The
+ * instrumentation's default, 10 ms, wakes each process 100 times a second: measured 7.4 ms of CPU per
+ * second per idle process (0.76 at 100 ms, 0.05 with no runtime instrumentation), which at 1,000 calls/s
+ * is ~7 us per call in each of the front end and the worker. Any stall longer than this interval is
+ * still measured whole (it delays the next sample); shorter ones are caught when they span a sample.
+ */
+export const EVENT_LOOP_DELAY_RESOLUTION_MS = 100;
+
 /** The instance that registered the process-wide (global) providers, if any. */
 let globalOwner: object | undefined;
 
@@ -288,7 +297,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   // on this instance's provider, only when an endpoint serves them.
   let runtime: RuntimeNodeInstrumentation | undefined;
   if (meterProvider !== undefined) {
-    runtime = new RuntimeNodeInstrumentation({ enabled: false });
+    runtime = new RuntimeNodeInstrumentation({ enabled: false, monitoringPrecision: EVENT_LOOP_DELAY_RESOLUTION_MS });
     runtime.setMeterProvider(meterProvider);
     runtime.enable();
   }
