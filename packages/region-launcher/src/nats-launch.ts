@@ -148,8 +148,8 @@ export async function waitNatsReady(
 }
 
 /**
- * Resolves once every server names the same JetStream meta leader, twice in a row (at once for a
- * standalone server). Each region elects its own leader before the gateways join; the groups then
+ * Resolves once every server names the same JetStream meta leader and the leader lists every other
+ * server as a meta peer, twice in a row (at once for a standalone server). Each region elects its own leader before the gateways join; the groups then
  * merge, and the leader changes a few times: a bucket created meanwhile fails, so services wait.
  * @throws LauncherError `LAUNCHER_NOT_READY` after `timeoutMs`; `LAUNCHER_INTERRUPTED` when `signal` aborts.
  */
@@ -162,11 +162,11 @@ export async function waitNatsFormed(servers: NatsServers, timeoutMs: number, si
     const views = await Promise.all(
       servers.plans.map(async ({ monitorPort }) => {
         try {
-          const { body } = await monitor<{ meta_cluster?: { leader?: string; cluster_size?: number } }>(
-            monitorPort,
-            '/jsz',
-          );
-          return `${body?.meta_cluster?.leader ?? ''}/${body?.meta_cluster?.cluster_size ?? 0}`;
+          const { body } = await monitor<{
+            meta_cluster?: { leader?: string; cluster_size?: number; replicas?: unknown[] };
+          }>(monitorPort, '/jsz');
+          const meta = body?.meta_cluster;
+          return `${meta?.leader ?? ''}/${meta?.cluster_size ?? 0}/${meta?.replicas?.length ?? 0}`;
         } catch {
           return '';
         }
@@ -177,7 +177,10 @@ export async function waitNatsFormed(servers: NatsServers, timeoutMs: number, si
     // after a restart with an old store even the leader, may report a stale size for a long time.
     const leaders = views.map((v) => v.split('/')[0]);
     const same = leaders[0] !== '' && leaders.every((l) => l === leaders[0]);
-    agreed = same ? agreed + 1 : 0;
+    // And the leader knows every other server as a peer (its /jsz lists them): until then a bucket with
+    // replicas > 1 may be refused with "no suitable peers for placement".
+    const peersKnown = views.some((v) => Number(v.split('/')[2]) >= servers.plans.length - 1);
+    agreed = same && peersKnown ? agreed + 1 : 0;
     if (agreed >= 2) return;
     await new Promise((r) => setTimeout(r, 500));
   }
