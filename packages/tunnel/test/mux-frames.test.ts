@@ -12,6 +12,7 @@ import {
   MuxFrameType,
   MuxFrameWriter,
 } from '../src/index.ts';
+import { frameHead } from './mux-helpers.ts';
 
 const SEED = Number(process.env.SWITCHYARD_FUZZ_SEED ?? 20261207);
 const RUNS = Number(process.env.SWITCHYARD_FUZZ_RUNS ?? 300);
@@ -107,14 +108,6 @@ function split(bytes: Buffer, cuts: number[]): Buffer[] {
   }
   out.push(bytes.subarray(from));
   return out;
-}
-
-function frameHead(id: number, type: number, length: number): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUInt32BE(id, 0);
-  head[4] = type;
-  head.writeUInt32BE(length, 5);
-  return head;
 }
 
 describe('mux frames', () => {

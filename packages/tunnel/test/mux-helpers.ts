@@ -213,3 +213,12 @@ export function rawCall(
 export function grpcHeaders(path = '/test.Svc/Call'): http2.OutgoingHttpHeaders {
   return { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' };
 }
+
+/** The 9-byte head of a mux frame (`[u32 call id][u8 type][u32 length]`), for hand-made (malformed) frames. */
+export function frameHead(id: number, type: number, length: number): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUInt32BE(id, 0);
+  head[4] = type;
+  head.writeUInt32BE(length, 5);
+  return head;
+}

@@ -17,7 +17,7 @@ import {
   type MuxServerStream,
 } from '../src/index.ts';
 import { until } from './helpers.ts';
-import { grpcHeaders, startTunnelStreamPair, type TunnelStreamPair } from './mux-helpers.ts';
+import { frameHead, grpcHeaders, startTunnelStreamPair, type TunnelStreamPair } from './mux-helpers.ts';
 
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 
@@ -28,26 +28,18 @@ function frames(build: (w: MuxFrameWriter) => void): Buffer {
   return writer.take() ?? Buffer.alloc(0);
 }
 
-function rawHead(id: number, type: number, length: number): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUInt32BE(id, 0);
-  head[4] = type;
-  head.writeUInt32BE(length, 5);
-  return head;
-}
-
 const REQUEST = ['content-type', 'application/grpc', ':path', '/x'];
 
-/** Raw bytes a client sends after opening call 1 (and what the server must make of them). */
 /** Receive window of the worker ends under test (bytes): the smallest a mux accepts. */
 const WINDOW_BYTES = 64 * 1024;
 
+/** Raw bytes a client sends after opening call 1 (and what the server must make of them). */
 const AGAINST_SERVER: [string, Buffer, MuxFrameErrorCode][] = [
-  ['an unknown frame type', rawHead(1, 77, 0), MuxFrameErrorCode.UNKNOWN_TYPE],
-  ['a frame over 1 MiB', rawHead(1, MuxFrameType.DATA, 1024 * 1024 + 1), MuxFrameErrorCode.TOO_LARGE],
+  ['an unknown frame type', frameHead(1, 77, 0), MuxFrameErrorCode.UNKNOWN_TYPE],
+  ['a frame over 1 MiB', frameHead(1, MuxFrameType.DATA, 1024 * 1024 + 1), MuxFrameErrorCode.TOO_LARGE],
   [
     'a bad header list',
-    Buffer.concat([rawHead(3, MuxFrameType.HEADERS, 5), Buffer.from([0, 0, 0, 0, 9])]),
+    Buffer.concat([frameHead(3, MuxFrameType.HEADERS, 5), Buffer.from([0, 0, 0, 0, 9])]),
     MuxFrameErrorCode.BAD_HEADER_LIST,
   ],
   [
@@ -122,7 +114,7 @@ describe('framed tunnel: malformed frames from a raw peer', () => {
     workerStream.write(frames((w) => w.headers(1, MuxFrameType.HEADERS, 0, [':status', '200'])));
     await once(call, 'response');
     const ended = once(client, 'close') as Promise<[Error | undefined]>;
-    workerStream.write(rawHead(1, 200, 0));
+    workerStream.write(frameHead(1, 200, 0));
     const [reason] = await ended;
     assert.equal((reason as MuxFrameError).code, MuxFrameErrorCode.UNKNOWN_TYPE);
     await Promise.all([call, other].map((s) => new Promise((resolve) => s.once('close', resolve))));
