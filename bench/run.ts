@@ -30,6 +30,10 @@ const MODES = {
     about: 'instructions per call of the front ends (callgrind): metrics and tracing on vs off (issue 9)',
     load: () => import('./overhead.ts').then((m) => m.runOverheadBench),
   },
+  'telemetry-pair': {
+    about: 'metrics and tracing overhead: two stacks, with and without, under load at the same time (issue 9)',
+    load: () => import('./telemetry-pair.ts').then((m) => m.runTelemetryPairBench),
+  },
   'http-relay-ir': {
     about: 'instructions per HTTP request of the worker relay and the invocation service (callgrind, issue 12)',
     load: () => import('./http-relay-ir.ts').then((m) => m.runRelayIrBench),
