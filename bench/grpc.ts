@@ -45,6 +45,8 @@ export interface GrpcBenchConfig {
   processes: number;
   /** Metrics and tracing of the front end and worker on the Switchyard path (`--telemetry`, issue 9). */
   telemetry: TelemetryMode;
+  /** SWITCHYARD_TUNNEL_MUX of the proxy and worker on the Switchyard path (`--tunnel-mux`, issue 12). */
+  tunnelMux: TunnelMuxMode;
   /** Offered load of the levels above one connection, calls/s in total (`--rate`); undefined: as fast as they go. */
   rate: number | undefined;
   durationS: number;
@@ -121,11 +123,35 @@ const USAGE = `usage: npm run bench -- grpc [options]
   --processes LIST    SWITCHYARD_PROCESSES of the proxy, e.g. 1,2: one run per count, then a ratio table
   --telemetry MODE    none, off, metrics or traces (1% sampled, OTLP to a sink): the proxy and worker's
                       metrics and tracing (issue 9); a list (off,metrics,traces) runs each, then a ratio table
-  --repeats N         with a --telemetry or --processes list: rounds of the whole list, interleaved (default 1)
+  --tunnel-mux MODE   off or on: SWITCHYARD_TUNNEL_MUX of the proxy and worker (framed tunnels, issue 12);
+                      the list off,on runs each, then a ratio table (default: the services' own default)
+  --repeats N         with a --telemetry, --processes or --tunnel-mux list: rounds of the whole list,
+                      interleaved (default 1)
   --rate N            offered load: N calls/s in total at the levels above 1 connection (h2load --rps), so
                       configurations compare CPU per call at equal load (default: as fast as they go)
   --profile           run proxy and worker with --cpu-prof into bench/out/profiles; print top 15
   -h, --help`;
+
+/** Values of `--tunnel-mux`. */
+export const TunnelMuxModes = ['off', 'on'] as const;
+/** One of {@link TunnelMuxModes}, or `inherit` (the variable unset: the services' default). */
+export type TunnelMuxMode = (typeof TunnelMuxModes)[number] | 'inherit';
+
+/**
+ * `raw` (the text of `--tunnel-mux`) as a mode; `inherit` when absent.
+ * @throws TypeError naming the allowed values.
+ */
+export function parseTunnelMuxMode(raw: string | undefined): TunnelMuxMode {
+  if (raw === undefined) return 'inherit';
+  if (!(TunnelMuxModes as readonly string[]).includes(raw))
+    throw new TypeError(`--tunnel-mux must be one of ${TunnelMuxModes.join(', ')}, got ${raw}`);
+  return raw as TunnelMuxMode;
+}
+
+/** SWITCHYARD_TUNNEL_MUX for the proxy and the worker in `mode` (nothing for `inherit`). */
+export function tunnelMuxEnv(mode: TunnelMuxMode): Record<string, string> {
+  return mode === 'inherit' ? {} : { SWITCHYARD_TUNNEL_MUX: mode === 'on' ? 'true' : 'false' };
+}
 
 /** Parses the command line of `bench grpc` into a resolved config; throws TypeError on bad input. */
 export function parseGrpcArgs(argv: string[]): GrpcBenchConfig | undefined {
@@ -143,6 +169,7 @@ export function parseGrpcArgs(argv: string[]): GrpcBenchConfig | undefined {
       'payload-bytes': { type: 'string' },
       processes: { type: 'string' },
       telemetry: { type: 'string' },
+      'tunnel-mux': { type: 'string' },
       rate: { type: 'string' },
       profile: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -163,6 +190,7 @@ export function parseGrpcArgs(argv: string[]): GrpcBenchConfig | undefined {
     profile: values.profile ?? false,
     processes: positiveInt('--processes', values.processes, 1),
     telemetry: parseTelemetryMode(values.telemetry),
+    tunnelMux: parseTunnelMuxMode(values['tunnel-mux']),
     rate: values.rate === undefined ? undefined : positiveInt('--rate', values.rate, 1),
     verifyCalls: positiveInt('--verify-calls', values['verify-calls'], 500),
     bidiCalls: positiveInt('--bidi-calls', values['bidi-calls'], 16),
@@ -219,8 +247,8 @@ async function setUpPath(
   const stack = await startSwitchyard({
     containerPort,
     concurrency: config.workerConcurrency,
-    proxyEnv: { ...serviceEnv, SWITCHYARD_PROCESSES: String(config.processes) },
-    workerEnv: serviceEnv,
+    proxyEnv: { ...serviceEnv, ...tunnelMuxEnv(config.tunnelMux), SWITCHYARD_PROCESSES: String(config.processes) },
+    workerEnv: { ...serviceEnv, ...tunnelMuxEnv(config.tunnelMux) },
     profileDir: config.profile ? profileDir : undefined,
   });
   return {

@@ -1,8 +1,9 @@
 // Sweeps of the grpc and http modes: `--processes 1,2` (issue 12, "Every core": SWITCHYARD_PROCESSES of
-// the front end on the Switchyard path) or `--telemetry off,metrics,traces` (issue 9: CPU per call with
-// and without metrics and tracing, same sitting). The mode runs once per value (`--repeats` rounds of
-// the list), then one table gives the Switchyard path's throughput and CPU per call at each value as a
-// ratio to the first.
+// the front end on the Switchyard path), `--telemetry off,metrics,traces` (issue 9: CPU per call with
+// and without metrics and tracing, same sitting) or `--tunnel-mux off,on` (grpc, issue 12: framed
+// tunnels against a stream per call). The mode runs once per value (`--repeats` rounds of the list),
+// then one table gives the Switchyard path's throughput and CPU per call at each value as a ratio to
+// the first.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,10 +69,20 @@ function figures(mode: 'grpc' | 'http', result: ResultFile): Map<string, number 
   return out;
 }
 
+/** Options that take a list to sweep, and the title of their table. */
+const SWEEP_OPTIONS = {
+  '--processes': 'Processes sweep',
+  '--telemetry': 'Telemetry sweep',
+  '--tunnel-mux': 'Tunnel mux sweep',
+} as const;
+/** One of the keys of {@link SWEEP_OPTIONS}. */
+type SweepOption = keyof typeof SWEEP_OPTIONS;
+const SWEEP_OPTION_NAMES = Object.keys(SWEEP_OPTIONS) as SweepOption[];
+
 /** The sweep options of a mode's command line, and the rest of it. */
-interface SweepArgs {
-  /** `--processes` or `--telemetry`. */
-  option: '--processes' | '--telemetry';
+export interface SweepArgs {
+  /** `--processes`, `--telemetry` or `--tunnel-mux`. */
+  option: SweepOption;
   values: string[];
   /** Rounds of the whole list (`--repeats`). */
   repeats: number;
@@ -79,27 +90,26 @@ interface SweepArgs {
 }
 
 /**
- * Finds a sweep in `argv`: `--processes` or `--telemetry` with a comma-separated list (one at a time),
- * and `--repeats N`. Undefined when neither option has a list (the mode runs once, as asked).
- * @throws TypeError for both lists at once, a bad count, or `--repeats` without a list.
+ * Finds a sweep in `argv`: `--processes`, `--telemetry` or `--tunnel-mux` with a comma-separated list
+ * (one at a time), and `--repeats N`. Undefined when no option has a list (the mode runs once, as
+ * asked). The values themselves are the mode's to check (runSweep's `parse`).
+ * @throws TypeError for two lists at once, a bad count, or `--repeats` without a list.
  */
 export function parseSweepArgs(argv: string[]): SweepArgs | undefined {
-  const listOf = (option: string) => {
+  const lists: { option: SweepOption; at: number; raw: string }[] = [];
+  for (const option of SWEEP_OPTION_NAMES) {
     const at = argv.indexOf(option);
     const raw = at >= 0 ? argv[at + 1] : undefined;
-    return raw?.includes(',') ? { at, raw } : undefined;
-  };
-  const processes = listOf('--processes');
-  const telemetry = listOf('--telemetry');
+    if (raw?.includes(',')) lists.push({ option, at, raw });
+  }
   const repeatsAt = argv.indexOf('--repeats');
-  if (processes === undefined && telemetry === undefined) {
-    if (repeatsAt >= 0) throw new TypeError('--repeats needs a --processes or --telemetry list');
+  if (lists.length === 0) {
+    if (repeatsAt >= 0) throw new TypeError(`--repeats needs a list of one of ${SWEEP_OPTION_NAMES.join(', ')}`);
     return undefined;
   }
-  if (processes !== undefined && telemetry !== undefined)
-    throw new TypeError('sweep one of --processes and --telemetry at a time');
-  const found = (processes ?? telemetry) as { at: number; raw: string };
-  const option = processes !== undefined ? '--processes' : '--telemetry';
+  if (lists.length > 1) throw new TypeError(`sweep one of ${lists.map((l) => l.option).join(' and ')} at a time`);
+  const found = lists[0] as { option: SweepOption; at: number; raw: string };
+  const { option } = found;
   const values = found.raw.split(',');
   if (option === '--processes' && values.some((n) => !Number.isInteger(Number(n)) || Number(n) < 1))
     throw new TypeError(`--processes: not a list of counts: ${found.raw}`);
@@ -109,8 +119,8 @@ export function parseSweepArgs(argv: string[]): SweepArgs | undefined {
 }
 
 /**
- * Runs `run` once per value of a `--processes` or `--telemetry` list (`--repeats` rounds of the whole
- * list, so the values interleave and a slow minute of a shared machine lands on each about equally),
+ * Runs `run` once per value of a `--processes`, `--telemetry` or `--tunnel-mux` list (`--repeats`
+ * rounds of the whole list, so the values interleave and a slow minute of a shared machine lands on each about equally),
  * then prints a markdown table of the Switchyard path: each figure per value (the median of the rounds,
  * with the range) and its ratio to the first value. Without a list, `run(argv)` as it is.
  * @param parse the mode's option parser (throws TypeError for a bad option): each run's options are
@@ -172,7 +182,7 @@ export async function runSweep(
       .map((vs) => (vs.length === 0 || base === undefined || !(base > 0) ? '-' : `${(median(vs) / base).toFixed(3)}x`));
     lines.push(`| ${row.figure} | ${row.values.map(cell).join(' | ')} | ${ratios.join(' | ')} |`);
   }
-  const title = option === '--processes' ? 'Processes sweep' : 'Telemetry sweep';
+  const title = SWEEP_OPTIONS[option];
   const note = repeats > 1 ? `, median (min-max) of ${repeats} interleaved rounds` : '';
   process.stdout.write(`\n### ${title} (${mode}${note})\n\n${lines.join('\n')}\n`);
   return code;
