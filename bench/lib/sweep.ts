@@ -35,7 +35,7 @@ interface ResultFile {
   results: {
     path: string;
     unary?: { streams: number; rps: number; cpuUsPerCall: Record<string, number>; machineBusyCores: number }[];
-    bidi?: { mbPerS: number };
+    bidi?: { mbPerS: number; cpuUsPerMB: Record<string, number>; machineBusyCores: number };
     load?: { connections: number; rps: number; cpuUsPerRequest: Record<string, number>; machineBusyCores: number }[];
   }[];
 }
@@ -53,7 +53,14 @@ function figures(mode: 'grpc' | 'http', result: ResultFile): Map<string, number 
       out.set(`proxy + worker CPU us/call, ${u.streams} stream(s)`, u.cpuUsPerCall.proxy + u.cpuUsPerCall.worker);
       out.set(`machine busy cores, ${u.streams} stream(s)`, u.machineBusyCores);
     }
-    if (sy.bidi) out.set('bidi MB/s', sy.bidi.mbPerS);
+    if (sy.bidi) {
+      const { mbPerS, cpuUsPerMB, machineBusyCores } = sy.bidi;
+      out.set('bidi MB/s', mbPerS);
+      out.set('bidi proxy CPU us/MB', cpuUsPerMB.proxy);
+      out.set('bidi worker CPU us/MB', cpuUsPerMB.worker);
+      out.set('bidi proxy + worker CPU us/MB', cpuUsPerMB.proxy + cpuUsPerMB.worker);
+      out.set('bidi machine busy cores', machineBusyCores);
+    }
   } else {
     for (const l of sy.load ?? []) {
       out.set(`HTTP RPS, ${l.connections} connection(s)`, l.rps);

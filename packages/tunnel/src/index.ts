@@ -24,8 +24,10 @@ export type { MuxFrameHandler, MuxHeaders } from './mux-frames.ts';
 export {
   DEFAULT_MAX_MUX_FRAME_PAYLOAD_BYTES,
   MAX_MUX_CALL_ID,
+  MUX_DIRECT_DATA_BYTES,
   MUX_FLAG_END_STREAM,
   MUX_FRAME_HEADER_BYTES,
+  MUX_JOIN_DATA_BYTES,
   MuxFrameDecoder,
   MuxFrameError,
   MuxFrameErrorCode,

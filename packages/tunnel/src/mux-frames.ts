@@ -1,7 +1,8 @@
 // Frames of a framed tunnel (issue 12): many calls multiplexed over one long-lived HTTP/2 stream.
 // Each frame is `[u32 call id][u8 type][u32 payload length][payload]` (big endian). The writer appends
-// frames to one batch buffer (one write() of the mux stream per tick); the decoder takes the mux
-// stream's chunks as they come, split anywhere, and hands DATA on as views of them (no copy).
+// frames to one batch buffer, large DATA payloads passed on uncopied (one writev of the mux stream per
+// tick); the decoder takes the mux stream's chunks as they come, split anywhere, and hands DATA on as
+// views of them, joining only a frame of up to 64 KiB split across chunks.
 
 /** Frame types of the mux (the `u8 type` field). */
 export const MuxFrameType = {
@@ -66,45 +67,81 @@ const EMPTY = Buffer.alloc(0);
  * node's shared pool (no ArrayBuffer per tick for a few small frames); larger batches grow by doubling.
  */
 const MIN_BATCH_BYTES = 2 * 1024;
+/**
+ * DATA payloads of at least this many bytes are not copied into the batch: the batch so far (ending
+ * with the frame's head) and the payload itself go to the mux stream as chunks of one writev. Smaller
+ * ones are copied, so a tick of small frames stays one buffer.
+ */
+export const MUX_DIRECT_DATA_BYTES = 4 * 1024;
 
 /**
- * Appends frames to a batch: one buffer, grown as needed, taken whole by {@link MuxFrameWriter.take}
- * (the next frame starts a new one, since the taken buffer belongs to the mux stream's write()).
+ * Appends frames to a batch, taken by {@link MuxFrameWriter.takeChunks} as one or more chunks in frame
+ * order: small frames are copied into one buffer, grown as needed; a large DATA payload
+ * (MUX_DIRECT_DATA_BYTES or more) is passed on as it is, after its head (the caller must not modify it
+ * afterwards, as with a Writable). A taken buffer belongs to the mux stream's write(): frames after it
+ * start a new one.
  */
 export class MuxFrameWriter {
   #buf: Buffer = EMPTY;
+  /** Start of the frames in #buf not yet cut into #chunks. */
+  #from = 0;
   #len = 0;
+  /** Chunks cut so far, in order (segments of batch buffers and large payloads). */
+  #chunks: Buffer[] = [];
+  #chunkBytes = 0;
   readonly #maxPayloadBytes: number;
+  readonly #directBytes: number;
 
-  /** @param maxPayloadBytes largest payload of a frame (DATA is split). @default 1 MiB */
-  constructor(maxPayloadBytes = DEFAULT_MAX_MUX_FRAME_PAYLOAD_BYTES) {
+  /**
+   * @param maxPayloadBytes largest payload of a frame (DATA is split). @default 1 MiB
+   * @param directBytes DATA payloads this large or larger are not copied. @default MUX_DIRECT_DATA_BYTES
+   */
+  constructor(maxPayloadBytes = DEFAULT_MAX_MUX_FRAME_PAYLOAD_BYTES, directBytes = MUX_DIRECT_DATA_BYTES) {
     this.#maxPayloadBytes = maxPayloadBytes;
+    this.#directBytes = directBytes;
   }
 
   /** Bytes batched and not taken yet. */
   get length(): number {
+    return this.#chunkBytes + this.#len - this.#from;
+  }
+
+  /**
+   * Makes room for `bytes` more; returns the offset to write at. A new buffer takes only the frames
+   * not cut yet (they move to its start: offsets taken before are stale, relative ones are not).
+   */
+  #reserve(bytes: number): number {
+    const pending = this.#len - this.#from;
+    if (this.#len + bytes > this.#buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(MIN_BATCH_BYTES, 2 * pending, pending + bytes));
+      if (pending > 0) this.#buf.copy(next, 0, this.#from, this.#len);
+      this.#buf = next;
+      this.#from = 0;
+      this.#len = pending;
+    }
     return this.#len;
   }
 
-  /** Makes room for `bytes` more; returns the offset to write at. */
-  #reserve(bytes: number): number {
-    const at = this.#len;
-    if (at + bytes > this.#buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(MIN_BATCH_BYTES, 2 * this.#buf.length, at + bytes));
-      if (at > 0) this.#buf.copy(next, 0, 0, at);
-      this.#buf = next;
-    }
-    return at;
-  }
-
-  #head(id: number, type: MuxFrameType, length: number): number {
-    const at = this.#reserve(MUX_FRAME_HEADER_BYTES + length);
+  #head(id: number, type: MuxFrameType, length: number, payloadBytes = length): number {
+    const at = this.#reserve(MUX_FRAME_HEADER_BYTES + payloadBytes);
     const buf = this.#buf;
     buf.writeUInt32BE(id, at);
     buf[at + 4] = type;
     buf.writeUInt32BE(length, at + 5);
-    this.#len = at + MUX_FRAME_HEADER_BYTES + length;
+    this.#len = at + MUX_FRAME_HEADER_BYTES + payloadBytes;
     return at + MUX_FRAME_HEADER_BYTES;
+  }
+
+  /** Cuts the frames batched in #buf since the last cut into a chunk (the buffer goes on after it). */
+  #cut(): void {
+    if (this.#len === this.#from) return;
+    this.#push(this.#buf.subarray(this.#from, this.#len));
+    this.#from = this.#len;
+  }
+
+  #push(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#chunkBytes += chunk.length;
   }
 
   /**
@@ -118,10 +155,10 @@ export class MuxFrameWriter {
     flags: number,
     headers: MuxHeaders,
   ): void {
-    const start = this.#len;
-    let at = this.#reserve(MUX_FRAME_HEADER_BYTES + 1) + MUX_FRAME_HEADER_BYTES;
-    this.#buf[at++] = flags;
-    this.#len = at;
+    // Relative to #from: the buffer may be replaced while the list is written.
+    const start = this.#reserve(MUX_FRAME_HEADER_BYTES + 1) - this.#from;
+    this.#buf[this.#from + start + MUX_FRAME_HEADER_BYTES] = flags;
+    this.#len = this.#from + start + MUX_FRAME_HEADER_BYTES + 1;
     if (Array.isArray(headers)) {
       const list = headers as readonly unknown[];
       for (let i = 0; i + 1 < list.length; i += 2) {
@@ -144,17 +181,18 @@ export class MuxFrameWriter {
         }
       }
     }
-    const length = this.#len - start - MUX_FRAME_HEADER_BYTES;
+    const at = this.#from + start;
+    const length = this.#len - at - MUX_FRAME_HEADER_BYTES;
     if (length > this.#maxPayloadBytes) {
-      this.#len = start;
+      this.#len = at;
       throw new RangeError(
         `mux header list of ${length} bytes exceeds the ${this.#maxPayloadBytes}-byte frame payload`,
       );
     }
     const buf = this.#buf;
-    buf.writeUInt32BE(id, start);
-    buf[start + 4] = type;
-    buf.writeUInt32BE(length, start + 5);
+    buf.writeUInt32BE(id, at);
+    buf[at + 4] = type;
+    buf.writeUInt32BE(length, at + 5);
   }
 
   /** `[u32 byte length][utf-8 bytes]`; the length is written after the string (at most 3 bytes a unit). */
@@ -165,13 +203,23 @@ export class MuxFrameWriter {
     this.#len = at + 4 + written;
   }
 
-  /** DATA of call `id`: `chunk`, split into frames of at most the largest payload (copied once). */
+  /**
+   * DATA of call `id`: `chunk`, split into frames of at most the largest payload; copied into the batch
+   * when small, else passed on after its head as a chunk of its own (a view, no copy).
+   */
   data(id: number, chunk: Uint8Array): void {
     const max = this.#maxPayloadBytes;
     for (let from = 0; from < chunk.length || from === 0; from += max) {
       const to = Math.min(chunk.length, from + max);
-      const at = this.#head(id, MuxFrameType.DATA, to - from);
-      this.#buf.set(to - from === chunk.length ? chunk : chunk.subarray(from, to), at);
+      const piece = to - from === chunk.length ? chunk : chunk.subarray(from, to);
+      if (piece.length >= this.#directBytes) {
+        this.#head(id, MuxFrameType.DATA, piece.length, 0);
+        this.#cut();
+        this.#push(Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
+      } else {
+        const at = this.#head(id, MuxFrameType.DATA, piece.length);
+        this.#buf.set(piece, at);
+      }
       if (to >= chunk.length) break;
     }
   }
@@ -193,18 +241,35 @@ export class MuxFrameWriter {
     this.#buf.writeUInt32BE(bytes >>> 0, at);
   }
 
-  /** The batch so far (undefined when empty); the writer starts a new one. */
-  take(): Buffer | undefined {
-    if (this.#len === 0) return undefined;
-    const out = this.#buf.subarray(0, this.#len);
+  /**
+   * The batch so far as chunks in frame order (undefined when empty), for one writev; the writer starts
+   * a new batch.
+   */
+  takeChunks(): Buffer[] | undefined {
+    this.#cut();
+    if (this.#chunks.length === 0) return undefined;
+    const out = this.#chunks;
+    this.#chunks = [];
+    this.#chunkBytes = 0;
     this.#buf = EMPTY;
+    this.#from = 0;
     this.#len = 0;
     return out;
   }
 
+  /** The batch so far as one buffer (undefined when empty; copied when it is several chunks). */
+  take(): Buffer | undefined {
+    const chunks = this.takeChunks();
+    if (chunks === undefined) return undefined;
+    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  }
+
   /** Drops the batch. */
   discard(): void {
+    this.#chunks = [];
+    this.#chunkBytes = 0;
     this.#buf = EMPTY;
+    this.#from = 0;
     this.#len = 0;
   }
 }
@@ -219,8 +284,8 @@ export interface MuxFrameHandler {
     list: string[],
   ): void;
   /**
-   * DATA of call `id`, as it arrives: a frame split across chunks of the mux stream comes in pieces
-   * (views of those chunks), `last` true on its last piece.
+   * DATA of call `id`: a view of the chunk it came in, or when split across chunks, joined (up to the
+   * decoder's join bound) or in pieces as they come (views of those chunks), `last` true on its last.
    */
   onData(id: number, chunk: Buffer, last: boolean): void;
   /** END of call `id`. */
@@ -252,9 +317,18 @@ export function parseHeaderList(payload: Buffer): string[] | undefined {
 }
 
 /**
+ * DATA frames split across chunks of the mux stream are joined into one buffer up to this payload
+ * (bytes). node:http2 hands a stream's data on in pieces of its 16 KiB DATA frames, so a mux frame of a
+ * 16 KiB message usually straddles two: joined, the call gets one chunk (one write downstream) as it
+ * would from an HTTP/2 stream of its own, for a 16 KiB copy; larger frames go on piece by piece.
+ */
+export const MUX_JOIN_DATA_BYTES = 64 * 1024;
+
+/**
  * Decodes the mux stream's chunks, split anywhere (a frame across chunks, several frames in one), into
- * calls of a {@link MuxFrameHandler}. A frame within one chunk is passed as a view of it; only a
- * non-DATA frame split across chunks is copied (once, into a buffer of its length). After a malformed
+ * calls of a {@link MuxFrameHandler}. A frame within one chunk is passed as a view of it; a frame split
+ * across chunks is copied once, into a buffer of its length, except DATA larger than the join bound
+ * (handed on in pieces). After a malformed
  * frame (or {@link MuxFrameDecoder.stop}) the decoder ignores all further input.
  */
 export class MuxFrameDecoder {
@@ -268,12 +342,24 @@ export class MuxFrameDecoder {
   #remaining = 0;
   #acc: Buffer = EMPTY;
   #accFill = 0;
+  /** The frame in progress is DATA handed on piece by piece (too large to join). */
+  #streaming = false;
   #stopped = false;
+  readonly #joinDataBytes: number;
 
-  /** @param maxPayloadBytes a longer frame is malformed. @default 1 MiB */
-  constructor(handler: MuxFrameHandler, maxPayloadBytes = DEFAULT_MAX_MUX_FRAME_PAYLOAD_BYTES) {
+  /**
+   * @param maxPayloadBytes a longer frame is malformed. @default 1 MiB
+   * @param joinDataBytes a DATA frame split across chunks is joined (copied once) when its payload is at
+   *   most this long, else handed on in pieces as they come. @default MUX_JOIN_DATA_BYTES
+   */
+  constructor(
+    handler: MuxFrameHandler,
+    maxPayloadBytes = DEFAULT_MAX_MUX_FRAME_PAYLOAD_BYTES,
+    joinDataBytes = MUX_JOIN_DATA_BYTES,
+  ) {
     this.#handler = handler;
     this.#maxPayloadBytes = maxPayloadBytes;
+    this.#joinDataBytes = joinDataBytes;
   }
 
   /** True once stopped or failed: input is ignored. */
@@ -318,21 +404,22 @@ export class MuxFrameDecoder {
           if (e !== undefined) return this.#fail(e);
           continue;
         }
-        if (this.#type !== MuxFrameType.DATA && size - at >= this.#remaining) {
+        if (size - at >= this.#remaining) {
           const end = at + this.#remaining;
           const e = this.#complete(chunk.subarray(at, end));
           at = end;
           if (e !== undefined) return this.#fail(e);
           continue;
         }
-        if (this.#type !== MuxFrameType.DATA) {
+        this.#streaming = this.#type === MuxFrameType.DATA && this.#remaining > this.#joinDataBytes;
+        if (!this.#streaming) {
           this.#acc = Buffer.allocUnsafe(this.#remaining);
           this.#accFill = 0;
         }
       }
       const n = Math.min(this.#remaining, size - at);
       this.#remaining -= n;
-      if (this.#type === MuxFrameType.DATA) {
+      if (this.#streaming) {
         const last = this.#remaining === 0;
         if (last) this.#inFrame = false;
         this.#handler.onData(this.#id, chunk.subarray(at, at + n), last);

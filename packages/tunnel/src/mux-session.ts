@@ -1,8 +1,9 @@
 // The part both ends of a framed tunnel (issue 12) share: one Duplex (in production an HTTP/2 stream
 // of the tunnel session) carries every call's frames. Frames written in one tick go out in one write()
-// of the Duplex; while its write() says false, frames wait for its 'drain' (so the HTTP/2 stream's
-// window bounds the tunnel and per-call credit bounds each call). When the Duplex ends, fails or
-// closes, or the peer sends a malformed frame, every open call ends as a reset stream would.
+// of the Duplex (a writev when large DATA payloads go uncopied); while its write() says false, frames
+// wait for its 'drain' (so the HTTP/2 stream's window bounds the tunnel and per-call credit bounds each
+// call). When the Duplex ends, fails or closes, or the peer sends a malformed frame, every open call
+// ends as a reset stream would.
 
 import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
@@ -82,6 +83,15 @@ function flushSession(session: MuxSession): void {
 }
 function emitClosed(session: MuxSession): void {
   session.emitClosed();
+}
+/** Writes `chunks` in order as one writev (corked); returns what the last write() returned. */
+function writeAll(duplex: Duplex, chunks: Buffer[]): boolean {
+  if (chunks.length === 1) return duplex.write(chunks[0]);
+  duplex.cork();
+  let ok = true;
+  for (const chunk of chunks) ok = duplex.write(chunk);
+  duplex.uncork();
+  return ok;
 }
 function rethrow(error: unknown): never {
   throw error;
@@ -199,8 +209,8 @@ export abstract class MuxSession extends EventEmitter implements MuxStreamOwner,
       this.#windowQueue = [];
     }
     if (this.#blocked) return;
-    const batch = writer.take();
-    if (batch !== undefined && !this.duplex.write(batch)) this.#blocked = true;
+    const batch = writer.takeChunks();
+    if (batch !== undefined && !writeAll(this.duplex, batch)) this.#blocked = true;
     if (this.closed && this.streams.size === 0 && !this.duplex.writableEnded) this.duplex.end();
   }
 

@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
+  MUX_DIRECT_DATA_BYTES,
   MUX_FLAG_END_STREAM,
+  MUX_FRAME_HEADER_BYTES,
+  MUX_JOIN_DATA_BYTES,
   MuxFrameDecoder,
   MuxFrameErrorCode,
   type MuxFrameHandler,
@@ -131,6 +134,126 @@ describe('mux frames', () => {
       ),
       params,
     );
+  });
+
+  test('any frames with large DATA (passed on uncopied) decode in order from the chunks, split anywhere', () => {
+    const sized = fc.oneof(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1000, max: 2500 }));
+    const withLarge: fc.Arbitrary<Frame> = fc.oneof(
+      frameArb,
+      fc.record({
+        type: fc.constant('data' as const),
+        id,
+        bytes: fc.tuple(sized, fc.integer({ min: 0, max: 255 })).map(([n, fill]) => Buffer.alloc(n, fill)),
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(withLarge, { maxLength: 30 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 20 }),
+        (input, cuts) => {
+          // Largest payload 2000, uncopied from 1000: large DATA is also split in two frames.
+          const writer = new MuxFrameWriter(2000, 1000);
+          for (const frame of input) write(writer, frame);
+          const length = writer.length;
+          const chunks = writer.takeChunks() ?? [];
+          assert.equal(writer.length, 0);
+          const bytes = Buffer.concat(chunks);
+          assert.equal(bytes.length, length);
+          const expected = input.flatMap((f) =>
+            f.type === 'data' && f.bytes.length > 2000
+              ? [
+                  { ...f, bytes: f.bytes.subarray(0, 2000) },
+                  { ...f, bytes: f.bytes.subarray(2000) },
+                ]
+              : [{ ...f }],
+          );
+          for (const pieces of [chunks, split(bytes, cuts)]) {
+            const { frames, handler } = collector();
+            const decoder = new MuxFrameDecoder(handler, 2000);
+            for (const chunk of pieces) assert.equal(decoder.push(chunk), undefined);
+            assert.deepEqual(frames, expected);
+          }
+        },
+      ),
+      params,
+    );
+  });
+
+  test('a large DATA payload goes out as its own chunk after the batch so far, not copied', () => {
+    const writer = new MuxFrameWriter();
+    const big = Buffer.alloc(MUX_DIRECT_DATA_BYTES + 1, 1);
+    writer.headers(1, MuxFrameType.HEADERS, 0, [':path', '/x']);
+    writer.data(1, Buffer.from('small'));
+    writer.data(1, big);
+    writer.data(3, big.subarray(1));
+    writer.end(1);
+    const chunks = writer.takeChunks() as Buffer[];
+    // [HEADERS, DATA 'small', head], big, [head], view of big, [END]
+    assert.equal(chunks.length, 5);
+    assert.equal(chunks[1], big);
+    assert.equal(chunks[2]?.length, MUX_FRAME_HEADER_BYTES);
+    assert.equal(chunks[3]?.buffer, big.buffer);
+    assert.equal(chunks[4]?.length, MUX_FRAME_HEADER_BYTES);
+    const { frames, handler } = collector();
+    const decoder = new MuxFrameDecoder(handler);
+    for (const chunk of chunks) assert.equal(decoder.push(chunk), undefined);
+    assert.deepEqual(
+      frames.map((f) => [f.type, f.id, f.type === 'data' ? f.bytes.length : 0]),
+      [
+        ['headers', 1, 0],
+        ['data', 1, 5],
+        ['data', 1, MUX_DIRECT_DATA_BYTES + 1],
+        ['data', 3, MUX_DIRECT_DATA_BYTES],
+        ['end', 1, 0],
+      ],
+    );
+    assert.equal(writer.takeChunks(), undefined);
+  });
+
+  test('a header list too large after a large DATA leaves the batch as it was', () => {
+    const writer = new MuxFrameWriter(16 * 1024);
+    writer.data(1, Buffer.alloc(8 * 1024, 2));
+    assert.throws(() => writer.headers(1, MuxFrameType.TRAILERS, 0, ['x-big', 'y'.repeat(20 * 1024)]), RangeError);
+    writer.end(1);
+    const { frames, handler } = collector();
+    assert.equal(new MuxFrameDecoder(handler, 16 * 1024).push(writer.take() as Buffer), undefined);
+    assert.deepEqual(
+      frames.map((f) => f.type),
+      ['data', 'end'],
+    );
+  });
+
+  test('a DATA frame split across chunks is handed on joined up to the join bound, else in pieces', () => {
+    for (const [bytes, pieces] of [
+      [16 * 1024, 1],
+      [MUX_JOIN_DATA_BYTES, 1],
+      [MUX_JOIN_DATA_BYTES + 1, 2],
+    ] as const) {
+      const writer = new MuxFrameWriter();
+      const body = Buffer.alloc(bytes, 5);
+      writer.data(1, body);
+      const all = writer.take() as Buffer;
+      const seen: [number, boolean][] = [];
+      const { handler } = collector();
+      handler.onData = (_id, chunk, last) => {
+        seen.push([chunk.length, last]);
+        assert.ok(chunk.every((b) => b === 5));
+      };
+      const decoder = new MuxFrameDecoder(handler);
+      const cut = 16 * 1024;
+      assert.equal(decoder.push(all.subarray(0, cut)), undefined);
+      assert.equal(decoder.push(all.subarray(cut)), undefined);
+      assert.deepEqual(
+        seen,
+        pieces === 1
+          ? [[bytes, true]]
+          : [
+              [cut - MUX_FRAME_HEADER_BYTES, false],
+              [bytes - cut + MUX_FRAME_HEADER_BYTES, true],
+            ],
+        `${bytes} bytes`,
+      );
+    }
   });
 
   test('DATA larger than the largest payload is split into frames the decoder accepts', () => {
