@@ -22,7 +22,7 @@
 //   node bench/run.ts telemetry-pair [--paths grpc,http] [--modes none,traces] [--rate 400]
 //     [--windows 8] [--window-s 10] [--warmup 8]
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,10 +31,12 @@ import { stopAll } from '@switchyard/testkit';
 import { echoBody } from './http.ts';
 import { listOf, parseOrExit, positiveInt } from './lib/args.ts';
 import { type BenchChild, nodeBinary, spawnChild } from './lib/child.ts';
+import type { ProfileSpan } from './lib/cpu-profile.ts';
 import { encodeEchoRequest, grpcFrame, patternPayload } from './lib/grpc-frame.ts';
 import { runH2load } from './lib/h2load.ts';
 import { type CpuSubject, cpuDelta, readCpu, withChildren } from './lib/proc-stat.ts';
-import { fmt, markdownTable, median, writeResultFile } from './lib/report.ts';
+import { renderProfileDiff } from './lib/profile-diff.ts';
+import { fmt, markdownTable, median, OUT_DIR, writeResultFile } from './lib/report.ts';
 import { startSwitchyardHttp } from './lib/switchyard-http-stack.ts';
 import { startSwitchyard } from './lib/switchyard-stack.ts';
 import {
@@ -61,6 +63,10 @@ const USAGE = `usage: npm run bench -- telemetry-pair [options]
   --windows N       measured windows (default 8)
   --window-s N      seconds per window (default 10)
   --warmup N        seconds of load before the first window (default 8)
+  --b-env K=V,...   extra environment of stack B's front end and worker, over its mode (an experiment:
+                    e.g. OTEL_PROPAGATORS=none to see what propagation costs)
+  --profile         run both stacks' front end and worker with --cpu-prof (bench/out/profiles) and print
+                    where B spends more CPU per call than A, by area and by function (figures inflated)
   -h, --help`;
 
 /** Resolved options of one run. */
@@ -73,6 +79,25 @@ export interface TelemetryPairConfig {
   windows: number;
   windowS: number;
   warmupS: number;
+  /** Extra environment of stack B's front end and worker, over its mode's (`--b-env`). */
+  bEnv: Record<string, string>;
+  /** Profile both stacks' front end and worker (`--profile`). */
+  profile: boolean;
+}
+
+/**
+ * `K=V,K=V` as an object; {} when absent.
+ * @throws TypeError for an entry without `=` or with an empty name.
+ */
+function parseEnvList(raw: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (raw === undefined || raw === '') return env;
+  for (const entry of raw.split(',')) {
+    const at = entry.indexOf('=');
+    if (at <= 0) throw new TypeError(`--b-env takes K=V entries, got ${entry}`);
+    env[entry.slice(0, at)] = entry.slice(at + 1);
+  }
+  return env;
 }
 
 /** Parses the command line; undefined for --help; throws TypeError on bad input. */
@@ -86,6 +111,8 @@ export function parseTelemetryPairArgs(argv: string[]): TelemetryPairConfig | un
       windows: { type: 'string' },
       'window-s': { type: 'string' },
       warmup: { type: 'string' },
+      profile: { type: 'boolean' },
+      'b-env': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -100,6 +127,8 @@ export function parseTelemetryPairArgs(argv: string[]): TelemetryPairConfig | un
     windows: positiveInt('--windows', values.windows, 8),
     windowS: positiveInt('--window-s', values['window-s'], 10),
     warmupS: positiveInt('--warmup', values.warmup, 8),
+    profile: values.profile ?? false,
+    bEnv: parseEnvList(values['b-env']),
   };
 }
 
@@ -107,6 +136,8 @@ export function parseTelemetryPairArgs(argv: string[]): TelemetryPairConfig | un
 interface PairStack {
   /** Front end (`proxy` or `invocation`) and `worker`. */
   subjects: CpuSubject[];
+  /** Pids of the front end and the worker (their .cpuprofile files carry them). */
+  pids: { frontEnd: number | undefined; worker: number | undefined };
   /** Runs the stack's load for `durationS` s; resolves with the calls answered well, or throws on any error. */
   load(durationS: number): Promise<{ calls: number; rps: number }>;
   stop(): Promise<void>;
@@ -123,14 +154,16 @@ async function grpcStack(
   env: Record<string, string>,
   rate: number,
   work: string,
+  profileDir: string | undefined,
 ): Promise<PairStack> {
-  const stack = await startSwitchyard({ containerPort, concurrency: 256, proxyEnv: env, workerEnv: env });
+  const stack = await startSwitchyard({ containerPort, concurrency: 256, proxyEnv: env, workerEnv: env, profileDir });
   const bodyFile = join(work, 'unary-request.bin');
   return {
     subjects: [
       { name: 'front end', pids: () => withChildren(stack.proxy.pid) },
       { name: 'worker', pids: () => [stack.worker.pid] },
     ],
+    pids: { frontEnd: stack.proxy.pid, worker: stack.worker.pid },
     async load(durationS) {
       const r = await runH2load({
         url: `http://127.0.0.1:${stack.port}${UNARY_PATH}`,
@@ -153,13 +186,25 @@ async function grpcStack(
   };
 }
 
-async function httpStack(containerPort: number, env: Record<string, string>, rate: number): Promise<PairStack> {
-  const stack = await startSwitchyardHttp({ containerPort, concurrency: 256, invocationEnv: env, workerEnv: env });
+async function httpStack(
+  containerPort: number,
+  env: Record<string, string>,
+  rate: number,
+  profileDir: string | undefined,
+): Promise<PairStack> {
+  const stack = await startSwitchyardHttp({
+    containerPort,
+    concurrency: 256,
+    invocationEnv: env,
+    workerEnv: env,
+    profileDir,
+  });
   return {
     subjects: [
       { name: 'front end', pids: () => withChildren(stack.invocation.pid) },
       { name: 'worker', pids: () => [stack.worker.pid] },
     ],
+    pids: { frontEnd: stack.invocation.pid, worker: stack.worker.pid },
     async load(durationS) {
       const r = await runWrk({
         url: `http://127.0.0.1:${stack.port}/echo`,
@@ -208,6 +253,10 @@ export interface PairPathResult {
   path: PairPath;
   windows: PairWindow[];
   error?: string;
+  /** With `--profile`: where B spends more CPU per call than A (markdown). */
+  profileDiff?: string;
+  /** From the first window's start to the last one's end on the profiles' clock (`process.hrtime`), us. */
+  measured?: ProfileSpan;
 }
 
 async function runPairPath(path: PairPath, config: TelemetryPairConfig, sink: OtlpSink | undefined, work: string) {
@@ -215,12 +264,15 @@ async function runPairPath(path: PairPath, config: TelemetryPairConfig, sink: Ot
   const container = await startContainer(path);
   const port = container.ready.port as number;
   const stacks: PairStack[] = [];
+  const profileDir = config.profile ? join(OUT_DIR, 'profiles') : undefined;
   try {
     process.stderr.write(`bench telemetry-pair: ${path}: starting stacks ${config.modes.join(' and ')}\n`);
     const started = await Promise.allSettled(
-      config.modes.map((mode) => {
-        const env = telemetryEnv(mode, sink?.url);
-        return path === 'grpc' ? grpcStack(port, env, config.rate, work) : httpStack(port, env, config.rate);
+      config.modes.map((mode, i) => {
+        const env = { ...telemetryEnv(mode, sink?.url), ...(i === 1 ? config.bEnv : {}) };
+        return path === 'grpc'
+          ? grpcStack(port, env, config.rate, work, profileDir)
+          : httpStack(port, env, config.rate, profileDir);
       }),
     );
     for (const s of started) if (s.status === 'fulfilled') stacks.push(s.value);
@@ -228,10 +280,12 @@ async function runPairPath(path: PairPath, config: TelemetryPairConfig, sink: Ot
     if (failed) throw (failed as PromiseRejectedResult).reason;
     const [a, b] = stacks as [PairStack, PairStack];
     await Promise.all([a.load(config.warmupS), b.load(config.warmupS)]);
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
     for (let i = 0; i < config.windows; i++) {
       process.stderr.write(`bench telemetry-pair: ${path}: window ${i + 1}/${config.windows}\n`);
       result.windows.push(await measureWindow(a, b, config.windowS));
     }
+    result.measured = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
     process.stderr.write(`bench telemetry-pair: ${path}: ${result.error}\n`);
@@ -239,7 +293,38 @@ async function runPairPath(path: PairPath, config: TelemetryPairConfig, sink: Ot
     await Promise.all(stacks.map((s) => s.stop()));
     await container.stop();
   }
+  if (profileDir !== undefined && result.measured !== undefined)
+    result.profileDiff = diffProfiles(profileDir, { ...result, measured: result.measured }, stacks, path);
   return result;
+}
+
+/** The profile comparison of both stacks' front end and worker (their files are named by pid). */
+function diffProfiles(
+  dir: string,
+  result: PairPathResult & { measured: ProfileSpan },
+  stacks: PairStack[],
+  path: PairPath,
+): string {
+  const files = readdirSync(dir);
+  const fileOf = (pid: number | undefined) => {
+    const f = files.find((name) => pid !== undefined && name.includes(`.${pid}.`) && name.endsWith('.cpuprofile'));
+    return f === undefined ? undefined : join(dir, f);
+  };
+  const out: string[] = [];
+  for (const [role, name] of [
+    ['frontEnd', path === 'grpc' ? 'proxy' : 'invocation'],
+    ['worker', 'worker'],
+  ] as const) {
+    const files = stacks.map((s) => fileOf(s.pids[role]));
+    const calls = (side: 'a' | 'b') => result.windows.reduce((n, w) => n + w[side].calls, 0);
+    const [a, b] = files;
+    if (a === undefined || b === undefined) out.push(`(no profile of the ${name})`);
+    else
+      out.push(
+        renderProfileDiff(name, { file: a, calls: calls('a') }, { file: b, calls: calls('b') }, result.measured),
+      );
+  }
+  return out.join('\n\n');
 }
 
 /** Median, smallest and largest of `values`. */
@@ -251,7 +336,9 @@ function spread(values: number[]): string {
 /** The report of one path: every window, then the ratios B/A. */
 export function renderPairPath(r: PairPathResult, config: TelemetryPairConfig): string {
   const [ma, mb] = config.modes;
-  const out = [`### ${r.path}: ${ma} (A) and ${mb} (B) at the same time, ${config.rate}/s each`, ''];
+  const extra = Object.entries(config.bEnv).map(([k, v]) => `${k}=${v}`);
+  const b = extra.length === 0 ? mb : `${mb} with ${extra.join(' ')}`;
+  const out = [`### ${r.path}: ${ma} (A) and ${b} (B) at the same time, ${config.rate}/s each`, ''];
   if (r.error !== undefined) out.push(`error: ${r.error}`, '');
   const names = ['front end', 'worker', 'sum'];
   out.push(
@@ -282,6 +369,8 @@ export function renderPairPath(r: PairPathResult, config: TelemetryPairConfig): 
     return [n, spread(ratios), fmt(total('b') / calls('b') / (total('a') / calls('a')), 3)];
   });
   out.push(markdownTable(['process', `B/A per window: median (range)`, 'B/A of the totals'], rows));
+  if (r.profileDiff !== undefined)
+    out.push('', 'CPU profiles (both stacks under --cpu-prof: figures inflated; compare A with B)', '', r.profileDiff);
   return out.join('\n');
 }
 

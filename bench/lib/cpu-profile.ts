@@ -29,19 +29,41 @@ export interface SelfTimeEntry {
 }
 
 /**
- * The `limit` functions with the most self time in a .cpuprofile, over the whole life of the process
- * (start-up included); idle time is left out, `(garbage collector)` and `(program)` stay in.
+ * A span of a profile's clock (V8's, CLOCK_MONOTONIC: the same as `process.hrtime`), us: only samples
+ * taken in it count.
  */
-export function topSelfTime(file: string, limit = 15): SelfTimeEntry[] {
+export interface ProfileSpan {
+  fromUs: number;
+  toUs: number;
+}
+
+/** Whether sample `i` (at `at` us on the profile's clock) counts in `span` (every sample without one). */
+function inSpan(at: number, span: ProfileSpan | undefined): boolean {
+  return span === undefined || (at >= span.fromUs && at <= span.toUs);
+}
+
+/**
+ * Self time of every function of a profile, by `function@location`, us; idle left out; only samples
+ * within `span` when given.
+ */
+export function selfMicrosByFunction(
+  file: string,
+  span?: ProfileSpan,
+): {
+  busyUs: number;
+  functions: Map<string, { fn: string; location: string; us: number }>;
+} {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const totals = new Map<string, { fn: string; location: string; us: number }>();
   let all = 0;
+  let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
     const node = byId.get(profile.samples[i] as number);
     // timeDeltas[i] is the time before sample i; charge it to that sample's node.
     const us = profile.timeDeltas[i] ?? 0;
-    if (node === undefined || node.callFrame.functionName === '(idle)') continue;
+    at += us;
+    if (node === undefined || node.callFrame.functionName === '(idle)' || !inSpan(at, span)) continue;
     all += us;
     const frame = node.callFrame;
     const url = frame.url.startsWith('file://') ? relative(REPO_ROOT, new URL(frame.url).pathname) : frame.url;
@@ -52,7 +74,16 @@ export function topSelfTime(file: string, limit = 15): SelfTimeEntry[] {
     entry.us += us;
     totals.set(key, entry);
   }
-  return [...totals.values()]
+  return { busyUs: all, functions: totals };
+}
+
+/**
+ * The `limit` functions with the most self time in a .cpuprofile, over the whole life of the process
+ * (start-up included); idle time is left out, `(garbage collector)` and `(program)` stay in.
+ */
+export function topSelfTime(file: string, limit = 15): SelfTimeEntry[] {
+  const { busyUs: all, functions } = selfMicrosByFunction(file);
+  return [...functions.values()]
     .sort((a, b) => b.us - a.us)
     .slice(0, limit)
     .map((e) => ({
@@ -89,12 +120,22 @@ function areaOf(frame: ProfileNode['callFrame']): string {
   return url;
 }
 
+/** Busy time of each area of a profile, microseconds: its own (self) and charged to it (attributed). */
+export interface AreaMicros {
+  /** Busy (non-idle) sampled time of the whole profile, us. */
+  busyUs: number;
+  /** Self time by area, us. */
+  self: Map<string, number>;
+  /** Attributed time by area (see {@link AreaTimeEntry.attributedPercent}), us. */
+  attributed: Map<string, number>;
+}
+
 /**
- * Busy time (idle left out) of a .cpuprofile by area, over the whole life of the process (start-up
- * included), the `limit` areas with the most self or attributed time first: where the CPU goes once no
- * single function stands out (a flat profile).
+ * Busy time (idle left out) of a .cpuprofile by area in microseconds, over the whole life of the process
+ * (start-up included) or only `span`: for comparing two processes that did the same work (bench
+ * telemetry-pair).
  */
-export function busyTimeByArea(file: string, limit = 15): AreaTimeEntry[] {
+export function busyMicrosByArea(file: string, span?: ProfileSpan): AreaMicros {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile & {
     nodes: (ProfileNode & { children?: number[] })[];
   };
@@ -104,10 +145,12 @@ export function busyTimeByArea(file: string, limit = 15): AreaTimeEntry[] {
   const self = new Map<string, number>();
   const attributed = new Map<string, number>();
   let busy = 0;
+  let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
     const node = byId.get(profile.samples[i] as number);
     const us = profile.timeDeltas[i] ?? 0;
-    if (node === undefined || node.callFrame.functionName === '(idle)') continue;
+    at += us;
+    if (node === undefined || node.callFrame.functionName === '(idle)' || !inSpan(at, span)) continue;
     busy += us;
     const area = areaOf(node.callFrame);
     self.set(area, (self.get(area) ?? 0) + us);
@@ -121,6 +164,16 @@ export function busyTimeByArea(file: string, limit = 15): AreaTimeEntry[] {
     }
     attributed.set(charged, (attributed.get(charged) ?? 0) + us);
   }
+  return { busyUs: busy, self, attributed };
+}
+
+/**
+ * Busy time (idle left out) of a .cpuprofile by area, over the whole life of the process (start-up
+ * included), the `limit` areas with the most self or attributed time first: where the CPU goes once no
+ * single function stands out (a flat profile).
+ */
+export function busyTimeByArea(file: string, limit = 15): AreaTimeEntry[] {
+  const { busyUs: busy, self, attributed } = busyMicrosByArea(file);
   const pct = (us: number | undefined) => (busy > 0 ? (100 * (us ?? 0)) / busy : 0);
   return [...new Set([...self.keys(), ...attributed.keys()])]
     .map((area) => ({ area, selfPercent: pct(self.get(area)), attributedPercent: pct(attributed.get(area)) }))
