@@ -43,7 +43,7 @@ export { MUX_INITIAL_WINDOW_BYTES, MuxStream, MuxStreamResetError, MuxStreamStat
 export type { MuxCallHandler } from './mux-tunnel.ts';
 export { isTunnelMuxStream, openTunnelMux, serveTunnelMux } from './mux-tunnel.ts';
 export type { TunnelWindows } from './proxy-tunnel.ts';
-export { ProxyTunnel } from './proxy-tunnel.ts';
+export { DEFAULT_TUNNEL_MUX_STREAMS, ProxyTunnel } from './proxy-tunnel.ts';
 export type { BodySource } from './read-body.ts';
 export { readDeclaredBody } from './read-body.ts';
 export type { RelayInbound, RelayStreamBase, RelayUpstream, RelayUpstreamSession } from './relay-streams.ts';

@@ -30,6 +30,15 @@ export const DEFAULT_TUNNEL_WINDOWS: TunnelWindows = {
 };
 
 /**
+ * Mux streams a tunnel spreads its framed calls over, at most (issue 12). Each is an HTTP/2 stream with
+ * the tunnel's stream window, read at once at both ends (what a call buffers is bounded by its own
+ * credit window), so the windows bound only bytes in flight: one mux stream carries at most one stream
+ * window per round trip for all its calls together, where a stream per call had one window each. More
+ * mux streams widen that, at the cost of a write per stream and tick instead of one.
+ */
+export const DEFAULT_TUNNEL_MUX_STREAMS = 4;
+
+/**
  * One tunnel as the proxy sees it: an HTTP/2 client session to a worker. Emits `close` once it takes no
  * new streams (GOAWAY sent or received, PINGs unanswered, socket gone); streams in flight after a
  * GOAWAY still finish on `session`.
@@ -39,7 +48,8 @@ export class ProxyTunnel extends TunnelEnd<http2.ClientHttp2Session> {
   readonly workerId: string;
   /** Features the worker announced when it dialled (`x-switchyard-features`; `TunnelFeatures` values). */
   readonly features: ReadonlySet<string>;
-  #mux: MuxClient | undefined = undefined;
+  /** Mux streams opened so far (closed ones dropped when the next opens). */
+  #muxes: MuxClient[] = [];
 
   /**
    * @param features the worker's announced features. @default none
@@ -56,22 +66,34 @@ export class ProxyTunnel extends TunnelEnd<http2.ClientHttp2Session> {
     this.workerId = workerId;
     this.features = new Set(features);
     // The mux stream would keep a closing session open forever: it ends with the calls on it.
-    this.on('close', () => this.#mux?.close());
+    this.on('close', () => {
+      for (const mux of this.#muxes) mux.close();
+    });
   }
 
   /**
-   * The framed tunnel of this tunnel (issue 12): calls relayed over it (relayStream with it as the
-   * upstream session) share one HTTP/2 stream instead of one each. Opened on first use and again after
-   * it was lost or closed; `options` apply when it is opened. Use only when `features` has
-   * TunnelFeatures.mux. Once the tunnel closes (GOAWAY), the mux takes no new calls and its stream ends
-   * after the last one.
+   * The framed tunnel for the next call (issue 12): calls relayed over it (relayStream with it as the
+   * upstream session) share an HTTP/2 stream instead of one each. An open mux without calls is reused;
+   * else another one is opened while there are fewer than `streams`, so concurrent calls spread over
+   * up to `streams` mux streams (DEFAULT_TUNNEL_MUX_STREAMS); at the bound, the one with the fewest open
+   * calls. A mux lost or closed is replaced the same way; `options` apply to a mux when it is opened.
+   * Use only when `features` has TunnelFeatures.mux. Once the tunnel closes (GOAWAY), its muxes take no
+   * new calls and their streams end after their last.
+   * @param streams mux streams at most (at least 1). @default DEFAULT_TUNNEL_MUX_STREAMS
    * @throws like `session.request()` when the tunnel takes no new streams.
    */
-  mux(options?: MuxOptions): MuxClient {
-    const current = this.#mux;
-    if (current !== undefined && !current.closed) return current;
+  mux(options?: MuxOptions, streams = DEFAULT_TUNNEL_MUX_STREAMS): MuxClient {
+    let best: MuxClient | undefined;
+    let open = 0;
+    for (const mux of this.#muxes) {
+      if (mux.closed) continue;
+      open++;
+      if (best === undefined || mux.openCalls < best.openCalls) best = mux;
+    }
+    if (best !== undefined && (best.openCalls === 0 || open >= streams)) return best;
     const mux = openTunnelMux(this.session, options);
-    this.#mux = mux;
+    if (open < this.#muxes.length) this.#muxes = this.#muxes.filter((m) => !m.closed);
+    this.#muxes.push(mux);
     return mux;
   }
 }

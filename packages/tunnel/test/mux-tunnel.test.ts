@@ -128,4 +128,26 @@ describe('framed tunnel opened by ProxyTunnel.mux()', () => {
     await until(() => client.destroyed, 5000, 'the proxy end ended too');
     resetFirst = false;
   });
+
+  test('should spread concurrent calls over up to `streams` mux streams, reusing an idle one', async () => {
+    const before = servers.length;
+    const first = proxyTunnel.mux(undefined, 2);
+    assert.equal(proxyTunnel.mux(undefined, 2), first, 'an idle mux is reused');
+    const a = first.request(grpcHeaders('/a'));
+    const second = proxyTunnel.mux(undefined, 2);
+    assert.notEqual(second, first, 'every open mux has calls: another one opens');
+    const b = second.request(grpcHeaders('/b'));
+    assert.equal(proxyTunnel.mux(undefined, 2), first, 'at the bound, one with the fewest calls');
+    const c = first.request(grpcHeaders('/c'));
+    assert.equal(proxyTunnel.mux(undefined, 2), second, 'at the bound, the one with the fewest calls');
+    const calls = [a, b, c];
+    const statuses = calls.map(async (call) => {
+      call.resume();
+      const [trailers] = (await once(call, 'trailers')) as [http2.IncomingHttpHeaders];
+      return trailers['grpc-status'];
+    });
+    for (const call of calls) call.end('x');
+    assert.deepEqual(await Promise.all(statuses), ['0', '0', '0']);
+    assert.equal(servers.length, before + 2, 'two mux streams on the worker');
+  });
 });

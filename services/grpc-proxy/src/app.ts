@@ -143,6 +143,7 @@ export class GrpcProxy {
       metrics,
       onCallEnd: deps.onCallEnd,
       tunnelMux: config.tunnelMux,
+      tunnelMuxStreams: config.tunnelMuxStreams,
     });
     this.#calls = calls;
     const http1 = new Http1Responder({ control, logger, resumer, absorb });

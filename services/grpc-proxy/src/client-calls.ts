@@ -174,6 +174,8 @@ export interface ClientCallsDeps {
    * TunnelFeatures.mux. @default false: an HTTP/2 stream of the tunnel per call
    */
   tunnelMux?: boolean;
+  /** Mux streams per tunnel at most (ProxyTunnel.mux). @default DEFAULT_TUNNEL_MUX_STREAMS */
+  tunnelMuxStreams?: number;
 }
 
 /** Handles the client listener's HTTP/2 streams; see the file comment. */
@@ -189,6 +191,7 @@ export class ClientCalls {
   readonly #openCalls: OpenCalls;
   readonly #keyConnections: KeyConnections;
   readonly #tunnelMux: boolean;
+  readonly #tunnelMuxStreams: number | undefined;
   #closing = false;
   readonly #metrics: FrontEndMetrics;
   readonly #onCallEnd: ((call: CallEnd) => void) | undefined;
@@ -199,6 +202,7 @@ export class ClientCalls {
     this.#metrics = deps.metrics;
     this.#onCallEnd = deps.onCallEnd;
     this.#tunnelMux = deps.tunnelMux === true;
+    this.#tunnelMuxStreams = deps.tunnelMuxStreams;
     this.#control = deps.control;
     this.#log = deps.logger;
     this.#tunnels = deps.tunnels;
@@ -401,7 +405,7 @@ export class ClientCalls {
   #upstreamOf(tunnel: ProxyTunnel): RelayUpstreamSession {
     if (!this.#tunnelMux || !tunnel.features.has(TunnelFeatures.mux)) return tunnel.session;
     try {
-      return tunnel.mux();
+      return tunnel.mux(undefined, this.#tunnelMuxStreams);
     } catch {
       // The tunnel takes no new streams: its session's request() throws too, and the relay answers SY_TUNNEL_LOST.
       return tunnel.session;

@@ -89,6 +89,15 @@ export const ProxyConfigSchema = z
       .describe(
         "Relay gRPC calls over framed tunnels (issue 12): to a worker that announced feature `mux` (its own SWITCHYARD_TUNNEL_MUX on), every call travels as frames on one HTTP/2 stream of the worker's tunnel instead of a stream of its own. Off: one HTTP/2 stream per call.",
       ),
+    tunnelMuxStreams: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(4)
+      .describe(
+        "With SWITCHYARD_TUNNEL_MUX: mux streams (HTTP/2 streams of a worker's tunnel) the tunnel's calls spread over, at most; another is opened when every open one has calls. Each carries at most one tunnel stream window (SWITCHYARD_HTTP2_STREAM_WINDOW_BYTES here, 1 MiB on the worker) per round trip for its calls together, so a tunnel with a long round trip and bulky streams wants more; memory stays bounded by each call's own 1 MiB window.",
+      ),
     redisUrl: z.string().url().optional().describe('Redis for rate limits (redis://host:port). Unset: no rate limit.'),
     rateLimitPerMinute: z
       .number()
