@@ -48,6 +48,12 @@ export function contextFromHeaders(
   return propagation.extract(base, headers);
 }
 
+/**
+ * A W3C trace-context `traceparent` of version 00 as the propagator accepts it, with nothing around it:
+ * lower-case hex, trace ID and parent ID not all zeros (https://www.w3.org/TR/trace-context/#traceparent-header).
+ */
+const CANONICAL_TRACEPARENT = /^00-(?!0{32})[\da-f]{32}-(?!0{16})[\da-f]{16}-[\da-f]{2}$/;
+
 /** Whether the configured sampler follows a remote parent's sampled flag (set by `startTelemetry`). */
 let parentBasedSampler = true;
 
@@ -69,7 +75,15 @@ export function setParentBasedSampler(parentBased: boolean): void {
 export function remoteParentToFollow(
   headers: Readonly<Record<string, string | string[] | undefined>>,
 ): Context | undefined {
-  if (headers.traceparent === undefined) return undefined;
+  const traceparent = headers.traceparent;
+  if (traceparent === undefined) return undefined;
+  // Most calls carry a well-formed version-00 header whose flags say "not sampled" (the front end
+  // samples 1%): read the flag off it without the propagator, which would build a span context and a
+  // context only to be dropped. Anything else (sampled, another version, odd spacing, invalid) takes
+  // the propagator's full path below.
+  if (parentBasedSampler && typeof traceparent === 'string' && CANONICAL_TRACEPARENT.test(traceparent)) {
+    if ((Number.parseInt(traceparent.slice(53), 16) & TraceFlags.SAMPLED) === 0) return undefined;
+  }
   const ctx = propagation.extract(ROOT_CONTEXT, headers);
   const parent = trace.getSpanContext(ctx);
   if (parentBasedSampler && parent !== undefined && (parent.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;

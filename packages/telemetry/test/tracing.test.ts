@@ -115,6 +115,24 @@ describe('tracing without an exporter', () => {
     const malformed = remoteParentToFollow({ traceparent: 'ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00' });
     assert.notEqual(malformed, undefined);
     assert.equal(trace.getSpanContext(malformed ?? context.active()), undefined);
+    // All-zero IDs are invalid (W3C): no parent, though the flags say "not sampled".
+    for (const invalid of [
+      '00-00000000000000000000000000000000-b7ad6b7169203331-00',
+      '00-0af7651916cd43dd8448eb211c80319c-0000000000000000-00',
+      '00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-00',
+    ]) {
+      const ctx = remoteParentToFollow({ traceparent: invalid });
+      assert.notEqual(ctx, undefined, invalid);
+      assert.equal(trace.getSpanContext(ctx ?? context.active()), undefined, invalid);
+    }
+    // Flags other than 00/01: the sampled bit decides (03 sampled, 02 not).
+    assert.equal(remoteParentToFollow({ traceparent: UNSAMPLED.replace(/-00$/, '-02') }), undefined);
+    const flagged = remoteParentToFollow({ traceparent: SAMPLED.replace(/-01$/, '-03') });
+    assert.equal(trace.getSpanContext(flagged ?? context.active())?.traceId, '0af7651916cd43dd8448eb211c80319c');
+    // Not the canonical form (a space around it, a later version): the propagator decides, as before.
+    assert.equal(remoteParentToFollow({ traceparent: ` ${UNSAMPLED}` }), undefined);
+    const later = remoteParentToFollow({ traceparent: `01-${SAMPLED.slice(3)}-extra` });
+    assert.equal(trace.getSpanContext(later ?? context.active())?.traceId, '0af7651916cd43dd8448eb211c80319c');
   });
 
   test('grpcMethodOf splits /package.Service/Method and refuses other paths', () => {
