@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { inheritedEnv, launchRegions, type RegionsLaunch } from '@switchyard/region-launcher';
-import { RECEIVED_TRACEPARENT_HEADER } from '@switchyard/sample-functions';
+import { RECEIVED_TRACEPARENT_HEADER, WANT_RECEIVED_TRACEPARENT_HEADER } from '@switchyard/sample-functions';
 import { echoClient, sleep, unary } from '../services/worker/test/helpers.ts';
 import { adminApi } from './admin-api.ts';
 import { assertChild, Collector, clientTrace, Kind, one, parseTraceparent } from './otlp-collector.ts';
@@ -101,7 +101,11 @@ describe('traces across processes (OTLP/HTTP collector)', () => {
     let second: ReturnType<typeof clientTrace>;
     let secondReceived: unknown;
     try {
-      const md = { authorization: `Bearer ${apiKey}`, 'function-id': echoFn.functionId };
+      const md = {
+        authorization: `Bearer ${apiKey}`,
+        'function-id': echoFn.functionId,
+        [WANT_RECEIVED_TRACEPARENT_HEADER]: '1',
+      };
       const first = await unary(echo, {}, { ...md, traceparent: client.traceparent }, { deadlineMs: 20_000 });
       received = first.headers.get(RECEIVED_TRACEPARENT_HEADER)[0];
       // A second call on the same connection: the pinned fast path (no allocation), still traced.
@@ -292,6 +296,7 @@ describe('traces across processes (OTLP/HTTP collector)', () => {
       const md = {
         authorization: `Bearer ${apiKey}`,
         'function-id': echoFn.functionId,
+        [WANT_RECEIVED_TRACEPARENT_HEADER]: '1',
         traceparent: client.traceparent,
       };
       received = (await unary(echo, {}, md, { deadlineMs: 20_000 })).headers.get(RECEIVED_TRACEPARENT_HEADER)[0];

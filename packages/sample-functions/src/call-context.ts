@@ -9,9 +9,17 @@ import { ContainerHeaders } from '@switchyard/protocol';
 export const ECHO_HEADER_PREFIX = 'x-echo-';
 /**
  * Initial-metadata key under which both sample functions return the W3C `traceparent` they received
- * (so tests see the trace context reach the container).
+ * (so tests see the trace context reach the container), when the call asked with
+ * {@link WANT_RECEIVED_TRACEPARENT_HEADER}.
  */
 export const RECEIVED_TRACEPARENT_HEADER = 'x-received-traceparent';
+/**
+ * Request metadata key (any value) asking for the received `traceparent` back as
+ * {@link RECEIVED_TRACEPARENT_HEADER}. Opt-in: a function that answered every traced call with one more
+ * header, a new value each call, would add work to the traced path alone and make the overhead
+ * benches (`npm run bench -- telemetry-pair`) charge it to tracing.
+ */
+export const WANT_RECEIVED_TRACEPARENT_HEADER = 'x-want-received-traceparent';
 
 /** Request metadata keys with this prefix come back as trailers. */
 export const ECHO_TRAILER_PREFIX = 'x-trailer-';
@@ -24,7 +32,7 @@ const MAX_TRACKED_SESSIONS = 100_000;
 export interface CallContext {
   /** The nvcf-reqid header, '' if absent. */
   readonly requestId: string;
-  /** x-echo-* entries, and the received `traceparent` as {@link RECEIVED_TRACEPARENT_HEADER}, to send as initial metadata. */
+  /** x-echo-* entries, and the received `traceparent` as {@link RECEIVED_TRACEPARENT_HEADER} when asked, to send as initial metadata. */
   readonly headers: grpc.Metadata;
   /** x-trailer-* entries, to send as trailers. */
   readonly trailers: grpc.Metadata;
@@ -55,8 +63,10 @@ export function callContext(call: ServerCallLike): CallContext {
   if (call.cancelled) controller.abort();
   const value = call.metadata.get(ContainerHeaders.requestId)[0];
   const headers = copyPrefixed(call.metadata, ECHO_HEADER_PREFIX);
-  const traceparent = call.metadata.get('traceparent')[0];
-  if (typeof traceparent === 'string') headers.set(RECEIVED_TRACEPARENT_HEADER, traceparent);
+  if (call.metadata.get(WANT_RECEIVED_TRACEPARENT_HEADER).length > 0) {
+    const traceparent = call.metadata.get('traceparent')[0];
+    if (typeof traceparent === 'string') headers.set(RECEIVED_TRACEPARENT_HEADER, traceparent);
+  }
   return {
     requestId: typeof value === 'string' ? value : '',
     headers,

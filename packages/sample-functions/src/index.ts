@@ -7,6 +7,7 @@ export {
   ECHO_TRAILER_PREFIX,
   RECEIVED_TRACEPARENT_HEADER,
   REQUESTED_FAILURE_MESSAGE,
+  WANT_RECEIVED_TRACEPARENT_HEADER,
 } from './call-context.ts';
 export type { EchoRequest, EchoResponse } from './echo-server.ts';
 export { startEchoServer } from './echo-server.ts';
