@@ -27,7 +27,6 @@ export {
   MUX_DIRECT_DATA_BYTES,
   MUX_FLAG_END_STREAM,
   MUX_FRAME_HEADER_BYTES,
-  MUX_JOIN_DATA_BYTES,
   MuxFrameDecoder,
   MuxFrameError,
   MuxFrameErrorCode,
