@@ -27,7 +27,6 @@ export {
   MUX_DIRECT_DATA_BYTES,
   MUX_FLAG_END_STREAM,
   MUX_FRAME_HEADER_BYTES,
-  MUX_JOIN_DATA_BYTES,
   MuxFrameDecoder,
   MuxFrameError,
   MuxFrameErrorCode,
@@ -38,7 +37,7 @@ export {
 export type { MuxRespondOptions } from './mux-server.ts';
 export { MuxServer, MuxServerStream } from './mux-server.ts';
 export type { MuxConfig, MuxOptions } from './mux-session.ts';
-export { MuxSession, muxConfigOf } from './mux-session.ts';
+export { MUX_WRITE_BUFFER_BYTES, MuxSession, muxConfigOf } from './mux-session.ts';
 export { MUX_INITIAL_WINDOW_BYTES, MuxStream, MuxStreamResetError, MuxStreamStateError } from './mux-stream.ts';
 export type { MuxCallHandler } from './mux-tunnel.ts';
 export { isTunnelMuxStream, openTunnelMux, serveTunnelMux } from './mux-tunnel.ts';

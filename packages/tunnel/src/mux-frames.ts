@@ -2,7 +2,7 @@
 // Each frame is `[u32 call id][u8 type][u32 payload length][payload]` (big endian). The writer appends
 // frames to one batch buffer, large DATA payloads passed on uncopied (one writev of the mux stream per
 // tick); the decoder takes the mux stream's chunks as they come, split anywhere, and hands DATA on as
-// views of them, joining only a frame of up to 64 KiB split across chunks.
+// views of them (no copy).
 
 /** Frame types of the mux (the `u8 type` field). */
 export const MuxFrameType = {
@@ -284,8 +284,8 @@ export interface MuxFrameHandler {
     list: string[],
   ): void;
   /**
-   * DATA of call `id`: a view of the chunk it came in, or when split across chunks, joined (up to the
-   * decoder's join bound) or in pieces as they come (views of those chunks), `last` true on its last.
+   * DATA of call `id`, as it arrives: a frame split across chunks of the mux stream comes in pieces
+   * (views of those chunks), `last` true on its last piece.
    */
   onData(id: number, chunk: Buffer, last: boolean): void;
   /** END of call `id`. */
@@ -317,18 +317,9 @@ export function parseHeaderList(payload: Buffer): string[] | undefined {
 }
 
 /**
- * DATA frames split across chunks of the mux stream are joined into one buffer up to this payload
- * (bytes). node:http2 hands a stream's data on in pieces of its 16 KiB DATA frames, so a mux frame of a
- * 16 KiB message usually straddles two: joined, the call gets one chunk (one write downstream) as it
- * would from an HTTP/2 stream of its own, for a 16 KiB copy; larger frames go on piece by piece.
- */
-export const MUX_JOIN_DATA_BYTES = 64 * 1024;
-
-/**
  * Decodes the mux stream's chunks, split anywhere (a frame across chunks, several frames in one), into
- * calls of a {@link MuxFrameHandler}. A frame within one chunk is passed as a view of it; a frame split
- * across chunks is copied once, into a buffer of its length, except DATA larger than the join bound
- * (handed on in pieces). After a malformed
+ * calls of a {@link MuxFrameHandler}. A frame within one chunk is passed as a view of it; only a
+ * non-DATA frame split across chunks is copied (once, into a buffer of its length). After a malformed
  * frame (or {@link MuxFrameDecoder.stop}) the decoder ignores all further input.
  */
 export class MuxFrameDecoder {
@@ -342,24 +333,12 @@ export class MuxFrameDecoder {
   #remaining = 0;
   #acc: Buffer = EMPTY;
   #accFill = 0;
-  /** The frame in progress is DATA handed on piece by piece (too large to join). */
-  #streaming = false;
   #stopped = false;
-  readonly #joinDataBytes: number;
 
-  /**
-   * @param maxPayloadBytes a longer frame is malformed. @default 1 MiB
-   * @param joinDataBytes a DATA frame split across chunks is joined (copied once) when its payload is at
-   *   most this long, else handed on in pieces as they come. @default MUX_JOIN_DATA_BYTES
-   */
-  constructor(
-    handler: MuxFrameHandler,
-    maxPayloadBytes = DEFAULT_MAX_MUX_FRAME_PAYLOAD_BYTES,
-    joinDataBytes = MUX_JOIN_DATA_BYTES,
-  ) {
+  /** @param maxPayloadBytes a longer frame is malformed. @default 1 MiB */
+  constructor(handler: MuxFrameHandler, maxPayloadBytes = DEFAULT_MAX_MUX_FRAME_PAYLOAD_BYTES) {
     this.#handler = handler;
     this.#maxPayloadBytes = maxPayloadBytes;
-    this.#joinDataBytes = joinDataBytes;
   }
 
   /** True once stopped or failed: input is ignored. */
@@ -404,22 +383,21 @@ export class MuxFrameDecoder {
           if (e !== undefined) return this.#fail(e);
           continue;
         }
-        if (size - at >= this.#remaining) {
+        if (this.#type !== MuxFrameType.DATA && size - at >= this.#remaining) {
           const end = at + this.#remaining;
           const e = this.#complete(chunk.subarray(at, end));
           at = end;
           if (e !== undefined) return this.#fail(e);
           continue;
         }
-        this.#streaming = this.#type === MuxFrameType.DATA && this.#remaining > this.#joinDataBytes;
-        if (!this.#streaming) {
+        if (this.#type !== MuxFrameType.DATA) {
           this.#acc = Buffer.allocUnsafe(this.#remaining);
           this.#accFill = 0;
         }
       }
       const n = Math.min(this.#remaining, size - at);
       this.#remaining -= n;
-      if (this.#streaming) {
+      if (this.#type === MuxFrameType.DATA) {
         const last = this.#remaining === 0;
         if (last) this.#inFrame = false;
         this.#handler.onData(this.#id, chunk.subarray(at, at + n), last);

@@ -1,7 +1,8 @@
 // One call of a framed tunnel (issue 12) as each end sees it: an EventEmitter that behaves, for what
 // relayStream uses, like an Http2Stream: 'data'/'end'/'close'/'drain'/'error', write/end/pause/resume,
 // close(code), rstCode, closed/destroyed/writableEnded/readableEnded. Flow control is per call: the
-// sender spends credit on DATA (write() false once spent, 'drain' when WINDOW frames return it); the
+// sender spends credit on DATA (write() false once spent, 'drain' when WINDOW frames return it; also
+// false while the mux has too much unsent, 'drain' once it went out); the
 // receiver returns credit as its consumer takes the data (emitted while not paused, or on resume()).
 
 import { EventEmitter } from 'node:events';
@@ -23,6 +24,13 @@ export interface MuxStreamOwner {
   forget(stream: MuxStream): void;
   /** Emits 'close' of `stream` on setImmediate (one per batch of closing calls), via emitClose(). */
   closeLater(stream: MuxStream): void;
+  /**
+   * True while the mux has more unsent bytes than it wants buffered: a call's write() then says false
+   * (as an HTTP/2 stream's does past its high-water mark) and waits for {@link MuxStream.muxDrained}.
+   */
+  readonly congested: boolean;
+  /** `stream` wants muxDrained() once the mux is no longer congested. */
+  awaitDrain(stream: MuxStream): void;
   /**
    * Credit is returned once this much is due (bytes; half the receive window, as HTTP/2 stacks do), so a
    * call whose body fits in the window sends no WINDOW frame.
@@ -256,6 +264,14 @@ export class MuxStream extends EventEmitter {
     }
   }
 
+  /** The mux is no longer congested: 'drain' if write() said false and credit is left. */
+  muxDrained(): void {
+    if (this.#needDrain && !this.closed && this.#pending === undefined && this.#sendCredit > 0) {
+      this.#needDrain = false;
+      this.emit('drain');
+    }
+  }
+
   #sendData(chunk: Buffer): void {
     this.#sendCredit -= chunk.length;
     this.owner.frames().data(this.id, chunk);
@@ -273,8 +289,13 @@ export class MuxStream extends EventEmitter {
       const credit = this.#sendCredit;
       if (data.length <= credit) {
         if (data.length > 0) this.#sendData(data);
-        if (this.#sendCredit > 0) return true;
         this.#needDrain = true;
+        if (this.#sendCredit === 0) return false;
+        if (!this.owner.congested) {
+          this.#needDrain = false;
+          return true;
+        }
+        this.owner.awaitDrain(this);
         return false;
       }
       if (credit > 0) this.#sendData(data.subarray(0, credit));

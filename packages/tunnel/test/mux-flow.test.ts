@@ -5,9 +5,16 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import http2 from 'node:http2';
+import { Duplex } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { MuxClientStream, MuxServerStream, MuxStream } from '../src/index.ts';
+import {
+  MUX_WRITE_BUFFER_BYTES,
+  MuxClient,
+  type MuxClientStream,
+  type MuxServerStream,
+  type MuxStream,
+} from '../src/index.ts';
 import { until } from './helpers.ts';
 import {
   grpcHeaders,
@@ -213,5 +220,37 @@ describe('framed tunnel flow control', () => {
       // 64 x (HEADERS, DATA, END) written in the tick they were made, in one write.
       assert.equal(writes, 1);
     });
+  });
+
+  test("a call's write() should say false while the mux holds MUX_WRITE_BUFFER_BYTES unsent, and drain once they went out", async () => {
+    const callbacks: (() => void)[] = [];
+    const duplex = new Duplex({
+      read() {},
+      write(_chunk, _encoding, callback) {
+        callbacks.push(callback);
+      },
+    });
+    const client = new MuxClient(duplex);
+    const call = client.request(grpcHeaders());
+    client.onWindow(call.id, MiB);
+    let accepted = 0;
+    while (accepted < MiB) {
+      accepted += 16 * KiB;
+      if (!call.write(chunkOf(0, 16 * KiB))) break;
+    }
+    assert.ok(
+      accepted >= MUX_WRITE_BUFFER_BYTES - 16 * KiB && accepted <= MUX_WRITE_BUFFER_BYTES,
+      `write() said false after ${accepted} bytes, with credit left`,
+    );
+    assert.ok(call.sendCreditBytes > 0);
+    let drained = false;
+    call.once('drain', () => {
+      drained = true;
+    });
+    await sleep(10);
+    assert.equal(drained, false, 'no drain while the bytes are not sent');
+    while (callbacks.length > 0) (callbacks.shift() as () => void)();
+    await until(() => drained, 2000, "the call's drain");
+    client.destroy();
   });
 });

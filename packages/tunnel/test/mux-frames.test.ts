@@ -8,7 +8,6 @@ import {
   MUX_DIRECT_DATA_BYTES,
   MUX_FLAG_END_STREAM,
   MUX_FRAME_HEADER_BYTES,
-  MUX_JOIN_DATA_BYTES,
   MuxFrameDecoder,
   MuxFrameErrorCode,
   type MuxFrameHandler,
@@ -221,39 +220,6 @@ describe('mux frames', () => {
       frames.map((f) => f.type),
       ['data', 'end'],
     );
-  });
-
-  test('a DATA frame split across chunks is handed on joined up to the join bound, else in pieces', () => {
-    for (const [bytes, pieces] of [
-      [16 * 1024, 1],
-      [MUX_JOIN_DATA_BYTES, 1],
-      [MUX_JOIN_DATA_BYTES + 1, 2],
-    ] as const) {
-      const writer = new MuxFrameWriter();
-      const body = Buffer.alloc(bytes, 5);
-      writer.data(1, body);
-      const all = writer.take() as Buffer;
-      const seen: [number, boolean][] = [];
-      const { handler } = collector();
-      handler.onData = (_id, chunk, last) => {
-        seen.push([chunk.length, last]);
-        assert.ok(chunk.every((b) => b === 5));
-      };
-      const decoder = new MuxFrameDecoder(handler);
-      const cut = 16 * 1024;
-      assert.equal(decoder.push(all.subarray(0, cut)), undefined);
-      assert.equal(decoder.push(all.subarray(cut)), undefined);
-      assert.deepEqual(
-        seen,
-        pieces === 1
-          ? [[bytes, true]]
-          : [
-              [cut - MUX_FRAME_HEADER_BYTES, false],
-              [bytes - cut + MUX_FRAME_HEADER_BYTES, true],
-            ],
-        `${bytes} bytes`,
-      );
-    }
   });
 
   test('DATA larger than the largest payload is split into frames the decoder accepts', () => {
