@@ -137,7 +137,7 @@ export class WebSocketGateway {
     socket.on('error', () => undefined);
     this.#open.add(socket);
     const call = new WebSocketTrace(req);
-    socket.once('close', () => {
+    onSocketClose(socket, () => {
       this.#open.delete(socket);
       call.end(answerStatus.get(socket));
     });
@@ -173,7 +173,7 @@ export class WebSocketGateway {
       // A place among the key's open WebSockets, given back when the socket closes (issue 11 item 2).
       const release = this.#deps.keyWebSockets ? this.#deps.keyWebSockets.acquire(auth.key.keyId) : () => {};
       if (!release) throw new SwitchyardError('SY_KEY_WEBSOCKETS_EXCEEDED');
-      socket.once('close', release);
+      onSocketClose(socket, release);
       // Ends the WebSocket if its key is revoked (or control data goes stale) while it is open (issue 8).
       signal = this.#deps.openCalls.track(auth.key.keyId, auth.fn.functionId, socket);
       bound = await this.#bind(auth, requestedSessionId(req.headers), Boolean(credentials.versionId));
@@ -193,7 +193,7 @@ export class WebSocketGateway {
     const holder = new WebSocketHolder(socket);
     const { sessions } = this.#deps;
     sessions.hold(session, holder);
-    socket.once('close', () => sessions.release(session, holder));
+    onSocketClose(socket, () => sessions.release(session, holder));
     if (holder.closed) {
       sessions.release(session, holder);
       return;
@@ -286,7 +286,7 @@ export class WebSocketGateway {
         call.tunnelAnswered('switched');
         answerStatus.set(socket, 101);
         socket.write(responseHead(101, { upgrade: WEBSOCKET, connection: 'Upgrade' }, headers, ours));
-        socket.once('close', this.#deps.metrics.connectionOpened(ClientProtocol.websocket));
+        onSocketClose(socket, this.#deps.metrics.connectionOpened(ClientProtocol.websocket));
         holder.ending = splice(socket, stream, head, call);
         return;
       }
@@ -298,7 +298,7 @@ export class WebSocketGateway {
       stream.pipe(socket);
       // Nothing more goes to the container: our side ends, so the stream closes once its answer did.
       stream.end();
-      socket.once('close', () => {
+      onSocketClose(socket, () => {
         if (!stream.closed) stream.close(NGHTTP2_CANCEL);
       });
     });
@@ -307,7 +307,7 @@ export class WebSocketGateway {
       if (answered || socket.destroyed) return;
       writeError(socket, 'SY_TUNNEL_LOST', cors);
     });
-    socket.once('close', () => {
+    onSocketClose(socket, () => {
       if (!answered && !stream.closed) stream.close(NGHTTP2_CANCEL);
     });
   }
@@ -389,7 +389,7 @@ function splice(
     socket.end(closeFrame(code, reason));
     setTimeout(() => socket.destroy(), 5_000).unref();
   };
-  socket.once('close', () => {
+  onSocketClose(socket, () => {
     if (stream.closed || stream.destroyed) return;
     if (socket.errored) {
       stream.close(NGHTTP2_CANCEL);
@@ -410,6 +410,28 @@ function splice(
     setTimeout(() => socket.destroy(), 5_000).unref();
   });
   return goAway;
+}
+
+const kClosers = Symbol('switchyard.closers');
+
+/**
+ * Runs `fn` once when `socket` closes (as `socket.once('close', fn)` would: never if it already has),
+ * after the functions registered before it. Every concern of this file shares one 'close' listener:
+ * an upgraded socket also carries node:http's, pipe()'s, the listener bounds' and the key caps', which
+ * passed EventEmitter's leak warning (11 listeners) on every WebSocket.
+ */
+function onSocketClose(socket: Duplex, fn: () => void): void {
+  const holder = socket as Duplex & { [kClosers]?: (() => void)[] };
+  let closers = holder[kClosers];
+  if (closers === undefined) {
+    const list: (() => void)[] = [];
+    closers = list;
+    holder[kClosers] = list;
+    socket.once('close', () => {
+      for (const close of list) close();
+    });
+  }
+  closers.push(fn);
 }
 
 /** An unmasked close frame (RFC 6455 5.5.1) with `code` and a short UTF-8 `reason` (< 124 bytes). */
