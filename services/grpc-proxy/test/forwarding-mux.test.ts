@@ -156,7 +156,7 @@ describe('a mux proxy and a worker without the switch', () => {
   before(async () => {
     await h.start();
     proxy = await h.addProxy({ tunnelMux: true });
-    worker = await h.addWorker();
+    worker = await h.addWorker({ tunnelMux: false });
   });
   after(async () => {
     await h.stop();
