@@ -85,9 +85,9 @@ export const ProxyConfigSchema = z
       ),
     tunnelMux: z
       .boolean()
-      .default(false)
+      .default(true)
       .describe(
-        "Relay gRPC calls over framed tunnels (issue 12): to a worker that announced feature `mux` (its own SWITCHYARD_TUNNEL_MUX on), every call travels as frames on one HTTP/2 stream of the worker's tunnel instead of a stream of its own. Off: one HTTP/2 stream per call.",
+        "Relay gRPC calls over framed tunnels (issue 12, on by default): to a worker that announced feature `mux` (its own SWITCHYARD_TUNNEL_MUX on), calls travel as frames on a few HTTP/2 streams of the worker's tunnel (SWITCHYARD_TUNNEL_MUX_STREAMS) instead of a stream each; to a worker that did not, one stream per call as before. Off: one HTTP/2 stream per call.",
       ),
     tunnelMuxStreams: z
       .number()

@@ -1,7 +1,7 @@
 // G4 over framed tunnels (issue 12, SWITCHYARD_TUNNEL_MUX on the proxy and the worker): the call
 // shapes of forwarding.test.ts pass unchanged while the calls travel as frames on the mux streams of
-// the worker's tunnel (a few, not a stream each); a proxy with the switch on keeps a stream per call to a
-// worker without it.
+// the worker's tunnel (a few, not a stream each); with the switch off on either side (an older release
+// in a rolling upgrade), a stream per call as before.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -156,7 +156,7 @@ describe('a mux proxy and a worker without the switch', () => {
   before(async () => {
     await h.start();
     proxy = await h.addProxy({ tunnelMux: true });
-    worker = await h.addWorker();
+    worker = await h.addWorker({ tunnelMux: false });
   });
   after(async () => {
     await h.stop();
@@ -169,6 +169,35 @@ describe('a mux proxy and a worker without the switch', () => {
       assert.equal(first.error, undefined, first.error?.message);
       const before = tunnelStreamsOpened(proxy, worker);
       assert.equal(before.mux, false);
+      const second = await unary(client, { payload: Buffer.from('b') }, h.metadata());
+      assert.equal(second.response?.payload.toString(), 'b');
+      assert.equal(tunnelStreamsOpened(proxy, worker).streams, before.streams + 1);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+describe('a proxy with the switch off and a worker with it on (the default)', () => {
+  const h = new RegionHarness();
+  let proxy: HarnessProxy;
+  let worker: HarnessWorker;
+  before(async () => {
+    await h.start();
+    proxy = await h.addProxy({ tunnelMux: false });
+    worker = await h.addWorker();
+  });
+  after(async () => {
+    await h.stop();
+  });
+
+  test('should keep an HTTP/2 stream per call though the worker announced the mux', async () => {
+    const client = newChannel(proxy.address);
+    try {
+      const first = await unary(client, { payload: Buffer.from('a') }, h.metadata());
+      assert.equal(first.error, undefined, first.error?.message);
+      const before = tunnelStreamsOpened(proxy, worker);
+      assert.equal(before.mux, true);
       const second = await unary(client, { payload: Buffer.from('b') }, h.metadata());
       assert.equal(second.response?.payload.toString(), 'b');
       assert.equal(tunnelStreamsOpened(proxy, worker).streams, before.streams + 1);

@@ -64,9 +64,9 @@ export const WorkerConfigSchema = z
     ...metricsFields,
     tunnelMux: z
       .boolean()
-      .default(false)
+      .default(true)
       .describe(
-        'Serve framed tunnels (issue 12): announce feature `mux` on each tunnel and take the calls a front end frames on one HTTP/2 stream of it (a front end uses it only with its own SWITCHYARD_TUNNEL_MUX on). Off: one HTTP/2 stream per call.',
+        'Serve framed tunnels (issue 12, on by default): announce feature `mux` on each tunnel and take the calls a front end frames on a few HTTP/2 streams of it (a front end uses them only with its own SWITCHYARD_TUNNEL_MUX on). Off: the front ends open one HTTP/2 stream of the tunnel per call, as a worker of an older release needs.',
       ),
     heartbeatIntervalMs: z
       .number()
