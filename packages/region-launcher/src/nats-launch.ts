@@ -149,39 +149,58 @@ export async function waitNatsReady(
 
 /**
  * Resolves once every server names the same JetStream meta leader and the leader lists every other
- * server as a meta peer, twice in a row (at once for a standalone server). Each region elects its own leader before the gateways join; the groups then
- * merge, and the leader changes a few times: a bucket created meanwhile fails, so services wait.
+ * server as a meta peer, twice in a row (at once for a standalone server). Each region elects its own
+ * leader before the gateways join; the groups then merge, and the leader changes a few times: a bucket
+ * created meanwhile fails, so services wait. With `group`, a server the leader still does not list as a
+ * peer after `stallMs` ({@link NATS_STALL_MS}; seen on this 2-core machine: a fresh 3-server cluster
+ * whose meta group stayed at size 2 for a minute) is restarted, up to {@link NATS_STALL_RESTARTS}
+ * times; `servers.children` is updated in place.
  * @throws LauncherError `LAUNCHER_NOT_READY` after `timeoutMs`; `LAUNCHER_INTERRUPTED` when `signal` aborts.
  */
-export async function waitNatsFormed(servers: NatsServers, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+export async function waitNatsFormed(
+  servers: NatsServers,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  group?: ChildGroup,
+  stallMs = NATS_STALL_MS,
+): Promise<void> {
   if (!servers.clustered) return;
   const deadline = Date.now() + timeoutMs;
+  const restarts = new Map<string, number>();
   let agreed = 0;
   let last = '';
+  let stalledSince: number | undefined;
   while (Date.now() < deadline && !signal?.aborted) {
-    const views = await Promise.all(
+    const metas = await Promise.all(
       servers.plans.map(async ({ monitorPort }) => {
         try {
           const { body } = await monitor<{
-            meta_cluster?: { leader?: string; cluster_size?: number; replicas?: unknown[] };
+            meta_cluster?: { leader?: string; cluster_size?: number; replicas?: { name?: string }[] };
           }>(monitorPort, '/jsz');
-          const meta = body?.meta_cluster;
-          return `${meta?.leader ?? ''}/${meta?.cluster_size ?? 0}/${meta?.replicas?.length ?? 0}`;
+          return body?.meta_cluster ?? {};
         } catch {
-          return '';
+          return undefined;
         }
       }),
+    );
+    const views = metas.map((m) =>
+      m === undefined ? '' : `${m.leader ?? ''}/${m.cluster_size ?? 0}/${m.replicas?.length ?? 0}`,
     );
     last = views.join(', ');
     // Same leader everywhere. cluster_size is not required to equal the server count: followers, and
     // after a restart with an old store even the leader, may report a stale size for a long time.
-    const leaders = views.map((v) => v.split('/')[0]);
-    const same = leaders[0] !== '' && leaders.every((l) => l === leaders[0]);
+    const leader = metas[0]?.leader ?? '';
+    const same = leader !== '' && metas.every((m) => m?.leader === leader);
     // And the leader knows every other server as a peer (its /jsz lists them): until then a bucket with
     // replicas > 1 may be refused with "no suitable peers for placement".
-    const peersKnown = views.some((v) => Number(v.split('/')[2]) >= servers.plans.length - 1);
+    const peersKnown = metas.some((m) => (m?.replicas?.length ?? 0) >= servers.plans.length - 1);
     agreed = same && peersKnown ? agreed + 1 : 0;
     if (agreed >= 2) return;
+    stalledSince = same && !peersKnown ? (stalledSince ?? Date.now()) : undefined;
+    if (group !== undefined && stalledSince !== undefined && Date.now() - stalledSince >= stallMs) {
+      await restartUnlisted(group, servers, metas, leader, restarts);
+      stalledSince = undefined;
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
   if (signal?.aborted) throw new LauncherError(LauncherErrorCode.interrupted, 'start-up interrupted');
@@ -189,4 +208,27 @@ export async function waitNatsFormed(servers: NatsServers, timeoutMs: number, si
     LauncherErrorCode.notReady,
     `the NATS supercluster did not agree on a JetStream meta leader: ${last}`,
   );
+}
+
+/**
+ * Restarts the servers that meta leader `leader` does not list as peers (by `server_name`), each at
+ * most {@link NATS_STALL_RESTARTS} times (`restarts` counts them by child name).
+ */
+async function restartUnlisted(
+  group: ChildGroup,
+  servers: NatsServers,
+  metas: ({ leader?: string; replicas?: { name?: string }[] } | undefined)[],
+  leader: string,
+  restarts: Map<string, number>,
+): Promise<void> {
+  const leaderIndex = servers.plans.findIndex((p) => p.serverName === leader);
+  const listed = new Set((metas[leaderIndex]?.replicas ?? []).map((r) => r.name));
+  for (const [i, plan] of servers.plans.entries()) {
+    if (i === leaderIndex || listed.has(plan.serverName) || leaderIndex < 0) continue;
+    const old = servers.children[i];
+    if ((restarts.get(old.name) ?? 0) >= NATS_STALL_RESTARTS) continue;
+    restarts.set(old.name, (restarts.get(old.name) ?? 0) + 1);
+    const { child } = await group.restart(old);
+    servers.children[i] = child;
+  }
 }

@@ -320,7 +320,7 @@ export async function launchRegions(options: LaunchRegionsOptions): Promise<Regi
     }
     await waitReady(infra.filter((c) => !nats.children.includes(c)));
     await waitNatsReady(group, nats, timeoutMs, options.signal);
-    await waitNatsFormed(nats, timeoutMs, options.signal);
+    await waitNatsFormed(nats, timeoutMs, options.signal, group);
     await options.prepare?.(nats);
 
     // 2. Per region: api, grpc-proxy, invocation, sample containers. With several regions the first
