@@ -255,8 +255,6 @@ export interface PairPathResult {
   error?: string;
   /** With `--profile`: where B spends more CPU per call than A (markdown). */
   profileDiff?: string;
-  /** From the first window's start to the last one's end on the profiles' clock (`process.hrtime`), us. */
-  measured?: ProfileSpan;
 }
 
 async function runPairPath(path: PairPath, config: TelemetryPairConfig, sink: OtlpSink | undefined, work: string) {
@@ -265,6 +263,8 @@ async function runPairPath(path: PairPath, config: TelemetryPairConfig, sink: Ot
   const port = container.ready.port as number;
   const stacks: PairStack[] = [];
   const profileDir = config.profile ? join(OUT_DIR, 'profiles') : undefined;
+  // From the first window's start to the last one's end on the profiles' clock (`process.hrtime`), us.
+  let measured: ProfileSpan | undefined;
   try {
     process.stderr.write(`bench telemetry-pair: ${path}: starting stacks ${config.modes.join(' and ')}\n`);
     const started = await Promise.allSettled(
@@ -285,7 +285,7 @@ async function runPairPath(path: PairPath, config: TelemetryPairConfig, sink: Ot
       process.stderr.write(`bench telemetry-pair: ${path}: window ${i + 1}/${config.windows}\n`);
       result.windows.push(await measureWindow(a, b, config.windowS));
     }
-    result.measured = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
+    measured = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
     process.stderr.write(`bench telemetry-pair: ${path}: ${result.error}\n`);
@@ -293,15 +293,16 @@ async function runPairPath(path: PairPath, config: TelemetryPairConfig, sink: Ot
     await Promise.all(stacks.map((s) => s.stop()));
     await container.stop();
   }
-  if (profileDir !== undefined && result.measured !== undefined)
-    result.profileDiff = diffProfiles(profileDir, { ...result, measured: result.measured }, stacks, path);
+  if (profileDir !== undefined && measured !== undefined)
+    result.profileDiff = diffProfiles(profileDir, result.windows, measured, stacks, path);
   return result;
 }
 
 /** The profile comparison of both stacks' front end and worker (their files are named by pid). */
 function diffProfiles(
   dir: string,
-  result: PairPathResult & { measured: ProfileSpan },
+  windows: readonly PairWindow[],
+  measured: ProfileSpan,
   stacks: PairStack[],
   path: PairPath,
 ): string {
@@ -316,13 +317,10 @@ function diffProfiles(
     ['worker', 'worker'],
   ] as const) {
     const files = stacks.map((s) => fileOf(s.pids[role]));
-    const calls = (side: 'a' | 'b') => result.windows.reduce((n, w) => n + w[side].calls, 0);
+    const calls = (side: 'a' | 'b') => windows.reduce((n, w) => n + w[side].calls, 0);
     const [a, b] = files;
     if (a === undefined || b === undefined) out.push(`(no profile of the ${name})`);
-    else
-      out.push(
-        renderProfileDiff(name, { file: a, calls: calls('a') }, { file: b, calls: calls('b') }, result.measured),
-      );
+    else out.push(renderProfileDiff(name, { file: a, calls: calls('a') }, { file: b, calls: calls('b') }, measured));
   }
   return out.join('\n\n');
 }

@@ -132,19 +132,32 @@ export async function waitNatsReady(
         });
       if (Date.now() >= deadline) throw report(err.hint);
       if (stalled.length === 0) continue; // still starting (no member behind its leader): keep waiting
-      const restartable = stalled.filter((i) => (restarts.get(servers.children[i].name) ?? 0) < NATS_STALL_RESTARTS);
+      const restartable = stalled.filter((i) => mayRestart(servers, i, restarts));
       if (restartable.length === 0)
         throw report(
           `a JetStream member stayed behind (or without) its meta leader after ${NATS_STALL_RESTARTS} restarts; stop, remove the NATS store under the state directory (it holds only dev data) and start again`,
         );
-      for (const i of restartable) {
-        const old = servers.children[i];
-        restarts.set(old.name, (restarts.get(old.name) ?? 0) + 1);
-        const { child } = await group.restart(old);
-        servers.children[i] = child;
-      }
+      for (const i of restartable) await restartServer(group, servers, i, restarts);
     }
   }
+}
+
+/** Whether server `i` has had fewer than {@link NATS_STALL_RESTARTS} restarts (`restarts`, by child name). */
+function mayRestart(servers: NatsServers, i: number, restarts: ReadonlyMap<string, number>): boolean {
+  return (restarts.get(servers.children[i].name) ?? 0) < NATS_STALL_RESTARTS;
+}
+
+/** Restarts server `i` and counts it in `restarts`; `servers.children` is updated in place. */
+async function restartServer(
+  group: ChildGroup,
+  servers: NatsServers,
+  i: number,
+  restarts: Map<string, number>,
+): Promise<void> {
+  const old = servers.children[i];
+  restarts.set(old.name, (restarts.get(old.name) ?? 0) + 1);
+  const { child } = await group.restart(old);
+  servers.children[i] = child;
 }
 
 /**
@@ -222,13 +235,10 @@ async function restartUnlisted(
   restarts: Map<string, number>,
 ): Promise<void> {
   const leaderIndex = servers.plans.findIndex((p) => p.serverName === leader);
+  if (leaderIndex < 0) return;
   const listed = new Set((metas[leaderIndex]?.replicas ?? []).map((r) => r.name));
   for (const [i, plan] of servers.plans.entries()) {
-    if (i === leaderIndex || listed.has(plan.serverName) || leaderIndex < 0) continue;
-    const old = servers.children[i];
-    if ((restarts.get(old.name) ?? 0) >= NATS_STALL_RESTARTS) continue;
-    restarts.set(old.name, (restarts.get(old.name) ?? 0) + 1);
-    const { child } = await group.restart(old);
-    servers.children[i] = child;
+    if (i === leaderIndex || listed.has(plan.serverName) || !mayRestart(servers, i, restarts)) continue;
+    await restartServer(group, servers, i, restarts);
   }
 }

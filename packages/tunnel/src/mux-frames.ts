@@ -257,13 +257,6 @@ export class MuxFrameWriter {
     return out;
   }
 
-  /** The batch so far as one buffer (undefined when empty; copied when it is several chunks). */
-  take(): Buffer | undefined {
-    const chunks = this.takeChunks();
-    if (chunks === undefined) return undefined;
-    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-  }
-
   /** Drops the batch. */
   discard(): void {
     this.#chunks = [];

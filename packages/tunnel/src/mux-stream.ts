@@ -279,7 +279,8 @@ export class MuxStream extends EventEmitter {
 
   /**
    * Sends `chunk` as DATA within the credit; the rest waits for WINDOW frames.
-   * @returns false when the credit is spent: wait for 'drain'. Always false after end() or close.
+   * @returns false when the credit is spent or the mux has too much unsent: wait for 'drain'. Always
+   *   false after end() or close.
    */
   write(chunk: Buffer | string): boolean {
     if (this.writableEnded || this.closed) return false;
@@ -289,13 +290,10 @@ export class MuxStream extends EventEmitter {
       const credit = this.#sendCredit;
       if (data.length <= credit) {
         if (data.length > 0) this.#sendData(data);
+        if (this.#sendCredit > 0 && !this.owner.congested) return true;
         this.#needDrain = true;
-        if (this.#sendCredit === 0) return false;
-        if (!this.owner.congested) {
-          this.#needDrain = false;
-          return true;
-        }
-        this.owner.awaitDrain(this);
+        // Credit left: only the mux is congested, and its drain (not a WINDOW frame) says when.
+        if (this.#sendCredit > 0) this.owner.awaitDrain(this);
         return false;
       }
       if (credit > 0) this.#sendData(data.subarray(0, credit));

@@ -14,7 +14,7 @@ import {
   MuxFrameType,
   MuxFrameWriter,
 } from '../src/index.ts';
-import { frameHead } from './mux-helpers.ts';
+import { frameHead, takeBytes } from './mux-helpers.ts';
 
 const SEED = Number(process.env.SWITCHYARD_FUZZ_SEED ?? 20261207);
 const RUNS = Number(process.env.SWITCHYARD_FUZZ_RUNS ?? 300);
@@ -121,7 +121,7 @@ describe('mux frames', () => {
         (input, cuts) => {
           const writer = new MuxFrameWriter();
           for (const frame of input) write(writer, frame);
-          const bytes = writer.take() ?? Buffer.alloc(0);
+          const bytes = takeBytes(writer) ?? Buffer.alloc(0);
           const { frames, handler } = collector();
           const decoder = new MuxFrameDecoder(handler);
           for (const chunk of split(bytes, cuts)) assert.equal(decoder.push(chunk), undefined);
@@ -215,7 +215,7 @@ describe('mux frames', () => {
     assert.throws(() => writer.headers(1, MuxFrameType.TRAILERS, 0, ['x-big', 'y'.repeat(20 * 1024)]), RangeError);
     writer.end(1);
     const { frames, handler } = collector();
-    assert.equal(new MuxFrameDecoder(handler, 16 * 1024).push(writer.take() as Buffer), undefined);
+    assert.equal(new MuxFrameDecoder(handler, 16 * 1024).push(takeBytes(writer) as Buffer), undefined);
     assert.deepEqual(
       frames.map((f) => f.type),
       ['data', 'end'],
@@ -226,7 +226,7 @@ describe('mux frames', () => {
     const writer = new MuxFrameWriter(1000);
     const body = Buffer.alloc(2500, 7);
     writer.data(3, body);
-    const bytes = writer.take() as Buffer;
+    const bytes = takeBytes(writer) as Buffer;
     assert.equal(bytes.length, 2500 + 3 * 9);
     const { frames, handler } = collector();
     assert.equal(new MuxFrameDecoder(handler, 1000).push(bytes), undefined);
@@ -240,7 +240,7 @@ describe('mux frames', () => {
     const writer = new MuxFrameWriter();
     writer.data(1, Buffer.from('hello'));
     writer.headers(1, MuxFrameType.TRAILERS, MUX_FLAG_END_STREAM, ['grpc-status', '0']);
-    const bytes = writer.take() as Buffer;
+    const bytes = takeBytes(writer) as Buffer;
     let seen: Buffer | undefined;
     const { handler } = collector();
     handler.onData = (_id, chunk) => {
@@ -280,7 +280,7 @@ describe('mux frames', () => {
     test(`reports ${what} as ${code}, at any split, and ignores what follows`, () => {
       const trailing = new MuxFrameWriter();
       trailing.end(1);
-      const all = Buffer.concat([bytes, trailing.take() as Buffer]);
+      const all = Buffer.concat([bytes, takeBytes(trailing) as Buffer]);
       for (let cut = 0; cut <= all.length; cut++) {
         const { frames, handler } = collector();
         const decoder = new MuxFrameDecoder(handler);

@@ -8,6 +8,7 @@ import type net from 'node:net';
 import {
   forwardHeaders,
   MuxClient,
+  type MuxFrameWriter,
   type MuxOptions,
   MuxServer,
   type MuxServerStream,
@@ -221,4 +222,11 @@ export function frameHead(id: number, type: number, length: number): Buffer {
   head[4] = type;
   head.writeUInt32BE(length, 5);
   return head;
+}
+
+/** What `writer` batched as one buffer (the chunks its writev would send, joined), or undefined when empty. */
+export function takeBytes(writer: MuxFrameWriter): Buffer | undefined {
+  const chunks = writer.takeChunks();
+  if (chunks === undefined) return undefined;
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
 }

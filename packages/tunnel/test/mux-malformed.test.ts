@@ -17,7 +17,7 @@ import {
   type MuxServerStream,
 } from '../src/index.ts';
 import { until } from './helpers.ts';
-import { frameHead, grpcHeaders, startTunnelStreamPair, type TunnelStreamPair } from './mux-helpers.ts';
+import { frameHead, grpcHeaders, startTunnelStreamPair, type TunnelStreamPair, takeBytes } from './mux-helpers.ts';
 
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 
@@ -25,7 +25,7 @@ const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 function frames(build: (w: MuxFrameWriter) => void): Buffer {
   const writer = new MuxFrameWriter();
   build(writer);
-  return writer.take() ?? Buffer.alloc(0);
+  return takeBytes(writer) ?? Buffer.alloc(0);
 }
 
 const REQUEST = ['content-type', 'application/grpc', ':path', '/x'];

@@ -17,6 +17,7 @@ import {
   refineNatsConnection,
 } from '@switchyard/nats-connect';
 import { DefaultPorts } from '@switchyard/protocol';
+import { DEFAULT_TUNNEL_MUX_STREAMS } from '@switchyard/tunnel';
 import { z } from 'zod';
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
@@ -94,7 +95,7 @@ export const ProxyConfigSchema = z
       .int()
       .min(1)
       .max(64)
-      .default(4)
+      .default(DEFAULT_TUNNEL_MUX_STREAMS)
       .describe(
         "With SWITCHYARD_TUNNEL_MUX: mux streams (HTTP/2 streams of a worker's tunnel) the tunnel's calls spread over, at most; another is opened when every open one has calls. Each carries at most one tunnel stream window (SWITCHYARD_HTTP2_STREAM_WINDOW_BYTES here, 1 MiB on the worker) per round trip for its calls together, so a tunnel with a long round trip and bulky streams wants more; memory stays bounded by each call's own 1 MiB window.",
       ),
