@@ -8,6 +8,7 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { NodeSDK, type NodeSDKConfiguration, resources, tracing } from '@opentelemetry/sdk-node';
+import { AccumulatingMeter } from './accumulating-meter.ts';
 import { Attr, CONSTANT_LABEL_ATTRS, MetricNames, MetricSpecs } from './names.ts';
 import { setParentBasedSampler } from './tracing.ts';
 
@@ -59,7 +60,12 @@ export interface ReadinessBody {
 
 /** A started telemetry pipeline, as returned by {@link startTelemetry}. */
 export interface Telemetry {
-  /** Meter of this instance (its own MeterProvider, so several instances in one process stay apart). */
+  /**
+   * Meter of this instance (its own MeterProvider, so several instances in one process stay apart):
+   * counters, up-down counters and histograms aggregate in place ({@link AccumulatingMeter}, no attribute
+   * hashing per measurement: reuse attribute objects), gauges and observables are the SDK's; a no-op
+   * meter when no metrics endpoint is served.
+   */
   meter: Meter;
   /** Tracer named after the service, from the process-wide tracer provider. */
   tracer: Tracer;
@@ -196,11 +202,22 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
   );
   // Metrics exist only where something reads them: without a port (metrics disabled) there is no
   // provider and the meter is a no-op one, so the hot path's measurements cost nothing.
-  const exporter =
+  // Counters and histograms aggregate in the AccumulatingMeter (no attribute hashing per measurement),
+  // which the exporter reads as a MetricProducer beside the SDK's own (gauges, observables, runtime).
+  let meterProvider: MeterProvider | undefined;
+  const accumulating =
     port === undefined
       ? undefined
-      : new PrometheusExporter({ preventServerStart: true, withResourceConstantLabels: CONSTANT_LABELS });
-  const meterProvider = exporter === undefined ? undefined : new MeterProvider({ resource, readers: [exporter] });
+      : new AccumulatingMeter(options.service, () => (meterProvider as MeterProvider).getMeter(options.service));
+  const exporter =
+    accumulating === undefined
+      ? undefined
+      : new PrometheusExporter({
+          preventServerStart: true,
+          withResourceConstantLabels: CONSTANT_LABELS,
+          metricProducers: [accumulating.producer],
+        });
+  if (exporter !== undefined) meterProvider = new MeterProvider({ resource, readers: [exporter] });
   const checks = new Map<string, { check: () => boolean | ReadinessFailure; reason: string }>();
   const ready = (): ReadinessBody => {
     const out: Record<string, boolean> = {};
@@ -273,7 +290,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     if (meterProvider !== undefined) metrics.setGlobalMeterProvider(meterProvider);
   }
 
-  const meter = meterProvider === undefined ? createNoopMeter() : meterProvider.getMeter(options.service);
+  const meter: Meter = accumulating ?? createNoopMeter();
   const specOf = (name: keyof typeof MetricSpecs) => ({
     description: MetricSpecs[name].description,
     unit: MetricSpecs[name].unit,
