@@ -10,6 +10,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { NodeSDK, type NodeSDKConfiguration, resources, tracing } from '@opentelemetry/sdk-node';
 import { AccumulatingMeter } from './accumulating-meter.ts';
 import { Attr, CONSTANT_LABEL_ATTRS, MetricNames, MetricSpecs } from './names.ts';
+import { RootRatioSampler, samplerRatioFromEnv, setRootSampling } from './root-sampling.ts';
 import { setParentBasedSampler } from './tracing.ts';
 
 /** Options for {@link startTelemetry}. */
@@ -269,7 +270,19 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
     const logsFromEnv = (process.env.OTEL_LOGS_EXPORTER ?? '').trim() !== '';
     // NO_EXPORT_SAMPLER and NodeSDK's default (parentbased_always_on) are parent-based; from the
     // environment, the parentbased_* samplers are.
-    setParentBasedSampler(!samplerFromEnv || /^parentbased_/.test((process.env.OTEL_TRACES_SAMPLER ?? '').trim()));
+    const samplerName = (process.env.OTEL_TRACES_SAMPLER ?? '').trim();
+    setParentBasedSampler(!samplerFromEnv || /^parentbased_/.test(samplerName));
+    // New traces at the front ends: decided here without the SDK's per-call work when not sampled
+    // (root-sampling.ts) for the two samplers whose root decision is a plain ratio; otherwise the SDK's.
+    const sdkDisabled = (process.env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true';
+    const ratio = samplerName === 'parentbased_traceidratio' ? samplerRatioFromEnv() : undefined;
+    const sampler =
+      tracesFromEnv || samplerFromEnv
+        ? ratio === undefined
+          ? undefined
+          : new tracing.ParentBasedSampler({ root: new RootRatioSampler(ratio) })
+        : NO_EXPORT_SAMPLER;
+    setRootSampling(sdkDisabled ? undefined : sampler === NO_EXPORT_SAMPLER ? 0 : ratio);
     sdk = new NodeSDK({
       serviceName: options.service,
       resource,
@@ -279,7 +292,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
       // No exporter: new traces are not sampled (nothing records on the hot path), a sampled parent
       // still is, so its sampled flag reaches the next hop. Otherwise OTEL_TRACES_SAMPLER, or the
       // SDK's default parentbased_always_on.
-      sampler: tracesFromEnv || samplerFromEnv ? undefined : NO_EXPORT_SAMPLER,
+      sampler,
       logRecordProcessors: logsFromEnv ? undefined : [],
       // Metrics are this instance's MeterProvider, read by Prometheus. Without an explicit (empty) list
       // NodeSDK reads OTEL_METRICS_EXPORTER (default otlp) and starts a second MeterProvider exporting
@@ -349,6 +362,7 @@ export async function startTelemetry(options: TelemetryOptions): Promise<Telemet
           trace.disable();
           context.disable();
           propagation.disable();
+          setRootSampling(undefined);
           globalOwner = undefined;
         }
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

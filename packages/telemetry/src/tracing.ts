@@ -17,6 +17,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
+import { injectMinted, rootDecision } from './root-sampling.ts';
 import { SpanNames, TraceAttr } from './trace-names.ts';
 
 export { type Attributes, type Context, context, ROOT_CONTEXT, type Span, SpanKind, type Tracer, trace };
@@ -97,14 +98,15 @@ export function remoteParentToFollow(
  * @returns `headers`.
  */
 export function injectTraceHeaders<T extends Record<string, unknown>>(ctx: Context, headers: T): T {
-  propagation.inject(ctx, headers);
+  if (!injectMinted(ctx, headers)) propagation.inject(ctx, headers);
   return headers;
 }
 
 /**
  * Starts a span whose parent may be remote (a client's `traceparent`, a ticket's headers): the sampler
- * decides (parent-based: a sampled parent stays sampled). `attributes` is called only when the span
- * records.
+ * decides (parent-based: a sampled parent stays sampled). Without any parent span, a new trace is rolled
+ * by the root fast path where `startTelemetry` turned it on (root-sampling.ts: the non-recording span of
+ * a dropped trace is minted without the SDK). `attributes` is called only when the span records.
  */
 export function startSpan(
   tracer: Tracer,
@@ -113,7 +115,9 @@ export function startSpan(
   parent: Context,
   attributes?: () => Attributes,
 ): SpanScope {
-  const span = tracer.startSpan(name, { kind }, parent);
+  const root = rootDecision(parent);
+  if (root !== undefined && 'span' in root) return { span: root.span, ctx: trace.setSpan(parent, root.span) };
+  const span = tracer.startSpan(name, { kind }, root?.sampled ?? parent);
   if (attributes !== undefined && span.isRecording()) span.setAttributes(attributes());
   return { span, ctx: trace.setSpan(parent, span) };
 }
