@@ -303,9 +303,14 @@ OTEL_TRACES_SAMPLER_ARG=0.01
 | --- | --- |
 ${vars.join('\n')}
 
-Cost when a trace is not sampled: the server span is the SDK's non-recording span; child spans
+Cost when a trace is not sampled: the server span is a non-recording span; child spans
 (allocation, lookups, tunnel and container calls) are not created and no attributes are built; the
-\`traceparent\` is still written on the tunnel request and the ticket.
+\`traceparent\` is still written on the tunnel request and the ticket. With
+\`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, a front end rolls a new trace itself (the same ratio):
+a dropped one gets its IDs from a pool of random bytes in the API's non-recording span, as the SDK would
+return for it, without the SDK's sampler, span counting and ID validation; a sampled one is started by
+the SDK as usual (packages/telemetry/src/root-sampling.ts). A client's \`traceparent\` is decided by the
+SDK's parent-based sampler, as before.
 
 | Span | Kind | Services | Meaning |
 | --- | --- | --- | --- |
@@ -321,8 +326,12 @@ What metrics and tracing cost is measured, not assumed. Per call, a front end ma
 (\`switchyard_calls_total\` and \`switchyard_call_duration_seconds\`, attribute objects cached per
 function version and outcome) and a worker one (\`switchyard_container_call_duration_seconds\`); tunnels,
 sessions and allocations are measured when they open, close or allocate, not per call on a held session.
+Counters and histograms aggregate in Switchyard's own meter (packages/telemetry/src/accumulating-meter.ts):
+a measurement finds its data point by the identity of its cached attribute object, where the SDK hashes
+the attribute set on every measurement; the Prometheus exporter reads them as a MetricProducer, and a
+property test checks that the exposition is line for line what the SDK's instruments give.
 With tracing sampled at 1% (\`OTEL_TRACES_SAMPLER=parentbased_traceidratio\`, \`OTEL_TRACES_SAMPLER_ARG=0.01\`),
-each process starts one non-recording span per unsampled call (IDs, the sampler, a context) and carries
+a front end mints a non-recording span per unsampled new trace (see Traces) and carries
 \`traceparent\` on; child spans (allocation, tunnel call) are started only under a recording parent. With
 \`SWITCHYARD_METRICS_ENABLED=false\` the meter is a no-op one, and without \`OTEL_TRACES_EXPORTER\` new
 traces are not sampled; \`OTEL_SDK_DISABLED=true\` takes tracing out entirely (no spans, no context). So
