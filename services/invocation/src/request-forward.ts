@@ -198,14 +198,19 @@ export function forward(
       cancelOut();
       return;
     }
-    stopAnswer = pumpStream(out, res);
+    // Not ended by the pump: the answer's 'end' ends it, unless the tunnel was lost (below).
+    stopAnswer = pumpStream(out, res, false);
   });
 
-  // Lost: reset, or the tunnel's session destroyed under the stream (no trailers, dead session).
+  // Lost: reset, or the tunnel's session destroyed under the stream (no trailers, dead session). A
+  // destroyed session ends its HTTP/2 streams' readable side as if complete, so the client's response is
+  // ended here only when the session is alive; a lost one is cut at 'close' (a framed call that is lost
+  // is reset, with no 'end').
   let lost = false;
   const upstream = tunnel.session;
   out.on('end', () => {
     if (upstream.destroyed) lost = true;
+    else if (phase === 'streaming' && !res.writableEnded && !res.destroyed) res.end();
   });
   out.on('close', () => {
     // The worker's unit is free again once the stream ends: it may take the next warm offer.

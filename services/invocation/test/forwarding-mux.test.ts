@@ -42,6 +42,32 @@ async function upload(h: InvocationHarness, inv: HarnessInvocation, bytes: numbe
   assert.equal(json.sha256, createHash('sha256').update(body).digest('hex'));
 }
 
+/**
+ * Loses the instance's tunnel to `worker` under two requests: one waiting for its answer gets 503
+ * SY_TUNNEL_LOST, one streaming SSE is cut (never ends cleanly).
+ */
+async function tunnelLost(h: InvocationHarness, inv: HarnessInvocation, worker: HarnessWorker): Promise<void> {
+  const auth = { authorization: `Bearer ${h.apiKey}` };
+  await echo(h, inv, 'warm');
+  const waiting = request(`${inv.url}/hang`, { headers: { host: h.host(inv), ...auth } });
+  const streaming = await request(`${inv.url}/sse?n=1000&intervalMs=20`, { headers: { host: h.host(inv), ...auth } });
+  assert.equal(streaming.statusCode, 200);
+  const reader = streaming.body[Symbol.asyncIterator]();
+  await reader.next();
+  await new Promise((r) => setTimeout(r, 100));
+  inv.service.tunnels.get(worker.worker.config.workerId, worker.worker.config.versionId)?.destroy();
+  const lost = await waiting;
+  assert.equal(lost.statusCode, 503);
+  const problem = (await lost.body.json()) as { code?: string };
+  assert.equal(problem.code, 'SY_TUNNEL_LOST');
+  await assert.rejects(async () => {
+    for (;;) {
+      const next = await reader.next();
+      if (next.done) break;
+    }
+  }, 'a body cut mid-stream must not end cleanly');
+}
+
 describe('HTTP requests over framed tunnels (H2-H10, issue 12)', () => {
   const h = new InvocationHarness();
   let inv: HarnessInvocation;
@@ -85,28 +111,8 @@ describe('HTTP requests over framed tunnels (H2-H10, issue 12)', () => {
     );
   });
 
-  it('SY_TUNNEL_LOST: a tunnel lost under framed requests should answer 503 before the answer, and cut one mid-body', async () => {
-    await echo(h, inv, 'warm');
-    const waiting = request(`${inv.url}/hang`, { headers: { host: h.host(inv), ...auth() } });
-    const streaming = await request(`${inv.url}/sse?n=1000&intervalMs=20`, {
-      headers: { host: h.host(inv), ...auth() },
-    });
-    assert.equal(streaming.statusCode, 200);
-    const reader = streaming.body[Symbol.asyncIterator]();
-    await reader.next();
-    await new Promise((r) => setTimeout(r, 100));
-    inv.service.tunnels.get(worker.worker.config.workerId, worker.worker.config.versionId)?.destroy();
-    const lost = await waiting;
-    assert.equal(lost.statusCode, 503);
-    const problem = (await lost.body.json()) as { code?: string };
-    assert.equal(problem.code, 'SY_TUNNEL_LOST');
-    await assert.rejects(async () => {
-      for (;;) {
-        const next = await reader.next();
-        if (next.done) break;
-      }
-    }, 'a body cut mid-stream must not end cleanly');
-  });
+  it('SY_TUNNEL_LOST: a tunnel lost under framed requests should answer 503 before the answer, and cut one mid-body', () =>
+    tunnelLost(h, inv, worker));
 });
 
 describe('a mux invocation instance and a worker without the switch', () => {
@@ -151,4 +157,7 @@ describe('an invocation instance with the switch off and a worker with it on (th
     await upload(h, inv, 256 * 1024);
     assert.equal(tunnelStreamsOpened(inv, worker).streams, before.streams + 2);
   });
+
+  it('SY_TUNNEL_LOST: a tunnel lost under streams of their own should answer 503 before the answer, and cut one mid-body', () =>
+    tunnelLost(h, inv, worker));
 });
