@@ -1,7 +1,8 @@
 // The relay of one request over a worker's tunnel (H3-H7, H9): opens a stream on the tunnel (an HTTP/2
 // stream, or a call on its mux: tunnel-upstream.ts), or takes a warm-path stream, copies the body up
-// (backpressure end to end, nothing buffered whole) and the answer down (SSE chunk by chunk), and at the end of the poll window answers 202 and keeps the answer
-// in the result store for a status poll (H9). A request is in one phase: 'waiting' for the answer's
+// (backpressure end to end, nothing buffered whole) and the answer down (SSE chunk by chunk), and at
+// the end of the poll window answers 202 and keeps the answer in the result store for a status poll
+// (H9). A request is in one phase: 'waiting' for the answer's
 // headers, 'streaming' it to the client, 'background' after a 202, then 'done'.
 
 import http2 from 'node:http2';
