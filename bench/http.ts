@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type HttpEchoResponse, readSseEvents } from '@switchyard/sample-functions';
 import { stopAll } from '@switchyard/testkit';
+import { parseTunnelMuxMode, type TunnelMuxMode, tunnelMuxEnv } from './grpc.ts';
 import { listOf, parseOrExit, positiveInt } from './lib/args.ts';
 import { type BenchChild, nodeBinary, REPO_ROOT, spawnChild } from './lib/child.ts';
 import { type ProfileReport, profileReport, renderProfileReports } from './lib/cpu-profile.ts';
@@ -52,6 +53,8 @@ export interface HttpBenchConfig {
   processes: number;
   /** Metrics and tracing of the front end and worker on the Switchyard path (`--telemetry`, issue 9). */
   telemetry: TelemetryMode;
+  /** SWITCHYARD_TUNNEL_MUX of the invocation service and worker on the Switchyard path (`--tunnel-mux`, issue 12). */
+  tunnelMux: TunnelMuxMode;
   /** Offered load of the levels above one connection, requests/s in total (`--rate`); undefined: as fast as they go. */
   rate: number | undefined;
   durationS: number;
@@ -121,7 +124,10 @@ const USAGE = `usage: npm run bench -- http [options]
   --processes LIST      SWITCHYARD_PROCESSES of the invocation service, e.g. 1,2: one run per count, then a ratio table
   --telemetry MODE      none, off, metrics or traces (1% sampled, OTLP to a sink): the invocation service and worker's
                         metrics and tracing (issue 9); a list (off,metrics,traces) runs each, then a ratio table
-  --repeats N           with a --telemetry or --processes list: rounds of the whole list, interleaved (default 1)
+  --tunnel-mux MODE     off or on: SWITCHYARD_TUNNEL_MUX of the invocation service and worker (framed tunnels,
+                        issue 12); a list (off,on) runs each, then a ratio table (default: the services' own default)
+  --repeats N           with a --telemetry, --processes or --tunnel-mux list: rounds of the whole list, interleaved
+                        (default 1)
   --rate N              offered load: N requests/s in total at the levels above 1 connection (wrk delay()), so
                         configurations compare CPU per call at equal load (default: as fast as they go)
   --profile             run invocation and worker with --cpu-prof into bench/out/profiles; print top 15
@@ -144,6 +150,7 @@ export function parseHttpArgs(argv: string[]): HttpBenchConfig | undefined {
       'worker-concurrency': { type: 'string' },
       processes: { type: 'string' },
       telemetry: { type: 'string' },
+      'tunnel-mux': { type: 'string' },
       rate: { type: 'string' },
       profile: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -158,6 +165,7 @@ export function parseHttpArgs(argv: string[]): HttpBenchConfig | undefined {
     profile: values.profile ?? false,
     processes: positiveInt('--processes', values.processes, 1),
     telemetry: parseTelemetryMode(values.telemetry),
+    tunnelMux: parseTunnelMuxMode(values['tunnel-mux']),
     rate: values.rate === undefined ? undefined : positiveInt('--rate', values.rate, 1),
     verifyRequests: positiveInt('--verify-requests', values['verify-requests'], 500),
     bodyBytes: positiveInt('--body-bytes', values['body-bytes'], 100, 0),
@@ -208,8 +216,8 @@ async function setUpPath(
   const stack = await startSwitchyardHttp({
     containerPort,
     concurrency: config.workerConcurrency,
-    invocationEnv: { ...serviceEnv, SWITCHYARD_PROCESSES: String(config.processes) },
-    workerEnv: serviceEnv,
+    invocationEnv: { ...serviceEnv, ...tunnelMuxEnv(config.tunnelMux), SWITCHYARD_PROCESSES: String(config.processes) },
+    workerEnv: { ...serviceEnv, ...tunnelMuxEnv(config.tunnelMux) },
     profileDir: config.profile ? profileDir : undefined,
   });
   return {

@@ -1,8 +1,9 @@
-// Command lines of the bench's grpc mode and its sweeps (bench/lib/sweep.ts): which option is swept,
+// Command lines of the bench's grpc and http modes and their sweeps (bench/lib/sweep.ts): which option is swept,
 // what each run gets, and that a bad value fails once, before any run.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseGrpcArgs, tunnelMuxEnv } from '../bench/grpc.ts';
+import { parseHttpArgs } from '../bench/http.ts';
 import { parseSweepArgs, runSweep } from '../bench/lib/sweep.ts';
 
 describe('bench grpc --tunnel-mux', () => {
@@ -21,6 +22,15 @@ describe('bench grpc --tunnel-mux', () => {
 
   test('should reject a value other than off or on', () => {
     assert.throws(() => parseGrpcArgs(['--tunnel-mux', 'yes']), /--tunnel-mux must be one of off, on, got yes/);
+  });
+});
+
+describe('bench http --tunnel-mux', () => {
+  test('should take off or on as the grpc mode does, and leave the default without the option', () => {
+    assert.equal(parseHttpArgs([])?.tunnelMux, 'inherit');
+    assert.equal(parseHttpArgs(['--tunnel-mux', 'on'])?.tunnelMux, 'on');
+    assert.equal(parseHttpArgs(['--tunnel-mux', 'off'])?.tunnelMux, 'off');
+    assert.throws(() => parseHttpArgs(['--tunnel-mux', 'yes']), /--tunnel-mux must be one of off, on, got yes/);
   });
 });
 

@@ -1,7 +1,7 @@
 // Sweeps of the grpc and http modes: `--processes 1,2` (issue 12, "Every core": SWITCHYARD_PROCESSES of
 // the front end on the Switchyard path), `--telemetry off,metrics,traces` (issue 9: CPU per call with
-// and without metrics and tracing, same sitting) or `--tunnel-mux off,on` (grpc, issue 12: framed
-// tunnels against a stream per call). The mode runs once per value (`--repeats` rounds of the list),
+// and without metrics and tracing, same sitting) or `--tunnel-mux off,on` (issue 12: framed tunnels
+// against a stream per call, gRPC calls or HTTP requests). The mode runs once per value (`--repeats` rounds of the list),
 // then one table gives the Switchyard path's throughput and CPU per call at each value as a ratio to
 // the first.
 

@@ -100,6 +100,13 @@ export const TunnelFeatures = {
    * it (@switchyard/tunnel mux-frames.ts) instead of as an HTTP/2 stream of its own.
    */
   mux: 'mux',
+  /**
+   * Also takes one-shot HTTP requests (ticketed and warm offers, H2-H10) framed on the mux streams of
+   * feature `mux`, with an informational `:status 100` framed as HEADERS before the answer. A worker that
+   * announced `mux` without it (an older release) takes only session calls there, so an invocation
+   * instance frames HTTP requests only to a worker that announced this.
+   */
+  httpMux: 'http-mux',
 } as const;
 
 /** Path of the tunnel registration request on the callback listener (W1). */

@@ -47,6 +47,8 @@ export type { BodySource } from './read-body.ts';
 export { readDeclaredBody } from './read-body.ts';
 export type { RelayInbound, RelayStreamBase, RelayUpstream, RelayUpstreamSession } from './relay-streams.ts';
 export { forwardHeaderList, forwardHeaders, forwardRawHeaderList, isGrpcContentType } from './stream-headers.ts';
+export type { PumpSource, PumpTarget, ReadableCall } from './stream-pump.ts';
+export { pumpStream, readableOf } from './stream-pump.ts';
 export type { RelayEnding, RelayOptions, RelayResult, RelayStopper } from './stream-relay.ts';
 export { detachResponse, ignoreStreamError, relayStream, respondWithError } from './stream-relay.ts';
 export type { DialTunnelOptions, TunnelStreamHandler } from './tunnel-dial.ts';

@@ -1,6 +1,7 @@
 // The proxy's end of a framed tunnel (issue 12): opens calls on the mux as `session.request()` opens
 // streams on an HTTP/2 client session, and each call answers as a ClientHttp2Stream does for what
-// relayStream uses ('response' with flags and the raw header list, 'trailers', 'data', 'end', 'close').
+// relayStream uses ('response' with flags and the raw header list, 'trailers', 'data', 'end', 'close'),
+// plus 'headers' for an informational (1xx) answer before the response.
 
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
@@ -18,6 +19,17 @@ import type { RelayUpstream, RelayUpstreamSession } from './relay-streams.ts';
 
 const { NGHTTP2_FLAG_END_HEADERS, NGHTTP2_FLAG_END_STREAM } = http2.constants;
 
+/** True when a received header list has a 1xx `:status` (an informational answer, not the response). */
+function isInformational(list: readonly string[]): boolean {
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    if (list[i] === ':status') {
+      const status = list[i + 1] as string;
+      return status.length === 3 && status.charCodeAt(0) === 0x31; // '1xx'
+    }
+  }
+  return false;
+}
+
 /** A call opened by {@link MuxClient.request}: the client side of one relayed stream. */
 export class MuxClientStream extends MuxStream implements RelayUpstream {
   /** The response HEADERS arrived. */
@@ -31,6 +43,11 @@ export class MuxClientStream extends MuxStream implements RelayUpstream {
   /** An END before the response headers is a protocol error. */
   override acceptsEnd(): boolean {
     return this.responded && super.acceptsEnd();
+  }
+
+  /** Informational (1xx) HEADERS before the response: 'headers' (headers object, flags, raw list), as node. */
+  receiveInformational(list: string[]): void {
+    this.emit('headers', headersObject(list), NGHTTP2_FLAG_END_HEADERS, list);
   }
 
   /** Response HEADERS: 'response' (headers object, HTTP/2 flags, raw list), then 'end' on END_STREAM. */
@@ -98,7 +115,10 @@ export class MuxClient extends MuxSession implements RelayUpstreamSession<MuxCli
     return id % 2 === 1 && id < this.#nextId;
   }
 
-  /** MuxFrameHandler: response HEADERS (once per call) or TRAILERS (after them). */
+  /**
+   * MuxFrameHandler: informational HEADERS (1xx, without END_STREAM, any number before the response),
+   * response HEADERS (once per call) or TRAILERS (after them).
+   */
   onHeaders(
     id: number,
     type: typeof MuxFrameType.HEADERS | typeof MuxFrameType.TRAILERS,
@@ -114,7 +134,13 @@ export class MuxClient extends MuxSession implements RelayUpstreamSession<MuxCli
       this.protocolError(new MuxFrameError(MuxFrameErrorCode.PROTOCOL, id, `mux headers of call ${id} out of order`));
       return;
     }
-    if (type === MuxFrameType.HEADERS) stream.receiveResponse(list, flags);
+    if (type === MuxFrameType.HEADERS && isInformational(list)) {
+      if ((flags & MUX_FLAG_END_STREAM) !== 0) {
+        this.protocolError(new MuxFrameError(MuxFrameErrorCode.PROTOCOL, id, `mux 1xx headers of call ${id} end it`));
+        return;
+      }
+      stream.receiveInformational(list);
+    } else if (type === MuxFrameType.HEADERS) stream.receiveResponse(list, flags);
     else stream.receiveTrailers(list);
   }
 }

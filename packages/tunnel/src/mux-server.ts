@@ -78,6 +78,22 @@ export class MuxServerStream extends MuxStream implements RelayInbound {
     }
   }
 
+  /**
+   * Sends an informational answer (`headers` with a 1xx `:status`, e.g. the warm path's 100 admission)
+   * before respond(), as ServerHttp2Stream.additionalHeaders does; the peer's call emits 'headers'.
+   * @throws MuxStreamStateError `ERR_HTTP2_INVALID_STREAM` when closed, `ERR_HTTP2_HEADERS_AFTER_RESPOND`
+   *   after respond(); RangeError when `:status` is not 1xx (or a header list over a frame).
+   */
+  additionalHeaders(headers: Readonly<Record<string, unknown>>): void {
+    if (this.closed || this.destroyed)
+      throw new MuxStreamStateError('ERR_HTTP2_INVALID_STREAM', 'the mux stream is closed');
+    if (this.headersSent)
+      throw new MuxStreamStateError('ERR_HTTP2_HEADERS_AFTER_RESPOND', 'informational headers after respond()');
+    const status = Number(headers[':status']);
+    if (!(status >= 100 && status < 200)) throw new RangeError('additionalHeaders() takes a 1xx :status');
+    this.owner.frames().headers(this.id, MuxFrameType.HEADERS, 0, headers);
+  }
+
   /** Data before respond() answers `:status` 200 first (as node does). */
   protected override beforeData(): void {
     if (!this.headersSent) this.respond();

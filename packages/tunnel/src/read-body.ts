@@ -1,13 +1,23 @@
 // Small request bodies read whole, on both sides of a tunnel: the invocation service sends a small
 // body with a warm-path offer, and the worker hands a small body to the container as one buffer.
 
-import type { Readable } from 'node:stream';
-
 /**
  * A request body being received: an IncomingMessage, an Http2ServerRequest or a ServerHttp2Stream,
- * whose `aborted` is true once the peer aborted or reset the request.
+ * whose `aborted` is true once the peer aborted or reset the request; or a call framed on a tunnel's
+ * mux (MuxServerStream, issue 12), which emits 'end' only for a real end and 'close' after a reset.
  */
-export type BodySource = Readable & { readonly aborted?: boolean };
+export interface BodySource {
+  /** Adds a listener ('data', 'end', 'aborted', 'close'). */
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own listener type
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  /** Removes a listener. */
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own listener type
+  off(event: string, listener: (...args: any[]) => void): unknown;
+  /** 'end' was emitted. */
+  readonly readableEnded: boolean;
+  /** True once the peer aborted or reset the request (node's streams; undefined on a mux call). */
+  readonly aborted?: boolean;
+}
 
 /**
  * Reads a request body whose content-length the caller has checked to be small, whole.

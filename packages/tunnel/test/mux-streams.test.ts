@@ -72,6 +72,28 @@ describe('framed tunnel calls as streams', () => {
     assert.throws(() => served.respond(), { code: 'ERR_HTTP2_INVALID_STREAM' });
   });
 
+  test("additionalHeaders() should send a 1xx the client sees as 'headers' before 'response', as node does", async () => {
+    const { call, served } = await openCall(pair, { ':method': 'POST', ':path': '/upload' });
+    const seen: string[] = [];
+    call.on('headers', (h: http2.IncomingHttpHeaders) => seen.push(`headers ${h[':status']}`));
+    call.on('response', (h: http2.IncomingHttpHeaders) => seen.push(`response ${h[':status']}`));
+    assert.throws(() => served.additionalHeaders({ ':status': 200 }), RangeError);
+    served.additionalHeaders({ ':status': 100 });
+    await once(call, 'headers');
+    assert.equal(call.responded, false);
+    // The admitted body flows, then the answer.
+    call.end(Buffer.from('body'));
+    const [chunk] = (await once(served, 'data')) as [Buffer];
+    assert.equal(chunk.toString(), 'body');
+    served.respond({ ':status': 201 });
+    assert.throws(() => served.additionalHeaders({ ':status': 100 }), { code: 'ERR_HTTP2_HEADERS_AFTER_RESPOND' });
+    served.end();
+    call.resume();
+    await once(call, 'close');
+    assert.deepEqual(seen, ['headers 100', 'response 201']);
+    assert.equal(call.rstCode, NGHTTP2_NO_ERROR);
+  });
+
   test('a paused call should hold its data until resume(), and emit end only after it', async () => {
     const { call, served } = await openCall(pair);
     served.respond();

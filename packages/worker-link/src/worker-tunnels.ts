@@ -27,7 +27,8 @@ export interface WorkerTunnelsOptions {
   onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined) => void;
   /**
    * Every call a front end frames on a tunnel's mux stream (issue 12), with the instance it came from.
-   * Set: this worker announces TunnelFeatures.mux and serves the mux stream. @default none (no mux)
+   * Set: this worker announces TunnelFeatures.mux and TunnelFeatures.httpMux (the handler takes HTTP
+   * requests too) and serves the mux stream. @default none (no mux)
    */
   onMuxCall?: (call: MuxServerStream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined) => void;
   /** The current tunnel to `proxyId` closed (W3: its sessions' reconnect windows may start). */
@@ -113,7 +114,9 @@ export class WorkerTunnels {
       workerSecret: this.#secret,
       ...(this.#options.callbackTlsCa ? { tlsCa: this.#options.callbackTlsCa } : {}),
       ...(this.#options.versionId !== undefined ? { versionId: this.#options.versionId } : {}),
-      features: this.#options.onMuxCall ? [TunnelFeatures.warmPath, TunnelFeatures.mux] : [TunnelFeatures.warmPath],
+      features: this.#options.onMuxCall
+        ? [TunnelFeatures.warmPath, TunnelFeatures.mux, TunnelFeatures.httpMux]
+        : [TunnelFeatures.warmPath],
       onStream: (stream, headers, tunnel) => {
         const onMuxCall = this.#options.onMuxCall;
         if (onMuxCall !== undefined && isTunnelMuxStream(headers)) {

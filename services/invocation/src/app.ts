@@ -1,13 +1,15 @@
 // The HTTP invocation service (H1-H11), assembled: authenticates each request, publishes a one-shot
 // ticket (kind 'http'), waits up to NVCF-POLL-SECONDS for a worker to attach over its tunnel (one tunnel
 // per worker and instance, shared by every request), then relays the request and its answer as one
-// HTTP/2 stream over that tunnel. A request still running at the end of its poll window is answered 202
-// and its result kept in Redis for `GET /v2/nvcf/pexec/status/{reqId}` on any replica, in any region.
+// HTTP/2 stream over that tunnel, or as one call framed on its mux (issue 12). A request still running
+// at the end of its poll window is answered 202 and its result kept in Redis for
+// `GET /v2/nvcf/pexec/status/{reqId}` on any replica, in any region.
 //
 // The parts, by file: request-invoke.ts (auth, rate limits, poll window, warm path vs ticket path),
-// request-forward.ts (the relay over a tunnel stream, the 202 hand-off), request-status.ts (status
-// polls), http-headers.ts and http-response.ts (what goes on the wire), request-context.ts (what they
-// share). This file wires them, listens and drains.
+// request-forward.ts (the relay over a tunnel stream, the 202 hand-off), tunnel-upstream.ts (a stream
+// of its own or a mux call), request-status.ts (status polls), http-headers.ts and http-response.ts
+// (what goes on the wire), request-context.ts (what they share). This file wires them, listens and
+// drains.
 
 import type http from 'node:http';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';

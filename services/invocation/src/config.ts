@@ -17,6 +17,7 @@ import {
   refineNatsConnection,
 } from '@switchyard/nats-connect';
 import { DefaultPorts } from '@switchyard/protocol';
+import { DEFAULT_TUNNEL_MUX_STREAMS } from '@switchyard/tunnel';
 import { z } from 'zod';
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
@@ -81,6 +82,21 @@ export const InvocationConfigSchema = z
         'Offer a request straight to a worker of its version that already has a tunnel here (admitted with ' +
           'a 100 when it has a free unit, else refused and sent as a ticket): no NATS message per request. ' +
           'false = every request takes a ticket.',
+      ),
+    tunnelMux: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Relay HTTP requests over framed tunnels (issue 12, on by default): to a worker that announced feature `http-mux` (its own SWITCHYARD_TUNNEL_MUX on), requests (ticketed and warm offers) travel as frames on a few HTTP/2 streams of the worker's tunnel (SWITCHYARD_TUNNEL_MUX_STREAMS) instead of a stream each; to a worker that did not, one stream per request as before. Off: one HTTP/2 stream per request.",
+      ),
+    tunnelMuxStreams: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(DEFAULT_TUNNEL_MUX_STREAMS)
+      .describe(
+        "With SWITCHYARD_TUNNEL_MUX: mux streams (HTTP/2 streams of a worker's tunnel) the tunnel's requests spread over, at most; another is opened when every open one has requests. Each carries at most one tunnel stream window (1 MiB) per round trip for its requests together, so a tunnel with a long round trip and bulky bodies wants more; memory stays bounded by each request's own 1 MiB window.",
       ),
     maxConcurrentRequestsPerKey: z
       .number()

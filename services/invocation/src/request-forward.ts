@@ -1,14 +1,16 @@
-// The relay of one request over a worker's tunnel (H3-H7, H9): opens an HTTP/2 stream on the tunnel (or
-// takes a warm-path stream), pipes the body up (backpressure end to end, nothing buffered whole) and the
-// answer down (SSE chunk by chunk), and at the end of the poll window answers 202 and keeps the answer
-// in the result store for a status poll (H9). A request is in one phase: 'waiting' for the answer's
+// The relay of one request over a worker's tunnel (H3-H7, H9): opens a stream on the tunnel (an HTTP/2
+// stream, or a call on its mux: tunnel-upstream.ts), or takes a warm-path stream, copies the body up
+// (backpressure end to end, nothing buffered whole) and the answer down (SSE chunk by chunk), and at
+// the end of the poll window answers 202 and keeps the answer in the result store for a status poll
+// (H9). A request is in one phase: 'waiting' for the answer's
 // headers, 'streaming' it to the client, 'background' after a 202, then 'done'.
 
 import http2 from 'node:http2';
+import { Readable } from 'node:stream';
 import type { CallEndCode, CallEnding } from '@switchyard/control-store';
 import { ContainerHeaders, Metadata, SwitchyardError } from '@switchyard/protocol';
 import { type Context, context, injectTraceHeaders, type Span, startTunnelSpan, trace } from '@switchyard/telemetry';
-import type { ProxyTunnel } from '@switchyard/tunnel';
+import { type ProxyTunnel, pumpStream, readableOf } from '@switchyard/tunnel';
 import {
   clientResponseHeaders,
   hasBody,
@@ -20,6 +22,7 @@ import {
 import { abortResponse, responseFinished, sendInProgress, sendProblem } from './http-response.ts';
 import type { RequestContext } from './request-context.ts';
 import { endTunnelSpan, tracer } from './request-span.ts';
+import { type TunnelCallStream, upstreamOf } from './tunnel-upstream.ts';
 import { isRefused } from './warm-tunnels.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
@@ -91,14 +94,14 @@ export function forward(
   res: RawResponse,
   tunnel: ProxyTunnel,
   call: ForwardedCall,
-  opened?: http2.ClientHttp2Stream,
+  opened?: TunnelCallStream,
   onRefused?: () => void,
 ): void {
   const { reqId } = call;
   const inline = call.inlineBody;
   // A body still to stream from the client (an inline body was read already).
   const body = inline === undefined && hasBody(req);
-  let out: http2.ClientHttp2Stream;
+  let out: TunnelCallStream;
   const active = context.active();
   // A warm-path stream was opened with its own span's context; otherwise the relay starts one here.
   const span = opened ? call.tunnelSpan : startTunnelSpan(tracer, reqId, tunnel.workerId, active);
@@ -107,7 +110,9 @@ export function forward(
     if (opened) out = opened;
     else {
       const traceContext = span === undefined ? active : trace.setSpan(active, span);
-      out = tunnel.session.request(tunnelHeadersFor(req, call, traceContext), { endStream: !body && !inline });
+      out = upstreamOf(tunnel, ctx.config).request(tunnelHeadersFor(req, call, traceContext), {
+        endStream: !body && !inline,
+      });
       if (inline) out.end(inline);
     }
   } catch {
@@ -134,19 +139,21 @@ export function forward(
   };
 
   if (body) {
+    const stopUpload = pumpStream(req, out);
     // A client that goes away mid-upload resets the worker stream: the HTTP/2 compat request ends
     // its body cleanly on a reset, and a truncated upload must never reach the container as complete.
     req.once('aborted', () => {
-      req.unpipe(out);
+      stopUpload();
       cancelOut();
     });
-    req.pipe(out);
     out.once('close', () => {
-      req.unpipe(out);
+      stopUpload();
       // A body the worker no longer wants is drained, not left to stall the connection.
       if (!req.readableEnded) req.resume();
     });
   }
+  /** Stops copying the answer to the client (set once it streams). */
+  let stopAnswer: (() => void) | undefined;
 
   const store = (status: number, responseHeaders: Record<string, string | string[]>) => {
     void (async () => {
@@ -156,7 +163,9 @@ export function forward(
         return;
       }
       try {
-        await ctx.results.complete(reqId, status, responseHeaders, out, cancelOut);
+        // A mux call is no node Readable: the store reads it through one (the 202 path only).
+        const source = out instanceof Readable ? out : readableOf(out);
+        await ctx.results.complete(reqId, status, responseHeaders, source, cancelOut);
       } catch (err) {
         ctx.log.warn({ err, reqId }, 'could not store the result of a 202 request; it is marked lost');
         cancelOut();
@@ -190,13 +199,19 @@ export function forward(
       cancelOut();
       return;
     }
-    out.pipe(res as NodeJS.WritableStream);
+    // Not ended by the pump: the answer's 'end' ends it, unless the tunnel was lost (below).
+    stopAnswer = pumpStream(out, res, false);
   });
 
-  // Lost: reset, or the tunnel's session destroyed under the stream (no trailers, dead session).
+  // Lost: reset, or the tunnel's session destroyed under the stream (no trailers, dead session). A
+  // destroyed session ends its HTTP/2 streams' readable side as if complete, so the client's response is
+  // ended here only when the session is alive; a lost one is cut at 'close' (a framed call that is lost
+  // is reset, with no 'end').
   let lost = false;
+  const upstream = tunnel.session;
   out.on('end', () => {
-    if (tunnel.session.destroyed) lost = true;
+    if (upstream.destroyed) lost = true;
+    else if (phase === 'streaming' && !res.writableEnded && !res.destroyed) res.end();
   });
   out.on('close', () => {
     // The worker's unit is free again once the stream ends: it may take the next warm offer.
@@ -218,7 +233,7 @@ export function forward(
       phase = 'done';
       clearTimeout(requestTimer);
       if (!clean) {
-        out.unpipe(res as NodeJS.WritableStream);
+        stopAnswer?.();
         abortResponse(req, res);
       }
       return;
@@ -293,7 +308,7 @@ export function forward(
     } else if (phase === 'streaming') {
       phase = 'done';
       clearTimeout(requestTimer);
-      out.unpipe(res as NodeJS.WritableStream);
+      stopAnswer?.();
       cancelOut();
       abortResponse(req, res);
     }

@@ -157,7 +157,8 @@ export async function invoke(
     const span = startTunnelSpan(tracer, reqId, warm.workerId, active);
     call.tunnelSpan = span;
     const traceContext = span === undefined ? active : trace.setSpan(active, span);
-    offerDirect(warm, tunnelHeadersFor(req, call, traceContext), call.versionId, body, abort?.signal, (outcome) => {
+    const headers = tunnelHeadersFor(req, call, traceContext);
+    offerDirect(warm, ctx.config, headers, call.versionId, body, abort?.signal, (outcome) => {
       onGone = undefined;
       if (span !== undefined && !(outcome.admitted && !gone)) {
         // Not relayed over this offer: the span ends here (the ticket path makes its own).

@@ -9,6 +9,7 @@
 import http2 from 'node:http2';
 import { DirectBody, TunnelFeatures, TunnelHeaders } from '@switchyard/protocol';
 import type { ProxyTunnel } from '@switchyard/tunnel';
+import { type TunnelCallStream, type TunnelMuxSwitch, upstreamOf } from './tunnel-upstream.ts';
 
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL } = http2.constants;
 
@@ -28,14 +29,14 @@ export type DirectOutcome =
    * its whole body, sent; a refusal then shows as the stream closing with REFUSED_STREAM before any
    * answer (see {@link isRefused}).
    */
-  | { admitted: true; stream: http2.ClientHttp2Stream }
+  | { admitted: true; stream: TunnelCallStream }
   /** Refused, or the tunnel could not open a stream: not processed, take the ticket path. */
   | { admitted: false; reason: 'refused' | 'unusable' }
   /** The stream failed after it may have been processed: not safe to send again. */
   | { admitted: false; reason: 'lost' };
 
 /** True when `stream` was reset by the worker with REFUSED_STREAM: the request was not processed. */
-export function isRefused(stream: http2.ClientHttp2Stream): boolean {
+export function isRefused(stream: { readonly rstCode: number | undefined }): boolean {
   return stream.rstCode === NGHTTP2_REFUSED_STREAM;
 }
 
@@ -100,8 +101,8 @@ export class WarmTunnels {
 }
 
 /**
- * Offers a request to the worker behind `tunnel` on a new stream with `headers` plus the warm-path
- * headers (added to `headers` itself: pass an object made for this offer). `body`:
+ * Offers a request to the worker behind `tunnel` on a new stream (a call on its mux when `mux` says
+ * so, see upstreamOf) with `headers` plus the warm-path headers (added to `headers` itself: pass an object made for this offer). `body`:
  * - `none` or a Buffer (a small body already read whole): sent at once with `x-switchyard-direct:
  *   whole`, and reported admitted at once; a refusal shows later as REFUSED_STREAM ({@link isRefused}),
  *   and the caller still has the bytes for the ticket path;
@@ -115,6 +116,7 @@ export class WarmTunnels {
  */
 export function offerDirect(
   tunnel: ProxyTunnel,
+  mux: TunnelMuxSwitch,
   headers: http2.OutgoingHttpHeaders,
   versionId: string,
   body: 'none' | 'later' | Buffer,
@@ -122,12 +124,12 @@ export function offerDirect(
   onOutcome: (outcome: DirectOutcome) => void,
 ): void {
   const whole = body !== 'later';
-  let stream: http2.ClientHttp2Stream;
+  let stream: TunnelCallStream;
   try {
     // `headers` is this request's own object (tunnelHeadersFor): marked in place, not copied.
     headers[TunnelHeaders.direct] = whole ? DirectBody.whole : DirectBody.stream;
     headers[TunnelHeaders.functionVersionId] = versionId;
-    stream = tunnel.session.request(headers, { endStream: body === 'none' });
+    stream = upstreamOf(tunnel, mux).request(headers, { endStream: body === 'none' });
     if (Buffer.isBuffer(body)) stream.end(body);
   } catch {
     queueMicrotask(() => onOutcome({ admitted: false, reason: 'unusable' }));

@@ -66,7 +66,7 @@ export const WorkerConfigSchema = z
       .boolean()
       .default(true)
       .describe(
-        'Serve framed tunnels (issue 12, on by default): announce feature `mux` on each tunnel and take the calls a front end frames on a few HTTP/2 streams of it (a front end uses them only with its own SWITCHYARD_TUNNEL_MUX on). Off: the front ends open one HTTP/2 stream of the tunnel per call, as a worker of an older release needs.',
+        'Serve framed tunnels (issue 12, on by default): announce features `mux` and `http-mux` on each tunnel and take the gRPC calls and HTTP requests a front end frames on a few HTTP/2 streams of it (a front end uses them only with its own SWITCHYARD_TUNNEL_MUX on). Off: the front ends open one HTTP/2 stream of the tunnel per call, as a worker of an older release needs.',
       ),
     heartbeatIntervalMs: z
       .number()

@@ -10,6 +10,7 @@
 import http2 from 'node:http2';
 import type { PassThrough } from 'node:stream';
 import { type ErrorCode, PROBLEM_CONTENT_TYPE, problemDocument } from '@switchyard/protocol';
+import { MuxServerStream } from '@switchyard/tunnel';
 import type { Dispatcher } from 'undici';
 import { tunnelResponseHeadersFromRaw } from './container-headers.ts';
 
@@ -25,6 +26,13 @@ const DOWN_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/**
+ * The tunnel end of an HTTP request: an HTTP/2 stream of the tunnel, or a call framed on its mux stream
+ * (issue 12, feature `http-mux`), which takes the same respond/write/end/close and emits 'close' after
+ * a reset (never 'aborted', and never 'end' for a reset).
+ */
+export type HttpTunnelCall = http2.ServerHttp2Stream | MuxServerStream;
+
 /** How a relayed request ended, for logs. */
 export interface HttpRelayResult {
   /** Container status, when it answered. */
@@ -34,7 +42,7 @@ export interface HttpRelayResult {
 }
 
 /** Answers a tunnel stream with a problem document (no-op when it is closed; reset when already answered). */
-export function respondProblem(stream: http2.ServerHttp2Stream, code: ErrorCode, detail?: string): void {
+export function respondProblem(stream: HttpTunnelCall, code: ErrorCode, detail?: string): void {
   if (stream.destroyed || stream.closed) return;
   if (stream.headersSent) {
     stream.close(NGHTTP2_INTERNAL_ERROR);
@@ -62,7 +70,9 @@ export function respondProblem(stream: http2.ServerHttp2Stream, code: ErrorCode,
  * complete). Listens to the stream's 'aborted' and 'close' from construction.
  */
 export class ContainerAnswer implements Dispatcher.DispatchHandler {
-  readonly #stream: http2.ServerHttp2Stream;
+  readonly #stream: HttpTunnelCall;
+  /** The stream is a mux call: its write() takes no callback, and end() waits for pending data itself. */
+  readonly #mux: boolean;
   readonly #done: (result: HttpRelayResult) => void;
   /** `METHOD /path` of the request, for problem details. */
   readonly #method: string;
@@ -74,6 +84,8 @@ export class ContainerAnswer implements Dispatcher.DispatchHandler {
   #aborted = false;
   /** The request body when it streams from the tunnel (a PassThrough undici may destroy). */
   #body: PassThrough | undefined;
+  /** Stops copying the tunnel stream into {@link #body}. */
+  #stopBody: (() => void) | undefined;
   #status: number | undefined;
   #cancelled = false;
   #settled = false;
@@ -83,8 +95,9 @@ export class ContainerAnswer implements Dispatcher.DispatchHandler {
   #ending = false;
   #draining = false;
 
-  constructor(stream: http2.ServerHttp2Stream, method: string, path: string, done: (result: HttpRelayResult) => void) {
+  constructor(stream: HttpTunnelCall, method: string, path: string, done: (result: HttpRelayResult) => void) {
     this.#stream = stream;
+    this.#mux = stream instanceof MuxServerStream;
     this.#method = method;
     this.#path = path;
     this.#done = done;
@@ -100,9 +113,13 @@ export class ContainerAnswer implements Dispatcher.DispatchHandler {
     return this.#cancelled;
   }
 
-  /** Sets the streamed request body, destroyed (never ended) if the tunnel stream is cancelled. */
-  set body(body: PassThrough) {
+  /**
+   * Sets the streamed request body, destroyed (never ended) if the tunnel stream is cancelled, and
+   * `stop` detaches the copy into it then.
+   */
+  streamedBody(body: PassThrough, stop: () => void): void {
     this.#body = body;
+    this.#stopBody = stop;
   }
 
   /** Settles as CLIENT_CANCELLED without a container request (cancelled before it was sent). */
@@ -140,8 +157,13 @@ export class ContainerAnswer implements Dispatcher.DispatchHandler {
     const stream = this.#stream;
     // 204/304/HEAD: node ended the stream with the headers; nothing more goes in.
     if (this.#settled || stream.writableEnded) return true;
-    this.#writes++;
-    if (stream.write(chunk, this.#written)) return true;
+    if (this.#mux) {
+      // A mux call ends after its pending data by itself: no write callbacks to count.
+      if ((stream as MuxServerStream).write(chunk)) return true;
+    } else {
+      this.#writes++;
+      if ((stream as http2.ServerHttp2Stream).write(chunk, this.#written)) return true;
+    }
     if (!this.#draining) {
       this.#draining = true;
       stream.on('drain', this.#drain);
@@ -213,7 +235,7 @@ export class ContainerAnswer implements Dispatcher.DispatchHandler {
     }
     const body = this.#body;
     if (body !== undefined) {
-      this.#stream.unpipe(body);
+      this.#stopBody?.();
       body.destroy(new Error('request cancelled by the client'));
     }
     this.#abortRequest('request cancelled by the client');

@@ -1,6 +1,7 @@
 // HTTP requests (H2-H4, H8, H10): one-shot, no session record (nobody resumes an HTTP request). Each
 // holds one capacity unit from its ticket, or from its warm offer, until its tunnel stream closes, and
-// is relayed to the container (undici for `http://` upstreams, the HTTP/2 relay otherwise).
+// is relayed to the container (undici for `http://` upstreams, the HTTP/2 relay otherwise). The tunnel
+// stream is an HTTP/2 stream of the tunnel, or a call framed on its mux stream (issue 12), alike.
 
 import http2 from 'node:http2';
 import { DirectBody, Metadata, TunnelHeaders } from '@switchyard/protocol';
@@ -13,7 +14,7 @@ import type { WorkerConfig } from './config.ts';
 import { recordHttpRelayEnd, type WorkerRecorder } from './container-calls.ts';
 import type { ContainerClient } from './container-client.ts';
 import { startContainerSpan } from './container-span.ts';
-import { HttpUpstream } from './http-upstream.ts';
+import { type HttpTunnelCall, HttpUpstream } from './http-upstream.ts';
 import type { WorkerCapacity } from './worker-capacity.ts';
 
 const { NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -101,7 +102,7 @@ export class HttpHolds {
    * @returns false when `headers` name no held HTTP request and no warm offer (the stream belongs to
    *   a session).
    */
-  onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean {
+  onStream(stream: HttpTunnelCall, headers: http2.IncomingHttpHeaders): boolean {
     const reqId = headers[Metadata.requestId];
     if (typeof reqId === 'string' && headers[TunnelHeaders.direct] !== undefined && !this.#held.has(reqId)) {
       this.#onDirect(stream, headers, reqId);
@@ -129,7 +130,7 @@ export class HttpHolds {
    * RST_STREAM REFUSED_STREAM, which tells the instance the request was not processed and may take
    * the ticket path (behind the ones already queued).
    */
-  #onDirect(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, reqId: string): void {
+  #onDirect(stream: HttpTunnelCall, headers: http2.IncomingHttpHeaders, reqId: string): void {
     stream.on('error', () => undefined);
     const { capacity, config } = this.#options;
     if (!capacity.admitsWarmOffer() || headers[TunnelHeaders.functionVersionId] !== config.versionId) {
@@ -148,7 +149,7 @@ export class HttpHolds {
     this.#relay(stream, headers, reqId, hold);
   }
 
-  #relay(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, reqId: string, hold: HttpHold): void {
+  #relay(stream: HttpTunnelCall, headers: http2.IncomingHttpHeaders, reqId: string, hold: HttpHold): void {
     if (hold.started) {
       respondWithError(stream, false, 'SY_SESSION_NOT_FOUND');
       return;

@@ -1,18 +1,19 @@
 // The worker's relay to an HTTP function container (H3, H4, H6, H10): one tunnel stream becomes one
 // undici request, dispatched with a handler (container-answer.ts) that writes the answer straight into
-// the tunnel stream. Request bodies stream with backpressure (pipe), the NVCF headers of H4 are set by
+// the tunnel stream (an HTTP/2 stream or a call framed on the tunnel's mux). Request bodies stream with
+// backpressure (stream-pump), the NVCF headers of H4 are set by
 // the worker (client copies removed, container-headers.ts), and a tunnel stream that closes early
 // aborts the container request.
 
 import type http2 from 'node:http2';
 import { PassThrough } from 'node:stream';
 import { type Context, injectTraceHeaders } from '@switchyard/telemetry';
-import { readDeclaredBody } from '@switchyard/tunnel';
+import { pumpStream, readDeclaredBody } from '@switchyard/tunnel';
 import { type Dispatcher, Pool } from 'undici';
-import { ContainerAnswer, type HttpRelayResult } from './container-answer.ts';
+import { ContainerAnswer, type HttpRelayResult, type HttpTunnelCall } from './container-answer.ts';
 import { type ContainerRequestContext, containerRequestHeaders } from './container-headers.ts';
 
-export type { HttpRelayResult } from './container-answer.ts';
+export type { HttpRelayResult, HttpTunnelCall } from './container-answer.ts';
 export type { ContainerRequestContext } from './container-headers.ts';
 export { containerRequestHeaders, tunnelResponseHeaders } from './container-headers.ts';
 
@@ -49,8 +50,8 @@ export class HttpUpstream {
   }
 
   /**
-   * Relays `stream` (a request the invocation service opened over a tunnel) to the container and the
-   * answer back. The request body is piped (backpressure, nothing buffered whole) unless it is small
+   * Relays `stream` (a request the invocation service opened over a tunnel: an HTTP/2 stream or a call
+   * framed on the tunnel's mux) to the container and the answer back. The request body is copied (backpressure, nothing buffered whole) unless it is small
    * and declared; the answer is written into the stream as it arrives, the container read paused while
    * the stream is full; a tunnel stream that closes before the answer is complete aborts the container
    * request (H10). Container not reachable -> 503 SY_UPSTREAM_UNAVAILABLE; failing before its answer ->
@@ -60,7 +61,7 @@ export class HttpUpstream {
    * @returns how it ended; never rejects.
    */
   async relay(
-    stream: http2.ServerHttp2Stream,
+    stream: HttpTunnelCall,
     headers: http2.IncomingHttpHeaders,
     context: ContainerRequestContext,
     traceContext?: Context,
@@ -87,8 +88,8 @@ export class HttpUpstream {
         // Through a PassThrough: undici destroys its body stream when done, and destroying the tunnel
         // stream itself would reset it before the answer is relayed.
         const through = new PassThrough();
-        answer.body = through;
-        body = stream.pipe(through);
+        answer.streamedBody(through, pumpStream(stream, through));
+        body = through;
       }
     }
     const out = containerRequestHeaders(headers, context);

@@ -3,7 +3,7 @@
 // HTTP relayed to the container, or a client WebSocket). This is the hot path (benchmarked): no awaits,
 // and nothing allocated per call beyond its InFlightCall and the relay's own (the 'close' listener
 // that forgets the call is shared by every call). Calls framed on a tunnel's mux stream (issue 12)
-// come through dispatchMuxCall: session calls only, held and relayed like the others.
+// come through dispatchMuxCall: HTTP requests and session calls, held and relayed like the others.
 
 import type http2 from 'node:http2';
 import { Metadata } from '@switchyard/protocol';
@@ -74,15 +74,17 @@ export class TunnelStreams {
   }
 
   /**
-   * Handles `call`, framed on the mux stream of a tunnel to front-end instance `proxyId` (issue 12): a
-   * call of a session held here, relayed to the container; anything else (no such session, or a
-   * control request or WebSocket, which keep streams of their own) is answered SY_SESSION_NOT_FOUND.
+   * Handles `call`, framed on the mux stream of a tunnel to front-end instance `proxyId` (issue 12): an
+   * HTTP request holding a unit or a warm offer (feature `http-mux`), or a call of a session held here,
+   * relayed to the container; anything else (no such session, or a control request or WebSocket, which
+   * keep streams of their own) is answered SY_SESSION_NOT_FOUND.
    */
   dispatchMuxCall(call: MuxServerStream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined): void {
     if (isControlStream(headers) || isWebSocketStream(headers)) {
       respondWithError(call, isGrpcContentType(headers['content-type']), 'SY_SESSION_NOT_FOUND');
       return;
     }
+    if (this.#holds.onStream(call, headers)) return;
     const held = this.#hold(call, headers, proxyId);
     if (held !== undefined) held.out = this.#container.relay(call, headers);
   }
