@@ -28,16 +28,29 @@ const SUPPRESS_TRACING = Symbol.for('OpenTelemetry SDK Context Key SUPPRESS_TRAC
  */
 let rootRatio: number | undefined;
 
+/**
+ * Whether `OTEL_PROPAGATORS` is the default (`tracecontext,baggage`, or unset), whose output
+ * {@link injectMinted} writes; read with the ratio by {@link setRootSampling}.
+ */
+let defaultPropagators = false;
+
 /** Span contexts minted here, so their `traceparent` is written without the propagator's validation. */
 const minted = new WeakSet<object>();
 
 /**
  * Turns the front ends' root fast path on with `ratio` (0..1: the share of new traces sampled), or off
  * (undefined). `startTelemetry` calls it: with the {@link RootRatioSampler} it installs, or 0 when new
- * traces are never sampled (no exporter), or undefined for any other sampler.
+ * traces are never sampled (no exporter), or undefined for any other sampler. Reads `OTEL_PROPAGATORS` too.
  */
 export function setRootSampling(ratio: number | undefined): void {
   rootRatio = ratio;
+  const names = new Set(
+    (process.env.OTEL_PROPAGATORS ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter((n) => n !== ''),
+  );
+  defaultPropagators = names.size === 0 || (names.size === 2 && names.has('tracecontext') && names.has('baggage'));
 }
 
 /**
@@ -103,13 +116,6 @@ export function rootDecision(parent: Context): { span: Span } | { sampled: Conte
   return { span: trace.wrapSpanContext(spanContext) };
 }
 
-/** Whether the propagators are the default ones (`tracecontext,baggage`), whose output the fast inject writes. */
-const DEFAULT_PROPAGATORS = ((): boolean => {
-  const names = (process.env.OTEL_PROPAGATORS ?? '').split(',').map((s) => s.trim().toLowerCase());
-  const set = new Set(names.filter((n) => n !== ''));
-  return set.size === 0 || (set.size === 2 && set.has('tracecontext') && set.has('baggage'));
-})();
-
 /**
  * Writes `traceparent` for a span context minted by {@link rootDecision} into `headers`, as the W3C
  * propagator would (flags 00, no `tracestate`), when the propagators are the default ones and `ctx`
@@ -117,7 +123,7 @@ const DEFAULT_PROPAGATORS = ((): boolean => {
  * @returns false when it did not apply (the caller uses `propagation.inject`).
  */
 export function injectMinted(ctx: Context, headers: Record<string, unknown>): boolean {
-  if (!DEFAULT_PROPAGATORS) return false;
+  if (!defaultPropagators) return false;
   const spanContext = trace.getSpanContext(ctx);
   if (spanContext === undefined || !minted.has(spanContext) || propagation.getBaggage(ctx) !== undefined) return false;
   headers.traceparent = `00-${spanContext.traceId}-${spanContext.spanId}-00`;

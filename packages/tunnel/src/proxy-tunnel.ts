@@ -96,6 +96,24 @@ export class ProxyTunnel extends TunnelEnd<http2.ClientHttp2Session> {
     this.#muxes.push(mux);
     return mux;
   }
+
+  /**
+   * Where the next call opens its stream: a mux ({@link mux}, up to `streams`) when `feature` is given and
+   * the worker announced it, else the tunnel's session (a worker of an older release, or the front end's
+   * SWITCHYARD_TUNNEL_MUX off: rolling upgrades either way). A tunnel that takes no new streams gives its
+   * session, whose request() then throws (the caller answers SY_TUNNEL_LOST). Never throws.
+   * @param feature the feature that kind of call needs framed (`mux` for gRPC session calls, `http-mux`
+   *   for HTTP requests), or undefined: the session.
+   * @param streams mux streams at most (at least 1). @default DEFAULT_TUNNEL_MUX_STREAMS
+   */
+  upstream(feature: string | undefined, streams = DEFAULT_TUNNEL_MUX_STREAMS): http2.ClientHttp2Session | MuxClient {
+    if (feature === undefined || !this.features.has(feature)) return this.session;
+    try {
+      return this.mux(undefined, streams);
+    } catch {
+      return this.session;
+    }
+  }
 }
 
 /** The proxy's HTTP/2 client session over the socket a worker dialled. */

@@ -398,18 +398,12 @@ export class ClientCalls {
     call.tunnelSpan = span;
     call.responseHeaders = responseHeaders;
     call.ending = ending;
-    relayStream(stream, this.#upstreamOf(tunnel), outgoing, call);
-  }
-
-  /** Where a call to `tunnel` goes: its framed tunnel when on and the worker takes one, else its session. */
-  #upstreamOf(tunnel: ProxyTunnel): RelayUpstreamSession {
-    if (!this.#tunnelMux || !tunnel.features.has(TunnelFeatures.mux)) return tunnel.session;
-    try {
-      return tunnel.mux(undefined, this.#tunnelMuxStreams);
-    } catch {
-      // The tunnel takes no new streams: its session's request() throws too, and the relay answers SY_TUNNEL_LOST.
-      return tunnel.session;
-    }
+    // A framed tunnel when on and the worker takes one, else a stream of the tunnel's session per call.
+    const upstream: RelayUpstreamSession = tunnel.upstream(
+      this.#tunnelMux ? TunnelFeatures.mux : undefined,
+      this.#tunnelMuxStreams,
+    );
+    relayStream(stream, upstream, outgoing, call);
   }
 
   #fail(

@@ -35,14 +35,10 @@ export interface TunnelMuxSwitch {
 /**
  * Where the next request to `tunnel` opens its stream: a mux of the tunnel (ProxyTunnel.mux, spread
  * over up to `tunnelMuxStreams`) when `tunnelMux` is on and the worker announced TunnelFeatures.httpMux,
- * else the tunnel's session. A tunnel that takes no new streams gives its session, whose request() then
- * throws (the caller answers SY_TUNNEL_LOST, or takes the ticket path for a warm offer). Never throws.
+ * else the tunnel's session (ProxyTunnel.upstream). A tunnel that takes no new streams gives its session,
+ * whose request() then throws (the caller answers SY_TUNNEL_LOST, or takes the ticket path for a warm
+ * offer). Never throws.
  */
 export function upstreamOf(tunnel: ProxyTunnel, config: TunnelMuxSwitch): TunnelCallSession {
-  if (!config.tunnelMux || !tunnel.features.has(TunnelFeatures.httpMux)) return tunnel.session;
-  try {
-    return tunnel.mux(undefined, config.tunnelMuxStreams);
-  } catch {
-    return tunnel.session;
-  }
+  return tunnel.upstream(config.tunnelMux ? TunnelFeatures.httpMux : undefined, config.tunnelMuxStreams);
 }
