@@ -13,7 +13,15 @@
 // as any other. Parent-based decisions (a client's or a ticket's `traceparent`) are the SDK's as before.
 
 import { randomFillSync } from 'node:crypto';
-import { type Context, createContextKey, propagation, type Span, TraceFlags, trace } from '@opentelemetry/api';
+import {
+  type Context,
+  createContextKey,
+  propagation,
+  type Span,
+  type SpanContext,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api';
 import { tracing } from '@opentelemetry/sdk-node';
 
 /** Context value that makes {@link RootRatioSampler} sample a root: the front end rolled "sampled". */
@@ -34,8 +42,22 @@ let rootRatio: number | undefined;
  */
 let defaultPropagators = false;
 
-/** Span contexts minted here, so their `traceparent` is written without the propagator's validation. */
-const minted = new WeakSet<object>();
+/**
+ * The span context of a dropped new trace minted by {@link rootDecision}, known by its class so its
+ * `traceparent` is written without the propagator's validation. A class rather than a WeakSet of the
+ * minted objects: a WeakSet gains an entry per call whose key dies young, and V8 processes those
+ * entries in every collection and grows the set's table in the old generation (it cost the invocation
+ * service major collections that the run without telemetry did not have).
+ */
+class MintedSpanContext implements SpanContext {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceFlags = TraceFlags.NONE;
+  constructor(traceId: string, spanId: string) {
+    this.traceId = traceId;
+    this.spanId = spanId;
+  }
+}
 
 /**
  * Turns the front ends' root fast path on with `ratio` (0..1: the share of new traces sampled), or off
@@ -85,8 +107,8 @@ let poolOffset = ID_POOL.length;
 const ZERO_TRACE_ID = '0'.repeat(32);
 const ZERO_SPAN_ID = '0'.repeat(16);
 
-/** A new valid (not all-zero) trace ID and span ID, lower-case hex. */
-function mintIds(): { traceId: string; spanId: string } {
+/** The span context of a new dropped trace: a valid (not all-zero) trace ID and span ID, lower-case hex. */
+function mintSpanContext(): MintedSpanContext {
   for (;;) {
     if (poolOffset + 24 > ID_POOL.length) {
       randomFillSync(ID_POOL);
@@ -95,7 +117,7 @@ function mintIds(): { traceId: string; spanId: string } {
     const traceId = ID_POOL.toString('hex', poolOffset, poolOffset + 16);
     const spanId = ID_POOL.toString('hex', poolOffset + 16, poolOffset + 24);
     poolOffset += 24;
-    if (traceId !== ZERO_TRACE_ID && spanId !== ZERO_SPAN_ID) return { traceId, spanId };
+    if (traceId !== ZERO_TRACE_ID && spanId !== ZERO_SPAN_ID) return new MintedSpanContext(traceId, spanId);
   }
 }
 
@@ -110,10 +132,17 @@ export function rootDecision(parent: Context): { span: Span } | { sampled: Conte
   if (ratio === undefined || trace.getSpan(parent) !== undefined || parent.getValue(SUPPRESS_TRACING) === true)
     return undefined;
   if (ratio > 0 && Math.random() < ratio) return { sampled: parent.setValue(SAMPLE_ROOT, true) };
-  const { traceId, spanId } = mintIds();
-  const spanContext = { traceId, spanId, traceFlags: TraceFlags.NONE };
-  minted.add(spanContext);
-  return { span: trace.wrapSpanContext(spanContext) };
+  return { span: trace.wrapSpanContext(mintSpanContext()) };
+}
+
+/**
+ * Whether `headers` (lower-case names, as Node gives them) may carry trace context for the configured
+ * propagators: true unless they are the default ones (read by {@link setRootSampling}) and neither
+ * `traceparent` nor `baggage` is present, when extracting would return its base context unchanged
+ * (the W3C propagator ignores a `tracestate` without a `traceparent`).
+ */
+export function mayCarryTraceContext(headers: Readonly<Record<string, unknown>>): boolean {
+  return !defaultPropagators || headers.traceparent !== undefined || headers.baggage !== undefined;
 }
 
 /**
@@ -125,7 +154,12 @@ export function rootDecision(parent: Context): { span: Span } | { sampled: Conte
 export function injectMinted(ctx: Context, headers: Record<string, unknown>): boolean {
   if (!defaultPropagators) return false;
   const spanContext = trace.getSpanContext(ctx);
-  if (spanContext === undefined || !minted.has(spanContext) || propagation.getBaggage(ctx) !== undefined) return false;
+  if (
+    spanContext === undefined ||
+    !(spanContext instanceof MintedSpanContext) ||
+    propagation.getBaggage(ctx) !== undefined
+  )
+    return false;
   headers.traceparent = `00-${spanContext.traceId}-${spanContext.spanId}-00`;
   return true;
 }

@@ -17,7 +17,7 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { injectMinted, rootDecision } from './root-sampling.ts';
+import { injectMinted, mayCarryTraceContext, rootDecision } from './root-sampling.ts';
 import { SpanNames, TraceAttr } from './trace-names.ts';
 
 export { type Attributes, type Context, context, ROOT_CONTEXT, type Span, SpanKind, type Tracer, trace };
@@ -40,13 +40,14 @@ export function tracerFor(scope: string): Tracer {
 
 /**
  * The trace context carried by request `headers` (`traceparent`, `tracestate`, `baggage`; lower-case
- * names as Node gives them), over `base`. Without those headers it is `base`.
+ * names as Node gives them), over `base`. Without those headers it is `base` (returned without calling
+ * the propagator when it is the default one: most clients send none).
  */
 export function contextFromHeaders(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   base: Context = ROOT_CONTEXT,
 ): Context {
-  return propagation.extract(base, headers);
+  return mayCarryTraceContext(headers) ? propagation.extract(base, headers) : base;
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   type Telemetry,
   tracerFor,
 } from '../src/index.ts';
-import { samplerRatioFromEnv } from '../src/root-sampling.ts';
+import { mayCarryTraceContext, samplerRatioFromEnv, setRootSampling } from '../src/root-sampling.ts';
 
 const SAMPLED = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 const NOT_SAMPLED = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
@@ -84,6 +84,37 @@ describe('root sampling fast path (parentbased_traceidratio, 0.25)', () => {
     assert.equal(out.baggage, 'tenant=acme');
     assert.match(String(out.traceparent), /^00-[\da-f]{32}-[\da-f]{16}-0[01]$/);
     span.end();
+  });
+
+  test('should skip the propagators only for headers they would take nothing from', () => {
+    const base = ROOT_CONTEXT.setValue(Symbol('base'), 1);
+    // No propagation header (a tracestate alone is ignored by the W3C propagator): the base itself.
+    for (const headers of [{}, { tracestate: 'k=v' }, { 'content-type': 'application/json' }])
+      assert.equal(contextFromHeaders(headers, base), base);
+    // Anything else goes through the propagators and comes out as they make it.
+    for (const headers of [
+      { traceparent: SAMPLED },
+      { traceparent: NOT_SAMPLED, tracestate: 'k=v' },
+      { traceparent: 'not-a-traceparent' },
+      { baggage: 'tenant=acme' },
+    ]) {
+      const ours = contextFromHeaders(headers, base);
+      const theirs = propagation.extract(base, headers);
+      assert.deepEqual(traceApi.getSpanContext(ours), traceApi.getSpanContext(theirs));
+      assert.deepEqual(propagation.getBaggage(ours)?.getAllEntries(), propagation.getBaggage(theirs)?.getAllEntries());
+    }
+    // Other propagators (OTEL_PROPAGATORS=b3, say) may read other headers: always asked.
+    const saved = process.env.OTEL_PROPAGATORS;
+    try {
+      process.env.OTEL_PROPAGATORS = 'b3';
+      setRootSampling(0.25);
+      assert.equal(mayCarryTraceContext({}), true);
+    } finally {
+      if (saved === undefined) delete process.env.OTEL_PROPAGATORS;
+      else process.env.OTEL_PROPAGATORS = saved;
+      setRootSampling(0.25);
+    }
+    assert.equal(mayCarryTraceContext({}), false);
   });
 
   test('should keep parent-based decisions: a sampled client parent is followed, an unsampled one is not', () => {

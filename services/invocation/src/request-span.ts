@@ -19,8 +19,8 @@ import type { RawRequest, RawResponse } from './http-headers.ts';
 export const tracer = tracerFor('@switchyard/invocation');
 
 /**
- * Runs `handle(req, res)` with a SERVER span of the request active; the span ends when the response
- * closes, with the status sent (none sent: an error `cancelled`).
+ * Runs `handle(req, res)` with a SERVER span of the request active; a recording span ends when the
+ * response closes, with the status sent (none sent: an error `cancelled`).
  */
 export function withRequestSpan(
   req: RawRequest,
@@ -38,7 +38,9 @@ export function withRequestSpan(
       ? { [TraceAttr.serverAddress]: (req.headers[':authority'] ?? req.headers.host) as string }
       : {}),
   }));
-  res.once('close', () => endHttpSpan(span, res.headersSent ? res.statusCode : undefined, true));
+  // A span that does not record (a dropped trace) has nothing to end: no listener for it.
+  if (span.isRecording())
+    res.once('close', () => endHttpSpan(span, res.headersSent ? res.statusCode : undefined, true));
   context.with(ctx, handle, undefined, req, res);
 }
 
