@@ -34,7 +34,15 @@ import { type BenchChild, nodeBinary, spawnChild } from './lib/child.ts';
 import type { ProfileSpan } from './lib/cpu-profile.ts';
 import { encodeEchoRequest, grpcFrame, patternPayload } from './lib/grpc-frame.ts';
 import { runH2load } from './lib/h2load.ts';
-import { type CpuSubject, cpuDelta, readCpu, withChildren } from './lib/proc-stat.ts';
+import {
+  type CpuSubject,
+  cpuDelta,
+  cpuMicrosByThreadGroup,
+  readCpu,
+  THREAD_GROUPS,
+  type ThreadGroup,
+  withChildren,
+} from './lib/proc-stat.ts';
 import { renderProfileDiff } from './lib/profile-diff.ts';
 import { fmt, markdownTable, median, OUT_DIR, writeResultFile } from './lib/report.ts';
 import { startSwitchyardHttp } from './lib/switchyard-http-stack.ts';
@@ -143,10 +151,50 @@ interface PairStack {
   stop(): Promise<void>;
 }
 
+/** One side of a measured window. */
+export interface PairSide {
+  calls: number;
+  rps: number;
+  /** CPU per call by subject (`front end`, `worker`) and `sum`, us. */
+  usPerCall: Record<string, number>;
+  /** CPU per call of each subject by thread group (main thread, V8's helper threads, other), us. */
+  threadUsPerCall: Record<string, Record<ThreadGroup, number>>;
+}
+
 /** One measured window: CPU per call of each stack's processes. */
 export interface PairWindow {
-  a: { calls: number; rps: number; usPerCall: Record<string, number> };
-  b: { calls: number; rps: number; usPerCall: Record<string, number> };
+  a: PairSide;
+  b: PairSide;
+}
+
+/** CPU by thread group of each subject (sum over its pids), us so far. */
+function readThreads(subjects: readonly CpuSubject[]): Map<string, Record<ThreadGroup, number>> {
+  const out = new Map<string, Record<ThreadGroup, number>>();
+  for (const subject of subjects) {
+    const sum: Record<ThreadGroup, number> = { main: 0, v8: 0, other: 0 };
+    for (const pid of subject.pids()) {
+      const groups = cpuMicrosByThreadGroup(pid);
+      for (const g of THREAD_GROUPS) sum[g] += groups[g];
+    }
+    out.set(subject.name, sum);
+  }
+  return out;
+}
+
+/** Per call, by subject and thread group, between two {@link readThreads} readings. */
+function threadsPerCall(
+  before: Map<string, Record<ThreadGroup, number>>,
+  after: Map<string, Record<ThreadGroup, number>>,
+  calls: number,
+): Record<string, Record<ThreadGroup, number>> {
+  const out: Record<string, Record<ThreadGroup, number>> = {};
+  for (const [name, end] of after) {
+    const start = before.get(name);
+    const per: Record<ThreadGroup, number> = { main: 0, v8: 0, other: 0 };
+    for (const g of THREAD_GROUPS) per[g] = (end[g] - (start?.[g] ?? 0)) / calls;
+    out[name] = per;
+  }
+  return out;
 }
 
 async function grpcStack(
@@ -233,9 +281,11 @@ async function startContainer(path: PairPath): Promise<BenchChild> {
 
 /** Runs both stacks' loads for one window at the same time and reads their CPU around it. */
 async function measureWindow(a: PairStack, b: PairStack, durationS: number): Promise<PairWindow> {
+  const threadsBefore = [readThreads(a.subjects), readThreads(b.subjects)] as const;
   const before = [readCpu(a.subjects), readCpu(b.subjects)] as const;
   const [ra, rb] = await Promise.all([a.load(durationS), b.load(durationS)]);
   const after = [readCpu(a.subjects), readCpu(b.subjects)] as const;
+  const threadsAfter = [readThreads(a.subjects), readThreads(b.subjects)] as const;
   const per = (delta: Record<string, number>, calls: number) => {
     const out: Record<string, number> = {};
     for (const [name, us] of Object.entries(delta)) out[name] = us / calls;
@@ -243,8 +293,16 @@ async function measureWindow(a: PairStack, b: PairStack, durationS: number): Pro
     return out;
   };
   return {
-    a: { ...ra, usPerCall: per(cpuDelta(before[0], after[0]), ra.calls) },
-    b: { ...rb, usPerCall: per(cpuDelta(before[1], after[1]), rb.calls) },
+    a: {
+      ...ra,
+      usPerCall: per(cpuDelta(before[0], after[0]), ra.calls),
+      threadUsPerCall: threadsPerCall(threadsBefore[0], threadsAfter[0], ra.calls),
+    },
+    b: {
+      ...rb,
+      usPerCall: per(cpuDelta(before[1], after[1]), rb.calls),
+      threadUsPerCall: threadsPerCall(threadsBefore[1], threadsAfter[1], rb.calls),
+    },
   };
 }
 
@@ -331,6 +389,25 @@ function spread(values: number[]): string {
   return `${fmt(median(values), 3)}x (${fmt(Math.min(...values), 3)}-${fmt(Math.max(...values), 3)})`;
 }
 
+const THREAD_GROUP_NAMES: Record<ThreadGroup, string> = { main: 'main', v8: 'V8 helpers', other: 'other' };
+
+/** Rows of the thread table: each subject's thread groups, call-weighted over the windows. */
+function threadRows(windows: readonly PairWindow[]): string[][] {
+  const rows: string[][] = [];
+  for (const subject of ['front end', 'worker']) {
+    for (const g of THREAD_GROUPS) {
+      const mean = (side: 'a' | 'b') => {
+        const calls = windows.reduce((n, w) => n + w[side].calls, 0);
+        const us = windows.reduce((n, w) => n + (w[side].threadUsPerCall[subject]?.[g] ?? 0) * w[side].calls, 0);
+        return us / calls;
+      };
+      const [a, b] = [mean('a'), mean('b')];
+      rows.push([subject, THREAD_GROUP_NAMES[g], fmt(a, 1), fmt(b, 1), fmt(b - a, 1), fmt(b / a, 3)]);
+    }
+  }
+  return rows;
+}
+
 /** The report of one path: every window, then the ratios B/A. */
 export function renderPairPath(r: PairPathResult, config: TelemetryPairConfig): string {
   const [ma, mb] = config.modes;
@@ -367,6 +444,12 @@ export function renderPairPath(r: PairPathResult, config: TelemetryPairConfig): 
     return [n, spread(ratios), fmt(total('b') / calls('b') / (total('a') / calls('a')), 3)];
   });
   out.push(markdownTable(['process', `B/A per window: median (range)`, 'B/A of the totals'], rows));
+  out.push(
+    '',
+    'CPU by thread over all windows (us/call; V8 helpers: parallel and concurrent GC, concurrent compilation)',
+    '',
+  );
+  out.push(markdownTable(['process', 'threads', 'A us/call', 'B us/call', 'B - A', 'B/A'], threadRows(r.windows)));
   if (r.profileDiff !== undefined)
     out.push('', 'CPU profiles (both stacks under --cpu-prof: figures inflated; compare A with B)', '', r.profileDiff);
   return out.join('\n');

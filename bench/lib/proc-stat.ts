@@ -36,6 +36,46 @@ export function cpuMicros(pid: number): number {
   return ((utime + stime) * 1e6) / clockTicksPerSecond();
 }
 
+/**
+ * Groups of a Node process's threads whose CPU the telemetry pair reports apart: `main` (the thread
+ * running JavaScript: its tid is the pid), `v8` (the V8 platform's threads, named `V8Worker` and
+ * `DelayedTaskSche...`: parallel scavenges, concurrent marking and sweeping, concurrent compilation),
+ * `other` (libuv's pool, worker threads, the inspector).
+ */
+export const THREAD_GROUPS = ['main', 'v8', 'other'] as const;
+/** One of {@link THREAD_GROUPS}. */
+export type ThreadGroup = (typeof THREAD_GROUPS)[number];
+
+/**
+ * CPU time (user + system) each thread group of process `pid` has used so far, in microseconds,
+ * read from /proc/<pid>/task/<tid>/stat (a thread that ended since takes its time with it); zeros once
+ * the process is gone.
+ */
+export function cpuMicrosByThreadGroup(pid: number): Record<ThreadGroup, number> {
+  const out: Record<ThreadGroup, number> = { main: 0, v8: 0, other: 0 };
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended between the listing and the read
+    }
+    const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const micros = ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicksPerSecond();
+    const group: ThreadGroup =
+      Number(tid) === pid ? 'main' : name.startsWith('V8') || name.startsWith('DelayedTaskSche') ? 'v8' : 'other';
+    out[group] += micros;
+  }
+  return out;
+}
+
 /** Resident set size of a process, in bytes (VmRSS); 0 once it is gone. */
 export function rssBytes(pid: number): number {
   try {
