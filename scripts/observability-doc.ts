@@ -346,8 +346,12 @@ npm run bench -- http --paths switchyard --connections 64 --rate 2000 --telemetr
 Each prints the proxy (or invocation service) and worker CPU per call in each configuration, one sitting,
 rounds interleaved, with the ratio to the first; compare at a fixed offered load (\`--rate\`), since at
 saturation the CPU per call of every process moves with the throughput itself; \`npm run bench -- overhead\` counts the front end's
-instructions per call under callgrind instead. The figures are in bench/RESULTS.md (issue 9); the target is
-under 10% more CPU per call with metrics on and tracing sampled at 1%.
+instructions per call under callgrind instead. \`npm run bench -- telemetry-pair --modes none,traces\` runs two
+identical stacks side by side, one without telemetry and one with it, at the same offered load and time,
+and splits each process's CPU per call into its main thread and V8's helper threads (parallel and concurrent
+garbage collection, concurrent compilation). The figures are in bench/RESULTS.md (issue 9); the target is
+under 10% more CPU per call with metrics on and tracing sampled at 1%. On the HTTP path most of what is left
+is in V8's helper threads, and only while sampled spans are exported (bench/RESULTS.md, session 15).
 
 ## Live status page
 
