@@ -45,9 +45,8 @@ let defaultPropagators = false;
 /**
  * The span context of a dropped new trace minted by {@link rootDecision}, known by its class so its
  * `traceparent` is written without the propagator's validation. A class rather than a WeakSet of the
- * minted objects: a WeakSet gains an entry per call whose key dies young, and V8 processes those
- * entries in every collection and grows the set's table in the old generation (it cost the invocation
- * service major collections that the run without telemetry did not have).
+ * minted objects: a WeakSet gains an entry per call whose key dies young, held in an ephemeron table
+ * that V8 processes in its collections and that grows in the old generation.
  */
 class MintedSpanContext implements SpanContext {
   readonly traceId: string;
