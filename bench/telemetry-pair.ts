@@ -37,8 +37,8 @@ import { runH2load } from './lib/h2load.ts';
 import {
   type CpuSubject,
   cpuDelta,
-  cpuMicrosByThreadGroup,
   readCpu,
+  readThreadCpu,
   THREAD_GROUPS,
   type ThreadGroup,
   withChildren,
@@ -167,21 +167,7 @@ export interface PairWindow {
   b: PairSide;
 }
 
-/** CPU by thread group of each subject (sum over its pids), us so far. */
-function readThreads(subjects: readonly CpuSubject[]): Map<string, Record<ThreadGroup, number>> {
-  const out = new Map<string, Record<ThreadGroup, number>>();
-  for (const subject of subjects) {
-    const sum: Record<ThreadGroup, number> = { main: 0, v8: 0, other: 0 };
-    for (const pid of subject.pids()) {
-      const groups = cpuMicrosByThreadGroup(pid);
-      for (const g of THREAD_GROUPS) sum[g] += groups[g];
-    }
-    out.set(subject.name, sum);
-  }
-  return out;
-}
-
-/** Per call, by subject and thread group, between two {@link readThreads} readings. */
+/** Per call, by subject and thread group, between two {@link readThreadCpu} readings. */
 function threadsPerCall(
   before: Map<string, Record<ThreadGroup, number>>,
   after: Map<string, Record<ThreadGroup, number>>,
@@ -281,11 +267,11 @@ async function startContainer(path: PairPath): Promise<BenchChild> {
 
 /** Runs both stacks' loads for one window at the same time and reads their CPU around it. */
 async function measureWindow(a: PairStack, b: PairStack, durationS: number): Promise<PairWindow> {
-  const threadsBefore = [readThreads(a.subjects), readThreads(b.subjects)] as const;
+  const threadsBefore = [readThreadCpu(a.subjects), readThreadCpu(b.subjects)] as const;
   const before = [readCpu(a.subjects), readCpu(b.subjects)] as const;
   const [ra, rb] = await Promise.all([a.load(durationS), b.load(durationS)]);
   const after = [readCpu(a.subjects), readCpu(b.subjects)] as const;
-  const threadsAfter = [readThreads(a.subjects), readThreads(b.subjects)] as const;
+  const threadsAfter = [readThreadCpu(a.subjects), readThreadCpu(b.subjects)] as const;
   const per = (delta: Record<string, number>, calls: number) => {
     const out: Record<string, number> = {};
     for (const [name, us] of Object.entries(delta)) out[name] = us / calls;

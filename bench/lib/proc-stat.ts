@@ -132,6 +132,20 @@ export function readCpu(subjects: readonly CpuSubject[]): CpuReading {
   return reading;
 }
 
+/** Reads the current CPU time of every subject by thread group (sum over its pids), in microseconds. */
+export function readThreadCpu(subjects: readonly CpuSubject[]): Map<string, Record<ThreadGroup, number>> {
+  const out = new Map<string, Record<ThreadGroup, number>>();
+  for (const subject of subjects) {
+    const sum: Record<ThreadGroup, number> = { main: 0, v8: 0, other: 0 };
+    for (const pid of subject.pids()) {
+      const groups = cpuMicrosByThreadGroup(pid);
+      for (const g of THREAD_GROUPS) sum[g] += groups[g];
+    }
+    out.set(subject.name, sum);
+  }
+  return out;
+}
+
 /** CPU microseconds each subject used between two readings. */
 export function cpuDelta(before: CpuReading, after: CpuReading): Record<string, number> {
   const out: Record<string, number> = {};

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { propagation, trace as traceApi } from '@opentelemetry/api';
+import { overrideEnv } from '@switchyard/testkit';
 import {
   contextFromHeaders,
   injectTraceHeaders,
@@ -24,20 +25,19 @@ const NOT_SAMPLED = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
 
 describe('root sampling fast path (parentbased_traceidratio, 0.25)', () => {
   let telemetry: Telemetry;
-  const names = ['OTEL_TRACES_EXPORTER', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'] as const;
-  const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+  let restoreEnv: () => void;
   const tracer = tracerFor('test');
   before(async () => {
-    delete process.env.OTEL_TRACES_EXPORTER;
-    Object.assign(process.env, { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' });
+    restoreEnv = overrideEnv({
+      OTEL_TRACES_EXPORTER: undefined,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+    });
     telemetry = await startTelemetry({ service: 'test', region: 'eu', instanceId: 't-1' });
   });
   after(async () => {
     await telemetry.shutdown();
-    for (const n of names) {
-      if (saved[n] === undefined) delete process.env[n];
-      else process.env[n] = saved[n];
-    }
+    restoreEnv();
   });
 
   test('should sample new traces at the ratio and give dropped ones valid, distinct IDs', () => {
@@ -104,14 +104,12 @@ describe('root sampling fast path (parentbased_traceidratio, 0.25)', () => {
       assert.deepEqual(propagation.getBaggage(ours)?.getAllEntries(), propagation.getBaggage(theirs)?.getAllEntries());
     }
     // Other propagators (OTEL_PROPAGATORS=b3, say) may read other headers: always asked.
-    const saved = process.env.OTEL_PROPAGATORS;
+    const restoreEnv = overrideEnv({ OTEL_PROPAGATORS: 'b3' });
     try {
-      process.env.OTEL_PROPAGATORS = 'b3';
       setRootSampling(0.25);
       assert.equal(mayCarryTraceContext({}), true);
     } finally {
-      if (saved === undefined) delete process.env.OTEL_PROPAGATORS;
-      else process.env.OTEL_PROPAGATORS = saved;
+      restoreEnv();
       setRootSampling(0.25);
     }
     assert.equal(mayCarryTraceContext({}), false);

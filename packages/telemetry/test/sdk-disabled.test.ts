@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { trace as traceApi } from '@opentelemetry/api';
+import { overrideEnv } from '@switchyard/testkit';
 import {
   context,
   contextFromHeaders,
@@ -22,10 +23,9 @@ const SAMPLED = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 describe('OTEL_SDK_DISABLED=true', () => {
   let telemetry: Telemetry;
-  const names = ['OTEL_SDK_DISABLED', 'OTEL_TRACES_EXPORTER', 'OTEL_TRACES_SAMPLER'] as const;
-  const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+  let restoreEnv: () => void;
   before(async () => {
-    Object.assign(process.env, {
+    restoreEnv = overrideEnv({
       OTEL_SDK_DISABLED: 'true',
       OTEL_TRACES_EXPORTER: 'otlp',
       OTEL_TRACES_SAMPLER: 'always_on',
@@ -34,10 +34,7 @@ describe('OTEL_SDK_DISABLED=true', () => {
   });
   after(async () => {
     await telemetry.shutdown();
-    for (const n of names) {
-      if (saved[n] === undefined) delete process.env[n];
-      else process.env[n] = saved[n];
-    }
+    restoreEnv();
   });
 
   test('spans do not record and carry no trace, even under a sampled client parent', () => {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { overrideEnv } from '@switchyard/testkit';
 import {
   context,
   contextFromHeaders,
@@ -44,16 +45,14 @@ const UNSAMPLED = '00-0af7651916cd43dd8448eb211c80319d-b7ad6b7169203332-00';
 
 describe('tracing without an exporter', () => {
   let telemetry: Telemetry;
-  const saved = { exporter: process.env.OTEL_TRACES_EXPORTER, sampler: process.env.OTEL_TRACES_SAMPLER };
+  let restoreEnv: () => void;
   before(async () => {
-    delete process.env.OTEL_TRACES_EXPORTER;
-    delete process.env.OTEL_TRACES_SAMPLER;
+    restoreEnv = overrideEnv({ OTEL_TRACES_EXPORTER: undefined, OTEL_TRACES_SAMPLER: undefined });
     telemetry = await startTelemetry({ service: 'test', region: 'eu', instanceId: 't-1' });
   });
   after(async () => {
     await telemetry.shutdown();
-    if (saved.exporter !== undefined) process.env.OTEL_TRACES_EXPORTER = saved.exporter;
-    if (saved.sampler !== undefined) process.env.OTEL_TRACES_SAMPLER = saved.sampler;
+    restoreEnv();
   });
 
   test('a log line inside a span carries trace_id and span_id; one outside carries neither', () => {
@@ -148,15 +147,14 @@ describe('tracing without an exporter', () => {
 
 describe('tracing with a sampler that is not parent-based (OTEL_TRACES_SAMPLER=always_on)', () => {
   let telemetry: Telemetry;
-  const saved = process.env.OTEL_TRACES_SAMPLER;
+  let restoreEnv: () => void;
   before(async () => {
-    process.env.OTEL_TRACES_SAMPLER = 'always_on';
+    restoreEnv = overrideEnv({ OTEL_TRACES_SAMPLER: 'always_on' });
     telemetry = await startTelemetry({ service: 'test', region: 'eu', instanceId: 't-2' });
   });
   after(async () => {
     await telemetry.shutdown();
-    if (saved === undefined) delete process.env.OTEL_TRACES_SAMPLER;
-    else process.env.OTEL_TRACES_SAMPLER = saved;
+    restoreEnv();
   });
 
   test('remoteParentToFollow follows an unsampled parent too: the sampler, not its flag, decides', () => {

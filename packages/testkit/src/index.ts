@@ -4,6 +4,7 @@
 
 export { redisPing } from '@switchyard/local-tools';
 export { natsServerBinary, redisServerBinary } from './binaries.ts';
+export { overrideEnv } from './env.ts';
 export type { ExpositionSample } from './exposition.ts';
 export {
   parseExposition,
