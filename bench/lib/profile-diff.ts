@@ -27,6 +27,24 @@ function rows<K>(
     .map(({ k, ua, ub }) => [...label(k), fmt(ua, 2), fmt(ub, 2), fmt(ub - ua, 2)]);
 }
 
+/** Areas of Switchyard's telemetry: its own package and the OpenTelemetry packages it drives. */
+export function isTelemetryArea(area: string): boolean {
+  return area === 'packages/telemetry' || area.startsWith('@opentelemetry/');
+}
+
+/** Attributed time of the telemetry areas ({@link isTelemetryArea}), us. */
+function telemetryMicros(attributed: ReadonlyMap<string, number>): number {
+  let us = 0;
+  for (const [area, t] of attributed) if (isTelemetryArea(area)) us += t;
+  return us;
+}
+
+/** `x us/call (p% of busy)` of the telemetry areas of one profile. */
+function telemetryLine(areas: { busyUs: number; attributed: ReadonlyMap<string, number> }, calls: number): string {
+  const us = telemetryMicros(areas.attributed);
+  return `${fmt(us / calls, 2)} us/call (${fmt(areas.busyUs > 0 ? (100 * us) / areas.busyUs : Number.NaN, 1)}% of busy)`;
+}
+
 /**
  * Markdown of `process` in A and B over `span` (the measured windows): busy us per call, then the `limit` areas (attributed time) and
  * functions (self time) whose us per call differ most between B and A.
@@ -51,6 +69,9 @@ export function renderProfileDiff(
   return [
     `#### ${process}: busy ${fmt(areasA.busyUs / a.calls, 1)} us/call in A, ${fmt(areasB.busyUs / b.calls, 1)} in B ` +
       `(samples of the measured windows only; ${a.calls} and ${b.calls} calls)`,
+    '',
+    `Telemetry code (packages/telemetry, @opentelemetry/*), attributed: ${telemetryLine(areasA, a.calls)} in A, ` +
+      `${telemetryLine(areasB, b.calls)} in B.`,
     '',
     markdownTable(
       ['area (attributed)', 'A us/call', 'B us/call', 'B - A'],

@@ -53,8 +53,12 @@ export function targetTable(checks: TargetCheck[]): string {
   );
 }
 
-/** Median of `values` (the upper one of an even count); NaN for none. */
+/** Median of `values` (the mean of the two middle ones of an even count); NaN for none. */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
-  return sorted.length === 0 ? Number.NaN : (sorted[Math.floor(sorted.length / 2)] as number);
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
