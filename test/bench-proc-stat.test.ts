@@ -6,13 +6,17 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { cpuMicros, cpuMicrosByThreadGroup } from '../bench/lib/proc-stat.ts';
 
-/** Spins the main thread, then a worker thread, ~400 ms each, printing `main` and `worker` when each is done. */
+/**
+ * Spins the main thread, then a worker thread, ~400 ms each, printing `main` and `worker` when each is
+ * done. The worker thread stays alive after its spin: a thread that has exited is gone from
+ * /proc/<pid>/task (its time is only in the process's total), so reading it then would find nothing.
+ */
 const SCRIPT = `
   const { Worker } = require('node:worker_threads');
   const spin = (ms) => { const end = Date.now() + ms; while (Date.now() < end); };
   spin(400);
   console.log('main');
-  new Worker("const end = Date.now() + 400; while (Date.now() < end); require('node:worker_threads').parentPort.postMessage(1)", { eval: true })
+  new Worker("const end = Date.now() + 400; while (Date.now() < end); require('node:worker_threads').parentPort.postMessage(1); setTimeout(() => {}, 60000)", { eval: true })
     .once('message', () => { console.log('worker'); setTimeout(() => {}, 60000); });`;
 
 test('cpuMicrosByThreadGroup charges JavaScript to the main thread and a worker thread to other', async () => {
