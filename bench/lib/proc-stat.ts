@@ -19,21 +19,27 @@ export function clockTicksPerSecond(): number {
 }
 
 /**
+ * The command name and CPU time (user + system, microseconds) of a /proc `stat` line, of a process
+ * (/proc/<pid>/stat) or one of its threads (/proc/<pid>/task/<tid>/stat).
+ */
+function parseStat(text: string): { name: string; cpuUs: number } {
+  // The command name (field 2) may contain spaces; fields after the closing paren are fixed.
+  const close = text.lastIndexOf(')');
+  const fields = text.slice(close + 2).split(' ');
+  const cpuUs = ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicksPerSecond();
+  return { name: text.slice(text.indexOf('(') + 1, close), cpuUs };
+}
+
+/**
  * CPU time (user + system) a process has used so far, in microseconds; 0 once it is gone.
  * Covers every thread of the process, not its children.
  */
 export function cpuMicros(pid: number): number {
-  let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuUs;
   } catch {
     return 0;
   }
-  // The command name (field 2) may contain spaces; fields after the closing paren are fixed.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return ((utime + stime) * 1e6) / clockTicksPerSecond();
 }
 
 /**
@@ -66,12 +72,10 @@ export function cpuMicrosByThreadGroup(pid: number): Record<ThreadGroup, number>
     } catch {
       continue; // the thread ended between the listing and the read
     }
-    const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    const micros = ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicksPerSecond();
+    const { name, cpuUs } = parseStat(text);
     const group: ThreadGroup =
       Number(tid) === pid ? 'main' : name.startsWith('V8') || name.startsWith('DelayedTaskSche') ? 'v8' : 'other';
-    out[group] += micros;
+    out[group] += cpuUs;
   }
   return out;
 }
