@@ -11,7 +11,6 @@
 // (what goes on the wire), request-context.ts (what they share). This file wires them, listens and
 // drains.
 
-import type http from 'node:http';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { readTlsPair } from '@switchyard/config';
 import { type ControlStore, OpenCalls } from '@switchyard/control-store';
@@ -22,7 +21,6 @@ import { FrontEndMetrics } from '@switchyard/telemetry';
 import type { TicketQueue } from '@switchyard/ticket-queue';
 import { TunnelListener, type TunnelRecorder } from '@switchyard/tunnel';
 import { FrontEndLink, isControlPath } from '@switchyard/worker-link';
-import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ClientListener } from './client-listener.ts';
@@ -74,8 +72,6 @@ export class InvocationService {
   readonly config: InvocationConfig;
   /** The worker callback listener (tunnels, W1). */
   readonly tunnels: TunnelListener;
-  /** The fastify instance (built, not listening until `listen()`). */
-  readonly app: FastifyInstance;
   /** This region's 202 results (H9). */
   readonly results: ResultStore;
   /** Status polls from any region (H9): lookups in the other regions, and answers to theirs. */
@@ -86,7 +82,7 @@ export class InvocationService {
   readonly #ctx: RequestContext;
   readonly #subs: Subscription[] = [];
   readonly #onRequestEnd: ((end: RequestEnd) => void) | undefined;
-  #listener!: ClientListener;
+  readonly #listener: ClientListener;
 
   constructor(config: InvocationConfig, deps: InvocationDeps) {
     this.config = config;
@@ -142,27 +138,12 @@ export class InvocationService {
       inFlight: 0,
       closing: false,
     };
-    this.app = Fastify({
-      logger: false,
-      // One server for HTTP/1.1 and h2c (or TLS with both): see client-listener.ts.
-      serverFactory: (handler) => {
-        this.#listener = new ClientListener(handler as never, {
-          idleTimeoutMs: config.idleTimeoutMs,
-          limits: config,
-          tlsCertFile: config.tlsCertFile,
-          tlsKeyFile: config.tlsKeyFile,
-          onConnection: (protocol) => metrics.connectionOpened(protocol),
-        });
-        return this.#listener.server as unknown as http.Server;
-      },
-      return503OnClosing: false,
-    });
-    // Bodies are never parsed nor buffered: the handler pipes request.raw (H3, "no body size limit").
-    this.app.removeAllContentTypeParsers();
-    this.app.addContentTypeParser('*', (_request, _payload, done) => done(null));
-    this.app.all('*', (request, reply) => {
-      reply.hijack();
-      withRequestSpan(request.raw as RawRequest, reply.raw as RawResponse, (req, res) => this.#handle(req, res));
+    this.#listener = new ClientListener((req, res) => this.#onRequest(req, res as RawResponse), {
+      idleTimeoutMs: config.idleTimeoutMs,
+      limits: config,
+      tlsCertFile: config.tlsCertFile,
+      tlsKeyFile: config.tlsKeyFile,
+      onConnection: (protocol) => metrics.connectionOpened(protocol),
     });
   }
 
@@ -184,9 +165,8 @@ export class InvocationService {
       callbackUri:
         this.config.callbackUri ?? `${this.config.callbackTlsCertFile ? 'https' : 'http'}://127.0.0.1:${callbackPort}`,
     });
-    await this.app.listen({ host: this.config.host, port: this.config.port });
-    const address = this.app.server.address() as { port: number };
-    return { port: address.port, callbackPort };
+    const port = await this.#listener.listen(this.config.port, this.config.host);
+    return { port, callbackPort };
   }
 
   /**
@@ -207,9 +187,24 @@ export class InvocationService {
     this.#listener.destroyAll();
     // Results still held now are lost with this instance: their leases run out (500 SY_RESULT_LOST).
     this.results.close();
-    await this.app.close();
     await this.tunnels.close();
   }
+
+  /**
+   * The client listener's request handler, for both protocols: the request's SERVER span, then
+   * {@link #handle}. Bodies are never parsed nor buffered here: the relay streams them (H3, "no body
+   * size limit"). A bug that throws is logged and answered 500 SY_INTERNAL (the response aborted when
+   * its head went out), never an exception out of the server's 'request' event.
+   */
+  #onRequest(req: RawRequest, res: RawResponse): void {
+    try {
+      withRequestSpan(req, res, this.#handleRequest);
+    } catch (err) {
+      sendProblem(req, res, this.#ctx.log, err);
+    }
+  }
+
+  readonly #handleRequest = (req: RawRequest, res: RawResponse): void => this.#handle(req, res);
 
   /**
    * Routes one request (H1, H2, H9): an invocation, a status poll, or 404 SY_ROUTE_NOT_FOUND (also for

@@ -1,9 +1,12 @@
 // The client listener (default 8080): HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one TCP
-// port, or TLS with ALPN h2 and http/1.1 when a certificate is configured. It is fastify's server
-// (serverFactory): every request, whichever protocol, reaches the same fastify handler.
-// Cleartext: the first bytes decide (the HTTP/2 preface starts with "PRI"); node's allowHTTP1 works
-// only with TLS. Idle connections (no request in flight) are closed after idleTimeoutMs; a request in
-// flight is never cut by it (H7): HTTP/2 PINGs are answered by node and keep the socket busy.
+// port, or TLS with ALPN h2 and http/1.1 when a certificate is configured. Every request, whichever
+// protocol, reaches the same handler: the servers' own 'request' listener, with no web framework
+// between the socket and the relay (issue 12: fastify's routing, Request/Reply objects and
+// content-type pass cost ~10% of the service's CPU per request, for a catch-all route that hijacked
+// every reply). Cleartext: the first bytes decide (the HTTP/2 preface starts with "PRI"); node's
+// allowHTTP1 works only with TLS. Idle connections (no request in flight) are closed after
+// idleTimeoutMs; a request in flight is never cut by it (H7): HTTP/2 PINGs are answered by node and
+// keep the socket busy.
 
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -23,7 +26,7 @@ import {
   widenConnectionWindow,
 } from '@switchyard/tunnel';
 
-/** A request handler that takes both protocols (fastify's, via serverFactory). */
+/** A request handler that takes both protocols: called once per request, must not throw. */
 export type ClientHandler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
   res: http.ServerResponse | http2.Http2ServerResponse,
@@ -45,7 +48,7 @@ export interface ClientListenerOptions {
   onConnection?: (protocol: 'h2' | 'http1') => () => void;
 }
 
-/** Listener of client connections; `server` is what fastify listens on. */
+/** Listener of client connections; `listen()` opens `server`, `drain()` closes it. */
 export class ClientListener {
   /** The listening server: a sniffing net.Server (cleartext) or an Http2SecureServer (TLS). */
   readonly server: net.Server;
@@ -106,6 +109,21 @@ export class ClientListener {
     this.#h2.on('session', (session) => this.#onSession(session));
   }
 
+  /**
+   * Starts listening on `host`:`port` (0 = any free port); resolves with the bound port.
+   * @throws the listen error (EADDRINUSE, EACCES...).
+   */
+  async listen(port: number, host: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
   /** Open HTTP/2 client connections. */
   get connectionCount(): number {
     return this.#sessions.size;
@@ -129,7 +147,6 @@ export class ClientListener {
    */
   drain(graceMs: number): void {
     this.#draining = true;
-    // fastify's close later finds it closed (ERR_SERVER_NOT_RUNNING, which it ignores).
     if (this.server.listening) this.server.close(() => undefined);
     for (const s of this.#sessions) if (!s.closed) s.close();
     for (const [socket, inFlight] of this.#h1Sockets)

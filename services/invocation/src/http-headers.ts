@@ -6,7 +6,7 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import { ContainerHeaders, connectionTokens, HOP_BY_HOP_HEADERS, Metadata, TunnelHeaders } from '@switchyard/protocol';
 
-/** Either protocol's request (fastify's raw object). */
+/** Either protocol's request, as the client listener hands it over. */
 export type RawRequest = http.IncomingMessage | http2.Http2ServerRequest;
 /**
  * Either protocol's response. Http2ServerResponse (compat API) offers every ServerResponse method used
