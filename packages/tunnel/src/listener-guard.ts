@@ -83,29 +83,59 @@ export function guardFirstByte(socket: net.Socket, limits: SocketLimits): () => 
  * for headersTimeoutMs is destroyed (a trickling or silent client; idle keep-alive sockets too).
  */
 export function guardHttp1Headers(server: http.Server, limits: SocketLimits): (socket: net.Socket) => void {
-  const timers = new WeakMap<net.Socket, NodeJS.Timeout>();
-  const disarm = (socket: net.Socket) => {
-    const timer = timers.get(socket);
-    if (timer) clearTimeout(timer);
-    timers.delete(socket);
-  };
-  const arm = (socket: net.Socket) => {
-    disarm(socket);
-    if (socket.destroyed) return;
-    const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
-    timer.unref();
-    timers.set(socket, timer);
+  // One timer per socket for its life, restarted with refresh() after each response (issue 12: a
+  // setTimeout, a timer list and a closure per request were a few percent of the service's
+  // allocations). While a request is in flight the timer may still fire: it finds the socket busy and
+  // does nothing, and the response's end restarts it.
+  const guards = new WeakMap<net.Socket, HeadersGuard>();
+  const guard = (socket: net.Socket): HeadersGuard => {
+    const added = new HeadersGuard(socket, limits.headersTimeoutMs);
+    guards.set(socket, added);
+    socket.once('close', () => {
+      clearTimeout(added.timer);
+      guards.delete(socket);
+    });
+    return added;
   };
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    disarm(req.socket);
-    res.once('finish', () => arm(req.socket));
+    // A socket that reached the server some other way (TLS with ALPN http/1.1) is guarded from its
+    // first response on.
+    const socketGuard = guards.get(req.socket) ?? guard(req.socket);
+    socketGuard.busy = true;
+    // 'finish' comes once per response, and a response object serves one request: no once() wrapper.
+    res.on('finish', socketGuard.rearm);
   });
   // An upgraded socket (WebSocket) belongs to its handler from now on.
-  server.on('upgrade', (req: http.IncomingMessage) => disarm(req.socket));
+  server.on('upgrade', (req: http.IncomingMessage) => {
+    const socketGuard = guards.get(req.socket);
+    if (socketGuard === undefined) return;
+    clearTimeout(socketGuard.timer);
+    guards.delete(req.socket);
+  });
   return (socket) => {
-    arm(socket);
-    socket.once('close', () => disarm(socket));
+    guard(socket);
   };
+}
+
+/** The headers timer of one HTTP/1.1 socket ({@link guardHttp1Headers}). */
+class HeadersGuard {
+  /** A request is in flight (its headers complete, its response not finished). */
+  busy = false;
+  /** Destroys the socket when it fires while not busy; unref'd. */
+  readonly timer: NodeJS.Timeout;
+  /** Restarts the timer (a response finished): shared by every request of the socket. */
+  readonly rearm: () => void;
+
+  constructor(socket: net.Socket, timeoutMs: number) {
+    this.timer = setTimeout(() => {
+      if (!this.busy) socket.destroy();
+    }, timeoutMs);
+    this.timer.unref();
+    this.rearm = () => {
+      this.busy = false;
+      if (!socket.destroyed) this.timer.refresh();
+    };
+  }
 }
 
 /**
