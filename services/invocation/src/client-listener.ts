@@ -2,11 +2,11 @@
 // port, or TLS with ALPN h2 and http/1.1 when a certificate is configured. Every request, whichever
 // protocol, reaches the same handler: the servers' own 'request' listener, with no web framework
 // between the socket and the relay (issue 12: fastify's routing, Request/Reply objects and
-// content-type pass cost ~10% of the service's CPU per request, for a catch-all route that hijacked
-// every reply). Cleartext: the first bytes decide (the HTTP/2 preface starts with "PRI"); node's
-// allowHTTP1 works only with TLS. Idle connections (no request in flight) are closed after
-// idleTimeoutMs; a request in flight is never cut by it (H7): HTTP/2 PINGs are answered by node and
-// keep the socket busy.
+// content-type pass served a catch-all route that hijacked every reply; bench/RESULTS.md session 17
+// has what its removal measured). Cleartext: the first bytes decide (the HTTP/2 preface starts with
+// "PRI"); node's allowHTTP1 works only with TLS. Idle connections (no request in flight) are closed
+// after idleTimeoutMs; a request in flight is never cut by it (H7): HTTP/2 PINGs are answered by node
+// and keep the socket busy.
 
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
