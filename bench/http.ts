@@ -67,6 +67,8 @@ export interface HttpBenchConfig {
   sseStreams: number;
   sseTokens: number;
   sseDelayMs: number;
+  /** Unmeasured rounds of `sseStreams` concurrent streams before the measured one (JIT warm-up). */
+  sseWarmupRounds: number;
   workerConcurrency: number;
 }
 
@@ -120,6 +122,7 @@ const USAGE = `usage: npm run bench -- http [options]
   --sse-streams N       concurrent SSE chat streams per path (default 16)
   --sse-tokens N        tokens per SSE stream (default 100)
   --sse-delay-ms N      delay between SSE events at the container (default 10)
+  --sse-warmup N        unmeasured rounds of the concurrent SSE streams before the measured one (default 3)
   --worker-concurrency N  worker max concurrency on the Switchyard path (default 256)
   --processes LIST      SWITCHYARD_PROCESSES of the invocation service, e.g. 1,2: one run per count, then a ratio table
   --telemetry MODE      none, off, metrics or traces (1% sampled, OTLP to a sink): the invocation service and worker's
@@ -147,6 +150,7 @@ export function parseHttpArgs(argv: string[]): HttpBenchConfig | undefined {
       'sse-streams': { type: 'string' },
       'sse-tokens': { type: 'string' },
       'sse-delay-ms': { type: 'string' },
+      'sse-warmup': { type: 'string' },
       'worker-concurrency': { type: 'string' },
       processes: { type: 'string' },
       telemetry: { type: 'string' },
@@ -172,6 +176,7 @@ export function parseHttpArgs(argv: string[]): HttpBenchConfig | undefined {
     sseStreams: positiveInt('--sse-streams', values['sse-streams'], 16),
     sseTokens: positiveInt('--sse-tokens', values['sse-tokens'], 100),
     sseDelayMs: positiveInt('--sse-delay-ms', values['sse-delay-ms'], 10, 0),
+    sseWarmupRounds: positiveInt('--sse-warmup', values['sse-warmup'], 3, 0),
     workerConcurrency: positiveInt('--worker-concurrency', values['worker-concurrency'], 256),
   };
 }
@@ -405,8 +410,10 @@ async function runSse(setup: PathSetup, config: HttpBenchConfig): Promise<SseRes
     }
     if (!done || chunks !== config.sseTokens + 1) incompleteStreams++;
   };
-  // One warm-up stream (connections, JIT), then the measured ones together.
-  await stream();
+  // Warm-up rounds (connections, JIT): every path's streaming code tiers up under the same concurrent
+  // load the measured round puts on it, as wrk's levels have a warm-up; then the measured round.
+  for (let round = 0; round < config.sseWarmupRounds; round++)
+    await Promise.all(Array.from({ length: config.sseStreams }, stream));
   latencies.length = 0;
   incompleteStreams = 0;
   await Promise.all(Array.from({ length: config.sseStreams }, stream));

@@ -34,6 +34,15 @@ describe('bench http --tunnel-mux', () => {
   });
 });
 
+describe('bench http --sse-warmup', () => {
+  test('should run three unmeasured SSE rounds by default, take 0 for none, and refuse a negative count', () => {
+    assert.equal(parseHttpArgs([])?.sseWarmupRounds, 3);
+    assert.equal(parseHttpArgs(['--sse-warmup', '0'])?.sseWarmupRounds, 0);
+    assert.equal(parseHttpArgs(['--sse-warmup', '5'])?.sseWarmupRounds, 5);
+    assert.throws(() => parseHttpArgs(['--sse-warmup', '-1']), /--sse-warmup/);
+  });
+});
+
 describe('bench sweeps', () => {
   test('should sweep a --tunnel-mux list with --repeats, the rest of the line going to each run', () => {
     const sweep = parseSweepArgs(['--paths', 'switchyard', '--tunnel-mux', 'off,on', '--repeats', '3']);
