@@ -370,7 +370,10 @@ the Content-Security-Policy allows only the API's own origin.
 
 **Where the numbers come from.** Only heartbeats (core NATS \`health.<region>.<kind>.<id>\`, every 5 s by
 default, \`SWITCHYARD_HEARTBEAT_INTERVAL_MS\`), which reach the API of every region over the gateways, so
-any region's API shows every region and a request to \`/v1/status\` costs no NATS round trip. A beat
+any region's API shows every region and a request to \`/v1/status\` costs no NATS round trip. A view
+that starts (the API, geodns, a proxy's spill-over) publishes \`health-beat-request\` once and every
+proxy and invocation instance beats at once (at most once a second), so a restarted API or geodns
+sees the serving instances within a round trip; workers show up at their next beat. A beat
 adds a few dozen bytes to what it carried before: a worker's \`capacity\` and \`sessions\`; a proxy's
 client \`sessions\`; an invocation instance's requests in flight; and, for both front ends, \`calls\`:
 \`{windowMs, count, errors, p50Ms, p95Ms}\` over the last minute, from a ring of twelve 5 s slices of

@@ -37,6 +37,7 @@ const CODE_SUBJECTS = [
   NatsNames.proxyAttach('p1'),
   NatsNames.proxySessionEnded('p1'),
   NatsNames.invocationResult(R),
+  NatsNames.healthBeatRequest,
   ...Object.values(InstanceKind).map((kind) => NatsNames.healthSubject(R, kind, 'i1')),
   ...ROLES.map((role) => `_INBOX_${role}.x1`),
   `_INBOX_worker_${V}.x1`,

@@ -64,4 +64,10 @@ export const NatsNames = {
     `health.${assertToken('region', region)}.${assertToken('kind', kind)}.${assertToken('instanceId', instanceId)}`,
   /** Every heartbeat of every region (what geodns and the spill-over policy subscribe to). */
   healthWildcard: 'health.>',
+  /**
+   * "Beat now" (core NATS, D2, empty payload): a heartbeat view publishes it once it has subscribed,
+   * and every front end (grpc-proxy, invocation) answers with a beat at once, so a view that just
+   * started knows the serving instances without waiting an interval. Outside `health.>` on purpose.
+   */
+  healthBeatRequest: 'health-beat-request',
 } as const;

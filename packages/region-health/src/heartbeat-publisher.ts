@@ -1,11 +1,14 @@
 // Publishes one instance's heartbeat on core NATS every interval (D2). Heartbeats are fire-and-forget:
 // a beat lost while NATS reconnects only shortens the instance's margin before views call it stale.
 
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { encodeMessage, type Heartbeat, type InstanceKind, NatsNames } from '@switchyard/protocol';
 
 /** Default time between two heartbeats of one instance, in milliseconds. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5_000;
+
+/** Beat requests answered at most once per this many milliseconds (several views starting at once). */
+export const BEAT_REQUEST_MIN_GAP_MS = 1_000;
 
 /** Options for {@link HeartbeatPublisher}. */
 export interface HeartbeatPublisherOptions {
@@ -26,6 +29,13 @@ export interface HeartbeatPublisherOptions {
    * @default () => ({})
    */
   collect?: () => Partial<Heartbeat>;
+  /**
+   * Answer "beat now" requests (`health-beat-request`, published by a view as it starts) with a beat,
+   * at most once per {@link BEAT_REQUEST_MIN_GAP_MS}: front ends set it, so a geodns, API or proxy that
+   * just started sees them serving at once (D2). Needs subscribe permission on that subject.
+   * @default false
+   */
+  answerBeatRequests?: boolean;
 }
 
 /**
@@ -41,7 +51,11 @@ export class HeartbeatPublisher {
   readonly #instanceId: string;
   readonly #intervalMs: number;
   readonly #collect: () => Partial<Heartbeat>;
+  readonly #answerBeatRequests: boolean;
   #timer: NodeJS.Timeout | undefined;
+  #requests: Subscription | undefined;
+  /** When a beat request was last answered (performance.now() ms). */
+  #answeredAtMs = Number.NEGATIVE_INFINITY;
   #stopped = false;
 
   /**
@@ -60,6 +74,7 @@ export class HeartbeatPublisher {
     this.#instanceId = options.instanceId;
     this.#intervalMs = intervalMs;
     this.#collect = options.collect ?? (() => ({}));
+    this.#answerBeatRequests = options.answerBeatRequests ?? false;
   }
 
   /** Subject this publisher beats on. */
@@ -67,12 +82,30 @@ export class HeartbeatPublisher {
     return this.#subject;
   }
 
-  /** Publishes a beat now, then every `intervalMs`. Calling it again, or after {@link stop}, does nothing. */
+  /**
+   * Publishes a beat now, then every `intervalMs` (and on beat requests, when answered). Calling it
+   * again, or after {@link stop}, does nothing.
+   */
   start(): void {
     if (this.#timer !== undefined || this.#stopped) return;
     this.#beat(this.#intervalMs);
     this.#timer = setInterval(() => this.#beat(this.#intervalMs), this.#intervalMs);
     this.#timer.unref();
+    if (this.#answerBeatRequests) {
+      try {
+        this.#requests = this.#nc.subscribe(NatsNames.healthBeatRequest, {
+          callback: (err) => {
+            if (err !== null || this.#stopped) return;
+            const now = performance.now();
+            if (now - this.#answeredAtMs < BEAT_REQUEST_MIN_GAP_MS) return;
+            this.#answeredAtMs = now;
+            this.#beat(this.#intervalMs);
+          },
+        });
+      } catch {
+        // Closed connection: nobody to answer; the interval beats stay as they were.
+      }
+    }
   }
 
   /**
@@ -84,6 +117,8 @@ export class HeartbeatPublisher {
     this.#stopped = true;
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#requests?.unsubscribe();
+    this.#requests = undefined;
     if (this.#nc.isClosed()) return;
     this.#beat(0);
     await this.#nc.flush().catch(() => undefined);

@@ -69,8 +69,10 @@ export class RegionHealthView extends EventEmitter<{ change: [] }> {
   }
 
   /**
-   * Subscribes to `health.>` and resolves once the server has the subscription (beats published after
-   * that are seen; earlier ones are not, so a new view knows every instance within one interval).
+   * Subscribes to `health.>`, resolves once the server has the subscription, then asks every front end
+   * to beat now (`health-beat-request`): serving instances are known within a round trip of the start,
+   * workers (and front ends of earlier releases) within one interval. Beats published before the
+   * subscription are not seen.
    *
    * @param nc a connected NATS connection (not closed by the view).
    * @param options staleness.
@@ -86,6 +88,11 @@ export class RegionHealthView extends EventEmitter<{ change: [] }> {
       },
     });
     await nc.flush();
+    try {
+      nc.publish(NatsNames.healthBeatRequest);
+    } catch {
+      // Closed or draining: the interval beats will tell.
+    }
     return view;
   }
 

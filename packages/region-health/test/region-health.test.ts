@@ -111,6 +111,74 @@ describe('region health on one server', () => {
     assert.ok(!view.healthyRegions().includes('r4'));
   });
 
+  test('D2: a view that starts after a front end beat should know it at once, not an interval later', async () => {
+    const long = 60_000;
+    const side = await connect({ servers: nats.url });
+    const proxy = new HeartbeatPublisher(side, {
+      region: 'r5',
+      kind: 'grpc-proxy',
+      instanceId: 'p5',
+      intervalMs: long,
+      answerBeatRequests: true,
+    });
+    const worker = new HeartbeatPublisher(side, { region: 'r5', kind: 'worker', instanceId: 'w5', intervalMs: long });
+    proxy.start();
+    worker.start();
+    await side.flush();
+    // Both first beats went out before this view subscribed: only the proxy answers its request.
+    const late = await RegionHealthView.start(nc);
+    try {
+      await waitFor(() => late.healthyRegions().includes('r5'), { timeoutMs: 2_000 });
+      assert.deepEqual(late.regions().find((r) => r.region === 'r5')?.instances, {
+        'grpc-proxy': 1,
+        invocation: 0,
+        worker: 0,
+      });
+    } finally {
+      late.stop();
+      await proxy.stop();
+      await worker.stop();
+      await side.close();
+    }
+  });
+
+  test('should answer beat requests at most once a second, and none once stopped', async () => {
+    const side = await connect({ servers: nats.url });
+    const proxy = new HeartbeatPublisher(side, {
+      region: 'r6',
+      kind: 'invocation',
+      instanceId: 'i6',
+      intervalMs: 60_000,
+      answerBeatRequests: true,
+    });
+    const beats: number[] = [];
+    const sub = nc.subscribe(proxy.subject, {
+      callback: () => {
+        beats.push(Date.now());
+      },
+    });
+    await nc.flush();
+    try {
+      proxy.start();
+      await waitFor(() => beats.length === 1);
+      await side.flush();
+      // Three views starting together: one answer, not three.
+      for (let i = 0; i < 3; i++) nc.publish(NatsNames.healthBeatRequest);
+      await waitFor(() => beats.length === 2);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(beats.length, 2, 'requests within a second were answered more than once');
+      await proxy.stop(); // its leaving beat
+      await waitFor(() => beats.length === 3);
+      nc.publish(NatsNames.healthBeatRequest);
+      await nc.flush();
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(beats.length, 3, 'a stopped publisher answered a beat request');
+    } finally {
+      sub.unsubscribe();
+      await side.close();
+    }
+  });
+
   test('should reject a bad interval and a bad region', () => {
     assert.throws(
       () => new HeartbeatPublisher(nc, { region: 'r', kind: 'worker', instanceId: 'w', intervalMs: 0 }),

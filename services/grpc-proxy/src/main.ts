@@ -105,6 +105,7 @@ await runService({
     // Region health (D2): geodns sends clients to this region while some proxy of it beats.
     const heartbeat = new HeartbeatPublisher(nc, {
       region: config.region,
+      answerBeatRequests: true,
       kind: 'grpc-proxy',
       instanceId: config.proxyId,
       intervalMs: config.heartbeatIntervalMs,

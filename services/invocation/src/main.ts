@@ -83,6 +83,7 @@ await runService({
     // Region health (D2) and the status page: requests in flight and the last minute's calls.
     const heartbeat = new HeartbeatPublisher(nc, {
       region: config.region,
+      answerBeatRequests: true,
       kind: 'invocation',
       instanceId: config.instanceId,
       intervalMs: config.heartbeatIntervalMs,
