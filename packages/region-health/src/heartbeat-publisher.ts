@@ -117,7 +117,11 @@ export class HeartbeatPublisher {
     this.#stopped = true;
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#requests?.unsubscribe();
+    try {
+      this.#requests?.unsubscribe();
+    } catch {
+      // Closed connection: the subscription went with it.
+    }
     this.#requests = undefined;
     if (this.#nc.isClosed()) return;
     this.#beat(0);
