@@ -8,6 +8,7 @@
 // after idleTimeoutMs; a request in flight is never cut by it (H7): HTTP/2 PINGs are answered by node
 // and keep the socket busy.
 
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -114,13 +115,9 @@ export class ClientListener {
    * @throws the listen error (EADDRINUSE, EACCES...).
    */
   async listen(port: number, host: string): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+    this.server.listen(port, host);
+    // 'listening', or the listen error as a rejection.
+    await once(this.server, 'listening');
     return (this.server.address() as net.AddressInfo).port;
   }
 
