@@ -9,6 +9,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { isWrongLastSequence, retryWhileUnavailable, toSwitchyardError, withDeadline } from '@switchyard/nats-errors';
 import {
   encodeMessage,
+  isSwitchyardError,
   isUuid,
   NatsNames,
   type SessionRecord,
@@ -214,12 +215,18 @@ export class SessionDirectory {
   }
 
   /**
-   * Rewrites a record if it is still at `revision`, which also restarts its TTL clock (S2).
+   * Rewrites a record if it is still at `revision`, which also restarts its TTL clock (S2). A record
+   * that moved past `revision` but holds exactly the bytes being written is the caller's own earlier
+   * refresh whose reply was lost (it timed out while a NATS server failed over, and the write had
+   * landed): it is rewritten at its current revision, not a conflict, so a NATS fault never ends a
+   * live session. (Only with `record` given: without it, the value at `revision` is gone once the
+   * record moved, which is a conflict.)
    * @param record the new value (@default the value read at `revision`, unchanged).
    * @returns the new revision.
-   * @throws SwitchyardError SY_SESSION_CONFLICT when the record changed, was deleted or expired
-   *   since `revision`; SY_DIRECTORY_UNAVAILABLE when NATS does not answer in time; SY_INTERNAL
-   *   for a record that does not match SessionRecordSchema or whose reqId is not `reqId`.
+   * @throws SwitchyardError SY_SESSION_CONFLICT when the record was deleted, purged, expired or
+   *   rewritten with another value since `revision`; SY_DIRECTORY_UNAVAILABLE when NATS does not
+   *   answer in time; SY_INTERNAL for a record that does not match SessionRecordSchema or whose reqId
+   *   is not `reqId`.
    */
   async refresh(reqId: string, revision: number, record?: SessionRecord): Promise<number> {
     if (!isUuid(reqId)) throw new SwitchyardError('SY_INTERNAL', { detail: 'refresh: reqId is not a UUID' });
@@ -234,6 +241,28 @@ export class SessionDirectory {
     if (value.reqId !== reqId)
       throw new SwitchyardError('SY_INTERNAL', { detail: `refresh ${reqId}: record names another reqId` });
     const bytes = encodeMessage(this.#validated(value));
+    try {
+      return await this.#update(reqId, bytes, revision);
+    } catch (err) {
+      if (!isSwitchyardError(err, 'SY_SESSION_CONFLICT')) throw err;
+    }
+    // Moved on since `revision`: by the landed write of a refresh whose reply was lost, or by someone else.
+    let current: KvEntry | null;
+    try {
+      current = await this.#op(`get ${reqId}`, this.#kv.get(reqId));
+    } catch (err) {
+      throw toSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE', `get ${reqId} from ${this.config.bucket}`);
+    }
+    if (current === null || current.operation !== 'PUT' || !sameBytes(current.value, bytes))
+      throw new SwitchyardError('SY_SESSION_CONFLICT', { detail: `refresh ${reqId} at revision ${revision}` });
+    return this.#update(reqId, bytes, current.revision);
+  }
+
+  /**
+   * `kv.update` at `revision`.
+   * @throws SwitchyardError SY_SESSION_CONFLICT (not at `revision`), SY_DIRECTORY_UNAVAILABLE.
+   */
+  async #update(reqId: string, bytes: Uint8Array, revision: number): Promise<number> {
     try {
       return await this.#op(`refresh ${reqId}`, this.#kv.update(reqId, bytes, revision, this.config.timeoutMs));
     } catch (err) {
@@ -451,4 +480,9 @@ export async function findSession(
       );
     }
   });
+}
+
+/** Whether two byte arrays hold the same bytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }

@@ -86,11 +86,31 @@ describe('SessionDirectory on one nats-server', () => {
     assert.ok((await dir.create(rec)) > 0);
   });
 
-  test('refresh with a stale revision fails with SY_SESSION_CONFLICT', async () => {
+  test('refresh with a stale revision fails with SY_SESSION_CONFLICT when the record was rewritten', async () => {
     const rec = record();
     const rev1 = await dir.create(rec);
-    await dir.refresh(rec.reqId, rev1);
+    await dir.refresh(rec.reqId, rev1, { ...rec, workerId: 'worker-2' });
     await assert.rejects(dir.refresh(rec.reqId, rev1), (err) => isSwitchyardError(err, 'SY_SESSION_CONFLICT'));
+    await assert.rejects(dir.refresh(rec.reqId, rev1, rec), (err) => isSwitchyardError(err, 'SY_SESSION_CONFLICT'));
+    assert.equal((await dir.get(rec.reqId))?.record.workerId, 'worker-2', 'the other value stays');
+  });
+
+  test('a refresh whose reply was lost (its write landed) is redone at the current revision, not a conflict', async () => {
+    const rec = record();
+    const rev1 = await dir.create(rec);
+    // What a refresh that timed out while a NATS server failed over leaves behind: its write, the
+    // same bytes at the next revision, which the caller never learned.
+    const kv = await new Kvm(nc).open(NatsNames.sessionBucket('a'));
+    const stored = await kv.get(rec.reqId);
+    assert.ok(stored);
+    const landed = await kv.update(rec.reqId, stored.value, rev1);
+    const rev3 = await dir.refresh(rec.reqId, rev1, rec);
+    assert.ok(rev3 > landed, `rewritten after the landed write (${rev3} > ${landed})`);
+    assert.equal((await dir.get(rec.reqId))?.revision, rev3);
+    // Deleted meanwhile is still a conflict, whatever the caller writes.
+    await dir.delete(rec.reqId);
+    await assert.rejects(dir.refresh(rec.reqId, rev3, rec), (err) => isSwitchyardError(err, 'SY_SESSION_CONFLICT'));
+    assert.equal(await dir.get(rec.reqId), null, 'a deleted record is not written back');
   });
 
   test('refresh of a deleted record fails with SY_SESSION_CONFLICT', async () => {

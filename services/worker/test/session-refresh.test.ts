@@ -51,6 +51,36 @@ describe('S2: session record refresh', () => {
     await worker.stop();
   });
 
+  test('S2: should keep a session whose refresh reply was lost (the write landed): a NATS failover is no eviction', async () => {
+    const { worker } = await r.h.addWorker({ sessionTtlMs: TTL_MS });
+    const client = echoClient(r.h.proxies[0].address);
+    const first = await unary(client, {}, r.h.metadata());
+    const free = worker.freeCapacity;
+    // What a refresh that timed out while a NATS server failed over leaves behind: the worker's own
+    // bytes at the next revision, a revision the worker never learned. (Retried when the worker's
+    // own refresh moves the record between the read and the write.)
+    let landed = 0;
+    await waitFor(
+      async () => {
+        const entry = await r.directory.get(first.reqId);
+        assert.ok(entry, 'record of the live session');
+        landed = await r.directory.refresh(first.reqId, entry.revision).catch(() => 0);
+        return landed > 0;
+      },
+      { timeoutMs: 5_000, intervalMs: 10, what: 'a write the worker does not know of' },
+    );
+    await sleep(TTL_MS); // three of the worker's refreshes (every TTL/3)
+    const later = await r.directory.get(first.reqId);
+    assert.ok(later, 'the record is still there');
+    assert.ok(later.revision > landed, `the worker refreshed past the landed write (${later.revision} > ${landed})`);
+    const again = await unary(client, {}, r.h.metadata());
+    assert.equal(again.res.request_id, first.reqId, 'the same session answers');
+    assert.equal(again.res.session_calls, first.res.session_calls + 1);
+    assert.equal(worker.freeCapacity, free, 'still one unit held');
+    client.close();
+    await worker.stop();
+  });
+
   test('S2: should let the TTL remove the records of a worker that lost NATS without cleanup', async () => {
     const w = await r.h.addWorker({ sessionTtlMs: TTL_MS, reconnectWindowMs: 60_000 });
     const client = echoClient(r.h.proxies[0].address);
