@@ -123,40 +123,84 @@ export async function grpcSessionLane(region: ChaosRegion, ledger: ChaosLedger, 
   }
 }
 
-/** gRPC bidi lane: a new Echo.Bidi stream per round, 20 messages, each echoed back in order. */
+/**
+ * gRPC bidi lane: Echo.Bidi streams of 20 messages, each echoed back in order, one after another on one
+ * client connection (so one pinned session, G6), as a streaming client would. After UNAVAILABLE, or a
+ * NOT_FOUND once an echo worker was killed since the last good stream, the lane takes a new connection
+ * to the next proxy (a new session). One session per connection, not per stream: a session outlives its
+ * client by the reconnect window (S1), so a session per stream would keep every echo worker full and
+ * turn each stream into a wait in the ticket queue.
+ */
 export async function grpcBidiLane(region: ChaosRegion, ledger: ChaosLedger, id: number, stop: AbortSignal) {
   const lane = 'grpc-bidi';
   const proxies = Object.values(region.proxies);
-  for (let n = id; !stop.aborted; n++) {
-    const client = echoClient(pick(proxies, n));
-    const metadata = toMetadata({ authorization: `Bearer ${region.apiKey}`, 'function-id': region.echo.functionId });
-    const result = await new Promise<{ echoed: string[]; error?: grpc.ServiceError }>((resolve) => {
-      const echoed: string[] = [];
-      const call = client.Bidi(metadata, { deadline: Date.now() + CALL_DEADLINE_MS });
-      call.on('data', (m: { payload: Buffer }) => echoed.push(m.payload.toString()));
-      call.on('error', (error: grpc.ServiceError) => resolve({ echoed, error }));
-      call.on('end', () => resolve({ echoed }));
-      void (async () => {
-        for (let i = 0; i < 20; i++) {
-          if (!call.write({ payload: Buffer.from(`bidi ${id}.${n}.${i}`) }))
-            await new Promise((r) => call.once('drain', r));
-          await sleep(5);
-        }
-        call.end();
-      })().catch(() => undefined);
-    });
+  const metadata = toMetadata({ authorization: `Bearer ${region.apiKey}`, 'function-id': region.echo.functionId });
+  let p = id;
+  let client: EchoClient = echoClient(pick(proxies, p));
+  let lastOkMs = Date.now();
+  const reconnect = () => {
     client.close();
-    const want = Array.from({ length: 20 }, (_, i) => `bidi ${id}.${n}.${i}`);
-    const prefixOk = result.echoed.every((p, i) => p === want[i]);
-    if (!prefixOk) ledger.fail(lane, `stream ${n}: echoed ${JSON.stringify(result.echoed.slice(0, 3))}...`);
-    else if (result.error === undefined) {
-      if (result.echoed.length === 20) ledger.count(lane, 'ok');
-      else ledger.fail(lane, `stream ${n}: ended OK after ${result.echoed.length} of 20 messages`);
-    } else if (result.error.code === grpc.status.UNAVAILABLE) ledger.count(lane, 'UNAVAILABLE');
-    else if (result.error.code === grpc.status.DEADLINE_EXCEEDED) ledger.fail(lane, `stream ${n}: hung`);
-    else ledger.fail(lane, `stream ${n}: ${grpc.status[result.error.code]}: ${result.error.details}`);
-    await sleep(50);
+    client = echoClient(pick(proxies, ++p));
+  };
+  try {
+    for (let n = id; !stop.aborted; n++) {
+      const result = await bidiRound(client, metadata, `bidi ${id}.${n}`);
+      const want = Array.from({ length: 20 }, (_, i) => `bidi ${id}.${n}.${i}`);
+      const code = result.error?.code;
+      if (!result.echoed.every((m, i) => m === want[i])) {
+        ledger.fail(lane, `stream ${n}: echoed ${JSON.stringify(result.echoed.slice(0, 3))}...`);
+        reconnect();
+      } else if (code === undefined) {
+        if (result.echoed.length === 20) {
+          ledger.count(lane, 'ok');
+          lastOkMs = Date.now();
+        } else ledger.fail(lane, `stream ${n}: ended OK after ${result.echoed.length} of 20 messages`);
+      } else if (code === grpc.status.UNAVAILABLE) {
+        ledger.count(lane, 'UNAVAILABLE');
+        reconnect();
+      } else if (code === grpc.status.NOT_FOUND && ledger.killedBetween('worker-echo', lastOkMs, Date.now())) {
+        ledger.count(lane, 'NOT_FOUND (worker killed)');
+        reconnect();
+      } else if (code === grpc.status.DEADLINE_EXCEEDED) {
+        // Before any answer: no worker took the session (queued, G10); after: the relay stalled.
+        const where = result.answered ? `after ${result.echoed.length} of 20 echoes` : 'before any answer';
+        ledger.fail(lane, `stream ${n}: hung ${where}`);
+        reconnect();
+      } else {
+        ledger.fail(lane, `stream ${n}: ${grpc.status[code]}: ${result.error?.details}`);
+        reconnect();
+      }
+      await sleep(50);
+    }
+  } finally {
+    client.close();
   }
+}
+
+/** One Echo.Bidi stream: writes `${prefix}.0` .. `.19` 5 ms apart and collects what comes back. */
+function bidiRound(
+  client: EchoClient,
+  metadata: grpc.Metadata,
+  prefix: string,
+): Promise<{ echoed: string[]; answered: boolean; error?: grpc.ServiceError }> {
+  return new Promise((resolve) => {
+    const echoed: string[] = [];
+    let answered = false;
+    const call = client.Bidi(metadata, { deadline: Date.now() + CALL_DEADLINE_MS });
+    call.on('metadata', () => {
+      answered = true;
+    });
+    call.on('data', (m: { payload: Buffer }) => echoed.push(m.payload.toString()));
+    call.on('error', (error: grpc.ServiceError) => resolve({ echoed, answered, error }));
+    call.on('end', () => resolve({ echoed, answered }));
+    void (async () => {
+      for (let i = 0; i < 20; i++) {
+        if (!call.write({ payload: Buffer.from(`${prefix}.${i}`) })) await new Promise((r) => call.once('drain', r));
+        await sleep(5);
+      }
+      call.end();
+    })().catch(() => undefined);
+  });
 }
 
 /** The answer of one HTTP request. */
