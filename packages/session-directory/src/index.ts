@@ -1,5 +1,6 @@
 // @switchyard/session-directory: the only code that touches the session buckets sessions_<region>.
 
+export { findSession } from './find-session.ts';
 export type {
   SessionChange,
   SessionDirectoryConfig,
@@ -11,7 +12,6 @@ export {
   DEFAULT_DIRECTORY_TIMEOUT_MS,
   DEFAULT_SESSION_REPLICAS,
   DEFAULT_SESSION_TTL_MS,
-  findSession,
   resolveSessionDirectoryConfig,
   SessionDirectory,
 } from './session-directory.ts';

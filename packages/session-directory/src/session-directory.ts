@@ -179,20 +179,25 @@ export class SessionDirectory {
   }
 
   /**
-   * Creates the record of a new session under key `record.reqId`.
+   * Creates the record of a new session under key `record.reqId`. Creating the same record again
+   * (the same bytes) answers the stored revision: a create whose reply was lost (it timed out while a
+   * NATS server failed over, and the write had landed) can be retried.
    * @returns the KV revision of the record.
-   * @throws SwitchyardError SY_SESSION_EXISTS when a live record with that request ID exists;
-   *   SY_DIRECTORY_UNAVAILABLE when NATS does not answer in time; SY_INTERNAL for a record that
+   * @throws SwitchyardError SY_SESSION_EXISTS when a live record with that request ID and another value
+   *   exists; SY_DIRECTORY_UNAVAILABLE when NATS does not answer in time; SY_INTERNAL for a record that
    *   does not match SessionRecordSchema.
    */
   async create(record: SessionRecord): Promise<number> {
-    const value = this.#validated(record);
+    const bytes = encodeMessage(this.#validated(record));
     try {
-      return await this.#op(`create ${record.reqId}`, this.#kv.create(record.reqId, encodeMessage(value)));
+      return await this.#op(`create ${record.reqId}`, this.#kv.create(record.reqId, bytes));
     } catch (err) {
-      if (isWrongLastSequence(err)) throw new SwitchyardError('SY_SESSION_EXISTS', { detail: `reqId ${record.reqId}` });
-      throw toSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE', `create ${record.reqId} in ${this.config.bucket}`);
+      if (!isWrongLastSequence(err))
+        throw toSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE', `create ${record.reqId} in ${this.config.bucket}`);
     }
+    const own = await this.#revisionHolding(record.reqId, bytes);
+    if (own === undefined) throw new SwitchyardError('SY_SESSION_EXISTS', { detail: `reqId ${record.reqId}` });
+    return own;
   }
 
   /**
@@ -247,15 +252,26 @@ export class SessionDirectory {
       if (!isSwitchyardError(err, 'SY_SESSION_CONFLICT')) throw err;
     }
     // Moved on since `revision`: by the landed write of a refresh whose reply was lost, or by someone else.
+    const own = await this.#revisionHolding(reqId, bytes);
+    if (own === undefined)
+      throw new SwitchyardError('SY_SESSION_CONFLICT', { detail: `refresh ${reqId} at revision ${revision}` });
+    return this.#update(reqId, bytes, own);
+  }
+
+  /**
+   * The current revision of `reqId` when the record holds exactly `bytes` (a write of the caller's
+   * own that landed), else undefined (none, deleted, purged, expired, or another value).
+   * @throws SwitchyardError SY_DIRECTORY_UNAVAILABLE when NATS does not answer in time.
+   */
+  async #revisionHolding(reqId: string, bytes: Uint8Array): Promise<number | undefined> {
     let current: KvEntry | null;
     try {
       current = await this.#op(`get ${reqId}`, this.#kv.get(reqId));
     } catch (err) {
       throw toSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE', `get ${reqId} from ${this.config.bucket}`);
     }
-    if (current === null || current.operation !== 'PUT' || !sameBytes(current.value, bytes))
-      throw new SwitchyardError('SY_SESSION_CONFLICT', { detail: `refresh ${reqId} at revision ${revision}` });
-    return this.#update(reqId, bytes, current.revision);
+    if (current === null || current.operation !== 'PUT' || !sameBytes(current.value, bytes)) return undefined;
+    return current.revision;
   }
 
   /**
@@ -430,56 +446,6 @@ export class SessionDirectory {
       });
     return parsed.data;
   }
-}
-
-/**
- * Looks a request ID up in several regions' directories in parallel (G15): the first hit wins;
- * all misses -> null.
- * @param options.timeoutMs budget of each lookup (@default each directory's own `timeoutMs`).
- * @throws SwitchyardError SY_DIRECTORY_UNAVAILABLE (cause: the first failure) when no directory
- *   has the session and at least one could not answer: "not found" is only said when every
- *   region said so. SY_INTERNAL when a hit-less lookup met a corrupt record.
- */
-export async function findSession(
-  directories: SessionDirectory[],
-  reqId: string,
-  options: { timeoutMs?: number } = {},
-): Promise<SessionEntry | null> {
-  if (directories.length === 0 || !isUuid(reqId)) return null;
-  return new Promise<SessionEntry | null>((resolve, reject) => {
-    let pending = directories.length;
-    let found = false;
-    const failures: unknown[] = [];
-    const settle = () => {
-      if (--pending > 0 || found) return;
-      if (failures.length === 0) resolve(null);
-      else {
-        const first = failures[0];
-        const unavailable = failures.find((f) => f instanceof SwitchyardError && f.code === 'SY_DIRECTORY_UNAVAILABLE');
-        reject(
-          unavailable ??
-            (first instanceof SwitchyardError
-              ? first
-              : new SwitchyardError('SY_DIRECTORY_UNAVAILABLE', { detail: `find ${reqId}`, cause: first })),
-        );
-      }
-    };
-    for (const directory of directories) {
-      directory.get(reqId, options).then(
-        (entry) => {
-          if (entry !== null && !found) {
-            found = true;
-            resolve(entry);
-          }
-          settle();
-        },
-        (err: unknown) => {
-          failures.push(err);
-          settle();
-        },
-      );
-    }
-  });
 }
 
 /** Whether two byte arrays hold the same bytes. */

@@ -73,10 +73,19 @@ describe('SessionDirectory on one nats-server', () => {
     assert.equal(status.ttl, 60_000);
   });
 
-  test('creating a record twice fails with SY_SESSION_EXISTS', async () => {
+  test('creating a record of the same request ID with another value fails with SY_SESSION_EXISTS', async () => {
     const rec = record();
     await dir.create(rec);
-    await assert.rejects(dir.create(rec), (err) => isSwitchyardError(err, 'SY_SESSION_EXISTS'));
+    const other = { ...rec, workerId: 'worker-2' };
+    await assert.rejects(dir.create(other), (err) => isSwitchyardError(err, 'SY_SESSION_EXISTS'));
+    assert.equal((await dir.get(rec.reqId))?.record.workerId, 'worker-1', 'the first value stays');
+  });
+
+  test('creating the same record again answers its revision (a create whose reply was lost can be retried)', async () => {
+    const rec = record();
+    const rev = await dir.create(rec);
+    assert.equal(await dir.create({ ...rec }), rev);
+    assert.equal((await dir.get(rec.reqId))?.revision, rev, 'nothing written the second time');
   });
 
   test('a deleted request ID can be created again', async () => {

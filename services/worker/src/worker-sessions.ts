@@ -22,6 +22,29 @@ import { isCallbackAllowed } from './callback-allow-list.ts';
 import type { WorkerConfig } from './config.ts';
 import type { WorkerCapacity } from './worker-capacity.ts';
 
+/** Tries of a session record's write while the directory is unavailable (a NATS server failing over). */
+export const RECORD_CREATE_ATTEMPTS = 3;
+/** Pause between those tries, ms. */
+export const RECORD_CREATE_RETRY_MS = 250;
+
+/**
+ * Writes a new session's record, again (the same record) while the directory is unavailable, up to
+ * {@link RECORD_CREATE_ATTEMPTS} tries: a try whose reply was lost may have landed, and writing the
+ * same record again answers its revision (SessionDirectory.create).
+ * @returns the record's revision.
+ * @throws SwitchyardError as SessionDirectory.create; SY_DIRECTORY_UNAVAILABLE after the last try.
+ */
+async function createRecord(directory: SessionDirectory, record: SessionRecord): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await directory.create(record);
+    } catch (err) {
+      if (attempt >= RECORD_CREATE_ATTEMPTS || !isSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE')) throw err;
+      await new Promise((resolve) => setTimeout(resolve, RECORD_CREATE_RETRY_MS));
+    }
+  }
+}
+
 /** One session this worker holds (S1): one unit of capacity from allocation to its end. */
 export interface WorkerSession {
   /** The record written to the session directory when the session was allocated. */
@@ -98,8 +121,10 @@ export class WorkerSessions {
 
   /**
    * A session ticket (S1): writes the session record, attaches the ticket's proxy, then acks the
-   * ticket. A record that already exists terminates the ticket; a directory that cannot write it now
-   * naks it (another worker may); a failed attach drops the ticket and the record. Never throws.
+   * ticket. A record that already exists terminates the ticket; a directory that cannot write it
+   * within {@link RECORD_CREATE_ATTEMPTS} tries naks it (another worker may; the same record is
+   * written again each try, so a try whose reply was lost but whose write landed counts as written);
+   * a failed attach drops the ticket and the record. Never throws.
    * @param log the ticket's logger (request and proxy IDs bound).
    */
   async takeTicket(pulled: PulledTicket, log: Logger): Promise<void> {
@@ -116,7 +141,7 @@ export class WorkerSessions {
     };
     let revision: number;
     try {
-      revision = await directory.create(record);
+      revision = await createRecord(directory, record);
     } catch (err) {
       if (isSwitchyardError(err, 'SY_SESSION_EXISTS')) pulled.term();
       else pulled.nak();

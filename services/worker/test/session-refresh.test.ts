@@ -1,5 +1,7 @@
 // S2: a held session's record is refreshed so that the bucket TTL never removes it; a worker that
 // dies without cleanup stops refreshing, its records vanish within the TTL and resumes get NOT_FOUND.
+// A record write whose reply was lost (a NATS server failing over) neither drops a new session nor
+// ends a held one.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -9,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type { EchoClient } from '@switchyard/sample-functions';
-import { waitFor } from '@switchyard/testkit';
+import { startTcpRelay, type TcpRelayHandle, waitFor } from '@switchyard/testkit';
 import { echoClient, rejectsWithStatus, sleep, unary } from './helpers.ts';
 import { startRegion, type TestRegion } from './region.ts';
 
@@ -104,6 +106,50 @@ describe('S2: session record refresh', () => {
     );
     late.close();
     await w.stop();
+  });
+});
+
+describe('S1: a session record write whose reply was lost', () => {
+  let r: TestRegion;
+  let relay: TcpRelayHandle;
+  before(async () => {
+    r = await startRegion();
+    await r.h.addProxy({ attachTimeoutMs: 12_000 });
+    relay = await startTcpRelay({ targetPort: r.h.nats.port });
+  });
+  after(async () => {
+    await r.h.stop();
+    await relay.stop();
+  });
+
+  test('S1: should allocate the session when its record write timed out but landed, not drop the ticket', async () => {
+    // The worker reaches NATS through the relay; its directory gives up on a request after 1 s. Its
+    // ticket pulls outlast the slow link (a pull that expired before its ticket arrived would lose it).
+    const { worker } = await r.h.addWorker({
+      natsServers: [`nats://127.0.0.1:${relay.port}`],
+      ticketPullExpiresMs: 8_000,
+    });
+    // A first session over the healthy link: the worker's ticket consumer exists and its pulls wait.
+    const first = echoClient(r.h.proxies[0].address);
+    await unary(first, {}, r.h.metadata());
+    const free = worker.freeCapacity;
+    relay.setDelay(1_500); // every reply now comes after the worker stopped waiting for it
+    const client = echoClient(r.h.proxies[0].address);
+    const call = unary(client, {}, r.h.metadata(), { deadlineMs: 15_000 });
+    // The record lands while the worker has given up on that write; the link is healed then.
+    await waitFor(async () => (await r.directory.list()).length > 1, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      what: 'the record written through the slow link',
+    });
+    relay.setDelay(0);
+    const { reqId, res } = await call;
+    assert.equal(res.session_calls, 1);
+    const stored = await r.directory.get(reqId);
+    assert.ok(stored, 'the record of the session');
+    assert.equal(worker.freeCapacity, free - 1, 'one unit held by the session');
+    client.close();
+    first.close();
   });
 });
 
