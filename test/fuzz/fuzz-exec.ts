@@ -189,16 +189,21 @@ async function runH2(region: FuzzRegion, pool: H2Pool, lane: number, c: H2Case):
   const headers: http2.OutgoingHttpHeaders = {};
   for (const [k, v] of h2Fields(region, c)) headers[k] = v;
   let req: http2.ClientHttp2Stream | undefined;
+  // The pooled session's listeners of this case, removed when it settles (the pool serves thousands).
+  let onGoaway: ((code: number) => void) | undefined;
+  let onClose: (() => void) | undefined;
   return await withDeadline(
     (settle) => {
       let response: { status: number; headers: Record<string, string>; grpcStatus?: number } | undefined;
       const chunks: Buffer[] = [];
-      session.once('goaway', (code: number) => {
+      onGoaway = (code: number) => {
         if (response === undefined) settle({ kind: 'goaway', code });
-      });
-      session.once('close', () => {
+      };
+      onClose = () => {
         if (response === undefined) settle({ kind: 'closed' });
-      });
+      };
+      session.once('goaway', onGoaway);
+      session.once('close', onClose);
       const stream = session.request(headers, { endStream: false });
       req = stream;
       stream.on('error', () => undefined);
@@ -227,6 +232,8 @@ async function runH2(region: FuzzRegion, pool: H2Pool, lane: number, c: H2Case):
       } else stream.end(payload);
     },
     () => {
+      if (onGoaway) session.off('goaway', onGoaway);
+      if (onClose) session.off('close', onClose);
       if (req && !req.closed) req.close(http2.constants.NGHTTP2_CANCEL);
       if (c.fresh) session.close();
     },
