@@ -136,6 +136,11 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
   readonly #recorder: TunnelRecorder | undefined;
   /** Receive windows of each tunnel. */
   readonly #windows: TunnelWindows;
+  /**
+   * Tokens redeemed over NATS, for a token's lifetime: the same worker asking again over the same
+   * tunnel (its first reply was lost) is answered as attached, without a second attach.
+   */
+  readonly #redeemed = new Map<string, { reqId: string; tunnel: ProxyTunnel }>();
 
   constructor(options: TunnelListenerOptions = {}) {
     super();
@@ -219,7 +224,10 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
 
   /**
    * Redeems `token` for a worker that already has a tunnel here (the NATS attach path of W1). The
-   * worker proves its identity with the secret of that tunnel's CONNECT.
+   * worker proves its identity with the secret of that tunnel's CONNECT. Asking again with a token it
+   * redeemed, for the same request over the same tunnel, succeeds without a second attach: a worker
+   * whose reply was lost (a NATS server failing over) retries, and must not drop a session this
+   * instance already bound to it.
    * @returns undefined on success, else the catalogue code to answer with: SY_TUNNEL_LOST (no tunnel
    *   of that worker here: dial one), SY_TUNNEL_WORKER_MISMATCH (another worker's ID or secret, or a
    *   token bound to another worker or version), SY_TUNNEL_TOKEN_REJECTED (unknown, used, expired).
@@ -242,11 +250,17 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     }
     const identity = this.#identities.get(tunnel);
     if (!identity) return 'SY_TUNNEL_WORKER_MISMATCH';
-    if (!pending || pending.reqId !== reqId) return 'SY_TUNNEL_TOKEN_REJECTED';
+    if (!pending) {
+      const used = this.#redeemed.get(token);
+      return used?.reqId === reqId && used.tunnel === tunnel ? undefined : 'SY_TUNNEL_TOKEN_REJECTED';
+    }
+    if (pending.reqId !== reqId) return 'SY_TUNNEL_TOKEN_REJECTED';
     if (!boundTo(pending, workerId, identity.versionId)) return 'SY_TUNNEL_WORKER_MISMATCH';
     const redeemed = this.#tokens.redeem(token);
     if (redeemed) {
       this.#recorder?.tokenUsed(Date.now() - redeemed.issuedAt);
+      this.#redeemed.set(token, { reqId, tunnel });
+      setTimeout(() => this.#redeemed.delete(token), this.#options.tokenTtlMs).unref();
       redeemed.resolve(tunnel);
     }
     return undefined;

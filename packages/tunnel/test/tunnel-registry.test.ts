@@ -44,18 +44,34 @@ describe('W1 shared tunnels: redeem over NATS, re-dial, one tunnel per worker', 
     await listener.close();
   });
 
-  test('W1: redeem should attach a session to the existing tunnel of the worker, once', async () => {
+  test('W1: redeem should attach a session to the existing tunnel of the worker, once; the same worker asking again is answered attached', async () => {
     const { proxyTunnel, workerTunnel } = await attachWorker(listener, uri, 'w-redeem', answer);
     const { token, attached } = listener.expectAttach('req-2');
     assert.equal(listener.redeem(token, 'w-redeem', PROCESS_WORKER_SECRET, 'req-2'), undefined);
     assert.equal(await attached, proxyTunnel);
+    assert.equal(listener.pendingTokens, 0, 'the token is used');
+    // The same worker asking again over the same tunnel (its first reply was lost): attached already.
+    assert.equal(listener.redeem(token, 'w-redeem', PROCESS_WORKER_SECRET, 'req-2'), undefined);
     assert.equal(
-      listener.redeem(token, 'w-redeem', PROCESS_WORKER_SECRET, 'req-2'),
+      listener.redeem(token, 'w-redeem', PROCESS_WORKER_SECRET, 'req-other'),
       'SY_TUNNEL_TOKEN_REJECTED',
-      'used token',
+      'used token, another request',
+    );
+    const other = await attachWorker(listener, uri, 'w-other', answer, 'req-other-worker');
+    assert.notEqual(
+      listener.redeem(token, 'w-other', PROCESS_WORKER_SECRET, 'req-2'),
+      undefined,
+      'used token, another worker',
     );
     workerTunnel.destroy();
     await once(proxyTunnel, 'close');
+    assert.equal(
+      listener.redeem(token, 'w-redeem', PROCESS_WORKER_SECRET, 'req-2'),
+      'SY_TUNNEL_LOST',
+      'used token, the tunnel it was redeemed on is gone',
+    );
+    other.workerTunnel.destroy();
+    await once(other.proxyTunnel, 'close');
   });
 
   test('W1: redeem should reject a token issued for another request ID, and an unknown token', async () => {

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import type http2 from 'node:http2';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { isSwitchyardError, TunnelFeatures } from '@switchyard/protocol';
+import { isTimeout } from '@switchyard/nats-errors';
+import { type AttachRequest, isSwitchyardError, TunnelFeatures } from '@switchyard/protocol';
 import {
   dialTunnel,
   isTunnelMuxStream,
@@ -81,7 +82,7 @@ export class WorkerTunnels {
     const request = { token, workerId: this.#options.workerId, workerSecret: this.#secret, reqId };
     const timeoutMs = this.#options.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS;
     if (this.open(proxyId)) {
-      if (await attachOverNats(this.#options.nc, proxyId, request, timeoutMs)) return;
+      if (await this.#attachOverNats(proxyId, request, timeoutMs)) return;
       // The instance no longer sees our tunnel: dial a new one with the same (still unused) token.
     }
     let tunnel: WorkerTunnel;
@@ -103,6 +104,21 @@ export class WorkerTunnels {
       this.#tunnels.delete(proxyId);
       this.#options.onClosed(proxyId, tunnel);
     });
+  }
+
+  /**
+   * {@link attachOverNats}, asked once more when the first request got no answer in time: its reply
+   * may be what was lost (a NATS server failing over), and the instance answers a repeat of a token it
+   * redeemed for this worker's tunnel as attached (TunnelListener.redeem).
+   * @throws as attachOverNats.
+   */
+  async #attachOverNats(proxyId: string, request: AttachRequest, timeoutMs: number): Promise<boolean> {
+    try {
+      return await attachOverNats(this.#options.nc, proxyId, request, timeoutMs);
+    } catch (err) {
+      if (!isTimeout(err)) throw err;
+    }
+    return attachOverNats(this.#options.nc, proxyId, request, timeoutMs);
   }
 
   /** Dials `CONNECT /v1/proxy` at `callbackUri` with `token`; other attaches to `proxyId` wait for it. */

@@ -15,7 +15,7 @@ import {
   type SessionEnded,
   SwitchyardError,
 } from '@switchyard/protocol';
-import { type NatsServerHandle, startNats, waitFor } from '@switchyard/testkit';
+import { type NatsServerHandle, startNats, startTcpRelay, waitFor } from '@switchyard/testkit';
 import { TicketQueue } from '@switchyard/ticket-queue';
 import { TunnelListener } from '@switchyard/tunnel';
 import {
@@ -37,12 +37,16 @@ class TestWorker {
   readonly controls: { reqId: string; action: string; proxyId: string | undefined }[] = [];
   server: WorkerLinkServer | undefined;
 
-  /** @param versionId the version this worker serves (announced on CONNECT; tickets' tokens are bound to it). */
-  constructor(nc: NatsConnection, versionId: string) {
+  /**
+   * @param versionId the version this worker serves (announced on CONNECT; tickets' tokens are bound to it).
+   * @param attachTimeoutMs budget of a NATS attach (@default WorkerTunnels').
+   */
+  constructor(nc: NatsConnection, versionId: string, attachTimeoutMs?: number) {
     this.tunnels = new WorkerTunnels({
       nc,
       workerId: this.workerId,
       versionId,
+      attachTimeoutMs,
       onStream: (stream, headers, proxyId) => this.#onStream(stream, headers, proxyId),
       onClosed: () => undefined,
     });
@@ -138,6 +142,37 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
     assert.equal(listener.size, 1);
     assert.deepEqual(endsOf(versionId), ['assigned+wait', 'assigned+wait'], 'onAllocationEnd told each, with its wait');
     worker.tunnels.closeAll();
+  });
+
+  test('W1: a NATS attach whose reply was lost is asked again and answered attached, not dropped', async () => {
+    // The worker's NATS link goes through a relay: 600 ms each way against a 1 s attach budget, so the
+    // reply to an attach that the front end carried out comes too late.
+    const relay = await startTcpRelay({ targetPort: nats.port });
+    const slowNc = await connect({ servers: `nats://127.0.0.1:${relay.port}` });
+    try {
+      const versionId = randomUUID();
+      const worker = new TestWorker(slowNc, versionId, 1_000);
+      const first = link.allocate(request(versionId, 5_000));
+      await worker.takeOne(queue, versionId); // dials the tunnel
+      const tunnel = await first;
+      relay.setDelay(600);
+      const second = link.allocate(request(versionId, 10_000));
+      const taken = worker.takeOne(queue, versionId); // attaches over NATS
+      assert.equal(await second, tunnel, 'the front end attached the session to the tunnel');
+      // Healed once the reply is on its slow way: the worker's first request times out (reply due at
+      // ~1.2 s), its second one goes through.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      relay.setDelay(0);
+      const startedMs = Date.now();
+      await taken;
+      assert.ok(Date.now() - startedMs >= 100, 'the worker waited out its first request');
+      assert.equal(worker.tunnels.size, 1, 'no second tunnel');
+      assert.equal(listener.pendingTokens, 0);
+      worker.tunnels.closeAll();
+    } finally {
+      await slowNc.close();
+      await relay.stop();
+    }
   });
 
   test('W1: a ticket claimed after its token’s CONNECT lifetime gets a fresh token over NATS and is served', async () => {
