@@ -122,8 +122,9 @@ export class WorkerSessions {
   /**
    * A session ticket (S1): writes the session record, attaches the ticket's proxy, then acks the
    * ticket. A record that already exists terminates the ticket; a directory that cannot write it
-   * within {@link RECORD_CREATE_ATTEMPTS} tries naks it (another worker may; the same record is
-   * written again each try, so a try whose reply was lost but whose write landed counts as written);
+   * within {@link RECORD_CREATE_ATTEMPTS} tries naks it, after removing what a lost try may have
+   * written (another worker may take it; the same record is written again each try, so a try whose
+   * reply was lost but whose write landed counts as written);
    * a failed attach drops the ticket and the record. Never throws.
    * @param log the ticket's logger (request and proxy IDs bound).
    */
@@ -144,7 +145,12 @@ export class WorkerSessions {
       revision = await createRecord(directory, record);
     } catch (err) {
       if (isSwitchyardError(err, 'SY_SESSION_EXISTS')) pulled.term();
-      else pulled.nak();
+      else {
+        // A try whose reply was lost may have landed: remove it (best effort), or the ticket's next
+        // taker would find this record in its way (SY_SESSION_EXISTS) and nobody would take the session.
+        await directory.delete(t.reqId).catch(() => undefined);
+        pulled.nak();
+      }
       log.warn({ err }, 'could not write the session record');
       return;
     }

@@ -150,6 +150,39 @@ describe('S1: a session record write whose reply was lost', () => {
     assert.equal(worker.freeCapacity, free - 1, 'one unit held by the session');
     client.close();
     first.close();
+    await worker.stop();
+  });
+
+  test('S1: should serve the session when every try of its record write timed out: the ticket goes back without the record', async () => {
+    const { worker } = await r.h.addWorker({
+      natsServers: [`nats://127.0.0.1:${relay.port}`],
+      ticketPullExpiresMs: 8_000,
+    });
+    const first = echoClient(r.h.proxies[0].address);
+    await unary(first, {}, r.h.metadata());
+    const held = (await r.directory.list()).length;
+    relay.setDelay(1_500);
+    const client = echoClient(r.h.proxies[0].address);
+    const call = unary(client, {}, r.h.metadata(), { deadlineMs: 20_000 });
+    // Every try lands after the worker gave up on it; the worker then removes what may have landed
+    // and puts the ticket back. Healed then, the ticket's next taking writes its record afresh.
+    await waitFor(async () => (await r.directory.list()).length > held, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      what: 'a record written through the slow link',
+    });
+    await waitFor(async () => (await r.directory.list()).length === held, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      what: 'the record removed before the ticket went back',
+    });
+    relay.setDelay(0);
+    const { reqId, res } = await call;
+    assert.equal(res.session_calls, 1);
+    assert.ok(await r.directory.get(reqId), 'the record of the session');
+    client.close();
+    first.close();
+    await worker.stop();
   });
 });
 
