@@ -122,26 +122,36 @@ describe('S1: a session record write whose reply was lost', () => {
     await relay.stop();
   });
 
-  test('S1: should allocate the session when its record write timed out but landed, not drop the ticket', async () => {
-    // The worker reaches NATS through the relay; its directory gives up on a request after 1 s. Its
-    // ticket pulls outlast the slow link (a pull that expired before its ticket arrived would lose it).
+  /**
+   * A worker that reaches NATS through the relay (its directory gives up on a request after 1 s; its
+   * ticket pulls outlast the slow link: a pull that expired before its ticket arrived would lose it),
+   * with a first session taken over the healthy link (its ticket consumer exists and its pulls wait).
+   * Then the link slows to 1.5 s per chunk: every reply comes after the worker stopped waiting for it.
+   * @returns the worker, the first session's client, and the records in the bucket before the slow part.
+   */
+  async function workerOnSlowLink() {
     const { worker } = await r.h.addWorker({
       natsServers: [`nats://127.0.0.1:${relay.port}`],
       ticketPullExpiresMs: 8_000,
     });
-    // A first session over the healthy link: the worker's ticket consumer exists and its pulls wait.
     const first = echoClient(r.h.proxies[0].address);
     await unary(first, {}, r.h.metadata());
+    const records = (await r.directory.list()).length;
+    relay.setDelay(1_500);
+    return { worker, first, records };
+  }
+
+  /** Waits (10 s at most) until the bucket's record count passes `ok`. */
+  const untilRecords = (ok: (count: number) => boolean, what: string) =>
+    waitFor(async () => ok((await r.directory.list()).length), { timeoutMs: 10_000, intervalMs: 20, what });
+
+  test('S1: should allocate the session when its record write timed out but landed, not drop the ticket', async () => {
+    const { worker, first, records } = await workerOnSlowLink();
     const free = worker.freeCapacity;
-    relay.setDelay(1_500); // every reply now comes after the worker stopped waiting for it
     const client = echoClient(r.h.proxies[0].address);
     const call = unary(client, {}, r.h.metadata(), { deadlineMs: 15_000 });
     // The record lands while the worker has given up on that write; the link is healed then.
-    await waitFor(async () => (await r.directory.list()).length > 1, {
-      timeoutMs: 10_000,
-      intervalMs: 20,
-      what: 'the record written through the slow link',
-    });
+    await untilRecords((n) => n > records, 'the record written through the slow link');
     relay.setDelay(0);
     const { reqId, res } = await call;
     assert.equal(res.session_calls, 1);
@@ -154,28 +164,13 @@ describe('S1: a session record write whose reply was lost', () => {
   });
 
   test('S1: should serve the session when every try of its record write timed out: the ticket goes back without the record', async () => {
-    const { worker } = await r.h.addWorker({
-      natsServers: [`nats://127.0.0.1:${relay.port}`],
-      ticketPullExpiresMs: 8_000,
-    });
-    const first = echoClient(r.h.proxies[0].address);
-    await unary(first, {}, r.h.metadata());
-    const held = (await r.directory.list()).length;
-    relay.setDelay(1_500);
+    const { worker, first, records } = await workerOnSlowLink();
     const client = echoClient(r.h.proxies[0].address);
     const call = unary(client, {}, r.h.metadata(), { deadlineMs: 20_000 });
     // Every try lands after the worker gave up on it; the worker then removes what may have landed
     // and puts the ticket back. Healed then, the ticket's next taking writes its record afresh.
-    await waitFor(async () => (await r.directory.list()).length > held, {
-      timeoutMs: 10_000,
-      intervalMs: 20,
-      what: 'a record written through the slow link',
-    });
-    await waitFor(async () => (await r.directory.list()).length === held, {
-      timeoutMs: 10_000,
-      intervalMs: 20,
-      what: 'the record removed before the ticket went back',
-    });
+    await untilRecords((n) => n > records, 'a record written through the slow link');
+    await untilRecords((n) => n === records, 'the record removed before the ticket went back');
     relay.setDelay(0);
     const { reqId, res } = await call;
     assert.equal(res.session_calls, 1);
