@@ -295,7 +295,13 @@ export const MALFORMED_CASES: readonly MalformedCase[] = [
   {
     name: 'DATA on a half-closed (remote) stream',
     rfc: '5.1',
-    writes: [...START, headers(1, requestBlock('/'), true), frame(FrameType.DATA, 0, 1, Buffer.from('late'))],
+    // One write, so the server reads both frames at once. Written apart, the server may answer the
+    // request and end its side first (2-3% of runs); the stream is then closed, not half-closed, and
+    // RFC 9113 5.1 lets a server ignore a DATA frame on a closed stream (nghttp2 does).
+    writes: [
+      ...START,
+      Buffer.concat([headers(1, requestBlock('/'), true), frame(FrameType.DATA, 0, 1, Buffer.from('late'))]),
+    ],
     goaway: [STREAM_CLOSED, PROTOCOL_ERROR],
     rst: [STREAM_CLOSED],
   },
