@@ -25,13 +25,13 @@ export interface WorkerTunnelsOptions {
   /** Function version this worker serves: announced on CONNECT, where a ticket's token is bound to it. */
   versionId?: string;
   /** Every stream a front end opens over any of these tunnels, with the instance it came from. */
-  onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined) => void;
+  onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string) => void;
   /**
    * Every call a front end frames on a tunnel's mux stream (issue 12), with the instance it came from.
    * Set: this worker announces TunnelFeatures.mux and TunnelFeatures.httpMux (the handler takes HTTP
    * requests too) and serves the mux stream. @default none (no mux)
    */
-  onMuxCall?: (call: MuxServerStream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined) => void;
+  onMuxCall?: (call: MuxServerStream, headers: http2.IncomingHttpHeaders, proxyId: string) => void;
   /** The current tunnel to `proxyId` closed (W3: its sessions' reconnect windows may start). */
   onClosed: (proxyId: string, tunnel: WorkerTunnel) => void;
   /** Budget of an attach over NATS, ms. @default 5_000 */
@@ -44,7 +44,6 @@ export interface WorkerTunnelsOptions {
 export class WorkerTunnels {
   readonly #options: WorkerTunnelsOptions;
   readonly #tunnels = new Map<string, WorkerTunnel>();
-  readonly #proxyOf = new WeakMap<WorkerTunnel, string>();
   readonly #dialing = new Map<string, Promise<WorkerTunnel>>();
   /**
    * Proof of this worker's ID (x-switchyard-worker-secret), made here and shown only to the front ends
@@ -95,7 +94,6 @@ export class WorkerTunnels {
       const fresh = await refreshToken(this.#options.nc, proxyId, request, timeoutMs);
       tunnel = await this.#dial(proxyId, callbackUri, fresh);
     }
-    this.#proxyOf.set(tunnel, proxyId);
     const previous = this.#tunnels.get(proxyId);
     this.#tunnels.set(proxyId, tunnel);
     if (previous && previous !== tunnel) previous.close();
@@ -133,20 +131,21 @@ export class WorkerTunnels {
       features: this.#options.onMuxCall
         ? [TunnelFeatures.warmPath, TunnelFeatures.mux, TunnelFeatures.httpMux]
         : [TunnelFeatures.warmPath],
+      // Streams are handed on with the instance this dial goes to, not one looked up from the tunnel
+      // once the dial returned: a front end's first stream can arrive in the same read as its CONNECT
+      // answer, before this method's caller has resumed (a control attach then found no instance).
       onStream: (stream, headers, tunnel) => {
         const onMuxCall = this.#options.onMuxCall;
         if (onMuxCall !== undefined && isTunnelMuxStream(headers)) {
           // One closure per mux stream, not per call.
-          const mux = serveTunnelMux(stream, (call, callHeaders) =>
-            onMuxCall(call, callHeaders, this.#proxyOf.get(tunnel)),
-          );
+          const mux = serveTunnelMux(stream, (call, callHeaders) => onMuxCall(call, callHeaders, proxyId));
           // A closing tunnel waits for its streams: the mux stream ends after its last call.
           const closeMux = () => mux.close();
           tunnel.once('close', closeMux);
           mux.once('close', () => tunnel.off('close', closeMux));
           return;
         }
-        this.#options.onStream(stream, headers, this.#proxyOf.get(tunnel));
+        this.#options.onStream(stream, headers, proxyId);
       },
     });
     this.#dialing.set(proxyId, dialing);

@@ -3,7 +3,8 @@
 // tickets from the real ticket stream.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type http2 from 'node:http2';
+import http2 from 'node:http2';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
@@ -14,6 +15,7 @@ import {
   NatsNames,
   type SessionEnded,
   SwitchyardError,
+  TunnelHeaders,
 } from '@switchyard/protocol';
 import { type NatsServerHandle, startNats, startTcpRelay, waitFor } from '@switchyard/testkit';
 import { TicketQueue } from '@switchyard/ticket-queue';
@@ -34,7 +36,7 @@ class TestWorker {
   readonly workerId = `w-${randomUUID().slice(0, 8)}`;
   readonly held = new Set<string>();
   readonly tunnels: WorkerTunnels;
-  readonly controls: { reqId: string; action: string; proxyId: string | undefined }[] = [];
+  readonly controls: { reqId: string; action: string; proxyId: string }[] = [];
   server: WorkerLinkServer | undefined;
 
   /**
@@ -63,7 +65,7 @@ class TestWorker {
     return t.reqId;
   }
 
-  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined): void {
+  #onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string): void {
     const control = parseControlPath(headers[':path'] ?? '');
     if (!control) {
       stream.respond({ ':status': 418 }, { endStream: true });
@@ -347,6 +349,51 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
     publishSessionEnded(nc, [instanceId, 'proxy-elsewhere'], message);
     await waitFor(() => ended.includes(reqId), { timeoutMs: 2_000 });
     assert.deepEqual(ended, [reqId]);
+  });
+
+  test('a stream the front end opens in the same read as its CONNECT answer is handed on with that front end', async () => {
+    // A front end that writes its 200, the HTTP/2 preface and a control attach in one tick, so the
+    // worker reads them together (the CONNECT's `head`): the stream arrives before dialTunnel's
+    // promise has resumed WorkerTunnels.attach.
+    const reqId = randomUUID();
+    const worker = new TestWorker(nc, randomUUID());
+    worker.held.add(reqId);
+    const statuses: number[] = [];
+    const sessions: http2.ClientHttp2Session[] = [];
+    const front = net.createServer((socket) => {
+      let got = '';
+      const onData = (chunk: Buffer) => {
+        got += chunk.toString('latin1');
+        if (!got.includes('\r\n\r\n')) return;
+        socket.off('data', onData);
+        socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        const session = http2.connect('http://front.invalid', { createConnection: () => socket });
+        sessions.push(session);
+        session.on('error', () => undefined);
+        const control = session.request({
+          ':method': 'POST',
+          ':path': `/_switchyard/v1/sessions/${reqId}/attach`,
+          [TunnelHeaders.control]: '1',
+        });
+        control.on('response', (h) => statuses.push(Number(h[':status'])));
+        control.on('error', () => undefined);
+        control.resume();
+        control.end();
+      };
+      socket.on('data', onData);
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const { port } = front.address() as net.AddressInfo;
+    try {
+      await worker.tunnels.attach('front-early', `http://127.0.0.1:${port}`, 'sy_tok_early', reqId);
+      await waitFor(() => statuses.length === 1, { timeoutMs: 2_000, what: 'the control answer' });
+      assert.deepEqual(worker.controls, [{ reqId, action: 'attach', proxyId: 'front-early' }]);
+      assert.deepEqual(statuses, [200]);
+    } finally {
+      worker.tunnels.closeAll();
+      for (const s of sessions) s.destroy();
+      front.close();
+    }
   });
 
   test('control paths: only well-formed attach and detach paths parse', () => {

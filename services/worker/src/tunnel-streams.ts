@@ -51,11 +51,10 @@ export class TunnelStreams {
   }
 
   /**
-   * Handles `stream` (request `headers`) opened by front-end instance `proxyId` (undefined when the
-   * tunnel's instance is not known yet). A call for no session held here, or one ending, is answered
+   * Handles `stream` (request `headers`) opened by front-end instance `proxyId`. A call for no session held here, or one ending, is answered
    * SY_SESSION_NOT_FOUND.
    */
-  dispatch(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined): void {
+  dispatch(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, proxyId: string): void {
     // Only the marker a front end sets makes a control request; an unmarked `/_switchyard/` path is an
     // ordinary call (front ends refuse such client paths before they get here).
     if (isControlStream(headers)) {
@@ -79,7 +78,7 @@ export class TunnelStreams {
    * relayed to the container; anything else (no such session, or a control request or WebSocket, which
    * keep streams of their own) is answered SY_SESSION_NOT_FOUND.
    */
-  dispatchMuxCall(call: MuxServerStream, headers: http2.IncomingHttpHeaders, proxyId: string | undefined): void {
+  dispatchMuxCall(call: MuxServerStream, headers: http2.IncomingHttpHeaders, proxyId: string): void {
     if (isControlStream(headers) || isWebSocketStream(headers)) {
       respondWithError(call, isGrpcContentType(headers['content-type']), 'SY_SESSION_NOT_FOUND');
       return;
@@ -93,7 +92,7 @@ export class TunnelStreams {
    * Holds a session call in its session (an ended session ends it, S3), or answers SY_SESSION_NOT_FOUND.
    * @returns the in-flight call, or undefined when answered.
    */
-  #hold(stream: TunnelCall, headers: http2.IncomingHttpHeaders, proxyId: string | undefined): InFlightCall | undefined {
+  #hold(stream: TunnelCall, headers: http2.IncomingHttpHeaders, proxyId: string): InFlightCall | undefined {
     const grpc = isGrpcContentType(headers['content-type']);
     const reqId = headers[Metadata.requestId];
     const session = typeof reqId === 'string' ? this.#sessions.get(reqId) : undefined;
@@ -103,7 +102,7 @@ export class TunnelStreams {
     }
     // A proxy forwards a call only for a client connection bound to the session: after a lost tunnel
     // was re-dialled for another session, this is how a still-pinned connection re-attaches (W3, S1).
-    if (proxyId && !session.proxies.has(proxyId)) this.#sessions.attachProxy(session, proxyId);
+    if (!session.proxies.has(proxyId)) this.#sessions.attachProxy(session, proxyId);
     const call: InFlightCall = { grpc, out: undefined };
     session.streams.set(stream, call);
     (stream as Held)[kHeldBy] = session.streams;
@@ -112,10 +111,10 @@ export class TunnelStreams {
   }
 
   /** `POST /_switchyard/v1/sessions/<reqId>/attach|detach` from a proxy over its tunnel. */
-  #onControl(stream: http2.ServerHttp2Stream, path: string, proxyId: string | undefined): void {
+  #onControl(stream: http2.ServerHttp2Stream, path: string, proxyId: string): void {
     const control = parseControlPath(path);
-    const session = control && proxyId ? this.#sessions.get(control.reqId) : undefined;
-    if (!control || !proxyId || !session || session.ending) {
+    const session = control ? this.#sessions.get(control.reqId) : undefined;
+    if (!control || !session || session.ending) {
       answerControl(stream, 404);
       return;
     }
