@@ -268,7 +268,8 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
 
   /**
    * Answers a worker's NATS attach request (W1: a ticket or reconnect for a worker that already has
-   * a tunnel here, or `refresh` for a fresh CONNECT token): the request's JSON bytes in, the reply's
+   * a tunnel here, or `refresh` for a fresh CONNECT token; a worker repeating its refresh with the
+   * old token gets the current one, TokenTable.refresh): the request's JSON bytes in, the reply's
    * JSON bytes out (`{ok}`, `{ok, token}` or `{ok:false, code}`).
    */
   answerAttach(data: Uint8Array): Uint8Array {
@@ -277,11 +278,11 @@ export class TunnelListener extends EventEmitter<TunnelListenerEvents> {
     try {
       const request = decodeMessage(AttachRequestSchema, data);
       if (request.refresh) {
-        const pending = this.#tokens.peek(request.token);
+        const pending = this.#tokens.peekForRefresh(request.token, request.workerId);
         if (!pending || pending.reqId !== request.reqId) code = 'SY_TUNNEL_TOKEN_REJECTED';
         else if (pending.workerId !== undefined && pending.workerId !== request.workerId)
           code = 'SY_TUNNEL_WORKER_MISMATCH';
-        else fresh = this.#tokens.refresh(request.token);
+        else fresh = this.#tokens.refresh(request.token, request.workerId);
       } else code = this.redeem(request.token, request.workerId, request.workerSecret, request.reqId);
     } catch {
       code = 'SY_INTERNAL';

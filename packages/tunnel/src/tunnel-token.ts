@@ -5,7 +5,9 @@
 // A token opens a new tunnel (CONNECT) only within W1's 30 s of being issued. The pending attach
 // itself lives as long as its ticket may wait (an HTTP request can queue for minutes): a worker that
 // claims an older ticket redeems it over NATS on the tunnel it already has, or first asks for a fresh
-// token (`refresh`), so a token copied from a ticket is never a long-lived credential.
+// token (`refresh`), so a token copied from a ticket is never a long-lived credential. The worker that
+// asked for a refresh may ask again with the old token (its answer was lost on the way): it gets the
+// token now current, and nobody else does.
 
 import { randomBytes } from 'node:crypto';
 
@@ -47,6 +49,8 @@ interface Entry<T> {
   /** Epoch ms after which a CONNECT may no longer redeem this token. */
   connectUntil: number;
   connectTtlMs: number;
+  /** Tokens it was filed under before, each with the worker whose refresh replaced it. */
+  former?: Map<string, string>;
 }
 
 /** Table of live tokens; `T` is the tunnel type of the redeemer. */
@@ -54,6 +58,8 @@ export class TokenTable<T> {
   readonly #entries = new Map<string, Entry<T>>();
   /** Entries by their `resolve`, so a pending attach can be withdrawn whatever its current token. */
   readonly #byResolve = new WeakMap<(value: T) => void, Entry<T>>();
+  /** Live entries by a token a refresh replaced (kept while the entry is in the table). */
+  readonly #replaced = new Map<string, Entry<T>>();
 
   /** Issues a token for `reqId`; `resolve` runs when the token is redeemed. */
   issue(reqId: string, resolve: (value: T) => void, options: IssueOptions = {}): string {
@@ -64,7 +70,7 @@ export class TokenTable<T> {
       token,
       pending: { reqId, resolve, workerId: options.workerId, versionId: options.versionId, issuedAt: Date.now() },
       timer: setTimeout(() => {
-        this.#entries.delete(entry.token);
+        this.#remove(entry);
         options.onExpire?.();
       }, ttlMs),
       connectUntil: Date.now() + connectTtlMs,
@@ -87,31 +93,46 @@ export class TokenTable<T> {
   }
 
   /**
+   * The pending attach of `token`, or of the token a refresh by worker `workerId` replaced it with
+   * (that worker asking again), else undefined. What {@link refresh} would act on.
+   */
+  peekForRefresh(token: string, workerId: string): PendingAttach<T> | undefined {
+    return this.#entryForRefresh(token, workerId)?.pending;
+  }
+
+  /**
    * Takes the token out of the table: its pending attach, or undefined when unknown/expired/used (and,
    * with `forConnect`, past its CONNECT lifetime: the token then stays for a NATS attach or a refresh).
    */
   redeem(token: string, forConnect = false): PendingAttach<T> | undefined {
     const entry = this.#entries.get(token);
     if (!entry || (forConnect && Date.now() > entry.connectUntil)) return undefined;
-    this.#entries.delete(token);
-    clearTimeout(entry.timer);
+    this.#remove(entry);
     return entry.pending;
   }
 
   /**
-   * Replaces `token` by a fresh one for the same pending attach, with a new CONNECT lifetime (a worker
-   * claimed a ticket older than it); the old token stops working.
-   * @returns the new token, or undefined when `token` is unknown, expired or used.
+   * Replaces `token` by a fresh one for the same pending attach, with a new CONNECT lifetime (worker
+   * `workerId` claimed a ticket older than it); the old token no longer redeems anything. The same
+   * worker asking again with the old token (its answer was lost) gets the token now current, its
+   * CONNECT lifetime renewed.
+   * @returns the token to use, or undefined when `token` is unknown, expired, used, or replaced at
+   *   another worker's request.
    */
-  refresh(token: string): string | undefined {
-    const entry = this.#entries.get(token);
+  refresh(token: string, workerId: string): string | undefined {
+    const entry = this.#entryForRefresh(token, workerId);
     if (!entry) return undefined;
-    this.#entries.delete(token);
-    entry.token = randomBytes(24).toString('base64url');
     const now = Date.now();
+    if (entry.token === token) {
+      this.#entries.delete(token);
+      entry.token = randomBytes(24).toString('base64url');
+      entry.pending = { ...entry.pending, issuedAt: now };
+      this.#entries.set(entry.token, entry);
+      entry.former ??= new Map();
+      entry.former.set(token, workerId);
+      this.#replaced.set(token, entry);
+    }
     entry.connectUntil = now + entry.connectTtlMs;
-    entry.pending = { ...entry.pending, issuedAt: now };
-    this.#entries.set(entry.token, entry);
     return entry.token;
   }
 
@@ -124,14 +145,26 @@ export class TokenTable<T> {
   /** Withdraws a token (the caller gave up waiting). */
   revoke(token: string): void {
     const entry = this.#entries.get(token);
-    if (entry) {
-      clearTimeout(entry.timer);
-      this.#entries.delete(token);
-    }
+    if (entry) this.#remove(entry);
   }
 
   /** Number of live tokens. */
   get size(): number {
     return this.#entries.size;
+  }
+
+  /** The live entry `token` names, or that a refresh by `workerId` replaced `token` by. */
+  #entryForRefresh(token: string, workerId: string): Entry<T> | undefined {
+    const entry = this.#entries.get(token);
+    if (entry) return entry;
+    const replaced = this.#replaced.get(token);
+    return replaced?.former?.get(token) === workerId ? replaced : undefined;
+  }
+
+  /** Takes `entry` out of the table, with the tokens it replaced. */
+  #remove(entry: Entry<T>): void {
+    clearTimeout(entry.timer);
+    if (this.#entries.get(entry.token) === entry) this.#entries.delete(entry.token);
+    for (const token of entry.former?.keys() ?? []) this.#replaced.delete(token);
   }
 }

@@ -225,9 +225,18 @@ describe('W1: a token opens a tunnel for 30 s; a ticket that waited longer gets 
       const reply = attach(listener, request);
       assert.equal(reply.ok, true);
       assert.ok(reply.token && reply.token !== pending.token);
-      assert.deepEqual(attach(listener, request), { ok: false, code: 'SY_TUNNEL_TOKEN_REJECTED' }, 'old token gone');
+      await assert.rejects(dial(pending.token), (err) => isSwitchyardError(err, 'SY_TUNNEL_TOKEN_REJECTED'));
+      // The same worker asking again (its answer was lost) gets the token now current; nobody else does.
+      assert.deepEqual(attach(listener, request), { ok: true, token: reply.token }, 'a repeat by the same worker');
+      assert.deepEqual(
+        attach(listener, { ...request, workerId: 'other' }),
+        { ok: false, code: 'SY_TUNNEL_TOKEN_REJECTED' },
+        'old token, another worker',
+      );
+      assert.deepEqual(attach(listener, { ...request, reqId: REQ_2 }), { ok: false, code: 'SY_TUNNEL_TOKEN_REJECTED' });
       const tunnel = await dial(reply.token);
       assert.equal((await pending.attached).workerId, 'late');
+      assert.deepEqual(attach(listener, request), { ok: false, code: 'SY_TUNNEL_TOKEN_REJECTED' }, 'used: gone');
       tunnel.close();
     } finally {
       await listener.close();

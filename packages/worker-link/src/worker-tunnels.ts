@@ -91,7 +91,7 @@ export class WorkerTunnels {
       // W1: a token opens a tunnel only within 30 s of its ticket; for an older ticket, ask the
       // instance (over NATS, to this worker's own inbox) for a fresh one and dial once more.
       if (!isSwitchyardError(err, 'SY_TUNNEL_TOKEN_REJECTED')) throw err;
-      const fresh = await refreshToken(this.#options.nc, proxyId, request, timeoutMs);
+      const fresh = await this.#refreshToken(proxyId, request, timeoutMs);
       tunnel = await this.#dial(proxyId, callbackUri, fresh);
     }
     const previous = this.#tunnels.get(proxyId);
@@ -117,6 +117,20 @@ export class WorkerTunnels {
       if (!isTimeout(err)) throw err;
     }
     return attachOverNats(this.#options.nc, proxyId, request, timeoutMs);
+  }
+
+  /**
+   * {@link refreshToken}, asked once more when the first request got no answer in time: the instance
+   * answers this worker's repeat with the token its lost answer carried (TokenTable.refresh).
+   * @throws as refreshToken.
+   */
+  async #refreshToken(proxyId: string, request: AttachRequest, timeoutMs: number): Promise<string> {
+    try {
+      return await refreshToken(this.#options.nc, proxyId, request, timeoutMs);
+    } catch (err) {
+      if (!isTimeout(err)) throw err;
+    }
+    return refreshToken(this.#options.nc, proxyId, request, timeoutMs);
   }
 
   /** Dials `CONNECT /v1/proxy` at `callbackUri` with `token`; other attaches to `proxyId` wait for it. */

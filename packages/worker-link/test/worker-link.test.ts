@@ -8,6 +8,7 @@ import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
+  AttachRequestSchema,
   ControlReplySchema,
   decodeMessage,
   encodeMessage,
@@ -201,6 +202,56 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
     } finally {
       shortLink.close();
       await short.close();
+    }
+  });
+
+  test('W1: a refresh whose answer was lost is asked again and answered with the current token', async () => {
+    // As above (300 ms stands for W1's 30 s), with the worker's NATS link through a relay delayed
+    // 600 ms each way against a 1 s budget: the answer to the first refresh comes too late.
+    const short = new TunnelListener({ host: '127.0.0.1', port: 0, tokenTtlMs: 300 });
+    const port = await short.listen();
+    const shortLink = new FrontEndLink({
+      nc,
+      instanceId: 'proxy-wl-refresh',
+      tunnels: short,
+      queue,
+      maxQueuePerVersion: 2,
+    });
+    await shortLink.serve({ callbackUri: `http://127.0.0.1:${port}`, onSessionEnded: () => undefined });
+    const relay = await startTcpRelay({ targetPort: nats.port });
+    const slowNc = await connect({ servers: `nats://127.0.0.1:${relay.port}` });
+    // Sees each refresh reach the front end (a plain subscriber does not answer).
+    const refreshes: number[] = [];
+    const watch = nc.subscribe(NatsNames.proxyAttach('proxy-wl-refresh'), {
+      callback: (_err, msg) => {
+        if (decodeMessage(AttachRequestSchema, msg.data).refresh) refreshes.push(Date.now());
+      },
+    });
+    try {
+      const versionId = randomUUID();
+      const worker = new TestWorker(slowNc, versionId, 1_000);
+      const allocation = shortLink.allocate(request(versionId, 10_000));
+      allocation.catch(() => undefined); // awaited below unless the worker fails first
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      relay.setDelay(600);
+      const startedMs = Date.now();
+      const taken = worker.takeOne(queue, versionId);
+      // Healed once the first refresh was answered: that answer is already on its slow way.
+      await waitFor(() => refreshes.length === 1, { timeoutMs: 5_000, what: 'the first refresh' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      relay.setDelay(0);
+      await taken;
+      assert.equal((await allocation)?.workerId, worker.workerId);
+      assert.equal(refreshes.length, 2, 'the worker asked twice');
+      assert.ok(Date.now() - startedMs >= 1_000, 'the worker waited out its first refresh');
+      assert.equal(short.pendingTokens, 0);
+      worker.tunnels.closeAll();
+    } finally {
+      watch.unsubscribe();
+      shortLink.close();
+      await short.close();
+      await slowNc.close();
+      await relay.stop();
     }
   });
 
