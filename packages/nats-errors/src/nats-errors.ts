@@ -78,8 +78,8 @@ export function isTimeout(err: unknown): boolean {
 
 /**
  * True when `err` means NATS or JetStream could not answer (connection down, closed or draining,
- * timeout, no responders, bucket stream missing or without quorum), as opposed to a request the
- * server understood and refused.
+ * timeout, no responders, directly or as the cause of a JetStream request nats.js gave up on, bucket
+ * stream missing or without quorum), as opposed to a request the server understood and refused.
  */
 export function isUnavailable(err: unknown): boolean {
   if (
@@ -95,7 +95,11 @@ export function isUnavailable(err: unknown): boolean {
   if (err instanceof JetStreamApiError)
     // A missing bucket stream is a deployment fault or a region still starting, not a miss.
     return err.code === JetStreamApiCodes.StreamNotFound || err.status >= 500 || err.status === 408;
-  // Plain JetStreamError: "JetStream not enabled" and other client-side JetStream failures.
+  // A JetStream request (a KV write, a stream publish) that got "no responders" after nats.js's own
+  // retries: no JetStream server took it (no stream leader during a failover, or no JetStream at all).
+  // nats.js throws it as JetStreamNotEnabled (not exported) with the no-responders error as its cause.
+  if (err instanceof Error && isNoResponders(err.cause)) return true;
+  // Plain JetStreamError: other client-side JetStream failures.
   return err instanceof JetStreamError;
 }
 

@@ -7,7 +7,14 @@ import { DiscardPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { errors } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { type NatsServerHandle, startNats } from '@switchyard/testkit';
-import { DeadlineExceededError, isNoResponders, isStreamFull, isTimeout, isUnavailable } from '../src/index.ts';
+import {
+  DeadlineExceededError,
+  isNoResponders,
+  isStreamFull,
+  isTimeout,
+  isUnavailable,
+  toSwitchyardError,
+} from '../src/index.ts';
 
 describe('classifiers', () => {
   let server: NatsServerHandle;
@@ -61,6 +68,19 @@ describe('classifiers', () => {
     const cycle = new Error('cycle');
     (cycle as { cause?: unknown }).cause = cycle;
     assert.equal(isTimeout(cycle), false);
+  });
+
+  test('isUnavailable: a JetStream publish nobody takes (no stream leader) is unavailable, not an internal error', async () => {
+    // What a KV write meets while its stream has no leader (a NATS server failing over): nats.js
+    // retries "no responders", then throws JetStreamNotEnabled with that as its cause.
+    const js = jetstream(nc, { timeout: 500 });
+    const err = await js.publish('classify.nobody.a', new Uint8Array([1]), { retries: 1 }).then(
+      () => assert.fail('stored'),
+      (e: unknown) => e,
+    );
+    assert.equal(isUnavailable(err), true);
+    assert.equal(isTimeout(err), false);
+    assert.equal(toSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE', 'refresh').code, 'SY_DIRECTORY_UNAVAILABLE');
   });
 
   test('isStreamFull: a publish refused by a stream at max_msgs with DiscardPolicy.New', async () => {
