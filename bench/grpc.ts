@@ -1,5 +1,6 @@
-// `npm run bench -- grpc`: unary and bidi-streaming load against the echo sample function on three
-// paths (direct, nginx grpc_pass, Switchyard proxy+worker), with per-process CPU per call, latency
+// `npm run bench -- grpc`: unary and bidi-streaming load against the echo sample function on four
+// paths (direct, nginx grpc_pass, node-proxy: the floor of one node:http2 hop
+// (bench/lib/node-h2-proxy-child.ts), Switchyard proxy+worker), with per-process CPU per call, latency
 // percentiles, ratios between the paths and PASS/MISS against the performance targets.
 
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -25,12 +26,12 @@ const CALL_COUNTER = fileURLToPath(new URL('./lib/call-counter.ts', import.meta.
 const GRPC_CLIENT = fileURLToPath(new URL('./lib/grpc-client.ts', import.meta.url));
 
 /** Paths the bench can drive, in the order they run. */
-export const BenchPaths = ['direct', 'nginx', 'switchyard'] as const;
+export const BenchPaths = ['direct', 'nginx', 'node-proxy', 'switchyard'] as const;
 /** One of {@link BenchPaths}. */
 export type BenchPath = (typeof BenchPaths)[number];
 
 /** Processes whose CPU is charged per call (absent ones are not part of that path). */
-const PROCESS_NAMES = ['container', 'nginx', 'proxy', 'worker', 'nats'] as const;
+const PROCESS_NAMES = ['container', 'nginx', 'node-proxy', 'proxy', 'worker', 'nats'] as const;
 
 /** Performance targets of the issue. */
 export const GrpcTargets = {
@@ -115,7 +116,8 @@ const USAGE = `usage: npm run bench -- grpc [options]
   --warmup S          warm-up seconds before each measured run (default 2)
   --connections N     HTTP/2 connections for levels above 1 stream (default 4)
   --streams LIST      concurrent stream levels (default 1,16,64)
-  --paths LIST        direct,nginx,switchyard (default all)
+  --paths LIST        direct,nginx,node-proxy,switchyard (default all; node-proxy: a node:http2
+                      passthrough, nothing else: the floor of one Node hop)
   --verify-calls N    grpc-js calls per path that must all end in grpc-status 0 (default 500)
   --bidi-calls N      concurrent bidi calls (default 16)
   --bidi-bytes N      bidi message payload bytes (default 65536)
@@ -242,6 +244,18 @@ async function setUpPath(
       headers: {},
       subjects: [containerSubject, { name: 'nginx', pids: nginx.pids }],
       stop: () => nginx.stop(),
+    };
+  }
+  if (path === 'node-proxy') {
+    const proxy = await spawnChild('node-proxy', nodeBinary(), [
+      'bench/lib/node-h2-proxy-child.ts',
+      String(containerPort),
+    ]);
+    return {
+      port: proxy.ready.port as number,
+      headers: {},
+      subjects: [containerSubject, { name: 'node-proxy', pids: () => [proxy.pid] }],
+      stop: () => proxy.stop(),
     };
   }
   const stack = await startSwitchyard({
@@ -449,6 +463,28 @@ function ratio(a: number | undefined, b: number | undefined): string {
   return a === undefined || b === undefined || !(b > 0) ? '-' : `${fmt(a / b, 2)}x`;
 }
 
+/**
+ * Per stream level: nginx's and node-proxy's CPU per unary call, and Switchyard's proxy + worker
+ * against nginx and against two node-proxy hops (what a path of two node:http2 hops cannot go below).
+ */
+function floorRows(byPath: Map<BenchPath, PathResult>, config: GrpcBenchConfig): string[][] {
+  return config.streamLevels.map((streams) => {
+    const nginx = level(byPath.get('nginx'), streams)?.cpuUsPerCall.nginx;
+    const hop = level(byPath.get('node-proxy'), streams)?.cpuUsPerCall['node-proxy'];
+    const sy = level(byPath.get('switchyard'), streams)?.cpuUsPerCall;
+    const pair = sy?.proxy !== undefined && sy.worker !== undefined ? sy.proxy + sy.worker : undefined;
+    return [
+      String(streams),
+      nginx === undefined ? '-' : fmt(nginx, 1),
+      hop === undefined ? '-' : fmt(hop, 1),
+      ratio(hop === undefined ? undefined : 2 * hop, nginx),
+      pair === undefined ? '-' : fmt(pair, 1),
+      ratio(pair, nginx),
+      ratio(pair, hop === undefined ? undefined : 2 * hop),
+    ];
+  });
+}
+
 /** Ratios Switchyard/direct and Switchyard/nginx, as table rows. */
 function ratioRows(byPath: Map<BenchPath, PathResult>, config: GrpcBenchConfig): string[][] {
   const sy = byPath.get('switchyard');
@@ -591,6 +627,21 @@ export function renderGrpcReport(results: PathResult[], checks: TargetCheck[], c
     '### Ratios (Switchyard over baseline; p50 ratio > 1 means slower)',
     '',
     markdownTable(['load', 'ratio', 'RPS', 'p50', 'MB/s'], ratioRows(byPath, config)),
+    '',
+    '### CPU per unary call against the floor of two node:http2 hops (issue 12: proxy + worker <= 2x nginx)',
+    '',
+    markdownTable(
+      [
+        'streams',
+        'nginx us/call',
+        'node-proxy us/call',
+        '2 x node-proxy / nginx',
+        'proxy + worker us/call',
+        '(proxy + worker) / nginx',
+        '(proxy + worker) / (2 x node-proxy)',
+      ],
+      floorRows(byPath, config),
+    ),
     '',
     '### Targets',
     '',

@@ -1,5 +1,6 @@
-// `npm run bench -- http`: HTTP/1.1 load (wrk) against the HTTP sample's /echo on three paths
-// (direct, nginx proxy_pass, Switchyard invocation+worker), with per-process CPU per request, latency
+// `npm run bench -- http`: HTTP/1.1 load (wrk) against the HTTP sample's /echo on four paths
+// (direct, nginx proxy_pass, node-proxy: the floor of one Node.js hop (bench/lib/node-proxy-child.ts),
+// Switchyard invocation+worker), with per-process CPU per request, latency
 // percentiles, ratios, PASS/MISS against the issue's targets, and the per-event latency that each
 // path adds to an SSE chat completion stream.
 
@@ -27,12 +28,12 @@ const CONTAINER_INSTANCE_ID = 'bench-http-container';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 /** Paths the bench can drive, in the order they run. */
-export const HttpBenchPaths = ['direct', 'nginx', 'switchyard'] as const;
+export const HttpBenchPaths = ['direct', 'nginx', 'node-proxy', 'switchyard'] as const;
 /** One of {@link HttpBenchPaths}. */
 export type HttpBenchPath = (typeof HttpBenchPaths)[number];
 
 /** Processes whose CPU is charged per request (absent ones are not part of that path). */
-const PROCESS_NAMES = ['container', 'nginx', 'invocation', 'worker', 'nats', 'redis'] as const;
+const PROCESS_NAMES = ['container', 'nginx', 'node-proxy', 'invocation', 'worker', 'nats', 'redis'] as const;
 type ProcessName = (typeof PROCESS_NAMES)[number];
 
 /** Performance targets of the issue (HTTP invocation). */
@@ -116,7 +117,8 @@ const USAGE = `usage: npm run bench -- http [options]
   --duration S          measured seconds per wrk level (default 10)
   --warmup S            warm-up seconds before each measured level (default 2)
   --connections LIST    wrk connection levels, HTTP/1.1 keep-alive (default 1,64)
-  --paths LIST          direct,nginx,switchyard (default all)
+  --paths LIST          direct,nginx,node-proxy,switchyard (default all; node-proxy: a node:http
+                        server + undici, nothing else: the floor of one Node hop)
   --verify-requests N   POST /echo requests per path whose echo is checked (default 500)
   --body-bytes N        request body bytes of POST /echo (default 100)
   --sse-streams N       concurrent SSE chat streams per path (default 16)
@@ -216,6 +218,18 @@ async function setUpPath(
       headers: {},
       subjects: [containerSubject, { name: 'nginx', pids: nginx.pids }],
       stop: () => nginx.stop(),
+    };
+  }
+  if (path === 'node-proxy') {
+    const proxy = await spawnChild('node-proxy', nodeBinary(), [
+      'bench/lib/node-proxy-child.ts',
+      String(containerPort),
+    ]);
+    return {
+      port: proxy.ready.port as number,
+      headers: {},
+      subjects: [containerSubject, { name: 'node-proxy', pids: () => [proxy.pid] }],
+      stop: () => proxy.stop(),
     };
   }
   const stack = await startSwitchyardHttp({
@@ -517,6 +531,28 @@ function ratioRows(byPath: Map<HttpBenchPath, HttpPathResult>, config: HttpBench
   return rows;
 }
 
+/**
+ * Per connection level: nginx's and node-proxy's CPU per request, and Switchyard's invocation +
+ * worker against nginx and against two node-proxy hops (what a Node path of two hops cannot go below).
+ */
+function floorRows(byPath: Map<HttpBenchPath, HttpPathResult>, config: HttpBenchConfig): string[][] {
+  return config.connectionLevels.map((connections) => {
+    const nginx = level(byPath.get('nginx'), connections)?.cpuUsPerRequest.nginx;
+    const hop = level(byPath.get('node-proxy'), connections)?.cpuUsPerRequest['node-proxy'];
+    const sy = level(byPath.get('switchyard'), connections)?.cpuUsPerRequest;
+    const pair = sy?.invocation !== undefined && sy.worker !== undefined ? sy.invocation + sy.worker : undefined;
+    return [
+      String(connections),
+      nginx === undefined ? '-' : fmt(nginx, 1),
+      hop === undefined ? '-' : fmt(hop, 1),
+      ratio(hop === undefined ? undefined : 2 * hop, nginx),
+      pair === undefined ? '-' : fmt(pair, 1),
+      ratio(pair, nginx),
+      ratio(pair, hop === undefined ? undefined : 2 * hop),
+    ];
+  });
+}
+
 /** PASS/MISS for each target of the issue. */
 export function checkHttpTargets(byPath: Map<HttpBenchPath, HttpPathResult>, config: HttpBenchConfig): TargetCheck[] {
   const top = Math.max(...config.connectionLevels);
@@ -653,6 +689,21 @@ export function renderHttpReport(results: HttpPathResult[], checks: TargetCheck[
     '### Ratios (p50 ratio > 1 means slower)',
     '',
     markdownTable(['load', 'ratio', 'RPS', 'p50', 'added p50'], ratioRows(byPath, config)),
+    '',
+    '### CPU per request against the floor of two Node hops (issue 12: invocation + worker <= 5x nginx)',
+    '',
+    markdownTable(
+      [
+        'conns',
+        'nginx us/req',
+        'node-proxy us/req',
+        '2 x node-proxy / nginx',
+        'invocation + worker us/req',
+        '(invocation + worker) / nginx',
+        '(invocation + worker) / (2 x node-proxy)',
+      ],
+      floorRows(byPath, config),
+    ),
     '',
     '### Targets',
     '',

@@ -1,0 +1,78 @@
+// `node bench/lib/node-proxy-child.ts <containerPort>`: the floor of one Node.js HTTP/1.1 hop, the
+// `node-proxy` path of `bench http` (issue 12). A node:http server sends every request to the
+// container through a keep-alive undici Pool (the worker's own client and options) with undici's
+// `stream()`, which writes the answer straight into the ServerResponse. Nothing else: no auth,
+// routing, tunnel, metrics or tracing. Switchyard's HTTP path is two such hops (the invocation
+// service and the worker), so twice this process's CPU per request is what the path cannot go below
+// on Node. Prints `{"ready":true,"port":N}`; SIGTERM ends it.
+
+import http from 'node:http';
+import { Pool } from 'undici';
+
+/** Headers that describe one connection (RFC 9110 7.6.1), not the message: never forwarded. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+const containerPort = Number(process.argv[2]);
+if (!Number.isInteger(containerPort) || containerPort <= 0) {
+  process.stderr.write('usage: node bench/lib/node-proxy-child.ts <containerPort>\n');
+  process.exit(2);
+}
+
+const pool = new Pool(`http://127.0.0.1:${containerPort}`, {
+  connections: 256,
+  pipelining: 1,
+  headersTimeout: 0,
+  bodyTimeout: 0,
+  keepAliveTimeout: 30_000,
+});
+
+/** `headers` without the hop-by-hop ones (and without `host`, which undici sets for the container). */
+function forwardable(headers: http.IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers))
+    if (value !== undefined && name !== 'host' && !HOP_BY_HOP.has(name)) out[name] = value;
+  return out;
+}
+
+const server = http.createServer((req, res) => {
+  const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  pool
+    .stream(
+      {
+        method: req.method as 'GET',
+        path: req.url ?? '/',
+        headers: forwardable(req.headers),
+        body: hasBody ? req : undefined,
+      },
+      ({ statusCode, headers }) => {
+        const out: Record<string, string | string[]> = {};
+        for (const [name, value] of Object.entries(headers))
+          if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
+        res.writeHead(statusCode, out);
+        return res;
+      },
+    )
+    .catch((err: Error) => {
+      if (res.headersSent) res.destroy(err);
+      else res.writeHead(502, { 'content-type': 'text/plain' }).end(`container: ${err.message}\n`);
+    });
+});
+
+server.listen(0, '127.0.0.1', () => {
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  process.stdout.write(`${JSON.stringify({ ready: true, port })}\n`);
+});
+process.once('SIGTERM', () => {
+  server.close();
+  server.closeAllConnections();
+  void pool.destroy().finally(() => process.exit(0));
+});
