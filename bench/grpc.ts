@@ -15,8 +15,9 @@ import { type ProfileReport, profileReport, renderProfileReports } from './lib/c
 import { encodeEchoRequest, grpcFrame, patternPayload } from './lib/grpc-frame.ts';
 import { type H2loadResult, runH2load } from './lib/h2load.ts';
 import { type NginxHandle, startNginx } from './lib/nginx.ts';
+import { startNodeProxy } from './lib/node-proxy.ts';
 import { type CpuSubject, cpuDelta, machineBusyMicros, readCpu, withChildren } from './lib/proc-stat.ts';
-import { fmt, markdownTable, OUT_DIR, type TargetCheck, targetTable, writeResultFile } from './lib/report.ts';
+import { floorRow, fmt, markdownTable, OUT_DIR, type TargetCheck, targetTable, writeResultFile } from './lib/report.ts';
 import { SERVICE_ENTRIES, type SwitchyardStack, startSwitchyard } from './lib/switchyard-stack.ts';
 import { parseTelemetryMode, startOtlpSink, type TelemetryMode, telemetryEnv } from './lib/telemetry-modes.ts';
 import { ensureTools } from './lib/tools.ts';
@@ -247,12 +248,9 @@ async function setUpPath(
     };
   }
   if (path === 'node-proxy') {
-    const proxy = await spawnChild('node-proxy', nodeBinary(), [
-      'bench/lib/node-h2-proxy-child.ts',
-      String(containerPort),
-    ]);
+    const proxy = await startNodeProxy('grpc', containerPort);
     return {
-      port: proxy.ready.port as number,
+      port: proxy.port,
       headers: {},
       subjects: [containerSubject, { name: 'node-proxy', pids: () => [proxy.pid] }],
       stop: () => proxy.stop(),
@@ -469,19 +467,13 @@ function ratio(a: number | undefined, b: number | undefined): string {
  */
 function floorRows(byPath: Map<BenchPath, PathResult>, config: GrpcBenchConfig): string[][] {
   return config.streamLevels.map((streams) => {
-    const nginx = level(byPath.get('nginx'), streams)?.cpuUsPerCall.nginx;
-    const hop = level(byPath.get('node-proxy'), streams)?.cpuUsPerCall['node-proxy'];
     const sy = level(byPath.get('switchyard'), streams)?.cpuUsPerCall;
-    const pair = sy?.proxy !== undefined && sy.worker !== undefined ? sy.proxy + sy.worker : undefined;
-    return [
-      String(streams),
-      nginx === undefined ? '-' : fmt(nginx, 1),
-      hop === undefined ? '-' : fmt(hop, 1),
-      ratio(hop === undefined ? undefined : 2 * hop, nginx),
-      pair === undefined ? '-' : fmt(pair, 1),
-      ratio(pair, nginx),
-      ratio(pair, hop === undefined ? undefined : 2 * hop),
-    ];
+    return floorRow(
+      streams,
+      level(byPath.get('nginx'), streams)?.cpuUsPerCall.nginx,
+      level(byPath.get('node-proxy'), streams)?.cpuUsPerCall['node-proxy'],
+      sy?.proxy !== undefined && sy.worker !== undefined ? sy.proxy + sy.worker : undefined,
+    );
   });
 }
 

@@ -17,8 +17,9 @@ import { type BenchChild, nodeBinary, REPO_ROOT, spawnChild } from './lib/child.
 import { type ProfileReport, profileReport, renderProfileReports } from './lib/cpu-profile.ts';
 import { percentile } from './lib/h2load.ts';
 import { type NginxHandle, startNginx } from './lib/nginx.ts';
+import { startNodeProxy } from './lib/node-proxy.ts';
 import { type CpuSubject, cpuDelta, machineBusyMicros, readCpu, withChildren } from './lib/proc-stat.ts';
-import { fmt, markdownTable, OUT_DIR, type TargetCheck, targetTable, writeResultFile } from './lib/report.ts';
+import { floorRow, fmt, markdownTable, OUT_DIR, type TargetCheck, targetTable, writeResultFile } from './lib/report.ts';
 import { HTTP_SERVICE_ENTRIES, type SwitchyardHttpStack, startSwitchyardHttp } from './lib/switchyard-http-stack.ts';
 import { parseTelemetryMode, startOtlpSink, type TelemetryMode, telemetryEnv } from './lib/telemetry-modes.ts';
 import { ensureTools } from './lib/tools.ts';
@@ -221,12 +222,9 @@ async function setUpPath(
     };
   }
   if (path === 'node-proxy') {
-    const proxy = await spawnChild('node-proxy', nodeBinary(), [
-      'bench/lib/node-proxy-child.ts',
-      String(containerPort),
-    ]);
+    const proxy = await startNodeProxy('http', containerPort);
     return {
-      port: proxy.ready.port as number,
+      port: proxy.port,
       headers: {},
       subjects: [containerSubject, { name: 'node-proxy', pids: () => [proxy.pid] }],
       stop: () => proxy.stop(),
@@ -537,19 +535,13 @@ function ratioRows(byPath: Map<HttpBenchPath, HttpPathResult>, config: HttpBench
  */
 function floorRows(byPath: Map<HttpBenchPath, HttpPathResult>, config: HttpBenchConfig): string[][] {
   return config.connectionLevels.map((connections) => {
-    const nginx = level(byPath.get('nginx'), connections)?.cpuUsPerRequest.nginx;
-    const hop = level(byPath.get('node-proxy'), connections)?.cpuUsPerRequest['node-proxy'];
     const sy = level(byPath.get('switchyard'), connections)?.cpuUsPerRequest;
-    const pair = sy?.invocation !== undefined && sy.worker !== undefined ? sy.invocation + sy.worker : undefined;
-    return [
-      String(connections),
-      nginx === undefined ? '-' : fmt(nginx, 1),
-      hop === undefined ? '-' : fmt(hop, 1),
-      ratio(hop === undefined ? undefined : 2 * hop, nginx),
-      pair === undefined ? '-' : fmt(pair, 1),
-      ratio(pair, nginx),
-      ratio(pair, hop === undefined ? undefined : 2 * hop),
-    ];
+    return floorRow(
+      connections,
+      level(byPath.get('nginx'), connections)?.cpuUsPerRequest.nginx,
+      level(byPath.get('node-proxy'), connections)?.cpuUsPerRequest['node-proxy'],
+      sy?.invocation !== undefined && sy.worker !== undefined ? sy.invocation + sy.worker : undefined,
+    );
   });
 }
 

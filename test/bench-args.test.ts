@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseGrpcArgs, tunnelMuxEnv } from '../bench/grpc.ts';
 import { parseHttpArgs } from '../bench/http.ts';
+import { floorRow } from '../bench/lib/report.ts';
 import { parseSweepArgs, runSweep } from '../bench/lib/sweep.ts';
 
 describe('bench grpc --tunnel-mux', () => {
@@ -86,5 +87,18 @@ describe('bench sweeps', () => {
     );
     assert.equal(code, 2);
     assert.equal(runs, 0);
+  });
+});
+
+describe('bench --paths node-proxy and the floor table (issue 12)', () => {
+  test('should take node-proxy as a path of both modes, in the run order', () => {
+    assert.deepEqual(parseHttpArgs(['--paths', 'switchyard,node-proxy'])?.paths, ['node-proxy', 'switchyard']);
+    assert.deepEqual(parseGrpcArgs(['--paths', 'node-proxy'])?.paths, ['node-proxy']);
+  });
+
+  test('should put two bare hops and Switchyard’s pair against nginx, and the pair against two hops', () => {
+    assert.deepEqual(floorRow(64, 20, 60, 150), ['64', '20.0', '60.0', '6.00x', '150.0', '7.50x', '1.25x']);
+    assert.deepEqual(floorRow(64, undefined, 60, 150), ['64', '-', '60.0', '-', '150.0', '-', '1.25x']);
+    assert.deepEqual(floorRow(1, 20, undefined, undefined), ['1', '20.0', '-', '-', '-', '-', '-']);
   });
 });

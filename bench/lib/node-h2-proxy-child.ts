@@ -7,6 +7,7 @@
 // SIGTERM ends it.
 
 import http2 from 'node:http2';
+import { listenUntilTerm } from './node-proxy.ts';
 
 const { HTTP2_HEADER_STATUS, NGHTTP2_CANCEL } = http2.constants;
 
@@ -53,13 +54,4 @@ server.on('stream', (down, headers) => {
   });
 });
 
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  process.stdout.write(`${JSON.stringify({ ready: true, port })}\n`);
-});
-process.once('SIGTERM', () => {
-  server.close();
-  upstream.close();
-  setTimeout(() => process.exit(0), 200).unref();
-});
+listenUntilTerm(server, () => new Promise<void>((resolve) => upstream.close(resolve)));

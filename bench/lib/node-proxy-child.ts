@@ -8,6 +8,7 @@
 
 import http from 'node:http';
 import { Pool } from 'undici';
+import { listenUntilTerm } from './node-proxy.ts';
 
 /** Headers that describe one connection (RFC 9110 7.6.1), not the message: never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -66,13 +67,7 @@ const server = http.createServer((req, res) => {
     });
 });
 
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  process.stdout.write(`${JSON.stringify({ ready: true, port })}\n`);
-});
-process.once('SIGTERM', () => {
-  server.close();
+listenUntilTerm(server, () => {
   server.closeAllConnections();
-  void pool.destroy().finally(() => process.exit(0));
+  return pool.destroy();
 });

@@ -21,6 +21,32 @@ export function fmt(value: number | undefined, digits = 0): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/**
+ * One row of the "against the floor of two Node hops" tables (issue 12): at `level`, nginx's and a
+ * bare Node hop's (`hop`) CPU per call, two hops against nginx, and Switchyard's two processes
+ * together (`pair`) against nginx and against two bare hops. CPU in microseconds per call; absent
+ * figures print '-'.
+ */
+export function floorRow(
+  level: number,
+  nginx: number | undefined,
+  hop: number | undefined,
+  pair: number | undefined,
+): string[] {
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || !(b > 0) ? '-' : `${fmt(a / b, 2)}x`;
+  const twoHops = hop === undefined ? undefined : 2 * hop;
+  return [
+    String(level),
+    fmt(nginx, 1),
+    fmt(hop, 1),
+    ratio(twoHops, nginx),
+    fmt(pair, 1),
+    ratio(pair, nginx),
+    ratio(pair, twoHops),
+  ];
+}
+
 /** `ISO time` made safe for a file name: 2025-01-02T03-04-05Z. */
 export function fileTimestamp(date = new Date()): string {
   return date

@@ -17,6 +17,20 @@ import {
 } from '@switchyard/tunnel';
 import { attachOverNats, DEFAULT_ATTACH_TIMEOUT_MS, refreshToken } from './worker-end.ts';
 
+/**
+ * Runs `ask` (a NATS request to a front-end instance) and, when it got no answer in time, once more:
+ * the answer may be what a NATS server failing over lost, and the instance answers a repeat as it
+ * answered the first. @throws what the last try threw.
+ */
+async function onceMoreOnTimeout<T>(ask: () => Promise<T>): Promise<T> {
+  try {
+    return await ask();
+  } catch (err) {
+    if (!isTimeout(err)) throw err;
+  }
+  return ask();
+}
+
 /** What {@link WorkerTunnels} needs. */
 export interface WorkerTunnelsOptions {
   nc: NatsConnection;
@@ -110,13 +124,8 @@ export class WorkerTunnels {
    * redeemed for this worker's tunnel as attached (TunnelListener.redeem).
    * @throws as attachOverNats.
    */
-  async #attachOverNats(proxyId: string, request: AttachRequest, timeoutMs: number): Promise<boolean> {
-    try {
-      return await attachOverNats(this.#options.nc, proxyId, request, timeoutMs);
-    } catch (err) {
-      if (!isTimeout(err)) throw err;
-    }
-    return attachOverNats(this.#options.nc, proxyId, request, timeoutMs);
+  #attachOverNats(proxyId: string, request: AttachRequest, timeoutMs: number): Promise<boolean> {
+    return onceMoreOnTimeout(() => attachOverNats(this.#options.nc, proxyId, request, timeoutMs));
   }
 
   /**
@@ -124,13 +133,8 @@ export class WorkerTunnels {
    * answers this worker's repeat with the token its lost answer carried (TokenTable.refresh).
    * @throws as refreshToken.
    */
-  async #refreshToken(proxyId: string, request: AttachRequest, timeoutMs: number): Promise<string> {
-    try {
-      return await refreshToken(this.#options.nc, proxyId, request, timeoutMs);
-    } catch (err) {
-      if (!isTimeout(err)) throw err;
-    }
-    return refreshToken(this.#options.nc, proxyId, request, timeoutMs);
+  #refreshToken(proxyId: string, request: AttachRequest, timeoutMs: number): Promise<string> {
+    return onceMoreOnTimeout(() => refreshToken(this.#options.nc, proxyId, request, timeoutMs));
   }
 
   /** Dials `CONNECT /v1/proxy` at `callbackUri` with `token`; other attaches to `proxyId` wait for it. */
