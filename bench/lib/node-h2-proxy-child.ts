@@ -31,15 +31,15 @@ server.on('stream', (down, headers) => {
   down.on('error', ignore);
   const up = upstream.request(headers, { endStream: down.endAfterHeaders });
   up.on('error', ignore);
+  let trailers: http2.IncomingHttpHeaders | undefined;
+  up.on('trailers', (t) => {
+    trailers = t;
+  });
   up.on('response', (answer) => {
     if (down.destroyed) return;
     down.respond(answer, { waitForTrailers: true });
     down.once('wantTrailers', () => down.sendTrailers(trailers ?? {}));
     up.pipe(down);
-  });
-  let trailers: http2.IncomingHttpHeaders | undefined;
-  up.on('trailers', (t) => {
-    trailers = t;
   });
   if (!down.endAfterHeaders) down.pipe(up);
   // Either side reset: reset the other.

@@ -35,8 +35,11 @@ const pool = new Pool(`http://127.0.0.1:${containerPort}`, {
   keepAliveTimeout: 30_000,
 });
 
-/** `headers` without the hop-by-hop ones (and without `host`, which undici sets for the container). */
-function forwardable(headers: http.IncomingHttpHeaders): Record<string, string | string[]> {
+/**
+ * `headers` (of a request or an answer) without the hop-by-hop ones, and without `host`: undici sets it
+ * for the container, and an answer has none.
+ */
+function forwardable(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers))
     if (value !== undefined && name !== 'host' && !HOP_BY_HOP.has(name)) out[name] = value;
@@ -53,13 +56,7 @@ const server = http.createServer((req, res) => {
         headers: forwardable(req.headers),
         body: hasBody ? req : undefined,
       },
-      ({ statusCode, headers }) => {
-        const out: Record<string, string | string[]> = {};
-        for (const [name, value] of Object.entries(headers))
-          if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
-        res.writeHead(statusCode, out);
-        return res;
-      },
+      ({ statusCode, headers }) => res.writeHead(statusCode, forwardable(headers)),
     )
     .catch((err: Error) => {
       if (res.headersSent) res.destroy(err);

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type http2 from 'node:http2';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { isTimeout } from '@switchyard/nats-errors';
-import { type AttachRequest, isSwitchyardError, TunnelFeatures } from '@switchyard/protocol';
+import { isSwitchyardError, TunnelFeatures } from '@switchyard/protocol';
 import {
   dialTunnel,
   isTunnelMuxStream,
@@ -95,7 +95,9 @@ export class WorkerTunnels {
     const request = { token, workerId: this.#options.workerId, workerSecret: this.#secret, reqId };
     const timeoutMs = this.#options.attachTimeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS;
     if (this.open(proxyId)) {
-      if (await this.#attachOverNats(proxyId, request, timeoutMs)) return;
+      // The instance answers a repeat of a token it redeemed for this worker's tunnel as attached
+      // (TunnelListener.redeem), so a lost reply is asked for again.
+      if (await onceMoreOnTimeout(() => attachOverNats(this.#options.nc, proxyId, request, timeoutMs))) return;
       // The instance no longer sees our tunnel: dial a new one with the same (still unused) token.
     }
     let tunnel: WorkerTunnel;
@@ -105,7 +107,8 @@ export class WorkerTunnels {
       // W1: a token opens a tunnel only within 30 s of its ticket; for an older ticket, ask the
       // instance (over NATS, to this worker's own inbox) for a fresh one and dial once more.
       if (!isSwitchyardError(err, 'SY_TUNNEL_TOKEN_REJECTED')) throw err;
-      const fresh = await this.#refreshToken(proxyId, request, timeoutMs);
+      // The instance answers this worker's repeat with the token its lost answer carried (TokenTable.refresh).
+      const fresh = await onceMoreOnTimeout(() => refreshToken(this.#options.nc, proxyId, request, timeoutMs));
       tunnel = await this.#dial(proxyId, callbackUri, fresh);
     }
     const previous = this.#tunnels.get(proxyId);
@@ -116,25 +119,6 @@ export class WorkerTunnels {
       this.#tunnels.delete(proxyId);
       this.#options.onClosed(proxyId, tunnel);
     });
-  }
-
-  /**
-   * {@link attachOverNats}, asked once more when the first request got no answer in time: its reply
-   * may be what was lost (a NATS server failing over), and the instance answers a repeat of a token it
-   * redeemed for this worker's tunnel as attached (TunnelListener.redeem).
-   * @throws as attachOverNats.
-   */
-  #attachOverNats(proxyId: string, request: AttachRequest, timeoutMs: number): Promise<boolean> {
-    return onceMoreOnTimeout(() => attachOverNats(this.#options.nc, proxyId, request, timeoutMs));
-  }
-
-  /**
-   * {@link refreshToken}, asked once more when the first request got no answer in time: the instance
-   * answers this worker's repeat with the token its lost answer carried (TokenTable.refresh).
-   * @throws as refreshToken.
-   */
-  #refreshToken(proxyId: string, request: AttachRequest, timeoutMs: number): Promise<string> {
-    return onceMoreOnTimeout(() => refreshToken(this.#options.nc, proxyId, request, timeoutMs));
   }
 
   /** Dials `CONNECT /v1/proxy` at `callbackUri` with `token`; other attaches to `proxyId` wait for it. */

@@ -3,6 +3,7 @@
 // for a reconnect window when none does, refreshed against the bucket TTL, and ended (record deleted,
 // in-flight calls ended, every proxy that held it told).
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
   type ErrorCode,
@@ -40,7 +41,7 @@ async function createRecord(directory: SessionDirectory, record: SessionRecord):
       return await directory.create(record);
     } catch (err) {
       if (attempt >= RECORD_CREATE_ATTEMPTS || !isSwitchyardError(err, 'SY_DIRECTORY_UNAVAILABLE')) throw err;
-      await new Promise((resolve) => setTimeout(resolve, RECORD_CREATE_RETRY_MS));
+      await sleep(RECORD_CREATE_RETRY_MS);
     }
   }
 }
