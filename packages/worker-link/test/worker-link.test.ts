@@ -178,18 +178,21 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
     }
   });
 
-  test('W1: a ticket claimed after its token’s CONNECT lifetime gets a fresh token over NATS and is served', async () => {
-    // 300 ms stands for W1's 30 s: the ticket waits 1 s before a worker claims it.
+  /**
+   * A front end whose tokens open a tunnel for 300 ms only (standing for W1's 30 s), on the suite's
+   * NATS and ticket queue as instance `instanceId`. The caller closes both.
+   */
+  async function shortTokenFrontEnd(instanceId: string) {
     const short = new TunnelListener({ host: '127.0.0.1', port: 0, tokenTtlMs: 300 });
     const port = await short.listen();
-    const shortLink = new FrontEndLink({
-      nc,
-      instanceId: 'proxy-wl-short',
-      tunnels: short,
-      queue,
-      maxQueuePerVersion: 2,
-    });
+    const shortLink = new FrontEndLink({ nc, instanceId, tunnels: short, queue, maxQueuePerVersion: 2 });
     await shortLink.serve({ callbackUri: `http://127.0.0.1:${port}`, onSessionEnded: () => undefined });
+    return { short, shortLink };
+  }
+
+  test('W1: a ticket claimed after its token’s CONNECT lifetime gets a fresh token over NATS and is served', async () => {
+    // 300 ms stands for W1's 30 s: the ticket waits 1 s before a worker claims it.
+    const { short, shortLink } = await shortTokenFrontEnd('proxy-wl-short');
     try {
       const versionId = randomUUID();
       const worker = new TestWorker(nc, versionId);
@@ -208,16 +211,7 @@ describe('worker-link: front end and worker end over real NATS and tunnels', () 
   test('W1: a refresh whose answer was lost is asked again and answered with the current token', async () => {
     // As above (300 ms stands for W1's 30 s), with the worker's NATS link through a relay delayed
     // 600 ms each way against a 1 s budget: the answer to the first refresh comes too late.
-    const short = new TunnelListener({ host: '127.0.0.1', port: 0, tokenTtlMs: 300 });
-    const port = await short.listen();
-    const shortLink = new FrontEndLink({
-      nc,
-      instanceId: 'proxy-wl-refresh',
-      tunnels: short,
-      queue,
-      maxQueuePerVersion: 2,
-    });
-    await shortLink.serve({ callbackUri: `http://127.0.0.1:${port}`, onSessionEnded: () => undefined });
+    const { short, shortLink } = await shortTokenFrontEnd('proxy-wl-refresh');
     const relay = await startTcpRelay({ targetPort: nats.port });
     const slowNc = await connect({ servers: `nats://127.0.0.1:${relay.port}` });
     // Sees each refresh reach the front end (a plain subscriber does not answer).
